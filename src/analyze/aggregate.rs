@@ -1,0 +1,332 @@
+//! Counting: per state, per process × state, per listener × state and per remote address
+//! × state. Pure functions over a [`Snapshot`]; no I/O, no presentation.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use crate::model::{Endpoint, Owner, ProcessInfo, Snapshot, SocketRecord, StateCounts, TcpState};
+
+/// Counts for one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRow {
+    /// The process.
+    pub process: ProcessInfo,
+    /// Its sockets per state (SYN_RECV via its listeners included).
+    pub states: StateCounts,
+}
+
+/// A listening socket and the connections arriving on its port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerRow {
+    /// Local address and port it listens on.
+    pub local: Endpoint,
+    /// Owning pid, when attributed.
+    pub pid: Option<u32>,
+    /// Owning command, when attributed.
+    pub comm: Option<String>,
+    /// The backlog (Send-Q of a LISTEN socket).
+    pub backlog: u32,
+    /// Connections waiting in the accept queue (Recv-Q of a LISTEN socket).
+    pub accept_queue: u32,
+    /// Sockets on this listener's local address and port, per state (SYN_RECV, and the
+    /// accepted connections' states).
+    pub states: StateCounts,
+}
+
+impl ListenerRow {
+    /// Half-open connections on this listener.
+    pub fn syn_recv(&self) -> u64 {
+        self.states.get(TcpState::SynRecv)
+    }
+}
+
+/// Counts for one remote address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRow {
+    /// The remote address (normalised).
+    pub ip: IpAddr,
+    /// Sockets to it, per state.
+    pub states: StateCounts,
+}
+
+/// All the per-group counts of one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Aggregate {
+    /// Sockets per state.
+    pub states: StateCounts,
+    /// Processes, most sockets first.
+    pub processes: Vec<ProcessRow>,
+    /// Listeners, most SYN_RECV then most accept queue first.
+    pub listeners: Vec<ListenerRow>,
+    /// Remote addresses (listeners excluded), most sockets first.
+    pub remotes: Vec<RemoteRow>,
+    /// Sockets with no owner by design (TIME_WAIT, request sockets without a listener).
+    pub ownerless: u64,
+    /// Sockets owned by a process procfs would not name.
+    pub unattributed: u64,
+}
+
+/// Does a listener bound to `listen` accept connections arriving at `local`?
+pub fn listener_matches(listen: &Endpoint, local: &Endpoint) -> bool {
+    listen.port == local.port && (listen.ip.is_unspecified() || listen.ip == local.ip)
+}
+
+/// Index from port to the listeners on it, for matching request sockets to listeners.
+pub struct ListenerIndex<'a> {
+    by_port: HashMap<u16, Vec<&'a SocketRecord>>,
+}
+
+impl<'a> ListenerIndex<'a> {
+    /// Indexes the LISTEN sockets among `sockets`.
+    pub fn new(sockets: &'a [SocketRecord]) -> ListenerIndex<'a> {
+        let mut by_port: HashMap<u16, Vec<&SocketRecord>> = HashMap::new();
+        for s in sockets.iter().filter(|s| s.state == TcpState::Listen) {
+            by_port.entry(s.local.port).or_default().push(s);
+        }
+        ListenerIndex { by_port }
+    }
+
+    /// The listener that accepts connections to `local`: an exact address match wins over
+    /// a wildcard one.
+    pub fn find(&self, local: &Endpoint) -> Option<&'a SocketRecord> {
+        let cands = self.by_port.get(&local.port)?;
+        cands
+            .iter()
+            .find(|l| l.local.ip == local.ip)
+            .or_else(|| cands.iter().find(|l| listener_matches(&l.local, local)))
+            .copied()
+    }
+}
+
+/// Computes every grouping of `snap`.
+pub fn aggregate(snap: &Snapshot) -> Aggregate {
+    let mut agg = Aggregate {
+        states: snap.state_counts(),
+        ..Aggregate::default()
+    };
+
+    let mut procs: HashMap<u32, StateCounts> = HashMap::new();
+    let mut remotes: HashMap<IpAddr, StateCounts> = HashMap::new();
+    for s in &snap.sockets {
+        match s.owner {
+            Owner::Process(pid) | Owner::ViaListener(pid) => {
+                procs.entry(pid).or_default().add(s.state)
+            }
+            Owner::Ownerless => agg.ownerless += 1,
+            Owner::Unattributed => agg.unattributed += 1,
+            Owner::Unresolved => {}
+        }
+        if s.state != TcpState::Listen && s.state != TcpState::Close {
+            remotes.entry(s.remote.ip).or_default().add(s.state);
+        }
+    }
+
+    agg.processes = procs
+        .into_iter()
+        .map(|(pid, states)| ProcessRow {
+            process: snap.processes.get(&pid).cloned().unwrap_or(ProcessInfo {
+                pid,
+                comm: "?".into(),
+                uid: 0,
+                user: "?".into(),
+            }),
+            states,
+        })
+        .collect();
+    agg.processes.sort_by(|a, b| {
+        b.states
+            .total()
+            .cmp(&a.states.total())
+            .then(a.process.pid.cmp(&b.process.pid))
+    });
+
+    agg.remotes = remotes
+        .into_iter()
+        .map(|(ip, states)| RemoteRow { ip, states })
+        .collect();
+    agg.remotes.sort_by(|a, b| {
+        b.states
+            .total()
+            .cmp(&a.states.total())
+            .then(a.ip.cmp(&b.ip))
+    });
+
+    agg.listeners = listeners(snap);
+    agg
+}
+
+fn listeners(snap: &Snapshot) -> Vec<ListenerRow> {
+    let index = ListenerIndex::new(&snap.sockets);
+    // Keyed by the listener's local endpoint: SO_REUSEPORT groups and dual v4/v6 binds of
+    // the same endpoint fold into one row, as users think of them as one listener.
+    let mut rows: BTreeMap<Endpoint, ListenerRow> = BTreeMap::new();
+    for l in snap.sockets.iter().filter(|s| s.state == TcpState::Listen) {
+        let pid = l.owner.pid();
+        let row = rows.entry(l.local).or_insert_with(|| ListenerRow {
+            local: l.local,
+            pid,
+            comm: pid
+                .and_then(|p| snap.processes.get(&p))
+                .map(|p| p.comm.clone()),
+            backlog: 0,
+            accept_queue: 0,
+            states: StateCounts::default(),
+        });
+        row.backlog += l.send_q;
+        row.accept_queue += l.recv_q;
+        row.states.add(TcpState::Listen);
+    }
+    for s in snap.sockets.iter().filter(|s| s.state != TcpState::Listen) {
+        if let Some(l) = index.find(&s.local) {
+            if let Some(row) = rows.get_mut(&l.local) {
+                row.states.add(s.state);
+            }
+        }
+    }
+    let mut v: Vec<ListenerRow> = rows.into_values().collect();
+    v.sort_by(|a, b| {
+        b.syn_recv()
+            .cmp(&a.syn_recv())
+            .then(b.accept_queue.cmp(&a.accept_queue))
+            .then(b.states.total().cmp(&a.states.total()))
+            .then(a.local.cmp(&b.local))
+    });
+    v
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::*;
+
+    pub(crate) fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
+        let l: std::net::SocketAddr = local.parse().unwrap();
+        let r: std::net::SocketAddr = remote.parse().unwrap();
+        SocketRecord {
+            family: if l.is_ipv4() { Family::V4 } else { Family::V6 },
+            state,
+            local: Endpoint::new(l.ip(), l.port()),
+            remote: Endpoint::new(r.ip(), r.port()),
+            inode: 1,
+            uid: 0,
+            recv_q: 0,
+            send_q: 0,
+            timer: TimerKind::Off,
+            expires_ms: 0,
+            retransmits: 0,
+            cookie: None,
+            tcp_info: None,
+            owner,
+        }
+    }
+
+    pub(crate) fn snapshot(sockets: Vec<SocketRecord>) -> Snapshot {
+        let mut processes = BTreeMap::new();
+        processes.insert(
+            42,
+            ProcessInfo {
+                pid: 42,
+                comm: "java".into(),
+                uid: 1000,
+                user: "app".into(),
+            },
+        );
+        Snapshot {
+            taken_at_ms: 0,
+            source: SourceKind::Netlink,
+            netns: "host".into(),
+            sockets,
+            processes,
+            attribution: Attribution::default(),
+            quality: SampleQuality::default(),
+            counters: None,
+            sysctls: None,
+            collect_us: 0,
+        }
+    }
+
+    #[test]
+    fn groups_by_process_listener_and_remote() {
+        let mut l = sock(
+            TcpState::Listen,
+            "0.0.0.0:80",
+            "0.0.0.0:0",
+            Owner::Process(42),
+        );
+        l.send_q = 128;
+        l.recv_q = 3;
+        let snap = snapshot(vec![
+            l,
+            sock(
+                TcpState::CloseWait,
+                "10.0.0.1:80",
+                "10.0.0.9:5000",
+                Owner::Process(42),
+            ),
+            sock(
+                TcpState::CloseWait,
+                "10.0.0.1:80",
+                "10.0.0.9:5001",
+                Owner::Process(42),
+            ),
+            sock(
+                TcpState::SynRecv,
+                "10.0.0.1:80",
+                "10.0.0.7:6000",
+                Owner::ViaListener(42),
+            ),
+            sock(
+                TcpState::TimeWait,
+                "10.0.0.1:40000",
+                "10.0.0.8:443",
+                Owner::Ownerless,
+            ),
+            sock(
+                TcpState::Established,
+                "10.0.0.1:22",
+                "10.0.0.6:50000",
+                Owner::Unattributed,
+            ),
+        ]);
+        let a = aggregate(&snap);
+        assert_eq!(a.states.total(), 6);
+        assert_eq!(a.ownerless, 1);
+        assert_eq!(a.unattributed, 1);
+        assert_eq!(a.processes.len(), 1);
+        assert_eq!(a.processes[0].states.get(TcpState::CloseWait), 2);
+        assert_eq!(a.processes[0].states.get(TcpState::SynRecv), 1);
+        assert_eq!(a.listeners.len(), 1);
+        let row = &a.listeners[0];
+        assert_eq!((row.backlog, row.accept_queue, row.syn_recv()), (128, 3, 1));
+        assert_eq!(row.comm.as_deref(), Some("java"));
+        assert_eq!(row.states.get(TcpState::CloseWait), 2);
+        assert_eq!(a.remotes[0].ip.to_string(), "10.0.0.9");
+        assert_eq!(a.remotes[0].states.get(TcpState::CloseWait), 2);
+    }
+
+    #[test]
+    fn exact_listener_beats_wildcard() {
+        let socks = vec![
+            sock(
+                TcpState::Listen,
+                "0.0.0.0:80",
+                "0.0.0.0:0",
+                Owner::Process(1),
+            ),
+            sock(
+                TcpState::Listen,
+                "127.0.0.2:80",
+                "0.0.0.0:0",
+                Owner::Process(2),
+            ),
+        ];
+        let idx = ListenerIndex::new(&socks);
+        let hit = idx.find(&Endpoint::new("127.0.0.2".parse().unwrap(), 80));
+        assert_eq!(hit.map(|l| l.owner), Some(Owner::Process(2)));
+        let hit = idx.find(&Endpoint::new("127.0.0.3".parse().unwrap(), 80));
+        assert_eq!(hit.map(|l| l.owner), Some(Owner::Process(1)));
+        assert!(idx
+            .find(&Endpoint::new("127.0.0.3".parse().unwrap(), 81))
+            .is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Assembles a Snapshot from a socket source, attribution, counters and sysctls. Placeholder.

@@ -1,0 +1,124 @@
+//! Everything that reads the kernel, and nothing else: sock_diag and /proc/net/tcp socket
+//! sources, process attribution, kernel counters, sysctls and network namespaces.
+//!
+//! This layer never imports `analyze`, `report`, `serve` or `tui`. Its output is a
+//! [`crate::model::Snapshot`]; see [`collector`] for the piece that assembles one.
+
+pub mod collector;
+pub mod counters;
+pub mod netlink;
+pub mod netns;
+pub mod procmap;
+pub mod procnet;
+pub mod sysctl;
+
+use crate::model::{SampleQuality, SocketRecord, SourceKind};
+
+/// What a socket source is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpRequest {
+    /// sock_diag state mask: bit N set = state N wanted (see `TcpState::kernel_mask`).
+    pub state_mask: u32,
+    /// Dump AF_INET sockets.
+    pub ipv4: bool,
+    /// Dump AF_INET6 sockets.
+    pub ipv6: bool,
+    /// Ask the kernel for tcp_info (costs about 20% more).
+    pub tcp_info: bool,
+}
+
+impl Default for DumpRequest {
+    fn default() -> Self {
+        DumpRequest {
+            state_mask: 0xFFF,
+            ipv4: true,
+            ipv6: true,
+            tcp_info: false,
+        }
+    }
+}
+
+impl DumpRequest {
+    /// Whether a kernel state code passes the mask (NEW_SYN_RECV rides on SYN_RECV's bit).
+    pub fn wants_state(&self, code: u8) -> bool {
+        let code = if code == crate::model::KERNEL_NEW_SYN_RECV {
+            crate::model::TcpState::SynRecv.code()
+        } else {
+            code
+        };
+        code < 32 && self.state_mask & (1u32 << code) != 0
+    }
+}
+
+/// The sockets one dump returned, with what went wrong on the way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocketDump {
+    /// Deduplicated sockets, `owner` still [`crate::model::Owner::Unresolved`].
+    pub sockets: Vec<SocketRecord>,
+    /// Parse errors, duplicates dropped, and consistency.
+    pub quality: SampleQuality,
+}
+
+/// Errors a socket source can raise. The fallback logic matches on the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The kernel or the filesystem refused access.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The facility does not exist here (no sock_diag module, no /proc/net/tcp).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The kernel answered a dump with NLMSG_ERROR.
+    #[error("netlink error {errno} ({msg})")]
+    Netlink {
+        /// Positive errno.
+        errno: i32,
+        /// strerror text.
+        msg: String,
+    },
+    /// The dump broke the netlink protocol (truncated, wrong sequence, no DONE).
+    #[error("netlink protocol: {0}")]
+    Protocol(String),
+    /// Entering a network namespace failed.
+    #[error("network namespace {name}: {reason}")]
+    Netns {
+        /// The name or path given.
+        name: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// Any other I/O failure.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CollectError {
+    /// Wraps an I/O error, mapping EACCES/EPERM and ENOENT/EPROTONOSUPPORT to the typed
+    /// variants the fallback matches on.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> CollectError {
+        let context = context.into();
+        match source.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EPERM) => {
+                CollectError::PermissionDenied(format!("{context}: {source}"))
+            }
+            Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) | Some(libc::ENOENT) => {
+                CollectError::Unsupported(format!("{context}: {source}"))
+            }
+            _ => CollectError::Io { context, source },
+        }
+    }
+}
+
+/// A producer of TCP socket lists: sock_diag, /proc/net/tcp, or a fixture.
+pub trait SocketSource {
+    /// Which kind of source this is, for reporting.
+    fn kind(&self) -> SourceKind;
+    /// Dumps the sockets matching `req`.
+    fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError>;
+}

@@ -1,0 +1,1 @@
+//! Socket filters shared by every mode. Placeholder.
