@@ -10,6 +10,8 @@
 pub mod analyze;
 pub mod cli;
 pub mod collect;
+pub mod config;
+pub mod explain;
 pub mod filter;
 pub mod model;
 pub mod report;

@@ -2,3 +2,5 @@
 //! I/O or knows about presentation.
 
 pub mod aggregate;
+pub mod engine;
+pub mod finding;

@@ -1,0 +1,1 @@
+//! Thresholds and the TOML config file. Placeholder.

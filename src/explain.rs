@@ -1,0 +1,1 @@
+//! Per-state and per-rule explanations and remedies. Placeholder.
