@@ -1,1 +1,300 @@
-//! Command-line definitions (clap derive). Placeholder.
+//! Command-line definitions (clap derive), shared by the binary, shell completions and the
+//! man page. Parsing only: values are validated here with the domain parsers from
+//! [`crate::filter`], and turned into a [`Filter`] by [`FilterArgs::to_filter`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+
+use crate::filter::{parse_cidr, Filter, PortRange, ProcessMatch, StateSet};
+use crate::model::Family;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok (check: no findings)
+  1  check: a warning finding
+  2  check: a critical finding; or a usage error (bad flag, filter, config or namespace)
+  3  check: unknown (the check could not run)
+Output into a closed pipe (| head) exits 0.";
+
+/// A TCP socket-state monitor: finds CLOSE_WAIT leaks, TIME_WAIT storms and SYN floods, per
+/// process and listener, straight from the kernel's sock_diag interface.
+#[derive(Debug, Parser)]
+#[command(name = "sockscope", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// What to do; without one, the live dashboard (or a summary when stdout is no terminal).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options every mode takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Count sockets per state (the netstat | awk one-liner), process, listener or remote.
+    Summary(SummaryArgs),
+    /// List sockets, like `ss -tanp`.
+    Sockets(SocketsArgs),
+    /// Detect buildups and exit with a Nagios-style code (0 ok, 1 warning, 2 critical, 3 unknown).
+    Check(CheckArgs),
+    /// Explain a TCP state or a detection rule, with this namespace's relevant sysctls.
+    Explain(ExplainArgs),
+}
+
+/// Where and what to collect, and which sockets to keep. Valid for every subcommand.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Socket source: netlink (sock_diag), proc (/proc/net/tcp), or auto (netlink, falling
+    /// back to proc).
+    #[arg(long, value_enum, default_value_t = SourceArg::Auto, global = true)]
+    pub source: SourceArg,
+    /// Collect inside this network namespace: a name under /run/netns or a path such as
+    /// /proc/PID/ns/net.
+    #[arg(long, value_name = "NAME|PATH", global = true)]
+    pub netns: Option<String>,
+    /// Threshold/config file (TOML); default search path in the README.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Override one threshold, e.g. close_wait_leak.warn_count=50 (repeatable).
+    #[arg(long = "threshold", value_name = "RULE.KEY=VALUE", global = true)]
+    pub thresholds: Vec<String>,
+    /// Socket filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Socket source choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SourceArg {
+    /// sock_diag, falling back to /proc/net/tcp with a notice.
+    #[default]
+    Auto,
+    /// sock_diag only.
+    Netlink,
+    /// /proc/net/tcp{,6} only.
+    Proc,
+}
+
+/// Filters, the same for every mode.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// States to keep: netstat (CLOSE_WAIT) or ss (close-wait) names, or the ss groups all,
+    /// connected, synchronized, bucket, big. Comma-separated or repeated.
+    #[arg(long, value_name = "STATES", value_parser = clap::value_parser!(StateSetArg), global = true)]
+    pub state: Vec<StateSetArg>,
+    /// Local port or range LO-HI (repeatable).
+    #[arg(long, value_name = "PORT|LO-HI", value_parser = parse_port, global = true)]
+    pub sport: Vec<PortRange>,
+    /// Remote port or range LO-HI (repeatable).
+    #[arg(long, value_name = "PORT|LO-HI", value_parser = parse_port, global = true)]
+    pub dport: Vec<PortRange>,
+    /// Local address or CIDR (repeatable).
+    #[arg(long, value_name = "CIDR", value_parser = parse_net, global = true)]
+    pub src: Vec<IpNet>,
+    /// Remote address or CIDR (repeatable).
+    #[arg(long, value_name = "CIDR", value_parser = parse_net, global = true)]
+    pub dst: Vec<IpNet>,
+    /// Owning process: command name or pid (repeatable).
+    #[arg(long, value_name = "NAME|PID", value_parser = parse_process, global = true)]
+    pub process: Vec<ProcessMatch>,
+    /// IPv4 sockets only.
+    #[arg(short = '4', global = true, conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 sockets only.
+    #[arg(short = '6', global = true)]
+    pub ipv6: bool,
+}
+
+/// A parsed `--state` value (clap needs a `Clone + Send + Sync` newtype).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateSetArg(pub StateSet);
+
+impl std::str::FromStr for StateSetArg {
+    type Err = crate::filter::FilterError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(StateSetArg)
+    }
+}
+
+fn parse_port(s: &str) -> Result<PortRange, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
+}
+
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    parse_cidr(s).map_err(|e| e.to_string())
+}
+
+fn parse_process(s: &str) -> Result<ProcessMatch, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
+}
+
+/// Parses `500ms`, `1s`, `1.5s`, `2m` or a bare number of seconds; 10 ms to 1 h.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let bad = || format!("invalid duration '{s}' (expected e.g. 500ms, 1s, 2m, from 10ms to 1h)");
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    let secs = v * scale;
+    if !secs.is_finite() || !(0.01..=3600.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl FilterArgs {
+    /// The [`Filter`] these flags describe.
+    pub fn to_filter(&self) -> Filter {
+        let mut f = Filter {
+            sport: self.sport.clone(),
+            dport: self.dport.clone(),
+            src: self.src.clone(),
+            dst: self.dst.clone(),
+            process: self.process.clone(),
+            family: match (self.ipv4, self.ipv6) {
+                (true, false) => Some(Family::V4),
+                (false, true) => Some(Family::V6),
+                _ => None,
+            },
+            states: None,
+        };
+        for s in &self.state {
+            f.add_states(s.0);
+        }
+        f
+    }
+}
+
+/// Output format of `summary` and `sockets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Plain text: `STATE<TAB>count` lines for `summary --by state`.
+    Text,
+    /// An aligned table.
+    Table,
+    /// JSON with `schema_version`.
+    Json,
+}
+
+/// How `summary` groups sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    /// Per state.
+    State,
+    /// Per process × state.
+    Process,
+    /// Per listener: SYN_RECV, accept queue and backlog.
+    Listener,
+    /// Per remote address × state.
+    Remote,
+}
+
+/// `sockscope summary`.
+#[derive(Debug, Args, Clone)]
+pub struct SummaryArgs {
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Grouping (text and table formats; JSON always carries every grouping).
+    #[arg(long, value_enum, default_value_t = GroupBy::State)]
+    pub by: GroupBy,
+    /// Show at most N rows per grouping (0 = all). Default 20 for text and table; JSON
+    /// carries every row unless --top is given.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+}
+
+/// `sockscope sockets`.
+#[derive(Debug, Args, Clone)]
+pub struct SocketsArgs {
+    /// Output format (text and table are the same aligned list).
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Ask the kernel for tcp_info (last receive, RTT) and show it.
+    #[arg(long, short = 'i')]
+    pub info: bool,
+}
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Nagios-style text.
+    Text,
+    /// JSON with `schema_version`.
+    Json,
+}
+
+/// `sockscope check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Time between the two samples (rates need deltas).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// `sockscope explain`.
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    /// A state (CLOSE_WAIT, close-wait, …) or a rule id (close_wait_leak, …).
+    #[arg(value_name = "TOPIC")]
+    pub topic: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        for bad in ["0", "-1s", "abc", "2h", "1ms", "NaN", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filter_flags() {
+        let cli = Cli::try_parse_from([
+            "sockscope",
+            "summary",
+            "--state",
+            "close-wait,TIME_WAIT",
+            "--state",
+            "listen",
+            "--sport",
+            "80",
+            "-4",
+        ])
+        .unwrap();
+        let f = cli.global.filter.to_filter();
+        assert_eq!(f.states.map(|s| s.iter().count()), Some(3));
+        assert_eq!(f.family, Some(Family::V4));
+        assert!(Cli::try_parse_from(["sockscope", "--sport", "0"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "--state", "bogus"]).is_err());
+        assert!(Cli::try_parse_from(["sockscope", "-4", "-6"]).is_err());
+    }
+}

@@ -1,1 +1,458 @@
-//! Socket filters shared by every mode. Placeholder.
+//! Socket filters shared by every mode: states (netstat and ss spellings, ss groups), port
+//! ranges, CIDRs, process name or pid, address family.
+//!
+//! Pure: parsing and matching only. The collector turns the state part into the kernel's
+//! state mask and applies the rest after attribution; the dashboard parses the same syntax
+//! from its `/` prompt through [`Filter::parse_expr`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+use crate::model::{normalize_ip, Family, ProcessInfo, SocketRecord, TcpState};
+
+/// A filter that could not be parsed. `Display` is one line naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// Not a state name or group.
+    #[error("unknown state '{0}' (expected a netstat or ss state name, or one of: all, connected, synchronized, bucket, big)")]
+    State(String),
+    /// Not a port or port range in 1-65535.
+    #[error("invalid port '{0}' (expected 1-65535 or a range LO-HI)")]
+    Port(String),
+    /// Not an address or CIDR.
+    #[error("invalid address or CIDR '{0}'")]
+    Cidr(String),
+    /// Empty process name or pid.
+    #[error("invalid process '{0}' (expected a command name or a pid)")]
+    Process(String),
+    /// Not a `key:value` term the prompt understands.
+    #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, -4 or -6)")]
+    Term(String),
+}
+
+/// Named groups of states, as `ss` defines them.
+const GROUPS: &[(&str, &[TcpState])] = &[
+    ("all", &TcpState::ALL),
+    (
+        "connected",
+        &[
+            TcpState::Established,
+            TcpState::SynSent,
+            TcpState::SynRecv,
+            TcpState::FinWait1,
+            TcpState::FinWait2,
+            TcpState::TimeWait,
+            TcpState::CloseWait,
+            TcpState::LastAck,
+            TcpState::Closing,
+        ],
+    ),
+    (
+        "synchronized",
+        &[
+            TcpState::Established,
+            TcpState::SynRecv,
+            TcpState::FinWait1,
+            TcpState::FinWait2,
+            TcpState::TimeWait,
+            TcpState::CloseWait,
+            TcpState::LastAck,
+            TcpState::Closing,
+        ],
+    ),
+    ("bucket", &[TcpState::SynRecv, TcpState::TimeWait]),
+    (
+        "big",
+        &[
+            TcpState::Established,
+            TcpState::SynSent,
+            TcpState::FinWait1,
+            TcpState::FinWait2,
+            TcpState::Close,
+            TcpState::CloseWait,
+            TcpState::LastAck,
+            TcpState::Listen,
+            TcpState::Closing,
+        ],
+    ),
+];
+
+/// Parses one state name in netstat (`CLOSE_WAIT`, `FIN_WAIT1`) or ss (`close-wait`,
+/// `fin-wait-1`, `estab`, `unconn`, `listening`) spelling, case-insensitively.
+pub fn parse_state(name: &str) -> Option<TcpState> {
+    let key: String = name
+        .chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect();
+    let s = match key.as_str() {
+        "established" | "estab" => TcpState::Established,
+        "synsent" => TcpState::SynSent,
+        "synrecv" | "synreceived" => TcpState::SynRecv,
+        "finwait1" => TcpState::FinWait1,
+        "finwait2" => TcpState::FinWait2,
+        "timewait" => TcpState::TimeWait,
+        "close" | "closed" | "unconn" => TcpState::Close,
+        "closewait" => TcpState::CloseWait,
+        "lastack" => TcpState::LastAck,
+        "listen" | "listening" => TcpState::Listen,
+        "closing" => TcpState::Closing,
+        _ => return None,
+    };
+    Some(s)
+}
+
+/// A set of states as a bit per [`TcpState::index`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateSet(u16);
+
+impl StateSet {
+    /// Every state.
+    pub fn all() -> StateSet {
+        StateSet((1 << 11) - 1)
+    }
+
+    /// Adds a state.
+    pub fn insert(&mut self, s: TcpState) {
+        self.0 |= 1 << s.index();
+    }
+
+    /// Whether `s` is in the set.
+    pub fn contains(self, s: TcpState) -> bool {
+        self.0 & (1 << s.index()) != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The states in the set, kernel order.
+    pub fn iter(self) -> impl Iterator<Item = TcpState> {
+        TcpState::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// The sock_diag `idiag_states` mask for this set.
+    pub fn kernel_mask(self) -> u32 {
+        self.iter().fold(0, |m, s| m | s.kernel_mask())
+    }
+}
+
+impl FromStr for StateSet {
+    type Err = FilterError;
+
+    /// Parses a comma-separated list of state names and ss group names.
+    fn from_str(list: &str) -> Result<StateSet, FilterError> {
+        let mut set = StateSet::default();
+        for item in list.split(',').map(str::trim) {
+            if let Some(s) = parse_state(item) {
+                set.insert(s);
+            } else if let Some((_, states)) =
+                GROUPS.iter().find(|(g, _)| g.eq_ignore_ascii_case(item))
+            {
+                states.iter().for_each(|s| set.insert(*s));
+            } else {
+                return Err(FilterError::State(item.to_string()));
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// An inclusive port range; a single port is `lo == hi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// Lowest port.
+    pub lo: u16,
+    /// Highest port.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Whether `port` is inside.
+    pub fn contains(self, port: u16) -> bool {
+        (self.lo..=self.hi).contains(&port)
+    }
+}
+
+impl FromStr for PortRange {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<PortRange, FilterError> {
+        let err = || FilterError::Port(s.to_string());
+        let one = |p: &str| -> Result<u16, FilterError> {
+            match p.trim().parse::<u16>() {
+                Ok(0) | Err(_) => Err(err()),
+                Ok(n) => Ok(n),
+            }
+        };
+        let (lo, hi) = match s.split_once('-') {
+            Some((a, b)) => (one(a)?, one(b)?),
+            None => {
+                let p = one(s)?;
+                (p, p)
+            }
+        };
+        if lo > hi {
+            return Err(err());
+        }
+        Ok(PortRange { lo, hi })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "{}", self.lo)
+        } else {
+            write!(f, "{}-{}", self.lo, self.hi)
+        }
+    }
+}
+
+/// Parses an address or CIDR; a bare address is a host prefix.
+pub fn parse_cidr(s: &str) -> Result<IpNet, FilterError> {
+    let t = s.trim();
+    if let Ok(net) = t.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    t.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| FilterError::Cidr(s.to_string()))
+}
+
+/// A process selector: a pid, or a command name (exact, case-sensitive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessMatch {
+    /// A pid.
+    Pid(u32),
+    /// A command name as in /proc/PID/comm.
+    Name(String),
+}
+
+impl FromStr for ProcessMatch {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<ProcessMatch, FilterError> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(FilterError::Process(s.to_string()));
+        }
+        Ok(match t.parse::<u32>() {
+            Ok(pid) => ProcessMatch::Pid(pid),
+            Err(_) => ProcessMatch::Name(t.to_string()),
+        })
+    }
+}
+
+/// A conjunction of criteria; an empty filter matches every socket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Allowed states; `None` = all.
+    pub states: Option<StateSet>,
+    /// Allowed local ports (any of).
+    pub sport: Vec<PortRange>,
+    /// Allowed remote ports (any of).
+    pub dport: Vec<PortRange>,
+    /// Allowed local addresses (any of).
+    pub src: Vec<IpNet>,
+    /// Allowed remote addresses (any of).
+    pub dst: Vec<IpNet>,
+    /// Allowed owning processes (any of).
+    pub process: Vec<ProcessMatch>,
+    /// Only this family.
+    pub family: Option<Family>,
+}
+
+impl Filter {
+    /// The sock_diag state mask implementing the state part (0xFFF when unrestricted).
+    pub fn kernel_state_mask(&self) -> u32 {
+        self.states.map_or(0xFFF, StateSet::kernel_mask)
+    }
+
+    /// Whether matching needs process attribution.
+    pub fn needs_attribution(&self) -> bool {
+        !self.process.is_empty()
+    }
+
+    /// Whether anything beyond states is restricted (so the kernel mask alone is not enough).
+    pub fn is_state_only(&self) -> bool {
+        self.sport.is_empty()
+            && self.dport.is_empty()
+            && self.src.is_empty()
+            && self.dst.is_empty()
+            && self.process.is_empty()
+            && self.family.is_none()
+    }
+
+    /// Whether `s` passes. `procs` resolves owner pids for the process criterion.
+    pub fn matches(&self, s: &SocketRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
+        let any_port = |v: &[PortRange], p: u16| v.is_empty() || v.iter().any(|r| r.contains(p));
+        let any_net =
+            |v: &[IpNet], ip| v.is_empty() || v.iter().any(|n| n.contains(&normalize_ip(ip)));
+        self.states.is_none_or(|set| set.contains(s.state))
+            && self.family.is_none_or(|f| f == s.family)
+            && any_port(&self.sport, s.local.port)
+            && any_port(&self.dport, s.remote.port)
+            && any_net(&self.src, s.local.ip)
+            && any_net(&self.dst, s.remote.ip)
+            && (self.process.is_empty() || self.process_matches(s, procs))
+    }
+
+    fn process_matches(&self, s: &SocketRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
+        let Some(pid) = s.owner.pid() else {
+            return false;
+        };
+        self.process.iter().any(|m| match m {
+            ProcessMatch::Pid(p) => *p == pid,
+            ProcessMatch::Name(n) => procs.get(&pid).is_some_and(|p| &p.comm == n),
+        })
+    }
+
+    /// Parses the prompt syntax: whitespace-separated `state:LIST`, `sport:PORTS`,
+    /// `dport:PORTS`, `src:CIDR`, `dst:CIDR`, `process:NAME|PID`, `-4`, `-6`. A bare word is
+    /// a state list.
+    pub fn parse_expr(expr: &str) -> Result<Filter, FilterError> {
+        let mut f = Filter::default();
+        for term in expr.split_whitespace() {
+            match term.split_once(':') {
+                _ if term == "-4" => f.family = Some(Family::V4),
+                _ if term == "-6" => f.family = Some(Family::V6),
+                Some(("state", v)) => f.add_states(v.parse()?),
+                Some(("sport", v)) => f.sport.push(v.parse()?),
+                Some(("dport", v)) => f.dport.push(v.parse()?),
+                Some(("src", v)) => f.src.push(parse_cidr(v)?),
+                Some(("dst", v)) => f.dst.push(parse_cidr(v)?),
+                Some(("process", v)) => f.process.push(v.parse()?),
+                Some(_) => return Err(FilterError::Term(term.to_string())),
+                None => f.add_states(
+                    term.parse()
+                        .map_err(|_| FilterError::Term(term.to_string()))?,
+                ),
+            }
+        }
+        Ok(f)
+    }
+
+    /// Adds states to the allowed set (union with earlier ones).
+    pub fn add_states(&mut self, set: StateSet) {
+        let cur = self.states.get_or_insert_with(StateSet::default);
+        set.iter().for_each(|s| cur.insert(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Endpoint, Owner, TimerKind};
+
+    fn rec(state: TcpState, local: &str, remote: &str) -> SocketRecord {
+        let l: std::net::SocketAddr = local.parse().unwrap();
+        let r: std::net::SocketAddr = remote.parse().unwrap();
+        SocketRecord {
+            family: if l.is_ipv4() { Family::V4 } else { Family::V6 },
+            state,
+            local: Endpoint::new(l.ip(), l.port()),
+            remote: Endpoint::new(r.ip(), r.port()),
+            inode: 7,
+            uid: 0,
+            recv_q: 0,
+            send_q: 0,
+            timer: TimerKind::Off,
+            expires_ms: 0,
+            retransmits: 0,
+            cookie: None,
+            tcp_info: None,
+            owner: Owner::Process(9),
+        }
+    }
+
+    #[test]
+    fn both_spellings_and_groups() {
+        for (a, b) in [
+            ("CLOSE_WAIT", "close-wait"),
+            ("FIN_WAIT1", "fin-wait-1"),
+            ("ESTABLISHED", "estab"),
+            ("LISTEN", "listening"),
+            ("CLOSE", "unconn"),
+        ] {
+            assert_eq!(parse_state(a), parse_state(b), "{a} vs {b}");
+            assert!(parse_state(a).is_some());
+        }
+        let set: StateSet = "bucket".parse().unwrap();
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![TcpState::SynRecv, TcpState::TimeWait]
+        );
+        let set: StateSet = "connected".parse().unwrap();
+        assert!(!set.contains(TcpState::Listen) && !set.contains(TcpState::Close));
+        assert_eq!("all".parse::<StateSet>().unwrap(), StateSet::all());
+        assert!(matches!("bogus".parse::<StateSet>(), Err(FilterError::State(s)) if s == "bogus"));
+        let set: StateSet = "time-wait,SYN_RECV".parse().unwrap();
+        assert_eq!(set.kernel_mask(), (1 << 6) | (1 << 3) | (1 << 12));
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(
+            "80".parse::<PortRange>().unwrap(),
+            PortRange { lo: 80, hi: 80 }
+        );
+        assert_eq!(
+            "1000-2000".parse::<PortRange>().unwrap(),
+            PortRange { lo: 1000, hi: 2000 }
+        );
+        for bad in ["0", "65536", "abc", "", "10-5", "-1", "1-"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        assert!(parse_cidr("10.0.0.0/8")
+            .unwrap()
+            .contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(parse_cidr("::1").unwrap().to_string(), "::1/128");
+        assert_eq!(parse_cidr("[::1]").unwrap().to_string(), "::1/128");
+        assert_eq!(parse_cidr("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        for bad in ["10.0.0.0/33", "nope", "1.2.3"] {
+            assert!(parse_cidr(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn matching() {
+        let mut procs = BTreeMap::new();
+        procs.insert(
+            9,
+            ProcessInfo {
+                pid: 9,
+                comm: "java".into(),
+                uid: 0,
+                user: "root".into(),
+            },
+        );
+        let s = rec(
+            TcpState::CloseWait,
+            "127.0.0.1:8080",
+            "[::ffff:127.0.0.2]:5000",
+        );
+        let f = Filter::parse_expr("state:close-wait sport:8000-9000 dst:127.0.0.0/8 process:java")
+            .unwrap();
+        assert!(f.matches(&s, &procs));
+        assert!(!Filter::parse_expr("process:nginx")
+            .unwrap()
+            .matches(&s, &procs));
+        assert!(Filter::parse_expr("process:9").unwrap().matches(&s, &procs));
+        assert!(!Filter::parse_expr("listen").unwrap().matches(&s, &procs));
+        assert!(!Filter::parse_expr("-6").unwrap().matches(&s, &procs));
+        assert!(Filter::default().matches(&s, &procs));
+        assert!(Filter::parse_expr("sport:abc").is_err());
+        assert!(Filter::parse_expr("colour:red").is_err());
+    }
+}

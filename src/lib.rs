@@ -14,4 +14,5 @@ pub mod config;
 pub mod explain;
 pub mod filter;
 pub mod model;
+pub mod oneshot;
 pub mod report;

@@ -1,2 +1,68 @@
-//! sockscope binary: parse arguments, pick the mode, map errors to exit codes.
-fn main() {}
+//! sockscope binary: parse arguments, pick the mode, map errors to exit codes. Nothing else.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use sockscope::cli::{Cli, Command, Format, GroupBy, SummaryArgs};
+use sockscope::oneshot::{self, is_broken_pipe, RunError};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = match &cli.command {
+        Some(Command::Summary(args)) => oneshot::summary(&cli.global, args, &mut out),
+        Some(Command::Sockets(args)) => oneshot::sockets(&cli.global, args, &mut out),
+        Some(Command::Check(_)) | Some(Command::Explain(_)) => Err(RunError::Usage(
+            "this mode is not available in this build yet".into(),
+        )),
+        None => {
+            // The dashboard needs a terminal; until it lands the default is a table summary.
+            let args = SummaryArgs {
+                format: if io::stdout().is_terminal() {
+                    Format::Table
+                } else {
+                    Format::Text
+                },
+                by: GroupBy::State,
+                top: None,
+            };
+            oneshot::summary(&cli.global, &args, &mut out)
+        }
+    };
+    let result = result.and_then(|()| out.flush().map_err(RunError::from));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            drop(out);
+            eprintln!("sockscope: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Help and version go to stdout with 0; any usage error is one line on stderr with 2.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = write!(io::stdout(), "{}", e.render());
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            let line = line.trim_start_matches("error: ");
+            eprintln!("sockscope: {line}");
+            ExitCode::from(2)
+        }
+    }
+}

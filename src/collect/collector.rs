@@ -1,1 +1,190 @@
-//! Assembles a Snapshot from a socket source, attribution, counters and sysctls. Placeholder.
+//! Assembles one [`Snapshot`]: enters the namespace, picks the socket source (netlink, with a
+//! fallback to /proc), dumps, attributes sockets to processes, applies the filter, and reads
+//! counters and sysctls. It owns the sources, so it lives on exactly one thread: the one
+//! that called [`Collector::open`] (namespaces are per thread).
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::collect::netlink::NetlinkSource;
+use crate::collect::procmap::ProcessResolver;
+use crate::collect::procnet::ProcNetSource;
+use crate::collect::{counters, netns, sysctl, CollectError, DumpRequest, SocketSource};
+use crate::filter::Filter;
+use crate::model::{Attribution, Owner, Snapshot, SourceKind, TcpState};
+
+/// Which socket source to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourcePref {
+    /// Netlink, falling back to /proc when netlink is unavailable or fails.
+    #[default]
+    Auto,
+    /// Netlink only.
+    Netlink,
+    /// /proc/net/tcp only.
+    Proc,
+}
+
+/// What to collect.
+#[derive(Debug, Clone, Default)]
+pub struct CollectConfig {
+    /// Source choice.
+    pub source: SourcePref,
+    /// Network namespace to enter (name or path); `None` = the current one.
+    pub netns: Option<String>,
+    /// Which sockets to keep. The state part goes to the kernel as the state mask.
+    pub filter: Filter,
+    /// Resolve owners (costly on the first poll; cached afterwards).
+    pub attribute: bool,
+    /// Ask for tcp_info.
+    pub tcp_info: bool,
+    /// Read /proc/net/netstat and snmp.
+    pub counters: bool,
+    /// Read the TCP sysctls.
+    pub sysctls: bool,
+}
+
+/// A socket source plus everything needed to turn its dumps into snapshots.
+pub struct Collector {
+    cfg: CollectConfig,
+    source: Box<dyn SocketSource + Send>,
+    resolver: Option<ProcessResolver>,
+    netns_label: String,
+    notice: Option<String>,
+}
+
+impl Collector {
+    /// Enters the namespace (for the calling thread) and opens the source.
+    pub fn open(cfg: CollectConfig) -> Result<Collector, CollectError> {
+        if let Some(ns) = &cfg.netns {
+            netns::enter(ns)?;
+        }
+        let mut notice = None;
+        let source: Box<dyn SocketSource + Send> = match cfg.source {
+            SourcePref::Netlink => Box::new(NetlinkSource::open()?),
+            SourcePref::Proc => Box::new(ProcNetSource::new()),
+            SourcePref::Auto => match NetlinkSource::open() {
+                Ok(s) => Box::new(s),
+                Err(e) => {
+                    notice = Some(fallback_notice(&e));
+                    Box::new(ProcNetSource::new())
+                }
+            },
+        };
+        Ok(Collector {
+            resolver: cfg.attribute.then(ProcessResolver::new),
+            netns_label: cfg.netns.clone().unwrap_or_else(|| "host".into()),
+            cfg,
+            source,
+            notice,
+        })
+    }
+
+    /// The source in use.
+    pub fn source_kind(&self) -> SourceKind {
+        self.source.kind()
+    }
+
+    /// A one-line notice about a fallback, taken once (the caller prints it on stderr).
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.notice.take()
+    }
+
+    fn request(&self) -> DumpRequest {
+        let f = &self.cfg.filter;
+        DumpRequest {
+            state_mask: f.kernel_state_mask(),
+            ipv4: f.family != Some(crate::model::Family::V6),
+            ipv6: f.family != Some(crate::model::Family::V4),
+            tcp_info: self.cfg.tcp_info,
+        }
+    }
+
+    /// Collects one snapshot.
+    pub fn collect(&mut self) -> Result<Snapshot, CollectError> {
+        let started = Instant::now();
+        let taken_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let req = self.request();
+        let mut dump = match self.source.dump(&req) {
+            Ok(d) => d,
+            Err(e)
+                if self.cfg.source == SourcePref::Auto
+                    && self.source.kind() == SourceKind::Netlink =>
+            {
+                self.notice = Some(fallback_notice(&e));
+                self.source = Box::new(ProcNetSource::new());
+                self.source.dump(&req)?
+            }
+            Err(e) => return Err(e),
+        };
+
+        let (processes, attribution) = match self.resolver.as_mut() {
+            Some(resolver) => {
+                // Request sockets are attributed to their listener's owner; when the state
+                // filter hid the listeners, fetch them (a LISTEN-only dump costs ~2 ms).
+                let extra = if req.state_mask & TcpState::SynRecv.kernel_mask() != 0
+                    && req.state_mask & TcpState::Listen.kernel_mask() == 0
+                {
+                    let lreq = DumpRequest {
+                        state_mask: TcpState::Listen.kernel_mask(),
+                        tcp_info: false,
+                        ..req
+                    };
+                    self.source
+                        .dump(&lreq)
+                        .map(|d| d.sockets)
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let keep = dump.sockets.len();
+                dump.sockets.extend(extra);
+                let out = resolver.attribute(&mut dump.sockets);
+                dump.sockets.truncate(keep);
+                out
+            }
+            None => {
+                for s in &mut dump.sockets {
+                    if s.inode == 0 {
+                        s.owner = Owner::Ownerless;
+                    }
+                }
+                (Default::default(), Attribution::default())
+            }
+        };
+
+        let filter = &self.cfg.filter;
+        if !filter.is_state_only() || filter.states.is_some() {
+            dump.sockets.retain(|s| filter.matches(s, &processes));
+        }
+        let mut processes = processes;
+        let referenced: std::collections::HashSet<u32> =
+            dump.sockets.iter().filter_map(|s| s.owner.pid()).collect();
+        processes.retain(|pid, _| referenced.contains(pid));
+
+        let counters = if self.cfg.counters {
+            Some(counters::read_counters()?)
+        } else {
+            None
+        };
+        let sysctls = self.cfg.sysctls.then(sysctl::read_sysctls);
+
+        Ok(Snapshot {
+            taken_at_ms,
+            source: self.source.kind(),
+            netns: self.netns_label.clone(),
+            sockets: dump.sockets,
+            processes,
+            attribution,
+            quality: dump.quality,
+            counters,
+            sysctls,
+            collect_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+fn fallback_notice(e: &CollectError) -> String {
+    format!("sockscope: netlink sock_diag unavailable ({e}); falling back to /proc/net/tcp")
+}

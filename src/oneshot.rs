@@ -1,0 +1,138 @@
+//! The one-shot modes: collect once (twice for rates), analyze, write a report. No threads.
+//! This is the glue between the CLI and the layers; it owns no logic of its own beyond
+//! choosing what to collect for what to show.
+
+use std::io::{self, Write};
+
+use crate::analyze::aggregate::aggregate;
+use crate::cli::SourceArg;
+use crate::cli::{Format, GlobalArgs, GroupBy, SocketsArgs, SummaryArgs};
+use crate::collect::collector::{CollectConfig, Collector, SourcePref};
+use crate::collect::CollectError;
+use crate::report::{self, Grouping, SummaryOpts, SummaryView};
+
+/// Why a one-shot mode failed; `main` maps it to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input detected after parsing (config, namespace, topic): exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Collection failed.
+    #[error("{0}")]
+    Collect(#[from] CollectError),
+    /// Writing output failed (a closed pipe is not an error: see [`is_broken_pipe`]).
+    #[error("writing output: {0}")]
+    Output(#[from] io::Error),
+}
+
+/// Whether an error is a write into a closed pipe (`| head`), which exits 0.
+pub fn is_broken_pipe(e: &RunError) -> bool {
+    matches!(e, RunError::Output(io) if io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Builds the collector configuration shared by every mode.
+pub fn collect_config(global: &GlobalArgs) -> CollectConfig {
+    let filter = global.filter.to_filter();
+    CollectConfig {
+        source: match global.source {
+            SourceArg::Auto => SourcePref::Auto,
+            SourceArg::Netlink => SourcePref::Netlink,
+            SourceArg::Proc => SourcePref::Proc,
+        },
+        netns: global.netns.clone(),
+        attribute: filter.needs_attribution(),
+        filter,
+        tcp_info: false,
+        counters: false,
+        sysctls: false,
+    }
+}
+
+/// Opens a collector, mapping a bad namespace to a usage error and printing any fallback
+/// notice on stderr.
+pub fn open_collector(cfg: CollectConfig) -> Result<Collector, RunError> {
+    let mut c = Collector::open(cfg).map_err(|e| match e {
+        CollectError::Netns { .. } => RunError::Usage(e.to_string()),
+        other => RunError::Collect(other),
+    })?;
+    if let Some(n) = c.take_notice() {
+        eprintln!("{n}");
+    }
+    Ok(c)
+}
+
+fn collect_once(cfg: CollectConfig) -> Result<crate::model::Snapshot, RunError> {
+    let mut c = open_collector(cfg)?;
+    let snap = c.collect()?;
+    if let Some(n) = c.take_notice() {
+        eprintln!("{n}");
+    }
+    Ok(snap)
+}
+
+/// `sockscope summary`.
+pub fn summary(
+    global: &GlobalArgs,
+    args: &SummaryArgs,
+    out: &mut impl Write,
+) -> Result<(), RunError> {
+    let mut cfg = collect_config(global);
+    // Per-state counts need no owners; everything else shows them.
+    cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+    let snap = collect_once(cfg)?;
+    let agg = aggregate(&snap);
+    let view = SummaryView {
+        snapshot: &snap,
+        aggregate: &agg,
+    };
+    let by = match args.by {
+        GroupBy::State => Grouping::State,
+        GroupBy::Process => Grouping::Process,
+        GroupBy::Listener => Grouping::Listener,
+        GroupBy::Remote => Grouping::Remote,
+    };
+    let top = match (args.format, args.top) {
+        (_, Some(0)) | (Format::Json, None) => None,
+        (_, Some(n)) => Some(n),
+        (_, None) => Some(20),
+    };
+    let opts = SummaryOpts { by, top };
+    match args.format {
+        Format::Text => {
+            report::text::write(out, &view, &opts)?;
+            // stdout stays parseable; the honesty notes go to stderr.
+            report::write_notes(&mut io::stderr(), &snap, &agg)?;
+        }
+        Format::Table => report::table::write(out, &view, &opts)?,
+        Format::Json => report::json::write_summary(out, &view, &opts)?,
+    }
+    Ok(())
+}
+
+/// `sockscope sockets`.
+pub fn sockets(
+    global: &GlobalArgs,
+    args: &SocketsArgs,
+    out: &mut impl Write,
+) -> Result<(), RunError> {
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.tcp_info = args.info;
+    let snap = collect_once(cfg)?;
+    let mut list: Vec<&crate::model::SocketRecord> = snap.sockets.iter().collect();
+    list.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then(a.local.cmp(&b.local))
+            .then(a.remote.cmp(&b.remote))
+    });
+    match args.format {
+        Format::Json => report::json::write_sockets(out, &snap, &list)?,
+        Format::Text | Format::Table => {
+            report::sockets::write(out, &snap, &list, args.info)?;
+            let agg = aggregate(&snap);
+            report::write_notes(&mut io::stderr(), &snap, &agg)?;
+        }
+    }
+    Ok(())
+}

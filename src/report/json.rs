@@ -1,0 +1,247 @@
+//! Versioned JSON for scripts: `summary --format json` and `sockets --format json`. The
+//! structs here are the schema (documented in the README); they are built from analysis
+//! results and never serialised from internal types directly.
+
+use std::io::{self, Write};
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::{rfc3339, truncate, SummaryOpts, SummaryView};
+use crate::model::{Owner, Snapshot, SocketRecord, StateCounts, TcpState};
+
+/// The schema version of every JSON document sockscope writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// All eleven states by netstat name, zeros included, in kernel order.
+pub struct StatesJson(pub StateCounts);
+
+impl Serialize for StatesJson {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(TcpState::ALL.len()))?;
+        for s in TcpState::ALL {
+            m.serialize_entry(s.netstat_name(), &self.0.get(s))?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    schema_version: u32,
+    source: &'a str,
+    taken_at: String,
+    netns: &'a str,
+}
+
+impl<'a> Header<'a> {
+    fn of(snap: &'a Snapshot) -> Header<'a> {
+        Header {
+            schema_version: SCHEMA_VERSION,
+            source: snap.source.name(),
+            taken_at: rfc3339(snap.taken_at_ms),
+            netns: &snap.netns,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Unattributed {
+    count: u64,
+    reason: Option<&'static str>,
+}
+
+impl Unattributed {
+    fn of(snap: &Snapshot) -> Unattributed {
+        let count = snap.unattributed();
+        Unattributed {
+            count,
+            reason: snap
+                .attribution
+                .reason
+                .filter(|_| count > 0)
+                .map(|r| r.explain()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    #[serde(flatten)]
+    header: Header<'a>,
+    total: u64,
+    states: StatesJson,
+    processes: Vec<ProcessJson<'a>>,
+    listeners: Vec<ListenerJson<'a>>,
+    remotes: Vec<RemoteJson>,
+    unattributed: Unattributed,
+    ownerless: u64,
+    parse_errors: u64,
+    duplicates: u64,
+    inconsistent: Option<&'a str>,
+    collect_ms: f64,
+}
+
+#[derive(Serialize)]
+struct ProcessJson<'a> {
+    pid: u32,
+    comm: &'a str,
+    user: &'a str,
+    total: u64,
+    states: StatesJson,
+}
+
+#[derive(Serialize)]
+struct ListenerJson<'a> {
+    local: String,
+    pid: Option<u32>,
+    comm: Option<&'a str>,
+    backlog: u32,
+    accept_queue: u32,
+    syn_recv: u64,
+    states: StatesJson,
+}
+
+#[derive(Serialize)]
+struct RemoteJson {
+    ip: String,
+    total: u64,
+    states: StatesJson,
+}
+
+/// Writes the summary document (every grouping; `opts.top` caps each list).
+pub fn write_summary(
+    out: &mut impl Write,
+    view: &SummaryView<'_>,
+    opts: &SummaryOpts,
+) -> io::Result<()> {
+    let (snap, agg) = (view.snapshot, view.aggregate);
+    let doc = Summary {
+        header: Header::of(snap),
+        total: agg.states.total(),
+        states: StatesJson(agg.states),
+        processes: truncate(&agg.processes, opts.top)
+            .iter()
+            .map(|p| ProcessJson {
+                pid: p.process.pid,
+                comm: &p.process.comm,
+                user: &p.process.user,
+                total: p.states.total(),
+                states: StatesJson(p.states),
+            })
+            .collect(),
+        listeners: truncate(&agg.listeners, opts.top)
+            .iter()
+            .map(|l| ListenerJson {
+                local: l.local.to_string(),
+                pid: l.pid,
+                comm: l.comm.as_deref(),
+                backlog: l.backlog,
+                accept_queue: l.accept_queue,
+                syn_recv: l.syn_recv(),
+                states: StatesJson(l.states),
+            })
+            .collect(),
+        remotes: truncate(&agg.remotes, opts.top)
+            .iter()
+            .map(|r| RemoteJson {
+                ip: r.ip.to_string(),
+                total: r.states.total(),
+                states: StatesJson(r.states),
+            })
+            .collect(),
+        unattributed: Unattributed::of(snap),
+        ownerless: agg.ownerless,
+        parse_errors: snap.quality.parse_errors,
+        duplicates: snap.quality.duplicates,
+        inconsistent: snap.quality.inconsistent.as_deref(),
+        collect_ms: snap.collect_us as f64 / 1000.0,
+    };
+    serde_json::to_writer(&mut *out, &doc).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+#[derive(Serialize)]
+struct SocketsDoc<'a> {
+    #[serde(flatten)]
+    header: Header<'a>,
+    total: usize,
+    sockets: Vec<SocketJson<'a>>,
+    unattributed: Unattributed,
+    parse_errors: u64,
+}
+
+#[derive(Serialize)]
+struct SocketJson<'a> {
+    state: &'static str,
+    family: &'static str,
+    local: String,
+    remote: String,
+    recv_q: u32,
+    send_q: u32,
+    inode: u64,
+    uid: u32,
+    timer: &'static str,
+    expires_ms: u32,
+    retransmits: u8,
+    cookie: Option<u64>,
+    /// `process`, `via_listener`, `ownerless` or `unattributed`.
+    owner: &'static str,
+    pid: Option<u32>,
+    comm: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_recv_ms: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt_us: Option<u32>,
+}
+
+/// Writes the socket-list document.
+pub fn write_sockets(
+    out: &mut impl Write,
+    snap: &Snapshot,
+    sockets: &[&SocketRecord],
+) -> io::Result<()> {
+    let doc = SocketsDoc {
+        header: Header::of(snap),
+        total: sockets.len(),
+        sockets: sockets
+            .iter()
+            .map(|s| {
+                let pid = s.owner.pid();
+                SocketJson {
+                    state: s.state.netstat_name(),
+                    family: match s.family {
+                        crate::model::Family::V4 => "inet",
+                        crate::model::Family::V6 => "inet6",
+                    },
+                    local: s.local.to_string(),
+                    remote: s.remote.to_string(),
+                    recv_q: s.recv_q,
+                    send_q: s.send_q,
+                    inode: s.inode,
+                    uid: s.uid,
+                    timer: s.timer.name(),
+                    expires_ms: s.expires_ms,
+                    retransmits: s.retransmits,
+                    cookie: s.cookie,
+                    owner: match s.owner {
+                        Owner::Process(_) => "process",
+                        Owner::ViaListener(_) => "via_listener",
+                        Owner::Ownerless => "ownerless",
+                        Owner::Unattributed | Owner::Unresolved => "unattributed",
+                    },
+                    pid,
+                    comm: pid
+                        .and_then(|p| snap.processes.get(&p))
+                        .map(|p| p.comm.as_str()),
+                    last_recv_ms: s.tcp_info.map(|i| i.last_data_recv_ms),
+                    rtt_us: s.tcp_info.map(|i| i.rtt_us),
+                }
+            })
+            .collect(),
+        unattributed: Unattributed::of(snap),
+        parse_errors: snap.quality.parse_errors,
+    };
+    serde_json::to_writer(&mut *out, &doc).map_err(io::Error::other)?;
+    writeln!(out)
+}

@@ -1,0 +1,113 @@
+//! The socket list (`sockscope sockets`), like `ss -tanp`: state, queues, endpoints, owner
+//! and timer, one socket per line, streamed so `| head` stops early.
+
+use std::io::{self, Write};
+
+use crate::model::{Owner, Snapshot, SocketRecord};
+
+/// Formats a duration in milliseconds compactly: `850ms`, `42s`, `3m05s`, `3h12m`, `2d4h`.
+pub fn human_ms(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        _ if ms < 1000 => format!("{ms}ms"),
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// The owner column: `comm/pid`, `comm/pid*` for a request socket counted to its
+/// listener's owner, `-` when unattributed, empty when no process owns it by design.
+pub fn owner_cell(s: &SocketRecord, snap: &Snapshot) -> String {
+    let named = |pid: u32| {
+        snap.processes
+            .get(&pid)
+            .map_or_else(|| format!("?/{pid}"), |p| format!("{}/{pid}", p.comm))
+    };
+    match s.owner {
+        Owner::Process(pid) => named(pid),
+        Owner::ViaListener(pid) => format!("{}*", named(pid)),
+        Owner::Ownerless => String::new(),
+        Owner::Unattributed | Owner::Unresolved => "-".into(),
+    }
+}
+
+/// Writes the aligned socket list, header first.
+pub fn write(
+    out: &mut impl Write,
+    snap: &Snapshot,
+    sockets: &[&SocketRecord],
+    show_info: bool,
+) -> io::Result<()> {
+    let lw = sockets
+        .iter()
+        .map(|s| s.local.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(18);
+    let rw = sockets
+        .iter()
+        .map(|s| s.remote.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(18);
+    write!(
+        out,
+        "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
+        "State", "Recv-Q", "Send-Q", "Local", "Peer", "Process", "Timer"
+    )?;
+    if show_info {
+        write!(out, " {:>9} {:>9}", "LastRecv", "RTT")?;
+    }
+    writeln!(out)?;
+    for s in sockets {
+        let timer = match s.timer {
+            crate::model::TimerKind::Off => "-".to_string(),
+            t => format!(
+                "{}({},{})",
+                t.name(),
+                human_ms(u64::from(s.expires_ms)),
+                s.retransmits
+            ),
+        };
+        write!(
+            out,
+            "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
+            s.state.netstat_name(),
+            s.recv_q,
+            s.send_q,
+            s.local.to_string(),
+            s.remote.to_string(),
+            owner_cell(s, snap),
+            timer
+        )?;
+        if show_info {
+            match s.tcp_info {
+                Some(i) => write!(
+                    out,
+                    " {:>9} {:>7.1}ms",
+                    human_ms(u64::from(i.last_data_recv_ms)),
+                    f64::from(i.rtt_us) / 1000.0
+                )?,
+                None => write!(out, " {:>9} {:>9}", "-", "-")?,
+            }
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_ms;
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_ms(850), "850ms");
+        assert_eq!(human_ms(42_000), "42s");
+        assert_eq!(human_ms(185_000), "3m05s");
+        assert_eq!(human_ms(11_520_000), "3h12m");
+        assert_eq!(human_ms(187_200_000), "2d4h");
+    }
+}

@@ -1,0 +1,185 @@
+//! Aligned, human-readable tables for `summary --format table`. State columns show only the
+//! states that occur among the rows, so a process table stays narrow.
+
+use std::io::{self, Write};
+
+use super::{truncate, write_notes, Grouping, SummaryOpts, SummaryView};
+use crate::model::{StateCounts, TcpState};
+
+/// A table of cells; the first row is the header. Numeric-looking cells align right.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with this header.
+    pub fn new(header: Vec<String>) -> Table {
+        Table { rows: vec![header] }
+    }
+
+    /// Appends a row.
+    pub fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    /// Writes the table with two spaces between columns.
+    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        let ncols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..ncols)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                let w = widths[c];
+                let numeric = !cell.is_empty()
+                    && cell
+                        .chars()
+                        .all(|ch| ch.is_ascii_digit() || ch == '.' || ch == '%');
+                if c > 0 {
+                    line.push_str("  ");
+                }
+                if numeric {
+                    line.push_str(&format!("{cell:>w$}"));
+                } else if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<w$}"));
+                }
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+fn used_states<'a>(rows: impl Iterator<Item = &'a StateCounts>) -> Vec<TcpState> {
+    let mut any = StateCounts::default();
+    for r in rows {
+        for s in TcpState::ALL {
+            any.0[s.index()] += r.get(s);
+        }
+    }
+    TcpState::ALL
+        .into_iter()
+        .filter(|s| any.get(*s) > 0)
+        .collect()
+}
+
+fn with_states(mut head: Vec<String>, states: &[TcpState]) -> Vec<String> {
+    head.extend(states.iter().map(|s| s.netstat_name().to_string()));
+    head
+}
+
+fn state_cells<'a>(
+    counts: &'a StateCounts,
+    states: &'a [TcpState],
+) -> impl Iterator<Item = String> + 'a {
+    states.iter().map(move |s| counts.get(*s).to_string())
+}
+
+/// Writes the table summary followed by its notes.
+pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -> io::Result<()> {
+    let agg = view.aggregate;
+    let snap = view.snapshot;
+    let head = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let table = match opts.by {
+        Grouping::State => {
+            let total = agg.states.total();
+            let mut t = Table::new(head(&["STATE", "COUNT", "%"]));
+            for (s, n) in agg.states.ranked() {
+                let pct = if total > 0 {
+                    100.0 * n as f64 / total as f64
+                } else {
+                    0.0
+                };
+                t.push(vec![s.to_string(), n.to_string(), format!("{pct:.1}")]);
+            }
+            t.push(vec!["TOTAL".into(), total.to_string()]);
+            t
+        }
+        Grouping::Process => {
+            let rows = truncate(&agg.processes, opts.top);
+            let states = used_states(rows.iter().map(|r| &r.states));
+            let mut t = Table::new(with_states(
+                head(&["PID", "COMM", "USER", "TOTAL"]),
+                &states,
+            ));
+            for p in rows {
+                let mut r = vec![
+                    p.process.pid.to_string(),
+                    p.process.comm.clone(),
+                    p.process.user.clone(),
+                    p.states.total().to_string(),
+                ];
+                r.extend(state_cells(&p.states, &states));
+                t.push(r);
+            }
+            t
+        }
+        Grouping::Listener => {
+            let rows = truncate(&agg.listeners, opts.top);
+            let states = used_states(rows.iter().map(|r| &r.states));
+            let states: Vec<TcpState> = states
+                .into_iter()
+                .filter(|s| *s != TcpState::Listen && *s != TcpState::SynRecv)
+                .collect();
+            let mut t = Table::new(with_states(
+                head(&["LOCAL", "PID", "COMM", "BACKLOG", "ACCEPTQ", "SYN_RECV"]),
+                &states,
+            ));
+            for l in rows {
+                let mut r = vec![
+                    l.local.to_string(),
+                    l.pid.map_or("-".into(), |p| p.to_string()),
+                    l.comm.clone().unwrap_or_else(|| "-".into()),
+                    l.backlog.to_string(),
+                    l.accept_queue.to_string(),
+                    l.syn_recv().to_string(),
+                ];
+                r.extend(state_cells(&l.states, &states));
+                t.push(r);
+            }
+            t
+        }
+        Grouping::Remote => {
+            let rows = truncate(&agg.remotes, opts.top);
+            let states = used_states(rows.iter().map(|r| &r.states));
+            let mut t = Table::new(with_states(head(&["REMOTE", "TOTAL"]), &states));
+            for rr in rows {
+                let mut r = vec![rr.ip.to_string(), rr.states.total().to_string()];
+                r.extend(state_cells(&rr.states, &states));
+                t.push(r);
+            }
+            t
+        }
+    };
+    table.write(out)?;
+    let shown = match opts.by {
+        Grouping::State => None,
+        Grouping::Process => Some(agg.processes.len()),
+        Grouping::Listener => Some(agg.listeners.len()),
+        Grouping::Remote => Some(agg.remotes.len()),
+    };
+    if let (Some(all), Some(top)) = (shown, opts.top) {
+        if top > 0 && all > top {
+            writeln!(out, "({} more; --top 0 shows all)", all - top)?;
+        }
+    }
+    writeln!(
+        out,
+        "source: {}  netns: {}  sockets: {}  ownerless: {}",
+        snap.source.name(),
+        snap.netns,
+        snap.sockets.len(),
+        agg.ownerless
+    )?;
+    write_notes(out, snap, agg)
+}
