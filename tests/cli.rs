@@ -1,0 +1,106 @@
+//! CLI behaviour through the real binary: bad input gives one line and exit 2, help and
+//! version exit 0, output into a closed pipe exits 0 without panic text.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+
+fn sockscope() -> Command {
+    Command::cargo_bin("sockscope").unwrap()
+}
+
+/// Every bad value gets exactly one stderr line naming it, exit code 2, and no panic.
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["summary", "--state", "bogus"], "bogus"),
+        (&["summary", "--state", "close-wait,nope"], "nope"),
+        (&["summary", "--sport", "0"], "'0'"),
+        (&["summary", "--sport", "65536"], "65536"),
+        (&["summary", "--dport", "abc"], "abc"),
+        (&["summary", "--dport", "9-3"], "9-3"),
+        (&["summary", "--src", "10.0.0.0/33"], "10.0.0.0/33"),
+        (&["summary", "--dst", "not-an-ip"], "not-an-ip"),
+        (&["summary", "--process", ""], "process"),
+        (&["summary", "--format", "xml"], "xml"),
+        (&["summary", "--by", "colour"], "colour"),
+        (&["summary", "--top", "-1"], "-1"),
+        (&["summary", "--source", "magic"], "magic"),
+        (
+            &["summary", "--netns", "sockscope-no-such-ns"],
+            "sockscope-no-such-ns",
+        ),
+        (
+            &["summary", "--netns", "/nonexistent/ns/net"],
+            "/nonexistent/ns/net",
+        ),
+        (&["check", "--interval", "0"], "0"),
+        (&["check", "--interval", "soon"], "soon"),
+        (&["summary", "-4", "-6"], "-6"),
+        (&["--bogus-flag"], "--bogus-flag"),
+        (&["frobnicate"], "frobnicate"),
+    ];
+    for (args, needle) in cases {
+        let out = sockscope().args(*args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{args:?} printed more than one line: {err}"
+        );
+        assert!(
+            err.contains(needle),
+            "{args:?}: '{err}' does not name '{needle}'"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} wrote to stdout");
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let out = sockscope().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Exit codes:"), "{text}");
+    assert!(text.contains("summary"));
+    let out = sockscope().arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("sockscope "));
+}
+
+/// `sockscope sockets | head -1` must exit 0 with no panic text. The test holds enough
+/// listeners that the list overflows the pipe buffer, so the write really hits EPIPE.
+#[test]
+fn closed_pipe_exits_0() {
+    let held: Vec<TcpListener> = (0..1500)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let bin = assert_cmd::cargo::cargo_bin("sockscope");
+    for args in [
+        &["sockets"][..],
+        &["summary", "--by", "listener", "--top", "0"][..],
+    ] {
+        let mut child = StdCommand::new(&bin)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // Dropping the reader closes the pipe, as `head -1` does.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!first.is_empty());
+    }
+    drop(held);
+}

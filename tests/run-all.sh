@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs the tools the real-kernel tests drive
+# (ss, netstat, ip, tmux, setpriv, python3), then runs every test. Run as root: the live
+# tests create sockets in network namespaces and compare with ss; as non-root they print
+# why they cannot run (and fail under CI=true rather than pass silently).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ss >/dev/null || need+=(iproute2)
+command -v ip >/dev/null || need+=(iproute2)
+command -v netstat >/dev/null || need+=(net-tools)
+command -v tmux >/dev/null || need+=(tmux)
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v python3 >/dev/null || need+=(python3)
+command -v pgrep >/dev/null || need+=(procps)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing tools: ${need[*]} (install them, or run this script as root)" >&2
+    exit 1
+  fi
+fi
+
+cargo test --locked --all-targets "$@"
