@@ -43,6 +43,11 @@ pub enum Command {
     Check(CheckArgs),
     /// Explain a TCP state or a detection rule, with this namespace's relevant sysctls.
     Explain(ExplainArgs),
+    /// Print one line per interval, like vmstat: key states, their deltas, active findings.
+    Watch(WatchArgs),
+    /// Time a bare sock_diag dump (the benchmark floor) and print the socket count.
+    #[command(hide = true)]
+    DumpFloor,
 }
 
 /// Where and what to collect, and which sockets to keep. Valid for every subcommand.
@@ -246,6 +251,29 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+}
+
+/// Output format of `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchFormat {
+    /// Aligned columns; the header repeats every 20 lines.
+    Text,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// `sockscope watch`.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Time between lines.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Stop after N lines (default: run until interrupted).
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
+    pub format: WatchFormat,
 }
 
 /// `sockscope explain`.

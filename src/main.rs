@@ -17,6 +17,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Summary(args)) => oneshot::summary(&cli.global, args, &mut out),
         Some(Command::Sockets(args)) => oneshot::sockets(&cli.global, args, &mut out),
+        Some(Command::Watch(args)) => sockscope::stream::watch(&cli.global, args, &mut out),
+        Some(Command::DumpFloor) => oneshot::dump_floor(&mut out),
         Some(Command::Check(_)) | Some(Command::Explain(_)) => Err(RunError::Usage(
             "this mode is not available in this build yet".into(),
         )),

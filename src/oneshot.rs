@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use crate::analyze::aggregate::aggregate;
+use crate::analyze::aggregate::{aggregate, Aggregate};
 use crate::cli::SourceArg;
 use crate::cli::{Format, GlobalArgs, GroupBy, SocketsArgs, SummaryArgs};
 use crate::collect::collector::{CollectConfig, Collector, SourcePref};
@@ -79,8 +79,17 @@ pub fn summary(
     let mut cfg = collect_config(global);
     // Per-state counts need no owners; everything else shows them.
     cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+    let full = cfg.attribute;
     let snap = collect_once(cfg)?;
-    let agg = aggregate(&snap);
+    // The default per-state count is the hot path scripts poll: skip the other groupings.
+    let agg = if full {
+        aggregate(&snap)
+    } else {
+        Aggregate {
+            states: snap.state_counts(),
+            ..Aggregate::default()
+        }
+    };
     let view = SummaryView {
         snapshot: &snap,
         aggregate: &agg,
@@ -134,5 +143,16 @@ pub fn sockets(
             report::write_notes(&mut io::stderr(), &snap, &agg)?;
         }
     }
+    Ok(())
+}
+
+/// The benchmark floor: one bare sock_diag dump, no attribution, no aggregation beyond a
+/// count. Prints the socket count and the dump time in microseconds.
+pub fn dump_floor(out: &mut impl Write) -> Result<(), RunError> {
+    use crate::collect::{netlink::NetlinkSource, DumpRequest, SocketSource};
+    let mut src = NetlinkSource::open()?;
+    let t = std::time::Instant::now();
+    let dump = src.dump(&DumpRequest::default())?;
+    writeln!(out, "{}\t{}us", dump.sockets.len(), t.elapsed().as_micros())?;
     Ok(())
 }

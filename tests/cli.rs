@@ -104,3 +104,54 @@ fn closed_pipe_exits_0() {
     }
     drop(held);
 }
+
+/// `watch --count 3 --format jsonl` writes exactly three JSON lines and exits 0.
+#[test]
+fn watch_count_jsonl() {
+    let out = sockscope()
+        .args([
+            "watch",
+            "--count",
+            "3",
+            "--interval",
+            "100ms",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["deltas"].is_null(), i == 0, "{line}");
+    }
+}
+
+/// `watch | head -1` exits 0: the second line's write hits the closed pipe.
+#[test]
+fn watch_into_closed_pipe_exits_0() {
+    let bin = assert_cmd::cargo::cargo_bin("sockscope");
+    let mut child = StdCommand::new(bin)
+        .args(["watch", "--interval", "50ms", "--count", "200"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(first.starts_with("time"), "{first}");
+}

@@ -7,6 +7,7 @@ pub mod json;
 pub mod sockets;
 pub mod table;
 pub mod text;
+pub mod watch;
 
 use std::io::{self, Write};
 
