@@ -70,6 +70,12 @@ pub struct GlobalArgs {
     /// Socket filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Read a recorded snapshot (JSON) instead of the kernel; for tests and bug reports.
+    #[arg(long, value_name = "FILE", global = true, hide = true)]
+    pub from_snapshot: Option<PathBuf>,
+    /// Also write the collected snapshot (JSON) to FILE; for fixtures and bug reports.
+    #[arg(long, value_name = "FILE", global = true, hide = true)]
+    pub save_snapshot: Option<PathBuf>,
 }
 
 /// Socket source choice.

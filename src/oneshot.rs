@@ -9,7 +9,10 @@ use crate::cli::SourceArg;
 use crate::cli::{Format, GlobalArgs, GroupBy, SocketsArgs, SummaryArgs};
 use crate::collect::collector::{CollectConfig, Collector, SourcePref};
 use crate::collect::CollectError;
+use crate::filter::Filter;
+use crate::model::{Snapshot, SourceKind};
 use crate::report::{self, Grouping, SummaryOpts, SummaryView};
+use std::path::Path;
 
 /// Why a one-shot mode failed; `main` maps it to an exit code.
 #[derive(Debug, thiserror::Error)]
@@ -61,12 +64,41 @@ pub fn open_collector(cfg: CollectConfig) -> Result<Collector, RunError> {
     Ok(c)
 }
 
-fn collect_once(cfg: CollectConfig) -> Result<crate::model::Snapshot, RunError> {
-    let mut c = open_collector(cfg)?;
-    let snap = c.collect()?;
-    if let Some(n) = c.take_notice() {
-        eprintln!("{n}");
+/// Collects one snapshot (or loads `--from-snapshot`), saving it when `--save-snapshot`
+/// asks.
+pub fn collect_once(global: &GlobalArgs, cfg: CollectConfig) -> Result<Snapshot, RunError> {
+    let snap = match &global.from_snapshot {
+        Some(path) => load_snapshot(path, &cfg.filter)?,
+        None => {
+            let mut c = open_collector(cfg)?;
+            let snap = c.collect()?;
+            if let Some(n) = c.take_notice() {
+                eprintln!("{n}");
+            }
+            snap
+        }
+    };
+    if let Some(path) = &global.save_snapshot {
+        let text = serde_json::to_string(&snap).map_err(io::Error::other)?;
+        std::fs::write(path, text)
+            .map_err(|e| RunError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
+    Ok(snap)
+}
+
+/// Loads a snapshot file and applies the filter, as a collector would have.
+fn load_snapshot(path: &Path, filter: &Filter) -> Result<Snapshot, RunError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RunError::Usage(format!("cannot read snapshot {}: {e}", path.display())))?;
+    let mut snap: Snapshot = serde_json::from_str(&text).map_err(|e| {
+        RunError::Usage(format!(
+            "{} is not a sockscope snapshot: {e}",
+            path.display()
+        ))
+    })?;
+    let procs = snap.processes.clone();
+    snap.sockets.retain(|s| filter.matches(s, &procs));
+    snap.source = SourceKind::File;
     Ok(snap)
 }
 
@@ -80,7 +112,7 @@ pub fn summary(
     // Per-state counts need no owners; everything else shows them.
     cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
     let full = cfg.attribute;
-    let snap = collect_once(cfg)?;
+    let snap = collect_once(global, cfg)?;
     // The default per-state count is the hot path scripts poll: skip the other groupings.
     let agg = if full {
         aggregate(&snap)
@@ -127,7 +159,7 @@ pub fn sockets(
     let mut cfg = collect_config(global);
     cfg.attribute = true;
     cfg.tcp_info = args.info;
-    let snap = collect_once(cfg)?;
+    let snap = collect_once(global, cfg)?;
     let mut list: Vec<&crate::model::SocketRecord> = snap.sockets.iter().collect();
     list.sort_by(|a, b| {
         a.state
