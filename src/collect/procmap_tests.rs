@@ -438,3 +438,129 @@ fn live_child_is_attributed_with_its_comm() {
     // pyenv shims exec the real interpreter, whose comm is python3.x.
     assert!(procs[&pid].comm.starts_with("python"), "{:?}", procs[&pid]);
 }
+
+/// Scan cost at a few thousand sockets over several holder processes:
+/// `cargo test --lib measure_scan_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, prints figures"]
+fn measure_scan_cost() {
+    const HOLDERS: usize = 4;
+    const PAIRS: usize = 500;
+    let script = "import socket,os,sys\n\
+                  n=int(sys.argv[1])\n\
+                  l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(n+10)\n\
+                  ss=[l]\n\
+                  for i in range(n):\n\
+                  \x20 c=socket.create_connection(l.getsockname()); a,_=l.accept(); ss+=[c,a]\n\
+                  print(' '.join(str(os.fstat(s.fileno()).st_ino) for s in ss), flush=True)\n\
+                  sys.stdin.read()\n";
+    let mut children = Vec::new();
+    let mut socks = Vec::new();
+    for _ in 0..HOLDERS {
+        let mut child = Command::new("python3")
+            .args(["-c", script, &PAIRS.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        for ino in line.split_whitespace() {
+            socks.push(with_inode(
+                sock(
+                    TcpState::Established,
+                    "127.0.0.1:1",
+                    "127.0.0.1:2",
+                    Owner::Unresolved,
+                ),
+                ino.parse().unwrap(),
+            ));
+        }
+        children.push(child);
+    }
+    let time = |r: &mut ProcessResolver, socks: &mut Vec<SocketRecord>| {
+        r.attribute(socks);
+        r.last_scan_stats().clone()
+    };
+    let mut r = ProcessResolver::new();
+    let first = time(&mut r, &mut socks);
+    let mut cached = Vec::new();
+    for _ in 0..5 {
+        cached.push(time(&mut r, &mut socks));
+    }
+    // Where a cached poll's time goes.
+    let t = std::time::Instant::now();
+    let listed = r.list_pids();
+    let t_list = t.elapsed();
+    let t = std::time::Instant::now();
+    r.incremental(&listed);
+    let t_probe = t.elapsed();
+    let t = std::time::Instant::now();
+    r.assign_owners(&mut socks);
+    let t_assign = t.elapsed();
+    println!("cached breakdown: list {t_list:?} probe+rescan {t_probe:?} assign {t_assign:?}");
+    let mut always_full = ProcessResolver::new().with_policy(RescanPolicy {
+        full_every: Duration::ZERO,
+        ..RescanPolicy::default()
+    });
+    let mut full = Vec::new();
+    for _ in 0..5 {
+        full.push(time(&mut always_full, &mut socks));
+    }
+    for mut c in children {
+        drop(c.stdin.take());
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let attributed = socks
+        .iter()
+        .filter(|s| matches!(s.owner, Owner::Process(_)))
+        .count();
+    println!("sockets {} attributed {attributed}", socks.len());
+    println!("first poll: {first:?}");
+    for c in &cached {
+        println!("cached poll: {c:?}");
+    }
+    for f in &full {
+        println!("full poll: {f:?}");
+    }
+    assert_eq!(attributed, socks.len());
+}
+
+/// Attributes this host's real sockets (inodes from /proc/net/tcp{,6}) and prints the
+/// outcome; run by hand as root, as nobody and under hidepid to see the reasons.
+#[test]
+#[ignore = "manual, prints the host's attribution"]
+fn manual_host_attribution() {
+    let mut socks = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(st), Some(ino)) = (f.get(3), f.get(9)) else {
+                continue;
+            };
+            let state = TcpState::from_kernel(u8::from_str_radix(st, 16).unwrap()).unwrap();
+            let s = sock(state, "127.0.0.1:1", "127.0.0.1:2", Owner::Unresolved);
+            socks.push(with_inode(s, ino.parse().unwrap()));
+        }
+    }
+    let mut r = ProcessResolver::new();
+    let (procs, attr) = r.attribute(&mut socks);
+    let mut by_owner: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &socks {
+        let k = match s.owner {
+            Owner::Process(_) => "process".to_string(),
+            o => format!("{o:?}"),
+        };
+        *by_owner.entry(k).or_default() += 1;
+    }
+    println!("euid {} sockets {}", nix::unistd::geteuid(), socks.len());
+    println!("owners {by_owner:?} processes {}", procs.len());
+    println!("attribution {attr:?}");
+    println!("stats {:?}", r.last_scan_stats());
+    let second = r.attribute(&mut socks).1;
+    println!("second poll {second:?} stats {:?}", r.last_scan_stats());
+}
