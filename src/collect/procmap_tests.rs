@@ -13,6 +13,18 @@ fn with_inode(mut s: SocketRecord, inode: u64) -> SocketRecord {
     s
 }
 
+fn estab(inode: u64) -> SocketRecord {
+    with_inode(
+        sock(
+            TcpState::Established,
+            "10.0.0.1:80",
+            "10.0.0.9:5",
+            Owner::Unresolved,
+        ),
+        inode,
+    )
+}
+
 /// A fake proc root on tmpfs, where a directory's st_size grows with its entries the way
 /// /proc/<pid>/fd's fd count does (ext4 directories stay at 4096).
 struct FakeProc {
@@ -196,15 +208,7 @@ fn fake_root_attribution_and_ownerless() {
             ),
             12,
         ),
-        with_inode(
-            sock(
-                TcpState::Established,
-                "10.0.0.1:80",
-                "10.0.0.9:5",
-                Owner::Unresolved,
-            ),
-            13,
-        ),
+        estab(13),
         with_inode(
             sock(
                 TcpState::SynRecv,
@@ -267,22 +271,7 @@ fn cached_poll_rescans_only_what_changed() {
     fake.add_pid(100, "a", 1000, &[11]);
     fake.add_pid(200, "b", 2000, &[21]);
     fake.add_pid(300, "c", 3000, &[31]);
-    let mk = |inodes: &[u64]| -> Vec<SocketRecord> {
-        inodes
-            .iter()
-            .map(|&i| {
-                with_inode(
-                    sock(
-                        TcpState::Established,
-                        "10.0.0.1:80",
-                        "10.0.0.9:5",
-                        Owner::Unresolved,
-                    ),
-                    i,
-                )
-            })
-            .collect()
-    };
+    let mk = |inodes: &[u64]| -> Vec<SocketRecord> { inodes.iter().map(|&i| estab(i)).collect() };
     // Unknown inodes never trigger a full rescan here, so each pass is purely incremental.
     let mut r = ProcessResolver::with_proc_root(fake.root()).with_policy(RescanPolicy {
         full_every: Duration::from_secs(3600),
@@ -336,15 +325,7 @@ fn unknown_inodes_trigger_a_rate_limited_full_rescan() {
     };
     let mut eager = ProcessResolver::with_proc_root(fake.root()).with_policy(policy(0));
     let mut limited = ProcessResolver::with_proc_root(fake.root()).with_policy(policy(3600));
-    let mut socks = vec![with_inode(
-        sock(
-            TcpState::Established,
-            "10.0.0.1:80",
-            "10.0.0.9:5",
-            Owner::Unresolved,
-        ),
-        11,
-    )];
+    let mut socks = vec![estab(11)];
     eager.attribute(&mut socks);
     limited.attribute(&mut socks);
     // Socket 11 replaced by 12 in the same fd slot: the fd count does not change.
