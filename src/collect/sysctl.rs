@@ -1,8 +1,53 @@
-//! The sysctls the verdicts cite, read from /proc/sys. Placeholder.
+//! The sysctls the verdicts cite, read from `/proc/sys`.
+//!
+//! Owns the list of names ([`TCP_SYSCTLS`]) and reading them. `/proc/sys/net` is resolved
+//! against the network namespace of the thread that opens it, so a collector thread that
+//! entered a namespace reads that namespace's values. Interpreting them (headroom, backlog
+//! caps) belongs to `analyze`; entering namespaces belongs to `netns`.
+
+use std::path::Path;
 
 use crate::model::Sysctls;
 
+/// The sysctls shown next to verdicts, as dotted names.
+pub const TCP_SYSCTLS: &[&str] = &[
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.core.somaxconn",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_synack_retries",
+    "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_max_orphans",
+];
+
+/// Collapses runs of whitespace (tabs in `ip_local_port_range`) to single spaces and trims.
+pub fn normalize_value(raw: &str) -> String {
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Reads [`TCP_SYSCTLS`] under `sys_root` (normally `/proc/sys`). Missing or unreadable
+/// ones are left out.
+pub fn read_sysctls_from(sys_root: &Path) -> Sysctls {
+    let mut out = Sysctls::default();
+    for &name in TCP_SYSCTLS {
+        let path = sys_root.join(name.replace('.', "/"));
+        if let Ok(raw) = std::fs::read_to_string(path) {
+            out.values.insert(name.to_string(), normalize_value(&raw));
+        }
+    }
+    out
+}
+
 /// Reads the sysctls of the calling thread's network namespace.
 pub fn read_sysctls() -> Sysctls {
-    Sysctls::default()
+    read_sysctls_from(Path::new("/proc/sys"))
 }
+
+#[cfg(test)]
+#[path = "sysctl_tests.rs"]
+mod tests;
