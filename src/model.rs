@@ -370,7 +370,8 @@ pub enum UnattributedReason {
     NotRoot,
     /// /proc is mounted with hidepid: other users' processes are invisible.
     HidePid,
-    /// The owner exited or the socket closed between the dump and the fd scan.
+    /// No visible process holds it: the owner exited or the socket closed between the dump
+    /// and the fd scan, or the owner lives in another pid namespace.
     Raced,
 }
 
@@ -386,7 +387,8 @@ impl UnattributedReason {
                 "/proc is mounted with hidepid: other users' processes are invisible"
             }
             UnattributedReason::Raced => {
-                "socket closed or owner exited between the socket dump and the process scan"
+                "no visible process holds them: the owner exited between the socket dump and \
+                 the process scan, or lives in another pid namespace"
             }
         }
     }

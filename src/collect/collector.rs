@@ -164,7 +164,9 @@ impl Collector {
         processes.retain(|pid, _| referenced.contains(pid));
 
         let counters = if self.cfg.counters {
-            Some(counters::read_counters()?)
+            let parsed = counters::read_counters_checked()?;
+            dump.quality.parse_errors += parsed.errors;
+            Some(parsed.counters)
         } else {
             None
         };

@@ -420,11 +420,11 @@ fn live_child_is_attributed_with_its_comm() {
     assert!(procs[&pid].comm.starts_with("python"), "{:?}", procs[&pid]);
 }
 
-/// Scan cost at a few thousand sockets over several holder processes:
-/// `cargo test --lib measure_scan_cost -- --ignored --nocapture`.
+/// Attribution is complete at a few thousand sockets over several holder processes, on
+/// the first (full) poll, on cached polls and on forced full rescans. Prints the scan cost
+/// (`-- --nocapture`).
 #[test]
-#[ignore = "measurement, prints figures"]
-fn measure_scan_cost() {
+fn attributes_thousands_across_holders() {
     const HOLDERS: usize = 4;
     const PAIRS: usize = 500;
     let script = "import socket,os,sys\n\
@@ -508,40 +508,4 @@ fn measure_scan_cost() {
         println!("full poll: {f:?}");
     }
     assert_eq!(attributed, socks.len());
-}
-
-/// Attributes this host's real sockets (inodes from /proc/net/tcp{,6}) and prints the
-/// outcome; run by hand as root, as nobody and under hidepid to see the reasons.
-#[test]
-#[ignore = "manual, prints the host's attribution"]
-fn manual_host_attribution() {
-    let mut socks = Vec::new();
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let (Some(st), Some(ino)) = (f.get(3), f.get(9)) else {
-                continue;
-            };
-            let state = TcpState::from_kernel(u8::from_str_radix(st, 16).unwrap()).unwrap();
-            let s = sock(state, "127.0.0.1:1", "127.0.0.1:2", Owner::Unresolved);
-            socks.push(with_inode(s, ino.parse().unwrap()));
-        }
-    }
-    let mut r = ProcessResolver::new();
-    let (procs, attr) = r.attribute(&mut socks);
-    let mut by_owner: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &socks {
-        let k = match s.owner {
-            Owner::Process(_) => "process".to_string(),
-            o => format!("{o:?}"),
-        };
-        *by_owner.entry(k).or_default() += 1;
-    }
-    println!("euid {} sockets {}", nix::unistd::geteuid(), socks.len());
-    println!("owners {by_owner:?} processes {}", procs.len());
-    println!("attribution {attr:?}");
-    println!("stats {:?}", r.last_scan_stats());
-    let second = r.attribute(&mut socks).1;
-    println!("second poll {second:?} stats {:?}", r.last_scan_stats());
 }
