@@ -1,1 +1,4 @@
 //! One-shot output formats. Placeholder.
+
+/// Output of the one-shot `check`.
+pub mod check;
