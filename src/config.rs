@@ -362,13 +362,6 @@ impl Thresholds {
 
     /// Checks relations between values; the error names the dotted key.
     fn validate(&self) -> Result<(), (String, String)> {
-        let ratio = |key: &str, v: f64| -> Result<(), (String, String)> {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err((key.into(), format!("must be a positive number, got {v}")))
-            }
-        };
         let a = &self.alerts;
         if !(a.clear_ratio > 0.0 && a.clear_ratio <= 1.0) {
             return Err((
@@ -386,29 +379,39 @@ impl Thresholds {
                 format!("must be >= warn_count ({})", c.warn_count),
             ));
         }
-        ratio("syn_flood.warn_fill", self.syn_flood.warn_fill)?;
-        ratio("syn_flood.crit_fill", self.syn_flood.crit_fill)?;
-        ratio("syn_flood.warn_rate", self.syn_flood.warn_rate)?;
-        ratio("syn_flood.crit_rate", self.syn_flood.crit_rate)?;
-        ratio(
-            "accept_queue_overflow.warn_fill",
-            self.accept_queue_overflow.warn_fill,
-        )?;
-        ratio(
-            "accept_queue_overflow.crit_fill",
-            self.accept_queue_overflow.crit_fill,
-        )?;
-        if !(self.accept_queue_overflow.warn_overflow_rate >= 0.0) {
+        let t = &self.time_wait_storm;
+        let positive = [
+            ("syn_flood.warn_fill", self.syn_flood.warn_fill),
+            ("syn_flood.crit_fill", self.syn_flood.crit_fill),
+            ("syn_flood.warn_rate", self.syn_flood.warn_rate),
+            ("syn_flood.crit_rate", self.syn_flood.crit_rate),
+            (
+                "accept_queue_overflow.warn_fill",
+                self.accept_queue_overflow.warn_fill,
+            ),
+            (
+                "accept_queue_overflow.crit_fill",
+                self.accept_queue_overflow.crit_fill,
+            ),
+            ("time_wait_storm.warn_port_fill", t.warn_port_fill),
+            ("time_wait_storm.crit_port_fill", t.crit_port_fill),
+            ("time_wait_storm.warn_bucket_fill", t.warn_bucket_fill),
+            ("time_wait_storm.crit_bucket_fill", t.crit_bucket_fill),
+            ("orphans.warn_fill", self.orphans.warn_fill),
+            ("orphans.crit_fill", self.orphans.crit_fill),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err((key.into(), format!("must be a positive number, got {v}")));
+            }
+        }
+        let r = self.accept_queue_overflow.warn_overflow_rate;
+        if r.is_nan() || r < 0.0 {
             return Err((
                 "accept_queue_overflow.warn_overflow_rate".into(),
                 "must be >= 0".into(),
             ));
         }
-        let t = &self.time_wait_storm;
-        ratio("time_wait_storm.warn_port_fill", t.warn_port_fill)?;
-        ratio("time_wait_storm.crit_port_fill", t.crit_port_fill)?;
-        ratio("time_wait_storm.warn_bucket_fill", t.warn_bucket_fill)?;
-        ratio("time_wait_storm.crit_bucket_fill", t.crit_bucket_fill)?;
         let f = &self.fin_wait2_buildup;
         if f.crit_count < f.warn_count {
             return Err((
@@ -416,8 +419,6 @@ impl Thresholds {
                 format!("must be >= warn_count ({})", f.warn_count),
             ));
         }
-        ratio("orphans.warn_fill", self.orphans.warn_fill)?;
-        ratio("orphans.crit_fill", self.orphans.crit_fill)?;
         Ok(())
     }
 }

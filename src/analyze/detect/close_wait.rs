@@ -61,7 +61,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         .into_iter()
         .filter_map(|(k, g)| judge(ctx, k, g))
         .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.sort_by_key(|f| std::cmp::Reverse(f.count));
     out
 }
 
