@@ -1,1 +1,608 @@
-//! Thresholds and the TOML config file. Placeholder.
+//! Detection thresholds and the TOML config file that overrides them.
+//!
+//! Owns [`Thresholds`] (one section per rule plus `[alerts]` and `[history]`), their
+//! production defaults, `RULE.KEY=VALUE` overrides and loading from a file. It must not read
+//! sockets or know about presentation; `assets/sockscope.toml` mirrors [`Thresholds::default`]
+//! key for key (a test keeps them equal).
+//!
+//! Search path for the config file (first existing wins), see [`default_search_path`]:
+//! `$SOCKSCOPE_CONFIG`, `$XDG_CONFIG_HOME/sockscope/sockscope.toml`,
+//! `~/.config/sockscope/sockscope.toml`, `/etc/sockscope/sockscope.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::finding::RuleId;
+
+/// Why a config file or an override was rejected. Display is one line naming the file, the
+/// line and the key where known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read config: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key or value in the file is wrong.
+    #[error("{path}:{line}: {key}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value (0 when unknown).
+        line: usize,
+        /// Dotted key (`close_wait_leak.warn_count`), or `-` when the error is not about a key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `RULE.KEY=VALUE` override is wrong.
+    #[error("override `{spec}`: {key}: {message}")]
+    Override {
+        /// The override as given.
+        spec: String,
+        /// The dotted key, as far as it could be read.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Alert lifecycle settings shared by every rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// An active alert clears only below this fraction of its firing threshold (hysteresis).
+    pub clear_ratio: f64,
+    /// Consecutive ticks without the condition before a firing alert resolves.
+    pub clear_ticks: u32,
+    /// How long resolved alerts stay listed ("recently resolved"), in seconds.
+    pub resolved_keep_s: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            clear_ratio: 0.8,
+            clear_ticks: 3,
+            resolved_keep_s: 900,
+        }
+    }
+}
+
+/// How much history the analyzer keeps for growth rates and sparklines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistorySettings {
+    /// Window over which growth per minute is computed, in seconds.
+    pub window_s: u64,
+    /// Hard cap on samples kept, whatever the poll interval.
+    pub max_samples: usize,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            window_s: 600,
+            max_samples: 600,
+        }
+    }
+}
+
+/// `close_wait_leak`: a process accumulates CLOSE_WAIT sockets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloseWaitLeak {
+    /// Seconds a condition must hold before the alert fires (0: at once).
+    pub for_s: u64,
+    /// CLOSE_WAIT sockets in one process that make a warning on their own.
+    pub warn_count: u64,
+    /// CLOSE_WAIT sockets in one process that make it critical.
+    pub crit_count: u64,
+    /// Smallest count the growth and age conditions consider.
+    pub min_count: u64,
+    /// A count that grew at every sample over this many seconds is a warning.
+    pub growth_window_s: u64,
+    /// A CLOSE_WAIT socket older than this many seconds is a warning.
+    pub warn_age_s: u64,
+    /// How many remote peers and local endpoints a finding lists.
+    pub top_peers: usize,
+}
+
+impl Default for CloseWaitLeak {
+    fn default() -> Self {
+        CloseWaitLeak {
+            for_s: 0,
+            warn_count: 200,
+            crit_count: 1000,
+            min_count: 1,
+            growth_window_s: 60,
+            warn_age_s: 300,
+            top_peers: 5,
+        }
+    }
+}
+
+/// `syn_flood`: a listener receives more SYNs than it completes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynFlood {
+    /// Seconds a condition must hold before the alert fires.
+    pub for_s: u64,
+    /// Fewer SYN_RECV sockets than this never fire on the count alone.
+    pub min_syn_recv: u64,
+    /// SYN_RECV as a fraction of the SYN queue limit that makes a warning.
+    pub warn_fill: f64,
+    /// SYN_RECV as a fraction of the SYN queue limit that makes it critical.
+    pub crit_fill: f64,
+    /// SYN-side pressure (cookies sent + SYNs dropped) per second that makes a warning.
+    pub warn_rate: f64,
+    /// SYN-side pressure per second that makes it critical.
+    pub crit_rate: f64,
+    /// Distinct source prefixes (/24, /64) from which on a verdict says "flood".
+    pub flood_sources: u64,
+}
+
+impl Default for SynFlood {
+    fn default() -> Self {
+        SynFlood {
+            for_s: 10,
+            min_syn_recv: 16,
+            warn_fill: 0.5,
+            crit_fill: 0.9,
+            warn_rate: 1.0,
+            crit_rate: 100.0,
+            flood_sources: 16,
+        }
+    }
+}
+
+/// `accept_queue_overflow`: the application accepts too slowly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcceptQueueOverflow {
+    /// Seconds a condition must hold before the alert fires.
+    pub for_s: u64,
+    /// Accept queue (Recv-Q) as a fraction of the backlog that makes a warning.
+    pub warn_fill: f64,
+    /// Accept queue as a fraction of the backlog that makes it critical.
+    pub crit_fill: f64,
+    /// ListenOverflows per second above which the rule fires (default: any).
+    pub warn_overflow_rate: f64,
+}
+
+impl Default for AcceptQueueOverflow {
+    fn default() -> Self {
+        AcceptQueueOverflow {
+            for_s: 15,
+            warn_fill: 0.9,
+            crit_fill: 1.0,
+            warn_overflow_rate: 0.0,
+        }
+    }
+}
+
+/// `time_wait_storm`: TIME_WAIT eats the ephemeral ports to one destination, or the global
+/// bucket cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeWaitStorm {
+    /// Seconds a condition must hold before the alert fires.
+    pub for_s: u64,
+    /// Fewer TIME_WAIT sockets to one destination than this never fire.
+    pub min_count: u64,
+    /// Ephemeral ports in use toward one destination, as a fraction of the range, for a
+    /// warning.
+    pub warn_port_fill: f64,
+    /// The same fraction for critical.
+    pub crit_port_fill: f64,
+    /// TIME_WAIT sockets as a fraction of `tcp_max_tw_buckets` for a warning.
+    pub warn_bucket_fill: f64,
+    /// The same fraction for critical.
+    pub crit_bucket_fill: f64,
+}
+
+impl Default for TimeWaitStorm {
+    fn default() -> Self {
+        TimeWaitStorm {
+            for_s: 30,
+            min_count: 50,
+            warn_port_fill: 0.5,
+            crit_port_fill: 0.8,
+            warn_bucket_fill: 0.5,
+            crit_bucket_fill: 0.9,
+        }
+    }
+}
+
+/// `fin_wait2_buildup`: FIN_WAIT2 sockets pile up (peers that never close).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinWait2Buildup {
+    /// Seconds a condition must hold before the alert fires.
+    pub for_s: u64,
+    /// FIN_WAIT2 sockets of one process (or orphaned ones host-wide) for a warning.
+    pub warn_count: u64,
+    /// The same count for critical.
+    pub crit_count: u64,
+}
+
+impl Default for FinWait2Buildup {
+    fn default() -> Self {
+        FinWait2Buildup {
+            for_s: 60,
+            warn_count: 500,
+            crit_count: 5000,
+        }
+    }
+}
+
+/// `orphans`: orphaned sockets approach `tcp_max_orphans`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Orphans {
+    /// Seconds a condition must hold before the alert fires.
+    pub for_s: u64,
+    /// Fewer orphans than this never fire.
+    pub min_count: u64,
+    /// Orphans as a fraction of `tcp_max_orphans` for a warning.
+    pub warn_fill: f64,
+    /// The same fraction for critical.
+    pub crit_fill: f64,
+}
+
+impl Default for Orphans {
+    fn default() -> Self {
+        Orphans {
+            for_s: 30,
+            min_count: 100,
+            warn_fill: 0.5,
+            crit_fill: 0.8,
+        }
+    }
+}
+
+/// Every threshold the rules use. `Default` is the shipped production setting.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Alert lifecycle.
+    pub alerts: AlertSettings,
+    /// History window.
+    pub history: HistorySettings,
+    /// `close_wait_leak`.
+    pub close_wait_leak: CloseWaitLeak,
+    /// `syn_flood`.
+    pub syn_flood: SynFlood,
+    /// `accept_queue_overflow`.
+    pub accept_queue_overflow: AcceptQueueOverflow,
+    /// `time_wait_storm`.
+    pub time_wait_storm: TimeWaitStorm,
+    /// `fin_wait2_buildup`.
+    pub fin_wait2_buildup: FinWait2Buildup,
+    /// `orphans`.
+    pub orphans: Orphans,
+}
+
+impl Thresholds {
+    /// Parses a TOML document; `path` is only used in error messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Thresholds, ConfigError> {
+        let th: Thresholds = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            ConfigError::File {
+                path: path.to_path_buf(),
+                line,
+                key: key_at_line(text, line).unwrap_or_else(|| "-".into()),
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        th.validate().map_err(|(key, message)| ConfigError::File {
+            path: path.to_path_buf(),
+            line: find_key_line(text, &key),
+            key,
+            message,
+        })?;
+        Ok(th)
+    }
+
+    /// Applies one `RULE.KEY=VALUE` override, e.g. `close_wait_leak.warn_count=300`.
+    /// The value is read as TOML (`300`, `0.75`); anything else is taken as a string.
+    pub fn apply_override(&mut self, s: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, message: String| ConfigError::Override {
+            spec: s.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let (key, value) = s
+            .split_once('=')
+            .ok_or_else(|| err("-", "expected RULE.KEY=VALUE".into()))?;
+        let key = key.trim();
+        let (section, field) = key
+            .split_once('.')
+            .ok_or_else(|| err(key, "expected RULE.KEY (a section and a key)".into()))?;
+        let value = value.trim();
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+
+        let mut root = toml::Value::try_from(&*self).map_err(|e| err(key, e.to_string()))?;
+        let table = root
+            .get_mut(section)
+            .and_then(toml::Value::as_table_mut)
+            .ok_or_else(|| err(key, format!("unknown section `{section}`")))?;
+        if !table.contains_key(field) {
+            return Err(err(key, format!("unknown key `{field}` in [{section}]")));
+        }
+        table.insert(field.to_string(), parsed);
+        let th: Thresholds = root
+            .try_into()
+            .map_err(|e: toml::de::Error| err(key, e.message().trim().to_string()))?;
+        th.validate().map_err(|(k, m)| err(&k, m))?;
+        *self = th;
+        Ok(())
+    }
+
+    /// The for-duration of `rule`, in milliseconds.
+    pub fn for_ms(&self, rule: RuleId) -> i64 {
+        let s = match rule {
+            RuleId::CloseWaitLeak => self.close_wait_leak.for_s,
+            RuleId::SynFlood => self.syn_flood.for_s,
+            RuleId::AcceptQueueOverflow => self.accept_queue_overflow.for_s,
+            RuleId::TimeWaitStorm => self.time_wait_storm.for_s,
+            RuleId::FinWait2Buildup => self.fin_wait2_buildup.for_s,
+            RuleId::Orphans => self.orphans.for_s,
+        };
+        i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// Checks relations between values; the error names the dotted key.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let a = &self.alerts;
+        if !(a.clear_ratio > 0.0 && a.clear_ratio <= 1.0) {
+            return Err((
+                "alerts.clear_ratio".into(),
+                format!("must be in (0, 1], got {}", a.clear_ratio),
+            ));
+        }
+        if self.history.max_samples < 2 {
+            return Err(("history.max_samples".into(), "must be at least 2".into()));
+        }
+        let c = &self.close_wait_leak;
+        if c.crit_count < c.warn_count {
+            return Err((
+                "close_wait_leak.crit_count".into(),
+                format!("must be >= warn_count ({})", c.warn_count),
+            ));
+        }
+        let t = &self.time_wait_storm;
+        let positive = [
+            ("syn_flood.warn_fill", self.syn_flood.warn_fill),
+            ("syn_flood.crit_fill", self.syn_flood.crit_fill),
+            ("syn_flood.warn_rate", self.syn_flood.warn_rate),
+            ("syn_flood.crit_rate", self.syn_flood.crit_rate),
+            (
+                "accept_queue_overflow.warn_fill",
+                self.accept_queue_overflow.warn_fill,
+            ),
+            (
+                "accept_queue_overflow.crit_fill",
+                self.accept_queue_overflow.crit_fill,
+            ),
+            ("time_wait_storm.warn_port_fill", t.warn_port_fill),
+            ("time_wait_storm.crit_port_fill", t.crit_port_fill),
+            ("time_wait_storm.warn_bucket_fill", t.warn_bucket_fill),
+            ("time_wait_storm.crit_bucket_fill", t.crit_bucket_fill),
+            ("orphans.warn_fill", self.orphans.warn_fill),
+            ("orphans.crit_fill", self.orphans.crit_fill),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err((key.into(), format!("must be a positive number, got {v}")));
+            }
+        }
+        let r = self.accept_queue_overflow.warn_overflow_rate;
+        if r.is_nan() || r < 0.0 {
+            return Err((
+                "accept_queue_overflow.warn_overflow_rate".into(),
+                "must be >= 0".into(),
+            ));
+        }
+        let f = &self.fin_wait2_buildup;
+        if f.crit_count < f.warn_count {
+            return Err((
+                "fin_wait2_buildup.crit_count".into(),
+                format!("must be >= warn_count ({})", f.warn_count),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads thresholds from `path`. Missing keys keep their defaults; unknown keys are errors.
+pub fn load(path: &Path) -> Result<Thresholds, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Thresholds::from_toml(&text, path)
+}
+
+/// Where sockscope looks for its config, in order: `$SOCKSCOPE_CONFIG`,
+/// `$XDG_CONFIG_HOME/sockscope/sockscope.toml`, `~/.config/sockscope/sockscope.toml`,
+/// `/etc/sockscope/sockscope.toml`. Unset variables are skipped.
+pub fn default_search_path() -> Vec<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let mut v = Vec::new();
+    if let Some(p) = env("SOCKSCOPE_CONFIG") {
+        v.push(PathBuf::from(p));
+    }
+    if let Some(x) = env("XDG_CONFIG_HOME") {
+        v.push(PathBuf::from(x).join("sockscope/sockscope.toml"));
+    }
+    if let Some(h) = env("HOME") {
+        v.push(PathBuf::from(h).join(".config/sockscope/sockscope.toml"));
+    }
+    v.push(PathBuf::from("/etc/sockscope/sockscope.toml"));
+    v
+}
+
+/// Loads the first existing file of [`default_search_path`]; defaults when none exists.
+/// Returns the file used, if any.
+pub fn load_default() -> Result<(Thresholds, Option<PathBuf>), ConfigError> {
+    match default_search_path().into_iter().find(|p| p.is_file()) {
+        Some(p) => Ok((load(&p)?, Some(p))),
+        None => Ok((Thresholds::default(), None)),
+    }
+}
+
+/// 1-based line holding byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The dotted key defined on `line` (`section.key`), from the text itself: toml's errors
+/// give a span, not the key path.
+fn key_at_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?;
+    let key = here.split_once('=').map(|(k, _)| k.trim())?;
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let section = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// The line where dotted `key` is set, or 0 when the file does not set it.
+fn find_key_line(text: &str, key: &str) -> usize {
+    (1..=text.lines().count())
+        .find(|&n| key_at_line(text, n).as_deref() == Some(key))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_file_equals_defaults() {
+        let text = include_str!("../assets/sockscope.toml");
+        let th = Thresholds::from_toml(text, Path::new("assets/sockscope.toml")).unwrap();
+        assert_eq!(th, Thresholds::default());
+        // Every key is shipped: the file names as many keys as the defaults serialise to.
+        let keys = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
+            .count();
+        let root = toml::Value::try_from(Thresholds::default()).unwrap();
+        let n: usize = root
+            .as_table()
+            .unwrap()
+            .values()
+            .map(|t| t.as_table().map_or(0, |t| t.len()))
+            .sum();
+        assert_eq!(keys, n);
+    }
+
+    #[test]
+    fn overrides_apply_and_reject() {
+        let mut th = Thresholds::default();
+        th.apply_override("close_wait_leak.warn_count=300").unwrap();
+        assert_eq!(th.close_wait_leak.warn_count, 300);
+        th.apply_override("syn_flood.warn_fill = 0.25").unwrap();
+        assert_eq!(th.syn_flood.warn_fill, 0.25);
+        // Integers are accepted for fractional keys.
+        th.apply_override("accept_queue_overflow.crit_fill=1")
+            .unwrap();
+        assert_eq!(th.accept_queue_overflow.crit_fill, 1.0);
+
+        let e = th.apply_override("close_wait_leak.warn_cnt=3").unwrap_err();
+        assert!(e.to_string().contains("warn_cnt"), "{e}");
+        let e = th.apply_override("nosuch.warn_count=3").unwrap_err();
+        assert!(e.to_string().contains("nosuch"), "{e}");
+        let e = th
+            .apply_override("close_wait_leak.warn_count=lots")
+            .unwrap_err();
+        assert!(e.to_string().contains("close_wait_leak.warn_count"), "{e}");
+        let e = th.apply_override("close_wait_leak.warn_count").unwrap_err();
+        assert!(e.to_string().contains("RULE.KEY=VALUE"), "{e}");
+        let e = th.apply_override("alerts.clear_ratio=2").unwrap_err();
+        assert!(e.to_string().contains("alerts.clear_ratio"), "{e}");
+        assert_eq!(
+            th.close_wait_leak.warn_count, 300,
+            "failed overrides change nothing"
+        );
+    }
+
+    #[test]
+    fn file_errors_name_file_line_and_key() {
+        let p = Path::new("/etc/sockscope/sockscope.toml");
+        let text = "[alerts]\nclear_ticks = 2\n\n[close_wait_leak]\nwarn_count = \"many\"\n";
+        let e = Thresholds::from_toml(text, p).unwrap_err().to_string();
+        assert!(
+            e.starts_with("/etc/sockscope/sockscope.toml:5: close_wait_leak.warn_count: "),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
+
+        let text = "[syn_flood]\nwarn_fill = 0.5\nwarn_fil = 0.5\n";
+        let e = Thresholds::from_toml(text, p).unwrap_err().to_string();
+        assert!(e.contains("sockscope.toml:3: syn_flood.warn_fil: "), "{e}");
+        assert!(e.contains("unknown field"), "{e}");
+
+        let text = "[close_wait_leak]\nwarn_count = 10\ncrit_count = 5\n";
+        let e = Thresholds::from_toml(text, p).unwrap_err().to_string();
+        assert!(
+            e.contains(":3: close_wait_leak.crit_count: must be >="),
+            "{e}"
+        );
+
+        let text = "[bogus]\nx = 1\n";
+        let e = Thresholds::from_toml(text, p).unwrap_err().to_string();
+        assert!(
+            e.contains("sockscope.toml:1:") && e.contains("bogus"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn partial_file_keeps_defaults_and_load_reads_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(&p, "[orphans]\nmin_count = 7\n").unwrap();
+        let th = load(&p).unwrap();
+        assert_eq!(th.orphans.min_count, 7);
+        assert_eq!(th.syn_flood, SynFlood::default());
+        let e = load(&dir.path().join("missing.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.toml: cannot read config"), "{e}");
+    }
+
+    #[test]
+    fn search_path_ends_in_etc() {
+        let v = default_search_path();
+        assert_eq!(
+            v.last().map(PathBuf::as_path),
+            Some(Path::new("/etc/sockscope/sockscope.toml"))
+        );
+    }
+}

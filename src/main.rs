@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Format, GroupBy, SummaryArgs};
-use sockscope::oneshot::{self, is_broken_pipe, RunError};
+use sockscope::oneshot::{self, is_broken_pipe};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -19,9 +19,11 @@ fn main() -> ExitCode {
         Some(Command::Sockets(args)) => oneshot::sockets(&cli.global, args, &mut out),
         Some(Command::Watch(args)) => sockscope::stream::watch(&cli.global, args, &mut out),
         Some(Command::DumpFloor) => oneshot::dump_floor(&mut out),
-        Some(Command::Check(_)) | Some(Command::Explain(_)) => Err(RunError::Usage(
-            "this mode is not available in this build yet".into(),
-        )),
+        Some(Command::Check(args)) => match oneshot::check(&cli.global, args, &mut out) {
+            Ok(code) => return finish(out, code),
+            Err(e) => Err(e),
+        },
+        Some(Command::Explain(args)) => oneshot::explain(&cli.global, args, &mut out),
         None => {
             // The dashboard needs a terminal; until it lands the default is a table summary.
             let args = SummaryArgs {
@@ -36,15 +38,26 @@ fn main() -> ExitCode {
             oneshot::summary(&cli.global, &args, &mut out)
         }
     };
-    let result = result.and_then(|()| out.flush().map_err(RunError::from));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => finish(out, 0),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             drop(out);
             eprintln!("sockscope: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Flushes stdout and exits with `code`; a closed pipe still exits 0.
+fn finish(mut out: impl Write, code: i32) -> ExitCode {
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("sockscope: writing output: {e}");
+            ExitCode::from(2)
+        }
+        Err(_) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
     }
 }
 

@@ -5,12 +5,16 @@
 use std::io::{self, Write};
 
 use crate::analyze::aggregate::{aggregate, Aggregate};
+use crate::analyze::engine::check as analyze_check;
 use crate::cli::SourceArg;
+use crate::cli::{CheckArgs, CheckFormat, ExplainArgs};
 use crate::cli::{Format, GlobalArgs, GroupBy, SocketsArgs, SummaryArgs};
 use crate::collect::collector::{CollectConfig, Collector, SourcePref};
 use crate::collect::CollectError;
+use crate::config::{self, ConfigError, Thresholds};
 use crate::filter::Filter;
 use crate::model::{Snapshot, SourceKind};
+use crate::report::check::{self as check_report, CheckSummary};
 use crate::report::{self, Grouping, SummaryOpts, SummaryView};
 use std::path::Path;
 
@@ -187,4 +191,137 @@ pub fn dump_floor(out: &mut impl Write) -> Result<(), RunError> {
     let dump = src.dump(&DumpRequest::default())?;
     writeln!(out, "{}\t{}us", dump.sockets.len(), t.elapsed().as_micros())?;
     Ok(())
+}
+
+/// Loads thresholds: `--config FILE`, else the first file on the default search path, else
+/// the defaults; then every `--threshold` override in order.
+pub fn thresholds(global: &GlobalArgs) -> Result<Thresholds, RunError> {
+    let usage = |e: ConfigError| RunError::Usage(e.to_string());
+    let mut t = match &global.config {
+        Some(path) => config::load(path).map_err(usage)?,
+        None => config::load_default().map_err(usage)?.0,
+    };
+    for spec in &global.thresholds {
+        t.apply_override(spec).map_err(usage)?;
+    }
+    Ok(t)
+}
+
+/// `sockscope check`: two samples `--interval` apart, findings of the second, Nagios exit
+/// code. A check that cannot collect prints `SOCKSCOPE UNKNOWN - why` and returns 3.
+pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Result<i32, RunError> {
+    let th = thresholds(global)?;
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.counters = true;
+    cfg.sysctls = true;
+    cfg.tcp_info = true;
+    let samples = match global.from_snapshot {
+        Some(_) => collect_once(global, cfg).map(|s| vec![s]),
+        None => two_samples(cfg, args.interval),
+    };
+    let samples = match samples {
+        Ok(s) => s,
+        Err(RunError::Collect(e)) => {
+            writeln!(out, "SOCKSCOPE UNKNOWN - cannot collect sockets: {e}")?;
+            return Ok(3);
+        }
+        Err(e) => return Err(e),
+    };
+    let findings = analyze_check(&th, &samples);
+    let Some(last) = samples.last() else {
+        writeln!(out, "SOCKSCOPE UNKNOWN - no sample")?;
+        return Ok(3);
+    };
+    let summary = CheckSummary {
+        states: last.state_counts(),
+        netns: last.netns.clone(),
+        perfdata: true,
+    };
+    match args.format {
+        CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,
+        CheckFormat::Json => check_report::write_json(out, &findings, &summary)?,
+    }
+    if args.format == CheckFormat::Text {
+        report::write_notes(&mut io::stderr(), last, &aggregate(last))?;
+    }
+    Ok(check_report::exit_code(&findings))
+}
+
+fn two_samples(
+    cfg: CollectConfig,
+    interval: std::time::Duration,
+) -> Result<Vec<Snapshot>, RunError> {
+    let mut c = open_collector(cfg)?;
+    let first = c.collect()?;
+    std::thread::sleep(interval);
+    let second = c.collect()?;
+    if let Some(n) = c.take_notice() {
+        eprintln!("{n}");
+    }
+    Ok(vec![first, second])
+}
+
+/// `sockscope explain TOPIC`, with the sysctls of the selected namespace.
+pub fn explain(
+    global: &GlobalArgs,
+    args: &ExplainArgs,
+    out: &mut impl Write,
+) -> Result<(), RunError> {
+    if let Some(ns) = &global.netns {
+        crate::collect::netns::enter(ns).map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    let sysctls = crate::collect::sysctl::read_sysctls();
+    match crate::explain::explain(&args.topic, Some(&sysctls)) {
+        Some(text) => {
+            for line in text.lines() {
+                writeln!(out, "{}", wrap(line, 78))?;
+            }
+            Ok(())
+        }
+        None => Err(RunError::Usage(format!(
+            "unknown topic '{}'; valid topics: {}",
+            args.topic,
+            crate::explain::topics().join(", ")
+        ))),
+    }
+}
+
+/// Wraps one line at `width` columns on spaces, keeping its leading indentation on every
+/// continuation line.
+pub fn wrap(line: &str, width: usize) -> String {
+    let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut col = 0;
+    for word in line.split_whitespace() {
+        let w = word.chars().count();
+        if col == 0 {
+            out.push_str(&indent);
+            col = indent.chars().count();
+        } else if col + 1 + w > width {
+            out.push('\n');
+            out.push_str(&indent);
+            col = indent.chars().count();
+        } else {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wrap_keeps_indent_and_width() {
+        let text = format!("  {}", "word ".repeat(40));
+        let wrapped = super::wrap(&text, 30);
+        assert!(wrapped
+            .lines()
+            .all(|l| l.len() <= 30 && l.starts_with("  word")));
+        assert_eq!(wrapped.split_whitespace().count(), 40);
+        assert_eq!(super::wrap("", 30), "");
+    }
 }

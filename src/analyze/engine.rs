@@ -1,34 +1,140 @@
-//! The analysis engine: feeds snapshots through history and detection and returns an
-//! [`Analysis`] per tick. Placeholder until detection lands.
+//! The analysis engine: feeds snapshots through history, socket ages, counter rates and the
+//! rules, and returns an [`Analysis`] per tick. Two paths share it:
+//!
+//! - live: [`Analyzer::observe`] every poll; [`Analysis::alerts`] carry the lifecycle
+//!   (for-durations, hysteresis, recently resolved);
+//! - one-shot `check`: [`check`] (or [`Analyzer::for_check`] + `observe`) reports
+//!   [`Analysis::findings`] of the last sample directly, with no for-duration and no
+//!   hysteresis, so what meets a threshold on the second sample is reported.
+//!
+//! Owns no I/O and no presentation.
 
+use crate::analyze::ages::SocketAges;
 use crate::analyze::aggregate::{aggregate, Aggregate};
-use crate::analyze::finding::Alert;
-use crate::model::Snapshot;
+use crate::analyze::alerts::AlertBook;
+use crate::analyze::detect::{self, Ctx};
+use crate::analyze::finding::{Alert, Finding};
+use crate::analyze::history::{History, Tick};
+use crate::analyze::rates::{rates, CounterRates};
+use crate::config::Thresholds;
+use crate::model::{KernelCounters, Snapshot};
 
 /// Everything presenters need about one tick.
 #[derive(Debug, Clone)]
 pub struct Analysis {
     /// Per-group counts of the latest snapshot.
     pub aggregate: Aggregate,
-    /// Current alerts (pending, firing and recently resolved).
+    /// Current alerts (pending, firing and recently resolved), firing first.
     pub alerts: Vec<Alert>,
+    /// This tick's findings, worst first, before any for-duration (what `check` reports).
+    pub findings: Vec<Finding>,
+    /// Counter rates since the previous snapshot, when both carried counters.
+    pub rates: Option<CounterRates>,
 }
 
 /// Keeps history across ticks and runs the rules.
-#[derive(Debug, Default)]
-pub struct Analyzer {}
+#[derive(Debug)]
+pub struct Analyzer {
+    thresholds: Thresholds,
+    history: History,
+    ages: SocketAges,
+    prev_counters: Option<(i64, KernelCounters)>,
+    alerts: AlertBook,
+    hysteresis: bool,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer::new()
+    }
+}
 
 impl Analyzer {
     /// A fresh analyzer with default thresholds.
     pub fn new() -> Analyzer {
-        Analyzer {}
+        Analyzer::with_thresholds(Thresholds::default())
+    }
+
+    /// A fresh analyzer for the live path (alerts with for-durations and hysteresis).
+    pub fn with_thresholds(thresholds: Thresholds) -> Analyzer {
+        Analyzer {
+            history: History::new(thresholds.history.window_s, thresholds.history.max_samples),
+            thresholds,
+            ages: SocketAges::new(),
+            prev_counters: None,
+            alerts: AlertBook::new(),
+            hysteresis: true,
+        }
+    }
+
+    /// A fresh analyzer for the one-shot check: findings are judged against the plain
+    /// thresholds every tick (no hysteresis).
+    pub fn for_check(thresholds: Thresholds) -> Analyzer {
+        Analyzer {
+            hysteresis: false,
+            ..Analyzer::with_thresholds(thresholds)
+        }
+    }
+
+    /// The thresholds in use.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// History, for sparklines (`history().series(state)`) and growth rates.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// First-seen socket ages.
+    pub fn ages(&self) -> &SocketAges {
+        &self.ages
     }
 
     /// Folds one snapshot into history and evaluates the rules.
     pub fn observe(&mut self, snap: &Snapshot) -> Analysis {
+        let agg = aggregate(snap);
+        self.history.push(Tick::new(snap, &agg));
+        self.ages.observe(snap);
+        let rates = match (&self.prev_counters, &snap.counters) {
+            (Some((t0, c0)), Some(c1)) => rates(c0, *t0, c1, snap.taken_at_ms),
+            _ => None,
+        };
+        if let Some(c) = &snap.counters {
+            self.prev_counters = Some((snap.taken_at_ms, c.clone()));
+        }
+        let active = if self.hysteresis {
+            self.alerts.active(&snap.netns)
+        } else {
+            Default::default()
+        };
+        let findings = detect::run(&Ctx {
+            snap,
+            agg: &agg,
+            rates: rates.as_ref(),
+            history: &self.history,
+            ages: &self.ages,
+            th: &self.thresholds,
+            active: &active,
+        });
+        self.alerts
+            .update(&snap.netns, snap.taken_at_ms, &findings, &self.thresholds);
         Analysis {
-            aggregate: aggregate(snap),
-            alerts: Vec::new(),
+            aggregate: agg,
+            alerts: self.alerts.alerts(),
+            findings,
+            rates,
         }
     }
+}
+
+/// The one-shot check: observes `samples` in order (usually two, an interval apart, so
+/// counter rates exist) and returns the findings of the last one, worst first.
+pub fn check(thresholds: &Thresholds, samples: &[Snapshot]) -> Vec<Finding> {
+    let mut a = Analyzer::for_check(thresholds.clone());
+    samples
+        .iter()
+        .map(|s| a.observe(s).findings)
+        .last()
+        .unwrap_or_default()
 }

@@ -146,3 +146,78 @@ pub struct Alert {
     /// When the phase last changed (ms since the epoch).
     pub changed_ms: i64,
 }
+
+impl std::fmt::Display for Subject {
+    /// `pid 4242 (java)`, `0.0.0.0:80 (pid 42 nginx)`, `10.0.0.8:443`, `host`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Process { pid, comm, .. } => write!(f, "pid {pid} ({comm})"),
+            Subject::Listener { local, pid, comm } => match (pid, comm) {
+                (Some(p), Some(c)) => write!(f, "{local} (pid {p} {c})"),
+                (Some(p), None) => write!(f, "{local} (pid {p})"),
+                _ => write!(f, "{local}"),
+            },
+            Subject::Destination { remote } => write!(f, "{remote}"),
+            Subject::Host => f.write_str("host"),
+        }
+    }
+}
+
+impl Severity {
+    /// Upper-case name as Nagios prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// A human duration: `45s`, `12m5s`, `3h12m`, `2d3h`.
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) if s == 0 => format!("{m}m"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m"),
+        _ => format!("{d}d{h}h"),
+    }
+}
+
+/// A growth rate as messages print it: `+40/min`, `-3/min`, `+0.5/min`.
+pub fn human_growth(per_min: f64) -> String {
+    let r = if per_min.abs() >= 10.0 {
+        format!("{:+.0}", per_min)
+    } else {
+        format!("{:+.1}", per_min)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    };
+    let r = if r == "-0" { "+0".to_string() } else { r };
+    format!("{r}/min")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_humans_write_them() {
+        assert_eq!(human_duration(45), "45s");
+        assert_eq!(human_duration(300), "5m");
+        assert_eq!(human_duration(725), "12m5s");
+        assert_eq!(human_duration(3 * 3600 + 12 * 60 + 7), "3h12m");
+        assert_eq!(human_duration(2 * 86_400 + 3 * 3600), "2d3h");
+    }
+
+    #[test]
+    fn growth_has_a_sign() {
+        assert_eq!(human_growth(40.2), "+40/min");
+        assert_eq!(human_growth(-3.0), "-3/min");
+        assert_eq!(human_growth(0.5), "+0.5/min");
+        assert_eq!(human_growth(0.0), "+0/min");
+        assert_eq!(human_growth(-0.01), "+0/min");
+    }
+}

@@ -3,6 +3,8 @@
 //! touches the kernel. JSON goes through serde structs of its own carrying
 //! `schema_version`, so internals can change without breaking scripts.
 
+/// Output of the one-shot `check`.
+pub mod check;
 pub mod json;
 pub mod sockets;
 pub mod table;

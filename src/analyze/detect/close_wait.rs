@@ -1,0 +1,230 @@
+//! `close_wait_leak`: per process, CLOSE_WAIT sockets the application never close()s.
+//! Fires on a count (at once), on a count that grew at every sample over a minute, or on an
+//! old socket, and names the peers, including the local FIN_WAIT2 end when both ends are on
+//! this host.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::{detail, finding, put_sysctls, Ctx};
+use crate::analyze::finding::{human_duration, human_growth, Finding, RuleId, Severity, Subject};
+use crate::analyze::history::OwnerKey;
+use crate::model::{Endpoint, SocketRecord, TcpState};
+
+/// Evidence about one owner's CLOSE_WAIT sockets.
+#[derive(Default)]
+struct Group {
+    count: u64,
+    oldest_s: Option<u64>,
+    unread: u64,
+    peers: HashMap<IpAddr, u64>,
+    locals: HashMap<Endpoint, u64>,
+    local_peers: HashMap<OwnerKey, u64>,
+}
+
+pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
+    let snap = ctx.snap;
+    // FIN_WAIT2 sockets by (local, remote): a CLOSE_WAIT socket's local peer is the one
+    // whose 4-tuple is its own reversed.
+    let fin_wait2: HashMap<(Endpoint, Endpoint), &SocketRecord> = snap
+        .sockets
+        .iter()
+        .filter(|s| s.state == TcpState::FinWait2)
+        .map(|s| ((s.local, s.remote), s))
+        .collect();
+    let mut groups: HashMap<OwnerKey, Group> = HashMap::new();
+    for s in snap
+        .sockets
+        .iter()
+        .filter(|s| s.state == TcpState::CloseWait)
+    {
+        let Some(key) = OwnerKey::of(s.owner, s.inode) else {
+            continue;
+        };
+        let g = groups.entry(key).or_default();
+        g.count += 1;
+        if let Some(a) = ctx.ages.age_s(s) {
+            g.oldest_s = Some(g.oldest_s.map_or(a, |o| o.max(a)));
+        }
+        if s.recv_q > 0 {
+            g.unread += 1;
+        }
+        *g.peers.entry(s.remote.ip).or_default() += 1;
+        *g.locals.entry(s.local).or_default() += 1;
+        if let Some(p) = fin_wait2.get(&(s.remote, s.local)) {
+            if let Some(pk) = OwnerKey::of(p.owner, p.inode) {
+                *g.local_peers.entry(pk).or_default() += 1;
+            }
+        }
+    }
+    let mut out: Vec<Finding> = groups
+        .into_iter()
+        .filter_map(|(k, g)| judge(ctx, k, g))
+        .collect();
+    out.sort_by_key(|f| std::cmp::Reverse(f.count));
+    out
+}
+
+fn subject(ctx: &Ctx<'_>, key: OwnerKey) -> Subject {
+    match key {
+        OwnerKey::Pid(pid) => {
+            let p = ctx.snap.processes.get(&pid);
+            Subject::Process {
+                pid,
+                comm: p.map_or_else(|| "?".into(), |p| p.comm.clone()),
+                user: p.map_or_else(|| "?".into(), |p| p.user.clone()),
+            }
+        }
+        OwnerKey::Unattributed | OwnerKey::Orphaned => Subject::Host,
+    }
+}
+
+fn owner_label(ctx: &Ctx<'_>, key: OwnerKey) -> String {
+    match key {
+        OwnerKey::Pid(pid) => match ctx.snap.processes.get(&pid) {
+            Some(p) => format!("pid {pid} ({})", p.comm),
+            None => format!("pid {pid}"),
+        },
+        OwnerKey::Unattributed => "an unnamed process".into(),
+        OwnerKey::Orphaned => "no process (orphaned)".into(),
+    }
+}
+
+fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
+    let c = &ctx.th.close_wait_leak;
+    let subject = subject(ctx, key);
+    let k = ctx.scale(RuleId::CloseWaitLeak, &subject);
+    let active = k < 1.0;
+    let value = |t: &crate::analyze::history::Tick| t.close_wait.get(&key).copied().unwrap_or(0);
+    let growth = ctx.history.growth_per_min(value);
+    let window_ms = i64::try_from(c.growth_window_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let grew = ctx.history.grew_every_sample(window_ms, value);
+    let n = g.count as f64;
+    let old = g
+        .oldest_s
+        .is_some_and(|a| a as f64 >= c.warn_age_s as f64 * k);
+    let small_ok = g.count >= c.min_count;
+
+    let (severity, threshold, why) = if n >= c.crit_count as f64 * k {
+        let why = format!("count {} ≥ critical threshold {}", g.count, c.crit_count);
+        (Severity::Critical, c.crit_count as f64, why)
+    } else if n >= c.warn_count as f64 * k {
+        let why = format!("count {} ≥ warning threshold {}", g.count, c.warn_count);
+        (Severity::Warning, c.warn_count as f64, why)
+    } else if small_ok && old {
+        let why = format!(
+            "a CLOSE_WAIT socket is older than {}",
+            human_duration(c.warn_age_s)
+        );
+        (Severity::Warning, c.warn_age_s as f64, why)
+    } else if small_ok && (grew || (active && growth.is_some_and(|g| g > 0.0))) {
+        let why = format!(
+            "the count grew at every sample over {}",
+            human_duration(c.growth_window_s)
+        );
+        (Severity::Warning, c.min_count as f64, why)
+    } else {
+        return None;
+    };
+
+    let mut f = finding(ctx, RuleId::CloseWaitLeak, severity, subject);
+    f.count = g.count;
+    f.growth_per_min = growth;
+    f.oldest_age_s = g.oldest_s;
+    f.threshold = threshold;
+
+    let mut paren = Vec::new();
+    if let Some(gr) = growth {
+        paren.push(human_growth(gr));
+    }
+    if let Some(a) = g.oldest_s {
+        paren.push(format!("oldest {}", human_duration(a)));
+    }
+    let paren = if paren.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", paren.join(", "))
+    };
+    f.message = match key {
+        OwnerKey::Pid(_) => format!("{} holds {} CLOSE_WAIT{paren}", f.subject, g.count),
+        _ => format!(
+            "{} CLOSE_WAIT held by processes sockscope could not name{paren}",
+            g.count
+        ),
+    };
+
+    let mut lines = vec![format!("Fired because {why}.")];
+    let top = |m: HashMap<String, u64>| -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(c.top_peers);
+        v
+    };
+    let peers = top(g.peers.iter().map(|(ip, n)| (ip.to_string(), *n)).collect());
+    let locals = top(g.locals.iter().map(|(e, n)| (e.to_string(), *n)).collect());
+    let list = |v: &[(String, u64)]| {
+        v.iter()
+            .map(|(a, n)| format!("{a} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    lines.push(format!("Remote peers: {}.", list(&peers)));
+    lines.push(format!("Local endpoints: {}.", list(&locals)));
+    for (p, n) in &peers {
+        f.metrics.insert(format!("peer.{p}"), *n as f64);
+    }
+    for (l, n) in &locals {
+        f.metrics.insert(format!("local.{l}"), *n as f64);
+    }
+    if g.unread > 0 {
+        f.metrics.insert("unread".into(), g.unread as f64);
+        lines.push(format!(
+            "{} of them have unread data (Recv-Q > 0): the application stopped reading too.",
+            g.unread
+        ));
+    }
+    if let Some((&pk, &matched)) = g
+        .local_peers
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+    {
+        let total = ctx
+            .history
+            .ticks()
+            .last()
+            .and_then(|t| t.fin_wait2.get(&pk).copied())
+            .unwrap_or(matched);
+        f.metrics
+            .insert("local_peer.fin_wait2".into(), matched as f64);
+        f.metrics
+            .insert("local_peer.fin_wait2_total".into(), total as f64);
+        if let OwnerKey::Pid(pid) = pk {
+            f.metrics.insert("local_peer.pid".into(), f64::from(pid));
+        }
+        let who = owner_label(ctx, pk);
+        f.message
+            .push_str(&format!("; peer {who} holds {total} FIN_WAIT2"));
+        lines.push(format!(
+            "The peer end is on this host: {who} holds {total} FIN_WAIT2 sockets, {matched} of \
+             them the other half of these CLOSE_WAIT sockets (the FIN_WAIT2 ↔ CLOSE_WAIT \
+             pair). The peer closed; {} has not.",
+            owner_label(ctx, key)
+        ));
+    }
+    if key == OwnerKey::Unattributed {
+        if let Some(r) = ctx.snap.attribution.reason {
+            lines.push(format!("Owner unknown: {}.", r.explain()));
+        }
+    }
+    put_sysctls(
+        ctx,
+        &mut f.metrics,
+        &[
+            "net.ipv4.tcp_keepalive_time",
+            "net.ipv4.tcp_keepalive_intvl",
+            "net.ipv4.tcp_keepalive_probes",
+        ],
+    );
+    f.detail = detail(RuleId::CloseWaitLeak, &lines);
+    Some(f)
+}

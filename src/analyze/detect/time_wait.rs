@@ -1,0 +1,151 @@
+//! `time_wait_storm`: TIME_WAIT sockets eat the ephemeral ports toward one destination
+//! ip:port (each holds its 4-tuple for 60 s), or approach the namespace-wide
+//! `tcp_max_tw_buckets` cap (`TCPTimeWaitOverflow` counts the overflows).
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use super::{detail, finding, put_rates, put_sysctls, Ctx};
+use crate::analyze::finding::{human_growth, Finding, RuleId, Severity, Subject};
+use crate::model::{Endpoint, TcpState};
+
+/// Linux's default `ip_local_port_range`, used when the sysctl was not read.
+const DEFAULT_RANGE: (u16, u16) = (32768, 60999);
+
+/// TIME_WAIT lasts 60 s on Linux (fixed at compile time).
+const TIME_WAIT_S: f64 = 60.0;
+
+#[derive(Default)]
+struct Dest {
+    time_wait: u64,
+    in_use: u64,
+    sources: HashSet<IpAddr>,
+}
+
+pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
+    let t = &ctx.th.time_wait_storm;
+    let (lo, hi) = ctx
+        .snap
+        .sysctls
+        .as_ref()
+        .and_then(|s| s.port_range())
+        .unwrap_or(DEFAULT_RANGE);
+    let range = u64::from(hi - lo) + 1;
+    let mut dests: HashMap<Endpoint, Dest> = HashMap::new();
+    for s in &ctx.snap.sockets {
+        if matches!(s.state, TcpState::Listen | TcpState::Close) {
+            continue;
+        }
+        // Only sockets on an ephemeral local port consume the range toward a destination;
+        // the server side of inbound connections does not.
+        if s.local.port < lo || s.local.port > hi {
+            continue;
+        }
+        let d = dests.entry(s.remote).or_default();
+        d.in_use += 1;
+        d.sources.insert(s.local.ip);
+        if s.state == TcpState::TimeWait {
+            d.time_wait += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (remote, d) in dests {
+        let subject = Subject::Destination { remote };
+        let k = ctx.scale(RuleId::TimeWaitStorm, &subject);
+        if (d.time_wait as f64) < t.min_count as f64 * k {
+            continue;
+        }
+        // Each local source address has its own range toward the destination.
+        let capacity = range * (d.sources.len() as u64).max(1);
+        let fill = d.in_use as f64 / capacity as f64;
+        let sev = if fill >= t.crit_port_fill * k {
+            Severity::Critical
+        } else if fill >= t.warn_port_fill * k {
+            Severity::Warning
+        } else {
+            continue;
+        };
+        let growth = ctx
+            .history
+            .growth_per_min(|tick| tick.time_wait.get(&remote).copied().unwrap_or(0));
+        let mut f = finding(ctx, RuleId::TimeWaitStorm, sev, subject);
+        f.count = d.time_wait;
+        f.growth_per_min = growth;
+        f.threshold = t.warn_port_fill * capacity as f64;
+        let headroom = capacity.saturating_sub(d.in_use);
+        let g = growth.map_or(String::new(), |g| format!(", {}", human_growth(g)));
+        f.message = format!(
+            "{remote}: {} TIME_WAIT, {} of {capacity} ephemeral ports in use ({headroom} left{g})",
+            d.time_wait, d.in_use
+        );
+        for (k2, v) in [
+            ("time_wait", d.time_wait as f64),
+            ("ports_in_use", d.in_use as f64),
+            ("port_range_size", range as f64),
+            ("port_capacity", capacity as f64),
+            ("headroom", headroom as f64),
+            ("source_addresses", d.sources.len() as f64),
+            ("max_new_per_s", capacity as f64 / TIME_WAIT_S),
+        ] {
+            f.metrics.insert(k2.into(), v);
+        }
+        put_sysctls(ctx, &mut f.metrics, &["net.ipv4.tcp_tw_reuse"]);
+        let lines = vec![format!(
+            "This host closes connections to {remote} first, and each one holds its port for \
+             60 s. Ephemeral range {lo}-{hi} ({range} ports) × {} source address(es) allows \
+             about {:.0} new connections/s to this destination; {headroom} ports are left.",
+            d.sources.len().max(1),
+            capacity as f64 / TIME_WAIT_S
+        )];
+        f.detail = detail(RuleId::TimeWaitStorm, &lines);
+        out.push(f);
+    }
+    out.extend(global(ctx));
+    out
+}
+
+/// The namespace-wide cap: TIME_WAIT total against `tcp_max_tw_buckets`, and overflows.
+fn global(ctx: &Ctx<'_>) -> Option<Finding> {
+    let t = &ctx.th.time_wait_storm;
+    let total = ctx.agg.states.get(TcpState::TimeWait);
+    let overflow = ctx.rate("TCPTimeWaitOverflow");
+    let k = ctx.scale(RuleId::TimeWaitStorm, &Subject::Host);
+    let cap = ctx
+        .sysctl("net.ipv4.tcp_max_tw_buckets")
+        .and_then(|v| u64::try_from(v).ok())
+        .filter(|&v| v > 0);
+    let fill = cap.map_or(0.0, |c| total as f64 / c as f64);
+    let sev = if overflow > 0.0 || fill >= t.crit_bucket_fill * k {
+        Severity::Critical
+    } else if fill >= t.warn_bucket_fill * k {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let mut f = finding(ctx, RuleId::TimeWaitStorm, sev, Subject::Host);
+    f.count = total;
+    f.threshold = cap.map_or(0.0, |c| t.warn_bucket_fill * c as f64);
+    let capstr = cap.map_or_else(|| "?".into(), |c| c.to_string());
+    f.message = if overflow > 0.0 {
+        format!("{total} TIME_WAIT of tcp_max_tw_buckets {capstr}, {overflow:.1} overflows/s")
+    } else {
+        format!("{total} TIME_WAIT of tcp_max_tw_buckets {capstr}")
+    };
+    f.growth_per_min = ctx
+        .history
+        .growth_per_min(|tick| tick.states.get(TcpState::TimeWait));
+    put_rates(ctx, &mut f.metrics, &["TCPTimeWaitOverflow"]);
+    put_sysctls(
+        ctx,
+        &mut f.metrics,
+        &["net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_tw_reuse"],
+    );
+    let lines = vec![
+        "Past tcp_max_tw_buckets the kernel closes sockets without TIME_WAIT \
+         (TCPTimeWaitOverflow): late segments of an old connection can then corrupt a new one \
+         on the same 4-tuple."
+            .to_string(),
+    ];
+    f.detail = detail(RuleId::TimeWaitStorm, &lines);
+    Some(f)
+}
