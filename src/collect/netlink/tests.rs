@@ -110,7 +110,10 @@ fn v6_fixture_counts_and_v4_mapped_peer() {
     assert_eq!(m.recv_q, 2, "two unread bytes");
     let loopback6: IpAddr = "::1".parse().unwrap();
     assert_eq!(
-        dump.sockets.iter().filter(|s| s.local.ip == loopback6).count(),
+        dump.sockets
+            .iter()
+            .filter(|s| s.local.ip == loopback6)
+            .count(),
         3
     );
 }
@@ -221,7 +224,10 @@ fn done_with_error_code_is_a_typed_error() {
     data.extend_from_slice(&done(1, -libc::EINTR));
     assert!(matches!(
         decode_dump(&data, 1, ALL),
-        Err(CollectError::Netlink { errno: libc::EINTR, .. })
+        Err(CollectError::Netlink {
+            errno: libc::EINTR,
+            ..
+        })
     ));
 }
 
@@ -302,20 +308,18 @@ fn synth_strategy() -> impl Strategy<Value = Synth> {
         proptest::option::of(any::<[u32; 4]>()),
     )
         .prop_map(
-            |(v6, state, timer, retrans, (sport, dport), (src, dst), cookie, words, info)| {
-                Synth {
-                    v6,
-                    state,
-                    timer,
-                    retrans,
-                    sport,
-                    dport,
-                    src,
-                    dst,
-                    cookie,
-                    words,
-                    info,
-                }
+            |(v6, state, timer, retrans, (sport, dport), (src, dst), cookie, words, info)| Synth {
+                v6,
+                state,
+                timer,
+                retrans,
+                sport,
+                dport,
+                src,
+                dst,
+                cookie,
+                words,
+                info,
             },
         )
 }
