@@ -12,7 +12,9 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_packet_core::{NlasIterator, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN};
+use netlink_packet_core::{
+    NlasIterator, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR,
+};
 use netlink_packet_sock_diag::{INET_DIAG_INFO, SOCK_DIAG_BY_FAMILY};
 
 use crate::collect::{CollectError, DumpRequest, SocketDump};
@@ -154,12 +156,18 @@ impl DumpDecoder {
                 // fold it into the next request.
                 break;
             }
-            let (msg_type, seq, payload, next) = split_message(rest)?;
+            let (msg_type, flags, seq, payload, next) = split_message(rest)?;
             rest = next;
             self.stats.messages += 1;
             if seq != self.seq {
                 self.stats.foreign_seq += 1;
                 continue;
+            }
+            // Never seen for TCP dumps on this kernel, so nothing relies on it; when a
+            // kernel does set it, saying so is better than staying quiet.
+            if flags & NLM_F_DUMP_INTR != 0 && self.quality.inconsistent.is_none() {
+                self.quality.inconsistent =
+                    Some("kernel flagged the sock_diag dump as interrupted".into());
             }
             match msg_type {
                 SOCK_DIAG_BY_FAMILY => self.socket_message(payload),
@@ -379,8 +387,8 @@ fn wants(mask: u32, state: TcpState) -> bool {
     mask & state.kernel_mask() != 0
 }
 
-/// One netlink message split off a datagram: `(type, seq, payload, rest)`.
-type Split<'a> = (u16, u32, &'a [u8], &'a [u8]);
+/// One netlink message split off a datagram: `(type, flags, seq, payload, rest)`.
+type Split<'a> = (u16, u16, u32, &'a [u8], &'a [u8]);
 
 /// Splits the first netlink message off `buf`.
 fn split_message(buf: &[u8]) -> Result<Split<'_>, CollectError> {
@@ -392,6 +400,7 @@ fn split_message(buf: &[u8]) -> Result<Split<'_>, CollectError> {
     };
     let len = read_u32(buf, 0).ok_or_else(truncated)? as usize;
     let msg_type = read_u16(buf, 4).ok_or_else(truncated)?;
+    let flags = read_u16(buf, 6).ok_or_else(truncated)?;
     let seq = read_u32(buf, 8).ok_or_else(truncated)?;
     if len < NLMSG_HDR_LEN {
         return Err(CollectError::Protocol(format!(
@@ -401,7 +410,7 @@ fn split_message(buf: &[u8]) -> Result<Split<'_>, CollectError> {
     let payload = buf.get(NLMSG_HDR_LEN..len).ok_or_else(truncated)?;
     // The last message of a datagram may omit its alignment padding.
     let next = buf.get(nlmsg_align(len)..).unwrap_or_default();
-    Ok((msg_type, seq, payload, next))
+    Ok((msg_type, flags, seq, payload, next))
 }
 
 fn nlmsg_align(len: usize) -> usize {

@@ -35,7 +35,8 @@ use crate::model::{Family, SourceKind, KERNEL_NEW_SYN_RECV};
 /// buffer, capped near 32 KiB; anything larger is still read whole thanks to the peek.
 const RECV_BUF: usize = 64 * 1024;
 /// Kernel-side socket receive buffer requested with SO_RCVBUF.
-const SO_RCVBUF_BYTES: usize = 1024 * 1024;
+/// A `c_int` because netlink-sys passes the option value's own size to setsockopt.
+const SO_RCVBUF_BYTES: libc::c_int = 1024 * 1024;
 /// Longest wait for any single datagram.
 const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a whole dump (all families) may take; 100k sockets take ~0.15 s.
@@ -103,6 +104,7 @@ impl NetlinkSource {
         out: &mut Vec<u8>,
     ) -> Result<u32, CollectError> {
         let deadline = Instant::now() + DUMP_DEADLINE;
+        self.last_stats = DumpStats::default();
         self.decoder.reset(req.state_mask, 0);
         let seq = self.request(family, req)?;
         self.decoder.begin(seq);
@@ -212,6 +214,9 @@ impl SocketSource for NetlinkSource {
     }
 
     fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
+        if !req.ipv4 && !req.ipv6 {
+            return Ok(SocketDump::default());
+        }
         let deadline = Instant::now() + DUMP_DEADLINE;
         self.last_stats = DumpStats::default();
         self.decoder
@@ -221,11 +226,6 @@ impl SocketSource for NetlinkSource {
             let seq = self.request(*family, req)?;
             self.decoder.begin(seq);
             self.receive_until_done(deadline, |_| {})?;
-        }
-        // With no family asked for there is nothing to wait for.
-        if !req.ipv4 && !req.ipv6 {
-            self.decoder.begin(0);
-            self.decoder.feed(&done_message(0))?;
         }
         self.last_stats.decode = self.decoder.stats();
         let dump = self.decoder.finish()?;
@@ -266,15 +266,6 @@ fn request_message(seq: u32, family: Family, req: &DumpRequest) -> NetlinkMessag
     );
     msg.finalize();
     msg
-}
-
-/// A bare NLMSG_DONE with error code 0, used to close an empty dump.
-fn done_message(seq: u32) -> [u8; 20] {
-    let mut m = [0u8; 20];
-    m[0..4].copy_from_slice(&20u32.to_ne_bytes());
-    m[4..6].copy_from_slice(&netlink_packet_core::NLMSG_DONE.to_ne_bytes());
-    m[8..12].copy_from_slice(&seq.to_ne_bytes());
-    m
 }
 
 fn recv_error(e: std::io::Error) -> CollectError {

@@ -385,3 +385,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn dump_intr_marks_the_sample_inconsistent() {
+    let mut data = V4.to_vec();
+    let flags = u16::from_ne_bytes([data[6], data[7]]) | 16;
+    data[6..8].copy_from_slice(&flags.to_ne_bytes());
+    let dump = decode_dump(&data, 1, ALL).unwrap();
+    assert_eq!(dump.sockets.len(), 21);
+    assert!(dump.quality.inconsistent.is_some());
+    assert!(decode_dump(V4, 1, ALL)
+        .unwrap()
+        .quality
+        .inconsistent
+        .is_none());
+}
