@@ -172,23 +172,11 @@ impl DumpDecoder {
             match msg_type {
                 SOCK_DIAG_BY_FAMILY => self.socket_message(payload),
                 NLMSG_DONE => {
-                    let code = read_i32(payload, 0).ok_or_else(|| {
-                        CollectError::Protocol("NLMSG_DONE without its error code".into())
-                    })?;
-                    if code != 0 {
-                        return Err(netlink_error(code));
-                    }
+                    check_error_code(payload, "NLMSG_DONE")?;
                     self.done = true;
                 }
-                NLMSG_ERROR => {
-                    let code = read_i32(payload, 0).ok_or_else(|| {
-                        CollectError::Protocol("NLMSG_ERROR shorter than its error code".into())
-                    })?;
-                    // Code 0 is an ACK, which a dump does not ask for; harmless.
-                    if code != 0 {
-                        return Err(netlink_error(code));
-                    }
-                }
+                // Code 0 is an ACK, which a dump does not ask for; harmless.
+                NLMSG_ERROR => check_error_code(payload, "NLMSG_ERROR")?,
                 NLMSG_OVERRUN => {
                     return Err(CollectError::Protocol(
                         "kernel reported NLMSG_OVERRUN".into(),
@@ -417,12 +405,19 @@ fn nlmsg_align(len: usize) -> usize {
     len.saturating_add(3) & !3
 }
 
-fn netlink_error(code: i32) -> CollectError {
+/// Reads the `int error` that opens NLMSG_DONE and NLMSG_ERROR payloads (negative errno,
+/// 0 for success) and turns a failure into [`CollectError::Netlink`].
+fn check_error_code(payload: &[u8], what: &str) -> Result<(), CollectError> {
+    let code = read_i32(payload, 0)
+        .ok_or_else(|| CollectError::Protocol(format!("{what} without its error code")))?;
+    if code == 0 {
+        return Ok(());
+    }
     let errno = code.saturating_neg();
-    CollectError::Netlink {
+    Err(CollectError::Netlink {
         errno,
         msg: std::io::Error::from_raw_os_error(errno).to_string(),
-    }
+    })
 }
 
 fn read_u8(buf: &[u8], off: usize) -> Option<u8> {

@@ -156,11 +156,15 @@ impl NetlinkSource {
 
     /// Receives exactly one whole datagram into `self.buf`.
     fn receive_one(&mut self) -> Result<(), CollectError> {
-        let mut empty: &mut [u8] = &mut [];
-        let size = self.recv_retrying(&mut empty, libc::MSG_PEEK | libc::MSG_TRUNC)?;
+        let socket = &self.socket;
+        let size = retry_eintr(|| {
+            let mut empty: &mut [u8] = &mut [];
+            socket.recv(&mut empty, libc::MSG_PEEK | libc::MSG_TRUNC)
+        })?;
         self.buf.clear();
         self.buf.reserve(size.max(RECV_BUF));
-        let got = self.recv_retrying_buf(libc::MSG_TRUNC)?;
+        let buf = &mut self.buf;
+        let got = retry_eintr(|| socket.recv(buf, libc::MSG_TRUNC))?;
         if got > self.buf.len() || got != size {
             return Err(CollectError::Protocol(format!(
                 "datagram truncated: {got} bytes sent, {} read",
@@ -168,26 +172,6 @@ impl NetlinkSource {
             )));
         }
         Ok(())
-    }
-
-    fn recv_retrying(&self, buf: &mut &mut [u8], flags: i32) -> Result<usize, CollectError> {
-        for _ in 0..8 {
-            match self.socket.recv(buf, flags) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => return other.map_err(recv_error),
-            }
-        }
-        Err(CollectError::Protocol("recv kept being interrupted".into()))
-    }
-
-    fn recv_retrying_buf(&mut self, flags: i32) -> Result<usize, CollectError> {
-        for _ in 0..8 {
-            match self.socket.recv(&mut self.buf, flags) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => return other.map_err(recv_error),
-            }
-        }
-        Err(CollectError::Protocol("recv kept being interrupted".into()))
     }
 
     /// Discards datagrams already queued (left by an abandoned dump); returns how many.
@@ -266,6 +250,17 @@ fn request_message(seq: u32, family: Family, req: &DumpRequest) -> NetlinkMessag
     );
     msg.finalize();
     msg
+}
+
+/// Runs a receive, retrying a bounded number of times when a signal interrupts it.
+fn retry_eintr(mut recv: impl FnMut() -> std::io::Result<usize>) -> Result<usize, CollectError> {
+    for _ in 0..8 {
+        match recv() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other.map_err(recv_error),
+        }
+    }
+    Err(CollectError::Protocol("recv kept being interrupted".into()))
 }
 
 fn recv_error(e: std::io::Error) -> CollectError {
