@@ -17,6 +17,15 @@ pub fn human_ms(ms: u64) -> String {
     }
 }
 
+/// Formats microseconds: `85us`, `1.2ms`, `340ms`.
+pub fn human_us(us: u32) -> String {
+    match us {
+        0..=999 => format!("{us}us"),
+        1000..=99_999 => format!("{:.1}ms", f64::from(us) / 1000.0),
+        _ => format!("{}ms", us / 1000),
+    }
+}
+
 /// The owner column: `comm/pid`, `comm/pid*` for a request socket counted to its
 /// listener's owner, `-` when unattributed, empty when no process owns it by design.
 pub fn owner_cell(s: &SocketRecord, snap: &Snapshot) -> String {
@@ -109,5 +118,8 @@ mod tests {
         assert_eq!(human_ms(185_000), "3m05s");
         assert_eq!(human_ms(11_520_000), "3h12m");
         assert_eq!(human_ms(187_200_000), "2d4h");
+        assert_eq!(super::human_us(85), "85us");
+        assert_eq!(super::human_us(1234), "1.2ms");
+        assert_eq!(super::human_us(340_000), "340ms");
     }
 }
