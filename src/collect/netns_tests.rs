@@ -1,11 +1,11 @@
 //! Tests for entering network namespaces: a real throwaway namespace and bad specs.
 
 use super::*;
+use crate::collect::procnet::tests::inode_of;
 use crate::collect::procnet::ProcNetSource;
 use crate::collect::{DumpRequest, SocketSource};
 use crate::model::TcpState;
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
 use std::process::Command;
 
 /// Deletes the namespace on drop, so a failing assertion still cleans up.
@@ -25,15 +25,6 @@ impl Drop for NsGuard {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
-}
-
-fn inode_of(fd: &impl AsRawFd) -> u64 {
-    let link = std::fs::read_link(format!("/proc/thread-self/fd/{}", fd.as_raw_fd())).unwrap();
-    let s = link.to_string_lossy();
-    s.trim_start_matches("socket:[")
-        .trim_end_matches(']')
-        .parse()
-        .unwrap()
 }
 
 fn reason(r: Result<(), CollectError>) -> String {

@@ -523,4 +523,4 @@ impl SocketSource for ProcNetSource {
 
 #[cfg(test)]
 #[path = "procnet_tests.rs"]
-mod tests;
+pub(crate) mod tests;

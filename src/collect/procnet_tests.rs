@@ -60,29 +60,24 @@ mod captured {
     use super::*;
     use TcpState::*;
 
+    // Per-state counts, in kernel order (ESTABLISHED .. CLOSING), from ss-tanoe.txt.
+    fn assert_counts(name: &str, family: Family, want: [u64; 11]) {
+        let d = parse_file(name, family);
+        assert_eq!(d.quality, SampleQuality::default());
+        assert_eq!(counts(&d), StateCounts(want), "{name}");
+        assert!(d.sockets.iter().all(|s| s.family == family));
+    }
+
     #[test]
     fn tcp_counts_per_state() {
-        let d = parse_file("tcp", Family::V4);
-        assert_eq!(d.quality, SampleQuality::default());
-        let c = counts(&d);
-        let want = [(Listen, 3), (Established, 7), (SynRecv, 3), (CloseWait, 1)];
-        for (s, n) in want.into_iter().chain([(FinWait2, 1), (TimeWait, 4)]) {
-            assert_eq!(c.get(s), n, "{s}");
-        }
-        assert_eq!(c.total(), 19);
-        assert!(d.sockets.iter().all(|s| s.family == Family::V4));
+        // 7 ESTABLISHED, 3 SYN_RECV, 1 FIN_WAIT2, 4 TIME_WAIT, 1 CLOSE_WAIT, 3 LISTEN.
+        assert_counts("tcp", Family::V4, [7, 0, 3, 0, 1, 4, 0, 1, 0, 3, 0]);
     }
 
     #[test]
     fn tcp6_counts_per_state() {
-        let d = parse_file("tcp6", Family::V6);
-        assert_eq!(d.quality, SampleQuality::default());
-        let c = counts(&d);
-        let want = [(Listen, 2), (Established, 3), (CloseWait, 2), (FinWait2, 2)];
-        for (s, n) in want.into_iter().chain([(TimeWait, 2)]) {
-            assert_eq!(c.get(s), n, "{s}");
-        }
-        assert_eq!(c.total(), 11);
+        // 3 ESTABLISHED, 2 FIN_WAIT2, 2 TIME_WAIT, 2 CLOSE_WAIT, 2 LISTEN.
+        assert_counts("tcp6", Family::V6, [3, 0, 0, 0, 2, 2, 0, 2, 0, 2, 0]);
     }
 
     #[test]
@@ -316,35 +311,25 @@ fn budgets_stop_the_read_and_say_so() {
         max_rows: 50,
         ..Limits::default()
     };
-    let d = parse(
-        Cursor::new(&text),
-        Family::V4,
-        &DumpRequest::default(),
-        tight,
-    )
-    .unwrap();
+    let run = |limits| {
+        parse(
+            Cursor::new(&text),
+            Family::V4,
+            &DumpRequest::default(),
+            limits,
+        )
+    };
+    let d = run(tight).unwrap();
     assert_eq!(d.sockets.len(), 49); // 50 lines including the header
     assert!(d.quality.inconsistent.unwrap().contains("row budget"));
     let no_time = Limits {
         time: Duration::ZERO,
         ..Limits::default()
     };
-    let d = parse(
-        Cursor::new(&text),
-        Family::V4,
-        &DumpRequest::default(),
-        no_time,
-    )
-    .unwrap();
+    let d = run(no_time).unwrap();
     assert_eq!(d.sockets.len(), CLOCK_EVERY as usize - 1);
     assert!(d.quality.inconsistent.unwrap().contains("time budget"));
-    let d = parse(
-        Cursor::new(&text),
-        Family::V4,
-        &DumpRequest::default(),
-        Limits::default(),
-    )
-    .unwrap();
+    let d = run(Limits::default()).unwrap();
     assert_eq!((d.sockets.len(), d.quality.inconsistent), (200, None));
 }
 
@@ -473,8 +458,9 @@ proptest! {
     }
 }
 
-fn inode_of(fd: &impl AsRawFd) -> u64 {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+/// The inode of a socket fd, from its `/proc/thread-self/fd` link (`socket:[INODE]`).
+pub(crate) fn inode_of(fd: &impl AsRawFd) -> u64 {
+    let link = std::fs::read_link(format!("/proc/thread-self/fd/{}", fd.as_raw_fd())).unwrap();
     let s = link.to_string_lossy();
     s.trim_start_matches("socket:[")
         .trim_end_matches(']')
@@ -570,4 +556,82 @@ fn live_loopback_matches_ss() {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("proc/ss/expected disagree: {last:?} vs {want:?}");
+}
+
+#[test]
+#[ignore = "benchmark: cargo test --lib bench_ -- --ignored --nocapture (opt-level 3 for real numbers)"]
+fn bench_parse_and_dump_vs_ss() {
+    let n = 100_000usize;
+    let mut text = HEADER.to_string();
+    for i in 0..n {
+        let ip: IpAddr = if i % 2 == 0 {
+            "10.1.2.3".parse().unwrap()
+        } else {
+            "127.0.0.1".parse().unwrap()
+        };
+        let mut r = record(Family::V4, Endpoint::new(ip, (i % 60_000) as u16), i as u64);
+        r.state = if i % 3 == 0 {
+            TcpState::TimeWait
+        } else {
+            TcpState::Established
+        };
+        text.push_str(&format_row(i, &r, i % 3 == 0));
+        text.push('\n');
+    }
+    // Best of 5: the machine is shared, so the minimum is the honest figure.
+    let best = |f: &dyn Fn()| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let whole = best(&|| {
+        let d = parse(
+            Cursor::new(&text),
+            Family::V4,
+            &DumpRequest::default(),
+            Limits {
+                time: Duration::from_secs(600),
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(d.sockets.len(), n);
+    });
+    let rows_only = best(&|| {
+        let ok = text
+            .lines()
+            .skip(1)
+            .filter(|l| parse_row(l.as_bytes(), Family::V4, 100).is_ok())
+            .count();
+        assert_eq!(ok, n);
+    });
+    let per10k = |d: Duration| d.as_secs_f64() * 1e3 / (n as f64 / 1e4);
+    println!(
+        "parse: {n} rows, {} bytes: whole {:.2} ms per 10k rows (parse_row alone {:.2})",
+        text.len(),
+        per10k(whole),
+        per10k(rows_only)
+    );
+    let mut src = ProcNetSource::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let d = src.dump(&DumpRequest::default()).unwrap();
+        let dump = t.elapsed();
+        let t = Instant::now();
+        let out = std::process::Command::new("ss")
+            .args(["-tanH"])
+            .output()
+            .unwrap();
+        let ss = t.elapsed();
+        let ss_rows = out.stdout.iter().filter(|&&b| b == b'\n').count();
+        println!(
+            "live: proc {} sockets in {dump:?} (dups {}, errors {}, inconsistent {:?}); ss -tanH {ss_rows} rows in {ss:?}",
+            d.sockets.len(), d.quality.duplicates, d.quality.parse_errors, d.quality.inconsistent
+        );
+    }
 }
