@@ -1,7 +1,7 @@
 //! Tests for entering network namespaces: a real throwaway namespace and bad specs.
 
 use super::*;
-use crate::collect::procnet::tests::inode_of;
+use crate::collect::procnet::tests::live::inode_of;
 use crate::collect::procnet::ProcNetSource;
 use crate::collect::{DumpRequest, SocketSource};
 use crate::model::TcpState;
