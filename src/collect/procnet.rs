@@ -38,8 +38,13 @@ use std::time::{Duration, Instant};
 use super::{CollectError, DumpRequest, SocketDump, SocketSource};
 use crate::model::{Endpoint, Family, Owner, SocketRecord, SourceKind, TcpState, TimerKind};
 
-/// Default wall-clock budget for reading both files.
+/// Default (and smallest derived) wall-clock budget for reading both files.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(2);
+/// Time allowed per socket `sockstat` reports when deriving the time budget. A static
+/// 131k-socket table read in 0.6-1.5 s on a loaded 2-core machine (~5-11 µs per row):
+/// 20 µs leaves room, so a big but quiet table is not flagged, while a table churning
+/// as in the measured 12-22 s reads still is.
+pub const TIME_PER_SOCKET: Duration = Duration::from_micros(20);
 /// Smallest derived row budget, so a quiet table never trips it (covers SYN_RECV floods
 /// up to the default `tcp_max_syn_backlog` several times over).
 pub const MIN_ROW_BUDGET: u64 = 65_536;
@@ -219,7 +224,24 @@ fn dec(tok: &[u8]) -> Option<u64> {
     })
 }
 
-type DedupKey = (Family, Endpoint, Endpoint, u64);
+// The dedup key packed into plain integers (v4 as v4-mapped v6, family and ports in one
+// word): hashing the nested enums cost more than parsing the row. The hasher stays std's
+// keyed SipHash: SYN-flood sources are attacker-chosen, so an unkeyed fast hash would
+// let a flood make dedup quadratic.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DedupKey(u128, u128, u64, u64);
+
+impl DedupKey {
+    fn of(r: &SocketRecord) -> DedupKey {
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        let family = u64::from(r.family == Family::V6);
+        let ports = u64::from(r.local.port) << 17 | u64::from(r.remote.port) << 1 | family;
+        DedupKey(bits(r.local.ip), bits(r.remote.ip), ports, r.inode)
+    }
+}
 
 /// An incremental parser: feed it `tcp` then `tcp6` (or any rows), then [`Parser::finish`].
 /// Budgets span all feeds; the clock starts at [`Parser::new`].
@@ -288,10 +310,7 @@ impl Parser {
             } else {
                 match parse_row(&line, family, self.limits.user_hz) {
                     Ok(rec) if req.wants_state(rec.state.code()) => {
-                        if self
-                            .seen
-                            .insert((rec.family, rec.local, rec.remote, rec.inode))
-                        {
+                        if self.seen.insert(DedupKey::of(&rec)) {
                             self.dump.sockets.push(rec);
                         } else {
                             self.dump.quality.duplicates += 1;
@@ -413,7 +432,7 @@ fn read_line_bounded<R: BufRead>(
 #[derive(Debug, Clone)]
 pub struct ProcNetSource {
     root: PathBuf,
-    time: Duration,
+    time: Option<Duration>,
     max_rows: Option<u64>,
     user_hz: u32,
 }
@@ -424,13 +443,13 @@ impl ProcNetSource {
         ProcNetSource::with_root("/proc/thread-self/net")
     }
 
-    /// A source reading `tcp`, `tcp6` (and `sockstat`, for the row budget) from `root`:
+    /// A source reading `tcp`, `tcp6` (and `sockstat`, for the budgets) from `root`:
     /// fixtures, or another pid's `/proc/PID/net`.
     pub fn with_root(root: impl Into<PathBuf>) -> ProcNetSource {
         let hz = procfs::ticks_per_second();
         ProcNetSource {
             root: root.into(),
-            time: DEFAULT_TIME_BUDGET,
+            time: None,
             max_rows: None,
             user_hz: u32::try_from(hz)
                 .ok()
@@ -439,10 +458,11 @@ impl ProcNetSource {
         }
     }
 
-    /// Sets the budgets. `max_rows: None` derives the row budget at each dump from
-    /// `sockstat` as `max(MIN_ROW_BUDGET, 2 × (alloc + tw))`: room for every socket the
-    /// kernel has, once more for churn, and no more.
-    pub fn with_budget(mut self, time: Duration, max_rows: Option<u64>) -> ProcNetSource {
+    /// Sets the budgets; `None` derives one at each dump from `sockstat`'s `alloc + tw`
+    /// (N): time `max(DEFAULT_TIME_BUDGET, N × TIME_PER_SOCKET)`, rows
+    /// `max(MIN_ROW_BUDGET, 2 × N)`: room for every socket the kernel has, once more for
+    /// churn, and no more. Without `sockstat`: 2 s and `FALLBACK_ROW_BUDGET`.
+    pub fn with_budget(mut self, time: Option<Duration>, max_rows: Option<u64>) -> ProcNetSource {
         self.time = time;
         self.max_rows = max_rows;
         self
@@ -453,16 +473,26 @@ impl ProcNetSource {
         &self.root
     }
 
-    /// The row budget the next dump will use.
-    pub fn row_budget(&self) -> u64 {
-        self.max_rows.unwrap_or_else(|| {
-            std::fs::read_to_string(self.root.join("sockstat"))
+    /// The limits the next dump will use (reads `sockstat` for what is derived).
+    pub fn limits(&self) -> Limits {
+        let expected = match (self.time, self.max_rows) {
+            (Some(_), Some(_)) => None,
+            _ => std::fs::read_to_string(self.root.join("sockstat"))
                 .ok()
-                .and_then(|s| sockstat_tcp_total(&s))
-                .map_or(FALLBACK_ROW_BUDGET, |n| {
-                    n.saturating_mul(2).max(MIN_ROW_BUDGET)
-                })
-        })
+                .and_then(|s| sockstat_tcp_total(&s)),
+        };
+        let derived_time = expected.map_or(DEFAULT_TIME_BUDGET, |n| {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            TIME_PER_SOCKET.saturating_mul(n).max(DEFAULT_TIME_BUDGET)
+        });
+        let derived_rows = expected.map_or(FALLBACK_ROW_BUDGET, |n| {
+            n.saturating_mul(2).max(MIN_ROW_BUDGET)
+        });
+        Limits {
+            user_hz: self.user_hz,
+            time: self.time.unwrap_or(derived_time),
+            max_rows: self.max_rows.unwrap_or(derived_rows),
+        }
     }
 }
 
@@ -493,12 +523,7 @@ impl SocketSource for ProcNetSource {
     }
 
     fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
-        let limits = Limits {
-            user_hz: self.user_hz,
-            time: self.time,
-            max_rows: self.row_budget(),
-        };
-        let mut parser = Parser::new(limits);
+        let mut parser = Parser::new(self.limits());
         for (family, name, wanted) in [
             (Family::V4, "tcp", req.ipv4),
             (Family::V6, "tcp6", req.ipv6),

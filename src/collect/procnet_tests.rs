@@ -136,7 +136,17 @@ mod captured {
         let mut src = ProcNetSource::with_root(fixture(""));
         assert_eq!(src.kind(), SourceKind::Proc);
         // sockstat says alloc 22 + tw 7, far below the floor.
-        assert_eq!(src.row_budget(), MIN_ROW_BUDGET);
+        let l = src.limits();
+        assert_eq!((l.max_rows, l.time), (MIN_ROW_BUDGET, DEFAULT_TIME_BUDGET));
+        let fixed = src
+            .clone()
+            .with_budget(Some(Duration::from_secs(9)), Some(7));
+        assert_eq!(
+            (fixed.limits().max_rows, fixed.limits().time.as_secs()),
+            (7, 9)
+        );
+        let big = ProcNetSource::with_root("/nonexistent").with_budget(None, Some(7));
+        assert_eq!(big.limits().time, DEFAULT_TIME_BUDGET);
         let d = src.dump(&DumpRequest::default()).unwrap();
         assert_eq!(d.sockets.len(), 30);
         assert_eq!(d.quality, SampleQuality::default());
@@ -332,10 +342,18 @@ fn budgets_stop_the_read_and_say_so() {
 }
 
 #[test]
-fn sockstat_derives_the_row_budget() {
+fn sockstat_derives_the_budgets() {
     let s = "sockets: used 20\nTCP: inuse 11 orphan 0 tw 70000 alloc 22 mem 140\n";
     assert_eq!(sockstat_tcp_total(s), Some(70022));
     assert_eq!(sockstat_tcp_total("TCP: inuse 1\n"), None);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sockstat"),
+        "TCP: inuse 1 orphan 0 tw 200000 alloc 0 mem 1\n",
+    )
+    .unwrap();
+    let l = ProcNetSource::with_root(dir.path()).limits();
+    assert_eq!((l.max_rows, l.time), (400_000, Duration::from_secs(4)));
 }
 
 fn record(family: Family, local: Endpoint, inode: u64) -> SocketRecord {
