@@ -1,12 +1,144 @@
-//! Entering network namespaces by name (/run/netns/NAME) or path. Placeholder.
+//! Network namespaces: entering one by name (`/run/netns/NAME`, as `ip netns` makes them)
+//! or by path (`/proc/PID/ns/net`), listing the named ones, and telling them apart by inode.
+//!
+//! This module only moves the *calling thread* (setns affects one thread); readers that
+//! must follow it use `/proc/thread-self/...`, never `/proc/self/...`, which follows the
+//! thread-group leader. It must not read sockets or create or delete namespaces.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sched::{setns, CloneFlags};
+use nix::sys::statfs::{fstatfs, NSFS_MAGIC};
 
 use crate::collect::CollectError;
 
+/// Where `ip netns add NAME` bind-mounts named namespaces.
+pub const NAMED_DIR: &str = "/run/netns";
+
+/// The file a spec names: a path when it contains `/`, else `/run/netns/NAME`.
+pub fn resolve(spec: &str) -> PathBuf {
+    if spec.contains('/') {
+        PathBuf::from(spec)
+    } else {
+        Path::new(NAMED_DIR).join(spec)
+    }
+}
+
 /// Moves the calling thread into the network namespace `spec` (a name under /run/netns
-/// or a path such as /proc/PID/ns/net).
+/// or a path such as /proc/PID/ns/net). Other threads stay where they are.
 pub fn enter(spec: &str) -> Result<(), CollectError> {
-    Err(CollectError::Netns {
-        name: spec.into(),
-        reason: "not built yet".into(),
+    let fail = |reason: String| CollectError::Netns {
+        name: spec.to_string(),
+        reason,
+    };
+    if spec.is_empty() || spec == "." || spec == ".." {
+        return Err(fail("not a namespace name or path".into()));
+    }
+    let path = resolve(spec);
+    let file = File::open(&path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) if !spec.contains('/') => {
+            let names = list_named();
+            if names.is_empty() {
+                fail(format!(
+                    "no such namespace: {NAMED_DIR} has no named namespaces"
+                ))
+            } else {
+                fail(format!(
+                    "no such namespace; named namespaces: {}",
+                    names.join(", ")
+                ))
+            }
+        }
+        Some(libc::ENOENT) => fail(format!("{} does not exist", path.display())),
+        Some(libc::EACCES) | Some(libc::EPERM) => fail(format!(
+            "permission denied opening {} (entering a namespace needs root or \
+             CAP_SYS_ADMIN)",
+            path.display()
+        )),
+        _ => fail(format!("cannot open {}: {e}", path.display())),
+    })?;
+    // A /run/netns entry whose bind mount is gone is an ordinary empty file: say so
+    // instead of letting setns report a bare EINVAL.
+    match fstatfs(&file) {
+        Ok(fs) if fs.filesystem_type() == NSFS_MAGIC => {}
+        Ok(_) => {
+            return Err(fail(format!(
+                "{} is not a namespace file (a stale /run/netns entry whose mount is gone?)",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(fail(format!("cannot inspect {}: {e}", path.display()))),
+    }
+    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+        Errno::EINVAL => fail(format!(
+            "{} is a namespace but not a network namespace",
+            path.display()
+        )),
+        Errno::EPERM => fail(
+            "permission denied: entering a network namespace needs \
+                              CAP_SYS_ADMIN (run as root)"
+                .into(),
+        ),
+        e => fail(format!("setns failed: {}", e.desc())),
     })
 }
+
+/// Names of the namespaces under `/run/netns`, sorted; empty when there are none.
+pub fn list_named() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(NAMED_DIR)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The inode identifying the namespace behind a namespace file or link (`/proc/PID/ns/net`,
+/// `/run/netns/NAME`): equal inodes are the same namespace.
+pub fn netns_inode(path: impl AsRef<Path>) -> io::Result<u64> {
+    let path = path.as_ref();
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.ino()),
+        // Following another process's ns link needs ptrace access (EACCES even for root
+        // under some sandboxes and LSMs), but reading the link text `net:[INODE]` does not.
+        Err(e) => std::fs::read_link(path)
+            .ok()
+            .and_then(|l| {
+                let l = l.to_str()?;
+                l.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+            })
+            .ok_or(e),
+    }
+}
+
+/// A label for the calling thread's network namespace: its `/run/netns` name when one
+/// matches, `host` when it is pid 1's (or, where pid 1's is unreadable as in sandboxes,
+/// the process's own starting one), else `net:[INODE]`.
+pub fn current_label() -> String {
+    let Ok(me) = netns_inode("/proc/thread-self/ns/net") else {
+        return "unknown".into();
+    };
+    if let Some(name) = list_named()
+        .into_iter()
+        .find(|n| netns_inode(resolve(n)).is_ok_and(|i| i == me))
+    {
+        return name;
+    }
+    let host = netns_inode("/proc/1/ns/net").or_else(|_| netns_inode("/proc/self/ns/net"));
+    if host.is_ok_and(|h| h == me) {
+        "host".into()
+    } else {
+        format!("net:[{me}]")
+    }
+}
+
+#[cfg(test)]
+#[path = "netns_tests.rs"]
+mod tests;
