@@ -605,12 +605,16 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 
 /// The binary under test.
 pub fn sockscope() -> assert_cmd::Command {
-    assert_cmd::Command::cargo_bin("sockscope").unwrap()
+    assert_cmd::Command::new(sockscope_path())
 }
 
-/// Path of the binary under test.
+/// Path of the binary under test: `$SOCKSCOPE_BIN` when set (to test an installed or
+/// separately built binary), else this crate's `target/…/sockscope`.
 pub fn sockscope_path() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("sockscope")
+    match std::env::var_os("SOCKSCOPE_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => assert_cmd::cargo::cargo_bin("sockscope"),
+    }
 }
 
 /// Runs sockscope with `args` (inside `netns` via `ip netns exec` when given), bounded to 30 s.
