@@ -71,7 +71,8 @@ nsx() { ip netns exec "$NS" "$@"; }
 # start NAME ARGS...: runs a generator in the namespace, waits (bounded) for its ready line.
 start() {
     local name="$1"; shift
-    nsx "$PY" "$POP" --hold "$HOLD" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+    # Not via the nsx function: then $! is the generator itself (ip netns exec execs in place).
+    ip netns exec "$NS" "$PY" "$POP" --hold "$HOLD" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
     PIDS+=($!)
     local t=0
     until grep -q '"ready"' "$WORK/$name.out" 2>/dev/null; do
@@ -86,9 +87,9 @@ start() {
 echo "== building population in netns $NS"
 t0=$(date +%s)
 start established established --count "$EST_PAIRS" --per-holder "$PER_HOLDER" --max-seconds 300
-start timewait timewait --count "$TW" --src-spread 8 --max-seconds 120
+start timewait timewait --count "$TW" --src-spread 8 --max-seconds 120 --maintain
 start closewait closewait --count "$CW"
-echo "  built in $(( $(date +%s) - t0 )) s; TIME_WAIT lasts 60 s, so timings start now"
+echo "  built in $(( $(date +%s) - t0 )) s (TIME_WAIT kept at ~$TW: the generator replaces expiring ones)"
 nsx ss -tanH | awk '{n[$1]++} END{for (s in n) printf "  %-12s %d\n", s, n[s]; }'
 echo "  total: $(nsx ss -tanH | wc -l) sockets"
 
@@ -123,23 +124,21 @@ CMDS=(
 
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 
-# time_one CMD -> median wall ms over RUNS
-time_one() {
-    local cmd="$1"
-    if command -v hyperfine >/dev/null; then
-        nsx hyperfine --style none --warmup 1 --runs "$RUNS" --time-unit millisecond \
-            --export-json "$WORK/h.json" "timeout $CMD_TIMEOUT sh -c \"$cmd\"" >/dev/null 2>&1 \
-            || { echo NaN; return; }
-        "$PY" -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["median"]*1000, 1))' "$WORK/h.json"
-    else
-        local i s e
-        for i in $(seq "$RUNS"); do
-            s=$(date +%s%N)
-            nsx timeout "$CMD_TIMEOUT" sh -c "$cmd" || { echo NaN; return; }
-            e=$(date +%s%N)
-            echo $(( (e - s) / 1000000 ))
-        done | median
-    fi
+# time_hyperfine CMD -> median wall ms over RUNS (one command at a time)
+time_hyperfine() {
+    nsx hyperfine --style none --warmup 1 --runs "$RUNS" --time-unit millisecond \
+        --export-json "$WORK/h.json" "timeout $CMD_TIMEOUT sh -c \"$1\"" >/dev/null 2>&1 \
+        || { echo NaN; return; }
+    "$PY" -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["median"]*1000, 1))' "$WORK/h.json"
+}
+
+# time_round CMD -> one wall-clock sample in ms (NaN on failure/timeout)
+time_round() {
+    local s e
+    s=$(date +%s%N)
+    nsx timeout "$CMD_TIMEOUT" sh -c "$1" || { echo NaN; return; }
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000000 ))
 }
 
 # rss_one CMD -> peak RSS of the command's process tree's largest member (KiB)
@@ -154,10 +153,19 @@ echo "== timing ($RUNS runs each, $(command -v hyperfine >/dev/null && echo hype
 echo "   binary: $BIN"
 echo "   dump floor: $FLOOR_KIND"
 declare -a MS RSS
-for i in "${!CMDS[@]}"; do
-    MS[$i]=$(time_one "${CMDS[$i]}")
-    RSS[$i]=$(rss_one "${CMDS[$i]}")
-done
+echo "   sockets before timing: $(nsx ss -tanH | wc -l)"
+if command -v hyperfine >/dev/null; then
+    for i in "${!CMDS[@]}"; do MS[$i]=$(time_hyperfine "${CMDS[$i]}"); done
+else
+    # Round-robin: every command sees the same machine load and socket table in each round.
+    for r in $(seq "$RUNS"); do
+        for i in "${!CMDS[@]}"; do time_round "${CMDS[$i]}" >>"$WORK/t.$i"; done
+    done
+    for i in "${!CMDS[@]}"; do
+        if grep -q NaN "$WORK/t.$i"; then MS[$i]=NaN; else MS[$i]=$(median <"$WORK/t.$i"); fi
+    done
+fi
+for i in "${!CMDS[@]}"; do RSS[$i]=$(rss_one "${CMDS[$i]}"); done
 BASE="${MS[2]}"
 printf "\n%-34s %12s %14s %14s\n" "command" "median ms" "vs ss|awk" "peak RSS KiB"
 for i in "${!CMDS[@]}"; do
@@ -165,4 +173,4 @@ for i in "${!CMDS[@]}"; do
     printf "%-34s %12s %14s %14s\n" "${NAMES[$i]}" "${MS[$i]}" "$ratio" "${RSS[$i]}"
 done
 echo
-echo "sockets at end: $(nsx ss -tanH | wc -l)  (TIME_WAIT expires 60 s after build: compare runs within a minute)"
+echo "sockets after timing: $(nsx ss -tanH | wc -l)"

@@ -470,7 +470,10 @@ pub struct SsRow {
     pub pids: Vec<u32>,
 }
 
-/// `ss -tanpH [filter…]` (in `netns` if given), parsed. `filter` is an ss filter expression,
+/// `ss -tanpH [filter…]` (in `netns` if given), parsed.
+///
+/// Beware: with `-p` (or `-e`) this ss omits request sockets (SYN_RECV) entirely — measured
+/// here: 10 SYN_RECV under `ss -tan`, 0 under `ss -tanp`. Count states with [`ss_counts`]. `filter` is an ss filter expression,
 /// e.g. `"( sport = :8080 )"`; empty for all.
 pub fn ss_rows(netns: Option<&str>, filter: &str) -> Vec<SsRow> {
     let mut args = vec!["-tanpH"];

@@ -249,13 +249,12 @@ def cmd_timewait(a):
         lst = make_listener(dst, af, 0, 4096)
         lst.settimeout(5)
         port = lst.getsockname()[1]
-    made, errors, sources = 0, {}, set()
-    t0 = time.monotonic()
-    deadline = t0 + a.max_seconds
-    for i in range(a.count):
-        if time.monotonic() > deadline:
-            errors["deadline"] = errors.get("deadline", 0) + 1
-            break
+    errors, sources, seq = {}, set(), [0]
+
+    def one():
+        """One short connection, client closes first. True when made; False to stop."""
+        i = seq[0]
+        seq[0] += 1
         c = socket.socket(af, socket.SOCK_STREAM)
         c.settimeout(5)
         try:
@@ -270,8 +269,8 @@ def cmd_timewait(a):
             name = errno.errorcode.get(e.errno, str(e.errno))
             errors[name] = errors.get(name, 0) + 1
             if e.errno == errno.EADDRNOTAVAIL:
-                break  # ports exhausted: that is the point of a storm, stop here
-            continue
+                return False  # ports toward this destination exhausted: the storm is built
+            return None  # skip this one
         if lst is not None:
             s, _ = lst.accept()
             c.close()  # client closes first -> client side ends in TIME_WAIT
@@ -283,7 +282,22 @@ def cmd_timewait(a):
             s.close()
         else:
             c.close()
-        made += 1
+        return True
+
+    made = 0
+    t0 = time.monotonic()
+    deadline = t0 + a.max_seconds
+    born = []  # creation times, for --maintain
+    for _ in range(a.count):
+        if time.monotonic() > deadline:
+            errors["deadline"] = errors.get("deadline", 0) + 1
+            break
+        ok = one()
+        if ok is False:
+            break
+        if ok:
+            made += 1
+            born.append(time.monotonic())
     if made == 0:
         fail(f"no connection made: {errors}")
     emit(
@@ -297,11 +311,24 @@ def cmd_timewait(a):
             "count": made,
             "requested": a.count,
             "errors": errors,
+            "maintain": a.maintain,
             "sources": sorted(sources) or ["127.0.0.1" if af == socket.AF_INET else "::1"],
             "setup_ms": int((time.monotonic() - t0) * 1000),
         }
     )
-    hold(a.hold)
+    tick = None
+    if a.maintain:
+        # TIME_WAIT lives 60 s: replace each connection at 58 s so the count stays ~made.
+        def tick():
+            now = time.monotonic()
+            while born and now - born[0] > 58:
+                born.pop(0)
+            budget = time.monotonic() + 0.5
+            while len(born) < made and time.monotonic() < budget:
+                if one():
+                    born.append(time.monotonic())
+
+    hold(a.hold, tick, 1.0 if tick else None)
 
 
 # --------------------------------------------------------------------------- established
@@ -580,6 +607,7 @@ def main():
     s.add_argument("--dst-port", type=int, default=0, help="0: own listener (accepts+closes)")
     s.add_argument("--src-spread", type=int, default=1, help="spread sources over 127.0.0.1..N")
     s.add_argument("--max-seconds", type=float, default=20.0)
+    s.add_argument("--maintain", action="store_true", help="keep ~count TIME_WAIT (replace expiring)")
     s.set_defaults(fn=cmd_timewait)
 
     s = sub.add_parser("established", help="held ESTABLISHED pairs over holder processes")
