@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -62,7 +62,8 @@ pub fn require_root(test: &str, why: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{msg} (CI is set: refusing to skip)");
     }
-    eprintln!("{msg}");
+    // Straight to fd 2, not eprintln!: libtest captures the macros and would hide the skip.
+    let _ = writeln!(std::io::stderr(), "{msg}");
     false
 }
 
