@@ -154,9 +154,11 @@ fn sockets_lists_each_closewait_with_owner() {
     let (ss, json) = stable_against_ss(None, &sport(pop.port()), || {
         sockscope_json(None, &["sockets", "--sport", &p])
     });
-    let rows = json
+    assert_eq!(json["schema_version"], 1, "{json}");
+    let rows = json["sockets"]
         .as_array()
-        .unwrap_or_else(|| panic!("not an array: {json}"));
+        .unwrap_or_else(|| panic!("no sockets array: {json}"));
+    assert_eq!(json["total"].as_u64(), Some(rows.len() as u64), "{json}");
     assert_eq!(rows.len() as u64, ss.values().sum::<u64>(), "{json}");
     let mut cw = 0;
     for r in rows {
@@ -180,7 +182,7 @@ fn sockets_lists_each_closewait_with_owner() {
     for spelling in ["close-wait", "CLOSE_WAIT"] {
         let v = sockscope_json(None, &["sockets", "--sport", &p, "--state", spelling]);
         assert_eq!(
-            v.as_array().map(Vec::len),
+            v["sockets"].as_array().map(Vec::len),
             Some(12),
             "--state {spelling}: {v}"
         );
