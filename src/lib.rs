@@ -16,3 +16,4 @@ pub mod filter;
 pub mod model;
 pub mod oneshot;
 pub mod report;
+pub mod serve;
