@@ -215,4 +215,88 @@ fn prometheus_scrapes_close_wait_count() {
         ),
         Some(f64::from(CLOSE_WAIT))
     );
+    // Every dashboard query parses and evaluates against real sockscope series.
+    for expr in dashboard_queries() {
+        let q = expr
+            .replace("$instance", ".*")
+            .replace("$netns", ".*")
+            .replace("$__rate_interval", "1m");
+        let path = format!("/api/v1/query?query={}", percent_encode(&q));
+        assert!(
+            http_get(prom.addr, &path).is_some(),
+            "Prometheus rejects dashboard query {q}"
+        );
+    }
+}
+
+/// The PromQL of every panel target in the Grafana dashboard.
+fn dashboard_queries() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/grafana/sockscope.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_string))
+        .collect();
+    assert!(exprs.len() >= 10, "dashboard has {} queries", exprs.len());
+    exprs
+}
+
+#[test]
+fn dashboard_is_valid_and_uses_a_datasource_variable() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/grafana/sockscope.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let vars = dash["templating"]["list"].as_array().unwrap();
+    assert!(vars
+        .iter()
+        .any(|v| v["type"] == "datasource" && v["query"] == "prometheus"));
+    for p in dash["panels"].as_array().unwrap() {
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+    }
+    for expr in dashboard_queries() {
+        assert!(expr.contains("sockscope_"), "{expr}");
+    }
+}
+
+#[test]
+fn alert_rules_pass_promtool() {
+    let promtool = Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "promtool is required under CI (apt-get install prometheus)"
+        );
+        eprintln!("skipped: /usr/bin/promtool absent (apt-get install prometheus)");
+        return;
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/prometheus");
+    for args in [
+        ["check", "rules", "sockscope-rules.yml"],
+        ["test", "rules", "sockscope-rules.test.yml"],
+    ] {
+        let out = Command::new(promtool)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Every detector rule has an alert.
+    let rules = std::fs::read_to_string(format!("{dir}/sockscope-rules.yml")).unwrap();
+    for rule in sockscope::analyze::finding::RuleId::ALL {
+        assert!(
+            rules.contains(&format!("rule: {}", rule.as_str())),
+            "no alert for {}",
+            rule.as_str()
+        );
+    }
 }
