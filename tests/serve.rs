@@ -339,7 +339,8 @@ fn idle_connections_do_not_block_a_scrape() {
     std::thread::sleep(Duration::from_millis(100));
     let t0 = Instant::now();
     assert_eq!(get(a, "/metrics").0, 200);
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    // Well under the 5 s header timeout: the scrape did not wait for the idle clients.
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
     drop(idle);
     h.shutdown();
 }
@@ -368,7 +369,7 @@ fn a_saturated_pool_recovers_within_the_header_timeout() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(code, 200, "scrape did not recover");
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
     drop(idle);
     h.shutdown();
 }
