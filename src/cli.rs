@@ -45,6 +45,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print one line per interval, like vmstat: key states, their deltas, active findings.
     Watch(WatchArgs),
+    /// Serve Prometheus / OpenMetrics metrics over HTTP (loopback by default).
+    Serve(ServeArgs),
     /// Time a bare sock_diag dump (the benchmark floor) and print the socket count.
     #[command(hide = true)]
     DumpFloor,
@@ -280,6 +282,31 @@ pub struct WatchArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
     pub format: WatchFormat,
+}
+
+/// `sockscope serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 9847 unless given).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9847", value_parser = parse_listen)]
+    pub listen: std::net::SocketAddr,
+    /// Time between collections; scrapes in between read the latest one.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Export per-process series for the N processes with most sockets.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top_processes: usize,
+    /// Add a pid label to per-process series (more series: pids churn).
+    #[arg(long)]
+    pub pid_labels: bool,
+}
+
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse::<std::net::SocketAddr>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| (ip, 9847).into()))
+        .map_err(|_| {
+            format!("invalid listen address '{s}' (expected IP:PORT, e.g. 127.0.0.1:9847)")
+        })
 }
 
 /// `sockscope explain`.

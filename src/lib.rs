@@ -16,4 +16,5 @@ pub mod filter;
 pub mod model;
 pub mod oneshot;
 pub mod report;
+pub mod serve;
 pub mod stream;

@@ -6,9 +6,11 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::analyze::engine::Analyzer;
-use crate::cli::{GlobalArgs, WatchArgs, WatchFormat};
-use crate::oneshot::{collect_config, open_collector, RunError};
+use crate::cli::{GlobalArgs, ServeArgs, WatchArgs, WatchFormat};
+use crate::collect::collector::Collector;
+use crate::oneshot::{collect_config, open_collector, thresholds, RunError};
 use crate::report::watch::{write_jsonl, write_text, WatchLine};
+use crate::serve::{self, ServeOptions};
 
 /// `sockscope watch`: runs until `--count` lines were written or the pipe closes.
 pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Result<(), RunError> {
@@ -17,7 +19,7 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
     cfg.counters = true;
     cfg.sysctls = true;
     let mut collector = open_collector(cfg)?;
-    let mut analyzer = Analyzer::new();
+    let mut analyzer = Analyzer::with_thresholds(thresholds(global)?);
     let mut previous = None;
     let mut line_no = 0usize;
     loop {
@@ -51,4 +53,44 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
                 .max(Duration::ZERO),
         );
     }
+}
+
+/// `sockscope serve`: the tick thread owns the collector (namespaces are per thread), so it
+/// is opened there; a throwaway open on another thread first turns a bad namespace or
+/// source into a usage error before the port is bound.
+pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
+    let th = thresholds(global)?;
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.counters = true;
+    cfg.sysctls = true;
+    let probe = cfg.clone();
+    std::thread::spawn(move || open_collector(probe).map(drop))
+        .join()
+        .map_err(|_| RunError::Usage("collector probe panicked".into()))??;
+    let opts = ServeOptions {
+        listen: args.listen,
+        interval: args.interval,
+        top_processes: args.top_processes,
+        pid_labels: args.pid_labels,
+        ..ServeOptions::default()
+    };
+    let mut state: Option<(Collector, Analyzer)> = None;
+    eprintln!(
+        "sockscope: serving metrics on http://{}/metrics",
+        opts.listen
+    );
+    serve::run(opts, move || {
+        if state.is_none() {
+            let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
+            state = Some((c, Analyzer::with_thresholds(th.clone())));
+        }
+        let Some((collector, analyzer)) = state.as_mut() else {
+            return Err("collector unavailable".into());
+        };
+        let snap = collector.collect().map_err(|e| e.to_string())?;
+        let analysis = analyzer.observe(&snap);
+        Ok(vec![(snap, analysis)])
+    })
+    .map_err(|e| RunError::Usage(e.to_string()))
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs the tools the real-kernel tests drive
-# (ss, netstat, ip, tmux, setpriv, python3), then runs every test. Run as root: the live
+# (ss, netstat, ip, tmux, setpriv, python3, prometheus + promtool), then runs every test. Run as root: the live
 # tests create sockets in network namespaces and compare with ss; as non-root they print
 # why they cannot run (and fail under CI=true rather than pass silently).
 set -euo pipefail
@@ -14,10 +14,13 @@ command -v tmux >/dev/null || need+=(tmux)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v python3 >/dev/null || need+=(python3)
 command -v pgrep >/dev/null || need+=(procps)
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    # The package may start its daemon where an init system runs; the tests start their own.
+    pkill -x prometheus 2>/dev/null || true
   else
     echo "missing tools: ${need[*]} (install them, or run this script as root)" >&2
     exit 1
