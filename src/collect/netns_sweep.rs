@@ -1,0 +1,203 @@
+//! Finding every network namespace on the host for `--all-netns`: the named ones under
+//! /run/netns and the distinct `/proc/*/ns/net` of running processes, each labelled by its
+//! name, or else by the container or systemd unit of a process inside it (from
+//! /proc/PID/cgroup). Namespaces that cannot be inspected are reported, never skipped
+//! silently. This module only looks; entering is [`super::netns`]'s job.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::netns::{list_named, netns_inode, resolve};
+
+/// A namespace to collect from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetnsEntry {
+    /// What users see: `host`, a /run/netns name, a container or unit, or `pid N (comm)`.
+    pub label: String,
+    /// The file to enter (`/run/netns/NAME` or `/proc/PID/ns/net`).
+    pub path: PathBuf,
+    /// The namespace inode (identity).
+    pub inode: u64,
+}
+
+/// A namespace (or a group of processes) that could not be inspected or entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetnsFailure {
+    /// Which namespace or processes.
+    pub what: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Lists every network namespace: `host` first, then named ones, then the rest by inode.
+pub fn discover() -> (Vec<NetnsEntry>, Vec<NetnsFailure>) {
+    let mut found: BTreeMap<u64, NetnsEntry> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let host = netns_inode("/proc/self/ns/net").ok();
+    if let Some(inode) = host {
+        found.insert(
+            inode,
+            NetnsEntry {
+                label: "host".into(),
+                path: "/proc/self/ns/net".into(),
+                inode,
+            },
+        );
+    }
+    for name in list_named() {
+        let path = resolve(&name);
+        match netns_inode(&path) {
+            Ok(inode) => {
+                found.entry(inode).or_insert(NetnsEntry {
+                    label: name,
+                    path,
+                    inode,
+                });
+            }
+            Err(e) => failures.push(NetnsFailure {
+                what: name,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let mut unreadable = 0u64;
+    let mut first_err = None;
+    for pid in proc_pids() {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        match netns_inode(&path) {
+            Ok(inode) => {
+                found.entry(inode).or_insert_with(|| NetnsEntry {
+                    label: label_for_pid(pid),
+                    path,
+                    inode,
+                });
+            }
+            // The process exited between listing and looking: nothing to report.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => {
+                unreadable += 1;
+                first_err.get_or_insert(e.to_string());
+            }
+        }
+    }
+    if unreadable > 0 {
+        failures.push(NetnsFailure {
+            what: format!("{unreadable} processes"),
+            reason: format!(
+                "their network namespace could not be read ({}); run as root",
+                first_err.unwrap_or_default()
+            ),
+        });
+    }
+    let mut entries: Vec<NetnsEntry> = found.into_values().collect();
+    entries.sort_by_key(|e| {
+        (
+            Some(e.inode) != host,
+            !e.path.starts_with("/run/netns"),
+            e.label.clone(),
+        )
+    });
+    (entries, failures)
+}
+
+fn proc_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn label_for_pid(pid: u32) -> String {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    label_from_cgroup(&cgroup).unwrap_or_else(|| {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        format!("pid {pid} ({})", comm.trim())
+    })
+}
+
+/// Names the container or systemd unit a /proc/PID/cgroup text places a process in:
+/// `docker:0123456789ab`, `containerd:…`, `podman:…`, `k8s:pod…`, `nginx.service`; `None`
+/// for the root cgroup or a plain session.
+pub fn label_from_cgroup(text: &str) -> Option<String> {
+    // cgroup v2 has one `0::/path` line; v1 has many, any of which carries the path.
+    let path = text
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .find(|p| *p != "/")?;
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    for part in parts.iter().rev() {
+        let scope = part.strip_suffix(".scope").unwrap_or(part);
+        for (prefix, kind) in [
+            ("docker-", "docker"),
+            ("cri-containerd-", "containerd"),
+            ("crio-", "crio"),
+            ("libpod-", "podman"),
+        ] {
+            if let Some(id) = scope.strip_prefix(prefix) {
+                return Some(format!("{kind}:{}", id.get(..12).unwrap_or(id)));
+            }
+        }
+    }
+    if let Some(pod) = parts
+        .iter()
+        .find(|p| p.contains("-pod") || p.starts_with("pod"))
+    {
+        return Some(format!("k8s:{}", pod.trim_end_matches(".slice")));
+    }
+    if parts.first() == Some(&"docker") {
+        return parts
+            .get(1)
+            .map(|id| format!("docker:{}", id.get(..12).unwrap_or(id)));
+    }
+    parts
+        .iter()
+        .rev()
+        .find(|p| p.ends_with(".service") || (p.ends_with(".scope") && !p.starts_with("session-")))
+        .map(|p| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_labels() {
+        let docker = "0::/system.slice/docker-3f2a9c1b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4.scope\n";
+        assert_eq!(
+            label_from_cgroup(docker).as_deref(),
+            Some("docker:3f2a9c1b7d4e")
+        );
+        let unit = "0::/system.slice/nginx.service\n";
+        assert_eq!(label_from_cgroup(unit).as_deref(), Some("nginx.service"));
+        let v1 = "12:pids:/docker/abcdef0123456789\n1:name=systemd:/docker/abcdef0123456789\n";
+        assert_eq!(
+            label_from_cgroup(v1).as_deref(),
+            Some("docker:abcdef012345")
+        );
+        let k8s = "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1234.slice/cri-containerd-feedbeef00112233.scope\n";
+        assert_eq!(
+            label_from_cgroup(k8s).as_deref(),
+            Some("containerd:feedbeef0011")
+        );
+        let pod = "0::/kubepods/burstable/pod0f3c-77/\n";
+        assert_eq!(label_from_cgroup(pod).as_deref(), Some("k8s:pod0f3c-77"));
+        assert_eq!(label_from_cgroup("0::/\n"), None);
+        assert_eq!(
+            label_from_cgroup("0::/user.slice/user-0.slice/session-3.scope\n"),
+            None
+        );
+        assert_eq!(label_from_cgroup(""), None);
+    }
+
+    #[test]
+    fn host_comes_first_and_is_unique() {
+        let (entries, _) = discover();
+        assert_eq!(entries.first().map(|e| e.label.as_str()), Some("host"));
+        let mut inodes: Vec<u64> = entries.iter().map(|e| e.inode).collect();
+        inodes.dedup();
+        assert_eq!(inodes.len(), entries.len());
+    }
+}
