@@ -15,3 +15,4 @@ pub mod explain;
 pub mod filter;
 pub mod model;
 pub mod report;
+pub mod tui;
