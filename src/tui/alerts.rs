@@ -13,9 +13,9 @@ use crate::tui::fmt;
 
 fn phase_tag(p: AlertPhase) -> &'static str {
     match p {
-        AlertPhase::Firing => "FIRING ",
-        AlertPhase::Pending => "pending",
-        AlertPhase::Resolved => "resolvd",
+        AlertPhase::Firing => "FIRING  ",
+        AlertPhase::Pending => "pending ",
+        AlertPhase::Resolved => "resolved",
     }
 }
 
@@ -42,11 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
     let height = usize::from(inner.height);
     let sel = app.selected();
     // Keep the selection visible: scroll by whole pages.
-    let skip = if height == 0 {
-        0
-    } else {
-        sel / height * height
-    };
+    let skip = sel.checked_div(height).map_or(0, |page| page * height);
     let mut lines: Vec<Line> = Vec::new();
     if alerts.is_empty() {
         lines.push(Line::styled("no alerts: nothing is building up", t.dim()));

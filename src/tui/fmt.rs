@@ -59,6 +59,24 @@ pub fn clip(s: &str, width: usize) -> String {
     out
 }
 
+/// A state name short enough for a column header.
+pub fn state_short(s: crate::model::TcpState) -> &'static str {
+    use crate::model::TcpState as S;
+    match s {
+        S::Established => "ESTAB",
+        S::SynSent => "SYN_SENT",
+        S::SynRecv => "SYN_RECV",
+        S::FinWait1 => "FIN_W1",
+        S::FinWait2 => "FIN_W2",
+        S::TimeWait => "TIME_W",
+        S::Close => "CLOSE",
+        S::CloseWait => "CLOSE_W",
+        S::LastAck => "LAST_ACK",
+        S::Listen => "LISTEN",
+        S::Closing => "CLOSING",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,23 +93,5 @@ mod tests {
         assert_eq!(per_min(-1.25), "-1.2/min");
         assert_eq!(per_sec(0.0), "0/s");
         assert_eq!(clip("abcdef", 4), "abc…");
-    }
-}
-
-/// A state name short enough for a column header.
-pub fn state_short(s: crate::model::TcpState) -> &'static str {
-    use crate::model::TcpState as S;
-    match s {
-        S::Established => "ESTAB",
-        S::SynSent => "SYN_SENT",
-        S::SynRecv => "SYN_RECV",
-        S::FinWait1 => "FIN_W1",
-        S::FinWait2 => "FIN_W2",
-        S::TimeWait => "TIME_W",
-        S::Close => "CLOSE",
-        S::CloseWait => "CLOSE_W",
-        S::LastAck => "LAST_ACK",
-        S::Listen => "LISTEN",
-        S::Closing => "CLOSING",
     }
 }

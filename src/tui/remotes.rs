@@ -31,7 +31,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Column::text(0, REMOTE_COLUMNS[0], 24),
         Column::num(1, REMOTE_COLUMNS[1], 6),
     ];
+    // Towards remotes, TIME_WAIT (port exhaustion) matters most.
     let mut states = state_columns(n_fixed);
+    if let Some(i) = states.iter().position(|c| c.title == "TIME_W") {
+        let tw = states.remove(i);
+        states.insert(0, tw);
+    }
     let tail = states.split_off(4);
     columns.extend(states);
     if ports.is_some() {

@@ -65,9 +65,9 @@ pub fn cell(app: &App, snap: &Snapshot, s: &SocketRecord, col: usize) -> (String
     let t = app.theme;
     match col {
         0 => (s.state.netstat_name().into(), t.state(s.state)),
-        1 => (fmt::clip(&s.local.to_string(), 21), Style::new()),
-        2 => (fmt::clip(&s.remote.to_string(), 21), Style::new()),
-        3 => (fmt::clip(&owner_text(snap, s), 16), t.dim()),
+        1 => (fmt::clip(&s.local.to_string(), 19), Style::new()),
+        2 => (fmt::clip(&s.remote.to_string(), 19), Style::new()),
+        3 => (fmt::clip(&owner_text(snap, s), 11), t.dim()),
         4 => {
             let style = if s.recv_q > 0 { t.warn() } else { t.dim() };
             (s.recv_q.to_string(), style)
@@ -83,10 +83,10 @@ pub fn columns() -> Vec<Column> {
     let c = SOCKET_COLUMNS;
     vec![
         Column::text(0, c[0], 11),
-        Column::text(1, c[1], 21),
-        Column::text(2, c[2], 21),
-        Column::num(7, c[7], 7),
-        Column::text(3, c[3], 16),
+        Column::text(1, c[1], 19),
+        Column::text(2, c[2], 19),
+        Column::num(7, c[7], 6),
+        Column::text(3, c[3], 11),
         Column::num(4, c[4], 6),
         Column::num(5, c[5], 6),
         Column::text(6, c[6], 16),

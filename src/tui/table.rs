@@ -72,12 +72,15 @@ pub fn fit(cols: &[Column], width: u16) -> Vec<Column> {
     let mut used = 0u16;
     let mut out: Vec<Column> = Vec::new();
     for c in cols {
+        // Room for the title and a sort marker, so headers are never cut.
+        let mut c = c.clone();
+        c.width = c.width.max(c.title.chars().count() as u16 + 1);
         let need = c.width + u16::from(!out.is_empty());
         if used + need > width {
             continue;
         }
         used += need;
-        out.push(c.clone());
+        out.push(c);
     }
     out.sort_by_key(|c| c.id);
     out

@@ -4,7 +4,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Sparkline};
+use ratatui::widgets::{Block, Paragraph, RenderDirection, Sparkline};
 use ratatui::Frame;
 
 use crate::model::TcpState;
@@ -28,8 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::bordered().title(" trends (per tick) ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let each = (inner.height / TRENDED.len() as u16).max(1);
-    let areas = Layout::vertical([Constraint::Length(each); 4]).split(inner);
+    let areas = Layout::vertical([Constraint::Fill(1); 4]).split(inner);
     for (i, &state) in TRENDED.iter().enumerate() {
         let Some(&r) = areas.get(i) else { break };
         if r.height == 0 {
@@ -53,8 +52,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         if spark.height > 0 {
             // Right-aligned: the newest samples that fit, so the line ends "now".
             let w = usize::from(spark.width);
-            let tail = &series[series.len().saturating_sub(w)..];
-            frame.render_widget(Sparkline::default().data(tail).style(t.state(state)), spark);
+            let newest_first: Vec<u64> = series.iter().rev().take(w).copied().collect();
+            frame.render_widget(
+                Sparkline::default()
+                    .data(&newest_first)
+                    .direction(RenderDirection::RightToLeft)
+                    .style(t.state(state)),
+                spark,
+            );
         }
     }
 }

@@ -137,10 +137,12 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
         .select(current)
         .highlight_style(t.selected())
         .divider("│");
+    // The Detail marker only where it does not cut the last tab.
+    let marker_w = if area.width >= 90 { 10 } else { 0 };
     let [left, right] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(10)]).areas(area);
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(marker_w)]).areas(area);
     frame.render_widget(tabs, left);
-    if app.view == View::Detail {
+    if app.view == View::Detail && marker_w > 0 {
         frame.render_widget(Paragraph::new(Span::styled("▸ Detail", t.title())), right);
     }
 }
@@ -170,14 +172,21 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
             ("?", "help"),
             ("Tab", "view"),
             ("Enter", "detail"),
-            ("Esc", "back"),
+            ("e", "explain"),
             ("/", "filter"),
             ("s/S", "sort"),
             ("Space", "pause"),
             ("+/-", "interval"),
-            ("e", "explain"),
+            ("Esc", "back"),
         ];
+        // Only whole hints: drop the tail rather than cut one in half.
+        let mut used: usize = spans.iter().map(|s| s.width()).sum();
         for (k, what) in hints {
+            let w = k.chars().count() + what.chars().count() + 2;
+            if used + w > usize::from(area.width) {
+                break;
+            }
+            used += w;
             spans.push(Span::styled(k, t.title()));
             spans.push(Span::styled(format!(" {what} "), t.dim()));
         }
@@ -201,22 +210,35 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
     let rows = help_rows();
-    let lines: Vec<Line> = rows
+    let mut lines: Vec<Line> = rows
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
-                Span::styled(format!("{k:>10}  "), t.title()),
+                Span::styled(format!("{k:>9} "), t.title()),
                 Span::raw(*what),
             ])
         })
         .collect();
-    let h = (lines.len() as u16).saturating_add(2);
-    let r = centered(area, 64, h);
+    let block = Block::bordered().title(" keys — Esc or ? closes ");
+    // One column when it fits, else two side by side (80×24 needs two).
+    let fits = lines.len() as u16 + 2 <= area.height;
+    let (w, h) = if fits {
+        (64, lines.len() as u16 + 2)
+    } else {
+        (area.width, (lines.len() as u16).div_ceil(2) + 2)
+    };
+    let r = centered(area, w, h);
     frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" keys — Esc or ? closes ")),
-        r,
-    );
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    if fits {
+        frame.render_widget(Paragraph::new(lines), inner);
+    } else {
+        let right = lines.split_off(lines.len().div_ceil(2));
+        let [a, b] = Layout::horizontal([Constraint::Fill(1); 2]).areas(inner);
+        frame.render_widget(Paragraph::new(lines), a);
+        frame.render_widget(Paragraph::new(right), b);
+    }
 }
 
 fn draw_explain(frame: &mut Frame, area: Rect, app: &App) {
