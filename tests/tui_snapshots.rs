@@ -53,13 +53,10 @@ fn process(pid: u32, comm: &str, user: &str) -> (u32, ProcessInfo) {
 
 /// Tick `k` of the fixture: CLOSE_WAIT in java grows by one per tick from 30.
 fn snapshot(k: u64) -> Snapshot {
+    // No cookies: sockets are keyed by 4-tuple, so they keep their identity (and age)
+    // across ticks as real sockets do.
     let mut s = Vec::new();
-    let mut cookie = 1u64;
-    let mut push = |mut r: SocketRecord| {
-        r.cookie = Some(cookie);
-        cookie += 1;
-        s.push(r);
-    };
+    let mut push = |r: SocketRecord| s.push(r);
     let listen = |addr: &str, pid: u32, backlog: u32, queue: u32| {
         let mut l = sock(TcpState::Listen, addr, "0.0.0.0:0", Owner::Process(pid));
         l.send_q = backlog;
@@ -291,6 +288,10 @@ fn alerts(now: i64, cw: u64) -> Vec<Alert> {
 }
 
 fn tick(k: u64) -> Event {
+    tick_took(k, 14)
+}
+
+fn tick_took(k: u64, tick_ms: u64) -> Event {
     let snapshot = snapshot(k);
     let cw = snapshot.state_counts().get(TcpState::CloseWait);
     let analysis = Analysis {
@@ -300,7 +301,7 @@ fn tick(k: u64) -> Event {
     Event::Tick(Box::new(TickData {
         snapshot,
         analysis,
-        tick_ms: 14,
+        tick_ms,
     }))
 }
 
@@ -428,7 +429,7 @@ fn paused_and_stretched_header() {
         interval_ms: 250,
         color: true,
     });
-    a.on_event(tick(0));
+    a.on_event(tick_took(0, 1530));
     a.apply(Action::TogglePause);
     let term = render(&a, 80, 24);
     insta::assert_snapshot!("header_paused_stretched", term.backend());

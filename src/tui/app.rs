@@ -450,6 +450,24 @@ impl App {
             .find(|a| a.finding.rule == rule && &a.finding.subject == subject)
     }
 
+    /// The alert that concerns a drill-down target, if any: the finding itself, or one
+    /// about the same process, listener or remote, or about the state.
+    pub(super) fn alert_about(&self, target: &DetailTarget) -> Option<&Alert> {
+        if let DetailTarget::Finding(rule, subject) = target {
+            return self.alert_for(*rule, subject);
+        }
+        let (_, an) = self.data()?;
+        an.alerts
+            .iter()
+            .find(|a| match (&a.finding.subject, target) {
+                (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
+                (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
+                (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
+                (_, DetailTarget::State(s)) => rows::rule_state(a.finding.rule) == Some(*s),
+                _ => false,
+            })
+    }
+
     fn explain_selected(&self) -> Option<Explanation> {
         let (snap, _) = self.data()?;
         let sysctls = snap.sysctls.as_ref();
@@ -461,14 +479,17 @@ impl App {
             title: s.netstat_name().to_string(),
             text: explain::explain_state(s, sysctls),
         };
+        if let DetailTarget::State(s) = target {
+            return Some(state_text(s));
+        }
+        if let Some(a) = self.alert_about(&target) {
+            return Some(Explanation {
+                title: format!("{} — {}", a.finding.rule.as_str(), a.finding.message),
+                text: explain::explain_finding(&a.finding, sysctls),
+            });
+        }
         Some(match target {
-            DetailTarget::Finding(rule, subject) => {
-                let a = self.alert_for(rule, &subject)?;
-                Explanation {
-                    title: format!("{} — {}", rule.as_str(), a.finding.message),
-                    text: explain::explain_finding(&a.finding, sysctls),
-                }
-            }
+            DetailTarget::Finding(..) => return None,
             DetailTarget::State(s) => state_text(s),
             DetailTarget::Process(_) => state_text(TcpState::CloseWait),
             DetailTarget::Listener(_) => state_text(TcpState::SynRecv),

@@ -10,7 +10,6 @@ use ratatui::Frame;
 use crate::analyze::finding::{Alert, AlertPhase, Subject};
 use crate::model::{Snapshot, StateCounts};
 use crate::tui::app::{App, DetailTarget};
-use crate::tui::rows::rule_state;
 use crate::tui::table::{self, Spec};
 use crate::tui::{explain, fmt, sockets};
 
@@ -39,23 +38,6 @@ fn target_text(snap: &Snapshot, t: &DetailTarget) -> String {
             format!("finding {} on {}", rule.as_str(), subject_text(subject))
         }
     }
-}
-
-/// The alert that concerns the target, if any.
-fn alert_of<'a>(app: &'a App, target: &DetailTarget) -> Option<&'a Alert> {
-    if let DetailTarget::Finding(rule, subject) = target {
-        return app.alert_for(*rule, subject);
-    }
-    let (_, an) = app.data()?;
-    an.alerts
-        .iter()
-        .find(|a| match (&a.finding.subject, target) {
-            (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
-            (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
-            (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
-            (_, DetailTarget::State(s)) => rule_state(a.finding.rule) == Some(*s),
-            _ => false,
-        })
 }
 
 fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
@@ -116,7 +98,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     lines.push(Line::from(by_state));
-    let alert = alert_of(app, target);
+    let alert = app.alert_about(target);
     let sysctls = snap.sysctls.as_ref();
     let text = match (alert, target) {
         (Some(a), _) => {

@@ -18,11 +18,12 @@ pub fn explain_state(state: TcpState, sysctls: Option<&Sysctls>) -> String {
 ///
 /// Lead: append `crate::explain::explain(finding.rule.as_str(), sysctls)` here.
 pub fn explain_finding(finding: &Finding, sysctls: Option<&Sysctls>) -> String {
-    let _ = sysctls;
-    if finding.detail.is_empty() {
-        finding.message.clone()
-    } else {
-        finding.detail.clone()
+    if !finding.detail.is_empty() {
+        return finding.detail.clone();
+    }
+    match crate::tui::rows::rule_state(finding.rule) {
+        Some(s) => format!("{} {}", finding.message, explain_state(s, sysctls)),
+        None => finding.message.clone(),
     }
 }
 
