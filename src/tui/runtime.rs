@@ -75,11 +75,12 @@ fn install_panic_hook() {
     }));
 }
 
-fn spawn_signals(tx: Sender<Event>) -> io::Result<()> {
+fn spawn_signals(tx: Sender<Event>) -> io::Result<signal_hook::iterator::Handle> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     // signal-hook's iterator is a self-pipe: the handler only writes a byte; this thread
     // does the rest outside signal context.
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+    let handle = signals.handle();
     thread::Builder::new()
         .name("sockscope-signals".into())
         .spawn(move || {
@@ -87,7 +88,7 @@ fn spawn_signals(tx: Sender<Event>) -> io::Result<()> {
                 let _ = tx.send(Event::Terminate(sig));
             }
         })?;
-    Ok(())
+    Ok(handle)
 }
 
 fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
@@ -176,7 +177,7 @@ where
 
     install_panic_hook();
     let (_guard, mut term) = setup_terminal()?;
-    spawn_signals(tx.clone())?;
+    let signals = spawn_signals(tx.clone())?;
     spawn_input(tx.clone())?;
     let interval = app.interval_ms();
     let collector = thread::Builder::new()
@@ -195,9 +196,99 @@ where
         term.draw(|f| ui::draw(f, &app))?;
     }
     let _ = ctl_tx.send(Control::Shutdown);
+    // Unregisters the handlers (default signal behaviour returns) and ends that thread.
+    signals.close();
     drop(rx);
     // A tick in progress finishes first; do not wait on it (it may take seconds under
     // load): the thread ends on its next send or control check.
     drop(collector);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::aggregate::Aggregate;
+    use crate::model::{Attribution, SampleQuality, SourceKind};
+
+    fn empty() -> (Snapshot, Analysis) {
+        let snap = Snapshot {
+            taken_at_ms: 0,
+            source: SourceKind::File,
+            netns: "host".into(),
+            sockets: Vec::new(),
+            processes: Default::default(),
+            attribution: Attribution::default(),
+            quality: SampleQuality::default(),
+            counters: None,
+            sysctls: None,
+            collect_us: 0,
+        };
+        let an = Analysis {
+            aggregate: Aggregate::default(),
+            alerts: Vec::new(),
+        };
+        (snap, an)
+    }
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn collector_ticks_reports_errors_pauses_and_stops() {
+        let (tx, rx) = mpsc::channel();
+        let (ctl_tx, ctl_rx) = mpsc::channel();
+        let mut n = 0;
+        let make = move || {
+            n += 1;
+            if n == 2 {
+                Err("boom".to_string())
+            } else {
+                Ok(empty())
+            }
+        };
+        let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 250));
+        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
+        // Shortening the interval takes effect without waiting out the old one.
+        ctl_tx.send(Control::SetInterval(1)).unwrap();
+        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::CollectError(e)) if e == "boom"));
+        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
+        ctl_tx.send(Control::Pause(true)).unwrap();
+        // Drain what was sent before the pause landed; then nothing more arrives.
+        while rx.recv_timeout(Duration::from_millis(100)).is_ok() {}
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        ctl_tx.send(Control::Pause(false)).unwrap();
+        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
+        ctl_tx.send(Control::Shutdown).unwrap();
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn slow_ticks_report_their_duration() {
+        let (tx, rx) = mpsc::channel();
+        let (ctl_tx, ctl_rx) = mpsc::channel();
+        let make = || {
+            thread::sleep(Duration::from_millis(30));
+            Ok(empty())
+        };
+        let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 1));
+        match rx.recv_timeout(WAIT) {
+            Ok(Event::Tick(t)) => assert!(t.tick_ms >= 30, "{}", t.tick_ms),
+            other => panic!("{other:?}"),
+        }
+        ctl_tx.send(Control::Shutdown).unwrap();
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn without_a_tty_run_refuses_before_touching_the_terminal() {
+        if is_tty() {
+            return;
+        }
+        let r = run(TuiOptions::new("h", 1000), || Ok(empty()));
+        assert!(matches!(r, Err(TuiError::NotATerminal)));
+        assert_eq!(
+            TuiError::NotATerminal.to_string(),
+            "stdout is not a terminal; use `sockscope summary`"
+        );
+    }
 }
