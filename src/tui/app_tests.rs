@@ -5,31 +5,9 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::analyze::aggregate::aggregate;
+use crate::analyze::aggregate::tests::sock;
 use crate::analyze::finding::{AlertPhase, Finding, Severity};
-use crate::model::{
-    Attribution, Family, Owner, ProcessInfo, SampleQuality, SocketRecord, SourceKind, TimerKind,
-};
-
-fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
-    let l: std::net::SocketAddr = local.parse().unwrap();
-    let r: std::net::SocketAddr = remote.parse().unwrap();
-    SocketRecord {
-        family: Family::V4,
-        state,
-        local: Endpoint::new(l.ip(), l.port()),
-        remote: Endpoint::new(r.ip(), r.port()),
-        inode: 7,
-        uid: 0,
-        recv_q: 0,
-        send_q: 0,
-        timer: TimerKind::Off,
-        expires_ms: 0,
-        retransmits: 0,
-        cookie: None,
-        tcp_info: None,
-        owner,
-    }
-}
+use crate::model::{Attribution, Owner, ProcessInfo, SampleQuality, SourceKind};
 
 fn tick(at_ms: i64) -> TickData {
     let mut processes = BTreeMap::new();

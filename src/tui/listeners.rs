@@ -82,10 +82,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
                 fmt::count(l.states.get(TcpState::Established)),
                 Style::new(),
             ),
-            _ => match l.states.get(TcpState::CloseWait) {
-                0 => ("·".into(), t.dim()),
-                n => (fmt::count(n), t.state(TcpState::CloseWait)),
-            },
+            _ => table::state_count(t, TcpState::CloseWait, l.states.get(TcpState::CloseWait)),
         }
     };
     let spec = Spec {

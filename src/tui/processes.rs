@@ -63,10 +63,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             3 => (fmt::count(p.states.total()), t.title()),
             c => {
                 let st = TcpState::ALL[c - PROCESS_COLUMNS.len()];
-                match p.states.get(st) {
-                    0 => ("·".into(), t.dim()),
-                    n => (fmt::count(n), t.state(st)),
-                }
+                table::state_count(t, st, p.states.get(st))
             }
         }
     };

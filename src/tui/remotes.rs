@@ -58,10 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             }
             c => {
                 let st = TcpState::ALL[c - n_fixed];
-                match r.states.get(st) {
-                    0 => ("·".into(), t.dim()),
-                    n => (fmt::count(n), t.state(st)),
-                }
+                table::state_count(t, st, r.states.get(st))
             }
         }
     };

@@ -8,6 +8,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
+use crate::model::TcpState;
+use crate::tui::fmt;
 use crate::tui::rows::{marker, SortState};
 use crate::tui::theme::Theme;
 
@@ -65,6 +67,14 @@ pub struct Spec<'a> {
     pub theme: Theme,
     /// Shown when there are no rows.
     pub empty: &'a str,
+}
+
+/// A per-state count cell: `·` for zero (less noise), else the count in the state's colour.
+pub fn state_count(theme: Theme, state: TcpState, n: u64) -> (String, Style) {
+    match n {
+        0 => ("·".into(), theme.dim()),
+        n => (fmt::count(n), theme.state(state)),
+    }
 }
 
 /// Columns of `cols` (priority order) that fit in `width`, returned in id order.
