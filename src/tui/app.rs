@@ -93,6 +93,7 @@ pub struct App {
     pub(super) detail: Option<DetailTarget>,
     pub(super) explanation: Option<Explanation>,
     pub(super) quit: bool,
+    pub(super) fatal: Option<String>,
 }
 
 fn view_slot(v: View) -> usize {
@@ -128,12 +129,18 @@ impl App {
             detail: None,
             explanation: None,
             quit: false,
+            fatal: None,
         }
     }
 
     /// True once the user (or a signal, or a lost tty) asked to leave.
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// Why the dashboard must stop, when it is not the user's choice (the collector died).
+    pub fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
     }
 
     /// The current view.
@@ -193,6 +200,11 @@ impl App {
             Event::InputLost(_) | Event::Terminate(_) => {
                 self.quit = true;
                 Some(Control::Shutdown)
+            }
+            Event::CollectorGone(why) => {
+                self.fatal = Some(why);
+                self.quit = true;
+                None
             }
         }
     }

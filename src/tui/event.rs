@@ -33,6 +33,8 @@ pub enum Event {
     InputLost(String),
     /// SIGTERM, SIGHUP or SIGINT arrived: leave cleanly.
     Terminate(i32),
+    /// The tick closure panicked; the collector thread is gone. Leave with this message.
+    CollectorGone(String),
 }
 
 /// Requests from the UI loop to the collector thread.

@@ -34,6 +34,9 @@ pub enum TuiError {
     /// The terminal could not be set up, drawn to or restored.
     #[error("terminal: {0}")]
     Io(#[from] io::Error),
+    /// The tick closure panicked (the panic message was already printed).
+    #[error("collector failed: {0}")]
+    Collector(String),
 }
 
 /// True when both stdin and stdout are terminals, so the dashboard can run.
@@ -123,7 +126,14 @@ where
     loop {
         let started = Instant::now();
         if !paused {
-            let ev = match make_tick() {
+            // A panic in the caller's closure must end the dashboard, not leave it frozen
+            // on a terminal the panic hook has already restored.
+            let tick = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut make_tick));
+            let Ok(tick) = tick else {
+                let _ = tx.send(Event::CollectorGone("the collector panicked".into()));
+                return;
+            };
+            let ev = match tick {
                 Ok((snapshot, analysis)) => Event::Tick(Box::new(TickData {
                     snapshot,
                     analysis,
@@ -196,6 +206,10 @@ where
         term.draw(|f| ui::draw(f, &app))?;
     }
     let _ = ctl_tx.send(Control::Shutdown);
+    if let Some(why) = app.fatal() {
+        signals.close();
+        return Err(TuiError::Collector(why.to_string()));
+    }
     // Unregisters the handlers (default signal behaviour returns) and ends that thread.
     signals.close();
     drop(rx);
@@ -259,6 +273,16 @@ mod tests {
         ctl_tx.send(Control::Pause(false)).unwrap();
         assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
         ctl_tx.send(Control::Shutdown).unwrap();
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_panicking_collector_is_reported() {
+        let (tx, rx) = mpsc::channel();
+        let (_ctl_tx, ctl_rx) = mpsc::channel();
+        let make = || -> Result<(Snapshot, Analysis), String> { panic!("boom") };
+        let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 1));
+        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::CollectorGone(_))));
         h.join().unwrap();
     }
 
