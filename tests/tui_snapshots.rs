@@ -498,3 +498,24 @@ fn colour_never_hardcodes_black_or_white_text() {
         );
     }
 }
+
+/// The fixture's last tick as JSON, for replaying the same scene through the real binary
+/// (e.g. a tmux end-to-end test). Regenerate with `UPDATE_FIXTURES=1`.
+#[test]
+fn json_fixture_is_current() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tui/closewait_leak.json"
+    );
+    let json = serde_json::to_string_pretty(&snapshot(9)).unwrap() + "\n";
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        std::fs::write(path, &json).unwrap();
+    }
+    let stored = std::fs::read_to_string(path).unwrap();
+    let back: Snapshot = serde_json::from_str(&stored).unwrap();
+    assert_eq!(
+        back,
+        snapshot(9),
+        "run with UPDATE_FIXTURES=1 to refresh {path}"
+    );
+}
