@@ -81,10 +81,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let t = app.theme;
-    let info_h = (area.height * 2 / 5).max(7);
-    let [info, list] =
-        Layout::vertical([Constraint::Length(info_h), Constraint::Min(0)]).areas(area);
-
     let mut counts = StateCounts::default();
     for &i in &app.rows.detail {
         counts.add(snap.sockets[i].state);
@@ -112,6 +108,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         },
     };
     lines.push(Line::styled(text, t.dim()));
+    // As tall as the text wraps to (plus border), at least 7 rows, at most 2/5 of the view.
+    let wrap_w = usize::from(area.width.saturating_sub(2)).max(1);
+    let needed: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(wrap_w).max(1))
+        .sum();
+    let info_h = (needed as u16 + 2).clamp(7, (area.height * 2 / 5).max(7));
+    let [info, list] =
+        Layout::vertical([Constraint::Length(info_h), Constraint::Min(0)]).areas(area);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })

@@ -32,8 +32,8 @@ pub const LISTENER_COLUMNS: [&str; 8] = [
 /// Remotes table: fixed columns, then one per state.
 pub const REMOTE_COLUMNS: [&str; 2] = ["REMOTE", "TOTAL"];
 /// Sockets table columns.
-pub const SOCKET_COLUMNS: [&str; 8] = [
-    "STATE", "LOCAL", "REMOTE", "PROCESS", "RECV-Q", "SEND-Q", "TIMER", "AGE",
+pub const SOCKET_COLUMNS: [&str; 9] = [
+    "STATE", "LOCAL", "REMOTE", "PROCESS", "RECV-Q", "SEND-Q", "TIMER", "AGE", "IDLE",
 ];
 
 /// Column count of sort slot `slot` (0 processes, 1 listeners, 2 remotes, 3 sockets).
@@ -179,6 +179,7 @@ fn socket_key(app: &App, snap: &Snapshot, i: usize, col: usize) -> Key {
         4 => Key::Num(u64::from(s.recv_q)),
         5 => Key::Num(u64::from(s.send_q)),
         6 => Key::Num(u64::from(s.expires_ms)),
+        8 => Key::Num(s.tcp_info.map_or(0, |i| u64::from(i.last_data_recv_ms))),
         _ => Key::Num(
             app.first_seen
                 .age(s, app.now_ms)

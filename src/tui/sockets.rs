@@ -74,6 +74,11 @@ pub fn cell(app: &App, snap: &Snapshot, s: &SocketRecord, col: usize) -> (String
         }
         5 => (s.send_q.to_string(), t.dim()),
         6 => (timer_text(s), t.dim()),
+        // Time since data last arrived: old CLOSE_WAIT sockets show a large one.
+        8 => match s.tcp_info {
+            Some(i) => (fmt::age_ms(i64::from(i.last_data_recv_ms)), t.dim()),
+            None => ("-".into(), t.dim()),
+        },
         _ => (age_text(app, s), Style::new()),
     }
 }
@@ -88,6 +93,7 @@ pub fn columns() -> Vec<Column> {
         Column::num(7, c[7], 6),
         Column::text(3, c[3], 11),
         Column::num(4, c[4], 6),
+        Column::num(8, c[8], 7),
         Column::num(5, c[5], 6),
         Column::text(6, c[6], 16),
     ]
