@@ -11,7 +11,7 @@ use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
 use crate::tui::history::{CounterRates, FirstSeen, StateHistory};
 use crate::tui::keys::{action_for, Action, Mode, View};
-use crate::tui::rows::{self, Rows, SortState};
+use crate::tui::rows::{self, RowKey, Rows, SortState};
 use crate::tui::theme::Theme;
 use crate::tui::{explain, filter};
 
@@ -220,12 +220,29 @@ impl App {
         self.rates.observe(snap.taken_at_ms, snap.counters.as_ref());
         self.first_seen.observe(snap);
         self.collect_error = None;
+        let keys = self.remember_selection();
         self.tick = Some(t);
-        self.refresh();
+        self.refresh_keeping(keys);
     }
 
     /// Recomputes row orders after new data, a sort or a filter change.
     fn refresh(&mut self) {
+        let keys = self.remember_selection();
+        self.refresh_keeping(keys);
+    }
+
+    /// The key of each view's selected row, against the current data and rows.
+    fn remember_selection(&self) -> Vec<(View, Option<RowKey>)> {
+        View::TABS
+            .into_iter()
+            .chain([View::Detail])
+            .map(|v| (v, rows::key_at(self, v, self.selected[view_slot(v)])))
+            .collect()
+    }
+
+    /// Recomputes rows, then puts each selection back on the row it was on (or clamps it
+    /// when that row is gone).
+    fn refresh_keeping(&mut self, keys: Vec<(View, Option<RowKey>)>) {
         let Some(t) = &self.tick else {
             return;
         };
@@ -235,10 +252,11 @@ impl App {
             }
             Err(e) => self.filter_error = Some(e),
         }
-        for v in View::TABS.into_iter().chain([View::Detail]) {
+        for (v, key) in keys {
+            let found = key.and_then(|k| rows::position(self, v, &k));
             let n = self.row_count(v);
             let s = &mut self.selected[view_slot(v)];
-            *s = (*s).min(n.saturating_sub(1));
+            *s = found.unwrap_or(*s).min(n.saturating_sub(1));
         }
     }
 

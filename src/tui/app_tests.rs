@@ -304,3 +304,22 @@ fn signals_and_lost_tty_quit() {
     a.on_tick(tick(1_001_000));
     assert!(a.collect_error.is_none());
 }
+
+#[test]
+fn selection_follows_its_row_across_sorts_and_ticks() {
+    let mut a = app();
+    a.apply(Action::GoView(1));
+    // Default sort is TOTAL descending: java (2 sockets) then nginx (2): select nginx.
+    a.apply(Action::Down);
+    let pid = |a: &App| {
+        let an = &a.tick.as_ref().unwrap().analysis;
+        an.aggregate.processes[a.rows.processes[a.selected()]]
+            .process
+            .pid
+    };
+    let chosen = pid(&a);
+    a.apply(Action::SortReverse);
+    assert_eq!(pid(&a), chosen);
+    a.on_tick(tick(1_001_000));
+    assert_eq!(pid(&a), chosen);
+}

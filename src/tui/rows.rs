@@ -2,10 +2,14 @@
 //! filtering. Computed in [`crate::tui::app::App`] when data, sort or filter change, so
 //! drawing only reads them. Column lists live here because sorting and headers share them.
 
+use std::net::IpAddr;
+
 use crate::analyze::aggregate::listener_matches;
 use crate::analyze::finding::{Alert, AlertPhase, RuleId, Subject};
-use crate::model::{Snapshot, SocketRecord, TcpState};
+use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState};
 use crate::tui::app::{App, DetailTarget};
+use crate::tui::history::SocketKey;
+use crate::tui::keys::View;
 
 /// Sort column and direction of one table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,17 +93,15 @@ pub struct Rows {
     pub detail: Vec<usize>,
 }
 
-/// Sorts `0..n` by `key`, ties in original order.
+/// Sorts `0..n` by `key`, ties in original order. Each key is computed once: keys may
+/// format text or look up ages, and the socket list can be 100k rows.
 fn order<K: Ord>(n: usize, key: impl Fn(usize) -> K, descending: bool) -> Vec<usize> {
     let mut v: Vec<usize> = (0..n).collect();
-    v.sort_by(|&a, &b| {
-        let o = key(a).cmp(&key(b));
-        if descending {
-            o.reverse()
-        } else {
-            o
-        }
-    });
+    if descending {
+        v.sort_by_cached_key(|&i| std::cmp::Reverse(key(i)));
+    } else {
+        v.sort_by_cached_key(|&i| key(i));
+    }
     v
 }
 
@@ -273,6 +275,55 @@ pub fn compute(app: &App, filtered: Vec<usize>) -> Rows {
         sockets,
         detail,
     }
+}
+
+/// What a selection points at, so it stays on the same row when rows re-sort or a new
+/// tick arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowKey {
+    /// An alert, by rule and subject.
+    Alert(RuleId, Subject),
+    /// A process.
+    Pid(u32),
+    /// A listener.
+    Listener(Endpoint),
+    /// A remote address.
+    Remote(IpAddr),
+    /// A socket.
+    Socket(SocketKey),
+    /// A fixed position (the state diagram).
+    Index(usize),
+}
+
+/// The key of the row at `pos` in view `v`.
+pub fn key_at(app: &App, v: View, pos: usize) -> Option<RowKey> {
+    let (snap, an) = app.data()?;
+    let r = &app.rows;
+    Some(match v {
+        View::Overview => {
+            let f = &an.alerts.get(*r.alerts.get(pos)?)?.finding;
+            RowKey::Alert(f.rule, f.subject.clone())
+        }
+        View::Processes => RowKey::Pid(
+            an.aggregate
+                .processes
+                .get(*r.processes.get(pos)?)?
+                .process
+                .pid,
+        ),
+        View::Listeners => {
+            RowKey::Listener(an.aggregate.listeners.get(*r.listeners.get(pos)?)?.local)
+        }
+        View::Remotes => RowKey::Remote(an.aggregate.remotes.get(*r.remotes.get(pos)?)?.ip),
+        View::Sockets => RowKey::Socket(SocketKey::of(snap.sockets.get(*r.sockets.get(pos)?)?)),
+        View::Detail => RowKey::Socket(SocketKey::of(snap.sockets.get(*r.detail.get(pos)?)?)),
+        View::StateMachine => RowKey::Index(pos),
+    })
+}
+
+/// Where the row with `key` now is in view `v`.
+pub fn position(app: &App, v: View, key: &RowKey) -> Option<usize> {
+    (0..app.row_count(v)).find(|&p| key_at(app, v, p).as_ref() == Some(key))
 }
 
 /// SYN_RECV as a share of the backlog, in permille (0 when the backlog is unknown).
