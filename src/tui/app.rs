@@ -222,13 +222,13 @@ impl App {
         self.collect_error = None;
         let keys = self.remember_selection();
         self.tick = Some(t);
-        self.refresh_keeping(keys);
+        self.refresh_keeping(keys, None);
     }
 
     /// Recomputes row orders after new data, a sort or a filter change.
     fn refresh(&mut self) {
         let keys = self.remember_selection();
-        self.refresh_keeping(keys);
+        self.refresh_keeping(keys, None);
     }
 
     /// The key of each view's selected row, against the current data and rows.
@@ -242,11 +242,16 @@ impl App {
 
     /// Recomputes rows, then puts each selection back on the row it was on (or clamps it
     /// when that row is gone).
-    fn refresh_keeping(&mut self, keys: Vec<(View, Option<RowKey>)>) {
+    /// `filtered` saves evaluating the filter again when the caller just did.
+    fn refresh_keeping(&mut self, keys: Vec<(View, Option<RowKey>)>, filtered: Option<Vec<usize>>) {
         let Some(t) = &self.tick else {
             return;
         };
-        match filter::apply_filter(&self.filter, &t.snapshot) {
+        let filtered = match filtered {
+            Some(idx) => Ok(idx),
+            None => filter::apply_filter(&self.filter, &t.snapshot),
+        };
+        match filtered {
             Ok(idx) => {
                 self.rows = rows::compute(self, idx);
             }
@@ -315,10 +320,11 @@ impl App {
             return;
         };
         match filter::apply_filter(&self.filter_input, &t.snapshot) {
-            Ok(_) => {
+            Ok(idx) => {
                 self.filter = self.filter_input.clone();
                 self.filter_error = None;
-                self.refresh();
+                let keys = self.remember_selection();
+                self.refresh_keeping(keys, Some(idx));
             }
             Err(e) => self.filter_error = Some(e),
         }
