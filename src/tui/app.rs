@@ -9,7 +9,7 @@ use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, RuleId, Subject};
 use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
-use crate::tui::history::{CounterRates, FirstSeen, StateHistory};
+use crate::tui::history::{CloseWaitTrend, CounterRates, FirstSeen, StateHistory};
 use crate::tui::keys::{action_for, Action, Mode, View};
 use crate::tui::rows::{self, RowKey, Rows, SortState};
 use crate::tui::theme::Theme;
@@ -81,6 +81,7 @@ pub struct App {
     pub(super) now_ms: i64,
     pub(super) history: StateHistory,
     pub(super) rates: CounterRates,
+    pub(super) cw_trend: CloseWaitTrend,
     pub(super) first_seen: FirstSeen,
     pub(super) collect_error: Option<String>,
     pub(super) selected: [usize; 7],
@@ -117,6 +118,7 @@ impl App {
             now_ms: 0,
             history: StateHistory::default(),
             rates: CounterRates::default(),
+            cw_trend: CloseWaitTrend::default(),
             first_seen: FirstSeen::default(),
             collect_error: None,
             selected: [0; 7],
@@ -219,6 +221,14 @@ impl App {
         self.history.push(snap.taken_at_ms, snap.state_counts());
         self.rates.observe(snap.taken_at_ms, snap.counters.as_ref());
         self.first_seen.observe(snap);
+        self.cw_trend.observe(
+            snap.taken_at_ms,
+            t.analysis
+                .aggregate
+                .processes
+                .iter()
+                .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
+        );
         self.collect_error = None;
         let keys = self.remember_selection();
         self.tick = Some(t);

@@ -72,6 +72,40 @@ impl StateHistory {
     }
 }
 
+/// CLOSE_WAIT count per process over the last minute, for "+N/min" next to the leakers.
+/// Only pids with CLOSE_WAIT sockets in the latest tick are kept.
+#[derive(Debug, Clone, Default)]
+pub struct CloseWaitTrend {
+    by_pid: HashMap<u32, VecDeque<(i64, u64)>>,
+}
+
+impl CloseWaitTrend {
+    /// Folds in one tick's `(pid, CLOSE_WAIT count)` pairs.
+    pub fn observe(&mut self, at_ms: i64, counts: impl IntoIterator<Item = (u32, u64)>) {
+        let mut next = HashMap::new();
+        for (pid, n) in counts.into_iter().filter(|&(_, n)| n > 0) {
+            let mut q = self.by_pid.remove(&pid).unwrap_or_default();
+            while q
+                .front()
+                .is_some_and(|&(t, _)| at_ms - t > GROWTH_WINDOW_MS)
+            {
+                q.pop_front();
+            }
+            q.push_back((at_ms, n));
+            next.insert(pid, q);
+        }
+        self.by_pid = next;
+    }
+
+    /// Growth per minute of `pid`'s CLOSE_WAIT count, once two ticks exist.
+    pub fn growth_per_min(&self, pid: u32) -> Option<f64> {
+        let q = self.by_pid.get(&pid)?;
+        let (&(t0, n0), &(t1, n1)) = (q.front()?, q.back()?);
+        let dt = t1 - t0;
+        (dt > 0).then(|| (n1 as f64 - n0 as f64) * 60_000.0 / dt as f64)
+    }
+}
+
 /// Per-second rates of kernel counters between the last two ticks that carried counters.
 #[derive(Debug, Clone, Default)]
 pub struct CounterRates {
@@ -190,6 +224,18 @@ mod tests {
             h.push(i, StateCounts::default());
         }
         assert_eq!(h.len(), HISTORY_LEN);
+    }
+
+    #[test]
+    fn close_wait_growth_per_process() {
+        let mut t = CloseWaitTrend::default();
+        for i in 0..=90i64 {
+            t.observe(i * 1000, [(42, 10 + i as u64), (7, 3)]);
+        }
+        assert_eq!(t.growth_per_min(42), Some(60.0));
+        assert_eq!(t.growth_per_min(7), Some(0.0));
+        t.observe(91_000, [(7, 3)]);
+        assert_eq!(t.growth_per_min(42), None);
     }
 
     #[test]

@@ -79,10 +79,18 @@ fn draw_offenders(frame: &mut Frame, area: Rect, app: &App) {
         for p in cw.iter().take(n_cw.max(1)) {
             let name = format!("{}[{}]", p.process.comm, p.process.pid);
             let n = fmt::count(p.states.get(TcpState::CloseWait));
-            let room = w.saturating_sub(n.len() + 3);
+            let growth = app.cw_trend.growth_per_min(p.process.pid);
+            let g = growth.map_or_else(String::new, |g| format!(" {}", fmt::per_min(g)));
+            let g_style = if growth.is_some_and(|g| g > 0.0) {
+                t.hot()
+            } else {
+                t.dim()
+            };
+            let room = w.saturating_sub(n.len() + g.len() + 3);
             lines.push(Line::from(vec![
                 Span::raw(format!("  {:<room$}", fmt::clip(&name, room))),
-                Span::styled(format!("{n:>width$}", width = n.len() + 1), t.title()),
+                Span::styled(format!(" {n}"), t.title()),
+                Span::styled(g, g_style),
             ]));
         }
         lines.push(Line::styled(
