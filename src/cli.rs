@@ -30,6 +30,9 @@ pub struct Cli {
     /// Options every mode takes.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Dashboard refresh interval (+ and - change it live).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
 }
 
 /// The subcommands.

@@ -18,3 +18,4 @@ pub mod oneshot;
 pub mod report;
 pub mod serve;
 pub mod stream;
+pub mod tui;

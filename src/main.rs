@@ -1,10 +1,10 @@
 //! sockscope binary: parse arguments, pick the mode, map errors to exit codes. Nothing else.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use sockscope::cli::{Cli, Command, Format, GroupBy, SummaryArgs};
+use sockscope::cli::{Cli, Command};
 use sockscope::oneshot::{self, is_broken_pipe};
 
 fn main() -> ExitCode {
@@ -25,19 +25,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some(Command::Explain(args)) => oneshot::explain(&cli.global, args, &mut out),
-        None => {
-            // The dashboard needs a terminal; until it lands the default is a table summary.
-            let args = SummaryArgs {
-                format: if io::stdout().is_terminal() {
-                    Format::Table
-                } else {
-                    Format::Text
-                },
-                by: GroupBy::State,
-                top: None,
-            };
-            oneshot::summary(&cli.global, &args, &mut out)
-        }
+        None => sockscope::stream::dashboard(&cli.global, cli.interval),
     };
     match result {
         Ok(()) => finish(out, 0),

@@ -11,6 +11,7 @@ use crate::collect::collector::Collector;
 use crate::oneshot::{collect_config, open_collector, thresholds, RunError};
 use crate::report::watch::{write_jsonl, write_text, WatchLine};
 use crate::serve::{self, ServeOptions};
+use crate::tui::{self, TuiError, TuiOptions};
 
 /// `sockscope watch`: runs until `--count` lines were written or the pipe closes.
 pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Result<(), RunError> {
@@ -55,6 +56,52 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
     }
 }
 
+/// The live dashboard (no subcommand). Like `serve`, the collector lives on the tick
+/// thread, and a probe open first turns a bad namespace into a usage error before the
+/// terminal switches to the alternate screen.
+pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError> {
+    if !tui::is_tty() {
+        return Err(RunError::Usage(TuiError::NotATerminal.to_string()));
+    }
+    let th = thresholds(global)?;
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.counters = true;
+    cfg.sysctls = true;
+    cfg.tcp_info = true;
+    probe(&cfg)?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(1000);
+    let opts = TuiOptions::new(host.trim(), interval_ms);
+    let mut state: Option<(Collector, Analyzer)> = None;
+    let result = tui::run(opts, move || {
+        if state.is_none() {
+            let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
+            state = Some((c, Analyzer::with_thresholds(th.clone())));
+        }
+        let Some((collector, analyzer)) = state.as_mut() else {
+            return Err("collector unavailable".into());
+        };
+        let snap = collector.collect().map_err(|e| e.to_string())?;
+        let analysis = analyzer.observe(&snap);
+        Ok((snap, analysis))
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TuiError::Io(e)) => Err(RunError::Output(e)),
+        Err(e) => Err(RunError::Usage(e.to_string())),
+    }
+}
+
+/// Opens (and drops) a collector on a throwaway thread, so configuration errors surface
+/// before a long-running mode starts.
+fn probe(cfg: &crate::collect::collector::CollectConfig) -> Result<(), RunError> {
+    let probe = cfg.clone();
+    std::thread::spawn(move || open_collector(probe).map(drop))
+        .join()
+        .map_err(|_| RunError::Usage("collector probe panicked".into()))?
+}
+
 /// `sockscope serve`: the tick thread owns the collector (namespaces are per thread), so it
 /// is opened there; a throwaway open on another thread first turns a bad namespace or
 /// source into a usage error before the port is bound.
@@ -64,10 +111,7 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
     cfg.attribute = true;
     cfg.counters = true;
     cfg.sysctls = true;
-    let probe = cfg.clone();
-    std::thread::spawn(move || open_collector(probe).map(drop))
-        .join()
-        .map_err(|_| RunError::Usage("collector probe panicked".into()))??;
+    probe(&cfg)?;
     let opts = ServeOptions {
         listen: args.listen,
         interval: args.interval,

@@ -1,0 +1,549 @@
+//! [`App`]: everything the dashboard shows and where the user is. The UI loop is its only
+//! owner: it feeds [`Event`]s through [`App::on_event`] and key actions through
+//! [`App::apply`], then draws from `&App`. Drawing never writes here. The clock is the
+//! latest snapshot's time (`now_ms`), so rendering is deterministic under test.
+
+use std::net::IpAddr;
+
+use crate::analyze::engine::Analysis;
+use crate::analyze::finding::{Alert, RuleId, Subject};
+use crate::model::{Endpoint, Snapshot, TcpState};
+use crate::tui::event::{Control, Event, TickData};
+use crate::tui::history::{CloseWaitTrend, CounterRates, FirstSeen, StateHistory};
+use crate::tui::keys::{action_for, Action, Mode, View};
+use crate::tui::rows::{self, RowKey, Rows, SortState};
+use crate::tui::theme::Theme;
+use crate::tui::{explain, filter};
+
+/// The intervals `+` and `-` step through, in milliseconds.
+pub const INTERVALS_MS: [u64; 9] = [250, 500, 1000, 2000, 3000, 5000, 10_000, 30_000, 60_000];
+
+/// Rows PgUp/PgDn move by.
+const PAGE: usize = 10;
+
+/// Settings the caller chooses when starting the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TuiOptions {
+    /// Host name shown in the header.
+    pub host: String,
+    /// Initial collection interval in milliseconds (clamped to [`INTERVALS_MS`]'s range).
+    pub interval_ms: u64,
+    /// Use colour. [`TuiOptions::new`] sets it from `NO_COLOR`.
+    pub color: bool,
+}
+
+impl TuiOptions {
+    /// Options for `host` at `interval_ms`, with colour unless `NO_COLOR` is set.
+    pub fn new(host: impl Into<String>, interval_ms: u64) -> TuiOptions {
+        TuiOptions {
+            host: host.into(),
+            interval_ms,
+            color: Theme::color_from_env(),
+        }
+    }
+}
+
+/// What a drill-down opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DetailTarget {
+    /// A process's sockets.
+    Process(u32),
+    /// A listener's SYN_RECV and accepted sockets.
+    Listener(Endpoint),
+    /// Sockets to one remote address.
+    Remote(IpAddr),
+    /// Sockets in one state.
+    State(TcpState),
+    /// A finding (by rule and subject, so it survives ticks) and its subject's sockets.
+    Finding(RuleId, Subject),
+}
+
+/// An open explanation popup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// What is explained.
+    pub title: String,
+    /// The text.
+    pub text: String,
+}
+
+/// The dashboard's state.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub(super) host: String,
+    pub(super) theme: Theme,
+    pub(super) interval_ms: u64,
+    pub(super) paused: bool,
+    pub(super) view: View,
+    pub(super) back_to: View,
+    pub(super) mode: Mode,
+    pub(super) tick: Option<TickData>,
+    pub(super) now_ms: i64,
+    pub(super) history: StateHistory,
+    pub(super) rates: CounterRates,
+    pub(super) cw_trend: CloseWaitTrend,
+    pub(super) first_seen: FirstSeen,
+    pub(super) collect_error: Option<String>,
+    pub(super) selected: [usize; 7],
+    pub(super) sort: [SortState; 4],
+    pub(super) filter: String,
+    pub(super) filter_input: String,
+    pub(super) filter_saved: String,
+    pub(super) filter_error: Option<String>,
+    pub(super) rows: Rows,
+    pub(super) detail: Option<DetailTarget>,
+    pub(super) explanation: Option<Explanation>,
+    pub(super) quit: bool,
+    pub(super) fatal: Option<String>,
+}
+
+fn view_slot(v: View) -> usize {
+    v.tab_index().unwrap_or(6)
+}
+
+impl App {
+    /// A dashboard with no data yet.
+    pub fn new(opts: &TuiOptions) -> App {
+        let lo = INTERVALS_MS[0];
+        let hi = INTERVALS_MS[INTERVALS_MS.len() - 1];
+        App {
+            host: opts.host.clone(),
+            theme: Theme::new(opts.color),
+            interval_ms: opts.interval_ms.clamp(lo, hi),
+            paused: false,
+            view: View::Overview,
+            back_to: View::Overview,
+            mode: Mode::Normal,
+            tick: None,
+            now_ms: 0,
+            history: StateHistory::default(),
+            rates: CounterRates::default(),
+            cw_trend: CloseWaitTrend::default(),
+            first_seen: FirstSeen::default(),
+            collect_error: None,
+            selected: [0; 7],
+            sort: rows::default_sorts(),
+            filter: String::new(),
+            filter_input: String::new(),
+            filter_saved: String::new(),
+            filter_error: None,
+            rows: Rows::default(),
+            detail: None,
+            explanation: None,
+            quit: false,
+            fatal: None,
+        }
+    }
+
+    /// True once the user (or a signal, or a lost tty) asked to leave.
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// Why the dashboard must stop, when it is not the user's choice (the collector died).
+    pub fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
+    }
+
+    /// The current view.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The current input mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The collection interval in milliseconds.
+    pub fn interval_ms(&self) -> u64 {
+        self.interval_ms
+    }
+
+    /// Whether collection is paused.
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// The committed socket filter expression.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// The latest snapshot and analysis, if any.
+    pub fn data(&self) -> Option<(&Snapshot, &Analysis)> {
+        self.tick.as_ref().map(|t| (&t.snapshot, &t.analysis))
+    }
+
+    /// The selected row of the current view.
+    pub fn selected(&self) -> usize {
+        self.selected[view_slot(self.view)]
+    }
+
+    /// The open drill-down, if any.
+    pub fn detail(&self) -> Option<&DetailTarget> {
+        self.detail.as_ref()
+    }
+
+    /// Folds in one event; returns a request for the collector thread when the event
+    /// changed the interval or pause state.
+    pub fn on_event(&mut self, ev: Event) -> Option<Control> {
+        match ev {
+            Event::Tick(t) => {
+                self.on_tick(*t);
+                None
+            }
+            Event::CollectError(e) => {
+                self.collect_error = Some(e);
+                None
+            }
+            Event::Key(k) => action_for(&k, self.mode).and_then(|a| self.apply(a)),
+            Event::Resize(..) => None,
+            Event::InputLost(_) | Event::Terminate(_) => {
+                self.quit = true;
+                Some(Control::Shutdown)
+            }
+            Event::CollectorGone(why) => {
+                self.fatal = Some(why);
+                self.quit = true;
+                None
+            }
+        }
+    }
+
+    /// Stores a tick; ignored while paused so the screen holds still.
+    pub fn on_tick(&mut self, t: TickData) {
+        if self.paused {
+            return;
+        }
+        let snap = &t.snapshot;
+        self.now_ms = snap.taken_at_ms;
+        self.history.push(snap.taken_at_ms, snap.state_counts());
+        self.rates.observe(snap.taken_at_ms, snap.counters.as_ref());
+        self.first_seen.observe(snap);
+        self.cw_trend.observe(
+            snap.taken_at_ms,
+            t.analysis
+                .aggregate
+                .processes
+                .iter()
+                .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
+        );
+        self.collect_error = None;
+        let keys = self.remember_selection();
+        self.tick = Some(t);
+        self.refresh_keeping(keys, None);
+    }
+
+    /// Recomputes row orders after new data, a sort or a filter change.
+    fn refresh(&mut self) {
+        let keys = self.remember_selection();
+        self.refresh_keeping(keys, None);
+    }
+
+    /// The key of each view's selected row, against the current data and rows.
+    fn remember_selection(&self) -> Vec<(View, Option<RowKey>)> {
+        View::TABS
+            .into_iter()
+            .chain([View::Detail])
+            .map(|v| (v, rows::key_at(self, v, self.selected[view_slot(v)])))
+            .collect()
+    }
+
+    /// Recomputes rows, then puts each selection back on the row it was on (or clamps it
+    /// when that row is gone).
+    /// `filtered` saves evaluating the filter again when the caller just did.
+    fn refresh_keeping(&mut self, keys: Vec<(View, Option<RowKey>)>, filtered: Option<Vec<usize>>) {
+        let Some(t) = &self.tick else {
+            return;
+        };
+        let filtered = match filtered {
+            Some(idx) => Ok(idx),
+            None => filter::apply_filter(&self.filter, &t.snapshot),
+        };
+        match filtered {
+            Ok(idx) => {
+                self.rows = rows::compute(self, idx);
+            }
+            Err(e) => self.filter_error = Some(e),
+        }
+        for (v, key) in keys {
+            let found = key.and_then(|k| rows::position(self, v, &k));
+            let n = self.row_count(v);
+            let s = &mut self.selected[view_slot(v)];
+            *s = found.unwrap_or(*s).min(n.saturating_sub(1));
+        }
+    }
+
+    /// Rows the selection can move over in `v`.
+    pub(super) fn row_count(&self, v: View) -> usize {
+        match v {
+            View::Overview => self.rows.alerts.len(),
+            View::Processes => self.rows.processes.len(),
+            View::Listeners => self.rows.listeners.len(),
+            View::Remotes => self.rows.remotes.len(),
+            View::Sockets => self.rows.sockets.len(),
+            View::StateMachine => TcpState::ALL.len(),
+            View::Detail => self.rows.detail.len(),
+        }
+    }
+
+    fn sort_slot(&self) -> Option<usize> {
+        match self.view {
+            View::Processes => Some(0),
+            View::Listeners => Some(1),
+            View::Remotes => Some(2),
+            View::Sockets => Some(3),
+            _ => None,
+        }
+    }
+
+    fn go(&mut self, v: View) {
+        self.view = v;
+        self.mode = Mode::Normal;
+    }
+
+    fn step_view(&mut self, forward: bool) {
+        let n = View::TABS.len();
+        let cur = self
+            .view
+            .tab_index()
+            .or(self.back_to.tab_index())
+            .unwrap_or(0);
+        let next = if forward {
+            (cur + 1) % n
+        } else {
+            (cur + n - 1) % n
+        };
+        self.go(View::TABS[next]);
+    }
+
+    fn move_sel(&mut self, f: impl FnOnce(usize, usize) -> usize) {
+        let n = self.row_count(self.view);
+        let s = &mut self.selected[view_slot(self.view)];
+        *s = if n == 0 { 0 } else { f(*s, n).min(n - 1) };
+    }
+
+    fn set_filter_input(&mut self) {
+        let Some(t) = &self.tick else {
+            self.filter = self.filter_input.clone();
+            return;
+        };
+        match filter::apply_filter(&self.filter_input, &t.snapshot) {
+            Ok(idx) => {
+                self.filter = self.filter_input.clone();
+                self.filter_error = None;
+                let keys = self.remember_selection();
+                self.refresh_keeping(keys, Some(idx));
+            }
+            Err(e) => self.filter_error = Some(e),
+        }
+    }
+
+    fn step_interval(&mut self, slower: bool) -> Option<Control> {
+        let next = if slower {
+            INTERVALS_MS.iter().find(|&&i| i > self.interval_ms)
+        } else {
+            INTERVALS_MS.iter().rev().find(|&&i| i < self.interval_ms)
+        };
+        let &next = next?;
+        self.interval_ms = next;
+        Some(Control::SetInterval(next))
+    }
+
+    /// Carries out one action; returns a request for the collector thread, if any.
+    pub fn apply(&mut self, action: Action) -> Option<Control> {
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                return Some(Control::Shutdown);
+            }
+            Action::ToggleHelp => {
+                self.mode = if self.mode == Mode::Help {
+                    Mode::Normal
+                } else {
+                    Mode::Help
+                };
+            }
+            Action::NextView => self.step_view(true),
+            Action::PrevView => self.step_view(false),
+            Action::GoView(i) => {
+                if let Some(&v) = View::TABS.get(i) {
+                    self.go(v);
+                }
+            }
+            Action::Up => self.move_sel(|s, _| s.saturating_sub(1)),
+            Action::Down => self.move_sel(|s, _| s + 1),
+            Action::PageUp => self.move_sel(|s, _| s.saturating_sub(PAGE)),
+            Action::PageDown => self.move_sel(|s, _| s + PAGE),
+            Action::Top => self.move_sel(|_, _| 0),
+            Action::Bottom => self.move_sel(|_, n| n - 1),
+            Action::DrillDown => self.drill_down(),
+            Action::Back => self.back(),
+            Action::StartFilter => {
+                if self.view != View::Sockets {
+                    self.go(View::Sockets);
+                }
+                self.filter_input = self.filter.clone();
+                self.filter_saved = self.filter.clone();
+                self.mode = Mode::Filter;
+            }
+            Action::FilterChar(c) => {
+                self.filter_input.push(c);
+                self.set_filter_input();
+            }
+            Action::FilterBackspace => {
+                self.filter_input.pop();
+                self.set_filter_input();
+            }
+            Action::FilterCommit => self.mode = Mode::Normal,
+            Action::SortNext | Action::SortReverse => {
+                let slot = self.sort_slot()?;
+                let ncols = rows::column_count(slot);
+                let s = &mut self.sort[slot];
+                if action == Action::SortNext {
+                    s.column = (s.column + 1) % ncols;
+                } else {
+                    s.descending = !s.descending;
+                }
+                self.refresh();
+            }
+            Action::TogglePause => {
+                self.paused = !self.paused;
+                return Some(Control::Pause(self.paused));
+            }
+            Action::SlowerInterval => return self.step_interval(true),
+            Action::FasterInterval => return self.step_interval(false),
+            Action::Explain => {
+                self.explanation = self.explain_selected();
+                if self.explanation.is_some() {
+                    self.mode = Mode::Explain;
+                }
+            }
+        }
+        None
+    }
+
+    fn back(&mut self) {
+        match self.mode {
+            Mode::Filter => {
+                // Esc undoes the whole edit, not just the unparsable tail.
+                self.filter = std::mem::take(&mut self.filter_saved);
+                self.filter_input = self.filter.clone();
+                self.filter_error = None;
+                self.mode = Mode::Normal;
+                self.refresh();
+            }
+            Mode::Help | Mode::Explain => self.mode = Mode::Normal,
+            Mode::Normal if self.view == View::Detail => {
+                self.view = self.back_to;
+                self.detail = None;
+            }
+            Mode::Normal if self.view == View::Sockets && !self.filter.is_empty() => {
+                self.filter.clear();
+                self.filter_input.clear();
+                self.filter_error = None;
+                self.refresh();
+            }
+            Mode::Normal => {}
+        }
+    }
+
+    /// What Enter would open from the current selection.
+    pub(super) fn selected_target(&self) -> Option<DetailTarget> {
+        let (snap, an) = self.data()?;
+        let agg = &an.aggregate;
+        let sel = self.selected();
+        Some(match self.view {
+            View::Overview => {
+                let a = &an.alerts[*self.rows.alerts.get(sel)?];
+                DetailTarget::Finding(a.finding.rule, a.finding.subject.clone())
+            }
+            View::Processes => {
+                DetailTarget::Process(agg.processes[*self.rows.processes.get(sel)?].process.pid)
+            }
+            View::Listeners => {
+                DetailTarget::Listener(agg.listeners[*self.rows.listeners.get(sel)?].local)
+            }
+            View::Remotes => DetailTarget::Remote(agg.remotes[*self.rows.remotes.get(sel)?].ip),
+            View::Sockets => {
+                let s = &snap.sockets[*self.rows.sockets.get(sel)?];
+                match s.owner.pid() {
+                    Some(pid) => DetailTarget::Process(pid),
+                    None => DetailTarget::State(s.state),
+                }
+            }
+            View::StateMachine => DetailTarget::State(*TcpState::ALL.get(sel)?),
+            View::Detail => return None,
+        })
+    }
+
+    fn drill_down(&mut self) {
+        if let Some(t) = self.selected_target() {
+            self.back_to = self.view;
+            self.detail = Some(t);
+            self.selected[view_slot(View::Detail)] = 0;
+            self.view = View::Detail;
+            self.refresh();
+        }
+    }
+
+    /// The alert a detail target refers to, if it is still present.
+    pub(super) fn alert_for(&self, rule: RuleId, subject: &Subject) -> Option<&Alert> {
+        let (_, an) = self.data()?;
+        an.alerts
+            .iter()
+            .find(|a| a.finding.rule == rule && &a.finding.subject == subject)
+    }
+
+    /// The alert that concerns a drill-down target, if any: the finding itself, or one
+    /// about the same process, listener or remote, or about the state.
+    pub(super) fn alert_about(&self, target: &DetailTarget) -> Option<&Alert> {
+        if let DetailTarget::Finding(rule, subject) = target {
+            return self.alert_for(*rule, subject);
+        }
+        let (_, an) = self.data()?;
+        an.alerts
+            .iter()
+            .find(|a| match (&a.finding.subject, target) {
+                (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
+                (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
+                (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
+                (_, DetailTarget::State(s)) => rows::rule_state(a.finding.rule) == Some(*s),
+                _ => false,
+            })
+    }
+
+    fn explain_selected(&self) -> Option<Explanation> {
+        let (snap, _) = self.data()?;
+        let sysctls = snap.sysctls.as_ref();
+        let target = match self.view {
+            View::Detail => self.detail.clone()?,
+            _ => self.selected_target()?,
+        };
+        let state_text = |s: TcpState| Explanation {
+            title: s.netstat_name().to_string(),
+            text: explain::explain_state(s, sysctls),
+        };
+        if let DetailTarget::State(s) = target {
+            return Some(state_text(s));
+        }
+        if let Some(a) = self.alert_about(&target) {
+            return Some(Explanation {
+                title: format!("{} — {}", a.finding.rule.as_str(), a.finding.message),
+                text: explain::explain_finding(&a.finding, sysctls),
+            });
+        }
+        Some(match target {
+            DetailTarget::Finding(..) => return None,
+            DetailTarget::State(s) => state_text(s),
+            DetailTarget::Process(_) => state_text(TcpState::CloseWait),
+            DetailTarget::Listener(_) => state_text(TcpState::SynRecv),
+            DetailTarget::Remote(_) => state_text(TcpState::TimeWait),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

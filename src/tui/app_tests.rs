@@ -1,0 +1,330 @@
+//! Unit tests for [`App::apply`] and [`App::on_event`]: view switching, sorting,
+//! drill-down and back, pause, interval bounds and filter editing.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::analyze::aggregate::aggregate;
+use crate::analyze::aggregate::tests::sock;
+use crate::analyze::finding::{AlertPhase, Finding, Severity};
+use crate::model::{Attribution, Owner, ProcessInfo, SampleQuality, SourceKind};
+
+fn tick(at_ms: i64) -> TickData {
+    let mut processes = BTreeMap::new();
+    for (pid, comm) in [(42, "java"), (7, "nginx")] {
+        processes.insert(
+            pid,
+            ProcessInfo {
+                pid,
+                comm: comm.into(),
+                uid: 0,
+                user: "root".into(),
+            },
+        );
+    }
+    let snapshot = Snapshot {
+        taken_at_ms: at_ms,
+        source: SourceKind::Netlink,
+        netns: "host".into(),
+        sockets: vec![
+            sock(
+                TcpState::Listen,
+                "0.0.0.0:80",
+                "0.0.0.0:0",
+                Owner::Process(7),
+            ),
+            sock(
+                TcpState::CloseWait,
+                "10.0.0.1:8080",
+                "10.0.0.9:5000",
+                Owner::Process(42),
+            ),
+            sock(
+                TcpState::CloseWait,
+                "10.0.0.1:8080",
+                "10.0.0.9:5001",
+                Owner::Process(42),
+            ),
+            sock(
+                TcpState::Established,
+                "10.0.0.1:80",
+                "10.0.0.8:6000",
+                Owner::Process(7),
+            ),
+            sock(
+                TcpState::TimeWait,
+                "10.0.0.1:40000",
+                "10.0.0.2:443",
+                Owner::Ownerless,
+            ),
+        ],
+        processes,
+        attribution: Attribution::default(),
+        quality: SampleQuality::default(),
+        counters: None,
+        sysctls: None,
+        collect_us: 0,
+    };
+    let finding = Finding {
+        rule: RuleId::CloseWaitLeak,
+        severity: Severity::Critical,
+        subject: Subject::Process {
+            pid: 42,
+            comm: "java".into(),
+            user: "root".into(),
+        },
+        netns: "host".into(),
+        count: 2,
+        growth_per_min: Some(2.0),
+        oldest_age_s: Some(60),
+        threshold: 1.0,
+        metrics: BTreeMap::new(),
+        message: "java[42] holds 2 CLOSE_WAIT".into(),
+        detail: "java never closes".into(),
+    };
+    let analysis = Analysis {
+        aggregate: aggregate(&snapshot),
+        alerts: vec![Alert {
+            finding,
+            phase: AlertPhase::Firing,
+            since_ms: at_ms - 60_000,
+            changed_ms: at_ms,
+        }],
+        findings: Vec::new(),
+        rates: None,
+    };
+    TickData {
+        snapshot,
+        analysis,
+        tick_ms: 5,
+    }
+}
+
+fn app() -> App {
+    let mut a = App::new(&TuiOptions {
+        host: "h".into(),
+        interval_ms: 1000,
+        color: false,
+    });
+    a.on_tick(tick(1_000_000));
+    a
+}
+
+#[test]
+fn view_switching_wraps_both_ways() {
+    let mut a = app();
+    assert_eq!(a.view(), View::Overview);
+    a.apply(Action::NextView);
+    assert_eq!(a.view(), View::Processes);
+    a.apply(Action::PrevView);
+    a.apply(Action::PrevView);
+    assert_eq!(a.view(), View::StateMachine);
+    a.apply(Action::GoView(2));
+    assert_eq!(a.view(), View::Listeners);
+    a.apply(Action::GoView(9));
+    assert_eq!(a.view(), View::Listeners);
+}
+
+#[test]
+fn sort_cycles_columns_and_direction() {
+    let mut a = app();
+    a.apply(Action::GoView(1));
+    let before = a.sort[0];
+    a.apply(Action::SortNext);
+    assert_eq!(
+        a.sort[0].column,
+        (before.column + 1) % rows::column_count(0)
+    );
+    a.apply(Action::SortReverse);
+    assert_eq!(a.sort[0].descending, !before.descending);
+    for _ in 0..rows::column_count(0) {
+        a.apply(Action::SortNext);
+    }
+    assert_eq!(
+        a.sort[0].column,
+        (before.column + 1) % rows::column_count(0)
+    );
+    // Sorting by PID ascending puts nginx (7) first.
+    a.sort[0] = SortState {
+        column: 0,
+        descending: false,
+    };
+    a.refresh();
+    let an = &a.tick.as_ref().unwrap().analysis;
+    assert_eq!(an.aggregate.processes[a.rows.processes[0]].process.pid, 7);
+    // Overview has no sort: nothing changes, no panic.
+    a.apply(Action::GoView(0));
+    assert_eq!(a.apply(Action::SortNext), None);
+}
+
+#[test]
+fn drill_down_and_back() {
+    let mut a = app();
+    a.apply(Action::DrillDown);
+    assert_eq!(a.view(), View::Detail);
+    assert!(matches!(
+        a.detail(),
+        Some(DetailTarget::Finding(RuleId::CloseWaitLeak, _))
+    ));
+    assert_eq!(a.rows.detail.len(), 2);
+    a.apply(Action::Back);
+    assert_eq!(a.view(), View::Overview);
+    assert!(a.detail().is_none());
+
+    a.apply(Action::GoView(5));
+    a.apply(Action::Down);
+    a.apply(Action::Down);
+    a.apply(Action::DrillDown);
+    assert_eq!(a.detail(), Some(&DetailTarget::State(TcpState::SynRecv)));
+    a.apply(Action::Back);
+    assert_eq!(a.view(), View::StateMachine);
+}
+
+#[test]
+fn selection_is_clamped() {
+    let mut a = app();
+    a.apply(Action::GoView(1));
+    for _ in 0..5 {
+        a.apply(Action::Down);
+    }
+    assert_eq!(a.selected(), 1);
+    a.apply(Action::Top);
+    assert_eq!(a.selected(), 0);
+    a.apply(Action::Bottom);
+    assert_eq!(a.selected(), 1);
+    a.apply(Action::PageUp);
+    assert_eq!(a.selected(), 0);
+}
+
+#[test]
+fn pause_stops_ticks_and_tells_the_collector() {
+    let mut a = app();
+    assert_eq!(a.apply(Action::TogglePause), Some(Control::Pause(true)));
+    a.on_tick(tick(2_000_000));
+    assert_eq!(a.now_ms, 1_000_000);
+    assert_eq!(a.apply(Action::TogglePause), Some(Control::Pause(false)));
+    a.on_tick(tick(2_000_000));
+    assert_eq!(a.now_ms, 2_000_000);
+}
+
+#[test]
+fn interval_steps_within_bounds() {
+    let mut a = app();
+    assert_eq!(
+        a.apply(Action::SlowerInterval),
+        Some(Control::SetInterval(2000))
+    );
+    assert_eq!(
+        a.apply(Action::FasterInterval),
+        Some(Control::SetInterval(1000))
+    );
+    for _ in 0..20 {
+        a.apply(Action::FasterInterval);
+    }
+    assert_eq!(a.interval_ms(), INTERVALS_MS[0]);
+    assert_eq!(a.apply(Action::FasterInterval), None);
+    for _ in 0..20 {
+        a.apply(Action::SlowerInterval);
+    }
+    assert_eq!(a.interval_ms(), 60_000);
+    assert_eq!(a.apply(Action::SlowerInterval), None);
+}
+
+#[test]
+fn filter_editing() {
+    let mut a = app();
+    a.apply(Action::StartFilter);
+    assert_eq!((a.view(), a.mode()), (View::Sockets, Mode::Filter));
+    for c in "state:close-wait".chars() {
+        a.apply(Action::FilterChar(c));
+    }
+    assert_eq!(a.rows.sockets.len(), 2);
+    a.apply(Action::FilterCommit);
+    assert_eq!((a.mode(), a.filter()), (Mode::Normal, "state:close-wait"));
+
+    // A bad expression keeps the last good one and says why.
+    a.apply(Action::StartFilter);
+    a.apply(Action::FilterChar(' '));
+    for c in "bogus:1".chars() {
+        a.apply(Action::FilterChar(c));
+    }
+    assert!(a.filter_error.is_some());
+    a.apply(Action::Back);
+    assert_eq!(a.rows.sockets.len(), 2);
+    assert_eq!((a.mode(), a.filter()), (Mode::Normal, "state:close-wait"));
+    assert!(a.filter_error.is_none());
+
+    a.apply(Action::StartFilter);
+    for _ in 0..40 {
+        a.apply(Action::FilterBackspace);
+    }
+    for c in "process:java".chars() {
+        a.apply(Action::FilterChar(c));
+    }
+    a.apply(Action::FilterCommit);
+    assert_eq!(a.rows.sockets.len(), 2);
+    // Esc in the Sockets view clears the filter.
+    a.apply(Action::Back);
+    assert_eq!(a.filter(), "");
+    assert_eq!(a.rows.sockets.len(), 5);
+}
+
+#[test]
+fn help_explain_and_quit() {
+    let mut a = app();
+    a.apply(Action::ToggleHelp);
+    assert_eq!(a.mode(), Mode::Help);
+    a.apply(Action::ToggleHelp);
+    assert_eq!(a.mode(), Mode::Normal);
+    a.apply(Action::Explain);
+    assert_eq!(a.mode(), Mode::Explain);
+    let text = &a.explanation.as_ref().unwrap().text;
+    assert!(text.starts_with("java never closes"), "{text}");
+    assert!(text.contains("close_wait_leak"), "{text}");
+    a.apply(Action::Back);
+    assert_eq!(a.mode(), Mode::Normal);
+    a.apply(Action::GoView(5));
+    a.apply(Action::Explain);
+    assert!(a
+        .explanation
+        .as_ref()
+        .unwrap()
+        .title
+        .contains("ESTABLISHED"));
+    assert_eq!(a.apply(Action::Quit), Some(Control::Shutdown));
+    assert!(a.should_quit());
+}
+
+#[test]
+fn signals_and_lost_tty_quit() {
+    let mut a = app();
+    assert_eq!(a.on_event(Event::Terminate(15)), Some(Control::Shutdown));
+    assert!(a.should_quit());
+    let mut a = app();
+    a.on_event(Event::InputLost("EIO".into()));
+    assert!(a.should_quit());
+    let mut a = app();
+    a.on_event(Event::CollectError("netlink: EPERM".into()));
+    assert_eq!(a.collect_error.as_deref(), Some("netlink: EPERM"));
+    a.on_tick(tick(1_001_000));
+    assert!(a.collect_error.is_none());
+}
+
+#[test]
+fn selection_follows_its_row_across_sorts_and_ticks() {
+    let mut a = app();
+    a.apply(Action::GoView(1));
+    // Default sort is TOTAL descending: java (2 sockets) then nginx (2): select nginx.
+    a.apply(Action::Down);
+    let pid = |a: &App| {
+        let an = &a.tick.as_ref().unwrap().analysis;
+        an.aggregate.processes[a.rows.processes[a.selected()]]
+            .process
+            .pid
+    };
+    let chosen = pid(&a);
+    a.apply(Action::SortReverse);
+    assert_eq!(pid(&a), chosen);
+    a.on_tick(tick(1_001_000));
+    assert_eq!(pid(&a), chosen);
+}

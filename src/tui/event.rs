@@ -1,0 +1,49 @@
+//! The messages that cross threads in live mode: [`Event`] flows from the collector, input
+//! and signal threads to the UI loop over one channel; [`Control`] flows back from the UI loop
+//! to the collector thread. Plain owned data; nothing here touches the terminal or the kernel.
+
+use crossterm::event::KeyEvent;
+
+use crate::analyze::engine::Analysis;
+use crate::model::Snapshot;
+
+/// One collection and its analysis, as the collector thread produced it.
+#[derive(Debug, Clone)]
+pub struct TickData {
+    /// The sockets, processes, counters and sysctls of this tick.
+    pub snapshot: Snapshot,
+    /// Counts and alerts computed from `snapshot`.
+    pub analysis: Analysis,
+    /// Wall time the collection (and analysis) took, in milliseconds.
+    pub tick_ms: u64,
+}
+
+/// Everything the UI loop reacts to.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A new collection arrived. Boxed: a snapshot is large and most events are keys.
+    Tick(Box<TickData>),
+    /// The collector failed this tick; the previous data stays on screen.
+    CollectError(String),
+    /// A key was pressed.
+    Key(KeyEvent),
+    /// The terminal was resized to (columns, rows).
+    Resize(u16, u16),
+    /// The terminal input failed (tty lost): leave cleanly.
+    InputLost(String),
+    /// SIGTERM, SIGHUP or SIGINT arrived: leave cleanly.
+    Terminate(i32),
+    /// The tick closure panicked; the collector thread is gone. Leave with this message.
+    CollectorGone(String),
+}
+
+/// Requests from the UI loop to the collector thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Collect every this many milliseconds from now on.
+    SetInterval(u64),
+    /// Stop (true) or resume (false) collecting.
+    Pause(bool),
+    /// Stop the collector thread.
+    Shutdown,
+}

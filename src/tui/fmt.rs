@@ -1,0 +1,97 @@
+//! Number and duration formatting shared by the panels: compact counts, ages and rates that
+//! keep columns narrow. Pure functions; no styling here.
+
+/// A count in at most five characters: `812`, `12.3k`, `4.1M`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=99_999 => n.to_string(),
+        100_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}
+
+/// A duration in milliseconds as `850ms`, `42s`, `7m03s`, `2h10m` or `3d04h`.
+pub fn age_ms(ms: i64) -> String {
+    if ms < 0 {
+        return "-".into();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A signed growth rate per minute: `+12/min`, `-3/min`, `0/min`, `+1.5/min`.
+pub fn per_min(rate: f64) -> String {
+    if rate.abs() < 0.05 {
+        "0/min".into()
+    } else if rate.abs() >= 10.0 {
+        format!("{rate:+.0}/min")
+    } else {
+        format!("{rate:+.1}/min")
+    }
+}
+
+/// A non-negative rate per second: `0/s`, `0.5/s`, `120/s`.
+pub fn per_sec(rate: f64) -> String {
+    if rate < 0.05 {
+        "0/s".into()
+    } else if rate >= 10.0 {
+        format!("{rate:.0}/s")
+    } else {
+        format!("{rate:.1}/s")
+    }
+}
+
+/// Cuts `s` to at most `width` characters, marking the cut with `…`.
+pub fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A state name short enough for a column header.
+pub fn state_short(s: crate::model::TcpState) -> &'static str {
+    use crate::model::TcpState as S;
+    match s {
+        S::Established => "ESTAB",
+        S::SynSent => "SYN_SENT",
+        S::SynRecv => "SYN_RECV",
+        S::FinWait1 => "FIN_W1",
+        S::FinWait2 => "FIN_W2",
+        S::TimeWait => "TIME_W",
+        S::Close => "CLOSE",
+        S::CloseWait => "CLOSE_W",
+        S::LastAck => "LAST_ACK",
+        S::Listen => "LISTEN",
+        S::Closing => "CLOSING",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_compact() {
+        assert_eq!(count(812), "812");
+        assert_eq!(count(123_456), "123k");
+        assert_eq!(count(4_100_000), "4.1M");
+        assert_eq!(age_ms(850), "850ms");
+        assert_eq!(age_ms(423_000), "7m03s");
+        assert_eq!(age_ms(7_800_000), "2h10m");
+        assert_eq!(per_min(12.4), "+12/min");
+        assert_eq!(per_min(-1.25), "-1.2/min");
+        assert_eq!(per_sec(0.0), "0/s");
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
+}

@@ -1,0 +1,55 @@
+//! The state histogram: all eleven states as horizontal bars, coloured by phase, in the
+//! order of a connection's life. Pure over `&App`.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block};
+use ratatui::Frame;
+
+use crate::model::TcpState;
+use crate::tui::app::App;
+use crate::tui::fmt;
+
+/// States in lifecycle order: handshake, open, closing, waiting.
+pub const LIFECYCLE: [TcpState; 11] = [
+    TcpState::Listen,
+    TcpState::SynSent,
+    TcpState::SynRecv,
+    TcpState::Established,
+    TcpState::FinWait1,
+    TcpState::FinWait2,
+    TcpState::Closing,
+    TcpState::TimeWait,
+    TcpState::CloseWait,
+    TcpState::LastAck,
+    TcpState::Close,
+];
+
+/// Draws the histogram in `area`.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = app.theme;
+    let counts = app
+        .data()
+        .map(|(s, _)| s.state_counts())
+        .unwrap_or_default();
+    let bars: Vec<Bar> = LIFECYCLE
+        .iter()
+        .map(|&s| {
+            let n = counts.get(s);
+            Bar::default()
+                .label(format!("{:<11}", s.netstat_name()))
+                .value(n)
+                .text_value(fmt::count(n))
+                .style(t.state(s))
+                .value_style(t.state(s).add_modifier(ratatui::style::Modifier::REVERSED))
+        })
+        .collect();
+    let chart = BarChart::default()
+        .direction(ratatui::layout::Direction::Horizontal)
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(1)
+        .bar_gap(0)
+        .label_style(Style::new())
+        .block(Block::bordered().title(" states "));
+    frame.render_widget(chart, area);
+}

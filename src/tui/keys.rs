@@ -1,0 +1,445 @@
+//! The key table: every binding lives in [`BINDINGS`], [`action_for`] looks keys up in it
+//! and the help screen is generated from it, so help can never drift from behaviour.
+//! Nothing here changes state; [`crate::tui::app::App::apply`] does.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// The dashboard's views, in Tab order (digits 1-6 select them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    /// Header, histogram, trends, alerts, top offenders.
+    Overview,
+    /// Process × state table.
+    Processes,
+    /// Listeners: SYN_RECV against backlog, accept queue, drop and cookie rates.
+    Listeners,
+    /// Remote address × state table.
+    Remotes,
+    /// Every socket, filterable and sortable.
+    Sockets,
+    /// The TCP state diagram with live counts.
+    StateMachine,
+    /// The sockets and numbers behind one process, listener, remote, state or finding.
+    Detail,
+}
+
+impl View {
+    /// The views reachable with Tab and digits, in order.
+    pub const TABS: [View; 6] = [
+        View::Overview,
+        View::Processes,
+        View::Listeners,
+        View::Remotes,
+        View::Sockets,
+        View::StateMachine,
+    ];
+
+    /// The tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Overview => "Overview",
+            View::Processes => "Processes",
+            View::Listeners => "Listeners",
+            View::Remotes => "Remotes",
+            View::Sockets => "Sockets",
+            View::StateMachine => "States",
+            View::Detail => "Detail",
+        }
+    }
+
+    /// Position in [`View::TABS`]; Detail has none.
+    pub fn tab_index(self) -> Option<usize> {
+        View::TABS.iter().position(|&v| v == self)
+    }
+}
+
+/// What keys mean depends on what the user is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Browsing the views.
+    Normal,
+    /// Typing a filter expression after `/`.
+    Filter,
+    /// The help screen is open.
+    Help,
+    /// An explanation is open.
+    Explain,
+}
+
+/// Everything a key can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the dashboard.
+    Quit,
+    /// Open or close the help screen.
+    ToggleHelp,
+    /// Next view.
+    NextView,
+    /// Previous view.
+    PrevView,
+    /// Jump to the view at this index of [`View::TABS`].
+    GoView(usize),
+    /// Selection up one row.
+    Up,
+    /// Selection down one row.
+    Down,
+    /// Selection up one page.
+    PageUp,
+    /// Selection down one page.
+    PageDown,
+    /// Selection to the first row.
+    Top,
+    /// Selection to the last row.
+    Bottom,
+    /// Open the detail of the selected row.
+    DrillDown,
+    /// Close the detail, popup or filter; back to where the user was.
+    Back,
+    /// Start typing a filter.
+    StartFilter,
+    /// Type a character into the filter.
+    FilterChar(char),
+    /// Delete the filter's last character.
+    FilterBackspace,
+    /// Keep the typed filter and stop editing.
+    FilterCommit,
+    /// Sort by the next column.
+    SortNext,
+    /// Reverse the sort order.
+    SortReverse,
+    /// Pause or resume collection.
+    TogglePause,
+    /// Collect less often.
+    SlowerInterval,
+    /// Collect more often.
+    FasterInterval,
+    /// Explain the selected state or finding.
+    Explain,
+}
+
+/// Which key a binding matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMatch {
+    /// This key code with no Ctrl/Alt.
+    Code(KeyCode),
+    /// This character with Ctrl held.
+    Ctrl(char),
+    /// Any printable character (filter typing).
+    AnyChar,
+}
+
+/// One row of the key table.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// Modes where the binding applies.
+    pub modes: &'static [Mode],
+    /// The key.
+    pub key: KeyMatch,
+    /// What it does.
+    pub action: Action,
+    /// How help spells the key; empty hides the row from help (an alias shown elsewhere).
+    pub label: &'static str,
+    /// What help says it does.
+    pub help: &'static str,
+}
+
+const N: &[Mode] = &[Mode::Normal];
+const BROWSE: &[Mode] = &[Mode::Normal, Mode::Help, Mode::Explain];
+const F: &[Mode] = &[Mode::Filter];
+const ALL: &[Mode] = &[Mode::Normal, Mode::Filter, Mode::Help, Mode::Explain];
+const POPUP: &[Mode] = &[Mode::Help, Mode::Explain];
+
+const fn b(
+    modes: &'static [Mode],
+    key: KeyMatch,
+    action: Action,
+    label: &'static str,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        modes,
+        key,
+        action,
+        label,
+        help,
+    }
+}
+
+use KeyCode as K;
+use KeyMatch::{AnyChar, Code, Ctrl};
+
+/// The key table. Earlier rows win, so filter typing comes after the filter's own keys.
+pub const BINDINGS: &[Binding] = &[
+    b(ALL, Ctrl('c'), Action::Quit, "Ctrl-C", "quit"),
+    b(BROWSE, Code(K::Char('q')), Action::Quit, "q", "quit"),
+    b(N, Code(K::Char('?')), Action::ToggleHelp, "?", "this help"),
+    b(POPUP, Code(K::Char('?')), Action::ToggleHelp, "", ""),
+    b(POPUP, Code(K::Esc), Action::Back, "", ""),
+    b(N, Code(K::Tab), Action::NextView, "Tab", "next view"),
+    b(
+        N,
+        Code(K::BackTab),
+        Action::PrevView,
+        "Shift-Tab",
+        "previous view",
+    ),
+    b(N, Code(K::Char('1')), Action::GoView(0), "1", "Overview"),
+    b(
+        N,
+        Code(K::Char('2')),
+        Action::GoView(1),
+        "2",
+        "Processes (process × state)",
+    ),
+    b(
+        N,
+        Code(K::Char('3')),
+        Action::GoView(2),
+        "3",
+        "Listeners (backlog, drops)",
+    ),
+    b(
+        N,
+        Code(K::Char('4')),
+        Action::GoView(3),
+        "4",
+        "Remotes (address × state)",
+    ),
+    b(
+        N,
+        Code(K::Char('5')),
+        Action::GoView(4),
+        "5",
+        "Sockets (filter with /)",
+    ),
+    b(
+        N,
+        Code(K::Char('6')),
+        Action::GoView(5),
+        "6",
+        "State machine",
+    ),
+    b(N, Code(K::Up), Action::Up, "↑ k", "move up"),
+    b(N, Code(K::Char('k')), Action::Up, "", ""),
+    b(N, Code(K::Down), Action::Down, "↓ j", "move down"),
+    b(N, Code(K::Char('j')), Action::Down, "", ""),
+    b(N, Code(K::PageUp), Action::PageUp, "PgUp", "page up"),
+    b(N, Code(K::PageDown), Action::PageDown, "PgDn", "page down"),
+    b(N, Code(K::Home), Action::Top, "Home g", "first row"),
+    b(N, Code(K::Char('g')), Action::Top, "", ""),
+    b(N, Code(K::End), Action::Bottom, "End G", "last row"),
+    b(N, Code(K::Char('G')), Action::Bottom, "", ""),
+    b(
+        N,
+        Code(K::Enter),
+        Action::DrillDown,
+        "Enter",
+        "drill down (sockets, numbers)",
+    ),
+    b(
+        N,
+        Code(K::Esc),
+        Action::Back,
+        "Esc",
+        "back / close / clear filter",
+    ),
+    b(
+        N,
+        Code(K::Char('/')),
+        Action::StartFilter,
+        "/",
+        "filter sockets (CLI syntax)",
+    ),
+    b(
+        N,
+        Code(K::Char('s')),
+        Action::SortNext,
+        "s",
+        "sort by next column",
+    ),
+    b(
+        N,
+        Code(K::Char('S')),
+        Action::SortReverse,
+        "S",
+        "reverse sort order",
+    ),
+    b(
+        N,
+        Code(K::Char(' ')),
+        Action::TogglePause,
+        "Space",
+        "pause / resume collection",
+    ),
+    b(
+        N,
+        Code(K::Char('+')),
+        Action::SlowerInterval,
+        "+",
+        "longer interval (slower)",
+    ),
+    b(
+        N,
+        Code(K::Char('-')),
+        Action::FasterInterval,
+        "-",
+        "shorter interval (faster)",
+    ),
+    b(
+        N,
+        Code(K::Char('e')),
+        Action::Explain,
+        "e",
+        "explain state or finding",
+    ),
+    b(
+        F,
+        Code(K::Enter),
+        Action::FilterCommit,
+        "Enter",
+        "(filter) keep the filter",
+    ),
+    b(
+        F,
+        Code(K::Esc),
+        Action::Back,
+        "Esc",
+        "(filter) cancel editing",
+    ),
+    b(
+        F,
+        Code(K::Backspace),
+        Action::FilterBackspace,
+        "Backspace",
+        "(filter) delete a character",
+    ),
+    b(F, AnyChar, Action::FilterChar(' '), "", ""),
+];
+
+fn matches(key: &KeyMatch, ev: &KeyEvent) -> bool {
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = ev.modifiers.contains(KeyModifiers::ALT);
+    match *key {
+        KeyMatch::Ctrl(c) => ctrl && ev.code == KeyCode::Char(c),
+        KeyMatch::Code(code) => !ctrl && !alt && ev.code == code,
+        KeyMatch::AnyChar => !ctrl && !alt && matches!(ev.code, KeyCode::Char(_)),
+    }
+}
+
+/// What `key` means in `mode`, if anything.
+pub fn action_for(key: &KeyEvent, mode: Mode) -> Option<Action> {
+    let binding = BINDINGS
+        .iter()
+        .find(|b| b.modes.contains(&mode) && matches(&b.key, key))?;
+    match (binding.action, key.code) {
+        (Action::FilterChar(_), KeyCode::Char(c)) => Some(Action::FilterChar(c)),
+        (a, _) => Some(a),
+    }
+}
+
+/// The help screen's rows, `(key, what it does)`, in table order.
+pub fn help_rows() -> Vec<(&'static str, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(|b| !b.label.is_empty())
+        .map(|b| (b.label, b.help))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn normal_mode_keys() {
+        let m = Mode::Normal;
+        assert_eq!(action_for(&key(K::Char('q')), m), Some(Action::Quit));
+        let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(&ctrl_c, m), Some(Action::Quit));
+        assert_eq!(action_for(&key(K::Tab), m), Some(Action::NextView));
+        assert_eq!(action_for(&key(K::BackTab), m), Some(Action::PrevView));
+        for (i, c) in ['1', '2', '3', '4', '5', '6'].into_iter().enumerate() {
+            assert_eq!(action_for(&key(K::Char(c)), m), Some(Action::GoView(i)));
+        }
+        assert_eq!(action_for(&key(K::Char('7')), m), None);
+        assert_eq!(action_for(&key(K::Char('j')), m), Some(Action::Down));
+        assert_eq!(action_for(&key(K::Up), m), Some(Action::Up));
+        assert_eq!(action_for(&key(K::Enter), m), Some(Action::DrillDown));
+        assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
+        assert_eq!(action_for(&key(K::Char('/')), m), Some(Action::StartFilter));
+        assert_eq!(action_for(&key(K::Char('s')), m), Some(Action::SortNext));
+        assert_eq!(action_for(&key(K::Char('S')), m), Some(Action::SortReverse));
+        assert_eq!(action_for(&key(K::Char(' ')), m), Some(Action::TogglePause));
+        assert_eq!(
+            action_for(&key(K::Char('+')), m),
+            Some(Action::SlowerInterval)
+        );
+        assert_eq!(
+            action_for(&key(K::Char('-')), m),
+            Some(Action::FasterInterval)
+        );
+        assert_eq!(action_for(&key(K::Char('e')), m), Some(Action::Explain));
+        assert_eq!(action_for(&key(K::Char('?')), m), Some(Action::ToggleHelp));
+        // Ctrl-j must not move: only plain keys map.
+        let ctrl_j = KeyEvent::new(K::Char('j'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(&ctrl_j, m), None);
+    }
+
+    #[test]
+    fn filter_mode_types_everything() {
+        let m = Mode::Filter;
+        assert_eq!(
+            action_for(&key(K::Char('q')), m),
+            Some(Action::FilterChar('q'))
+        );
+        assert_eq!(
+            action_for(&key(K::Char('1')), m),
+            Some(Action::FilterChar('1'))
+        );
+        assert_eq!(
+            action_for(&key(K::Char('/')), m),
+            Some(Action::FilterChar('/'))
+        );
+        assert_eq!(action_for(&key(K::Enter), m), Some(Action::FilterCommit));
+        assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
+        assert_eq!(
+            action_for(&key(K::Backspace), m),
+            Some(Action::FilterBackspace)
+        );
+        let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(&ctrl_c, m), Some(Action::Quit));
+    }
+
+    #[test]
+    fn popups_close_with_esc_and_question_mark() {
+        for m in [Mode::Help, Mode::Explain] {
+            assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
+            assert_eq!(action_for(&key(K::Char('?')), m), Some(Action::ToggleHelp));
+            assert_eq!(action_for(&key(K::Char('q')), m), Some(Action::Quit));
+            assert_eq!(action_for(&key(K::Char('j')), m), None);
+        }
+    }
+
+    #[test]
+    fn help_lists_every_normal_action() {
+        let rows = help_rows();
+        let helped: Vec<Action> = BINDINGS
+            .iter()
+            .filter(|b| !b.label.is_empty())
+            .map(|b| b.action)
+            .collect();
+        for b in BINDINGS.iter().filter(|b| b.modes.contains(&Mode::Normal)) {
+            assert!(
+                helped.contains(&b.action),
+                "{:?} missing from help",
+                b.action
+            );
+        }
+        assert!(rows.iter().any(|(k, _)| *k == "q"));
+        assert!(rows.iter().any(|(k, _)| *k == "Ctrl-C"));
+    }
+}

@@ -1,0 +1,41 @@
+//! The live dashboard (`sockscope top`): a ratatui view over the stream of snapshots and
+//! analyses. It owns presentation only: it never reads the kernel (the caller's tick closure
+//! does) and never changes analysis.
+//!
+//! Layout of this module:
+//! - [`runtime`]: terminal setup/restore, threads, the UI loop ([`run`], [`is_tty`]).
+//! - [`event`]: the messages between threads ([`Event`], [`Control`], [`TickData`]).
+//! - [`keys`]: the key table ([`keys::action_for`]) and the help it generates.
+//! - [`app`]: [`App`], the state, changed only by `on_event` / `apply`.
+//! - [`history`], [`rows`]: derived state (trends, rates, ages, row orders).
+//! - [`ui`] and one file per panel/view: pure drawing over `&App`.
+//! - [`filter`], [`explain`]: the one-function seams to `crate::filter` and `crate::explain`.
+
+pub mod alerts;
+pub mod app;
+pub mod detail;
+pub mod event;
+pub mod explain;
+pub mod filter;
+pub mod fmt;
+pub mod histogram;
+pub mod history;
+pub mod keys;
+pub mod listeners;
+pub mod overview;
+pub mod processes;
+pub mod remotes;
+pub mod rows;
+pub mod runtime;
+pub mod sockets;
+pub mod statemachine;
+pub mod table;
+pub mod theme;
+pub mod trends;
+pub mod ui;
+
+pub use app::{App, DetailTarget, TuiOptions};
+pub use event::{Control, Event, TickData};
+pub use keys::{action_for, Action, Mode, View};
+pub use runtime::{is_tty, run, TuiError};
+pub use ui::draw;

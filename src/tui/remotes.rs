@@ -1,0 +1,80 @@
+//! The Remotes view: remote address × state counts, with TIME_WAIT against the ephemeral
+//! port range where the sysctl is known. Enter opens the sockets to that address.
+//! Pure over `&App`.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::Frame;
+
+use crate::model::TcpState;
+use crate::tui::app::App;
+use crate::tui::fmt;
+use crate::tui::processes::state_columns;
+use crate::tui::rows::{column_name, REMOTE_COLUMNS};
+use crate::tui::table::{self, Column, Spec};
+
+/// Draws the Remotes view in `area`.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = app.theme;
+    let (remotes, ports) = match app.data() {
+        Some((snap, an)) => (
+            an.aggregate.remotes.as_slice(),
+            snap.sysctls.as_ref().and_then(|s| s.port_range()),
+        ),
+        None => (&[][..], None),
+    };
+    let sort = app.sort[2];
+    let n_fixed = REMOTE_COLUMNS.len();
+    // Not a sort column: the TIME_WAIT share of the port range, an id after the states.
+    let tw_share = n_fixed + TcpState::ALL.len();
+    let mut columns = vec![
+        Column::text(0, REMOTE_COLUMNS[0], 24),
+        Column::num(1, REMOTE_COLUMNS[1], 6),
+    ];
+    // Towards remotes, TIME_WAIT (port exhaustion) matters most.
+    let mut states = state_columns(n_fixed);
+    if let Some(i) = states.iter().position(|c| c.title == "TIME_W") {
+        let tw = states.remove(i);
+        states.insert(0, tw);
+    }
+    let tail = states.split_off(4);
+    columns.extend(states);
+    if ports.is_some() {
+        columns.push(Column::num(tw_share, "TW/PORTS", 8));
+    }
+    columns.extend(tail);
+    let cell = |pos: usize, col: usize| {
+        let r = &remotes[app.rows.remotes[pos]];
+        match col {
+            0 => (fmt::clip(&r.ip.to_string(), 24), Style::new()),
+            1 => (fmt::count(r.states.total()), t.title()),
+            c if c == tw_share => {
+                let tw = r.states.get(TcpState::TimeWait);
+                let (lo, hi) = ports.unwrap_or((0, 0));
+                let range = u64::from(hi - lo) + 1;
+                let pct = tw * 100 / range;
+                let style = if pct >= 50 { t.hot() } else { t.dim() };
+                (format!("{pct}%"), style)
+            }
+            c => {
+                let st = TcpState::ALL[c - n_fixed];
+                table::state_count(t, st, r.states.get(st))
+            }
+        }
+    };
+    let spec = Spec {
+        title: format!(
+            " remotes ({}) · sort {} · Enter sockets ",
+            remotes.len(),
+            column_name(2, sort.column)
+        ),
+        columns,
+        sort: Some(sort),
+        total: app.rows.remotes.len(),
+        selected: app.selected(),
+        cell: &cell,
+        theme: t,
+        empty: "no connected sockets",
+    };
+    table::draw(frame, area, &spec);
+}

@@ -1,0 +1,131 @@
+//! The Sockets view: every socket passing the `/` filter, sortable, with owner, queues,
+//! timer and age. Also owns the per-socket cell formatting the Detail view reuses.
+//! Pure over `&App`.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::Frame;
+
+use crate::model::{Owner, Snapshot, SocketRecord, TimerKind};
+use crate::tui::app::App;
+use crate::tui::fmt;
+use crate::tui::rows::{column_name, SOCKET_COLUMNS};
+use crate::tui::table::{self, Column, Spec};
+
+/// TIME_WAIT lasts this long on Linux, so its age is exact from the remaining timer.
+const TIME_WAIT_MS: i64 = 60_000;
+
+/// The socket's age as text: exact for TIME_WAIT, otherwise since first seen, prefixed with
+/// `≥` when it already existed when the dashboard started.
+pub fn age_text(app: &App, s: &SocketRecord) -> String {
+    if s.timer == TimerKind::TimeWait {
+        return fmt::age_ms(TIME_WAIT_MS - i64::from(s.expires_ms));
+    }
+    match app.first_seen.age(s, app.now_ms) {
+        Some((ms, true)) => format!("≥{}", fmt::age_ms(ms)),
+        Some((ms, false)) => fmt::age_ms(ms),
+        None => "-".into(),
+    }
+}
+
+/// Who owns the socket, as the tables print it.
+pub fn owner_text(snap: &Snapshot, s: &SocketRecord) -> String {
+    let named = |pid: u32| {
+        snap.processes
+            .get(&pid)
+            .map_or_else(|| format!("[{pid}]"), |p| format!("{}[{pid}]", p.comm))
+    };
+    match s.owner {
+        Owner::Process(pid) => named(pid),
+        Owner::ViaListener(pid) => format!("→{}", named(pid)),
+        Owner::Ownerless => "(ownerless)".into(),
+        Owner::Unattributed => "(unattributed)".into(),
+        Owner::Unresolved => "-".into(),
+    }
+}
+
+/// The pending timer as text: `timewait 42s`, `on 200ms ×3`, or `-`.
+pub fn timer_text(s: &SocketRecord) -> String {
+    match s.timer {
+        TimerKind::Off => "-".into(),
+        k if s.retransmits > 0 => {
+            format!(
+                "{} {} ×{}",
+                k.name(),
+                fmt::age_ms(i64::from(s.expires_ms)),
+                s.retransmits
+            )
+        }
+        k => format!("{} {}", k.name(), fmt::age_ms(i64::from(s.expires_ms))),
+    }
+}
+
+/// One cell of a socket row, for column `col` of [`SOCKET_COLUMNS`].
+pub fn cell(app: &App, snap: &Snapshot, s: &SocketRecord, col: usize) -> (String, Style) {
+    let t = app.theme;
+    match col {
+        0 => (s.state.netstat_name().into(), t.state(s.state)),
+        1 => (fmt::clip(&s.local.to_string(), 19), Style::new()),
+        2 => (fmt::clip(&s.remote.to_string(), 19), Style::new()),
+        3 => (fmt::clip(&owner_text(snap, s), 11), t.dim()),
+        4 => {
+            let style = if s.recv_q > 0 { t.warn() } else { t.dim() };
+            (s.recv_q.to_string(), style)
+        }
+        5 => (s.send_q.to_string(), t.dim()),
+        6 => (timer_text(s), t.dim()),
+        // Time since data last arrived: old CLOSE_WAIT sockets show a large one.
+        8 => match s.tcp_info {
+            Some(i) => (fmt::age_ms(i64::from(i.last_data_recv_ms)), t.dim()),
+            None => ("-".into(), t.dim()),
+        },
+        _ => (age_text(app, s), Style::new()),
+    }
+}
+
+/// The socket columns in priority order.
+pub fn columns() -> Vec<Column> {
+    let c = SOCKET_COLUMNS;
+    vec![
+        Column::text(0, c[0], 11),
+        Column::text(1, c[1], 19),
+        Column::text(2, c[2], 19),
+        Column::num(7, c[7], 6),
+        Column::text(3, c[3], 11),
+        Column::num(4, c[4], 6),
+        Column::num(8, c[8], 7),
+        Column::num(5, c[5], 6),
+        Column::text(6, c[6], 16),
+    ]
+}
+
+/// Draws the Sockets view in `area`.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let Some((snap, _)) = app.data() else {
+        return;
+    };
+    let sort = app.sort[3];
+    let rows = &app.rows.sockets;
+    let cellf = |pos: usize, col: usize| cell(app, snap, &snap.sockets[rows[pos]], col);
+    let filter = if app.filter.is_empty() {
+        "/ to filter".to_string()
+    } else {
+        format!("filter `{}`", app.filter)
+    };
+    let spec = Spec {
+        title: format!(
+            " sockets ({} of {}) · {filter} · sort {} ",
+            rows.len(),
+            snap.sockets.len(),
+            column_name(3, sort.column)
+        ),
+        columns: columns(),
+        sort: Some(sort),
+        total: rows.len(),
+        selected: app.selected(),
+        cell: &cellf,
+        theme: app.theme,
+        empty: "no socket matches the filter (Esc clears it)",
+    };
+    table::draw(frame, area, &spec);
+}

@@ -1,0 +1,155 @@
+//! The State machine view: the eleven TCP states as the RFC 793 diagram, drawn with box
+//! characters, each state showing its live count; states building up are highlighted and
+//! j/k select a state for Enter (its sockets) and `e` (its explanation). Pure over `&App`.
+
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::analyze::finding::AlertPhase;
+use crate::model::TcpState;
+use crate::tui::app::App;
+use crate::tui::rows::rule_state;
+use crate::tui::theme::Phase;
+
+/// The diagram without counts; every box's inside is filled in from [`NODES`].
+const DIAGRAM: [&str; 18] = [
+    "┌───────────────┐  connect   ┌───────────────┐   listen   ┌───────────────┐",
+    "│               │◀───────────┤               ├───────────▶│               │",
+    "└───────┬───────┘            └───────────────┘            └───────┬───────┘",
+    "        │ SYN+ACK                                                 │ SYN",
+    "        │                    ┌───────────────┐            ┌───────▼───────┐",
+    "        └───────────────────▶│               │◀── ACK ────┤               │",
+    "                             └──┬─────────┬──┘            └───────────────┘",
+    "                      close     │         │   FIN",
+    "┌───────────────┐◀──────────────┘         └──────────────▶┌───────────────┐",
+    "│               │                                         │               │",
+    "└──┬─────────┬──┘  FIN       ┌───────────────┐            └───────┬───────┘",
+    "   │ ACK     └──────────────▶│               │                    │ close",
+    "┌──▼────────────┐            └───────┬───────┘            ┌───────▼───────┐",
+    "│               │                    │ ACK                │               │",
+    "└───────┬───────┘            ┌───────▼───────┐            └───────┬───────┘",
+    "        └── FIN ────────────▶│               │                    │ ACK",
+    "                             └───────┬───────┘                    ▼",
+    "                                     └─ 2×MSL (60 s) ─▶ CLOSE     CLOSE",
+];
+
+/// Width of [`DIAGRAM`] in cells.
+const DIAGRAM_W: u16 = 75;
+
+/// Where each state's label goes: (state, column, row) of the box's inside.
+const NODES: [(TcpState, u16, u16); 11] = [
+    (TcpState::SynSent, 1, 1),
+    (TcpState::Close, 30, 1),
+    (TcpState::Listen, 59, 1),
+    (TcpState::Established, 30, 5),
+    (TcpState::SynRecv, 59, 5),
+    (TcpState::FinWait1, 1, 9),
+    (TcpState::CloseWait, 59, 9),
+    (TcpState::Closing, 30, 11),
+    (TcpState::FinWait2, 1, 13),
+    (TcpState::LastAck, 59, 13),
+    (TcpState::TimeWait, 30, 15),
+];
+
+/// Growth per minute above which a lingering state counts as building up.
+const BUILDUP_PER_MIN: f64 = 1.0;
+
+/// A count in at most four characters, to fit a box.
+fn count4(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{}M", (n / 1_000_000).min(999)),
+    }
+}
+
+/// The inside of a state's box: name left, count right, 15 cells.
+fn label(s: TcpState, n: u64) -> String {
+    let name = s.netstat_name();
+    let c = count4(n);
+    let pad = 15usize.saturating_sub(name.len() + c.len());
+    format!("{name}{}{c}", " ".repeat(pad))
+}
+
+/// Whether `s` is building up: an active alert about it, or steady growth in a state that
+/// should not accumulate.
+pub fn in_buildup(app: &App, s: TcpState) -> bool {
+    let alerted = app.data().is_some_and(|(_, an)| {
+        an.alerts
+            .iter()
+            .any(|a| a.phase != AlertPhase::Resolved && rule_state(a.finding.rule) == Some(s))
+    });
+    let lingering = matches!(Phase::of(s), Phase::Waiting | Phase::Handshake);
+    alerted
+        || (lingering
+            && app
+                .history
+                .growth_per_min(s)
+                .is_some_and(|g| g > BUILDUP_PER_MIN))
+}
+
+/// Draws the State machine view in `area`.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = app.theme;
+    let block =
+        Block::bordered().title(" TCP state machine · j/k select · Enter sockets · e explain ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let counts = app
+        .data()
+        .map(|(s, _)| s.state_counts())
+        .unwrap_or_default();
+    let x0 = inner.x + inner.width.saturating_sub(DIAGRAM_W) / 2;
+    let lines: Vec<Line> = DIAGRAM.iter().map(|l| Line::styled(*l, t.dim())).collect();
+    let diagram = Rect::new(x0, inner.y, inner.width.min(DIAGRAM_W), inner.height);
+    frame.render_widget(Paragraph::new(lines), diagram);
+
+    let selected = TcpState::ALL.get(app.selected()).copied();
+    let buf = frame.buffer_mut();
+    for (s, dx, dy) in NODES {
+        let (x, y) = (x0 + dx, inner.y + dy);
+        if dy >= inner.height || dx + 15 > inner.width {
+            continue;
+        }
+        let mut style = if in_buildup(app, s) {
+            t.hot()
+        } else {
+            t.state(s)
+        };
+        if selected == Some(s) {
+            style = style.add_modifier(Modifier::REVERSED | Modifier::UNDERLINED);
+        }
+        buf.set_string(x, y, label(s, counts.get(s)), style);
+    }
+
+    // Below the diagram when there is room: the phase legend and the selected state.
+    let below = DIAGRAM.len() as u16 + 1;
+    if inner.height > below {
+        let mut legend: Vec<Span> = vec![Span::raw("phases: ")];
+        for p in [
+            Phase::Handshake,
+            Phase::Open,
+            Phase::Closing,
+            Phase::Waiting,
+        ] {
+            legend.push(Span::styled(format!("■ {}  ", p.name()), t.phase(p)));
+        }
+        legend.push(Span::styled("building up", t.hot()));
+        let mut lines = vec![Line::from(legend)];
+        if let Some(s) = selected {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                crate::tui::explain::explain_state(
+                    s,
+                    app.data().and_then(|(x, _)| x.sysctls.as_ref()),
+                ),
+                t.dim(),
+            ));
+        }
+        let r = Rect::new(x0, inner.y + below, diagram.width, inner.height - below);
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), r);
+    }
+}

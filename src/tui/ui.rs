@@ -1,0 +1,256 @@
+//! Top-level drawing: the header, the view tabs, the footer, the too-small message and the
+//! popups, with each view's body delegated to its own file. Pure over `&App`: nothing here
+//! writes to the app.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
+use ratatui::Frame;
+
+use crate::tui::app::App;
+use crate::tui::keys::{help_rows, Mode, View};
+use crate::tui::{detail, fmt, listeners, overview, processes, remotes, sockets, statemachine};
+
+/// The smallest terminal the dashboard draws in.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+
+/// Draws the whole dashboard for `app` into `frame`.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        draw_too_small(frame, area);
+        return;
+    }
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, app);
+    draw_tabs(frame, tabs, app);
+    match app.view {
+        View::Overview => overview::draw(frame, body, app),
+        View::Processes => processes::draw(frame, body, app),
+        View::Listeners => listeners::draw(frame, body, app),
+        View::Remotes => remotes::draw(frame, body, app),
+        View::Sockets => sockets::draw(frame, body, app),
+        View::StateMachine => statemachine::draw(frame, body, app),
+        View::Detail => detail::draw(frame, body, app),
+    }
+    draw_footer(frame, footer, app);
+    match app.mode {
+        Mode::Help => draw_help(frame, area, app),
+        Mode::Explain => draw_explain(frame, area, app),
+        Mode::Normal | Mode::Filter => {}
+    }
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect) {
+    let msg = format!(
+        "terminal too small (need {}×{}, have {}×{})",
+        MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
+    );
+    let y = area.height / 2;
+    let line = Rect::new(area.x, area.y + y, area.width, 1.min(area.height));
+    frame.render_widget(
+        Paragraph::new(msg).centered().wrap(Wrap { trim: true }),
+        Rect {
+            height: area.height.saturating_sub(y),
+            ..line
+        },
+    );
+}
+
+fn sep<'a>() -> Span<'a> {
+    Span::raw("  ")
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
+    let t = app.theme;
+    let [l0, l1] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let mut first = vec![
+        Span::styled("sockscope", t.title()),
+        sep(),
+        Span::raw(format!("host {}", app.host)),
+    ];
+    let mut second = Vec::new();
+    match app.data() {
+        Some((snap, an)) => {
+            first.extend([
+                sep(),
+                Span::raw(format!("netns {}", snap.netns)),
+                sep(),
+                Span::raw(format!("source {}", snap.source.name())),
+            ]);
+            second.extend([
+                Span::styled(fmt::count(snap.sockets.len() as u64), t.title()),
+                Span::raw(" sockets"),
+                sep(),
+                Span::raw(format!("{} ownerless", fmt::count(an.aggregate.ownerless))),
+                sep(),
+            ]);
+            let un = an.aggregate.unattributed;
+            let un_style = if un > 0 { t.warn() } else { t.dim() };
+            second.push(Span::styled(
+                format!("{} unattributed", fmt::count(un)),
+                un_style,
+            ));
+            if snap.quality.inconsistent.is_some() {
+                second.extend([sep(), Span::styled("inconsistent sample", t.warn())]);
+            }
+        }
+        None => second.push(Span::styled("waiting for the first collection…", t.dim())),
+    }
+    first.extend([
+        sep(),
+        Span::raw(format!("every {}", fmt::age_ms(app.interval_ms as i64))),
+    ]);
+    if app.paused {
+        first.extend([sep(), Span::styled(" PAUSED ", t.hot())]);
+    }
+    if let Some(tick) = &app.tick {
+        if tick.tick_ms > app.interval_ms {
+            second.extend([
+                sep(),
+                Span::styled(format!("stretched: tick took {}ms", tick.tick_ms), t.warn()),
+            ]);
+        }
+    }
+    if let Some(e) = &app.collect_error {
+        second.extend([sep(), Span::styled(format!("collect error: {e}"), t.hot())]);
+    }
+    frame.render_widget(Paragraph::new(Line::from(first)), l0);
+    frame.render_widget(Paragraph::new(Line::from(second)), l1);
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
+    let t = app.theme;
+    let titles: Vec<String> = View::TABS
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{} {}", i + 1, v.title()))
+        .collect();
+    let current = app.view.tab_index().or(app.back_to.tab_index());
+    let tabs = Tabs::new(titles)
+        .select(current)
+        .highlight_style(t.selected())
+        .divider("│");
+    // The Detail marker only where it does not cut the last tab.
+    let marker_w = if area.width >= 90 { 10 } else { 0 };
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(marker_w)]).areas(area);
+    frame.render_widget(tabs, left);
+    if app.view == View::Detail && marker_w > 0 {
+        frame.render_widget(Paragraph::new(Span::styled("▸ Detail", t.title())), right);
+    }
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
+    let t = app.theme;
+    let line = if app.mode == Mode::Filter {
+        let mut spans = vec![
+            Span::styled("/", t.title()),
+            Span::raw(app.filter_input.clone()),
+            Span::styled("█", t.dim()),
+        ];
+        if let Some(e) = &app.filter_error {
+            spans.extend([sep(), Span::styled(e.clone(), t.warn())]);
+        } else {
+            spans.extend([sep(), Span::styled("Enter keep · Esc cancel", t.dim())]);
+        }
+        Line::from(spans)
+    } else {
+        let mut spans = Vec::new();
+        if !app.filter.is_empty() {
+            spans.push(Span::styled(format!("filter: {}", app.filter), t.warn()));
+            spans.push(sep());
+        }
+        let hints = [
+            ("q", "quit"),
+            ("?", "help"),
+            ("Tab", "view"),
+            ("Enter", "detail"),
+            ("e", "explain"),
+            ("/", "filter"),
+            ("s/S", "sort"),
+            ("Space", "pause"),
+            ("+/-", "interval"),
+            ("Esc", "back"),
+        ];
+        // Only whole hints: drop the tail rather than cut one in half.
+        let mut used: usize = spans.iter().map(|s| s.width()).sum();
+        for (k, what) in hints {
+            let w = k.chars().count() + what.chars().count() + 2;
+            if used + w > usize::from(area.width) {
+                break;
+            }
+            used += w;
+            spans.push(Span::styled(k, t.title()));
+            spans.push(Span::styled(format!(" {what} "), t.dim()));
+        }
+        Line::from(spans)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// A centred rectangle `w`×`h` within `area`, shrunk to fit.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
+    let t = app.theme;
+    let rows = help_rows();
+    let mut lines: Vec<Line> = rows
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>9} "), t.title()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    let block = Block::bordered().title(" keys — Esc or ? closes ");
+    // One column when it fits, else two side by side (80×24 needs two).
+    let fits = lines.len() as u16 + 2 <= area.height;
+    let (w, h) = if fits {
+        (64, lines.len() as u16 + 2)
+    } else {
+        (area.width, (lines.len() as u16).div_ceil(2) + 2)
+    };
+    let r = centered(area, w, h);
+    frame.render_widget(Clear, r);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    if fits {
+        frame.render_widget(Paragraph::new(lines), inner);
+    } else {
+        let right = lines.split_off(lines.len().div_ceil(2));
+        let [a, b] = Layout::horizontal([Constraint::Fill(1); 2]).areas(inner);
+        frame.render_widget(Paragraph::new(lines), a);
+        frame.render_widget(Paragraph::new(right), b);
+    }
+}
+
+fn draw_explain(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(e) = &app.explanation else {
+        return;
+    };
+    let r = centered(area, area.width.saturating_sub(8).min(90), 14);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(e.text.clone())
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(format!(" {} — Esc closes ", fmt::clip(&e.title, 60)))),
+        r,
+    );
+}
