@@ -12,8 +12,7 @@
 # Usage (as root, from the repo root):
 #   benches/bench.sh                       # defaults: 40k pairs + 10k TW + 5k CW ≈ 100k sockets
 #   EST_PAIRS=2000 TW=1000 CW=500 RUNS=3 benches/bench.sh    # quick smoke run
-# Env: SOCKSCOPE_BIN (default target/debug/sockscope — no release builds on shared machines;
-#      the numbers of a debug build are pessimistic), RUNS, EST_PAIRS, TW, CW, PER_HOLDER,
+# Env: SOCKSCOPE_BIN (default target/release/sockscope: `cargo build --release` first), RUNS, EST_PAIRS, TW, CW, PER_HOLDER,
 #      HOLD (generator lifetime cap, s), CMD_TIMEOUT (per timed command, s),
 #      BENCH_DEADLINE (whole script, s), BENCH_INSTALL=1 (apt-get install hyperfine/time).
 #
@@ -26,7 +25,7 @@ fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 POP="$ROOT/tests/support/pop.py"
-BIN="${SOCKSCOPE_BIN:-$ROOT/target/debug/sockscope}"
+BIN="${SOCKSCOPE_BIN:-$ROOT/target/release/sockscope}"
 PY="$(command -v /usr/bin/python3 || command -v python3)"
 RUNS="${RUNS:-5}"
 EST_PAIRS="${EST_PAIRS:-40000}"
@@ -94,16 +93,10 @@ nsx ss -tanH | awk '{n[$1]++} END{for (s in n) printf "  %-12s %d\n", s, n[s]; }
 echo "  total: $(nsx ss -tanH | wc -l) sockets"
 
 AWK_ONE='{++state[$NF]}; END{for(key in state) print key, "\t", state[key]}'
-# The sock_diag dump floor: the lead's hidden flag when the binary has it, else ss as proxy.
-# (A binary that also accepts a bogus flag parses nothing yet: it does not count.)
-if nsx "$BIN" summary --debug-dump-only >/dev/null 2>&1 \
-    && ! nsx "$BIN" summary --ssc-bench-bogus-flag >/dev/null 2>&1; then
-    FLOOR_KIND="sockscope --debug-dump-only"
-    FLOOR_CMD="$BIN summary --debug-dump-only >/dev/null"
-else
-    FLOOR_KIND="floor proxy: ss -tan -H (no --debug-dump-only in this binary)"
-    FLOOR_CMD="ss -tan -H >/dev/null"
-fi
+# The sock_diag dump floor: one bare dump through sockscope's own netlink source, no
+# attribution, no aggregation (the hidden `dump-floor` subcommand).
+FLOOR_KIND="sockscope dump-floor (bare sock_diag dump)"
+FLOOR_CMD="$BIN dump-floor >/dev/null"
 
 NAMES=(
     "sockscope summary"
@@ -174,3 +167,10 @@ for i in "${!CMDS[@]}"; do
 done
 echo
 echo "sockets after timing: $(nsx ss -tanH | wc -l)"
+
+# The issue's targets, as ratios of the medians above.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0 && a == a+0 && b == b+0) printf "%.2f", a/b; else print "n/a" }'; }
+echo "summary / floor:               $(ratio "${MS[0]}" "${MS[5]}")  (target <= 1.25)"
+echo "ss -tan|awk / summary:         $(ratio "${MS[2]}" "${MS[0]}")  (target >= 2)"
+echo "ss -tanp / summary --by proc:  $(ratio "${MS[4]}" "${MS[1]}")  (target >= 8)"
+echo "peak RSS summary --by process: ${RSS[1]} KiB  (target <= 40960)"
