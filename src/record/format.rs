@@ -163,6 +163,7 @@ pub struct RemoteCounts {
 
 /// Sockets that count towards no process, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Ownership {
     /// Whether process attribution ran.
     pub attempted: bool,
@@ -178,6 +179,7 @@ pub struct Ownership {
 
 /// How trustworthy the tick's sample was.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Quality {
     /// Records that failed to parse.
     pub parse_errors: u64,

@@ -229,7 +229,10 @@ fn parse_header(buf: &[u8], complete: bool, name: &str) -> Result<Header, Record
         }
         (Some("header"), Some(v)) => Err(not(format!("unknown schema_version {v}"))),
         (Some("header"), None) => Err(not("header has no schema_version".into())),
-        (Some(k), _) => Err(not(format!("line 1 is a {k:?} record, not a header"))),
+        (Some(k), _) => {
+            let k: String = k.chars().take(40).collect();
+            Err(not(format!("line 1 is a {k:?} record, not a header")))
+        }
         (None, _) => Err(not("line 1 has no \"kind\"".into())),
     }
 }
@@ -240,5 +243,70 @@ fn short(e: &serde_json::Error) -> String {
     match msg.rfind(" at line ") {
         Some(i) => format!("{} (column {})", &msg[..i], e.column()),
         None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    const HEADER: &str = r#"{"kind":"header","schema_version":1,"host":"h","kernel":"k","interval_ms":1000,"started_at":"1970-01-01T00:00:00Z","started_at_ms":0,"netns":"host","sockets":false,"sockscope_version":"0"}"#;
+
+    fn tick(ms: i64, close_wait: u64) -> String {
+        format!(
+            r#"{{"kind":"tick","taken_at_ms":{ms},"source":"proc","collect_us":1,"states":{{"CLOSE_WAIT":{close_wait}}},"processes":[],"listeners":[],"remotes":[],"ownership":{{}},"quality":{{}},"alerts":[],"rates":null,"counters":null,"sysctls":null}}"#
+        )
+    }
+
+    fn read(lines: &[String]) -> Result<Recording, RecordError> {
+        Recording::from_reader(Cursor::new(lines.join("\n") + "\n"), "t.jsonl")
+    }
+
+    #[test]
+    fn clock_stepping_back_keeps_file_order_and_warns() {
+        let rec = read(&[HEADER.into(), tick(1000, 1), tick(3000, 3), tick(2000, 2)]).unwrap();
+        let cw = |t: &Tick| t.states.0.get(crate::model::TcpState::CloseWait);
+        assert_eq!(rec.ticks().iter().map(cw).collect::<Vec<_>>(), [1, 3, 2]);
+        assert!(rec.warnings[0].contains("clock went backwards"));
+        assert_eq!(rec.tick_at(2500).map(cw), Some(2));
+        assert_eq!(rec.tick_at(0).map(cw), Some(1));
+        assert_eq!(rec.tick_at(9999).map(cw), Some(3));
+        assert_eq!((rec.first_ms(), rec.last_ms()), (1000, 3000));
+    }
+
+    #[test]
+    fn many_bad_lines_make_a_bounded_list_of_warnings() {
+        let mut lines = vec![HEADER.to_string(), tick(1000, 1)];
+        lines.extend((0..100).map(|i| format!("garbage {i}")));
+        lines.push(tick(2000, 2));
+        let rec = read(&lines).unwrap();
+        assert_eq!(rec.ticks().len(), 2);
+        assert_eq!(rec.warnings.len(), MAX_WARNINGS + 1);
+        assert!(rec.warnings[0].starts_with("line 3: unreadable record skipped"));
+        assert_eq!(
+            rec.warnings[MAX_WARNINGS],
+            "80 more unreadable lines skipped"
+        );
+    }
+
+    #[test]
+    fn unknown_state_names_make_a_line_unreadable() {
+        let bad = tick(2000, 2).replace("CLOSE_WAIT", "CLOSE_WIAT");
+        let rec = read(&[HEADER.into(), tick(1000, 1), bad]).unwrap();
+        assert_eq!(rec.ticks().len(), 1);
+        assert!(
+            rec.warnings[0].contains("unknown state CLOSE_WIAT"),
+            "{:?}",
+            rec.warnings
+        );
+        assert!(rec.warnings[0].starts_with("line 3: unreadable last record skipped"));
+    }
+
+    #[test]
+    fn a_long_foreign_kind_is_cut_short() {
+        let line = format!(r#"{{"kind":"{}"}}"#, "x".repeat(10_000));
+        let e = read(&[line]).unwrap_err().to_string();
+        assert!(e.len() < 200, "{e}");
     }
 }
