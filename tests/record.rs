@@ -459,7 +459,13 @@ fn kill9_loses_at_most_last_record() {
     }
 }
 
-fn leak_bytes() -> Vec<u8> {
+/// A three-tick recording in memory, built once for all proptest cases.
+fn leak_bytes() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(write_leak_bytes)
+}
+
+fn write_leak_bytes() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("leak.jsonl");
     let mut rec = Recorder::create(&path, &info(false)).unwrap();
@@ -476,7 +482,7 @@ proptest! {
 
     #[test]
     fn junk_after_the_header_never_panics(junk in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        let mut bytes = leak_bytes();
+        let mut bytes = leak_bytes().to_vec();
         let header_end = bytes.iter().position(|&c| c == b'\n').unwrap() + 1;
         bytes.truncate(header_end);
         bytes.extend_from_slice(&junk);
@@ -487,7 +493,7 @@ proptest! {
     #[test]
     fn any_truncation_keeps_every_complete_tick(frac in 0.0f64..1.0) {
         let bytes = leak_bytes();
-        let full = Recording::from_reader(Cursor::new(&bytes), "full").unwrap();
+        let full = Recording::from_reader(Cursor::new(bytes), "full").unwrap();
         let cut = (bytes.len() as f64 * frac) as usize;
         let prefix = &bytes[..cut];
         let complete = prefix.iter().filter(|&&c| c == b'\n').count().saturating_sub(1);
