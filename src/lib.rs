@@ -15,6 +15,7 @@ pub mod explain;
 pub mod filter;
 pub mod model;
 pub mod oneshot;
+pub mod record;
 pub mod report;
 pub mod serve;
 pub mod stream;
