@@ -48,6 +48,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print one line per interval, like vmstat: key states, their deltas, active findings.
     Watch(WatchArgs),
+    /// Record per-tick counts, findings and counter rates to a file (JSON Lines), flushed
+    /// every tick; replay it with `summary --from` or the dashboard.
+    Record(RecordArgs),
     /// Serve Prometheus / OpenMetrics metrics over HTTP (loopback by default).
     Serve(ServeArgs),
     /// Time a bare sock_diag dump (the benchmark floor) and print the socket count.
@@ -150,22 +153,34 @@ fn parse_process(s: &str) -> Result<ProcessMatch, String> {
         .map_err(|e: crate::filter::FilterError| e.to_string())
 }
 
-/// Parses `500ms`, `1s`, `1.5s`, `2m` or a bare number of seconds; 10 ms to 1 h.
+/// Parses an interval: `500ms`, `1s`, `1.5s`, `2m` or a bare number of seconds; 10 ms to
+/// 1 h.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_span(s, 0.01, 3600.0, "from 10ms to 1h")
+}
+
+/// Parses a run length: like [`parse_duration`] plus `h` and `d`; 1 s to 30 days.
+pub fn parse_length(s: &str) -> Result<Duration, String> {
+    parse_span(s, 1.0, 30.0 * 86_400.0, "from 1s to 30d")
+}
+
+fn parse_span(s: &str, min: f64, max: f64, range: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t, 1.0)
-    };
-    let bad = || format!("invalid duration '{s}' (expected e.g. 500ms, 1s, 2m, from 10ms to 1h)");
+    let units = [
+        ("ms", 0.001),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+        ("d", 86_400.0),
+    ];
+    let (num, scale) = units
+        .iter()
+        .find_map(|(u, k)| t.strip_suffix(u).map(|n| (n, *k)))
+        .unwrap_or((t, 1.0));
+    let bad = || format!("invalid duration '{s}' (expected e.g. 500ms, 1s, 2m, {range})");
     let v: f64 = num.trim().parse().map_err(|_| bad())?;
     let secs = v * scale;
-    if !secs.is_finite() || !(0.01..=3600.0).contains(&secs) {
+    if !secs.is_finite() || !(min..=max).contains(&secs) {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(secs))
@@ -227,6 +242,13 @@ pub struct SummaryArgs {
     /// Grouping (text and table formats; JSON always carries every grouping).
     #[arg(long, value_enum, default_value_t = GroupBy::State)]
     pub by: GroupBy,
+    /// Summarise a recorded moment instead of the kernel (a file from `sockscope record`).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// With --from: the moment (RFC 3339, HH:MM[:SS] UTC, or +OFFSET from the start);
+    /// default the last tick.
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub at: Option<String>,
     /// Show at most N rows per grouping (0 = all). Default 20 for text and table; JSON
     /// carries every row unless --top is given.
     #[arg(long, value_name = "N")]
@@ -285,6 +307,23 @@ pub struct WatchArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
     pub format: WatchFormat,
+}
+
+/// `sockscope record`.
+#[derive(Debug, Args, Clone)]
+pub struct RecordArgs {
+    /// The file to write (an existing recording is replaced; any other file is refused).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Time between ticks.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Stop after this long (default: until interrupted).
+    #[arg(long, value_name = "DURATION", value_parser = parse_length)]
+    pub duration: Option<Duration>,
+    /// Also record every socket (about 300 bytes per socket per tick).
+    #[arg(long)]
+    pub sockets: bool,
 }
 
 /// `sockscope serve`.

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Some(Command::Summary(args)) => oneshot::summary(&cli.global, args, &mut out),
         Some(Command::Sockets(args)) => oneshot::sockets(&cli.global, args, &mut out),
         Some(Command::Watch(args)) => sockscope::stream::watch(&cli.global, args, &mut out),
+        Some(Command::Record(args)) => sockscope::stream::record(&cli.global, args),
         Some(Command::Serve(args)) => sockscope::stream::serve(&cli.global, args),
         Some(Command::DumpFloor) => oneshot::dump_floor(&mut out),
         Some(Command::Check(args)) => match oneshot::check(&cli.global, args, &mut out) {

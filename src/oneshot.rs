@@ -14,6 +14,7 @@ use crate::collect::CollectError;
 use crate::config::{self, ConfigError, Thresholds};
 use crate::filter::Filter;
 use crate::model::{Snapshot, SourceKind};
+use crate::record::Recording;
 use crate::report::check::{self as check_report, CheckSummary};
 use crate::report::{self, Grouping, SummaryOpts, SummaryView};
 use std::path::Path;
@@ -112,18 +113,24 @@ pub fn summary(
     args: &SummaryArgs,
     out: &mut impl Write,
 ) -> Result<(), RunError> {
-    let mut cfg = collect_config(global);
-    // Per-state counts need no owners; everything else shows them.
-    cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
-    let full = cfg.attribute;
-    let snap = collect_once(global, cfg)?;
-    // The default per-state count is the hot path scripts poll: skip the other groupings.
-    let agg = if full {
-        aggregate(&snap)
-    } else {
-        Aggregate {
-            states: snap.state_counts(),
-            ..Aggregate::default()
+    let (snap, agg) = match &args.from {
+        Some(path) => recorded(global, path, args.at.as_deref())?,
+        None => {
+            let mut cfg = collect_config(global);
+            // Per-state counts need no owners; everything else shows them.
+            cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+            let full = cfg.attribute;
+            let snap = collect_once(global, cfg)?;
+            // The default per-state count is the hot path scripts poll: skip the rest.
+            let agg = if full {
+                aggregate(&snap)
+            } else {
+                Aggregate {
+                    states: snap.state_counts(),
+                    ..Aggregate::default()
+                }
+            };
+            (snap, agg)
         }
     };
     let view = SummaryView {
@@ -152,6 +159,42 @@ pub fn summary(
         Format::Json => report::json::write_summary(out, &view, &opts)?,
     }
     Ok(())
+}
+
+/// One recorded moment as a snapshot and its aggregate. Filters need the socket list, so
+/// they are refused for a recording made without `--sockets`.
+fn recorded(
+    global: &GlobalArgs,
+    path: &Path,
+    at: Option<&str>,
+) -> Result<(Snapshot, Aggregate), RunError> {
+    let usage = |e: crate::record::RecordError| RunError::Usage(e.to_string());
+    let rec = Recording::open(path).map_err(usage)?;
+    for w in &rec.warnings {
+        eprintln!("sockscope: {}: {w}", path.display());
+    }
+    let t = match at {
+        Some(s) => crate::record::parse_time(s, &rec).map_err(usage)?,
+        None => rec.last_ms(),
+    };
+    let tick = rec
+        .tick_at(t)
+        .ok_or_else(|| RunError::Usage(format!("{}: no tick at or before {t}", path.display())))?;
+    let mut snap = tick.to_snapshot(&rec.header().netns);
+    let filter = global.filter.to_filter();
+    if filter == Filter::default() {
+        return Ok((snap, tick.aggregate()));
+    }
+    if !tick.has_sockets() {
+        return Err(RunError::Usage(format!(
+            "{} was recorded without --sockets: filters need the socket list",
+            path.display()
+        )));
+    }
+    let procs = snap.processes.clone();
+    snap.sockets.retain(|s| filter.matches(s, &procs));
+    let agg = aggregate(&snap);
+    Ok((snap, agg))
 }
 
 /// `sockscope sockets`.

@@ -6,9 +6,10 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::analyze::engine::Analyzer;
-use crate::cli::{GlobalArgs, ServeArgs, WatchArgs, WatchFormat};
+use crate::cli::{GlobalArgs, RecordArgs, ServeArgs, WatchArgs, WatchFormat};
 use crate::collect::collector::Collector;
 use crate::oneshot::{collect_config, open_collector, thresholds, RunError};
+use crate::record::{HeaderInfo, RecordError, Recorder};
 use crate::report::watch::{write_jsonl, write_text, WatchLine};
 use crate::serve::{self, ServeOptions};
 use crate::tui::{self, TuiError, TuiOptions};
@@ -137,4 +138,40 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         Ok(vec![(snap, analysis)])
     })
     .map_err(|e| RunError::Usage(e.to_string()))
+}
+
+/// `sockscope record`: one flushed line per tick, so a `kill -9` loses at most the tick
+/// being written.
+pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.counters = true;
+    cfg.sysctls = true;
+    cfg.tcp_info = true;
+    let mut collector = open_collector(cfg)?;
+    let mut analyzer = Analyzer::with_thresholds(thresholds(global)?);
+    let netns = global.netns.clone().unwrap_or_else(|| "host".into());
+    let interval_ms = u64::try_from(args.interval.as_millis()).unwrap_or(u64::MAX);
+    let info = HeaderInfo::detect(&netns, interval_ms, args.sockets);
+    let usage = |e: RecordError| RunError::Usage(e.to_string());
+    let mut rec = Recorder::create(&args.output, &info).map_err(usage)?;
+    eprintln!(
+        "sockscope: recording to {} every {:?}",
+        args.output.display(),
+        args.interval
+    );
+    let started = Instant::now();
+    loop {
+        let tick = Instant::now();
+        let snap = collector.collect()?;
+        let analysis = analyzer.observe(&snap);
+        rec.append(&snap, &analysis).map_err(usage)?;
+        if args
+            .duration
+            .is_some_and(|d| started.elapsed() + args.interval > d)
+        {
+            return Ok(());
+        }
+        std::thread::sleep(args.interval.saturating_sub(tick.elapsed()));
+    }
 }

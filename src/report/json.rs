@@ -52,8 +52,7 @@ struct Unattributed {
 }
 
 impl Unattributed {
-    fn of(snap: &Snapshot) -> Unattributed {
-        let count = snap.unattributed();
+    fn of(snap: &Snapshot, count: u64) -> Unattributed {
         Unattributed {
             count,
             reason: snap
@@ -150,7 +149,7 @@ pub fn write_summary(
                 states: StatesJson(r.states),
             })
             .collect(),
-        unattributed: Unattributed::of(snap),
+        unattributed: Unattributed::of(snap, agg.unattributed),
         ownerless: agg.ownerless,
         parse_errors: snap.quality.parse_errors,
         duplicates: snap.quality.duplicates,
@@ -239,7 +238,7 @@ pub fn write_sockets(
                 }
             })
             .collect(),
-        unattributed: Unattributed::of(snap),
+        unattributed: Unattributed::of(snap, snap.unattributed()),
         parse_errors: snap.quality.parse_errors,
     };
     serde_json::to_writer(&mut *out, &doc).map_err(io::Error::other)?;

@@ -58,7 +58,7 @@ pub fn write_notes(out: &mut impl Write, snap: &Snapshot, agg: &Aggregate) -> io
             out,
             "note: {} of {} sockets unattributed: {why}",
             agg.unattributed,
-            snap.sockets.len()
+            agg.states.total()
         )?;
     }
     if snap.quality.parse_errors > 0 {

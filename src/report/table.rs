@@ -178,7 +178,7 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         "source: {}  netns: {}  sockets: {}  ownerless: {}",
         snap.source.name(),
         snap.netns,
-        snap.sockets.len(),
+        agg.states.total(),
         agg.ownerless
     )?;
     write_notes(out, snap, agg)
