@@ -6,7 +6,7 @@
 # per process cannot be raised here):
 #   EST_PAIRS ESTABLISHED pairs (2 sockets each) + TW TIME_WAIT + CW CLOSE_WAIT (+ their
 #   orphaned FIN_WAIT2 peers) + one listener per holder.
-# Then times each command RUNS times (hyperfine when installed, else a date +%s%N loop) and
+# Then times each command RUNS times, round-robin (a date +%s%N loop), and
 # prints medians, ratios to `ss -tan | awk`, and peak RSS (/usr/bin/time -v).
 #
 # Usage (as root, from the repo root):
@@ -14,7 +14,7 @@
 #   EST_PAIRS=2000 TW=1000 CW=500 RUNS=3 benches/bench.sh    # quick smoke run
 # Env: SOCKSCOPE_BIN (default target/release/sockscope: `cargo build --release` first), RUNS, EST_PAIRS, TW, CW, PER_HOLDER,
 #      HOLD (generator lifetime cap, s), CMD_TIMEOUT (per timed command, s),
-#      BENCH_DEADLINE (whole script, s), BENCH_INSTALL=1 (apt-get install hyperfine/time).
+#      BENCH_DEADLINE (whole script, s), BENCH_INSTALL=1 (apt-get install time, for peak RSS).
 #
 # Everything it starts is killed and the namespace deleted on exit, error or Ctrl-C.
 set -euo pipefail
@@ -58,7 +58,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [[ "${BENCH_INSTALL:-0}" == 1 ]]; then
-    command -v hyperfine >/dev/null || apt-get install -y hyperfine >/dev/null 2>&1 || true
     [[ -x /usr/bin/time ]] || apt-get install -y time >/dev/null 2>&1 || true
 fi
 
@@ -117,14 +116,6 @@ CMDS=(
 
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 
-# time_hyperfine CMD -> median wall ms over RUNS (one command at a time)
-time_hyperfine() {
-    nsx hyperfine --style none --warmup 1 --runs "$RUNS" --time-unit millisecond \
-        --export-json "$WORK/h.json" "timeout $CMD_TIMEOUT sh -c \"$1\"" >/dev/null 2>&1 \
-        || { echo NaN; return; }
-    "$PY" -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["median"]*1000, 1))' "$WORK/h.json"
-}
-
 # time_round CMD -> one wall-clock sample in ms (NaN on failure/timeout)
 time_round() {
     local s e
@@ -142,22 +133,21 @@ rss_one() {
 }
 
 echo
-echo "== timing ($RUNS runs each, $(command -v hyperfine >/dev/null && echo hyperfine || echo 'date +%s%N loop'), median)"
+echo "== timing ($RUNS round-robin rounds after a warm-up round, median)"
 echo "   binary: $BIN"
 echo "   dump floor: $FLOOR_KIND"
 declare -a MS RSS
 echo "   sockets before timing: $(nsx ss -tanH | wc -l)"
-if command -v hyperfine >/dev/null; then
-    for i in "${!CMDS[@]}"; do MS[$i]=$(time_hyperfine "${CMDS[$i]}"); done
-else
-    # Round-robin: every command sees the same machine load and socket table in each round.
-    for r in $(seq "$RUNS"); do
-        for i in "${!CMDS[@]}"; do time_round "${CMDS[$i]}" >>"$WORK/t.$i"; done
-    done
-    for i in "${!CMDS[@]}"; do
-        if grep -q NaN "$WORK/t.$i"; then MS[$i]=NaN; else MS[$i]=$(median <"$WORK/t.$i"); fi
-    done
-fi
+# Round-robin, one warm-up round first: every command sees the same machine load and the
+# same socket table in each round. (Timing each command's runs back to back, as hyperfine
+# does, let the TIME_WAIT population drift between the first command and the last.)
+for i in "${!CMDS[@]}"; do time_round "${CMDS[$i]}" >/dev/null; done
+for r in $(seq "$RUNS"); do
+    for i in "${!CMDS[@]}"; do time_round "${CMDS[$i]}" >>"$WORK/t.$i"; done
+done
+for i in "${!CMDS[@]}"; do
+    if grep -q NaN "$WORK/t.$i"; then MS[$i]=NaN; else MS[$i]=$(median <"$WORK/t.$i"); fi
+done
 for i in "${!CMDS[@]}"; do RSS[$i]=$(rss_one "${CMDS[$i]}"); done
 BASE="${MS[2]}"
 printf "\n%-34s %12s %14s %14s\n" "command" "median ms" "vs ss|awk" "peak RSS KiB"
