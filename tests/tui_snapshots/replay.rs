@@ -156,3 +156,20 @@ fn replay_help_lists_the_replay_keys() {
     }
     assert!(!screen.contains("interval"), "{screen}");
 }
+
+#[test]
+fn socketless_detail_counts_from_the_recorded_rows() {
+    for sockets in [true, false] {
+        let mut app = stepped(&recording(sockets));
+        app.apply(Action::GoView(1));
+        app.apply(Action::DrillDown);
+        let screen = text(&app, 160, 48).join("\n");
+        assert!(screen.contains("process java[4242]"), "{screen}");
+        assert!(screen.contains("52 sockets: CLOSE_WAIT 37"), "{screen}");
+        assert_eq!(
+            screen.contains("recorded without --sockets: no socket list"),
+            !sockets,
+            "{screen}"
+        );
+    }
+}
