@@ -56,6 +56,8 @@ pub enum Command {
     /// Time a bare sock_diag dump (the benchmark floor) and print the socket count.
     #[command(hide = true)]
     DumpFloor,
+    /// Open the dashboard over a recording (Space play/pause, ←/→ step, [/] seek, -/+ speed).
+    Replay(ReplayArgs),
 }
 
 /// Where and what to collect, and which sockets to keep. Valid for every subcommand.
@@ -357,6 +359,14 @@ pub struct ExplainArgs {
     /// A state (CLOSE_WAIT, close-wait, …) or a rule id (close_wait_leak, …).
     #[arg(value_name = "TOPIC")]
     pub topic: String,
+}
+
+/// `sockscope replay`.
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// The recording to replay.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ use sockscope::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, 
 use sockscope::model::*;
 use sockscope::tui::{draw, Action, App, Event, TickData, TuiOptions};
 
+#[path = "tui_snapshots/replay.rs"]
+mod replay;
+
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {

@@ -10,7 +10,8 @@ use crate::analyze::finding::{Alert, RuleId, Subject};
 use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
 use crate::tui::history::{CloseWaitTrend, CounterRates, FirstSeen, StateHistory};
-use crate::tui::keys::{action_for, Action, Mode, View};
+use crate::tui::keys::{lookup, Action, Mode, View};
+use crate::tui::replay::ReplayStatus;
 use crate::tui::rows::{self, RowKey, Rows, SortState};
 use crate::tui::theme::Theme;
 use crate::tui::{explain, filter};
@@ -95,6 +96,8 @@ pub struct App {
     pub(super) explanation: Option<Explanation>,
     pub(super) quit: bool,
     pub(super) fatal: Option<String>,
+    /// Set when replaying a recording: where the player is.
+    pub(super) replay: Option<ReplayStatus>,
 }
 
 fn view_slot(v: View) -> usize {
@@ -132,6 +135,7 @@ impl App {
             explanation: None,
             quit: false,
             fatal: None,
+            replay: None,
         }
     }
 
@@ -197,7 +201,13 @@ impl App {
                 self.collect_error = Some(e);
                 None
             }
-            Event::Key(k) => action_for(&k, self.mode).and_then(|a| self.apply(a)),
+            Event::Key(k) => {
+                lookup(&k, self.mode, self.replay.is_some()).and_then(|a| self.apply(a))
+            }
+            Event::Replay(f) => {
+                self.on_replay(*f);
+                None
+            }
             Event::Resize(..) => None,
             Event::InputLost(_) | Event::Terminate(_) => {
                 self.quit = true;
@@ -216,9 +226,16 @@ impl App {
         if self.paused {
             return;
         }
+        self.show_tick(t);
+    }
+
+    /// Stores a tick whatever the pause state (replay steps while paused).
+    pub(super) fn show_tick(&mut self, t: TickData) {
         let snap = &t.snapshot;
         self.now_ms = snap.taken_at_ms;
-        self.history.push(snap.taken_at_ms, snap.state_counts());
+        // The aggregate, not the socket list: a recording without sockets has counts only.
+        self.history
+            .push(snap.taken_at_ms, t.analysis.aggregate.states);
         self.rates.observe(snap.taken_at_ms, snap.counters.as_ref());
         self.first_seen.observe(snap);
         self.cw_trend.observe(
@@ -408,12 +425,23 @@ impl App {
                 }
                 self.refresh();
             }
+            Action::TogglePause if self.replay.is_some() => {
+                return self.replay_control(action);
+            }
             Action::TogglePause => {
                 self.paused = !self.paused;
                 return Some(Control::Pause(self.paused));
             }
             Action::SlowerInterval => return self.step_interval(true),
             Action::FasterInterval => return self.step_interval(false),
+            Action::StepBack
+            | Action::StepForward
+            | Action::SeekBack
+            | Action::SeekForward
+            | Action::FirstFrame
+            | Action::LastFrame
+            | Action::SlowerPlayback
+            | Action::FasterPlayback => return self.replay_control(action),
             Action::Explain => {
                 self.explanation = self.explain_selected();
                 if self.explanation.is_some() {

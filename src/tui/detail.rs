@@ -7,8 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
+use std::net::IpAddr;
+
+use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, Subject};
-use crate::model::{Snapshot, StateCounts};
+use crate::model::{Endpoint, Snapshot, StateCounts, TcpState};
 use crate::tui::app::{App, DetailTarget};
 use crate::tui::table::{self, Spec};
 use crate::tui::{explain, fmt, sockets};
@@ -75,16 +78,58 @@ fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
     ]
 }
 
+/// The target's counts from the aggregate's rows, for a recording without sockets (a
+/// finding's subject counts as its process, listener or remote; a host-wide one as all).
+fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
+    let agg = &an.aggregate;
+    let process = |pid: u32| {
+        agg.processes
+            .iter()
+            .find(|p| p.process.pid == pid)
+            .map(|p| p.states)
+    };
+    let listener = |ep: &Endpoint| {
+        agg.listeners
+            .iter()
+            .find(|l| l.local == *ep)
+            .map(|l| l.states)
+    };
+    let remote = |ip: IpAddr| agg.remotes.iter().find(|r| r.ip == ip).map(|r| r.states);
+    let only = |s: TcpState| {
+        let mut c = StateCounts::default();
+        c.0[s.index()] = agg.states.get(s);
+        Some(c)
+    };
+    let found = match target {
+        DetailTarget::Process(pid) => process(*pid),
+        DetailTarget::Listener(ep) => listener(ep),
+        DetailTarget::Remote(ip) => remote(*ip),
+        DetailTarget::State(s) => only(*s),
+        DetailTarget::Finding(_, subject) => match subject {
+            Subject::Process { pid, .. } => process(*pid),
+            Subject::Listener { local, .. } => listener(local),
+            Subject::Destination { remote: r } => remote(r.ip),
+            Subject::Host => Some(agg.states),
+        },
+    };
+    found.unwrap_or_default()
+}
+
 /// Draws the Detail view in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let (Some((snap, _)), Some(target)) = (app.data(), app.detail()) else {
+    let (Some((snap, an)), Some(target)) = (app.data(), app.detail()) else {
         return;
     };
     let t = app.theme;
-    let mut counts = StateCounts::default();
-    for &i in &app.rows.detail {
-        counts.add(snap.sockets[i].state);
-    }
+    let counts = if app.socketless() {
+        recorded_counts(an, target)
+    } else {
+        let mut counts = StateCounts::default();
+        for &i in &app.rows.detail {
+            counts.add(snap.sockets[i].state);
+        }
+        counts
+    };
     let mut lines: Vec<Line> = Vec::new();
     let mut by_state: Vec<Span> = vec![Span::raw(format!("{} sockets: ", counts.total()))];
     for (s, n) in counts.ranked() {
@@ -138,7 +183,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         selected: app.selected(),
         cell: &cellf,
         theme: t,
-        empty: "no sockets right now",
+        empty: if app.socketless() {
+            sockets::NO_SOCKET_LIST
+        } else {
+            "no sockets right now"
+        },
     };
     table::draw(frame, list, &spec);
 }

@@ -1,11 +1,13 @@
 //! The messages that cross threads in live mode: [`Event`] flows from the collector, input
 //! and signal threads to the UI loop over one channel; [`Control`] flows back from the UI loop
-//! to the collector thread. Plain owned data; nothing here touches the terminal or the kernel.
+//! to the collector thread (in replay, to the player thread). Plain owned data; nothing here
+//! touches the terminal or the kernel.
 
 use crossterm::event::KeyEvent;
 
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
+use crate::tui::replay::{ReplayControl, ReplayFrame};
 
 /// One collection and its analysis, as the collector thread produced it.
 #[derive(Debug, Clone)]
@@ -35,6 +37,8 @@ pub enum Event {
     Terminate(i32),
     /// The tick closure panicked; the collector thread is gone. Leave with this message.
     CollectorGone(String),
+    /// (replay) The player moved, paused or changed speed. Boxed like [`Event::Tick`].
+    Replay(Box<ReplayFrame>),
 }
 
 /// Requests from the UI loop to the collector thread.
@@ -46,4 +50,6 @@ pub enum Control {
     Pause(bool),
     /// Stop the collector thread.
     Shutdown,
+    /// (replay) Move, pause or change the speed of the player.
+    Replay(ReplayControl),
 }

@@ -30,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
     let counts = app
         .data()
-        .map(|(s, _)| s.state_counts())
+        .map(|(_, an)| an.aggregate.states)
         .unwrap_or_default();
     let bars: Vec<Bar> = LIFECYCLE
         .iter()

@@ -115,6 +115,43 @@ pub enum Action {
     FasterInterval,
     /// Explain the selected state or finding.
     Explain,
+    /// (replay) One frame back; pauses.
+    StepBack,
+    /// (replay) One frame forward; pauses.
+    StepForward,
+    /// (replay) Back a tenth of the recording.
+    SeekBack,
+    /// (replay) Forward a tenth of the recording.
+    SeekForward,
+    /// (replay) The first frame.
+    FirstFrame,
+    /// (replay) The last frame.
+    LastFrame,
+    /// (replay) Halve the playback speed.
+    SlowerPlayback,
+    /// (replay) Double the playback speed.
+    FasterPlayback,
+}
+
+/// Whether a binding applies to the live dashboard, to a replay, or to both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Live and replay.
+    Both,
+    /// Only the live dashboard (`sockscope top`).
+    Live,
+    /// Only `sockscope replay`.
+    Replay,
+}
+
+impl Scope {
+    fn applies(self, replay: bool) -> bool {
+        match self {
+            Scope::Both => true,
+            Scope::Live => !replay,
+            Scope::Replay => replay,
+        }
+    }
 }
 
 /// Which key a binding matches.
@@ -131,6 +168,8 @@ pub enum KeyMatch {
 /// One row of the key table.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
+    /// Live, replay or both.
+    pub scope: Scope,
     /// Modes where the binding applies.
     pub modes: &'static [Mode],
     /// The key.
@@ -156,7 +195,33 @@ const fn b(
     label: &'static str,
     help: &'static str,
 ) -> Binding {
+    scoped(Scope::Both, modes, key, action, label, help)
+}
+
+const fn live(
+    modes: &'static [Mode],
+    key: KeyMatch,
+    action: Action,
+    label: &'static str,
+    help: &'static str,
+) -> Binding {
+    scoped(Scope::Live, modes, key, action, label, help)
+}
+
+const fn rp(key: KeyMatch, action: Action, label: &'static str, help: &'static str) -> Binding {
+    scoped(Scope::Replay, N, key, action, label, help)
+}
+
+const fn scoped(
+    scope: Scope,
+    modes: &'static [Mode],
+    key: KeyMatch,
+    action: Action,
+    label: &'static str,
+    help: &'static str,
+) -> Binding {
     Binding {
+        scope,
         modes,
         key,
         action,
@@ -225,10 +290,12 @@ pub const BINDINGS: &[Binding] = &[
     b(N, Code(K::Char('j')), Action::Down, "", ""),
     b(N, Code(K::PageUp), Action::PageUp, "PgUp", "page up"),
     b(N, Code(K::PageDown), Action::PageDown, "PgDn", "page down"),
-    b(N, Code(K::Home), Action::Top, "Home g", "first row"),
-    b(N, Code(K::Char('g')), Action::Top, "", ""),
-    b(N, Code(K::End), Action::Bottom, "End G", "last row"),
-    b(N, Code(K::Char('G')), Action::Bottom, "", ""),
+    live(N, Code(K::Home), Action::Top, "Home g", "first row"),
+    live(N, Code(K::Char('g')), Action::Top, "", ""),
+    live(N, Code(K::End), Action::Bottom, "End G", "last row"),
+    live(N, Code(K::Char('G')), Action::Bottom, "", ""),
+    rp(Code(K::Char('g')), Action::Top, "g", "first row"),
+    rp(Code(K::Char('G')), Action::Bottom, "G", "last row"),
     b(
         N,
         Code(K::Enter),
@@ -264,27 +331,83 @@ pub const BINDINGS: &[Binding] = &[
         "S",
         "reverse sort order",
     ),
-    b(
+    live(
         N,
         Code(K::Char(' ')),
         Action::TogglePause,
         "Space",
         "pause / resume collection",
     ),
-    b(
+    live(
         N,
         Code(K::Char('+')),
         Action::SlowerInterval,
         "+",
         "longer interval (slower)",
     ),
-    b(
+    live(
         N,
         Code(K::Char('-')),
         Action::FasterInterval,
         "-",
         "shorter interval (faster)",
     ),
+    rp(
+        Code(K::Char(' ')),
+        Action::TogglePause,
+        "Space",
+        "(replay) play / pause",
+    ),
+    rp(
+        Code(K::Left),
+        Action::StepBack,
+        "←",
+        "(replay) frame back, pause",
+    ),
+    rp(
+        Code(K::Right),
+        Action::StepForward,
+        "→",
+        "(replay) frame forward, pause",
+    ),
+    rp(
+        Code(K::Char('[')),
+        Action::SeekBack,
+        "[",
+        "(replay) back 10% of frames",
+    ),
+    rp(
+        Code(K::Char(']')),
+        Action::SeekForward,
+        "]",
+        "(replay) forward 10% of frames",
+    ),
+    rp(
+        Code(K::Home),
+        Action::FirstFrame,
+        "Home",
+        "(replay) first frame",
+    ),
+    rp(
+        Code(K::End),
+        Action::LastFrame,
+        "End",
+        "(replay) last frame",
+    ),
+    rp(
+        Code(K::Char('-')),
+        Action::SlowerPlayback,
+        "- <",
+        "(replay) half speed (≥0.25×)",
+    ),
+    rp(Code(K::Char('<')), Action::SlowerPlayback, "", ""),
+    rp(
+        Code(K::Char('+')),
+        Action::FasterPlayback,
+        "+ >",
+        "(replay) double speed (≤16×)",
+    ),
+    rp(Code(K::Char('>')), Action::FasterPlayback, "", ""),
     b(
         N,
         Code(K::Char('e')),
@@ -326,120 +449,37 @@ fn matches(key: &KeyMatch, ev: &KeyEvent) -> bool {
     }
 }
 
-/// What `key` means in `mode`, if anything.
+/// What `key` means in `mode` on the live dashboard, if anything.
 pub fn action_for(key: &KeyEvent, mode: Mode) -> Option<Action> {
+    lookup(key, mode, false)
+}
+
+/// What `key` means in `mode` while replaying a recording, if anything.
+pub fn replay_action_for(key: &KeyEvent, mode: Mode) -> Option<Action> {
+    lookup(key, mode, true)
+}
+
+/// What `key` means in `mode`, live (`replay` false) or replaying.
+pub fn lookup(key: &KeyEvent, mode: Mode, replay: bool) -> Option<Action> {
     let binding = BINDINGS
         .iter()
-        .find(|b| b.modes.contains(&mode) && matches(&b.key, key))?;
+        .find(|b| b.scope.applies(replay) && b.modes.contains(&mode) && matches(&b.key, key))?;
     match (binding.action, key.code) {
         (Action::FilterChar(_), KeyCode::Char(c)) => Some(Action::FilterChar(c)),
         (a, _) => Some(a),
     }
 }
 
-/// The help screen's rows, `(key, what it does)`, in table order.
-pub fn help_rows() -> Vec<(&'static str, &'static str)> {
+/// The help screen's rows, `(key, what it does)`, in table order: the live dashboard's
+/// (`replay` false) or a replay's.
+pub fn help_rows(replay: bool) -> Vec<(&'static str, &'static str)> {
     BINDINGS
         .iter()
-        .filter(|b| !b.label.is_empty())
+        .filter(|b| b.scope.applies(replay) && !b.label.is_empty())
         .map(|b| (b.label, b.help))
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent::new(code, KeyModifiers::NONE)
-    }
-
-    #[test]
-    fn normal_mode_keys() {
-        let m = Mode::Normal;
-        assert_eq!(action_for(&key(K::Char('q')), m), Some(Action::Quit));
-        let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(action_for(&ctrl_c, m), Some(Action::Quit));
-        assert_eq!(action_for(&key(K::Tab), m), Some(Action::NextView));
-        assert_eq!(action_for(&key(K::BackTab), m), Some(Action::PrevView));
-        for (i, c) in ['1', '2', '3', '4', '5', '6'].into_iter().enumerate() {
-            assert_eq!(action_for(&key(K::Char(c)), m), Some(Action::GoView(i)));
-        }
-        assert_eq!(action_for(&key(K::Char('7')), m), None);
-        assert_eq!(action_for(&key(K::Char('j')), m), Some(Action::Down));
-        assert_eq!(action_for(&key(K::Up), m), Some(Action::Up));
-        assert_eq!(action_for(&key(K::Enter), m), Some(Action::DrillDown));
-        assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
-        assert_eq!(action_for(&key(K::Char('/')), m), Some(Action::StartFilter));
-        assert_eq!(action_for(&key(K::Char('s')), m), Some(Action::SortNext));
-        assert_eq!(action_for(&key(K::Char('S')), m), Some(Action::SortReverse));
-        assert_eq!(action_for(&key(K::Char(' ')), m), Some(Action::TogglePause));
-        assert_eq!(
-            action_for(&key(K::Char('+')), m),
-            Some(Action::SlowerInterval)
-        );
-        assert_eq!(
-            action_for(&key(K::Char('-')), m),
-            Some(Action::FasterInterval)
-        );
-        assert_eq!(action_for(&key(K::Char('e')), m), Some(Action::Explain));
-        assert_eq!(action_for(&key(K::Char('?')), m), Some(Action::ToggleHelp));
-        // Ctrl-j must not move: only plain keys map.
-        let ctrl_j = KeyEvent::new(K::Char('j'), KeyModifiers::CONTROL);
-        assert_eq!(action_for(&ctrl_j, m), None);
-    }
-
-    #[test]
-    fn filter_mode_types_everything() {
-        let m = Mode::Filter;
-        assert_eq!(
-            action_for(&key(K::Char('q')), m),
-            Some(Action::FilterChar('q'))
-        );
-        assert_eq!(
-            action_for(&key(K::Char('1')), m),
-            Some(Action::FilterChar('1'))
-        );
-        assert_eq!(
-            action_for(&key(K::Char('/')), m),
-            Some(Action::FilterChar('/'))
-        );
-        assert_eq!(action_for(&key(K::Enter), m), Some(Action::FilterCommit));
-        assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
-        assert_eq!(
-            action_for(&key(K::Backspace), m),
-            Some(Action::FilterBackspace)
-        );
-        let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(action_for(&ctrl_c, m), Some(Action::Quit));
-    }
-
-    #[test]
-    fn popups_close_with_esc_and_question_mark() {
-        for m in [Mode::Help, Mode::Explain] {
-            assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
-            assert_eq!(action_for(&key(K::Char('?')), m), Some(Action::ToggleHelp));
-            assert_eq!(action_for(&key(K::Char('q')), m), Some(Action::Quit));
-            assert_eq!(action_for(&key(K::Char('j')), m), None);
-        }
-    }
-
-    #[test]
-    fn help_lists_every_normal_action() {
-        let rows = help_rows();
-        let helped: Vec<Action> = BINDINGS
-            .iter()
-            .filter(|b| !b.label.is_empty())
-            .map(|b| b.action)
-            .collect();
-        for b in BINDINGS.iter().filter(|b| b.modes.contains(&Mode::Normal)) {
-            assert!(
-                helped.contains(&b.action),
-                "{:?} missing from help",
-                b.action
-            );
-        }
-        assert!(rows.iter().any(|(k, _)| *k == "q"));
-        assert!(rows.iter().any(|(k, _)| *k == "Ctrl-C"));
-    }
-}
+#[path = "keys_tests.rs"]
+mod tests;

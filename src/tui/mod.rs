@@ -1,9 +1,13 @@
-//! The live dashboard (`sockscope top`): a ratatui view over the stream of snapshots and
-//! analyses. It owns presentation only: it never reads the kernel (the caller's tick closure
-//! does) and never changes analysis.
+//! The dashboard: live (`sockscope top`, [`run`]) a ratatui view over the stream of
+//! snapshots and analyses; over a recording (`sockscope replay FILE`, [`replay()`]) the same
+//! app, views and keys, fed by a player instead of the collector. It owns presentation
+//! only: it never reads the kernel (the caller's tick closure does) and never changes
+//! analysis.
 //!
 //! Layout of this module:
-//! - [`runtime`]: terminal setup/restore, threads, the UI loop ([`run`], [`is_tty`]).
+//! - [`runtime`]: terminal setup/restore, threads, the UI loop ([`run`], [`replay()`],
+//!   [`is_tty`]).
+//! - [`mod@replay`]: the replay player (pure) and recorded ticks as frames.
 //! - [`event`]: the messages between threads ([`Event`], [`Control`], [`TickData`]).
 //! - [`keys`]: the key table ([`keys::action_for`]) and the help it generates.
 //! - [`app`]: [`App`], the state, changed only by `on_event` / `apply`.
@@ -25,6 +29,7 @@ pub mod listeners;
 pub mod overview;
 pub mod processes;
 pub mod remotes;
+pub mod replay;
 pub mod rows;
 pub mod runtime;
 pub mod sockets;
@@ -36,6 +41,6 @@ pub mod ui;
 
 pub use app::{App, DetailTarget, TuiOptions};
 pub use event::{Control, Event, TickData};
-pub use keys::{action_for, Action, Mode, View};
-pub use runtime::{is_tty, run, TuiError};
+pub use keys::{action_for, replay_action_for, Action, Mode, View};
+pub use runtime::{is_tty, replay, run, TuiError};
 pub use ui::draw;

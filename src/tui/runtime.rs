@@ -1,11 +1,13 @@
-//! Live mode: terminal setup and guaranteed restore, the collector / input / signal threads,
-//! and the UI loop that owns [`App`]. The only file under `tui/` that touches the terminal
-//! or spawns threads; it never reads the kernel itself (the caller's tick closure does).
+//! Live and replay mode: terminal setup and guaranteed restore, the collector (or player) /
+//! input / signal threads, and the UI loop that owns [`App`]. The only file under `tui/`
+//! that touches the terminal or spawns threads; it never reads the kernel itself (the
+//! caller's tick closure does).
 //!
-//! Threads: the collector thread owns the caller's sources and sends owned [`TickData`]; the
+//! Threads: the collector thread owns the caller's sources and sends owned [`TickData`]; in
+//! replay the player thread owns the [`Recording`] instead and sends [`Event::Replay`]; the
 //! input thread forwards keys and resizes; the signal thread turns SIGTERM/SIGHUP/SIGINT into
 //! [`Event::Terminate`]. All three feed ONE `mpsc` channel; the UI loop alone owns `App` and
-//! answers pause/interval changes over a second channel of [`Control`].
+//! answers pause/interval (or player) changes over a second channel of [`Control`].
 
 use std::io::{self, IsTerminal, Stdout};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -20,8 +22,10 @@ use ratatui::Terminal;
 
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
+use crate::record::Recording;
 use crate::tui::app::{App, TuiOptions};
 use crate::tui::event::{Control, Event, TickData};
+use crate::tui::replay::{self as player, Player};
 use crate::tui::ui;
 
 /// Why the dashboard could not run.
@@ -161,9 +165,39 @@ where
                     }
                 }
                 Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Control::Replay(_)) => {}
                 Err(RecvTimeoutError::Timeout) if paused => {}
                 Err(RecvTimeoutError::Timeout) => break,
             }
+        }
+    }
+}
+
+/// The player loop: send the current frame (and the status after every change), then wait
+/// until the next frame is due by the recording's clock ([`Player::due_in_ms`]) or a
+/// control arrives. Paused, or at the last frame, it only waits for controls.
+fn player_loop(rec: Recording, tx: Sender<Event>, ctl: Receiver<Control>) {
+    let times = rec.ticks().iter().map(|t| t.taken_at_ms).collect();
+    let mut p = Player::new(times);
+    let mut shown: Option<usize> = None;
+    let mut sent_state: Option<Player> = None;
+    loop {
+        if sent_state.as_ref() != Some(&p) {
+            let frame = player::frame(&rec, &p, shown);
+            if tx.send(Event::Replay(Box::new(frame))).is_err() {
+                return;
+            }
+            shown = Some(p.pos());
+            sent_state = Some(p.clone());
+        }
+        let wait = p
+            .due_in_ms()
+            .map_or(Duration::from_secs(3600), Duration::from_millis);
+        match ctl.recv_timeout(wait) {
+            Ok(Control::Replay(c)) => p.apply(c),
+            Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Control::SetInterval(_) | Control::Pause(_)) => {}
+            Err(RecvTimeoutError::Timeout) => p.advance(),
         }
     }
 }
@@ -181,7 +215,34 @@ where
     if !is_tty() {
         return Err(TuiError::NotATerminal);
     }
-    let mut app = App::new(&opts);
+    let app = App::new(&opts);
+    let interval = app.interval_ms();
+    ui_loop(app, "sockscope-collector", move |tx, ctl| {
+        collector_loop(make_tick, tx, ctl, interval)
+    })
+}
+
+/// Runs the dashboard over a recording until the user quits, a signal arrives or the tty
+/// goes away: the same views and keys as [`run`] plus the replay keys, with a player thread
+/// (owning `rec`) in place of the collector. It starts paused at the first frame.
+/// Returns [`TuiError::NotATerminal`] without touching the terminal when stdin/stdout is
+/// not a tty.
+pub fn replay(opts: TuiOptions, rec: Recording) -> Result<(), TuiError> {
+    if !is_tty() {
+        return Err(TuiError::NotATerminal);
+    }
+    let app = App::new_replay(&opts);
+    ui_loop(app, "sockscope-player", move |tx, ctl| {
+        player_loop(rec, tx, ctl)
+    })
+}
+
+/// Sets up the terminal and the threads, starts `source` (collector or player) on its own
+/// thread, and runs the UI loop: receive, `app.on_event`, draw.
+fn ui_loop<S>(mut app: App, name: &str, source: S) -> Result<(), TuiError>
+where
+    S: FnOnce(Sender<Event>, Receiver<Control>) + Send + 'static,
+{
     let (tx, rx) = mpsc::channel::<Event>();
     let (ctl_tx, ctl_rx) = mpsc::channel::<Control>();
 
@@ -189,10 +250,9 @@ where
     let (_guard, mut term) = setup_terminal()?;
     let signals = spawn_signals(tx.clone())?;
     spawn_input(tx.clone())?;
-    let interval = app.interval_ms();
     let collector = thread::Builder::new()
-        .name("sockscope-collector".into())
-        .spawn(move || collector_loop(make_tick, tx, ctl_rx, interval))?;
+        .name(name.into())
+        .spawn(move || source(tx, ctl_rx))?;
 
     term.draw(|f| ui::draw(f, &app))?;
     while let Ok(ev) = rx.recv() {
@@ -305,12 +365,71 @@ mod tests {
         h.join().unwrap();
     }
 
+    fn recording(n: i64) -> Recording {
+        let header = r#"{"kind":"header","schema_version":1,"host":"h","kernel":"k","interval_ms":1000,"started_at":"1970-01-01T00:00:00Z","started_at_ms":0,"netns":"host","sockets":false,"sockscope_version":"0"}"#;
+        let ticks = (0..n).map(|i| {
+            format!(
+                r#"{{"kind":"tick","taken_at_ms":{},"source":"proc","collect_us":1,"states":{{"CLOSE_WAIT":{i}}},"processes":[],"listeners":[],"remotes":[],"ownership":{{}},"quality":{{}},"alerts":[],"rates":null,"counters":null,"sysctls":null}}"#,
+                // 5 ms apart: at 16× the player's waits round to zero.
+                i * 5
+            )
+        });
+        let text: Vec<String> = std::iter::once(header.to_string()).chain(ticks).collect();
+        Recording::from_reader(std::io::Cursor::new(text.join("\n") + "\n"), "r.jsonl").unwrap()
+    }
+
+    fn next_frame(rx: &Receiver<Event>) -> crate::tui::replay::ReplayFrame {
+        match rx.recv_timeout(WAIT) {
+            Ok(Event::Replay(f)) => *f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn player_sends_frames_on_controls_and_plays_to_the_end() {
+        use crate::tui::replay::ReplayControl as R;
+        let (tx, rx) = mpsc::channel();
+        let (ctl_tx, ctl_rx) = mpsc::channel();
+        let h = thread::spawn(move || player_loop(recording(4), tx, ctl_rx));
+        let f = next_frame(&rx);
+        assert_eq!((f.status.frame, f.status.frames, f.jumped), (0, 4, true));
+        assert!(f.data.is_some() && !f.status.playing);
+        ctl_tx.send(Control::Replay(R::Step(1))).unwrap();
+        let f = next_frame(&rx);
+        assert_eq!((f.status.frame, f.jumped, f.lead_in.len()), (1, false, 0));
+        ctl_tx.send(Control::Replay(R::Faster)).unwrap();
+        let f = next_frame(&rx);
+        assert!(f.data.is_none(), "a speed change resends only the status");
+        assert_eq!(f.status.speed, 2.0);
+        ctl_tx.send(Control::Replay(R::First)).unwrap();
+        let f = next_frame(&rx);
+        assert_eq!((f.status.frame, f.jumped), (0, true));
+        for _ in 0..3 {
+            ctl_tx.send(Control::Replay(R::Faster)).unwrap();
+            next_frame(&rx);
+        }
+        // Play: frames 1, 2, 3 arrive by themselves, then it pauses at the end.
+        ctl_tx.send(Control::Replay(R::TogglePlay)).unwrap();
+        assert!(next_frame(&rx).status.playing);
+        let frames: Vec<_> = (0..3).map(|_| next_frame(&rx).status).collect();
+        assert_eq!(
+            frames.iter().map(|s| s.frame).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert!(!frames[2].playing);
+        ctl_tx.send(Control::Replay(R::Last)).unwrap();
+        ctl_tx.send(Control::Shutdown).unwrap();
+        h.join().unwrap();
+    }
+
     #[test]
     fn without_a_tty_run_refuses_before_touching_the_terminal() {
         if is_tty() {
             return;
         }
         let r = run(TuiOptions::new("h", 1000), || Ok(empty()));
+        assert!(matches!(r, Err(TuiError::NotATerminal)));
+        let r = replay(TuiOptions::new("h", 1000), recording(1));
         assert!(matches!(r, Err(TuiError::NotATerminal)));
         assert_eq!(
             TuiError::NotATerminal.to_string(),

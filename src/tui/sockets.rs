@@ -99,10 +99,18 @@ pub fn columns() -> Vec<Column> {
     ]
 }
 
+/// What the socket tables say instead of rows when a replayed recording has no sockets.
+pub const NO_SOCKET_LIST: &str = "recorded without --sockets: no socket list";
+
 /// Draws the Sockets view in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let Some((snap, _)) = app.data() else {
         return;
+    };
+    let empty = if app.socketless() {
+        NO_SOCKET_LIST
+    } else {
+        "no socket matches the filter (Esc clears it)"
     };
     let sort = app.sort[3];
     let rows = &app.rows.sockets;
@@ -125,7 +133,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         selected: app.selected(),
         cell: &cellf,
         theme: app.theme,
-        empty: "no socket matches the filter (Esc clears it)",
+        empty,
     };
     table::draw(frame, area, &spec);
 }

@@ -100,7 +100,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, area);
     let counts = app
         .data()
-        .map(|(s, _)| s.state_counts())
+        .map(|(_, an)| an.aggregate.states)
         .unwrap_or_default();
     let x0 = inner.x + inner.width.saturating_sub(DIAGRAM_W) / 2;
     let lines: Vec<Line> = DIAGRAM.iter().map(|l| Line::styled(*l, t.dim())).collect();

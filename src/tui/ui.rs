@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use crate::tui::app::App;
 use crate::tui::keys::{help_rows, Mode, View};
+use crate::tui::replay::ReplayStatus;
 use crate::tui::{detail, fmt, listeners, overview, processes, remotes, sockets, statemachine};
 
 /// The smallest terminal the dashboard draws in.
@@ -70,11 +71,12 @@ fn sep<'a>() -> Span<'a> {
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
     let [l0, l1] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let mut first = vec![
-        Span::styled("sockscope", t.title()),
-        sep(),
-        Span::raw(format!("host {}", app.host)),
-    ];
+    let mut first = vec![Span::styled("sockscope", t.title()), sep()];
+    // In replay the player's status comes first: at 80 columns it is what must not be cut.
+    if let Some(r) = app.replay() {
+        first.extend([Span::styled(replay_status(r), t.hot()), sep()]);
+    }
+    first.push(Span::raw(format!("host {}", app.host)));
     let mut second = Vec::new();
     match app.data() {
         Some((snap, an)) => {
@@ -84,8 +86,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
                 sep(),
                 Span::raw(format!("source {}", snap.source.name())),
             ]);
+            // The aggregate, not the socket list: a replay without sockets has counts only.
             second.extend([
-                Span::styled(fmt::count(snap.sockets.len() as u64), t.title()),
+                Span::styled(fmt::count(an.aggregate.states.total()), t.title()),
                 Span::raw(" sockets"),
                 sep(),
                 Span::raw(format!("{} ownerless", fmt::count(an.aggregate.ownerless))),
@@ -100,17 +103,22 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
             if snap.quality.inconsistent.is_some() {
                 second.extend([sep(), Span::styled("inconsistent sample", t.warn())]);
             }
+            if app.socketless() {
+                second.extend([sep(), Span::styled("no socket list", t.dim())]);
+            }
         }
         None => second.push(Span::styled("waiting for the first collection…", t.dim())),
     }
-    first.extend([
-        sep(),
-        Span::raw(format!("every {}", fmt::age_ms(app.interval_ms as i64))),
-    ]);
-    if app.paused {
-        first.extend([sep(), Span::styled(" PAUSED ", t.hot())]);
+    if app.replay().is_none() {
+        first.extend([
+            sep(),
+            Span::raw(format!("every {}", fmt::age_ms(app.interval_ms as i64))),
+        ]);
+        if app.paused {
+            first.extend([sep(), Span::styled(" PAUSED ", t.hot())]);
+        }
     }
-    if let Some(tick) = &app.tick {
+    if let Some(tick) = app.tick.as_ref().filter(|_| app.replay().is_none()) {
         if tick.tick_ms > app.interval_ms {
             second.extend([
                 sep(),
@@ -123,6 +131,26 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     }
     frame.render_widget(Paragraph::new(Line::from(first)), l0);
     frame.render_widget(Paragraph::new(Line::from(second)), l1);
+}
+
+/// `REPLAY leak.jsonl · frame 3/6 · 04:40:02 UTC · 2× · ⏸` (frames counted from 1).
+pub fn replay_status(r: &ReplayStatus) -> String {
+    let secs = r.at_ms.div_euclid(1000).rem_euclid(86_400);
+    let speed = if r.speed.fract() == 0.0 {
+        format!("{}", r.speed as u64)
+    } else {
+        format!("{}", r.speed)
+    };
+    format!(
+        "REPLAY {} · frame {}/{} · {:02}:{:02}:{:02} UTC · {speed}× · {}",
+        fmt::clip(&r.file, 24),
+        (r.frame + 1).min(r.frames),
+        r.frames,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        if r.playing { "▶" } else { "⏸" }
+    )
 }
 
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
@@ -167,21 +195,36 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
             spans.push(Span::styled(format!("filter: {}", app.filter), t.warn()));
             spans.push(sep());
         }
-        let hints = [
-            ("q", "quit"),
-            ("?", "help"),
-            ("Tab", "view"),
-            ("Enter", "detail"),
-            ("e", "explain"),
-            ("/", "filter"),
-            ("s/S", "sort"),
-            ("Space", "pause"),
-            ("+/-", "interval"),
-            ("Esc", "back"),
-        ];
+        let hints: &[(&str, &str)] = if app.replay().is_some() {
+            &[
+                ("q", "quit"),
+                ("?", "help"),
+                ("Space", "play"),
+                ("←/→", "step"),
+                ("[/]", "seek"),
+                ("Home/End", "ends"),
+                ("-/+", "speed"),
+                ("Tab", "view"),
+                ("Enter", "detail"),
+                ("Esc", "back"),
+            ]
+        } else {
+            &[
+                ("q", "quit"),
+                ("?", "help"),
+                ("Tab", "view"),
+                ("Enter", "detail"),
+                ("e", "explain"),
+                ("/", "filter"),
+                ("s/S", "sort"),
+                ("Space", "pause"),
+                ("+/-", "interval"),
+                ("Esc", "back"),
+            ]
+        };
         // Only whole hints: drop the tail rather than cut one in half.
         let mut used: usize = spans.iter().map(|s| s.width()).sum();
-        for (k, what) in hints {
+        for &(k, what) in hints {
             let w = k.chars().count() + what.chars().count() + 2;
             if used + w > usize::from(area.width) {
                 break;
@@ -209,7 +252,7 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
-    let rows = help_rows();
+    let rows = help_rows(app.replay.is_some());
     let mut lines: Vec<Line> = rows
         .iter()
         .map(|(k, what)| {

@@ -1,0 +1,157 @@
+//! Unit tests of the key table: live, filter, popup and replay bindings, and the help.
+
+use super::*;
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn normal_mode_keys() {
+    let m = Mode::Normal;
+    assert_eq!(action_for(&key(K::Char('q')), m), Some(Action::Quit));
+    let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(action_for(&ctrl_c, m), Some(Action::Quit));
+    assert_eq!(action_for(&key(K::Tab), m), Some(Action::NextView));
+    assert_eq!(action_for(&key(K::BackTab), m), Some(Action::PrevView));
+    for (i, c) in ['1', '2', '3', '4', '5', '6'].into_iter().enumerate() {
+        assert_eq!(action_for(&key(K::Char(c)), m), Some(Action::GoView(i)));
+    }
+    assert_eq!(action_for(&key(K::Char('7')), m), None);
+    assert_eq!(action_for(&key(K::Char('j')), m), Some(Action::Down));
+    assert_eq!(action_for(&key(K::Up), m), Some(Action::Up));
+    assert_eq!(action_for(&key(K::Enter), m), Some(Action::DrillDown));
+    assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
+    assert_eq!(action_for(&key(K::Char('/')), m), Some(Action::StartFilter));
+    assert_eq!(action_for(&key(K::Char('s')), m), Some(Action::SortNext));
+    assert_eq!(action_for(&key(K::Char('S')), m), Some(Action::SortReverse));
+    assert_eq!(action_for(&key(K::Char(' ')), m), Some(Action::TogglePause));
+    assert_eq!(
+        action_for(&key(K::Char('+')), m),
+        Some(Action::SlowerInterval)
+    );
+    assert_eq!(
+        action_for(&key(K::Char('-')), m),
+        Some(Action::FasterInterval)
+    );
+    assert_eq!(action_for(&key(K::Char('e')), m), Some(Action::Explain));
+    assert_eq!(action_for(&key(K::Char('?')), m), Some(Action::ToggleHelp));
+    // Ctrl-j must not move: only plain keys map.
+    let ctrl_j = KeyEvent::new(K::Char('j'), KeyModifiers::CONTROL);
+    assert_eq!(action_for(&ctrl_j, m), None);
+}
+
+#[test]
+fn filter_mode_types_everything() {
+    let m = Mode::Filter;
+    assert_eq!(
+        action_for(&key(K::Char('q')), m),
+        Some(Action::FilterChar('q'))
+    );
+    assert_eq!(
+        action_for(&key(K::Char('1')), m),
+        Some(Action::FilterChar('1'))
+    );
+    assert_eq!(
+        action_for(&key(K::Char('/')), m),
+        Some(Action::FilterChar('/'))
+    );
+    assert_eq!(action_for(&key(K::Enter), m), Some(Action::FilterCommit));
+    assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
+    assert_eq!(
+        action_for(&key(K::Backspace), m),
+        Some(Action::FilterBackspace)
+    );
+    let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(action_for(&ctrl_c, m), Some(Action::Quit));
+}
+
+#[test]
+fn popups_close_with_esc_and_question_mark() {
+    for m in [Mode::Help, Mode::Explain] {
+        assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
+        assert_eq!(action_for(&key(K::Char('?')), m), Some(Action::ToggleHelp));
+        assert_eq!(action_for(&key(K::Char('q')), m), Some(Action::Quit));
+        assert_eq!(action_for(&key(K::Char('j')), m), None);
+    }
+}
+
+#[test]
+fn help_lists_every_normal_action() {
+    let rows = help_rows(false);
+    let helped: Vec<Action> = BINDINGS
+        .iter()
+        .filter(|b| !b.label.is_empty())
+        .map(|b| b.action)
+        .collect();
+    for b in BINDINGS.iter().filter(|b| b.modes.contains(&Mode::Normal)) {
+        assert!(
+            helped.contains(&b.action),
+            "{:?} missing from help",
+            b.action
+        );
+    }
+    assert!(rows.iter().any(|(k, _)| *k == "q"));
+    assert!(rows.iter().any(|(k, _)| *k == "Ctrl-C"));
+}
+
+#[test]
+fn replay_keys_only_when_replaying() {
+    let m = Mode::Normal;
+    let r = |c| replay_action_for(&key(c), m);
+    let l = |c| action_for(&key(c), m);
+    assert_eq!(r(K::Char(' ')), Some(Action::TogglePause));
+    assert_eq!(r(K::Left), Some(Action::StepBack));
+    assert_eq!(r(K::Right), Some(Action::StepForward));
+    assert_eq!(r(K::Char('[')), Some(Action::SeekBack));
+    assert_eq!(r(K::Char(']')), Some(Action::SeekForward));
+    assert_eq!(r(K::Home), Some(Action::FirstFrame));
+    assert_eq!(r(K::End), Some(Action::LastFrame));
+    for c in ['-', '<'] {
+        assert_eq!(r(K::Char(c)), Some(Action::SlowerPlayback));
+    }
+    for c in ['+', '>'] {
+        assert_eq!(r(K::Char(c)), Some(Action::FasterPlayback));
+    }
+    // Rows keep g/G in replay; the shared keys still work.
+    assert_eq!(r(K::Char('g')), Some(Action::Top));
+    assert_eq!(r(K::Char('G')), Some(Action::Bottom));
+    assert_eq!(r(K::Char('q')), Some(Action::Quit));
+    assert_eq!(r(K::Tab), Some(Action::NextView));
+    assert_eq!(r(K::Char('/')), Some(Action::StartFilter));
+    // Live mode keeps its meanings and has no replay keys.
+    assert_eq!(l(K::Home), Some(Action::Top));
+    assert_eq!(l(K::End), Some(Action::Bottom));
+    assert_eq!(l(K::Char('+')), Some(Action::SlowerInterval));
+    assert_eq!(l(K::Left), None);
+    assert_eq!(l(K::Char('[')), None);
+    assert_eq!(l(K::Char('>')), None);
+    // In the filter, replay keys are typed, not obeyed.
+    assert_eq!(
+        replay_action_for(&key(K::Char('[')), Mode::Filter),
+        Some(Action::FilterChar('['))
+    );
+}
+
+#[test]
+fn help_shows_replay_keys_only_in_replay() {
+    let live = help_rows(false);
+    let replay = help_rows(true);
+    assert!(!live.iter().any(|(_, h)| h.starts_with("(replay)")));
+    assert!(live.iter().any(|(k, _)| *k == "Home g"));
+    for k in ["Space", "←", "→", "[", "]", "Home", "End", "- <", "+ >"] {
+        assert!(
+            replay.iter().any(|(kk, _)| *kk == k),
+            "{k} not in replay help"
+        );
+    }
+    assert!(!replay.iter().any(|(_, h)| h.contains("interval")));
+    // Replay-only rows say so in help (g/G keep their row meaning).
+    for b in BINDINGS.iter().filter(|b| b.scope == Scope::Replay) {
+        assert!(
+            b.label.is_empty() || b.help.starts_with("(replay)") || b.help.contains("row"),
+            "{:?}",
+            b.action
+        );
+    }
+}
