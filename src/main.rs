@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some(Command::Explain(args)) => oneshot::explain(&cli.global, args, &mut out),
-        Some(Command::Replay(args)) => return replay(&args.file),
+        Some(Command::Replay(args)) => sockscope::stream::replay(&args.file),
         None => sockscope::stream::dashboard(&cli.global, cli.interval),
     };
     match result {
@@ -34,24 +34,6 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             drop(out);
-            eprintln!("sockscope: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// `sockscope replay FILE`: the dashboard over a recording; any error is one line, exit 2.
-fn replay(file: &std::path::Path) -> ExitCode {
-    let result = sockscope::record::Recording::open(file)
-        .map_err(|e| e.to_string())
-        .and_then(|rec| {
-            let h = rec.header();
-            let opts = sockscope::tui::TuiOptions::new(h.host.clone(), h.interval_ms);
-            sockscope::tui::replay(opts, rec).map_err(|e| e.to_string())
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
             eprintln!("sockscope: {e}");
             ExitCode::from(2)
         }

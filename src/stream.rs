@@ -175,3 +175,15 @@ pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
         std::thread::sleep(args.interval.saturating_sub(tick.elapsed()));
     }
 }
+
+/// `sockscope replay FILE`: the dashboard over a recording, with the recording's host and
+/// interval in the header.
+pub fn replay(file: &std::path::Path) -> Result<(), RunError> {
+    let rec = crate::record::Recording::open(file).map_err(|e| RunError::Usage(e.to_string()))?;
+    let h = rec.header();
+    let opts = TuiOptions::new(h.host.clone(), h.interval_ms);
+    tui::replay(opts, rec).map_err(|e| match e {
+        TuiError::Io(e) => RunError::Output(e),
+        e => RunError::Usage(e.to_string()),
+    })
+}
