@@ -12,6 +12,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod explain;
+pub mod fasthash;
 pub mod filter;
 pub mod model;
 pub mod oneshot;

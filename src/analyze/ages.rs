@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use crate::fasthash::IdMap;
 use crate::model::{Endpoint, Family, Snapshot, SocketRecord, TcpState};
 
 /// Fallback key for sockets without a cookie.
@@ -28,7 +29,7 @@ struct Seen {
 /// First-seen times of the sockets in the latest snapshot.
 #[derive(Debug, Default)]
 pub struct SocketAges {
-    by_cookie: HashMap<u64, Seen>,
+    by_cookie: IdMap<u64, Seen>,
     by_tuple: HashMap<TupleKey, Seen>,
     now_ms: i64,
 }
@@ -50,7 +51,8 @@ impl SocketAges {
     pub fn observe(&mut self, snap: &Snapshot) {
         let now = snap.taken_at_ms;
         self.now_ms = now;
-        let mut cookies: HashMap<u64, Seen> = HashMap::with_capacity(snap.sockets.len());
+        let mut cookies: IdMap<u64, Seen> =
+            IdMap::with_capacity_and_hasher(snap.sockets.len(), Default::default());
         let mut tuples: HashMap<TupleKey, Seen> = HashMap::new();
         for s in snap.sockets.iter().filter(|s| tracked(s)) {
             let fresh = Seen {

@@ -14,7 +14,7 @@
 //! and never more often than [`RescanPolicy::unknown_cost_factor`] × its own last cost, so a
 //! user who cannot read other pids does not pay a full scan every tick.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use nix::fcntl::{readlinkat, OFlag};
 use nix::sys::stat::Mode;
 
 use crate::analyze::aggregate::ListenerIndex;
+use crate::fasthash::{IdMap, IdSet};
 use crate::model::{Attribution, Owner, ProcessInfo, SocketRecord, TcpState, UnattributedReason};
 
 /// When the resolver falls back to reading every pid's fd links.
@@ -177,8 +178,8 @@ struct PidEntry {
 pub struct ProcessResolver {
     proc_root: PathBuf,
     policy: RescanPolicy,
-    pids: HashMap<u32, PidEntry>,
-    holders: HashMap<u64, Holders>,
+    pids: IdMap<u32, PidEntry>,
+    holders: IdMap<u64, Holders>,
     users: HashMap<u32, String>,
     last_full: Option<Instant>,
     last_full_cost: Duration,
@@ -203,8 +204,8 @@ impl ProcessResolver {
         ProcessResolver {
             proc_root: root.into(),
             policy: RescanPolicy::default(),
-            pids: HashMap::new(),
-            holders: HashMap::new(),
+            pids: IdMap::default(),
+            holders: IdMap::default(),
             users: HashMap::new(),
             last_full: None,
             last_full_cost: Duration::ZERO,
@@ -276,7 +277,7 @@ impl ProcessResolver {
 
     /// Probes every listed pid and rescans the changed ones; forgets exited pids.
     fn incremental(&mut self, listed: &[u32]) {
-        let live: HashSet<u32> = listed.iter().copied().collect();
+        let live: IdSet<u32> = listed.iter().copied().collect();
         self.forget_unlisted(&live);
         for &pid in listed {
             let Some((start_time, fd_count)) = self.probe(pid) else {
@@ -295,7 +296,7 @@ impl ProcessResolver {
 
     fn full_rescan(&mut self, listed: &[u32], why: FullRescan) {
         let t = Instant::now();
-        let live: HashSet<u32> = listed.iter().copied().collect();
+        let live: IdSet<u32> = listed.iter().copied().collect();
         self.forget_unlisted(&live);
         for &pid in listed {
             match self.probe(pid) {
@@ -390,7 +391,7 @@ impl ProcessResolver {
         self.pids.insert(pid, entry);
     }
 
-    fn forget_unlisted(&mut self, live: &HashSet<u32>) {
+    fn forget_unlisted(&mut self, live: &IdSet<u32>) {
         let gone: Vec<u32> = self
             .pids
             .keys()

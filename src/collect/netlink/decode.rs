@@ -8,8 +8,7 @@
 //! malformed, which would silently drop a socket. Attributes are walked with
 //! `netlink-packet-core`'s zero-copy [`NlasIterator`].
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use crate::fasthash::IdSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
@@ -98,7 +97,7 @@ pub struct DumpDecoder {
     sockets: Vec<SocketRecord>,
     quality: SampleQuality,
     stats: DecodeStats,
-    seen: HashSet<u64, BuildHasherDefault<CookieHasher>>,
+    seen: IdSet<u64>,
     state_mask: u32,
     seq: u32,
     done: bool,
@@ -343,31 +342,6 @@ pub fn parse_tcp_info(info: &[u8]) -> Option<TcpInfoLite> {
         rtt_us: read_u32(info, TI_RTT)?,
         total_retrans: read_u32(info, TI_TOTAL_RETRANS)?,
     })
-}
-
-/// Hasher for the cookie set. Cookies come from a kernel counter, not from the network,
-/// so there is nothing to defend against with SipHash; a multiply-and-fold is about a
-/// third of the decode cost cheaper per socket.
-#[derive(Debug, Default)]
-struct CookieHasher(u64);
-
-impl Hasher for CookieHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // Fibonacci hashing; fold the high bits down because hashbrown uses the top 7
-        // bits as a tag and the low bits as the bucket index.
-        let h = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = h ^ (h >> 32);
-    }
 }
 
 /// Whether a decoded state passes a kernel state mask (SYN_RECV also passes on bit 12).
