@@ -71,6 +71,20 @@ pub fn remedy(rule: RuleId) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    /// Every sysctl an explanation cites is one the collector reads, so no text ever
+    /// shows "(not read)" for a value that exists.
+    #[test]
+    fn cited_sysctls_are_collected() {
+        for t in super::text::STATES.iter().chain(super::text::RULES) {
+            for name in t.sysctls {
+                assert!(
+                    crate::collect::sysctl::TCP_SYSCTLS.contains(name),
+                    "{name} is cited but not in TCP_SYSCTLS"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -119,7 +119,8 @@ pub fn summary(
             let mut cfg = collect_config(global);
             // Per-state counts need no owners; everything else shows them.
             cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
-            let full = cfg.attribute;
+            // A recorded snapshot already carries its owners: aggregating it costs nothing.
+            let full = cfg.attribute || global.from_snapshot.is_some();
             let snap = collect_once(global, cfg)?;
             // The default per-state count is the hot path scripts poll: skip the rest.
             let agg = if full {

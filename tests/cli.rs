@@ -155,3 +155,68 @@ fn watch_into_closed_pipe_exits_0() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(first.starts_with("time"), "{first}");
 }
+
+/// `explain` answers every state (netstat and ss spellings) and every rule with text and
+/// exit 0; an unknown topic is one line listing the valid topics, exit 2.
+#[test]
+fn explain_every_topic() {
+    let states = [
+        ("ESTABLISHED", "estab"),
+        ("SYN_SENT", "syn-sent"),
+        ("SYN_RECV", "syn-recv"),
+        ("FIN_WAIT1", "fin-wait-1"),
+        ("FIN_WAIT2", "fin-wait-2"),
+        ("TIME_WAIT", "time-wait"),
+        ("CLOSE", "unconn"),
+        ("CLOSE_WAIT", "close-wait"),
+        ("LAST_ACK", "last-ack"),
+        ("LISTEN", "listen"),
+        ("CLOSING", "closing"),
+    ];
+    let rules = [
+        "close_wait_leak",
+        "syn_flood",
+        "accept_queue_overflow",
+        "time_wait_storm",
+        "fin_wait2_buildup",
+        "orphans",
+    ];
+    let topics = states.iter().flat_map(|(a, b)| [*a, *b]).chain(rules);
+    for topic in topics {
+        let out = sockscope().args(["explain", topic]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{topic}");
+        assert!(text.lines().count() >= 4, "{topic}: too short:\n{text}");
+        assert!(
+            !text.contains("(not read)"),
+            "{topic}: a cited sysctl was not read:\n{text}"
+        );
+        assert!(
+            text.lines().all(|l| l.chars().count() <= 78),
+            "{topic}: unwrapped line"
+        );
+    }
+    let out = sockscope()
+        .args(["explain", "tcp_tw_recycle"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("valid topics")
+            && err.contains("close_wait_leak")
+            && err.contains("CLOSE_WAIT"),
+        "{err}"
+    );
+    // The removed tcp_tw_recycle is never recommended.
+    let tw = sockscope()
+        .args(["explain", "time_wait_storm"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&tw.stdout).to_lowercase();
+    assert!(
+        !text.contains("enable tcp_tw_recycle") && !text.contains("set tcp_tw_recycle"),
+        "{text}"
+    );
+}

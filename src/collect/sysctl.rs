@@ -23,6 +23,8 @@ pub const TCP_SYSCTLS: &[&str] = &[
     "net.ipv4.ip_local_port_range",
     "net.ipv4.tcp_max_tw_buckets",
     "net.ipv4.tcp_max_orphans",
+    "net.ipv4.tcp_orphan_retries",
+    "net.ipv4.tcp_syn_retries",
 ];
 
 /// Collapses runs of whitespace (tabs in `ip_local_port_range`) to single spaces and trims.

@@ -49,6 +49,7 @@ pub fn write(
     sockets: &[&SocketRecord],
     show_info: bool,
 ) -> io::Result<()> {
+    use std::fmt::Write as _;
     let lw = sockets
         .iter()
         .map(|s| s.local.to_string().len())
@@ -61,16 +62,18 @@ pub fn write(
         .max()
         .unwrap_or(0)
         .max(18);
-    write!(
-        out,
+    let mut line = String::with_capacity(160);
+    let _ = write!(
+        line,
         "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
         "State", "Recv-Q", "Send-Q", "Local", "Peer", "Process", "Timer"
-    )?;
+    );
     if show_info {
-        write!(out, " {:>9} {:>9}", "LastRecv", "RTT")?;
+        let _ = write!(line, " {:>9} {:>9}", "LastRecv", "RTT");
     }
-    writeln!(out)?;
+    writeln!(out, "{}", line.trim_end())?;
     for s in sockets {
+        line.clear();
         let timer = match s.timer {
             crate::model::TimerKind::Off => "-".to_string(),
             t => format!(
@@ -80,8 +83,8 @@ pub fn write(
                 s.retransmits
             ),
         };
-        write!(
-            out,
+        let _ = write!(
+            line,
             "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
             s.state.netstat_name(),
             s.recv_q,
@@ -90,19 +93,23 @@ pub fn write(
             s.remote.to_string(),
             owner_cell(s, snap),
             timer
-        )?;
+        );
         if show_info {
-            match s.tcp_info {
+            // A listener has no peer: its tcp_info timings mean nothing.
+            let _ = match s
+                .tcp_info
+                .filter(|_| s.state != crate::model::TcpState::Listen)
+            {
                 Some(i) => write!(
-                    out,
-                    " {:>9} {:>7.1}ms",
+                    line,
+                    " {:>9} {:>9}",
                     human_ms(u64::from(i.last_data_recv_ms)),
-                    f64::from(i.rtt_us) / 1000.0
-                )?,
-                None => write!(out, " {:>9} {:>9}", "-", "-")?,
-            }
+                    human_us(i.rtt_us)
+                ),
+                None => write!(line, " {:>9} {:>9}", "-", "-"),
+            };
         }
-        writeln!(out)?;
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
