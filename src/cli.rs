@@ -71,6 +71,10 @@ pub struct GlobalArgs {
     /// /proc/PID/ns/net.
     #[arg(long, value_name = "NAME|PATH", global = true)]
     pub netns: Option<String>,
+    /// Every network namespace on the host (named ones and those of running processes),
+    /// each reported separately (summary, check, serve).
+    #[arg(long, global = true, conflicts_with = "netns")]
+    pub all_netns: bool,
     /// Threshold/config file (TOML); default search path in the README.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,

@@ -9,7 +9,7 @@ use crate::analyze::engine::check as analyze_check;
 use crate::cli::SourceArg;
 use crate::cli::{CheckArgs, CheckFormat, ExplainArgs};
 use crate::cli::{Format, GlobalArgs, GroupBy, SocketsArgs, SummaryArgs};
-use crate::collect::collector::{CollectConfig, Collector, SourcePref};
+use crate::collect::collector::{sweep, CollectConfig, Collector, SourcePref};
 use crate::collect::CollectError;
 use crate::config::{self, ConfigError, Thresholds};
 use crate::filter::Filter;
@@ -48,6 +48,7 @@ pub fn collect_config(global: &GlobalArgs) -> CollectConfig {
             SourceArg::Proc => SourcePref::Proc,
         },
         netns: global.netns.clone(),
+        netns_label: None,
         attribute: filter.needs_attribution(),
         filter,
         tcp_info: false,
@@ -113,6 +114,10 @@ pub fn summary(
     args: &SummaryArgs,
     out: &mut impl Write,
 ) -> Result<(), RunError> {
+    let opts = summary_opts(args);
+    if global.all_netns {
+        return summary_all(global, args, &opts, out);
+    }
     let (snap, agg) = match &args.from {
         Some(path) => recorded(global, path, args.at.as_deref())?,
         None => {
@@ -138,6 +143,19 @@ pub fn summary(
         snapshot: &snap,
         aggregate: &agg,
     };
+    match args.format {
+        Format::Text => {
+            report::text::write(out, &view, &opts)?;
+            // stdout stays parseable; the honesty notes go to stderr.
+            report::write_notes(&mut io::stderr(), &snap, &agg)?;
+        }
+        Format::Table => report::table::write(out, &view, &opts)?,
+        Format::Json => report::json::write_summary(out, &view, &opts)?,
+    }
+    Ok(())
+}
+
+fn summary_opts(args: &SummaryArgs) -> SummaryOpts {
     let by = match args.by {
         GroupBy::State => Grouping::State,
         GroupBy::Process => Grouping::Process,
@@ -149,15 +167,64 @@ pub fn summary(
         (_, Some(n)) => Some(n),
         (_, None) => Some(20),
     };
-    let opts = SummaryOpts { by, top };
+    SummaryOpts { by, top }
+}
+
+/// `summary --all-netns`: one summary per namespace. Text keeps the awk shape with the
+/// namespace as a third column (`STATE<TAB>count<TAB>netns`), so `$1`/`$2` parsers still
+/// work; tables get a section per namespace; JSON a `namespaces` array. Namespaces that
+/// could not be read are listed (stderr, or `unreachable` in JSON), never skipped silently.
+fn summary_all(
+    global: &GlobalArgs,
+    args: &SummaryArgs,
+    opts: &SummaryOpts,
+    out: &mut impl Write,
+) -> Result<(), RunError> {
+    if args.from.is_some() {
+        return Err(RunError::Usage(
+            "--all-netns cannot be combined with --from".into(),
+        ));
+    }
+    let mut cfg = collect_config(global);
+    cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+    let (per_ns, failures) = sweep(&cfg, 1, std::time::Duration::ZERO);
+    let snaps: Vec<Snapshot> = per_ns.into_iter().flatten().collect();
+    let aggs: Vec<Aggregate> = snaps.iter().map(aggregate).collect();
+    let views: Vec<SummaryView<'_>> = snaps
+        .iter()
+        .zip(&aggs)
+        .map(|(snapshot, aggregate)| SummaryView {
+            snapshot,
+            aggregate,
+        })
+        .collect();
+    let failures: Vec<(String, String)> =
+        failures.into_iter().map(|f| (f.what, f.reason)).collect();
     match args.format {
-        Format::Text => {
-            report::text::write(out, &view, &opts)?;
-            // stdout stays parseable; the honesty notes go to stderr.
-            report::write_notes(&mut io::stderr(), &snap, &agg)?;
+        Format::Json => report::json::write_summary_all(out, &views, opts, &failures)?,
+        Format::Text if opts.by == Grouping::State => {
+            for v in &views {
+                for (state, n) in v.aggregate.states.ranked() {
+                    writeln!(out, "{state}\t{n}\t{}", v.snapshot.netns)?;
+                }
+            }
         }
-        Format::Table => report::table::write(out, &view, &opts)?,
-        Format::Json => report::json::write_summary(out, &view, &opts)?,
+        Format::Text | Format::Table => {
+            for v in &views {
+                writeln!(out, "== netns {} ==", v.snapshot.netns)?;
+                if args.format == Format::Table {
+                    report::table::write(out, v, opts)?;
+                } else {
+                    report::text::write(out, v, opts)?;
+                }
+            }
+        }
+    }
+    if args.format != Format::Json {
+        let mut err = io::stderr();
+        for (what, why) in &failures {
+            writeln!(err, "note: netns {what} not collected: {why}")?;
+        }
     }
     Ok(())
 }
@@ -260,6 +327,9 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
     cfg.counters = true;
     cfg.sysctls = true;
     cfg.tcp_info = true;
+    if global.all_netns {
+        return check_all(&th, cfg, args, out);
+    }
     let samples = match global.from_snapshot {
         Some(_) => collect_once(global, cfg).map(|s| vec![s]),
         None => two_samples(cfg, args.interval),
@@ -288,6 +358,51 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
     }
     if args.format == CheckFormat::Text {
         report::write_notes(&mut io::stderr(), last, &aggregate(last))?;
+    }
+    Ok(check_report::exit_code(&findings))
+}
+
+/// `check --all-netns`: two samples in every namespace at once (one thread each), findings
+/// of all of them (each names its namespace), the worst decides the exit code. Namespaces
+/// that could not be checked are listed on stderr.
+fn check_all(
+    th: &Thresholds,
+    cfg: CollectConfig,
+    args: &CheckArgs,
+    out: &mut impl Write,
+) -> Result<i32, RunError> {
+    let (per_ns, failures) = sweep(&cfg, 2, args.interval);
+    if per_ns.is_empty() {
+        writeln!(
+            out,
+            "SOCKSCOPE UNKNOWN - no network namespace could be collected"
+        )?;
+        return Ok(3);
+    }
+    let mut findings = Vec::new();
+    let mut states = crate::model::StateCounts::default();
+    for samples in &per_ns {
+        findings.extend(analyze_check(th, samples));
+        if let Some(last) = samples.last() {
+            let c = last.state_counts();
+            for s in crate::model::TcpState::ALL {
+                states.0[s.index()] += c.get(s);
+            }
+        }
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    let summary = CheckSummary {
+        states,
+        netns: format!("all ({} namespaces)", per_ns.len()),
+        perfdata: true,
+    };
+    match args.format {
+        CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,
+        CheckFormat::Json => check_report::write_json(out, &findings, &summary)?,
+    }
+    let mut err = io::stderr();
+    for f in &failures {
+        writeln!(err, "note: netns {} not checked: {}", f.what, f.reason)?;
     }
     Ok(check_report::exit_code(&findings))
 }

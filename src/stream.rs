@@ -120,11 +120,16 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         pid_labels: args.pid_labels,
         ..ServeOptions::default()
     };
-    let mut state: Option<(Collector, Analyzer)> = None;
     eprintln!(
         "sockscope: serving metrics on http://{}/metrics",
         opts.listen
     );
+    if global.all_netns {
+        let mut fleet = NamespaceFleet::new(cfg, th);
+        return serve::run(opts, move || Ok(fleet.tick()))
+            .map_err(|e| RunError::Usage(e.to_string()));
+    }
+    let mut state: Option<(Collector, Analyzer)> = None;
     serve::run(opts, move || {
         if state.is_none() {
             let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
@@ -186,4 +191,77 @@ pub fn replay(file: &std::path::Path) -> Result<(), RunError> {
         TuiError::Io(e) => RunError::Output(e),
         e => RunError::Usage(e.to_string()),
     })
+}
+
+/// A collector and an analyzer per network namespace, kept across ticks for `serve
+/// --all-netns` (all on the one tick thread: collectors re-enter their namespace on each
+/// collect). Namespaces are re-discovered every tick; new ones get a collector, vanished
+/// ones are dropped, and each one that cannot be entered or collected is reported on stderr
+/// once, never skipped silently.
+struct NamespaceFleet {
+    cfg: crate::collect::collector::CollectConfig,
+    thresholds: crate::config::Thresholds,
+    members: std::collections::BTreeMap<u64, (Collector, Analyzer)>,
+    reported: std::collections::BTreeSet<String>,
+}
+
+impl NamespaceFleet {
+    fn new(
+        cfg: crate::collect::collector::CollectConfig,
+        thresholds: crate::config::Thresholds,
+    ) -> Self {
+        NamespaceFleet {
+            cfg,
+            thresholds,
+            members: Default::default(),
+            reported: Default::default(),
+        }
+    }
+
+    fn report(&mut self, what: &str, why: &str) {
+        if self.reported.insert(what.to_string()) {
+            eprintln!("sockscope: netns {what} not collected: {why}");
+        }
+    }
+
+    fn tick(&mut self) -> Vec<(crate::model::Snapshot, crate::analyze::engine::Analysis)> {
+        let (entries, failures) = crate::collect::netns_sweep::discover();
+        for f in failures {
+            self.report(&f.what, &f.reason);
+        }
+        let live: std::collections::BTreeSet<u64> = entries.iter().map(|e| e.inode).collect();
+        self.members.retain(|inode, _| live.contains(inode));
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            if !self.members.contains_key(&e.inode) {
+                let mut c = self.cfg.clone();
+                c.netns = Some(e.path.to_string_lossy().into_owned());
+                c.netns_label = Some(e.label.clone());
+                match Collector::open(c) {
+                    Ok(col) => {
+                        self.members.insert(
+                            e.inode,
+                            (col, Analyzer::with_thresholds(self.thresholds.clone())),
+                        );
+                    }
+                    Err(err) => {
+                        self.report(&e.label, &err.to_string());
+                        continue;
+                    }
+                }
+            }
+            let collected = self.members.get_mut(&e.inode).map(|(col, an)| {
+                col.collect().map(|snap| {
+                    let a = an.observe(&snap);
+                    (snap, a)
+                })
+            });
+            match collected {
+                Some(Ok(pair)) => out.push(pair),
+                Some(Err(err)) => self.report(&e.label, &err.to_string()),
+                None => {}
+            }
+        }
+        out
+    }
 }

@@ -6,6 +6,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::collect::netlink::NetlinkSource;
+use crate::collect::netns_sweep::{discover, NetnsFailure};
 use crate::collect::procmap::ProcessResolver;
 use crate::collect::procnet::ProcNetSource;
 use crate::collect::{counters, netns, sysctl, CollectError, DumpRequest, SocketSource};
@@ -31,6 +32,8 @@ pub struct CollectConfig {
     pub source: SourcePref,
     /// Network namespace to enter (name or path); `None` = the current one.
     pub netns: Option<String>,
+    /// How snapshots name the namespace; default the `netns` spec, or `host`.
+    pub netns_label: Option<String>,
     /// Which sockets to keep. The state part goes to the kernel as the state mask.
     pub filter: Filter,
     /// Resolve owners (costly on the first poll; cached afterwards).
@@ -72,7 +75,11 @@ impl Collector {
         };
         Ok(Collector {
             resolver: cfg.attribute.then(ProcessResolver::new),
-            netns_label: cfg.netns.clone().unwrap_or_else(|| "host".into()),
+            netns_label: cfg
+                .netns_label
+                .clone()
+                .or_else(|| cfg.netns.clone())
+                .unwrap_or_else(|| "host".into()),
             cfg,
             source,
             notice,
@@ -99,8 +106,13 @@ impl Collector {
         }
     }
 
-    /// Collects one snapshot.
+    /// Collects one snapshot. The netlink socket stays bound to the namespace it was opened
+    /// in, but /proc/thread-self/net and /proc/sys follow the calling thread, so the thread
+    /// re-enters the namespace first: one thread can then serve collectors of several.
     pub fn collect(&mut self) -> Result<Snapshot, CollectError> {
+        if let Some(ns) = &self.cfg.netns {
+            netns::enter(ns)?;
+        }
         let started = Instant::now();
         let taken_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -189,4 +201,64 @@ impl Collector {
 
 fn fallback_notice(e: &CollectError) -> String {
     format!("sockscope: netlink sock_diag unavailable ({e}); falling back to /proc/net/tcp")
+}
+
+/// Collects `samples` snapshots `interval` apart in every network namespace, one thread per
+/// namespace (namespaces are per thread), all in parallel so the sweep takes one interval.
+/// Returns the samples per namespace, in discovery order.
+pub fn sweep(
+    cfg: &CollectConfig,
+    samples: usize,
+    interval: std::time::Duration,
+) -> (Vec<Vec<Snapshot>>, Vec<NetnsFailure>) {
+    let (entries, mut failures) = discover();
+    let results: Vec<(String, Result<Vec<Snapshot>, CollectError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                let mut c = cfg.clone();
+                c.netns = Some(e.path.to_string_lossy().into_owned());
+                c.netns_label = Some(e.label.clone());
+                let label = e.label.clone();
+                scope.spawn(move || {
+                    let run = || -> Result<Vec<Snapshot>, CollectError> {
+                        let mut col = Collector::open(c)?;
+                        let mut out = Vec::with_capacity(samples);
+                        for i in 0..samples {
+                            if i > 0 {
+                                std::thread::sleep(interval);
+                            }
+                            out.push(col.collect()?);
+                        }
+                        Ok(out)
+                    };
+                    (label, run())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        "?".into(),
+                        Err(CollectError::Unsupported(
+                            "collector thread panicked".into(),
+                        )),
+                    )
+                })
+            })
+            .collect()
+    });
+    let mut ok = Vec::new();
+    for (label, r) in results {
+        match r {
+            Ok(s) => ok.push(s),
+            Err(e) => failures.push(NetnsFailure {
+                what: label,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (ok, failures)
 }

@@ -81,10 +81,17 @@ pub fn discover() -> (Vec<NetnsEntry>, Vec<NetnsFailure>) {
         }
     }
     if unreadable > 0 {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        let fix = if root {
+            "a sandbox or security module denies it"
+        } else {
+            "run as root"
+        };
         failures.push(NetnsFailure {
             what: format!("{unreadable} processes"),
             reason: format!(
-                "their network namespace could not be read ({}); run as root",
+                "their network namespace could not be read ({}); {fix}",
                 first_err.unwrap_or_default()
             ),
         });

@@ -59,7 +59,13 @@ pub fn write_text(
     match v.first() {
         None => write!(out, "SOCKSCOPE OK - {total} sockets, no findings")?,
         Some(w) => {
-            write!(out, "SOCKSCOPE {name} - {}: {}", w.rule.as_str(), w.message)?;
+            write!(
+                out,
+                "SOCKSCOPE {name} - {}{}: {}",
+                w.rule.as_str(),
+                in_netns(w),
+                w.message
+            )?;
             if v.len() > 1 {
                 write!(out, " (+{} more)", v.len() - 1)?;
             }
@@ -80,13 +86,24 @@ pub fn write_text(
     for f in v {
         writeln!(
             out,
-            "{} {}: {}",
+            "{} {}{}: {}",
             f.severity.name(),
             f.rule.as_str(),
+            in_netns(f),
             f.message
         )?;
     }
     Ok(())
+}
+
+/// ` [netns NAME]` for a finding outside the host namespace, so `--all-netns` and
+/// `--netns` output says where each finding is; empty for the host.
+fn in_netns(f: &Finding) -> String {
+    if f.netns == "host" {
+        String::new()
+    } else {
+        format!(" [netns {}]", f.netns)
+    }
 }
 
 /// JSON document of the check (stable schema, independent of internal types).

@@ -114,8 +114,51 @@ pub fn write_summary(
     view: &SummaryView<'_>,
     opts: &SummaryOpts,
 ) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &summary_doc(view, opts)).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+#[derive(Serialize)]
+struct AllNetns<'a> {
+    schema_version: u32,
+    total: u64,
+    namespaces: Vec<Summary<'a>>,
+    unreachable: Vec<Unreachable<'a>>,
+}
+
+#[derive(Serialize)]
+struct Unreachable<'a> {
+    netns: &'a str,
+    reason: &'a str,
+}
+
+/// Writes the `--all-netns` document: one summary per namespace (each as
+/// [`write_summary`] writes it) and the namespaces that could not be read, with why.
+pub fn write_summary_all(
+    out: &mut impl Write,
+    views: &[SummaryView<'_>],
+    opts: &SummaryOpts,
+    unreachable: &[(String, String)],
+) -> io::Result<()> {
+    let doc = AllNetns {
+        schema_version: SCHEMA_VERSION,
+        total: views.iter().map(|v| v.aggregate.states.total()).sum(),
+        namespaces: views.iter().map(|v| summary_doc(v, opts)).collect(),
+        unreachable: unreachable
+            .iter()
+            .map(|(n, r)| Unreachable {
+                netns: n,
+                reason: r,
+            })
+            .collect(),
+    };
+    serde_json::to_writer(&mut *out, &doc).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
     let (snap, agg) = (view.snapshot, view.aggregate);
-    let doc = Summary {
+    Summary {
         header: Header::of(snap),
         total: agg.states.total(),
         states: StatesJson(agg.states),
@@ -155,9 +198,7 @@ pub fn write_summary(
         duplicates: snap.quality.duplicates,
         inconsistent: snap.quality.inconsistent.as_deref(),
         collect_ms: snap.collect_us as f64 / 1000.0,
-    };
-    serde_json::to_writer(&mut *out, &doc).map_err(io::Error::other)?;
-    writeln!(out)
+    }
 }
 
 #[derive(Serialize)]
