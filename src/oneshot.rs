@@ -390,7 +390,6 @@ fn check_all(
             }
         }
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
     let summary = CheckSummary {
         states,
         netns: format!("all ({} namespaces)", per_ns.len()),
