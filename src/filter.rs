@@ -349,27 +349,17 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, Owner, TimerKind};
+    use crate::model::Owner;
 
     fn rec(state: TcpState, local: &str, remote: &str) -> SocketRecord {
-        let l: std::net::SocketAddr = local.parse().unwrap();
-        let r: std::net::SocketAddr = remote.parse().unwrap();
-        SocketRecord {
-            family: if l.is_ipv4() { Family::V4 } else { Family::V6 },
+        let mut s = SocketRecord::new(
             state,
-            local: Endpoint::new(l.ip(), l.port()),
-            remote: Endpoint::new(r.ip(), r.port()),
-            inode: 7,
-            uid: 0,
-            recv_q: 0,
-            send_q: 0,
-            timer: TimerKind::Off,
-            expires_ms: 0,
-            retransmits: 0,
-            cookie: None,
-            tcp_info: None,
-            owner: Owner::Process(9),
-        }
+            local.parse().unwrap(),
+            remote.parse().unwrap(),
+            Owner::Process(9),
+        );
+        s.inode = 7;
+        s
     }
 
     #[test]

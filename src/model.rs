@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -324,6 +324,38 @@ pub struct SocketRecord {
     pub tcp_info: Option<TcpInfoLite>,
     /// Owner, filled by attribution.
     pub owner: Owner,
+}
+
+impl SocketRecord {
+    /// A socket with these endpoints, state and owner, and every other field empty (no
+    /// inode, queues, timer, cookie or tcp_info). The family follows `local`.
+    pub fn new(
+        state: TcpState,
+        local: SocketAddr,
+        remote: SocketAddr,
+        owner: Owner,
+    ) -> SocketRecord {
+        SocketRecord {
+            family: if local.is_ipv4() {
+                Family::V4
+            } else {
+                Family::V6
+            },
+            state,
+            local: Endpoint::new(local.ip(), local.port()),
+            remote: Endpoint::new(remote.ip(), remote.port()),
+            inode: 0,
+            uid: 0,
+            recv_q: 0,
+            send_q: 0,
+            timer: TimerKind::Off,
+            expires_ms: 0,
+            retransmits: 0,
+            cookie: None,
+            tcp_info: None,
+            owner,
+        }
+    }
 }
 
 /// Which collector produced a snapshot.

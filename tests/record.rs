@@ -18,24 +18,16 @@ use sockscope::record::{parse_time, HeaderInfo, RecordError, Recorder, Recording
 const T0: i64 = 1_795_322_400_000; // 2026-11-22T04:40:00Z
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
-    let l: std::net::SocketAddr = local.parse().unwrap();
-    let r: std::net::SocketAddr = remote.parse().unwrap();
-    SocketRecord {
-        family: Family::V4,
+    let mut s = SocketRecord::new(
         state,
-        local: Endpoint::new(l.ip(), l.port()),
-        remote: Endpoint::new(r.ip(), r.port()),
-        inode: 7,
-        uid: 1000,
-        recv_q: 0,
-        send_q: 0,
-        timer: TimerKind::Off,
-        expires_ms: 0,
-        retransmits: 0,
-        cookie: Some(1),
-        tcp_info: None,
+        local.parse().unwrap(),
+        remote.parse().unwrap(),
         owner,
-    }
+    );
+    s.inode = 7;
+    s.uid = 1000;
+    s.cookie = Some(1);
+    s
 }
 
 /// A host where `java` (pid 42) leaks `leak` CLOSE_WAIT sockets on :8080, with a listener,

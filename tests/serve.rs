@@ -19,24 +19,14 @@ use sockscope::serve::metrics::{assemble, render_data, render_status, to_prometh
 use sockscope::serve::{start, ServeHandle, ServeOptions, TickResult, DEFAULT_PORT};
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
-    let l: SocketAddr = local.parse().unwrap();
-    let r: SocketAddr = remote.parse().unwrap();
-    SocketRecord {
-        family: if l.is_ipv4() { Family::V4 } else { Family::V6 },
+    let mut s = SocketRecord::new(
         state,
-        local: Endpoint::new(l.ip(), l.port()),
-        remote: Endpoint::new(r.ip(), r.port()),
-        inode: 1,
-        uid: 0,
-        recv_q: 0,
-        send_q: 0,
-        timer: TimerKind::Off,
-        expires_ms: 0,
-        retransmits: 0,
-        cookie: None,
-        tcp_info: None,
+        local.parse().unwrap(),
+        remote.parse().unwrap(),
         owner,
-    }
+    );
+    s.inode = 1;
+    s
 }
 
 fn process(pid: u32, comm: &str) -> ProcessInfo {

@@ -200,24 +200,14 @@ pub(crate) mod tests {
     use crate::model::*;
 
     pub(crate) fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
-        let l: std::net::SocketAddr = local.parse().unwrap();
-        let r: std::net::SocketAddr = remote.parse().unwrap();
-        SocketRecord {
-            family: if l.is_ipv4() { Family::V4 } else { Family::V6 },
+        let mut s = SocketRecord::new(
             state,
-            local: Endpoint::new(l.ip(), l.port()),
-            remote: Endpoint::new(r.ip(), r.port()),
-            inode: 1,
-            uid: 0,
-            recv_q: 0,
-            send_q: 0,
-            timer: TimerKind::Off,
-            expires_ms: 0,
-            retransmits: 0,
-            cookie: None,
-            tcp_info: None,
+            local.parse().unwrap(),
+            remote.parse().unwrap(),
             owner,
-        }
+        );
+        s.inode = 1;
+        s
     }
 
     pub(crate) fn snapshot(sockets: Vec<SocketRecord>) -> Snapshot {
