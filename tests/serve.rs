@@ -149,6 +149,7 @@ fn fixture() -> (Snapshot, Analysis) {
         alerts: vec![alert, resolved],
         findings: Vec::new(),
         rates: None,
+        ages: Vec::new(),
     };
     (snap, analysis)
 }

@@ -9,7 +9,7 @@ use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, RuleId, Subject};
 use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
-use crate::tui::history::{CloseWaitTrend, CounterRates, FirstSeen, StateHistory};
+use crate::tui::history::{CloseWaitTrend, CounterRates, StateHistory};
 use crate::tui::keys::{lookup, Action, Mode, View};
 use crate::tui::replay::ReplayStatus;
 use crate::tui::rows::{self, RowKey, Rows, SortState};
@@ -83,9 +83,10 @@ pub struct App {
     pub(super) history: StateHistory,
     pub(super) rates: CounterRates,
     pub(super) cw_trend: CloseWaitTrend,
-    pub(super) first_seen: FirstSeen,
     pub(super) collect_error: Option<String>,
     pub(super) selected: [usize; 7],
+    /// The selected row of each view not shown, by key (see `switch_to`).
+    pub(super) saved_keys: [Option<RowKey>; 7],
     pub(super) sort: [SortState; 4],
     pub(super) filter: String,
     pub(super) filter_input: String,
@@ -122,9 +123,9 @@ impl App {
             history: StateHistory::default(),
             rates: CounterRates::default(),
             cw_trend: CloseWaitTrend::default(),
-            first_seen: FirstSeen::default(),
             collect_error: None,
             selected: [0; 7],
+            saved_keys: Default::default(),
             sort: rows::default_sorts(),
             filter: String::new(),
             filter_input: String::new(),
@@ -237,7 +238,6 @@ impl App {
         self.history
             .push(snap.taken_at_ms, t.analysis.aggregate.states);
         self.rates.observe(snap.taken_at_ms, snap.counters.as_ref());
-        self.first_seen.observe(snap);
         self.cw_trend.observe(
             snap.taken_at_ms,
             t.analysis
@@ -247,49 +247,58 @@ impl App {
                 .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
         );
         self.collect_error = None;
-        let keys = self.remember_selection();
+        let key = self.remember_selection();
         self.tick = Some(t);
-        self.refresh_keeping(keys, None);
+        self.refresh_keeping(key, None);
     }
 
     /// Recomputes row orders after new data, a sort or a filter change.
     fn refresh(&mut self) {
-        let keys = self.remember_selection();
-        self.refresh_keeping(keys, None);
+        let key = self.remember_selection();
+        self.refresh_keeping(key, None);
     }
 
-    /// The key of each view's selected row, against the current data and rows.
-    fn remember_selection(&self) -> Vec<(View, Option<RowKey>)> {
-        View::TABS
-            .into_iter()
-            .chain([View::Detail])
-            .map(|v| (v, rows::key_at(self, v, self.selected[view_slot(v)])))
-            .collect()
+    /// The key of the shown view's selected row, against the current data and rows.
+    fn remember_selection(&self) -> Option<RowKey> {
+        rows::key_at(self, self.view, self.selected())
     }
 
-    /// Recomputes rows, then puts each selection back on the row it was on (or clamps it
-    /// when that row is gone).
+    /// Recomputes the shown view's rows, then puts its selection back on the row it was on
+    /// (or clamps it when that row is gone). Other views' rows are left empty until shown.
     /// `filtered` saves evaluating the filter again when the caller just did.
-    fn refresh_keeping(&mut self, keys: Vec<(View, Option<RowKey>)>, filtered: Option<Vec<usize>>) {
+    fn refresh_keeping(&mut self, key: Option<RowKey>, filtered: Option<Vec<usize>>) {
         let Some(t) = &self.tick else {
             return;
         };
-        let filtered = match filtered {
-            Some(idx) => Ok(idx),
-            None => filter::apply_filter(&self.filter, &t.snapshot),
+        let v = self.view;
+        let filtered = match (v, filtered) {
+            (View::Sockets, Some(idx)) => Some(idx),
+            (View::Sockets, None) => match filter::apply_filter(&self.filter, &t.snapshot) {
+                Ok(idx) => Some(idx),
+                Err(e) => {
+                    self.filter_error = Some(e);
+                    Some(Vec::new())
+                }
+            },
+            _ => None,
         };
-        match filtered {
-            Ok(idx) => {
-                self.rows = rows::compute(self, idx);
-            }
-            Err(e) => self.filter_error = Some(e),
+        self.rows = rows::compute(self, v, filtered);
+        let found = key.and_then(|k| rows::position(self, v, &k));
+        let n = self.row_count(v);
+        let s = &mut self.selected[view_slot(v)];
+        *s = found.unwrap_or(*s).min(n.saturating_sub(1));
+    }
+
+    /// Switches the shown view, remembering the old view's selected row so that coming back
+    /// finds it again, and computes the new view's rows.
+    fn switch_to(&mut self, v: View) {
+        if v == self.view {
+            return;
         }
-        for (v, key) in keys {
-            let found = key.and_then(|k| rows::position(self, v, &k));
-            let n = self.row_count(v);
-            let s = &mut self.selected[view_slot(v)];
-            *s = found.unwrap_or(*s).min(n.saturating_sub(1));
-        }
+        self.saved_keys[view_slot(self.view)] = self.remember_selection();
+        self.view = v;
+        let key = self.saved_keys[view_slot(v)].take();
+        self.refresh_keeping(key, None);
     }
 
     /// Rows the selection can move over in `v`.
@@ -316,7 +325,7 @@ impl App {
     }
 
     fn go(&mut self, v: View) {
-        self.view = v;
+        self.switch_to(v);
         self.mode = Mode::Normal;
     }
 
@@ -350,8 +359,8 @@ impl App {
             Ok(idx) => {
                 self.filter = self.filter_input.clone();
                 self.filter_error = None;
-                let keys = self.remember_selection();
-                self.refresh_keeping(keys, Some(idx));
+                let key = self.remember_selection();
+                self.refresh_keeping(key, Some(idx));
             }
             Err(e) => self.filter_error = Some(e),
         }
@@ -464,8 +473,8 @@ impl App {
             }
             Mode::Help | Mode::Explain => self.mode = Mode::Normal,
             Mode::Normal if self.view == View::Detail => {
-                self.view = self.back_to;
                 self.detail = None;
+                self.switch_to(self.back_to);
             }
             Mode::Normal if self.view == View::Sockets && !self.filter.is_empty() => {
                 self.filter.clear();
@@ -511,8 +520,7 @@ impl App {
             self.back_to = self.view;
             self.detail = Some(t);
             self.selected[view_slot(View::Detail)] = 0;
-            self.view = View::Detail;
-            self.refresh();
+            self.switch_to(View::Detail);
         }
     }
 

@@ -92,6 +92,7 @@ fn tick(at_ms: i64) -> TickData {
         }],
         findings: Vec::new(),
         rates: None,
+        ages: Vec::new(),
     };
     TickData {
         snapshot,
@@ -327,4 +328,22 @@ fn selection_follows_its_row_across_sorts_and_ticks() {
     assert_eq!(pid(&a), chosen);
     a.on_tick(tick(1_001_000));
     assert_eq!(pid(&a), chosen);
+}
+
+#[test]
+fn only_the_shown_view_has_rows_and_selections_survive_switching() {
+    let mut a = app();
+    assert!(a.rows.sockets.is_empty() && a.rows.processes.is_empty());
+    a.apply(Action::GoView(4));
+    assert_eq!(a.rows.sockets.len(), 5);
+    assert!(a.rows.processes.is_empty(), "hidden views are not computed");
+    a.apply(Action::Down);
+    a.apply(Action::Down);
+    let key = rows::key_at(&a, View::Sockets, a.selected());
+    a.apply(Action::GoView(1));
+    assert!(a.rows.sockets.is_empty());
+    assert!(!a.rows.processes.is_empty());
+    a.on_tick(tick(1_001_000));
+    a.apply(Action::GoView(4));
+    assert_eq!(rows::key_at(&a, View::Sockets, a.selected()), key);
 }

@@ -174,7 +174,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     );
 
     let rows = &app.rows.detail;
-    let cellf = |pos: usize, col: usize| sockets::cell(app, snap, &snap.sockets[rows[pos]], col);
+    let cellf = |pos: usize, col: usize| sockets::cell(app, snap, an, rows[pos], col);
     let spec = Spec {
         title: format!(" its sockets ({}), oldest first ", rows.len()),
         columns: sockets::columns(),
