@@ -424,6 +424,27 @@ fn detail_of_the_leak() {
 }
 
 #[test]
+fn detail_of_a_socket() {
+    // The third-oldest socket: its fields on top, selected among its owner's sockets.
+    snap_both(
+        "detail_socket",
+        &with(&[
+            Action::GoView(4),
+            Action::Down,
+            Action::Down,
+            Action::DrillDown,
+        ]),
+    );
+}
+
+#[test]
+fn detail_scrolled() {
+    let a = with(&[Action::DrillDown, Action::InfoDown]);
+    let term = render(&a, 80, 24);
+    insta::assert_snapshot!("detail_finding_scrolled_80x24", term.backend());
+}
+
+#[test]
 fn detail_of_a_listener() {
     snap_both(
         "detail_listener",

@@ -22,7 +22,11 @@ pub struct SortState {
     pub descending: bool,
 }
 
-/// Processes table: fixed columns, then one per state in kernel order.
+/// The state columns' order (and sort-column order): a connection's life, as the Overview's
+/// histogram shows it, not the kernel's numbering.
+pub use crate::tui::histogram::LIFECYCLE as STATE_COLUMNS;
+
+/// Processes table: fixed columns, then one per state in [`STATE_COLUMNS`] order.
 pub const PROCESS_COLUMNS: [&str; 4] = ["PID", "COMMAND", "USER", "TOTAL"];
 /// Listeners table columns.
 pub const LISTENER_COLUMNS: [&str; 8] = [
@@ -45,9 +49,9 @@ pub const SOCKET_COLUMNS: [&str; 9] = [
 /// Column count of sort slot `slot` (0 processes, 1 listeners, 2 remotes, 3 sockets).
 pub fn column_count(slot: usize) -> usize {
     match slot {
-        0 => PROCESS_COLUMNS.len() + TcpState::ALL.len(),
+        0 => PROCESS_COLUMNS.len() + STATE_COLUMNS.len(),
         1 => LISTENER_COLUMNS.len(),
-        2 => REMOTE_COLUMNS.len() + TcpState::ALL.len(),
+        2 => REMOTE_COLUMNS.len() + STATE_COLUMNS.len(),
         _ => SOCKET_COLUMNS.len(),
     }
 }
@@ -62,7 +66,7 @@ pub fn column_name(slot: usize, col: usize) -> &'static str {
     };
     match fixed.get(col) {
         Some(n) => n,
-        None if with_states => TcpState::ALL
+        None if with_states => STATE_COLUMNS
             .get(col - fixed.len())
             .map_or("?", |s| s.netstat_name()),
         None => "?",
@@ -157,6 +161,10 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
             s.remote.ip == *ip && !matches!(s.state, TcpState::Listen | TcpState::Close)
         }
         DetailTarget::State(st) => s.state == *st,
+        DetailTarget::Socket(key, pid) => match pid {
+            Some(p) => s.owner.pid() == Some(*p),
+            None => SocketKey::of(s) == *key,
+        },
         DetailTarget::Finding(rule, subject) => {
             let state_ok = rule_state(*rule).is_none_or(|st| s.state == st);
             state_ok
@@ -199,7 +207,7 @@ pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
         return Rows::default();
     };
     let agg = &an.aggregate;
-    let state_col = |c: usize, fixed: usize| TcpState::ALL.get(c.wrapping_sub(fixed)).copied();
+    let state_col = |c: usize, fixed: usize| STATE_COLUMNS.get(c.wrapping_sub(fixed)).copied();
     let mut rows = Rows {
         alerts: alert_order(&an.alerts),
         ..Rows::default()

@@ -80,7 +80,7 @@ pub fn cell(app: &App, snap: &Snapshot, an: &Analysis, i: usize, col: usize) -> 
         0 => (s.state.netstat_name().into(), t.state(s.state)),
         1 => (fmt::clip(&s.local.to_string(), 19), Style::new()),
         2 => (fmt::clip(&s.remote.to_string(), 19), Style::new()),
-        3 => (fmt::clip(&owner_text(snap, s), 11), t.dim()),
+        3 => (owner_text(snap, s), t.dim()),
         4 => {
             let style = if s.recv_q > 0 { t.warn() } else { t.dim() };
             (s.recv_q.to_string(), style)
@@ -104,7 +104,7 @@ pub fn columns() -> Vec<Column> {
         Column::text(1, c[1], 19),
         Column::text(2, c[2], 19),
         Column::num(7, c[7], 6),
-        Column::text(3, c[3], 11),
+        Column::growing(3, c[3], 11, 32),
         Column::num(4, c[4], 6),
         Column::num(8, c[8], 7),
         Column::num(5, c[5], 6),
