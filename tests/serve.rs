@@ -139,6 +139,7 @@ fn fixture() -> (Snapshot, Analysis) {
         alerts: vec![alert, resolved],
         findings: Vec::new(),
         rates: None,
+        ages: Vec::new(),
     };
     (snap, analysis)
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use sockscope::analyze::ages::SocketAges;
 use sockscope::analyze::aggregate::aggregate;
 use sockscope::analyze::engine::Analysis;
 use sockscope::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, Subject};
@@ -290,6 +291,10 @@ fn alerts(now: i64, cw: u64) -> Vec<Alert> {
     ]
 }
 
+thread_local! {
+    static AGES: std::cell::RefCell<SocketAges> = std::cell::RefCell::new(SocketAges::new());
+}
+
 fn tick(k: u64) -> Event {
     tick_took(k, 14)
 }
@@ -297,11 +302,20 @@ fn tick(k: u64) -> Event {
 fn tick_took(k: u64, tick_ms: u64) -> Event {
     let snapshot = snapshot(k);
     let cw = snapshot.state_counts().get(TcpState::CloseWait);
+    // Ages as the live analyzer computes them over the ticks so far (tick 0 starts over).
+    let ages = AGES.with(|a| {
+        let mut a = a.borrow_mut();
+        if k == 0 {
+            *a = SocketAges::new();
+        }
+        a.observe(&snapshot)
+    });
     let analysis = Analysis {
         aggregate: aggregate(&snapshot),
         alerts: alerts(snapshot.taken_at_ms, cw),
         findings: Vec::new(),
         rates: None,
+        ages,
     };
     Event::Tick(Box::new(TickData {
         snapshot,
@@ -407,6 +421,27 @@ fn state_machine() {
 fn detail_of_the_leak() {
     // The firing leak sorts first in the alerts panel.
     snap_both("detail_finding", &with(&[Action::DrillDown]));
+}
+
+#[test]
+fn detail_of_a_socket() {
+    // The third-oldest socket: its fields on top, selected among its owner's sockets.
+    snap_both(
+        "detail_socket",
+        &with(&[
+            Action::GoView(4),
+            Action::Down,
+            Action::Down,
+            Action::DrillDown,
+        ]),
+    );
+}
+
+#[test]
+fn detail_scrolled() {
+    let a = with(&[Action::DrillDown, Action::InfoDown]);
+    let term = render(&a, 80, 24);
+    insta::assert_snapshot!("detail_finding_scrolled_80x24", term.backend());
 }
 
 #[test]

@@ -116,7 +116,9 @@ fn dashboard_shows_leak_drills_down_and_restores_terminal() {
     let (ok, screen) = tmux.wait_for(Duration::from_secs(3), |s| {
         s.contains("CLOSE_WAIT  250")
             && s.contains("FIRING")
-            && s.contains(&format!("pid {pid} (sscpop-cw) holds 250 CLOSE_WAIT"))
+            && s.contains(&format!(
+                "CLOSE_WAIT leak sscpop-cw[{pid}] holds 250 CLOSE_WAIT"
+            ))
     });
     assert!(
         ok,

@@ -7,6 +7,10 @@
 //! so memory follows the live socket count. Listeners are not tracked (their age says
 //! nothing), and TIME_WAIT sockets carry their own clock in the kernel timer.
 //!
+//! [`SocketAges::observe`] also returns each socket's age aligned with the snapshot's socket
+//! list ([`Age`]), so presenters show the same age the rules call "oldest" instead of keeping a
+//! second clock of their own.
+//!
 //! Cost: a cookie entry is 8 bytes of key, 16 of value and one control byte in a SwissTable
 //! kept between 50% and 87.5% full: roughly 30-50 bytes per socket (`ages_memory` test
 //! prints the measured figure), about 4 MB at 100k sockets.
@@ -26,12 +30,61 @@ struct Seen {
     state: TcpState,
 }
 
+/// A socket's age in its current state, as presenters show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Age {
+    /// Seconds in the current state (for CLOSE_WAIT at least tcp_info's `last_data_recv`).
+    pub secs: u32,
+    /// Only a lower bound: the socket was already there at the tracker's first tick and
+    /// nothing from the kernel dates it further back.
+    pub lower_bound: bool,
+}
+
+/// Ages of one snapshot's sockets, index-aligned with `snapshot.sockets`; `None` for
+/// untracked sockets (listeners, TIME_WAIT, CLOSE). Empty when nothing is known.
+pub type AgeList = Vec<Option<Age>>;
+
 /// First-seen times of the sockets in the latest snapshot.
 #[derive(Debug, Default)]
 pub struct SocketAges {
     by_cookie: IdMap<u64, Seen>,
     by_tuple: HashMap<TupleKey, Seen>,
     now_ms: i64,
+    first_ms: Option<i64>,
+}
+
+/// The age of a socket seen in its state since `since_ms`, at `now_ms`.
+fn age_of(s: &SocketRecord, since_ms: i64, now_ms: i64, first_ms: Option<i64>) -> Age {
+    let seen = u64::try_from(now_ms - since_ms).unwrap_or(0);
+    let lastrcv = lastrcv_ms(s);
+    let ms = seen.max(lastrcv.unwrap_or(0));
+    Age {
+        secs: u32::try_from(ms / 1000).unwrap_or(u32::MAX),
+        lower_bound: Some(since_ms) == first_ms && lastrcv.is_none_or(|l| l <= seen),
+    }
+}
+
+/// tcp_info's `last_data_recv` for CLOSE_WAIT: the peer's FIN was the last data, so it dates
+/// the state even from before sockscope started.
+fn lastrcv_ms(s: &SocketRecord) -> Option<u64> {
+    match (s.state, s.tcp_info) {
+        (TcpState::CloseWait, Some(ti)) => Some(u64::from(ti.last_data_recv_ms)),
+        _ => None,
+    }
+}
+
+/// Ages from one snapshot alone (a replayed frame): CLOSE_WAIT sockets with tcp_info get
+/// their `last_data_recv`; everything else is unknown.
+pub fn ages_from_snapshot(snap: &Snapshot) -> AgeList {
+    snap.sockets
+        .iter()
+        .map(|s| {
+            lastrcv_ms(s).map(|ms| Age {
+                secs: u32::try_from(ms / 1000).unwrap_or(u32::MAX),
+                lower_bound: false,
+            })
+        })
+        .collect()
 }
 
 fn tracked(s: &SocketRecord) -> bool {
@@ -47,14 +100,21 @@ impl SocketAges {
         SocketAges::default()
     }
 
-    /// Records every socket of `snap` and forgets the ones that vanished.
-    pub fn observe(&mut self, snap: &Snapshot) {
+    /// Records every socket of `snap`, forgets the ones that vanished, and returns each
+    /// socket's [`Age`] aligned with `snap.sockets`.
+    pub fn observe(&mut self, snap: &Snapshot) -> AgeList {
         let now = snap.taken_at_ms;
         self.now_ms = now;
+        let first = *self.first_ms.get_or_insert(now);
         let mut cookies: IdMap<u64, Seen> =
             IdMap::with_capacity_and_hasher(snap.sockets.len(), Default::default());
         let mut tuples: HashMap<TupleKey, Seen> = HashMap::new();
-        for s in snap.sockets.iter().filter(|s| tracked(s)) {
+        let mut ages = Vec::with_capacity(snap.sockets.len());
+        for s in &snap.sockets {
+            if !tracked(s) {
+                ages.push(None);
+                continue;
+            }
             let fresh = Seen {
                 since_ms: now,
                 state: s.state,
@@ -67,11 +127,13 @@ impl SocketAges {
                 Some(c) => {
                     let v = keep(self.by_cookie.get(&c));
                     cookies.insert(c, v);
+                    ages.push(Some(age_of(s, v.since_ms, now, Some(first))));
                 }
                 None => {
                     let k = (s.family, s.local, s.remote, s.inode);
                     let v = keep(self.by_tuple.get(&k));
                     tuples.insert(k, v);
+                    ages.push(Some(age_of(s, v.since_ms, now, Some(first))));
                 }
             }
         }
@@ -79,6 +141,7 @@ impl SocketAges {
         // high-water mark after a storm subsides.
         self.by_cookie = cookies;
         self.by_tuple = tuples;
+        ages
     }
 
     /// Milliseconds `s` has been seen in its current state (0 on its first tick); `None`
@@ -96,10 +159,7 @@ impl SocketAges {
     /// time before sockscope started.
     pub fn age_s(&self, s: &SocketRecord) -> Option<u64> {
         let seen = self.seen_ms(s);
-        let lastrcv = match (s.state, s.tcp_info) {
-            (TcpState::CloseWait, Some(ti)) => Some(u64::from(ti.last_data_recv_ms)),
-            _ => None,
-        };
+        let lastrcv = lastrcv_ms(s);
         match (seen, lastrcv) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0)) / 1000),
@@ -145,12 +205,37 @@ mod tests {
         let mut a = SocketAges::new();
         let mut s1 = snapshot(vec![cw(Some(1), 1000), cw(None, 1001)]);
         s1.taken_at_ms = 10_000;
-        a.observe(&s1);
+        let first = a.observe(&s1);
         assert_eq!(a.age_s(&s1.sockets[0]), Some(0));
+        assert_eq!(
+            first[0],
+            Some(Age {
+                secs: 0,
+                lower_bound: true
+            })
+        );
         let mut s2 = s1.clone();
         s2.taken_at_ms = 70_000;
-        a.observe(&s2);
+        s2.sockets.push(cw(Some(2), 1002));
+        let ages = a.observe(&s2);
         assert_eq!(a.age_s(&s2.sockets[0]), Some(60));
+        assert_eq!(ages.len(), 3, "aligned with the socket list");
+        assert_eq!(
+            ages[0],
+            Some(Age {
+                secs: 60,
+                lower_bound: true
+            }),
+            "there at the first tick: a lower bound"
+        );
+        assert_eq!(
+            ages[2],
+            Some(Age {
+                secs: 0,
+                lower_bound: false
+            }),
+            "appeared later: exact"
+        );
         assert_eq!(a.age_s(&s2.sockets[1]), Some(60), "tuple fallback");
         // Same cookie, new state: new clock.
         let mut s3 = s2.clone();
@@ -168,9 +253,21 @@ mod tests {
             last_data_recv_ms: 3_600_000,
             ..TcpInfoLite::default()
         });
-        let snap = snapshot(vec![s]);
-        a.observe(&snap);
+        let mut listen = cw(Some(10), 1001);
+        listen.state = TcpState::Listen;
+        let snap = snapshot(vec![s, listen]);
+        let ages = a.observe(&snap);
         assert_eq!(a.age_s(&snap.sockets[0]), Some(3600));
+        let exact = Some(Age {
+            secs: 3600,
+            lower_bound: false,
+        });
+        assert_eq!(
+            ages,
+            vec![exact, None],
+            "the kernel dates it: not a lower bound"
+        );
+        assert_eq!(ages_from_snapshot(&snap), vec![exact, None]);
     }
 
     #[test]

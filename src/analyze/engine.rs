@@ -9,7 +9,7 @@
 //!
 //! Owns no I/O and no presentation.
 
-use crate::analyze::ages::SocketAges;
+use crate::analyze::ages::{AgeList, SocketAges};
 use crate::analyze::aggregate::{aggregate, Aggregate};
 use crate::analyze::alerts::AlertBook;
 use crate::analyze::detect::{self, Ctx};
@@ -30,6 +30,9 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Counter rates since the previous snapshot, when both carried counters.
     pub rates: Option<CounterRates>,
+    /// Each socket's age in its current state, index-aligned with `snapshot.sockets` (what
+    /// the rules call "oldest"); empty when unknown (e.g. a replayed recording).
+    pub ages: AgeList,
 }
 
 /// Keeps history across ticks and runs the rules.
@@ -95,7 +98,7 @@ impl Analyzer {
     pub fn observe(&mut self, snap: &Snapshot) -> Analysis {
         let agg = aggregate(snap);
         self.history.push(Tick::new(snap, &agg));
-        self.ages.observe(snap);
+        let ages = self.ages.observe(snap);
         let rates = match (&self.prev_counters, &snap.counters) {
             (Some((t0, c0)), Some(c1)) => rates(c0, *t0, c1, snap.taken_at_ms),
             _ => None,
@@ -124,6 +127,7 @@ impl Analyzer {
             alerts: self.alerts.alerts(),
             findings,
             rates,
+            ages,
         }
     }
 }

@@ -481,6 +481,7 @@ mod tests {
             alerts: Vec::new(),
             findings: Vec::new(),
             rates: None,
+            ages: Vec::new(),
         };
         let text = render_data(
             &[(snap, analysis)],

@@ -1,5 +1,5 @@
-//! The alerts panel: firing, pending and recently resolved alerts with their age and
-//! one-line message; the selection here is what Enter and `e` act on in the Overview.
+//! The alerts panel: firing, pending and recently resolved alerts with their age, rule and
+//! one-line message (rule first, subject short, so narrow terminals keep what differs); the selection here is what Enter and `e` act on in the Overview.
 //! Pure over `&App`.
 
 use ratatui::layout::Rect;
@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use crate::analyze::finding::{AlertPhase, Severity};
+use crate::analyze::finding::{AlertPhase, Finding, RuleId, Severity, Subject};
 use crate::tui::app::App;
 use crate::tui::fmt;
 
@@ -26,6 +26,38 @@ fn sev_tag(s: Severity) -> &'static str {
     }
 }
 
+/// A rule's short name for narrow rows and titles.
+pub fn rule_label(r: RuleId) -> &'static str {
+    match r {
+        RuleId::CloseWaitLeak => "CLOSE_WAIT leak",
+        RuleId::SynFlood => "SYN flood",
+        RuleId::AcceptQueueOverflow => "accept q overflow",
+        RuleId::TimeWaitStorm => "TIME_WAIT storm",
+        RuleId::FinWait2Buildup => "FIN_WAIT2 buildup",
+        RuleId::Orphans => "orphans",
+    }
+}
+
+/// The finding's message with its subject written short, as the tables write it
+/// (`java[4242]` for `pid 4242 (java)`, `0.0.0.0:80 nginx` for `0.0.0.0:80 (pid 812 nginx)`),
+/// so that at 80 columns what tells two alerts apart is still on screen.
+pub fn short_message(f: &Finding) -> String {
+    let long = f.subject.to_string();
+    let Some(rest) = f.message.strip_prefix(long.as_str()) else {
+        return f.message.clone();
+    };
+    let short = match &f.subject {
+        Subject::Process { pid, comm, .. } => format!("{comm}[{pid}]"),
+        Subject::Listener {
+            local,
+            comm: Some(c),
+            ..
+        } => format!("{local} {c}"),
+        _ => long,
+    };
+    format!("{short}{rest}")
+}
+
 /// Draws the alerts panel in `area`; `selectable` marks the selected alert.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
     let t = app.theme;
@@ -40,6 +72,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
     let block = Block::bordered().title(format!(" alerts ({firing} firing) "));
     let inner = block.inner(area);
     let height = usize::from(inner.height);
+    let wide = inner.width >= 60;
     let sel = app.selected();
     // Keep the selection visible: scroll by whole pages.
     let skip = sel.checked_div(height).map_or(0, |page| page * height);
@@ -52,13 +85,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
         let f = &a.finding;
         let style = t.alert(f.severity, a.phase);
         let age = fmt::age_ms(app.now_ms - a.since_ms);
+        // Narrow panes drop the severity word (the colour carries it) before the rule.
+        let tag = if wide {
+            format!("{} {} ", phase_tag(a.phase), sev_tag(f.severity))
+        } else {
+            format!("{} ", phase_tag(a.phase))
+        };
         let mut line = Line::from(vec![
-            Span::styled(
-                format!("{} {} ", phase_tag(a.phase), sev_tag(f.severity)),
-                style,
-            ),
+            Span::styled(tag, style),
             Span::styled(format!("{age:>6} "), t.dim()),
-            Span::raw(f.message.clone()),
+            Span::styled(format!("{} ", rule_label(f.rule)), t.title()),
+            Span::raw(short_message(f)),
         ]);
         if selectable && row == sel {
             line = line.style(t.selected());
@@ -66,4 +103,36 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn messages_lose_the_long_subject_only() {
+        let mut f = Finding {
+            rule: RuleId::CloseWaitLeak,
+            severity: Severity::Warning,
+            subject: Subject::Process {
+                pid: 14411,
+                comm: "sscpop-cw".into(),
+                user: "root".into(),
+            },
+            netns: "host".into(),
+            count: 600,
+            growth_per_min: None,
+            oldest_age_s: None,
+            threshold: 200.0,
+            metrics: BTreeMap::new(),
+            message: "pid 14411 (sscpop-cw) holds 600 CLOSE_WAIT".into(),
+            detail: String::new(),
+        };
+        assert_eq!(short_message(&f), "sscpop-cw[14411] holds 600 CLOSE_WAIT");
+        f.message = "600 orphaned sockets".into();
+        assert_eq!(short_message(&f), "600 orphaned sockets");
+        assert_eq!(rule_label(RuleId::CloseWaitLeak), "CLOSE_WAIT leak");
+    }
 }

@@ -6,21 +6,24 @@
 use std::net::IpAddr;
 
 use crate::analyze::engine::Analysis;
-use crate::analyze::finding::{Alert, RuleId, Subject};
+use crate::analyze::finding::{RuleId, Subject};
 use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
-use crate::tui::history::{CloseWaitTrend, CounterRates, FirstSeen, StateHistory};
+use crate::tui::filter;
+use crate::tui::history::{CloseWaitTrend, CounterRates, SocketKey, StateHistory};
 use crate::tui::keys::{lookup, Action, Mode, View};
 use crate::tui::replay::ReplayStatus;
 use crate::tui::rows::{self, RowKey, Rows, SortState};
 use crate::tui::theme::Theme;
-use crate::tui::{explain, filter};
 
 /// The intervals `+` and `-` step through, in milliseconds.
 pub const INTERVALS_MS: [u64; 9] = [250, 500, 1000, 2000, 3000, 5000, 10_000, 30_000, 60_000];
 
 /// Rows PgUp/PgDn move by.
 const PAGE: usize = 10;
+
+/// Lines J/K scroll the Detail view's explanation by.
+const INFO_STEP: u16 = 3;
 
 /// Settings the caller chooses when starting the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,8 @@ pub enum DetailTarget {
     State(TcpState),
     /// A finding (by rule and subject, so it survives ticks) and its subject's sockets.
     Finding(RuleId, Subject),
+    /// One socket (by identity, so it survives ticks) and its owner's other sockets.
+    Socket(SocketKey, Option<u32>),
 }
 
 /// An open explanation popup.
@@ -83,9 +88,10 @@ pub struct App {
     pub(super) history: StateHistory,
     pub(super) rates: CounterRates,
     pub(super) cw_trend: CloseWaitTrend,
-    pub(super) first_seen: FirstSeen,
     pub(super) collect_error: Option<String>,
     pub(super) selected: [usize; 7],
+    /// The selected row of each view not shown, by key (see `switch_to`).
+    pub(super) saved_keys: [Option<RowKey>; 7],
     pub(super) sort: [SortState; 4],
     pub(super) filter: String,
     pub(super) filter_input: String,
@@ -93,6 +99,8 @@ pub struct App {
     pub(super) filter_error: Option<String>,
     pub(super) rows: Rows,
     pub(super) detail: Option<DetailTarget>,
+    /// First line shown of the Detail view's explanation pane (drawing clamps it).
+    pub(super) info_scroll: u16,
     pub(super) explanation: Option<Explanation>,
     pub(super) quit: bool,
     pub(super) fatal: Option<String>,
@@ -100,7 +108,7 @@ pub struct App {
     pub(super) replay: Option<ReplayStatus>,
 }
 
-fn view_slot(v: View) -> usize {
+pub(super) fn view_slot(v: View) -> usize {
     v.tab_index().unwrap_or(6)
 }
 
@@ -122,9 +130,9 @@ impl App {
             history: StateHistory::default(),
             rates: CounterRates::default(),
             cw_trend: CloseWaitTrend::default(),
-            first_seen: FirstSeen::default(),
             collect_error: None,
             selected: [0; 7],
+            saved_keys: Default::default(),
             sort: rows::default_sorts(),
             filter: String::new(),
             filter_input: String::new(),
@@ -132,6 +140,7 @@ impl App {
             filter_error: None,
             rows: Rows::default(),
             detail: None,
+            info_scroll: 0,
             explanation: None,
             quit: false,
             fatal: None,
@@ -237,7 +246,6 @@ impl App {
         self.history
             .push(snap.taken_at_ms, t.analysis.aggregate.states);
         self.rates.observe(snap.taken_at_ms, snap.counters.as_ref());
-        self.first_seen.observe(snap);
         self.cw_trend.observe(
             snap.taken_at_ms,
             t.analysis
@@ -247,49 +255,58 @@ impl App {
                 .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
         );
         self.collect_error = None;
-        let keys = self.remember_selection();
+        let key = self.remember_selection();
         self.tick = Some(t);
-        self.refresh_keeping(keys, None);
+        self.refresh_keeping(key, None);
     }
 
     /// Recomputes row orders after new data, a sort or a filter change.
     fn refresh(&mut self) {
-        let keys = self.remember_selection();
-        self.refresh_keeping(keys, None);
+        let key = self.remember_selection();
+        self.refresh_keeping(key, None);
     }
 
-    /// The key of each view's selected row, against the current data and rows.
-    fn remember_selection(&self) -> Vec<(View, Option<RowKey>)> {
-        View::TABS
-            .into_iter()
-            .chain([View::Detail])
-            .map(|v| (v, rows::key_at(self, v, self.selected[view_slot(v)])))
-            .collect()
+    /// The key of the shown view's selected row, against the current data and rows.
+    fn remember_selection(&self) -> Option<RowKey> {
+        rows::key_at(self, self.view, self.selected())
     }
 
-    /// Recomputes rows, then puts each selection back on the row it was on (or clamps it
-    /// when that row is gone).
+    /// Recomputes the shown view's rows, then puts its selection back on the row it was on
+    /// (or clamps it when that row is gone). Other views' rows are left empty until shown.
     /// `filtered` saves evaluating the filter again when the caller just did.
-    fn refresh_keeping(&mut self, keys: Vec<(View, Option<RowKey>)>, filtered: Option<Vec<usize>>) {
+    fn refresh_keeping(&mut self, key: Option<RowKey>, filtered: Option<Vec<usize>>) {
         let Some(t) = &self.tick else {
             return;
         };
-        let filtered = match filtered {
-            Some(idx) => Ok(idx),
-            None => filter::apply_filter(&self.filter, &t.snapshot),
+        let v = self.view;
+        let filtered = match (v, filtered) {
+            (View::Sockets, Some(idx)) => Some(idx),
+            (View::Sockets, None) => match filter::apply_filter(&self.filter, &t.snapshot) {
+                Ok(idx) => Some(idx),
+                Err(e) => {
+                    self.filter_error = Some(e);
+                    Some(Vec::new())
+                }
+            },
+            _ => None,
         };
-        match filtered {
-            Ok(idx) => {
-                self.rows = rows::compute(self, idx);
-            }
-            Err(e) => self.filter_error = Some(e),
+        self.rows = rows::compute(self, v, filtered);
+        let found = key.and_then(|k| rows::position(self, v, &k));
+        let n = self.row_count(v);
+        let s = &mut self.selected[view_slot(v)];
+        *s = found.unwrap_or(*s).min(n.saturating_sub(1));
+    }
+
+    /// Switches the shown view, remembering the old view's selected row so that coming back
+    /// finds it again, and computes the new view's rows.
+    pub(super) fn switch_to(&mut self, v: View) {
+        if v == self.view {
+            return;
         }
-        for (v, key) in keys {
-            let found = key.and_then(|k| rows::position(self, v, &k));
-            let n = self.row_count(v);
-            let s = &mut self.selected[view_slot(v)];
-            *s = found.unwrap_or(*s).min(n.saturating_sub(1));
-        }
+        self.saved_keys[view_slot(self.view)] = self.remember_selection();
+        self.view = v;
+        let key = self.saved_keys[view_slot(v)].take();
+        self.refresh_keeping(key, None);
     }
 
     /// Rows the selection can move over in `v`.
@@ -316,7 +333,7 @@ impl App {
     }
 
     fn go(&mut self, v: View) {
-        self.view = v;
+        self.switch_to(v);
         self.mode = Mode::Normal;
     }
 
@@ -341,20 +358,21 @@ impl App {
         *s = if n == 0 { 0 } else { f(*s, n).min(n - 1) };
     }
 
+    /// Previews the typed filter while it parses; while it does not, the table shows the
+    /// last committed filter (never a shortened prefix of what is being typed) and the
+    /// prompt says why.
     fn set_filter_input(&mut self) {
-        let Some(t) = &self.tick else {
-            self.filter = self.filter_input.clone();
-            return;
-        };
-        match filter::apply_filter(&self.filter_input, &t.snapshot) {
-            Ok(idx) => {
+        match filter::check(&self.filter_input) {
+            Ok(()) => {
                 self.filter = self.filter_input.clone();
                 self.filter_error = None;
-                let keys = self.remember_selection();
-                self.refresh_keeping(keys, Some(idx));
             }
-            Err(e) => self.filter_error = Some(e),
+            Err(e) => {
+                self.filter = self.filter_saved.clone();
+                self.filter_error = Some(e);
+            }
         }
+        self.refresh();
     }
 
     fn step_interval(&mut self, slower: bool) -> Option<Control> {
@@ -413,7 +431,12 @@ impl App {
                 self.filter_input.pop();
                 self.set_filter_input();
             }
-            Action::FilterCommit => self.mode = Mode::Normal,
+            // Enter refuses an expression that does not parse: the prompt stays, with the error.
+            Action::FilterCommit if self.filter_error.is_some() => {}
+            Action::FilterCommit => {
+                self.filter_saved = self.filter.clone();
+                self.mode = Mode::Normal;
+            }
             Action::SortNext | Action::SortReverse => {
                 let slot = self.sort_slot()?;
                 let ncols = rows::column_count(slot);
@@ -423,7 +446,9 @@ impl App {
                 } else {
                     s.descending = !s.descending;
                 }
-                self.refresh();
+                // A new order starts at its top: the user sorted to see what comes first.
+                self.selected[view_slot(self.view)] = 0;
+                self.refresh_keeping(None, None);
             }
             Action::TogglePause if self.replay.is_some() => {
                 return self.replay_control(action);
@@ -442,6 +467,13 @@ impl App {
             | Action::LastFrame
             | Action::SlowerPlayback
             | Action::FasterPlayback => return self.replay_control(action),
+            Action::InfoDown if self.view == View::Detail => {
+                self.info_scroll = self.info_scroll.saturating_add(INFO_STEP);
+            }
+            Action::InfoUp if self.view == View::Detail => {
+                self.info_scroll = self.info_scroll.saturating_sub(INFO_STEP);
+            }
+            Action::InfoDown | Action::InfoUp => {}
             Action::Explain => {
                 self.explanation = self.explain_selected();
                 if self.explanation.is_some() {
@@ -464,8 +496,8 @@ impl App {
             }
             Mode::Help | Mode::Explain => self.mode = Mode::Normal,
             Mode::Normal if self.view == View::Detail => {
-                self.view = self.back_to;
                 self.detail = None;
+                self.switch_to(self.back_to);
             }
             Mode::Normal if self.view == View::Sockets && !self.filter.is_empty() => {
                 self.filter.clear();
@@ -475,100 +507,6 @@ impl App {
             }
             Mode::Normal => {}
         }
-    }
-
-    /// What Enter would open from the current selection.
-    pub(super) fn selected_target(&self) -> Option<DetailTarget> {
-        let (snap, an) = self.data()?;
-        let agg = &an.aggregate;
-        let sel = self.selected();
-        Some(match self.view {
-            View::Overview => {
-                let a = &an.alerts[*self.rows.alerts.get(sel)?];
-                DetailTarget::Finding(a.finding.rule, a.finding.subject.clone())
-            }
-            View::Processes => {
-                DetailTarget::Process(agg.processes[*self.rows.processes.get(sel)?].process.pid)
-            }
-            View::Listeners => {
-                DetailTarget::Listener(agg.listeners[*self.rows.listeners.get(sel)?].local)
-            }
-            View::Remotes => DetailTarget::Remote(agg.remotes[*self.rows.remotes.get(sel)?].ip),
-            View::Sockets => {
-                let s = &snap.sockets[*self.rows.sockets.get(sel)?];
-                match s.owner.pid() {
-                    Some(pid) => DetailTarget::Process(pid),
-                    None => DetailTarget::State(s.state),
-                }
-            }
-            View::StateMachine => DetailTarget::State(*TcpState::ALL.get(sel)?),
-            View::Detail => return None,
-        })
-    }
-
-    fn drill_down(&mut self) {
-        if let Some(t) = self.selected_target() {
-            self.back_to = self.view;
-            self.detail = Some(t);
-            self.selected[view_slot(View::Detail)] = 0;
-            self.view = View::Detail;
-            self.refresh();
-        }
-    }
-
-    /// The alert a detail target refers to, if it is still present.
-    pub(super) fn alert_for(&self, rule: RuleId, subject: &Subject) -> Option<&Alert> {
-        let (_, an) = self.data()?;
-        an.alerts
-            .iter()
-            .find(|a| a.finding.rule == rule && &a.finding.subject == subject)
-    }
-
-    /// The alert that concerns a drill-down target, if any: the finding itself, or one
-    /// about the same process, listener or remote, or about the state.
-    pub(super) fn alert_about(&self, target: &DetailTarget) -> Option<&Alert> {
-        if let DetailTarget::Finding(rule, subject) = target {
-            return self.alert_for(*rule, subject);
-        }
-        let (_, an) = self.data()?;
-        an.alerts
-            .iter()
-            .find(|a| match (&a.finding.subject, target) {
-                (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
-                (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
-                (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
-                (_, DetailTarget::State(s)) => rows::rule_state(a.finding.rule) == Some(*s),
-                _ => false,
-            })
-    }
-
-    fn explain_selected(&self) -> Option<Explanation> {
-        let (snap, _) = self.data()?;
-        let sysctls = snap.sysctls.as_ref();
-        let target = match self.view {
-            View::Detail => self.detail.clone()?,
-            _ => self.selected_target()?,
-        };
-        let state_text = |s: TcpState| Explanation {
-            title: s.netstat_name().to_string(),
-            text: explain::explain_state(s, sysctls),
-        };
-        if let DetailTarget::State(s) = target {
-            return Some(state_text(s));
-        }
-        if let Some(a) = self.alert_about(&target) {
-            return Some(Explanation {
-                title: format!("{} — {}", a.finding.rule.as_str(), a.finding.message),
-                text: explain::explain_finding(&a.finding, sysctls),
-            });
-        }
-        Some(match target {
-            DetailTarget::Finding(..) => return None,
-            DetailTarget::State(s) => state_text(s),
-            DetailTarget::Process(_) => state_text(TcpState::CloseWait),
-            DetailTarget::Listener(_) => state_text(TcpState::SynRecv),
-            DetailTarget::Remote(_) => state_text(TcpState::TimeWait),
-        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::analyze::aggregate::aggregate;
 use crate::analyze::aggregate::tests::sock;
-use crate::analyze::finding::{AlertPhase, Finding, Severity};
+use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity};
 use crate::model::{Attribution, Owner, ProcessInfo, SampleQuality, SourceKind};
 
 fn tick(at_ms: i64) -> TickData {
@@ -92,6 +92,7 @@ fn tick(at_ms: i64) -> TickData {
         }],
         findings: Vec::new(),
         rates: None,
+        ages: Vec::new(),
     };
     TickData {
         snapshot,
@@ -254,6 +255,27 @@ fn filter_editing() {
     assert_eq!((a.mode(), a.filter()), (Mode::Normal, "state:close-wait"));
     assert!(a.filter_error.is_none());
 
+    // Typing past a valid prefix into an invalid port: the table keeps the committed
+    // filter (not `sport:9999`), and Enter refuses to commit.
+    a.apply(Action::StartFilter);
+    for c in " sport:99999".chars() {
+        a.apply(Action::FilterChar(c));
+    }
+    assert!(a.filter_error.is_some());
+    assert_eq!(a.filter(), "state:close-wait");
+    assert_eq!(a.rows.sockets.len(), 2);
+    a.apply(Action::FilterCommit);
+    assert_eq!(
+        a.mode(),
+        Mode::Filter,
+        "Enter on an invalid filter stays in the prompt"
+    );
+    assert_eq!(a.filter(), "state:close-wait");
+    a.apply(Action::Back);
+    assert_eq!(a.rows.sockets.len(), 2);
+    assert_eq!((a.mode(), a.filter()), (Mode::Normal, "state:close-wait"));
+    assert!(a.filter_error.is_none());
+
     a.apply(Action::StartFilter);
     for _ in 0..40 {
         a.apply(Action::FilterBackspace);
@@ -278,9 +300,16 @@ fn help_explain_and_quit() {
     assert_eq!(a.mode(), Mode::Normal);
     a.apply(Action::Explain);
     assert_eq!(a.mode(), Mode::Explain);
-    let text = &a.explanation.as_ref().unwrap().text;
-    assert!(text.starts_with("java never closes"), "{text}");
-    assert!(text.contains("close_wait_leak"), "{text}");
+    let e = a.explanation.as_ref().unwrap();
+    // The title is the rule only (never cut); the message opens the body.
+    assert_eq!(e.title, "close_wait_leak");
+    assert!(
+        e.text
+            .starts_with("java[42] holds 2 CLOSE_WAIT\n\njava never closes"),
+        "{}",
+        e.text
+    );
+    assert!(e.text.contains("close_wait_leak"), "{}", e.text);
     a.apply(Action::Back);
     assert_eq!(a.mode(), Mode::Normal);
     a.apply(Action::GoView(5));
@@ -311,7 +340,7 @@ fn signals_and_lost_tty_quit() {
 }
 
 #[test]
-fn selection_follows_its_row_across_sorts_and_ticks() {
+fn a_sort_goes_to_the_top_and_ticks_keep_the_selected_row() {
     let mut a = app();
     a.apply(Action::GoView(1));
     // Default sort is TOTAL descending: java (2 sockets) then nginx (2): select nginx.
@@ -322,9 +351,66 @@ fn selection_follows_its_row_across_sorts_and_ticks() {
             .process
             .pid
     };
+    assert_eq!(a.selected(), 1);
     let chosen = pid(&a);
-    a.apply(Action::SortReverse);
-    assert_eq!(pid(&a), chosen);
     a.on_tick(tick(1_001_000));
-    assert_eq!(pid(&a), chosen);
+    assert_eq!(pid(&a), chosen, "a new tick keeps the selected row");
+    // A new order starts at its top (the table title says where the selection is).
+    a.apply(Action::SortReverse);
+    assert_eq!(a.selected(), 0);
+    a.apply(Action::SortNext);
+    assert_eq!(a.selected(), 0);
+}
+
+#[test]
+fn only_the_shown_view_has_rows_and_selections_survive_switching() {
+    let mut a = app();
+    assert!(a.rows.sockets.is_empty() && a.rows.processes.is_empty());
+    a.apply(Action::GoView(4));
+    assert_eq!(a.rows.sockets.len(), 5);
+    assert!(a.rows.processes.is_empty(), "hidden views are not computed");
+    a.apply(Action::Down);
+    a.apply(Action::Down);
+    let key = rows::key_at(&a, View::Sockets, a.selected());
+    a.apply(Action::GoView(1));
+    assert!(a.rows.sockets.is_empty());
+    assert!(!a.rows.processes.is_empty());
+    a.on_tick(tick(1_001_000));
+    a.apply(Action::GoView(4));
+    assert_eq!(rows::key_at(&a, View::Sockets, a.selected()), key);
+}
+
+#[test]
+fn enter_on_a_socket_shows_that_socket_among_its_owners() {
+    let mut a = app();
+    a.apply(Action::StartFilter);
+    for c in "state:established".chars() {
+        a.apply(Action::FilterChar(c));
+    }
+    a.apply(Action::FilterCommit);
+    assert_eq!(a.rows.sockets.len(), 1);
+    let chosen = rows::key_at(&a, View::Sockets, 0);
+    a.apply(Action::DrillDown);
+    assert_eq!(a.view(), View::Detail);
+    assert!(matches!(a.detail(), Some(DetailTarget::Socket(_, Some(7)))));
+    // nginx's two sockets, the chosen one selected; the filter is kept for going back.
+    assert_eq!(a.rows.detail.len(), 2);
+    assert_eq!(rows::key_at(&a, View::Detail, a.selected()), chosen);
+    a.apply(Action::Back);
+    assert_eq!((a.view(), a.filter()), (View::Sockets, "state:established"));
+}
+
+#[test]
+fn the_detail_explanation_scrolls() {
+    let mut a = app();
+    a.apply(Action::InfoDown);
+    assert_eq!(a.info_scroll, 0, "only in Detail");
+    a.apply(Action::DrillDown);
+    a.apply(Action::InfoDown);
+    a.apply(Action::InfoDown);
+    a.apply(Action::InfoUp);
+    assert_eq!(a.info_scroll, INFO_STEP);
+    a.apply(Action::Back);
+    a.apply(Action::DrillDown);
+    assert_eq!(a.info_scroll, 0, "a new drill-down starts at the top");
 }

@@ -1,5 +1,5 @@
-//! The Detail view: what a drill-down opened (a process, listener, remote, state or
-//! finding): the finding's numbers when one applies, its explanation, and the sockets
+//! The Detail view: what a drill-down opened (a process, listener, remote, state, finding
+//! or one socket, whose fields come first and which is selected among its owner's): the finding's numbers when one applies, its explanation, and the sockets
 //! behind it with age, queues and timers. Pure over `&App`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,6 +13,7 @@ use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, Subject};
 use crate::model::{Endpoint, Snapshot, StateCounts, TcpState};
 use crate::tui::app::{App, DetailTarget};
+use crate::tui::history::SocketKey;
 use crate::tui::table::{self, Spec};
 use crate::tui::{explain, fmt, sockets};
 
@@ -40,7 +41,52 @@ fn target_text(snap: &Snapshot, t: &DetailTarget) -> String {
         DetailTarget::Finding(rule, subject) => {
             format!("finding {} on {}", rule.as_str(), subject_text(subject))
         }
+        DetailTarget::Socket(..) => "socket".into(),
     }
+}
+
+/// The chosen socket's fields, one group per line; `None` when it has gone since.
+fn socket_lines<'a>(app: &App, snap: &Snapshot, an: &Analysis, key: &SocketKey) -> Vec<Line<'a>> {
+    let t = app.theme;
+    let Some(i) = snap.sockets.iter().position(|s| SocketKey::of(s) == *key) else {
+        return vec![Line::styled(
+            "this socket is gone (closed since it was chosen); its owner's sockets below",
+            t.warn(),
+        )];
+    };
+    let s = &snap.sockets[i];
+    let idle = s.tcp_info.map_or_else(
+        || "-".into(),
+        |ti| fmt::age_ms(i64::from(ti.last_data_recv_ms)),
+    );
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", s.state.netstat_name()), t.state(s.state)),
+            Span::raw(format!("{} → {}", s.local, s.remote)),
+            Span::styled(format!("  owner {}", sockets::owner_text(snap, s)), t.dim()),
+        ]),
+        Line::raw(format!(
+            "recv-q {} · send-q {} · timer {} · age {} · idle {}",
+            s.recv_q,
+            s.send_q,
+            sockets::timer_text(s),
+            sockets::age_text(an, i, s),
+            idle
+        )),
+    ];
+    if let Some(ti) = s.tcp_info {
+        lines.push(Line::styled(
+            format!(
+                "tcp_info: rtt {:.1} ms · retransmits {} · last data recv {} · last ack recv {}",
+                f64::from(ti.rtt_us) / 1000.0,
+                ti.total_retrans,
+                fmt::age_ms(i64::from(ti.last_data_recv_ms)),
+                fmt::age_ms(i64::from(ti.last_ack_recv_ms)),
+            ),
+            t.dim(),
+        ));
+    }
+    lines
 }
 
 fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
@@ -61,7 +107,8 @@ fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
     if let Some(o) = f.oldest_age_s {
         nums.push(format!("oldest {}", fmt::age_ms(o as i64 * 1000)));
     }
-    nums.extend(f.metrics.iter().map(|(k, v)| format!("{k} {v}")));
+    // Only the numbers a person acts on; the rule's internal metrics (per-endpoint counts,
+    // sysctl values) are spelled out in plain English in the explanation below.
     vec![
         Line::from(vec![
             Span::styled(
@@ -105,6 +152,7 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
         DetailTarget::Listener(ep) => listener(ep),
         DetailTarget::Remote(ip) => remote(*ip),
         DetailTarget::State(s) => only(*s),
+        DetailTarget::Socket(_, pid) => pid.and_then(process),
         DetailTarget::Finding(_, subject) => match subject {
             Subject::Process { pid, .. } => process(*pid),
             Subject::Listener { local, .. } => listener(local),
@@ -113,6 +161,30 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
         },
     };
     found.unwrap_or_default()
+}
+
+/// Rows `line` takes when word-wrapped at `width` (greedy, like ratatui's `Wrap`), so the
+/// pane's height and scroll limit match what is drawn.
+fn wrapped_rows(line: &Line, width: usize) -> usize {
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let mut rows = 1;
+    let mut col = 0;
+    for word in text.split_whitespace() {
+        let w = word.chars().count();
+        let need = if col == 0 { w } else { col + 1 + w };
+        if need <= width {
+            col = need;
+        } else {
+            // A new row unless this is the row's first word; a word longer than a row
+            // breaks over several.
+            rows += usize::from(col > 0) + w.saturating_sub(1) / width;
+            col = match w % width {
+                0 => width,
+                r => r,
+            };
+        }
+    }
+    rows
 }
 
 /// Draws the Detail view in `area`.
@@ -131,7 +203,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         counts
     };
     let mut lines: Vec<Line> = Vec::new();
-    let mut by_state: Vec<Span> = vec![Span::raw(format!("{} sockets: ", counts.total()))];
+    if let DetailTarget::Socket(key, _) = target {
+        lines.extend(socket_lines(app, snap, an, key));
+    }
+    let whose = match target {
+        DetailTarget::Socket(..) => "its owner's sockets",
+        _ => "sockets",
+    };
+    let mut by_state: Vec<Span> = vec![Span::raw(format!("{} {whose}: ", counts.total()))];
     for (s, n) in counts.ranked() {
         by_state.push(Span::styled(
             format!("{} {}  ", s.netstat_name(), n),
@@ -139,9 +218,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     lines.push(Line::from(by_state));
+    let socket_state = match target {
+        DetailTarget::Socket(key, _) => snap
+            .sockets
+            .iter()
+            .find(|s| SocketKey::of(s) == *key)
+            .map(|s| s.state),
+        _ => None,
+    };
     let alert = app.alert_about(target);
     let sysctls = snap.sysctls.as_ref();
     let text = match (alert, target) {
+        // A socket: its own state's explanation, after its owner's alert numbers if any.
+        (a, DetailTarget::Socket(..)) => {
+            if let Some(a) = a {
+                lines.extend(finding_lines(app, a));
+            }
+            socket_state.map_or_else(String::new, |s| explain::explain_state(s, sysctls))
+        }
         (Some(a), _) => {
             lines.extend(finding_lines(app, a));
             explain::explain_finding(&a.finding, sysctls)
@@ -154,29 +248,46 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     // A Line does not break on '\n': one Line per line of text, or paragraphs run together.
     lines.extend(text.lines().map(|l| Line::styled(l.to_string(), t.dim())));
-    // As tall as the text wraps to (plus border), at least 7 rows, at most 2/5 of the view.
+    // As tall as the text wraps to (plus border), at least 7 rows, at most half the view;
+    // what does not fit scrolls with J/K.
     let wrap_w = usize::from(area.width.saturating_sub(2)).max(1);
-    let needed: usize = lines
-        .iter()
-        .map(|l| l.width().div_ceil(wrap_w).max(1))
-        .sum();
-    let info_h = (needed as u16 + 2).clamp(7, (area.height * 2 / 5).max(7));
+    let needed: usize = lines.iter().map(|l| wrapped_rows(l, wrap_w)).sum();
+    let needed = u16::try_from(needed).unwrap_or(u16::MAX);
+    let info_h = needed.saturating_add(2).clamp(7, (area.height / 2).max(7));
     let [info, list] =
         Layout::vertical([Constraint::Length(info_h), Constraint::Min(0)]).areas(area);
+    let shown = info_h.saturating_sub(2);
+    let max_scroll = needed.saturating_sub(shown);
+    let scroll = app.info_scroll.min(max_scroll);
+    let mut block = Block::bordered().title(format!(
+        " {} · Esc back · e explain ",
+        target_text(snap, target)
+    ));
+    if max_scroll > 0 {
+        let more = match (scroll > 0, scroll < max_scroll) {
+            (true, true) => " ↑↓ J/K scroll ",
+            (false, _) => " ↓ more: J scrolls ",
+            (true, false) => " ↑ K scrolls back ",
+        };
+        block = block.title_bottom(Line::from(more).right_aligned());
+    }
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(format!(
-                " {} · Esc back · e explain ",
-                target_text(snap, target)
-            ))),
+            .scroll((scroll, 0))
+            .block(block),
         info,
     );
 
     let rows = &app.rows.detail;
-    let cellf = |pos: usize, col: usize| sockets::cell(app, snap, &snap.sockets[rows[pos]], col);
+    let cellf = |pos: usize, col: usize| sockets::cell(app, snap, an, rows[pos], col);
     let spec = Spec {
-        title: format!(" its sockets ({}), oldest first ", rows.len()),
+        title: match target {
+            DetailTarget::Socket(..) => {
+                format!(" its owner's sockets ({}), oldest first ", rows.len())
+            }
+            _ => format!(" its sockets ({}), oldest first ", rows.len()),
+        },
         columns: sockets::columns(),
         sort: None,
         total: rows.len(),

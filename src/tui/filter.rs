@@ -13,3 +13,10 @@ pub fn apply_filter(expr: &str, snap: &Snapshot) -> Result<Vec<usize>, String> {
         .filter(|&i| f.matches(&snap.sockets[i], &snap.processes))
         .collect())
 }
+
+/// Whether `expr` parses, and if not, why (the prompt checks every keystroke).
+pub fn check(expr: &str) -> Result<(), String> {
+    Filter::parse_expr(expr)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}

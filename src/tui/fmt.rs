@@ -27,15 +27,11 @@ pub fn age_ms(ms: i64) -> String {
     }
 }
 
-/// A signed growth rate per minute: `+12/min`, `-3/min`, `0/min`, `+1.5/min`.
+/// A signed growth rate per minute, written exactly as findings' messages write it
+/// ([`crate::analyze::finding::human_growth`]: `+12/min`, `-3/min`, `+0/min`, `+1.5/min`), so
+/// one screen never shows two styles.
 pub fn per_min(rate: f64) -> String {
-    if rate.abs() < 0.05 {
-        "0/min".into()
-    } else if rate.abs() >= 10.0 {
-        format!("{rate:+.0}/min")
-    } else {
-        format!("{rate:+.1}/min")
-    }
+    crate::analyze::finding::human_growth(rate)
 }
 
 /// A non-negative rate per second: `0/s`, `0.5/s`, `120/s`.
@@ -59,19 +55,21 @@ pub fn clip(s: &str, width: usize) -> String {
     out
 }
 
-/// A state name short enough for a column header.
+/// A state name short enough for a column header, in one style: a two-part name keeps its
+/// first part and the second's initial (`SYN_R`, `FIN_W2`, `CLOSE_W`), a one-word name at
+/// most six letters (`ESTAB`, as ss writes it).
 pub fn state_short(s: crate::model::TcpState) -> &'static str {
     use crate::model::TcpState as S;
     match s {
         S::Established => "ESTAB",
-        S::SynSent => "SYN_SENT",
-        S::SynRecv => "SYN_RECV",
+        S::SynSent => "SYN_S",
+        S::SynRecv => "SYN_R",
         S::FinWait1 => "FIN_W1",
         S::FinWait2 => "FIN_W2",
         S::TimeWait => "TIME_W",
         S::Close => "CLOSE",
         S::CloseWait => "CLOSE_W",
-        S::LastAck => "LAST_ACK",
+        S::LastAck => "LAST_A",
         S::Listen => "LISTEN",
         S::Closing => "CLOSING",
     }
@@ -91,6 +89,7 @@ mod tests {
         assert_eq!(age_ms(7_800_000), "2h10m");
         assert_eq!(per_min(12.4), "+12/min");
         assert_eq!(per_min(-1.25), "-1.2/min");
+        assert_eq!(per_min(0.0), "+0/min");
         assert_eq!(per_sec(0.0), "0/s");
         assert_eq!(clip("abcdef", 4), "abc…");
     }

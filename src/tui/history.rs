@@ -1,13 +1,12 @@
 //! The dashboard's own short memory: per-state counts per tick for the sparklines and
-//! growth rates, kernel-counter rates from consecutive ticks, and when each socket was first
-//! seen (its age). Bounded; fed only by [`crate::tui::app::App`] on each tick. It does not
+//! growth rates, kernel-counter rates from consecutive ticks, and the socket identity used to
+//! keep selections across ticks. Socket ages come from the analyzer ([`crate::analyze::ages`]),
+//! not from here, so the dashboard and the findings agree. Bounded; fed only by [`crate::tui::app::App`] on each tick. It does not
 //! depend on the analyzer's history so the dashboard works whatever the analyzer keeps.
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::model::{
-    Endpoint, Family, KernelCounters, Snapshot, SocketRecord, StateCounts, TcpState,
-};
+use crate::model::{Endpoint, Family, KernelCounters, SocketRecord, StateCounts, TcpState};
 
 /// How many ticks the sparklines keep (five minutes at the default 1 s interval).
 pub const HISTORY_LEN: usize = 300;
@@ -162,36 +161,6 @@ impl SocketKey {
             Some(c) => SocketKey::Cookie(c),
             None => SocketKey::Tuple(s.family, s.local, s.remote, s.inode),
         }
-    }
-}
-
-/// When each current socket was first seen. Only sockets of the latest tick are kept, so
-/// the map never outgrows the socket table.
-#[derive(Debug, Clone, Default)]
-pub struct FirstSeen {
-    first_tick_ms: Option<i64>,
-    seen: HashMap<SocketKey, i64>,
-}
-
-impl FirstSeen {
-    /// Folds in a snapshot taken at `at_ms`.
-    pub fn observe(&mut self, snap: &Snapshot) {
-        let at = snap.taken_at_ms;
-        self.first_tick_ms.get_or_insert(at);
-        let mut next = HashMap::with_capacity(snap.sockets.len());
-        for s in &snap.sockets {
-            let k = SocketKey::of(s);
-            let t = self.seen.get(&k).copied().unwrap_or(at);
-            next.insert(k, t);
-        }
-        self.seen = next;
-    }
-
-    /// The socket's age at `now_ms`, and whether that is only a lower bound (the socket
-    /// already existed when the dashboard started).
-    pub fn age(&self, s: &SocketRecord, now_ms: i64) -> Option<(i64, bool)> {
-        let t = *self.seen.get(&SocketKey::of(s))?;
-        Some((now_ms - t, Some(t) == self.first_tick_ms))
     }
 }
 

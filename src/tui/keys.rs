@@ -115,6 +115,10 @@ pub enum Action {
     FasterInterval,
     /// Explain the selected state or finding.
     Explain,
+    /// (Detail) Scroll the explanation pane down.
+    InfoDown,
+    /// (Detail) Scroll the explanation pane up.
+    InfoUp,
     /// (replay) One frame back; pauses.
     StepBack,
     /// (replay) One frame forward; pauses.
@@ -322,14 +326,14 @@ pub const BINDINGS: &[Binding] = &[
         Code(K::Char('s')),
         Action::SortNext,
         "s",
-        "sort by next column",
+        "next sort column (to top)",
     ),
     b(
         N,
         Code(K::Char('S')),
         Action::SortReverse,
         "S",
-        "reverse sort order",
+        "reverse the sort (to top)",
     ),
     live(
         N,
@@ -416,25 +420,39 @@ pub const BINDINGS: &[Binding] = &[
         "explain state or finding",
     ),
     b(
+        N,
+        Code(K::Char('J')),
+        Action::InfoDown,
+        "J",
+        "scroll explanation (Detail)",
+    ),
+    b(
+        N,
+        Code(K::Char('K')),
+        Action::InfoUp,
+        "K",
+        "scroll it back (Detail)",
+    ),
+    b(
         F,
         Code(K::Enter),
         Action::FilterCommit,
         "Enter",
-        "(filter) keep the filter",
+        "keep the filter (in /)",
     ),
     b(
         F,
         Code(K::Esc),
         Action::Back,
         "Esc",
-        "(filter) cancel editing",
+        "cancel the edit (in /)",
     ),
     b(
         F,
         Code(K::Backspace),
         Action::FilterBackspace,
         "Backspace",
-        "(filter) delete a character",
+        "delete a char (in /)",
     ),
     b(F, AnyChar, Action::FilterChar(' '), "", ""),
 ];

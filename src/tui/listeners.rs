@@ -42,7 +42,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
         Column::num(3, c[3], 7),
         Column::num(4, c[4], 5),
         Column::num(5, c[5], 8),
-        Column::text(1, c[1], 16),
+        Column::growing(1, c[1], 16, 32),
         Column::num(6, c[6], 6),
         Column::num(7, c[7], 10),
     ];
@@ -57,7 +57,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
                     (None, Some(p)) => format!("[{p}]"),
                     _ => "unattributed".into(),
                 };
-                (fmt::clip(&who, 16), Style::new())
+                (who, Style::new())
             }
             2 => {
                 let style = if fill >= 800 {

@@ -18,6 +18,7 @@
 pub mod alerts;
 pub mod app;
 pub mod detail;
+mod drill;
 pub mod event;
 pub mod explain;
 pub mod filter;

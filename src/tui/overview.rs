@@ -93,10 +93,13 @@ fn draw_offenders(frame: &mut Frame, area: Rect, app: &App) {
                 Span::styled(g, g_style),
             ]));
         }
-        lines.push(Line::styled(
-            "listeners: SYN_RECV/backlog accq",
-            t.state(TcpState::Listen),
-        ));
+        // Spelled out, with the short state name when the box is narrow (80 columns).
+        let head = if w >= 36 {
+            "listeners: SYN_RECV/backlog accept q"
+        } else {
+            "listeners SYN_R/backlog accept q"
+        };
+        lines.push(Line::styled(head, t.state(TcpState::Listen)));
         if busy.is_empty() {
             lines.push(Line::styled("  none busy", t.dim()));
         }

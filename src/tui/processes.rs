@@ -7,7 +7,7 @@ use ratatui::Frame;
 use crate::model::TcpState;
 use crate::tui::app::App;
 use crate::tui::fmt;
-use crate::tui::rows::{column_name, PROCESS_COLUMNS};
+use crate::tui::rows::{column_name, PROCESS_COLUMNS, STATE_COLUMNS};
 use crate::tui::table::{self, Column, Spec};
 
 /// State columns by how much an on-call engineer cares, most first.
@@ -25,13 +25,15 @@ pub const STATE_PRIORITY: [TcpState; 11] = [
     TcpState::Close,
 ];
 
-/// State columns of a table whose state columns start at id `first`, in priority order.
+/// State columns of a table whose state columns start at id `first`, in priority order
+/// (which fit first); shown in [`STATE_COLUMNS`] order.
 pub fn state_columns(first: usize) -> Vec<Column> {
     STATE_PRIORITY
         .iter()
         .map(|&s| {
             let title = fmt::state_short(s);
-            Column::num(first + s.index(), title, title.len().max(6) as u16)
+            let pos = STATE_COLUMNS.iter().position(|&x| x == s).unwrap_or(0);
+            Column::num(first + pos, title, title.len().max(6) as u16)
         })
         .collect()
 }
@@ -62,7 +64,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             2 => (fmt::clip(&p.process.user, 10), t.dim()),
             3 => (fmt::count(p.states.total()), t.title()),
             c => {
-                let st = TcpState::ALL[c - PROCESS_COLUMNS.len()];
+                let st = STATE_COLUMNS[c - PROCESS_COLUMNS.len()];
                 table::state_count(t, st, p.states.get(st))
             }
         }

@@ -10,7 +10,7 @@ use crate::model::TcpState;
 use crate::tui::app::App;
 use crate::tui::fmt;
 use crate::tui::processes::state_columns;
-use crate::tui::rows::{column_name, REMOTE_COLUMNS};
+use crate::tui::rows::{column_name, REMOTE_COLUMNS, STATE_COLUMNS};
 use crate::tui::table::{self, Column, Spec};
 
 /// Draws the Remotes view in `area`.
@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let sort = app.sort[2];
     let n_fixed = REMOTE_COLUMNS.len();
     // Not a sort column: the TIME_WAIT share of the port range, an id after the states.
-    let tw_share = n_fixed + TcpState::ALL.len();
+    let tw_share = n_fixed + STATE_COLUMNS.len();
     let mut columns = vec![
         Column::text(0, REMOTE_COLUMNS[0], 24),
         Column::num(1, REMOTE_COLUMNS[1], 6),
@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 (format!("{pct}%"), style)
             }
             c => {
-                let st = TcpState::ALL[c - n_fixed];
+                let st = STATE_COLUMNS[c - n_fixed];
                 table::state_count(t, st, r.states.get(st))
             }
         }

@@ -13,13 +13,14 @@
 //! After any jump (anything but "the next frame") the app's trends restart from a lead-in
 //! of up to [`HISTORY_LEN`] earlier frames, so sparklines show what led up to the frame.
 
+use crate::analyze::ages::ages_from_snapshot;
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::AlertPhase;
 use crate::model::{KernelCounters, StateCounts, TcpState};
 use crate::record::{Recording, Tick};
 use crate::tui::app::{App, TuiOptions};
 use crate::tui::event::{Control, TickData};
-use crate::tui::history::{CloseWaitTrend, CounterRates, FirstSeen, StateHistory, HISTORY_LEN};
+use crate::tui::history::{CloseWaitTrend, CounterRates, StateHistory, HISTORY_LEN};
 use crate::tui::keys::Action;
 
 /// Playback speeds `-`/`+` step through.
@@ -225,13 +226,17 @@ pub fn tick_data(tick: &Tick, netns: &str) -> TickData {
         .filter(|a| a.phase != AlertPhase::Resolved)
         .map(|a| a.finding.clone())
         .collect();
+    let snapshot = tick.to_snapshot(netns);
+    // A frame has no first-seen history (the player can jump): only what the kernel dates.
+    let ages = ages_from_snapshot(&snapshot);
     TickData {
-        snapshot: tick.to_snapshot(netns),
+        snapshot,
         analysis: Analysis {
             aggregate: tick.aggregate(),
             alerts,
             findings,
             rates: tick.rates(),
+            ages,
         },
         tick_ms: tick.collect_us / 1000,
     }
@@ -328,7 +333,6 @@ impl App {
             self.history = StateHistory::default();
             self.rates = CounterRates::default();
             self.cw_trend = CloseWaitTrend::default();
-            self.first_seen = FirstSeen::default();
             for l in &f.lead_in {
                 self.history.push(l.at_ms, l.states);
                 self.rates.observe(l.at_ms, l.counters.as_ref());

@@ -5,11 +5,13 @@
 use std::net::IpAddr;
 
 use crate::analyze::aggregate::listener_matches;
+use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, RuleId, Subject};
 use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState};
 use crate::tui::app::{App, DetailTarget};
 use crate::tui::history::SocketKey;
 use crate::tui::keys::View;
+use crate::tui::sockets::socket_age;
 
 /// Sort column and direction of one table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +22,11 @@ pub struct SortState {
     pub descending: bool,
 }
 
-/// Processes table: fixed columns, then one per state in kernel order.
+/// The state columns' order (and sort-column order): a connection's life, as the Overview's
+/// histogram shows it, not the kernel's numbering.
+pub use crate::tui::histogram::LIFECYCLE as STATE_COLUMNS;
+
+/// Processes table: fixed columns, then one per state in [`STATE_COLUMNS`] order.
 pub const PROCESS_COLUMNS: [&str; 4] = ["PID", "COMMAND", "USER", "TOTAL"];
 /// Listeners table columns.
 pub const LISTENER_COLUMNS: [&str; 8] = [
@@ -43,9 +49,9 @@ pub const SOCKET_COLUMNS: [&str; 9] = [
 /// Column count of sort slot `slot` (0 processes, 1 listeners, 2 remotes, 3 sockets).
 pub fn column_count(slot: usize) -> usize {
     match slot {
-        0 => PROCESS_COLUMNS.len() + TcpState::ALL.len(),
+        0 => PROCESS_COLUMNS.len() + STATE_COLUMNS.len(),
         1 => LISTENER_COLUMNS.len(),
-        2 => REMOTE_COLUMNS.len() + TcpState::ALL.len(),
+        2 => REMOTE_COLUMNS.len() + STATE_COLUMNS.len(),
         _ => SOCKET_COLUMNS.len(),
     }
 }
@@ -60,7 +66,7 @@ pub fn column_name(slot: usize, col: usize) -> &'static str {
     };
     match fixed.get(col) {
         Some(n) => n,
-        None if with_states => TcpState::ALL
+        None if with_states => STATE_COLUMNS
             .get(col - fixed.len())
             .map_or("?", |s| s.netstat_name()),
         None => "?",
@@ -76,7 +82,7 @@ pub fn default_sorts() -> [SortState; 4] {
     [desc(3), desc(2), desc(1), desc(7)]
 }
 
-/// Row orders of every view.
+/// Row orders; only the shown view's list (and the alerts) is filled, see [`compute`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rows {
     /// Indices into `analysis.alerts`: firing, then pending, then resolved.
@@ -93,8 +99,8 @@ pub struct Rows {
     pub detail: Vec<usize>,
 }
 
-/// Sorts `0..n` by `key`, ties in original order. Each key is computed once: keys may
-/// format text or look up ages, and the socket list can be 100k rows.
+/// Sorts `0..n` by `key`, ties in original order. Each key is computed once: keys may look
+/// up ages or process names, and the socket list can be 100k rows.
 fn order<K: Ord>(n: usize, key: impl Fn(usize) -> K, descending: bool) -> Vec<usize> {
     let mut v: Vec<usize> = (0..n).collect();
     if descending {
@@ -105,11 +111,13 @@ fn order<K: Ord>(n: usize, key: impl Fn(usize) -> K, descending: bool) -> Vec<us
     v
 }
 
-/// A sortable cell: numbers before text so mixed keys never compare oddly.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
+/// A sortable cell, typed so that sorting formats nothing: numbers, then addresses
+/// (numerically, v4 before v6), then text borrowed from the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
     Num(u64),
-    Text(String),
+    Addr(IpAddr, u16),
+    Text(&'a str),
 }
 
 fn phase_rank(p: AlertPhase) -> u8 {
@@ -153,6 +161,10 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
             s.remote.ip == *ip && !matches!(s.state, TcpState::Listen | TcpState::Close)
         }
         DetailTarget::State(st) => s.state == *st,
+        DetailTarget::Socket(key, pid) => match pid {
+            Some(p) => s.owner.pid() == Some(*p),
+            None => SocketKey::of(s) == *key,
+        },
         DetailTarget::Finding(rule, subject) => {
             let state_ok = rule_state(*rule).is_none_or(|st| s.state == st);
             state_ok
@@ -166,115 +178,115 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
     }
 }
 
-fn socket_key(app: &App, snap: &Snapshot, i: usize, col: usize) -> Key {
+fn socket_key<'a>(snap: &'a Snapshot, an: &Analysis, i: usize, col: usize) -> Key<'a> {
     let s = &snap.sockets[i];
     match col {
-        0 => Key::Text(s.state.netstat_name().into()),
-        1 => Key::Text(format!("{:?}", (s.local.ip, s.local.port))),
-        2 => Key::Text(format!("{:?}", (s.remote.ip, s.remote.port))),
+        0 => Key::Text(s.state.netstat_name()),
+        1 => Key::Addr(s.local.ip, s.local.port),
+        2 => Key::Addr(s.remote.ip, s.remote.port),
         3 => Key::Text(
             s.owner
                 .pid()
                 .and_then(|p| snap.processes.get(&p))
-                .map_or_else(String::new, |p| p.comm.clone()),
+                .map_or("", |p| p.comm.as_str()),
         ),
         4 => Key::Num(u64::from(s.recv_q)),
         5 => Key::Num(u64::from(s.send_q)),
         6 => Key::Num(u64::from(s.expires_ms)),
         8 => Key::Num(s.tcp_info.map_or(0, |i| u64::from(i.last_data_recv_ms))),
-        _ => Key::Num(
-            app.first_seen
-                .age(s, app.now_ms)
-                .map_or(0, |(a, _)| a.max(0) as u64),
-        ),
+        _ => Key::Num(socket_age(an, i, s).map_or(0, |(ms, _)| ms.max(0) as u64)),
     }
 }
 
-/// Recomputes every row order from `app`'s data; `filtered` are the sockets passing the
-/// filter, in snapshot order.
-pub fn compute(app: &App, filtered: Vec<usize>) -> Rows {
+/// Rows of one view, computed from `app`'s data. Only the shown view's rows are computed
+/// (per tick, and again on a view switch, sort or filter change): at 10k sockets sorting
+/// every view every tick was a measurable share of the dashboard's CPU.
+/// `filtered` are the sockets passing the filter, in snapshot order (used by Sockets only).
+pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
     let Some((snap, an)) = app.data() else {
         return Rows::default();
     };
     let agg = &an.aggregate;
-    let state_col = |c: usize, fixed: usize| TcpState::ALL.get(c.wrapping_sub(fixed)).copied();
-
-    let s = app.sort[0];
-    let processes = order(
-        agg.processes.len(),
-        |i| {
-            let p = &agg.processes[i];
-            match s.column {
-                0 => Key::Num(u64::from(p.process.pid)),
-                1 => Key::Text(p.process.comm.clone()),
-                2 => Key::Text(p.process.user.clone()),
-                3 => Key::Num(p.states.total()),
-                c => Key::Num(state_col(c, 4).map_or(0, |st| p.states.get(st))),
-            }
-        },
-        s.descending,
-    );
-
-    let s = app.sort[1];
-    let listeners = order(
-        agg.listeners.len(),
-        |i| {
-            let l = &agg.listeners[i];
-            match s.column {
-                0 => Key::Text(format!("{:?}", (l.local.ip, l.local.port))),
-                1 => Key::Text(l.comm.clone().unwrap_or_default()),
-                2 => Key::Num(l.syn_recv()),
-                3 => Key::Num(u64::from(l.backlog)),
-                4 => Key::Num(fill_permille(l.syn_recv(), l.backlog)),
-                5 => Key::Num(u64::from(l.accept_queue)),
-                6 => Key::Num(l.states.get(TcpState::Established)),
-                _ => Key::Num(l.states.get(TcpState::CloseWait)),
-            }
-        },
-        s.descending,
-    );
-
-    let s = app.sort[2];
-    let remotes = order(
-        agg.remotes.len(),
-        |i| {
-            let r = &agg.remotes[i];
-            match s.column {
-                0 => Key::Text(format!("{:?}", r.ip)),
-                1 => Key::Num(r.states.total()),
-                c => Key::Num(state_col(c, 2).map_or(0, |st| r.states.get(st))),
-            }
-        },
-        s.descending,
-    );
-
-    let s = app.sort[3];
-    let by = order(
-        filtered.len(),
-        |j| socket_key(app, snap, filtered[j], s.column),
-        s.descending,
-    );
-    let sockets: Vec<usize> = by.into_iter().map(|j| filtered[j]).collect();
-
-    let detail = match &app.detail {
-        Some(t) => {
-            let idx: Vec<usize> = (0..snap.sockets.len())
-                .filter(|&i| in_detail(t, &snap.sockets[i]))
-                .collect();
-            let by = order(idx.len(), |j| socket_key(app, snap, idx[j], 7), true);
-            by.into_iter().map(|j| idx[j]).collect()
-        }
-        None => Vec::new(),
-    };
-
-    Rows {
+    let state_col = |c: usize, fixed: usize| STATE_COLUMNS.get(c.wrapping_sub(fixed)).copied();
+    let mut rows = Rows {
         alerts: alert_order(&an.alerts),
-        processes,
-        listeners,
-        remotes,
-        sockets,
-        detail,
+        ..Rows::default()
+    };
+    match view {
+        View::Overview | View::StateMachine => {}
+        View::Processes => {
+            let s = app.sort[0];
+            rows.processes = order(
+                agg.processes.len(),
+                |i| {
+                    let p = &agg.processes[i];
+                    match s.column {
+                        0 => Key::Num(u64::from(p.process.pid)),
+                        1 => Key::Text(&p.process.comm),
+                        2 => Key::Text(&p.process.user),
+                        3 => Key::Num(p.states.total()),
+                        c => Key::Num(state_col(c, 4).map_or(0, |st| p.states.get(st))),
+                    }
+                },
+                s.descending,
+            );
+        }
+        View::Listeners => {
+            let s = app.sort[1];
+            rows.listeners = order(
+                agg.listeners.len(),
+                |i| {
+                    let l = &agg.listeners[i];
+                    match s.column {
+                        0 => Key::Addr(l.local.ip, l.local.port),
+                        1 => Key::Text(l.comm.as_deref().unwrap_or_default()),
+                        2 => Key::Num(l.syn_recv()),
+                        3 => Key::Num(u64::from(l.backlog)),
+                        4 => Key::Num(fill_permille(l.syn_recv(), l.backlog)),
+                        5 => Key::Num(u64::from(l.accept_queue)),
+                        6 => Key::Num(l.states.get(TcpState::Established)),
+                        _ => Key::Num(l.states.get(TcpState::CloseWait)),
+                    }
+                },
+                s.descending,
+            );
+        }
+        View::Remotes => {
+            let s = app.sort[2];
+            rows.remotes = order(
+                agg.remotes.len(),
+                |i| {
+                    let r = &agg.remotes[i];
+                    match s.column {
+                        0 => Key::Addr(r.ip, 0),
+                        1 => Key::Num(r.states.total()),
+                        c => Key::Num(state_col(c, 2).map_or(0, |st| r.states.get(st))),
+                    }
+                },
+                s.descending,
+            );
+        }
+        View::Sockets => {
+            let filtered = filtered.unwrap_or_default();
+            let s = app.sort[3];
+            let by = order(
+                filtered.len(),
+                |j| socket_key(snap, an, filtered[j], s.column),
+                s.descending,
+            );
+            rows.sockets = by.into_iter().map(|j| filtered[j]).collect();
+        }
+        View::Detail => {
+            if let Some(t) = &app.detail {
+                let idx: Vec<usize> = (0..snap.sockets.len())
+                    .filter(|&i| in_detail(t, &snap.sockets[i]))
+                    .collect();
+                let by = order(idx.len(), |j| socket_key(snap, an, idx[j], 7), true);
+                rows.detail = by.into_iter().map(|j| idx[j]).collect();
+            }
+        }
     }
+    rows
 }
 
 /// What a selection points at, so it stays on the same row when rows re-sort or a new

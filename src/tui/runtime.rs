@@ -303,6 +303,7 @@ mod tests {
             alerts: Vec::new(),
             findings: Vec::new(),
             rates: None,
+            ages: Vec::new(),
         };
         (snap, an)
     }

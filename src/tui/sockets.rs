@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::Frame;
 
+use crate::analyze::engine::Analysis;
 use crate::model::{Owner, Snapshot, SocketRecord, TimerKind};
 use crate::tui::app::App;
 use crate::tui::fmt;
@@ -15,13 +16,24 @@ use crate::tui::table::{self, Column, Spec};
 /// TIME_WAIT lasts this long on Linux, so its age is exact from the remaining timer.
 const TIME_WAIT_MS: i64 = 60_000;
 
-/// The socket's age as text: exact for TIME_WAIT, otherwise since first seen, prefixed with
-/// `≥` when it already existed when the dashboard started.
-pub fn age_text(app: &App, s: &SocketRecord) -> String {
+/// Socket `i`'s age in its state in milliseconds, and whether it is only a lower bound:
+/// exact for TIME_WAIT from its timer, otherwise the analyzer's (the age findings call
+/// "oldest").
+pub fn socket_age(an: &Analysis, i: usize, s: &SocketRecord) -> Option<(i64, bool)> {
     if s.timer == TimerKind::TimeWait {
-        return fmt::age_ms(TIME_WAIT_MS - i64::from(s.expires_ms));
+        return Some((TIME_WAIT_MS - i64::from(s.expires_ms), false));
     }
-    match app.first_seen.age(s, app.now_ms) {
+    an.ages
+        .get(i)
+        .copied()
+        .flatten()
+        .map(|a| (i64::from(a.secs) * 1000, a.lower_bound))
+}
+
+/// Socket `i`'s age as text, prefixed with `≥` when it is only a lower bound (the socket was
+/// there when monitoring started).
+pub fn age_text(an: &Analysis, i: usize, s: &SocketRecord) -> String {
+    match socket_age(an, i, s) {
         Some((ms, true)) => format!("≥{}", fmt::age_ms(ms)),
         Some((ms, false)) => fmt::age_ms(ms),
         None => "-".into(),
@@ -60,14 +72,15 @@ pub fn timer_text(s: &SocketRecord) -> String {
     }
 }
 
-/// One cell of a socket row, for column `col` of [`SOCKET_COLUMNS`].
-pub fn cell(app: &App, snap: &Snapshot, s: &SocketRecord, col: usize) -> (String, Style) {
+/// One cell of socket `i`'s row, for column `col` of [`SOCKET_COLUMNS`].
+pub fn cell(app: &App, snap: &Snapshot, an: &Analysis, i: usize, col: usize) -> (String, Style) {
     let t = app.theme;
+    let s = &snap.sockets[i];
     match col {
         0 => (s.state.netstat_name().into(), t.state(s.state)),
         1 => (fmt::clip(&s.local.to_string(), 19), Style::new()),
         2 => (fmt::clip(&s.remote.to_string(), 19), Style::new()),
-        3 => (fmt::clip(&owner_text(snap, s), 11), t.dim()),
+        3 => (owner_text(snap, s), t.dim()),
         4 => {
             let style = if s.recv_q > 0 { t.warn() } else { t.dim() };
             (s.recv_q.to_string(), style)
@@ -79,7 +92,7 @@ pub fn cell(app: &App, snap: &Snapshot, s: &SocketRecord, col: usize) -> (String
             Some(i) => (fmt::age_ms(i64::from(i.last_data_recv_ms)), t.dim()),
             None => ("-".into(), t.dim()),
         },
-        _ => (age_text(app, s), Style::new()),
+        _ => (age_text(an, i, s), Style::new()),
     }
 }
 
@@ -91,7 +104,7 @@ pub fn columns() -> Vec<Column> {
         Column::text(1, c[1], 19),
         Column::text(2, c[2], 19),
         Column::num(7, c[7], 6),
-        Column::text(3, c[3], 11),
+        Column::growing(3, c[3], 11, 32),
         Column::num(4, c[4], 6),
         Column::num(8, c[8], 7),
         Column::num(5, c[5], 6),
@@ -104,7 +117,7 @@ pub const NO_SOCKET_LIST: &str = "recorded without --sockets: no socket list";
 
 /// Draws the Sockets view in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let Some((snap, _)) = app.data() else {
+    let Some((snap, an)) = app.data() else {
         return;
     };
     let empty = if app.socketless() {
@@ -114,7 +127,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     };
     let sort = app.sort[3];
     let rows = &app.rows.sockets;
-    let cellf = |pos: usize, col: usize| cell(app, snap, &snap.sockets[rows[pos]], col);
+    let cellf = |pos: usize, col: usize| cell(app, snap, an, rows[pos], col);
     let filter = if app.filter.is_empty() {
         "/ to filter".to_string()
     } else {

@@ -32,8 +32,8 @@ const DIAGRAM: [&str; 18] = [
     "│               │                    │ ACK                │               │",
     "└───────┬───────┘            ┌───────▼───────┐            └───────┬───────┘",
     "        └── FIN ────────────▶│               │                    │ ACK",
-    "                             └───────┬───────┘                    ▼",
-    "                                     └─ 2×MSL (60 s) ─▶ CLOSE     CLOSE",
+    "                             └───────┬───────┘                    │",
+    "                                     └─ 2×MSL (60 s) ─▶ CLOSE ◀───┘",
 ];
 
 /// Width of [`DIAGRAM`] in cells.
@@ -140,14 +140,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         legend.push(Span::styled("building up", t.hot()));
         let mut lines = vec![Line::from(legend)];
         if let Some(s) = selected {
+            let text = crate::tui::explain::explain_state(
+                s,
+                app.data().and_then(|(x, _)| x.sysctls.as_ref()),
+            );
             lines.push(Line::raw(""));
-            lines.push(Line::styled(
-                crate::tui::explain::explain_state(
-                    s,
-                    app.data().and_then(|(x, _)| x.sysctls.as_ref()),
-                ),
-                t.dim(),
-            ));
+            // A Line does not break on '\n': one Line per text line keeps paragraphs apart.
+            lines.extend(text.lines().map(|l| Line::styled(l.to_string(), t.dim())));
         }
         let r = Rect::new(x0, inner.y + below, diagram.width, inner.height - below);
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), r);

@@ -1,5 +1,6 @@
 //! A windowed table shared by the list views: picks the columns that fit (by priority),
-//! marks the sort column, and builds cells only for the visible rows so a 100k-socket list
+//! marks the sort column, shows the selection's position (`12/2203`) in the title, and
+//! builds cells only for the visible rows so a 100k-socket list
 //! costs no more to draw than a screenful. Pure over its inputs.
 
 use ratatui::layout::{Constraint, Rect};
@@ -24,6 +25,8 @@ pub struct Column {
     pub width: u16,
     /// Right-aligned numbers.
     pub numeric: bool,
+    /// Widest the column may grow to fit its visible cells from spare width (0: fixed).
+    pub max_width: u16,
 }
 
 impl Column {
@@ -34,6 +37,16 @@ impl Column {
             title: title.into(),
             width,
             numeric: false,
+            max_width: 0,
+        }
+    }
+
+    /// A text column that grows up to `max` cells when its visible cells are wider and the
+    /// table has spare width (long process names); cells are clipped to the final width.
+    pub fn growing(id: usize, title: impl Into<String>, width: u16, max: u16) -> Column {
+        Column {
+            max_width: max,
+            ..Column::text(id, title, width)
         }
     }
 
@@ -44,6 +57,7 @@ impl Column {
             title: title.into(),
             width,
             numeric: true,
+            max_width: 0,
         }
     }
 }
@@ -99,7 +113,13 @@ pub fn fit(cols: &[Column], width: u16) -> Vec<Column> {
 /// Draws the table described by `spec` in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, spec: &Spec) {
     let t = spec.theme;
-    let block = Block::bordered().title(spec.title.clone());
+    let mut block = Block::bordered().title(spec.title.clone());
+    if spec.total > 0 {
+        // Where the selection is, so a list scrolled away from its top says so.
+        block = block.title_top(
+            Line::from(format!(" {}/{} ", spec.selected + 1, spec.total)).right_aligned(),
+        );
+    }
     let inner = block.inner(area);
     let cols = fit(&spec.columns, inner.width);
     let body_h = usize::from(inner.height.saturating_sub(1)).max(1);
@@ -118,10 +138,34 @@ pub fn draw(frame: &mut Frame, area: Rect, spec: &Spec) {
     }))
     .style(t.title());
 
-    let rows: Vec<Row> = (start..end)
-        .map(|pos| {
-            Row::new(cols.iter().map(|c| {
-                let (text, style) = (spec.cell)(pos, c.id);
+    // Cells of the visible rows only; growing columns then take what they need of the
+    // spare width, and every cell is clipped to its column.
+    let mut cols = cols;
+    let cells: Vec<Vec<(String, Style)>> = (start..end)
+        .map(|pos| cols.iter().map(|c| (spec.cell)(pos, c.id)).collect())
+        .collect();
+    let used: u16 = cols.iter().map(|c| c.width).sum::<u16>()
+        + u16::try_from(cols.len().saturating_sub(1)).unwrap_or(0);
+    let mut spare = inner.width.saturating_sub(used);
+    for (k, c) in cols.iter_mut().enumerate() {
+        if c.max_width <= c.width || spare == 0 {
+            continue;
+        }
+        let widest = cells
+            .iter()
+            .map(|r| r[k].0.chars().count())
+            .max()
+            .unwrap_or(0);
+        let want = u16::try_from(widest).unwrap_or(u16::MAX).min(c.max_width);
+        let extra = want.saturating_sub(c.width).min(spare);
+        c.width += extra;
+        spare -= extra;
+    }
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .map(|r| {
+            Row::new(r.into_iter().zip(&cols).map(|((text, style), c)| {
+                let text = fmt::clip(&text, usize::from(c.width));
                 let line = if c.numeric {
                     Line::from(text).right_aligned()
                 } else {

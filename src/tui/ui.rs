@@ -209,17 +209,18 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
                 ("Esc", "back"),
             ]
         } else {
+            // Most needed first: at 80 columns the tail is dropped.
             &[
                 ("q", "quit"),
                 ("?", "help"),
                 ("Tab", "view"),
                 ("Enter", "detail"),
-                ("e", "explain"),
                 ("/", "filter"),
+                ("e", "explain"),
+                ("Esc", "back"),
                 ("s/S", "sort"),
                 ("Space", "pause"),
                 ("+/-", "interval"),
-                ("Esc", "back"),
             ]
         };
         // Only whole hints: drop the tail rather than cut one in half.

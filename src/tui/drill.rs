@@ -1,0 +1,124 @@
+//! Drill-downs and explanations on [`App`]: what Enter opens from the current selection,
+//! which alert concerns a detail target, and what `e` explains. Reads the app's data and
+//! rows; changes only the view, the detail target and its scroll.
+
+use crate::analyze::finding::{Alert, RuleId, Subject};
+use crate::model::TcpState;
+use crate::tui::app::{view_slot, App, DetailTarget, Explanation};
+use crate::tui::explain;
+use crate::tui::history::SocketKey;
+use crate::tui::keys::View;
+use crate::tui::rows::{self, RowKey};
+
+impl App {
+    /// What Enter would open from the current selection.
+    pub(super) fn selected_target(&self) -> Option<DetailTarget> {
+        let (snap, an) = self.data()?;
+        let agg = &an.aggregate;
+        let sel = self.selected();
+        Some(match self.view {
+            View::Overview => {
+                let a = &an.alerts[*self.rows.alerts.get(sel)?];
+                DetailTarget::Finding(a.finding.rule, a.finding.subject.clone())
+            }
+            View::Processes => {
+                DetailTarget::Process(agg.processes[*self.rows.processes.get(sel)?].process.pid)
+            }
+            View::Listeners => {
+                DetailTarget::Listener(agg.listeners[*self.rows.listeners.get(sel)?].local)
+            }
+            View::Remotes => DetailTarget::Remote(agg.remotes[*self.rows.remotes.get(sel)?].ip),
+            View::Sockets => {
+                let s = &snap.sockets[*self.rows.sockets.get(sel)?];
+                DetailTarget::Socket(SocketKey::of(s), s.owner.pid())
+            }
+            View::StateMachine => DetailTarget::State(*TcpState::ALL.get(sel)?),
+            View::Detail => return None,
+        })
+    }
+
+    pub(super) fn drill_down(&mut self) {
+        if let Some(t) = self.selected_target() {
+            self.back_to = self.view;
+            // A socket's detail opens with that socket selected among its owner's.
+            self.saved_keys[view_slot(View::Detail)] = match &t {
+                DetailTarget::Socket(k, _) => Some(RowKey::Socket(*k)),
+                _ => None,
+            };
+            self.detail = Some(t);
+            self.info_scroll = 0;
+            self.selected[view_slot(View::Detail)] = 0;
+            self.switch_to(View::Detail);
+        }
+    }
+
+    /// The alert a detail target refers to, if it is still present.
+    pub(super) fn alert_for(&self, rule: RuleId, subject: &Subject) -> Option<&Alert> {
+        let (_, an) = self.data()?;
+        an.alerts
+            .iter()
+            .find(|a| a.finding.rule == rule && &a.finding.subject == subject)
+    }
+
+    /// The alert that concerns a drill-down target, if any: the finding itself, or one
+    /// about the same process, listener or remote, or about the state.
+    pub(super) fn alert_about(&self, target: &DetailTarget) -> Option<&Alert> {
+        match target {
+            DetailTarget::Finding(rule, subject) => return self.alert_for(*rule, subject),
+            DetailTarget::Socket(_, Some(pid)) => {
+                return self.alert_about(&DetailTarget::Process(*pid))
+            }
+            _ => {}
+        }
+        let (_, an) = self.data()?;
+        an.alerts
+            .iter()
+            .find(|a| match (&a.finding.subject, target) {
+                (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
+                (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
+                (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
+                (_, DetailTarget::State(s)) => rows::rule_state(a.finding.rule) == Some(*s),
+                _ => false,
+            })
+    }
+
+    pub(super) fn explain_selected(&self) -> Option<Explanation> {
+        let (snap, _) = self.data()?;
+        let sysctls = snap.sysctls.as_ref();
+        let target = match self.view {
+            View::Detail => self.detail.clone()?,
+            _ => self.selected_target()?,
+        };
+        let state_text = |s: TcpState| Explanation {
+            title: s.netstat_name().to_string(),
+            text: explain::explain_state(s, sysctls),
+        };
+        if let DetailTarget::State(s) = target {
+            return Some(state_text(s));
+        }
+        if let DetailTarget::Socket(k, _) = target {
+            // A socket: its state, whatever its owner's alerts say.
+            let s = snap.sockets.iter().find(|s| SocketKey::of(s) == k)?;
+            return Some(state_text(s.state));
+        }
+        if let Some(a) = self.alert_about(&target) {
+            // The title names the rule only (a long message would be cut); the message
+            // opens the body.
+            return Some(Explanation {
+                title: a.finding.rule.as_str().to_string(),
+                text: match explain::explain_finding(&a.finding, sysctls) {
+                    body if body.starts_with(&a.finding.message) => body,
+                    body => format!("{}\n\n{body}", a.finding.message),
+                },
+            });
+        }
+        Some(match target {
+            DetailTarget::Finding(..) => return None,
+            DetailTarget::State(s) => state_text(s),
+            DetailTarget::Process(_) => state_text(TcpState::CloseWait),
+            DetailTarget::Listener(_) => state_text(TcpState::SynRecv),
+            DetailTarget::Remote(_) => state_text(TcpState::TimeWait),
+            DetailTarget::Socket(..) => return None,
+        })
+    }
+}
