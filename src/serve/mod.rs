@@ -26,10 +26,11 @@ use crate::model::Snapshot;
 
 /// Default TCP port of the metrics endpoint.
 ///
-/// Chosen in the Prometheus exporter range 9100–9999. The community's default-port
-/// allocation list is reported fully allocated since 2023, so no port in the range is
-/// truly free; 9847 is one for which no Prometheus exporter could be found using it.
-/// Override with `--listen`.
+/// Chosen in the Prometheus exporter range 9100–9999 and absent from the community's
+/// default-port allocation list as far as we could read it (the copy we found allocates up
+/// to 9637 plus a few outliers: 9876, 9913, 9980, 9984, 9999). Its maintainers reported the
+/// whole range allocated in 2023, so no port there is guaranteed unique; no exporter we
+/// could find uses 9847. Override with `--listen`.
 pub const DEFAULT_PORT: u16 = 9847;
 
 /// What one tick produces: one snapshot and its analysis per collected network namespace,
