@@ -78,7 +78,7 @@ fn popups_close_with_esc_and_question_mark() {
 
 #[test]
 fn help_lists_every_normal_action() {
-    let rows = help_rows(false);
+    let rows = help_rows(false, true);
     let helped: Vec<Action> = BINDINGS
         .iter()
         .filter(|b| !b.label.is_empty())
@@ -135,8 +135,8 @@ fn replay_keys_only_when_replaying() {
 
 #[test]
 fn help_shows_replay_keys_only_in_replay() {
-    let live = help_rows(false);
-    let replay = help_rows(true);
+    let live = help_rows(false, true);
+    let replay = help_rows(true, false);
     assert!(!live.iter().any(|(_, h)| h.starts_with("(replay)")));
     assert!(live.iter().any(|(k, _)| *k == "Home g"));
     for k in ["Space", "←", "→", "[", "]", "Home", "End", "- <", "+ >"] {
