@@ -252,3 +252,7 @@ impl App {
         true
     }
 }
+
+#[cfg(test)]
+#[path = "fleet_tests.rs"]
+mod tests;

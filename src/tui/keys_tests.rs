@@ -155,3 +155,26 @@ fn help_shows_replay_keys_only_in_replay() {
         );
     }
 }
+
+#[test]
+fn n_and_shift_n_switch_namespaces_live_only_and_help_lists_them_only_then() {
+    assert_eq!(
+        action_for(&key(K::Char('n')), Mode::Normal),
+        Some(Action::NextNetns)
+    );
+    assert_eq!(
+        action_for(&key(K::Char('N')), Mode::Normal),
+        Some(Action::PrevNetns)
+    );
+    assert_eq!(replay_action_for(&key(K::Char('n')), Mode::Normal), None);
+    assert_eq!(
+        action_for(&key(K::Char('n')), Mode::Filter),
+        Some(Action::FilterChar('n'))
+    );
+    let with = help_rows(false, true);
+    let without = help_rows(false, false);
+    assert!(with.iter().any(|(k, _)| *k == "n"));
+    assert!(with.iter().any(|(k, _)| *k == "N"));
+    assert!(!without.iter().any(|(k, _)| *k == "n" || *k == "N"));
+    assert_eq!(with.len(), without.len() + 2);
+}
