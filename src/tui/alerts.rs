@@ -109,7 +109,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
             } else {
                 t.title()
             };
-            spans.push(Span::styled(format!("[{}] ", fmt::clip(ns, 16)), ns_style));
+            let room = if wide { 24 } else { 12 };
+            spans.push(Span::styled(
+                format!("[{}] ", fmt::clip(ns, room)),
+                ns_style,
+            ));
         }
         spans.extend([
             Span::styled(tag, style),
