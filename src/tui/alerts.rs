@@ -70,16 +70,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
         .unwrap_or(&[]);
     let active = app.active_netns();
     let others = app.other_alerts();
-    let mut rows: Vec<(Option<&str>, &Alert)> = app
+    let mut rows: Vec<(Option<&str>, i64, &Alert)> = app
         .rows
         .alerts
         .iter()
-        .map(|&i| (active, &alerts[i]))
+        .map(|&i| (active, app.now_ms, &alerts[i]))
         .collect();
-    rows.extend(others.iter().map(|&(ns, a)| (Some(ns), a)));
+    rows.extend(others.iter().map(|&(ns, now, a)| (Some(ns), now, a)));
     let firing = rows
         .iter()
-        .filter(|(_, a)| a.phase == AlertPhase::Firing)
+        .filter(|(_, _, a)| a.phase == AlertPhase::Firing)
         .count();
     let block = Block::bordered().title(format!(" alerts ({firing} firing) "));
     let inner = block.inner(area);
@@ -92,10 +92,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
     if rows.is_empty() {
         lines.push(Line::styled("no alerts: nothing is building up", t.dim()));
     }
-    for (row, &(ns, a)) in rows.iter().enumerate().skip(skip).take(height) {
+    for (row, &(ns, now_ms, a)) in rows.iter().enumerate().skip(skip).take(height) {
         let f = &a.finding;
         let style = t.alert(f.severity, a.phase);
-        let age = fmt::age_ms(app.now_ms - a.since_ms);
+        let age = fmt::age_ms(now_ms - a.since_ms);
         // Narrow panes drop the severity word (the colour carries it) before the rule.
         let tag = if wide {
             format!("{} {} ", phase_tag(a.phase), sev_tag(f.severity))

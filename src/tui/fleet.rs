@@ -116,8 +116,9 @@ impl App {
     }
 
     /// Firing and pending alerts of the namespaces not shown, in namespace order, each with
-    /// its namespace: the Overview lists them after the shown namespace's own alerts.
-    pub fn other_alerts(&self) -> Vec<(&str, &Alert)> {
+    /// its namespace and that namespace's clock (its latest snapshot time, for ages): the
+    /// Overview lists them after the shown namespace's own alerts.
+    pub fn other_alerts(&self) -> Vec<(&str, i64, &Alert)> {
         let Some(fleet) = &self.fleet else {
             return Vec::new();
         };
@@ -129,7 +130,7 @@ impl App {
             let alerts = &t.analysis.alerts;
             for i in rows::alert_order(alerts) {
                 if alerts[i].phase != AlertPhase::Resolved {
-                    out.push((name.as_str(), &alerts[i]));
+                    out.push((name.as_str(), t.snapshot.taken_at_ms, &alerts[i]));
                 }
             }
         }
@@ -241,7 +242,7 @@ impl App {
         let Some(k) = sel.checked_sub(self.rows.alerts.len()) else {
             return false;
         };
-        let target = self.other_alerts().get(k).map(|(ns, a)| {
+        let target = self.other_alerts().get(k).map(|(ns, _, a)| {
             let f = &a.finding;
             (ns.to_string(), RowKey::Alert(f.rule, f.subject.clone()))
         });
