@@ -74,6 +74,23 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(1000);
     let opts = TuiOptions::new(host.trim(), interval_ms);
+    if global.all_netns {
+        // Unreadable namespaces go to the header, not stderr (the alternate screen is up).
+        let mut fleet = NamespaceFleet::new(cfg, th).quiet();
+        let result = tui::run_fleet(opts, move || {
+            let ticks = fleet.tick();
+            let failures = fleet
+                .failures()
+                .iter()
+                .map(|(netns, reason)| tui::NetnsFailure {
+                    netns: netns.clone(),
+                    reason: reason.clone(),
+                })
+                .collect();
+            Ok((ticks, failures))
+        });
+        return tui_result(result);
+    }
     let mut state: Option<(Collector, Analyzer)> = None;
     let result = tui::run(opts, move || {
         if state.is_none() {
@@ -87,6 +104,10 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
         let analysis = analyzer.observe(&snap);
         Ok((snap, analysis))
     });
+    tui_result(result)
+}
+
+fn tui_result(result: Result<(), TuiError>) -> Result<(), RunError> {
     match result {
         Ok(()) => Ok(()),
         Err(TuiError::Io(e)) => Err(RunError::Output(e)),
@@ -194,15 +215,19 @@ pub fn replay(file: &std::path::Path) -> Result<(), RunError> {
 }
 
 /// A collector and an analyzer per network namespace, kept across ticks for `serve
-/// --all-netns` (all on the one tick thread: collectors re-enter their namespace on each
-/// collect). Namespaces are re-discovered every tick; new ones get a collector, vanished
-/// ones are dropped, and each one that cannot be entered or collected is reported on stderr
-/// once, never skipped silently.
+/// --all-netns` and the `--all-netns` dashboard (all on the one tick thread: collectors
+/// re-enter their namespace on each collect). Namespaces are re-discovered every tick; new
+/// ones get a collector, vanished ones are dropped, and each one that cannot be entered or
+/// collected is listed in [`NamespaceFleet::failures`] for that tick and (unless
+/// [`NamespaceFleet::quiet`]) reported on stderr once: never skipped silently.
 struct NamespaceFleet {
     cfg: crate::collect::collector::CollectConfig,
     thresholds: crate::config::Thresholds,
     members: std::collections::BTreeMap<u64, (Collector, Analyzer)>,
     reported: std::collections::BTreeSet<String>,
+    /// The latest tick's unreadable namespaces: (label or path, why).
+    failures: Vec<(String, String)>,
+    stderr: bool,
 }
 
 impl NamespaceFleet {
@@ -215,16 +240,31 @@ impl NamespaceFleet {
             thresholds,
             members: Default::default(),
             reported: Default::default(),
+            failures: Vec::new(),
+            stderr: true,
         }
     }
 
+    /// No stderr reports (the dashboard shows [`NamespaceFleet::failures`] instead).
+    fn quiet(mut self) -> Self {
+        self.stderr = false;
+        self
+    }
+
+    /// The namespaces the latest [`NamespaceFleet::tick`] could not read, and why.
+    fn failures(&self) -> &[(String, String)] {
+        &self.failures
+    }
+
     fn report(&mut self, what: &str, why: &str) {
-        if self.reported.insert(what.to_string()) {
+        self.failures.push((what.to_string(), why.to_string()));
+        if self.stderr && self.reported.insert(what.to_string()) {
             eprintln!("sockscope: netns {what} not collected: {why}");
         }
     }
 
     fn tick(&mut self) -> Vec<(crate::model::Snapshot, crate::analyze::engine::Analysis)> {
+        self.failures.clear();
         let (entries, failures) = crate::collect::netns_sweep::discover();
         for f in failures {
             self.report(&f.what, &f.reason);

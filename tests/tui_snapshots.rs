@@ -20,6 +20,9 @@ use sockscope::tui::{draw, Action, App, Event, TickData, TuiOptions};
 #[path = "tui_snapshots/replay.rs"]
 mod replay;
 
+#[path = "tui_snapshots/fleet.rs"]
+mod fleet;
+
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {

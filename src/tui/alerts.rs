@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use crate::analyze::finding::{AlertPhase, Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, Subject};
 use crate::tui::app::App;
 use crate::tui::fmt;
 
@@ -58,16 +58,28 @@ pub fn short_message(f: &Finding) -> String {
     format!("{short}{rest}")
 }
 
-/// Draws the alerts panel in `area`; `selectable` marks the selected alert.
+/// Draws the alerts panel in `area`; `selectable` marks the selected alert. Under
+/// `--all-netns` every row starts with its namespace, and the shown namespace's alerts are
+/// followed by the firing and pending alerts of every other namespace (Enter on one
+/// switches to it).
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
     let t = app.theme;
     let alerts = app
         .data()
         .map(|(_, an)| an.alerts.as_slice())
         .unwrap_or(&[]);
-    let firing = alerts
+    let active = app.active_netns();
+    let others = app.other_alerts();
+    let mut rows: Vec<(Option<&str>, i64, &Alert)> = app
+        .rows
+        .alerts
         .iter()
-        .filter(|a| a.phase == AlertPhase::Firing)
+        .map(|&i| (active, app.now_ms, &alerts[i]))
+        .collect();
+    rows.extend(others.iter().map(|&(ns, now, a)| (Some(ns), now, a)));
+    let firing = rows
+        .iter()
+        .filter(|(_, _, a)| a.phase == AlertPhase::Firing)
         .count();
     let block = Block::bordered().title(format!(" alerts ({firing} firing) "));
     let inner = block.inner(area);
@@ -77,26 +89,39 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
     // Keep the selection visible: scroll by whole pages.
     let skip = sel.checked_div(height).map_or(0, |page| page * height);
     let mut lines: Vec<Line> = Vec::new();
-    if alerts.is_empty() {
+    if rows.is_empty() {
         lines.push(Line::styled("no alerts: nothing is building up", t.dim()));
     }
-    for (row, &i) in app.rows.alerts.iter().enumerate().skip(skip).take(height) {
-        let a = &alerts[i];
+    for (row, &(ns, now_ms, a)) in rows.iter().enumerate().skip(skip).take(height) {
         let f = &a.finding;
         let style = t.alert(f.severity, a.phase);
-        let age = fmt::age_ms(app.now_ms - a.since_ms);
+        let age = fmt::age_ms(now_ms - a.since_ms);
         // Narrow panes drop the severity word (the colour carries it) before the rule.
         let tag = if wide {
             format!("{} {} ", phase_tag(a.phase), sev_tag(f.severity))
         } else {
             format!("{} ", phase_tag(a.phase))
         };
-        let mut line = Line::from(vec![
+        let mut spans = Vec::with_capacity(5);
+        if let Some(ns) = ns {
+            let ns_style = if Some(ns) == active {
+                t.dim()
+            } else {
+                t.title()
+            };
+            let room = if wide { 24 } else { 12 };
+            spans.push(Span::styled(
+                format!("[{}] ", fmt::clip(ns, room)),
+                ns_style,
+            ));
+        }
+        spans.extend([
             Span::styled(tag, style),
             Span::styled(format!("{age:>6} "), t.dim()),
             Span::styled(format!("{} ", rule_label(f.rule)), t.title()),
             Span::raw(short_message(f)),
         ]);
+        let mut line = Line::from(spans);
         if selectable && row == sel {
             line = line.style(t.selected());
         }

@@ -10,6 +10,7 @@ use crate::analyze::finding::{RuleId, Subject};
 use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
 use crate::tui::filter;
+use crate::tui::fleet::Fleet;
 use crate::tui::history::{CloseWaitTrend, CounterRates, SocketKey, StateHistory};
 use crate::tui::keys::{lookup, Action, Mode, View};
 use crate::tui::replay::ReplayStatus;
@@ -106,6 +107,29 @@ pub struct App {
     pub(super) fatal: Option<String>,
     /// Set when replaying a recording: where the player is.
     pub(super) replay: Option<ReplayStatus>,
+    /// Set under `--all-netns`: every namespace, and which one is shown.
+    pub(super) fleet: Option<Fleet>,
+}
+
+/// Folds one tick into a namespace's trends (the shown one's or a parked one's).
+pub(super) fn observe(
+    history: &mut StateHistory,
+    rates: &mut CounterRates,
+    cw_trend: &mut CloseWaitTrend,
+    t: &TickData,
+) {
+    let snap = &t.snapshot;
+    // The aggregate, not the socket list: a recording without sockets has counts only.
+    history.push(snap.taken_at_ms, t.analysis.aggregate.states);
+    rates.observe(snap.taken_at_ms, snap.counters.as_ref());
+    cw_trend.observe(
+        snap.taken_at_ms,
+        t.analysis
+            .aggregate
+            .processes
+            .iter()
+            .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
+    );
 }
 
 pub(super) fn view_slot(v: View) -> usize {
@@ -145,6 +169,7 @@ impl App {
             quit: false,
             fatal: None,
             replay: None,
+            fleet: None,
         }
     }
 
@@ -206,6 +231,10 @@ impl App {
                 self.on_tick(*t);
                 None
             }
+            Event::Fleet(ft) => {
+                self.on_fleet_tick(*ft);
+                None
+            }
             Event::CollectError(e) => {
                 self.collect_error = Some(e);
                 None
@@ -240,20 +269,8 @@ impl App {
 
     /// Stores a tick whatever the pause state (replay steps while paused).
     pub(super) fn show_tick(&mut self, t: TickData) {
-        let snap = &t.snapshot;
-        self.now_ms = snap.taken_at_ms;
-        // The aggregate, not the socket list: a recording without sockets has counts only.
-        self.history
-            .push(snap.taken_at_ms, t.analysis.aggregate.states);
-        self.rates.observe(snap.taken_at_ms, snap.counters.as_ref());
-        self.cw_trend.observe(
-            snap.taken_at_ms,
-            t.analysis
-                .aggregate
-                .processes
-                .iter()
-                .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
-        );
+        self.now_ms = t.snapshot.taken_at_ms;
+        observe(&mut self.history, &mut self.rates, &mut self.cw_trend, &t);
         self.collect_error = None;
         let key = self.remember_selection();
         self.tick = Some(t);
@@ -274,7 +291,7 @@ impl App {
     /// Recomputes the shown view's rows, then puts its selection back on the row it was on
     /// (or clamps it when that row is gone). Other views' rows are left empty until shown.
     /// `filtered` saves evaluating the filter again when the caller just did.
-    fn refresh_keeping(&mut self, key: Option<RowKey>, filtered: Option<Vec<usize>>) {
+    pub(super) fn refresh_keeping(&mut self, key: Option<RowKey>, filtered: Option<Vec<usize>>) {
         let Some(t) = &self.tick else {
             return;
         };
@@ -312,7 +329,8 @@ impl App {
     /// Rows the selection can move over in `v`.
     pub(super) fn row_count(&self, v: View) -> usize {
         match v {
-            View::Overview => self.rows.alerts.len(),
+            // Under --all-netns the other namespaces' alerts follow the shown one's.
+            View::Overview => self.rows.alerts.len() + self.other_alerts().len(),
             View::Processes => self.rows.processes.len(),
             View::Listeners => self.rows.listeners.len(),
             View::Remotes => self.rows.remotes.len(),
@@ -413,7 +431,13 @@ impl App {
             Action::PageDown => self.move_sel(|s, _| s + PAGE),
             Action::Top => self.move_sel(|_, _| 0),
             Action::Bottom => self.move_sel(|_, n| n - 1),
-            Action::DrillDown => self.drill_down(),
+            Action::DrillDown => {
+                if !(self.view == View::Overview && self.open_other_alert()) {
+                    self.drill_down();
+                }
+            }
+            Action::NextNetns => self.step_netns(true),
+            Action::PrevNetns => self.step_netns(false),
             Action::Back => self.back(),
             Action::StartFilter => {
                 if self.view != View::Sockets {
@@ -512,4 +536,4 @@ impl App {
 
 #[cfg(test)]
 #[path = "app_tests.rs"]
-mod tests;
+pub(super) mod tests;

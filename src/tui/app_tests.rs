@@ -9,7 +9,7 @@ use crate::analyze::aggregate::tests::sock;
 use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity};
 use crate::model::{Attribution, Owner, ProcessInfo, SampleQuality, SourceKind};
 
-fn tick(at_ms: i64) -> TickData {
+pub(crate) fn tick(at_ms: i64) -> TickData {
     let mut processes = BTreeMap::new();
     for (pid, comm) in [(42, "java"), (7, "nginx")] {
         processes.insert(

@@ -20,11 +20,32 @@ pub struct TickData {
     pub tick_ms: u64,
 }
 
+/// A namespace `--all-netns` could not enter or collect, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetnsFailure {
+    /// The namespace's label (or path, when it has none).
+    pub netns: String,
+    /// Why it was not collected.
+    pub reason: String,
+}
+
+/// One `--all-netns` tick: a collection per readable namespace (in discovery order, `host`
+/// first) and the namespaces that could not be read this tick.
+#[derive(Debug, Clone, Default)]
+pub struct FleetTick {
+    /// One [`TickData`] per namespace; each snapshot's `netns` names it.
+    pub ticks: Vec<TickData>,
+    /// Namespaces skipped this tick, shown in the header (never silently dropped).
+    pub failures: Vec<NetnsFailure>,
+}
+
 /// Everything the UI loop reacts to.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A new collection arrived. Boxed: a snapshot is large and most events are keys.
     Tick(Box<TickData>),
+    /// (`--all-netns`) A collection of every namespace arrived. Boxed like [`Event::Tick`].
+    Fleet(Box<FleetTick>),
     /// The collector failed this tick; the previous data stays on screen.
     CollectError(String),
     /// A key was pressed.

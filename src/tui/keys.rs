@@ -115,6 +115,10 @@ pub enum Action {
     FasterInterval,
     /// Explain the selected state or finding.
     Explain,
+    /// (`--all-netns`) Show the next namespace.
+    NextNetns,
+    /// (`--all-netns`) Show the previous namespace.
+    PrevNetns,
     /// (Detail) Scroll the explanation pane down.
     InfoDown,
     /// (Detail) Scroll the explanation pane up.
@@ -146,13 +150,16 @@ pub enum Scope {
     Live,
     /// Only `sockscope replay`.
     Replay,
+    /// Only the live dashboard over several namespaces (`--all-netns`); help lists it only
+    /// then, and elsewhere its keys do nothing.
+    Netns,
 }
 
 impl Scope {
     fn applies(self, replay: bool) -> bool {
         match self {
             Scope::Both => true,
-            Scope::Live => !replay,
+            Scope::Live | Scope::Netns => !replay,
             Scope::Replay => replay,
         }
     }
@@ -210,6 +217,10 @@ const fn live(
     help: &'static str,
 ) -> Binding {
     scoped(Scope::Live, modes, key, action, label, help)
+}
+
+const fn netns(key: KeyMatch, action: Action, label: &'static str, help: &'static str) -> Binding {
+    scoped(Scope::Netns, N, key, action, label, help)
 }
 
 const fn rp(key: KeyMatch, action: Action, label: &'static str, help: &'static str) -> Binding {
@@ -287,6 +298,18 @@ pub const BINDINGS: &[Binding] = &[
         Action::GoView(5),
         "6",
         "State machine",
+    ),
+    netns(
+        Code(K::Char('n')),
+        Action::NextNetns,
+        "n",
+        "next network namespace",
+    ),
+    netns(
+        Code(K::Char('N')),
+        Action::PrevNetns,
+        "N",
+        "previous network namespace",
     ),
     b(N, Code(K::Up), Action::Up, "↑ k", "move up"),
     b(N, Code(K::Char('k')), Action::Up, "", ""),
@@ -489,11 +512,13 @@ pub fn lookup(key: &KeyEvent, mode: Mode, replay: bool) -> Option<Action> {
 }
 
 /// The help screen's rows, `(key, what it does)`, in table order: the live dashboard's
-/// (`replay` false) or a replay's.
-pub fn help_rows(replay: bool) -> Vec<(&'static str, &'static str)> {
+/// (`replay` false) or a replay's; the namespace keys only when `netns` (`--all-netns` with
+/// more than one namespace).
+pub fn help_rows(replay: bool, netns: bool) -> Vec<(&'static str, &'static str)> {
     BINDINGS
         .iter()
         .filter(|b| b.scope.applies(replay) && !b.label.is_empty())
+        .filter(|b| netns || b.scope != Scope::Netns)
         .map(|b| (b.label, b.help))
         .collect()
 }

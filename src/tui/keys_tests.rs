@@ -78,7 +78,7 @@ fn popups_close_with_esc_and_question_mark() {
 
 #[test]
 fn help_lists_every_normal_action() {
-    let rows = help_rows(false);
+    let rows = help_rows(false, true);
     let helped: Vec<Action> = BINDINGS
         .iter()
         .filter(|b| !b.label.is_empty())
@@ -135,8 +135,8 @@ fn replay_keys_only_when_replaying() {
 
 #[test]
 fn help_shows_replay_keys_only_in_replay() {
-    let live = help_rows(false);
-    let replay = help_rows(true);
+    let live = help_rows(false, true);
+    let replay = help_rows(true, false);
     assert!(!live.iter().any(|(_, h)| h.starts_with("(replay)")));
     assert!(live.iter().any(|(k, _)| *k == "Home g"));
     for k in ["Space", "←", "→", "[", "]", "Home", "End", "- <", "+ >"] {
@@ -154,4 +154,27 @@ fn help_shows_replay_keys_only_in_replay() {
             b.action
         );
     }
+}
+
+#[test]
+fn n_and_shift_n_switch_namespaces_live_only_and_help_lists_them_only_then() {
+    assert_eq!(
+        action_for(&key(K::Char('n')), Mode::Normal),
+        Some(Action::NextNetns)
+    );
+    assert_eq!(
+        action_for(&key(K::Char('N')), Mode::Normal),
+        Some(Action::PrevNetns)
+    );
+    assert_eq!(replay_action_for(&key(K::Char('n')), Mode::Normal), None);
+    assert_eq!(
+        action_for(&key(K::Char('n')), Mode::Filter),
+        Some(Action::FilterChar('n'))
+    );
+    let with = help_rows(false, true);
+    let without = help_rows(false, false);
+    assert!(with.iter().any(|(k, _)| *k == "n"));
+    assert!(with.iter().any(|(k, _)| *k == "N"));
+    assert!(!without.iter().any(|(k, _)| *k == "n" || *k == "N"));
+    assert_eq!(with.len(), without.len() + 2);
 }

@@ -24,7 +24,7 @@ use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
 use crate::record::Recording;
 use crate::tui::app::{App, TuiOptions};
-use crate::tui::event::{Control, Event, TickData};
+use crate::tui::event::{Control, Event, FleetTick, NetnsFailure, TickData};
 use crate::tui::replay::{self as player, Player};
 use crate::tui::ui;
 
@@ -121,9 +121,48 @@ fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
 /// The collector loop: tick, send, wait out the rest of the interval while listening for
 /// control messages. A tick slower than the interval is followed at once by the next one
 /// (the interval stretches; the header reports it via `tick_ms`).
-fn collector_loop<F>(mut make_tick: F, tx: Sender<Event>, ctl: Receiver<Control>, interval_ms: u64)
+fn collector_loop<F>(make_tick: F, tx: Sender<Event>, ctl: Receiver<Control>, interval_ms: u64)
 where
     F: FnMut() -> Result<(Snapshot, Analysis), String>,
+{
+    tick_loop(make_tick, one_tick, tx, ctl, interval_ms);
+}
+
+fn one_tick((snapshot, analysis): (Snapshot, Analysis), tick_ms: u64) -> Event {
+    Event::Tick(Box::new(TickData {
+        snapshot,
+        analysis,
+        tick_ms,
+    }))
+}
+
+/// What an `--all-netns` tick closure returns: a collection per readable namespace and
+/// the namespaces it could not read.
+pub type FleetCollection = (Vec<(Snapshot, Analysis)>, Vec<NetnsFailure>);
+
+fn fleet_tick((pairs, failures): FleetCollection, tick_ms: u64) -> Event {
+    let ticks = pairs
+        .into_iter()
+        .map(|(snapshot, analysis)| TickData {
+            snapshot,
+            analysis,
+            tick_ms,
+        })
+        .collect();
+    Event::Fleet(Box::new(FleetTick { ticks, failures }))
+}
+
+/// [`collector_loop`] over any tick result: `wrap` turns a result and the tick's duration
+/// into the event sent (one namespace's [`Event::Tick`] or every namespace's
+/// [`Event::Fleet`]).
+fn tick_loop<F, T>(
+    mut make_tick: F,
+    wrap: fn(T, u64) -> Event,
+    tx: Sender<Event>,
+    ctl: Receiver<Control>,
+    interval_ms: u64,
+) where
+    F: FnMut() -> Result<T, String>,
 {
     let mut interval = Duration::from_millis(interval_ms);
     let mut paused = false;
@@ -138,11 +177,7 @@ where
                 return;
             };
             let ev = match tick {
-                Ok((snapshot, analysis)) => Event::Tick(Box::new(TickData {
-                    snapshot,
-                    analysis,
-                    tick_ms: started.elapsed().as_millis() as u64,
-                })),
+                Ok(t) => wrap(t, started.elapsed().as_millis() as u64),
                 Err(e) => Event::CollectError(e),
             };
             if tx.send(ev).is_err() {
@@ -219,6 +254,24 @@ where
     let interval = app.interval_ms();
     ui_loop(app, "sockscope-collector", move |tx, ctl| {
         collector_loop(make_tick, tx, ctl, interval)
+    })
+}
+
+/// Runs the live dashboard over every network namespace (`--all-netns`): like [`run`],
+/// but `make_ticks` collects every namespace per tick (on the one collector thread) and
+/// reports the ones it could not read; the dashboard shows one namespace at a time with
+/// `n`/`N` to switch and a strip of all of them.
+pub fn run_fleet<F>(opts: TuiOptions, make_ticks: F) -> Result<(), TuiError>
+where
+    F: FnMut() -> Result<FleetCollection, String> + Send + 'static,
+{
+    if !is_tty() {
+        return Err(TuiError::NotATerminal);
+    }
+    let app = App::new(&opts);
+    let interval = app.interval_ms();
+    ui_loop(app, "sockscope-collector", move |tx, ctl| {
+        tick_loop(make_ticks, fleet_tick, tx, ctl, interval)
     })
 }
 
@@ -335,6 +388,29 @@ mod tests {
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
         ctl_tx.send(Control::Pause(false)).unwrap();
         assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
+        ctl_tx.send(Control::Shutdown).unwrap();
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn fleet_ticks_carry_every_namespace_and_the_failures() {
+        let (tx, rx) = mpsc::channel();
+        let (ctl_tx, ctl_rx) = mpsc::channel();
+        let make = || -> Result<FleetCollection, String> {
+            let fail = NetnsFailure {
+                netns: "x".into(),
+                reason: "gone".into(),
+            };
+            Ok((vec![empty(), empty()], vec![fail]))
+        };
+        let h = thread::spawn(move || tick_loop(make, fleet_tick, tx, ctl_rx, 1));
+        match rx.recv_timeout(WAIT) {
+            Ok(Event::Fleet(f)) => {
+                assert_eq!(f.ticks.len(), 2);
+                assert_eq!(f.failures[0].netns, "x");
+            }
+            other => panic!("{other:?}"),
+        }
         ctl_tx.send(Control::Shutdown).unwrap();
         h.join().unwrap();
     }

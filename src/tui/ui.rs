@@ -10,7 +10,9 @@ use ratatui::Frame;
 use crate::tui::app::App;
 use crate::tui::keys::{help_rows, Mode, View};
 use crate::tui::replay::ReplayStatus;
-use crate::tui::{detail, fmt, listeners, overview, processes, remotes, sockets, statemachine};
+use crate::tui::{
+    detail, fmt, listeners, namespaces, overview, processes, remotes, sockets, statemachine,
+};
 
 /// The smallest terminal the dashboard draws in.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -22,15 +24,21 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_too_small(frame, area);
         return;
     }
-    let [header, tabs, body, footer] = Layout::vertical([
+    // Under --all-netns a namespaces strip sits under the tabs, visible from every view.
+    let strip_h = u16::from(app.fleet().is_some());
+    let [header, tabs, strip, body, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(1),
+        Constraint::Length(strip_h),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
     draw_header(frame, header, app);
     draw_tabs(frame, tabs, app);
+    if strip_h > 0 {
+        namespaces::draw(frame, strip, app);
+    }
     match app.view {
         View::Overview => overview::draw(frame, body, app),
         View::Processes => processes::draw(frame, body, app),
@@ -82,7 +90,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Some((snap, an)) => {
             first.extend([
                 sep(),
-                Span::raw(format!("netns {}", snap.netns)),
+                Span::raw(netns_label(app, &snap.netns)),
                 sep(),
                 Span::raw(format!("source {}", snap.source.name())),
             ]);
@@ -126,11 +134,29 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
             ]);
         }
     }
+    if let Some(note) = namespaces::failures_note(app) {
+        second.extend([sep(), Span::styled(note, t.warn())]);
+    }
     if let Some(e) = &app.collect_error {
         second.extend([sep(), Span::styled(format!("collect error: {e}"), t.hot())]);
     }
     frame.render_widget(Paragraph::new(Line::from(first)), l0);
     frame.render_widget(Paragraph::new(Line::from(second)), l1);
+}
+
+/// `netns web-1`, or under `--all-netns` `netns web-1 (2/5)`.
+fn netns_label(app: &App, netns: &str) -> String {
+    match app.fleet().and_then(|f| f.position()) {
+        Some((i, n)) => format!("netns {netns} ({}/{n})", i + 1),
+        None => format!("netns {netns}"),
+    }
+}
+
+/// Whether `n`/`N` switch namespaces (`--all-netns` with more than one).
+fn switchable(app: &App) -> bool {
+    app.fleet()
+        .and_then(|f| f.position())
+        .is_some_and(|(_, n)| n > 1)
 }
 
 /// `REPLAY leak.jsonl · frame 3/6 · 04:40:02 UTC · 2× · ⏸` (frames counted from 1).
@@ -195,8 +221,8 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
             spans.push(Span::styled(format!("filter: {}", app.filter), t.warn()));
             spans.push(sep());
         }
-        let hints: &[(&str, &str)] = if app.replay().is_some() {
-            &[
+        let mut hints: Vec<(&str, &str)> = if app.replay().is_some() {
+            [
                 ("q", "quit"),
                 ("?", "help"),
                 ("Space", "play"),
@@ -208,9 +234,10 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
                 ("Enter", "detail"),
                 ("Esc", "back"),
             ]
+            .to_vec()
         } else {
             // Most needed first: at 80 columns the tail is dropped.
-            &[
+            [
                 ("q", "quit"),
                 ("?", "help"),
                 ("Tab", "view"),
@@ -222,10 +249,14 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
                 ("Space", "pause"),
                 ("+/-", "interval"),
             ]
+            .to_vec()
         };
+        if switchable(app) {
+            hints.insert(2, ("n/N", "netns"));
+        }
         // Only whole hints: drop the tail rather than cut one in half.
         let mut used: usize = spans.iter().map(|s| s.width()).sum();
-        for &(k, what) in hints {
+        for (k, what) in hints {
             let w = k.chars().count() + what.chars().count() + 2;
             if used + w > usize::from(area.width) {
                 break;
@@ -253,7 +284,7 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
-    let rows = help_rows(app.replay.is_some());
+    let rows = help_rows(app.replay.is_some(), switchable(app));
     let mut lines: Vec<Line> = rows
         .iter()
         .map(|(k, what)| {
