@@ -251,7 +251,7 @@ pub struct SummaryArgs {
     /// Summarise a recorded moment instead of the kernel (a file from `sockscope record`).
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
-    /// With --from: the moment (RFC 3339, HH:MM[:SS] UTC, or +OFFSET from the start);
+    /// With --from: the moment (RFC 3339, HH:MM or HH:MM:SS UTC, or +OFFSET from the start);
     /// default the last tick.
     #[arg(long, value_name = "TIME", requires = "from")]
     pub at: Option<String>,

@@ -51,7 +51,7 @@ pub struct Tick {
     pub fin_wait2: HashMap<OwnerKey, u64>,
     /// SYN_RECV sockets per listener (local endpoint).
     pub syn_recv: HashMap<Endpoint, u64>,
-    /// TIME_WAIT sockets per remote destination (busiest [`MAX_DESTINATIONS`]).
+    /// TIME_WAIT sockets per remote destination (the busiest `MAX_DESTINATIONS`).
     pub time_wait: HashMap<Endpoint, u64>,
 }
 

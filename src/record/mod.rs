@@ -37,7 +37,7 @@
 //! - with `--sockets` only: `sockets`, every [`crate::model::SocketRecord`], and
 //!   `socket_processes`, the [`crate::model::ProcessInfo`]s they refer to.
 //!
-//! The file's own structs live in [`format`]. `SocketRecord`, `ProcessInfo`, `Alert`,
+//! The file's own structs live in [`format`](mod@format). `SocketRecord`, `ProcessInfo`, `Alert`,
 //! `KernelCounters`, `Sysctls` and `UnattributedReason` are embedded as the model
 //! serialises them: they are serde contracts already; changing them means a new
 //! `schema_version`. Aggregates and rates are copied into structs of their own.

@@ -9,7 +9,7 @@
 //! [`ServeOptions::header_timeout`]; a fixed pool of [`ServeOptions::workers`] threads
 //! handles connections with at most as many more waiting, and a connection arriving beyond
 //! that gets an immediate `503`. Every response closes the connection. This module reads
-//! [`Shared`] and never calls the tick closure.
+//! `Shared` and never calls the tick closure.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
