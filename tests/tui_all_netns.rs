@@ -9,52 +9,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{require_root, Netns, Population};
-
-/// The private tmux server's socket name; the server is killed on drop.
-struct Server(String);
-
-impl Server {
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.0, "-f", "/dev/null"])
-            .args(args)
-            .env("TERM", "xterm-256color")
-            .output()
-            .unwrap()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.tmux(&args).status.success());
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
-    }
-
-    /// Waits (bounded) until the screen satisfies `ok`; returns the last screen either way.
-    fn wait_for(&self, timeout: Duration, ok: impl Fn(&str) -> bool) -> (bool, String) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if ok(&s) || Instant::now() > deadline {
-                return (ok(&s), s);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
+use common::{require_root, Netns, Population, Tmux};
 
 /// `(i, n)` from the header's `netns NAME (i/n)`.
 fn position(screen: &str, name: &str) -> Option<(usize, usize)> {
@@ -108,14 +66,7 @@ fn all_netns_dashboard_names_the_leaking_namespace_and_switches_to_it() {
         bin.display(),
         status.display()
     );
-    let tmux = Server(format!("sockscope-allns-{}", std::process::id()));
-    let out = tmux.tmux(&["new-session", "-d", "-x", "160", "-y", "48", "sh"]);
-    assert!(
-        out.status.success(),
-        "tmux: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    tmux.keys(&[&cmd, "Enter"]);
+    let tmux = Tmux::start("allns", 160, 48, &cmd);
 
     // 1. Whatever namespace is shown first, the leak's alert is listed under its namespace,
     //    and the strip lists both test namespaces.
@@ -172,10 +123,10 @@ fn all_netns_dashboard_names_the_leaking_namespace_and_switches_to_it() {
     }
     let exit = std::fs::read_to_string(&status).unwrap_or_default();
     assert_eq!(exit.trim(), "exit=0", "sockscope did not exit 0 on q");
-    let fmt = |f: &str| {
-        let out = tmux.tmux(&["display-message", "-p", "-t", "0", f]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    assert_eq!(fmt("#{alternate_on}"), "0", "still on the alternate screen");
-    assert_eq!(fmt("#{cursor_flag}"), "1", "cursor left hidden");
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "still on the alternate screen"
+    );
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor left hidden");
 }

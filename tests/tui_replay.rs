@@ -5,85 +5,23 @@
 //! shown and exit code 0. The tmux server is private to the test and killed on drop.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sockscope::analyze::engine::Analyzer;
 use sockscope::model::*;
 use sockscope::record::{HeaderInfo, Recorder};
 
+use common::Tmux;
+
 const T0: i64 = 1_795_322_400_000; // 2026-11-22T04:40:00Z
 
 /// CLOSE_WAIT count per recorded frame: the leak the on-call engineer replays.
 const LEAK: [u64; 5] = [3, 7, 12, 20, 42];
-
-/// A private tmux server with one 120×40 pane; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(shell_cmd: &str) -> Tmux {
-        let t = Tmux {
-            socket: format!("sockscope-replay-test-{}", std::process::id()),
-        };
-        let out = t.run(&["new-session", "-d", "-x", "120", "-y", "40", "sh"]);
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t.keys(&[shell_cmd, "Enter"]);
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env("TERM", "xterm-256color")
-            .output()
-            .unwrap()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success());
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
-    }
-
-    fn format(&self, f: &str) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "0", f]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Waits (bounded) until the screen satisfies `ok`; returns the last screen either way.
-    fn wait_for(&self, timeout: Duration, ok: impl Fn(&str) -> bool) -> (bool, String) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return (true, s);
-            }
-            if Instant::now() > deadline {
-                return (false, s);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
     let l: std::net::SocketAddr = local.parse().unwrap();
@@ -187,7 +125,7 @@ fn replay_steps_seeks_to_the_end_and_restores_the_terminal() {
         file.display(),
         status.display()
     );
-    let tmux = Tmux::start(&cmd);
+    let tmux = Tmux::start("replay", 120, 40, &cmd);
     let wait = Duration::from_secs(5);
 
     // The first frame, paused: its time and CLOSE_WAIT count.

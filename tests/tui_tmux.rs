@@ -6,76 +6,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{require_root, Netns, Population};
-
-/// A private tmux server with one 120×40 pane; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(shell_cmd: &str) -> Tmux {
-        let t = Tmux {
-            socket: format!("sockscope-test-{}", std::process::id()),
-        };
-        let out = t.run(&["new-session", "-d", "-x", "120", "-y", "40", "sh"]);
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t.keys(&[shell_cmd, "Enter"]);
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env("TERM", "xterm-256color")
-            .output()
-            .unwrap()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        assert!(self.run(&args).status.success());
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
-    }
-
-    fn format(&self, f: &str) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "0", f]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Waits (bounded) until the screen satisfies `ok`; returns the last screen either way.
-    fn wait_for(&self, timeout: Duration, ok: impl Fn(&str) -> bool) -> (bool, String) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return (true, s);
-            }
-            if Instant::now() > deadline {
-                return (false, s);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
+use common::{require_root, Netns, Population, Tmux};
 
 #[test]
 fn dashboard_shows_leak_drills_down_and_restores_terminal() {
@@ -110,7 +44,7 @@ fn dashboard_shows_leak_drills_down_and_restores_terminal() {
         ns.name,
         status.display()
     );
-    let tmux = Tmux::start(&cmd);
+    let tmux = Tmux::start("tui", 120, 40, &cmd);
 
     // 3. Within 3 s: the CLOSE_WAIT count and an alert naming the pid.
     let (ok, screen) = tmux.wait_for(Duration::from_secs(3), |s| {

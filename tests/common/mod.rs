@@ -7,7 +7,7 @@
 //!
 //! Network safety: generators talk only to loopback, or inside namespace pairs created here
 //! (veth subnet 10.201.X.0/24 that exists only inside the pair).
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -151,8 +151,10 @@ fn kill_group(pgid: u32, sig: i32) {
 
 mod netns;
 mod population;
+mod tmux;
 pub use netns::*;
 pub use population::*;
+pub use tmux::Tmux;
 
 // ------------------------------------------------------------------------------------ reference tools
 

@@ -1,0 +1,79 @@
+//! A private tmux server for terminal tests: one pane running a shell, driven with
+//! `send-keys` and read with `capture-pane`. The server (and whatever runs in it) is killed
+//! on drop, pass or fail.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A private tmux server with one pane; killed on drop.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts a `cols`×`rows` pane running `sh` on a server named after `tag` and this
+    /// process, then types `shell_cmd` and Enter.
+    pub fn start(tag: &str, cols: u16, rows: u16, shell_cmd: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("sockscope-{tag}-{}", std::process::id()),
+        };
+        let (c, r) = (cols.to_string(), rows.to_string());
+        let out = t.run(&["new-session", "-d", "-x", &c, "-y", &r, "sh"]);
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.keys(&[shell_cmd, "Enter"]);
+        t
+    }
+
+    /// Runs a tmux command against this server.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env("TERM", "xterm-256color")
+            .output()
+            .unwrap()
+    }
+
+    /// `send-keys` to the pane (key names as tmux spells them: `Enter`, `Right`, `q`).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        assert!(self.run(&args).status.success());
+    }
+
+    /// The pane's text.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+    }
+
+    /// A tmux format evaluated for the pane, e.g. `#{alternate_on}`.
+    pub fn format(&self, f: &str) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "0", f]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits (bounded) until the screen satisfies `ok`; returns the last screen either way.
+    pub fn wait_for(&self, timeout: Duration, ok: impl Fn(&str) -> bool) -> (bool, String) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return (true, s);
+            }
+            if Instant::now() > deadline {
+                return (false, s);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
