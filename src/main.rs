@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sockscope::cli::{Cli, Command};
-use sockscope::oneshot::{self, is_broken_pipe};
+use sockscope::oneshot::{self, is_broken_pipe, RunError};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => finish(out, 0),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(RunError::Signal(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
         Err(e) => {
             drop(out);
             eprintln!("sockscope: {e}");

@@ -28,6 +28,9 @@ pub enum RunError {
     /// Collection failed.
     #[error("{0}")]
     Collect(#[from] CollectError),
+    /// A signal ended a long-running mode after it cleaned up: exit 128 + the signal.
+    #[error("terminated by signal {0}")]
+    Signal(i32),
     /// Writing output failed (a closed pipe is not an error: see [`is_broken_pipe`]).
     #[error("writing output: {0}")]
     Output(#[from] io::Error),

@@ -108,10 +108,14 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
 }
 
 fn tui_result(result: Result<(), TuiError>) -> Result<(), RunError> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(TuiError::Io(e)) => Err(RunError::Output(e)),
-        Err(e) => Err(RunError::Usage(e.to_string())),
+    result.map_err(tui_error)
+}
+
+fn tui_error(e: TuiError) -> RunError {
+    match e {
+        TuiError::Io(e) => RunError::Output(e),
+        TuiError::Signal(sig) => RunError::Signal(sig),
+        e => RunError::Usage(e.to_string()),
     }
 }
 
@@ -208,10 +212,7 @@ pub fn replay(file: &std::path::Path) -> Result<(), RunError> {
     let rec = crate::record::Recording::open(file).map_err(|e| RunError::Usage(e.to_string()))?;
     let h = rec.header();
     let opts = TuiOptions::new(h.host.clone(), h.interval_ms);
-    tui::replay(opts, rec).map_err(|e| match e {
-        TuiError::Io(e) => RunError::Output(e),
-        e => RunError::Usage(e.to_string()),
-    })
+    tui::replay(opts, rec).map_err(tui_error)
 }
 
 /// A collector and an analyzer per network namespace, kept across ticks for `serve

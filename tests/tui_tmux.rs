@@ -100,3 +100,57 @@ fn dashboard_shows_leak_drills_down_and_restores_terminal() {
     });
     assert!(ok, "the shell does not answer after quitting:\n{screen}");
 }
+
+/// SIGTERM and SIGHUP end the dashboard with the terminal restored and exit 128 + signal,
+/// as shells and supervisors expect.
+#[test]
+fn signals_restore_the_terminal_and_exit_128_plus_signal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required under CI"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("sockscope");
+    for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGHUP, "HUP")] {
+        let dir = tempfile::tempdir().unwrap();
+        let status = dir.path().join("status");
+        let pidfile = dir.path().join("pid");
+        // A child shell records its pid and execs the dashboard in the foreground (same
+        // pid, owns the terminal); the outer shell records the exit code.
+        let cmd = format!(
+            "sh -c 'echo $$ > {}; exec {} --interval 500ms'; echo \"exit=$?\" > {}",
+            pidfile.display(),
+            bin.display(),
+            status.display()
+        );
+        let tmux = Tmux::start(&format!("sig{name}"), 100, 30, &cmd);
+        let (ok, screen) = tmux.wait_for(Duration::from_secs(5), |s| s.contains("1 Overview"));
+        assert!(ok, "dashboard did not start:\n{screen}");
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: kill has no memory-safety preconditions; pid is our own child's.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !status.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let exit = std::fs::read_to_string(&status).unwrap_or_default();
+        assert_eq!(exit.trim(), format!("exit={}", 128 + sig), "SIG{name}");
+        assert_eq!(
+            tmux.format("#{alternate_on}"),
+            "0",
+            "SIG{name}: still on the alternate screen"
+        );
+        assert_eq!(
+            tmux.format("#{cursor_flag}"),
+            "1",
+            "SIG{name}: cursor left hidden"
+        );
+    }
+}

@@ -105,6 +105,8 @@ pub struct App {
     pub(super) explanation: Option<Explanation>,
     pub(super) quit: bool,
     pub(super) fatal: Option<String>,
+    /// The signal that ended the dashboard, if one did.
+    pub(super) signal: Option<i32>,
     /// Set when replaying a recording: where the player is.
     pub(super) replay: Option<ReplayStatus>,
     /// Set under `--all-netns`: every namespace, and which one is shown.
@@ -168,6 +170,7 @@ impl App {
             explanation: None,
             quit: false,
             fatal: None,
+            signal: None,
             replay: None,
             fleet: None,
         }
@@ -181,6 +184,11 @@ impl App {
     /// Why the dashboard must stop, when it is not the user's choice (the collector died).
     pub fn fatal(&self) -> Option<&str> {
         self.fatal.as_deref()
+    }
+
+    /// The signal that ended the dashboard, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        self.signal
     }
 
     /// The current view.
@@ -247,7 +255,12 @@ impl App {
                 None
             }
             Event::Resize(..) => None,
-            Event::InputLost(_) | Event::Terminate(_) => {
+            Event::InputLost(_) => {
+                self.quit = true;
+                Some(Control::Shutdown)
+            }
+            Event::Terminate(sig) => {
+                self.signal = Some(sig);
                 self.quit = true;
                 Some(Control::Shutdown)
             }

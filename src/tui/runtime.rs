@@ -41,6 +41,10 @@ pub enum TuiError {
     /// The tick closure panicked (the panic message was already printed).
     #[error("collector failed: {0}")]
     Collector(String),
+    /// A signal (SIGTERM, SIGHUP, SIGINT) ended the dashboard; the terminal was restored.
+    /// The CLI exits 128 + the signal number, as shells expect.
+    #[error("terminated by signal {0}")]
+    Signal(i32),
 }
 
 /// True when both stdin and stdout are terminals, so the dashboard can run.
@@ -329,7 +333,10 @@ where
     // A tick in progress finishes first; do not wait on it (it may take seconds under
     // load): the thread ends on its next send or control check.
     drop(collector);
-    Ok(())
+    match app.signal() {
+        Some(sig) => Err(TuiError::Signal(sig)),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
