@@ -17,6 +17,7 @@ Exit codes:
   1  check: a warning finding
   2  check: a critical finding; or a usage error (bad flag, filter, config or namespace)
   3  check: unknown (the check could not run)
+  128+N  the dashboard or replay was ended by signal N (SIGTERM: 143), terminal restored
 Output into a closed pipe (| head) exits 0.";
 
 /// A TCP socket-state monitor: finds CLOSE_WAIT leaks, TIME_WAIT storms and SYN floods, per
