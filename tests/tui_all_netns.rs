@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{require_root, Netns, Population, Tmux};
@@ -38,12 +37,7 @@ fn all_netns_dashboard_names_the_leaking_namespace_and_switches_to_it() {
     ) {
         return;
     }
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !common::require_tmux() {
         return;
     }
     let leaky = Netns::new("nA");

@@ -106,12 +106,7 @@ fn write_recording(path: &Path) {
 
 #[test]
 fn replay_steps_seeks_to_the_end_and_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !common::require_tmux() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{require_root, Netns, Population, Tmux};
@@ -19,12 +18,7 @@ fn dashboard_shows_leak_drills_down_and_restores_terminal() {
     ) {
         return;
     }
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !common::require_tmux() {
         return;
     }
     let ns = Netns::new("tui");
@@ -105,12 +99,7 @@ fn dashboard_shows_leak_drills_down_and_restores_terminal() {
 /// as shells and supervisors expect.
 #[test]
 fn signals_restore_the_terminal_and_exit_128_plus_signal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !common::require_tmux() {
         return;
     }
     let bin = assert_cmd::cargo::cargo_bin("sockscope");

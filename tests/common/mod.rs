@@ -154,7 +154,7 @@ mod population;
 mod tmux;
 pub use netns::*;
 pub use population::*;
-pub use tmux::Tmux;
+pub use tmux::{require_tmux, Tmux};
 
 // ------------------------------------------------------------------------------------ reference tools
 

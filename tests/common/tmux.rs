@@ -77,3 +77,17 @@ impl Drop for Tmux {
         let _ = self.run(&["kill-server"]);
     }
 }
+
+/// True when tmux is installed. Without it: prints why the test is skipped and returns
+/// false, except under `CI`, where `.ci/run` installs tmux and its absence is a failure.
+pub fn require_tmux() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tmux is required under CI"
+    );
+    eprintln!("SKIPPED: tmux is not installed");
+    false
+}
