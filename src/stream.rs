@@ -1,6 +1,9 @@
-//! Streaming modes (`watch`): collect every interval on the calling thread, analyze, write
-//! one line, flush. The interval is measured from tick start so lines do not drift; a tick
-//! slower than the interval is followed immediately by the next.
+//! The long-running modes: `watch` and `record` (collect every interval on the calling
+//! thread, analyze, write one flushed line), `serve` and the dashboard (the collector lives
+//! on one tick thread that owns it, because namespaces are per thread), and `replay`.
+//! Intervals are measured from tick start so output does not drift; a tick slower than the
+//! interval is followed immediately by the next. Glue only: the work is in `collect`,
+//! `analyze` and the presenters.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -49,11 +52,7 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
         if args.count.is_some_and(|n| line_no as u64 >= n) {
             return Ok(());
         }
-        std::thread::sleep(
-            args.interval
-                .saturating_sub(started.elapsed())
-                .max(Duration::ZERO),
-        );
+        std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
     }
 }
 
