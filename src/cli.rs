@@ -73,7 +73,7 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "NAME|PATH", global = true)]
     pub netns: Option<String>,
     /// Every network namespace on the host (named ones and those of running processes),
-    /// each reported separately (summary, check, serve).
+    /// each reported separately (summary, check, serve; the dashboard switches with n/N).
     #[arg(long, global = true, conflicts_with = "netns")]
     pub all_netns: bool,
     /// Threshold/config file (TOML); default search path in the README.
