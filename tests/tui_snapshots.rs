@@ -303,6 +303,7 @@ fn tick(k: u64) -> Event {
 }
 
 fn tick_took(k: u64, tick_ms: u64) -> Event {
+    let prev = k.checked_sub(1).map(snapshot);
     let snapshot = snapshot(k);
     let cw = snapshot.state_counts().get(TcpState::CloseWait);
     // Ages as the live analyzer computes them over the ticks so far (tick 0 starts over).
@@ -313,11 +314,20 @@ fn tick_took(k: u64, tick_ms: u64) -> Event {
         }
         a.observe(&snapshot)
     });
+    // Counter rates as the analyzer computes them, from the previous tick's counters.
+    let rates = prev.and_then(|prev| {
+        sockscope::analyze::rates::rates(
+            prev.counters.as_ref()?,
+            prev.taken_at_ms,
+            snapshot.counters.as_ref()?,
+            snapshot.taken_at_ms,
+        )
+    });
     let analysis = Analysis {
         aggregate: aggregate(&snapshot),
         alerts: alerts(snapshot.taken_at_ms, cw),
         findings: Vec::new(),
-        rates: None,
+        rates,
         ages,
     };
     Event::Tick(Box::new(TickData {

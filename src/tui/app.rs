@@ -11,7 +11,7 @@ use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
 use crate::tui::filter;
 use crate::tui::fleet::Fleet;
-use crate::tui::history::{CloseWaitTrend, CounterRates, SocketKey, StateHistory};
+use crate::tui::history::{CloseWaitTrend, SocketKey, StateHistory};
 use crate::tui::keys::{lookup, Action, Mode, View};
 use crate::tui::replay::ReplayStatus;
 use crate::tui::rows::{self, RowKey, Rows, SortState};
@@ -87,7 +87,6 @@ pub struct App {
     pub(super) tick: Option<TickData>,
     pub(super) now_ms: i64,
     pub(super) history: StateHistory,
-    pub(super) rates: CounterRates,
     pub(super) cw_trend: CloseWaitTrend,
     pub(super) collect_error: Option<String>,
     pub(super) selected: [usize; 7],
@@ -114,16 +113,10 @@ pub struct App {
 }
 
 /// Folds one tick into a namespace's trends (the shown one's or a parked one's).
-pub(super) fn observe(
-    history: &mut StateHistory,
-    rates: &mut CounterRates,
-    cw_trend: &mut CloseWaitTrend,
-    t: &TickData,
-) {
+pub(super) fn observe(history: &mut StateHistory, cw_trend: &mut CloseWaitTrend, t: &TickData) {
     let snap = &t.snapshot;
     // The aggregate, not the socket list: a recording without sockets has counts only.
     history.push(snap.taken_at_ms, t.analysis.aggregate.states);
-    rates.observe(snap.taken_at_ms, snap.counters.as_ref());
     cw_trend.observe(
         snap.taken_at_ms,
         t.analysis
@@ -154,7 +147,6 @@ impl App {
             tick: None,
             now_ms: 0,
             history: StateHistory::default(),
-            rates: CounterRates::default(),
             cw_trend: CloseWaitTrend::default(),
             collect_error: None,
             selected: [0; 7],
@@ -283,7 +275,7 @@ impl App {
     /// Stores a tick whatever the pause state (replay steps while paused).
     pub(super) fn show_tick(&mut self, t: TickData) {
         self.now_ms = t.snapshot.taken_at_ms;
-        observe(&mut self.history, &mut self.rates, &mut self.cw_trend, &t);
+        observe(&mut self.history, &mut self.cw_trend, &t);
         self.collect_error = None;
         let key = self.remember_selection();
         self.tick = Some(t);

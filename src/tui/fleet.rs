@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::analyze::finding::{Alert, AlertPhase};
 use crate::tui::app::App;
 use crate::tui::event::{FleetTick, NetnsFailure, TickData};
-use crate::tui::history::{CloseWaitTrend, CounterRates, StateHistory};
+use crate::tui::history::{CloseWaitTrend, StateHistory};
 use crate::tui::keys::View;
 use crate::tui::rows::{self, RowKey};
 
@@ -20,13 +20,12 @@ pub struct Parked {
     /// Its latest tick.
     pub(super) tick: Option<TickData>,
     pub(super) history: StateHistory,
-    pub(super) rates: CounterRates,
     pub(super) cw_trend: CloseWaitTrend,
 }
 
 impl Parked {
     fn observe(&mut self, t: TickData) {
-        super::app::observe(&mut self.history, &mut self.rates, &mut self.cw_trend, &t);
+        super::app::observe(&mut self.history, &mut self.cw_trend, &t);
         self.tick = Some(t);
     }
 }
@@ -180,7 +179,6 @@ impl App {
         let old = Parked {
             tick: self.tick.take(),
             history: std::mem::replace(&mut self.history, p.history),
-            rates: std::mem::replace(&mut self.rates, p.rates),
             cw_trend: std::mem::replace(&mut self.cw_trend, p.cw_trend),
         };
         self.tick = p.tick;

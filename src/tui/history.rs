@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::model::{Endpoint, Family, KernelCounters, SocketRecord, StateCounts, TcpState};
+use crate::model::{Endpoint, Family, SocketRecord, StateCounts, TcpState};
 
 /// How many ticks the sparklines keep (five minutes at the default 1 s interval).
 pub const HISTORY_LEN: usize = 300;
@@ -105,45 +105,6 @@ impl CloseWaitTrend {
     }
 }
 
-/// Per-second rates of kernel counters between the last two ticks that carried counters.
-#[derive(Debug, Clone, Default)]
-pub struct CounterRates {
-    prev: Option<(i64, KernelCounters)>,
-    rates: Vec<(&'static str, f64)>,
-}
-
-impl CounterRates {
-    /// Folds in a tick's counters; a counter that went backwards (namespace change, reset)
-    /// reads as 0 rather than a huge rate.
-    pub fn observe(&mut self, at_ms: i64, counters: Option<&KernelCounters>) {
-        let Some(cur) = counters else {
-            return;
-        };
-        self.rates.clear();
-        if let Some((prev_t, prev)) = &self.prev {
-            let dt_s = (at_ms - prev_t) as f64 / 1000.0;
-            if dt_s > 0.0 {
-                for name in RATE_COUNTERS {
-                    if let (Some(a), Some(b)) = (prev.tcp_ext.get(name), cur.tcp_ext.get(name)) {
-                        self.rates.push((name, b.saturating_sub(*a) as f64 / dt_s));
-                    }
-                }
-            }
-        }
-        self.prev = Some((at_ms, cur.clone()));
-    }
-
-    /// Rates by counter name, in [`RATE_COUNTERS`] order; empty until two ticks.
-    pub fn rates(&self) -> &[(&'static str, f64)] {
-        &self.rates
-    }
-
-    /// The rate of one counter.
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.rates.iter().find(|(n, _)| *n == name).map(|&(_, r)| r)
-    }
-}
-
 /// Identity of a socket across ticks: the sock_diag cookie when there is one, otherwise
 /// the family, 4-tuple and inode (what /proc offers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,20 +166,5 @@ mod tests {
         assert_eq!(t.growth_per_min(7), Some(0.0));
         t.observe(91_000, [(7, 3)]);
         assert_eq!(t.growth_per_min(42), None);
-    }
-
-    #[test]
-    fn counter_rates_from_deltas() {
-        let mut r = CounterRates::default();
-        let mut c = KernelCounters::default();
-        c.tcp_ext.insert("ListenOverflows".into(), 100);
-        r.observe(0, Some(&c));
-        assert!(r.rates().is_empty());
-        c.tcp_ext.insert("ListenOverflows".into(), 150);
-        r.observe(2000, Some(&c));
-        assert_eq!(r.get("ListenOverflows"), Some(25.0));
-        c.tcp_ext.insert("ListenOverflows".into(), 10);
-        r.observe(3000, Some(&c));
-        assert_eq!(r.get("ListenOverflows"), Some(0.0));
     }
 }

@@ -11,6 +11,7 @@ use ratatui::Frame;
 use crate::model::TcpState;
 use crate::tui::app::App;
 use crate::tui::fmt;
+use crate::tui::history::RATE_COUNTERS;
 use crate::tui::rows::{column_name, fill_permille, LISTENER_COLUMNS};
 use crate::tui::table::{self, Column, Spec};
 
@@ -105,14 +106,25 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
 fn draw_rates(frame: &mut Frame, area: Rect, app: &App) {
     let t = app.theme;
     let mut spans: Vec<Span> = Vec::new();
-    let rates = app.rates.rates();
+    // The analyzer's rates (replay frames carry the recorded ones): the view computes none.
+    let rates: Vec<(&str, f64)> = app
+        .data()
+        .and_then(|(_, a)| a.rates.as_ref())
+        .map(|r| {
+            RATE_COUNTERS
+                .iter()
+                .filter(|n| r.has(n))
+                .map(|n| (*n, r.get(n)))
+                .collect()
+        })
+        .unwrap_or_default();
     if rates.is_empty() {
         spans.push(Span::styled(
             "counter rates appear from the second tick (needs /proc/net/netstat)",
             t.dim(),
         ));
     }
-    for &(name, r) in rates {
+    for (name, r) in rates {
         let style = if r > 0.0 { t.hot() } else { t.dim() };
         spans.push(Span::raw(format!("{name} ")));
         spans.push(Span::styled(fmt::per_sec(r), style));

@@ -16,11 +16,11 @@
 use crate::analyze::ages::ages_from_snapshot;
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::AlertPhase;
-use crate::model::{KernelCounters, StateCounts, TcpState};
+use crate::model::{StateCounts, TcpState};
 use crate::record::{Recording, Tick};
 use crate::tui::app::{App, TuiOptions};
 use crate::tui::event::{Control, TickData};
-use crate::tui::history::{CloseWaitTrend, CounterRates, StateHistory, HISTORY_LEN};
+use crate::tui::history::{CloseWaitTrend, StateHistory, HISTORY_LEN};
 use crate::tui::keys::Action;
 
 /// Playback speeds `-`/`+` step through.
@@ -72,7 +72,7 @@ pub struct ReplayStatus {
     pub sockets: bool,
 }
 
-/// What a recorded frame contributes to trends (sparklines, growth, counter rates), without
+/// What a recorded frame contributes to trends (sparklines, growth), without
 /// its sockets: cheap enough to send a few hundred of after a jump.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadIn {
@@ -82,8 +82,6 @@ pub struct LeadIn {
     pub states: StateCounts,
     /// CLOSE_WAIT sockets per pid.
     pub close_wait: Vec<(u32, u64)>,
-    /// Raw kernel counters.
-    pub counters: Option<KernelCounters>,
 }
 
 /// One message from the player: the status, and the frame's data when the frame changed.
@@ -252,7 +250,6 @@ pub fn lead_in(tick: &Tick) -> LeadIn {
             .iter()
             .map(|p| (p.pid, p.states.0.get(TcpState::CloseWait)))
             .collect(),
-        counters: tick.counters.clone(),
     }
 }
 
@@ -331,11 +328,9 @@ impl App {
         self.replay = Some(f.status);
         if f.jumped {
             self.history = StateHistory::default();
-            self.rates = CounterRates::default();
             self.cw_trend = CloseWaitTrend::default();
             for l in &f.lead_in {
                 self.history.push(l.at_ms, l.states);
-                self.rates.observe(l.at_ms, l.counters.as_ref());
                 self.cw_trend.observe(l.at_ms, l.close_wait.iter().copied());
             }
         }
