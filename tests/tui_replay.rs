@@ -24,24 +24,15 @@ const T0: i64 = 1_795_322_400_000; // 2026-11-22T04:40:00Z
 const LEAK: [u64; 5] = [3, 7, 12, 20, 42];
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
-    let l: std::net::SocketAddr = local.parse().unwrap();
-    let r: std::net::SocketAddr = remote.parse().unwrap();
-    SocketRecord {
-        family: Family::V4,
+    let mut s = SocketRecord::new(
         state,
-        local: Endpoint::new(l.ip(), l.port()),
-        remote: Endpoint::new(r.ip(), r.port()),
-        inode: 7,
-        uid: 1000,
-        recv_q: 0,
-        send_q: 0,
-        timer: TimerKind::Off,
-        expires_ms: 0,
-        retransmits: 0,
-        cookie: None,
-        tcp_info: None,
+        local.parse().unwrap(),
+        remote.parse().unwrap(),
         owner,
-    }
+    );
+    s.inode = 7;
+    s.uid = 1000;
+    s
 }
 
 /// Frame `i`: `java` (pid 42) listening on :8080 and holding `LEAK[i]` CLOSE_WAIT sockets.

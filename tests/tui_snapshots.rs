@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -26,24 +25,14 @@ mod fleet;
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
-    let l: SocketAddr = local.parse().unwrap();
-    let r: SocketAddr = remote.parse().unwrap();
-    SocketRecord {
-        family: if l.is_ipv4() { Family::V4 } else { Family::V6 },
+    let mut s = SocketRecord::new(
         state,
-        local: Endpoint::new(l.ip(), l.port()),
-        remote: Endpoint::new(r.ip(), r.port()),
-        inode: 0,
-        uid: 1000,
-        recv_q: 0,
-        send_q: 0,
-        timer: TimerKind::Off,
-        expires_ms: 0,
-        retransmits: 0,
-        cookie: None,
-        tcp_info: None,
+        local.parse().unwrap(),
+        remote.parse().unwrap(),
         owner,
-    }
+    );
+    s.uid = 1000;
+    s
 }
 
 fn process(pid: u32, comm: &str, user: &str) -> (u32, ProcessInfo) {
