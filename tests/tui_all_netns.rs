@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{require_root, Netns, Population, Tmux};
 
@@ -111,16 +111,5 @@ fn all_netns_dashboard_names_the_leaking_namespace_and_switches_to_it() {
 
     // 3. q: exit 0, alternate screen left, cursor visible.
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !status.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let exit = std::fs::read_to_string(&status).unwrap_or_default();
-    assert_eq!(exit.trim(), "exit=0", "sockscope did not exit 0 on q");
-    assert_eq!(
-        tmux.format("#{alternate_on}"),
-        "0",
-        "still on the alternate screen"
-    );
-    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor left hidden");
+    tmux.assert_exited(&status, 0, "q");
 }

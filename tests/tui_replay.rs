@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sockscope::analyze::engine::Analyzer;
 use sockscope::model::*;
@@ -145,22 +145,7 @@ fn replay_steps_seeks_to_the_end_and_restores_the_terminal() {
 
     // q: exit 0, alternate screen left, cursor visible.
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + wait;
-    while !status.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let exit = std::fs::read_to_string(&status).unwrap_or_default();
-    assert_eq!(
-        exit.trim(),
-        "exit=0",
-        "sockscope replay did not exit 0 on q"
-    );
-    assert_eq!(
-        tmux.format("#{alternate_on}"),
-        "0",
-        "still on the alternate screen"
-    );
-    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor left hidden");
+    tmux.assert_exited(&status, 0, "replay q");
 }
 
 #[test]

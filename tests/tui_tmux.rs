@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{require_root, Netns, Population, Tmux};
 
@@ -76,18 +76,7 @@ fn dashboard_shows_leak_drills_down_and_restores_terminal() {
 
     // 5. q: exit 0, alternate screen left, cursor visible, back at the shell.
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !status.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let exit = std::fs::read_to_string(&status).unwrap_or_default();
-    assert_eq!(exit.trim(), "exit=0", "sockscope did not exit 0 on q");
-    assert_eq!(
-        tmux.format("#{alternate_on}"),
-        "0",
-        "still on the alternate screen"
-    );
-    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor left hidden");
+    tmux.assert_exited(&status, 0, "q");
     tmux.keys(&["echo shell-is-back", "Enter"]);
     let (ok, screen) = tmux.wait_for(Duration::from_secs(3), |s| {
         s.contains("shell-is-back\n") || s.lines().any(|l| l.trim() == "shell-is-back")
@@ -125,21 +114,6 @@ fn signals_restore_the_terminal_and_exit_128_plus_signal() {
             .unwrap();
         // SAFETY: kill has no memory-safety preconditions; pid is our own child's.
         assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !status.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let exit = std::fs::read_to_string(&status).unwrap_or_default();
-        assert_eq!(exit.trim(), format!("exit={}", 128 + sig), "SIG{name}");
-        assert_eq!(
-            tmux.format("#{alternate_on}"),
-            "0",
-            "SIG{name}: still on the alternate screen"
-        );
-        assert_eq!(
-            tmux.format("#{cursor_flag}"),
-            "1",
-            "SIG{name}: cursor left hidden"
-        );
+        tmux.assert_exited(&status, 128 + sig, &format!("SIG{name}"));
     }
 }

@@ -2,6 +2,7 @@
 //! `send-keys` and read with `capture-pane`. The server (and whatever runs in it) is killed
 //! on drop, pass or fail.
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,30 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+impl Tmux {
+    /// Waits (bounded) for the shell to write `exit=N` into `status` after the program in
+    /// the pane ended, and asserts the code was `code` and the terminal is restored: the
+    /// alternate screen left and the cursor shown.
+    pub fn assert_exited(&self, status: &Path, code: i32, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !status.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let exit = std::fs::read_to_string(status).unwrap_or_default();
+        assert_eq!(exit.trim(), format!("exit={code}"), "{what}: exit code");
+        assert_eq!(
+            self.format("#{alternate_on}"),
+            "0",
+            "{what}: still on the alternate screen"
+        );
+        assert_eq!(
+            self.format("#{cursor_flag}"),
+            "1",
+            "{what}: cursor left hidden"
+        );
     }
 }
 
