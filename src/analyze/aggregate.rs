@@ -1,7 +1,7 @@
 //! Counting: per state, per process × state, per listener × state and per remote address
 //! × state. Pure functions over a [`Snapshot`]; no I/O, no presentation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use crate::model::{Endpoint, Owner, ProcessInfo, Snapshot, SocketRecord, StateCounts, TcpState};
@@ -31,6 +31,9 @@ pub struct ListenerRow {
     /// Sockets on this listener's local address and port, per state (SYN_RECV, and the
     /// accepted connections' states).
     pub states: StateCounts,
+    /// Distinct source prefixes (/24 for IPv4, /64 for IPv6) of its SYN_RECV sockets: many
+    /// of them at a full queue is the mark of a (spoofed) flood.
+    pub syn_sources: u64,
 }
 
 impl ListenerRow {
@@ -155,6 +158,15 @@ pub fn aggregate(snap: &Snapshot) -> Aggregate {
     agg
 }
 
+/// The /24 (IPv4) or /64 (IPv6) a source address belongs to, as one comparable number.
+pub fn source_prefix(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4) & 0xFFFF_FF00),
+        // Tagged so a v6 /64 never equals a v4 /24.
+        IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1u128 << 127),
+    }
+}
+
 fn listeners(snap: &Snapshot) -> Vec<ListenerRow> {
     let index = ListenerIndex::new(&snap.sockets);
     // Keyed by the listener's local endpoint: SO_REUSEPORT groups and dual v4/v6 binds of
@@ -171,16 +183,30 @@ fn listeners(snap: &Snapshot) -> Vec<ListenerRow> {
             backlog: 0,
             accept_queue: 0,
             states: StateCounts::default(),
+            syn_sources: 0,
         });
         row.backlog += l.send_q;
         row.accept_queue += l.recv_q;
         row.states.add(TcpState::Listen);
     }
+    // Sources are chosen by whoever sends SYNs: keep the default (keyed) hasher here.
+    let mut sources: HashMap<Endpoint, HashSet<u128>> = HashMap::new();
     for s in snap.sockets.iter().filter(|s| s.state != TcpState::Listen) {
         if let Some(l) = index.find(&s.local) {
             if let Some(row) = rows.get_mut(&l.local) {
                 row.states.add(s.state);
+                if s.state == TcpState::SynRecv {
+                    sources
+                        .entry(l.local)
+                        .or_default()
+                        .insert(source_prefix(s.remote.ip));
+                }
             }
+        }
+    }
+    for (local, set) in sources {
+        if let Some(row) = rows.get_mut(&local) {
+            row.syn_sources = set.len() as u64;
         }
     }
     let mut v: Vec<ListenerRow> = rows.into_values().collect();
@@ -292,6 +318,50 @@ pub(crate) mod tests {
         assert_eq!(row.states.get(TcpState::CloseWait), 2);
         assert_eq!(a.remotes[0].ip.to_string(), "10.0.0.9");
         assert_eq!(a.remotes[0].states.get(TcpState::CloseWait), 2);
+    }
+
+    #[test]
+    fn syn_sources_count_distinct_prefixes() {
+        let snap = snapshot(vec![
+            sock(
+                TcpState::Listen,
+                "0.0.0.0:80",
+                "0.0.0.0:0",
+                Owner::Process(42),
+            ),
+            sock(
+                TcpState::SynRecv,
+                "10.0.0.1:80",
+                "10.9.0.7:6000",
+                Owner::ViaListener(42),
+            ),
+            sock(
+                TcpState::SynRecv,
+                "10.0.0.1:80",
+                "10.9.0.8:6001",
+                Owner::ViaListener(42),
+            ),
+            sock(
+                TcpState::SynRecv,
+                "10.0.0.1:80",
+                "10.9.1.9:6002",
+                Owner::ViaListener(42),
+            ),
+            sock(
+                TcpState::SynRecv,
+                "10.0.0.1:80",
+                "[2001:db8::1]:6003",
+                Owner::ViaListener(42),
+            ),
+            sock(
+                TcpState::Established,
+                "10.0.0.1:80",
+                "10.9.2.1:6004",
+                Owner::Process(42),
+            ),
+        ]);
+        let row = &aggregate(&snap).listeners[0];
+        assert_eq!((row.syn_recv(), row.syn_sources), (4, 3));
     }
 
     #[test]

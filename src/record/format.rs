@@ -150,6 +150,9 @@ pub struct ListenerCounts {
     pub accept_queue: u32,
     /// Sockets on this endpoint per state.
     pub states: States,
+    /// Distinct SYN_RECV source prefixes (absent in recordings made before it existed).
+    #[serde(default)]
+    pub syn_sources: u64,
 }
 
 /// One remote address's sockets per state.
@@ -351,6 +354,7 @@ impl Tick {
                     backlog: l.backlog,
                     accept_queue: l.accept_queue,
                     states: l.states.0,
+                    syn_sources: l.syn_sources,
                 })
                 .collect(),
             remotes: self
@@ -410,6 +414,7 @@ impl From<&ListenerRow> for ListenerCounts {
             backlog: l.backlog,
             accept_queue: l.accept_queue,
             states: States(l.states),
+            syn_sources: l.syn_sources,
         }
     }
 }

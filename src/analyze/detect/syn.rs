@@ -5,14 +5,10 @@
 //! is full, a flood leaves no SYN_RECV socket at all. Listeners whose accept queue is full
 //! are left to `accept_queue_overflow` unless the SYNs come from many sources.
 
-use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
-
 use super::accept::{listener_subject, overflowing};
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
-use crate::analyze::aggregate::{ListenerIndex, ListenerRow};
+use crate::analyze::aggregate::ListenerRow;
 use crate::analyze::finding::{Finding, RuleId, Severity, Subject};
-use crate::model::{Endpoint, TcpState};
 
 const RATES: [&str; 6] = [
     "SyncookiesSent",
@@ -30,15 +26,6 @@ const SYSCTLS: [&str; 5] = [
     "net.ipv4.tcp_synack_retries",
     "net.ipv4.tcp_abort_on_overflow",
 ];
-
-/// The /24 (v4) or /64 (v6) a source address belongs to.
-fn prefix(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(u32::from(v4) & 0xFFFF_FF00),
-        // Tagged so a v6 /64 never equals a v4 /24.
-        IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1u128 << 127),
-    }
-}
 
 /// SYN-side pressure per second: cookies sent plus SYNs dropped for a full SYN queue.
 struct Pressure {
@@ -68,22 +55,7 @@ impl Pressure {
 
 pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let s = &ctx.th.syn_flood;
-    let index = ListenerIndex::new(&ctx.snap.sockets);
-    let mut sources: HashMap<Endpoint, HashSet<u128>> = HashMap::new();
-    for sock in ctx
-        .snap
-        .sockets
-        .iter()
-        .filter(|x| x.state == TcpState::SynRecv)
-    {
-        if let Some(l) = index.find(&sock.local) {
-            sources
-                .entry(l.local)
-                .or_default()
-                .insert(prefix(sock.remote.ip));
-        }
-    }
-    let n_sources = |row: &ListenerRow| sources.get(&row.local).map_or(0, |h| h.len() as u64);
+    let n_sources = |row: &ListenerRow| row.syn_sources;
     let somaxconn = ctx.sysctl("net.core.somaxconn");
     let max_syn = ctx.sysctl("net.ipv4.tcp_max_syn_backlog");
     let cap = |row: &ListenerRow| -> u64 {
