@@ -12,6 +12,22 @@ fn sockscope() -> Command {
     Command::cargo_bin("sockscope").unwrap()
 }
 
+/// Runs sockscope, reads its first stdout line, then closes the pipe as `head -1` does and
+/// waits for it to exit.
+fn first_line_then_close(args: &[&str]) -> (String, std::process::Output) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("sockscope"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    (first, child.wait_with_output().unwrap())
+}
+
 /// Every bad value gets exactly one stderr line naming it, exit code 2, and no panic.
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
@@ -80,23 +96,11 @@ fn closed_pipe_exits_0() {
     let held: Vec<TcpListener> = (0..1500)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
-    let bin = assert_cmd::cargo::cargo_bin("sockscope");
     for args in [
         &["sockets"][..],
         &["summary", "--by", "listener", "--top", "0"][..],
     ] {
-        let mut child = StdCommand::new(&bin)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        // Dropping the reader closes the pipe, as `head -1` does.
-        let out = child.wait_with_output().unwrap();
+        let (first, out) = first_line_then_close(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
@@ -138,18 +142,7 @@ fn watch_count_jsonl() {
 /// `watch | head -1` exits 0: the second line's write hits the closed pipe.
 #[test]
 fn watch_into_closed_pipe_exits_0() {
-    let bin = assert_cmd::cargo::cargo_bin("sockscope");
-    let mut child = StdCommand::new(bin)
-        .args(["watch", "--interval", "50ms", "--count", "200"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (first, out) = first_line_then_close(&["watch", "--interval", "50ms", "--count", "200"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
