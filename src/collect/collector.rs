@@ -167,7 +167,8 @@ impl Collector {
         };
 
         let filter = &self.cfg.filter;
-        if !filter.is_state_only() || filter.states.is_some() {
+        // Both sources already applied the state mask; only the other criteria remain.
+        if !filter.is_state_only() {
             dump.sockets.retain(|s| filter.matches(s, &processes));
         }
         let mut processes = processes;
