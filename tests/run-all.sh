@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs the tools the real-kernel tests drive
-# (ss, netstat, ip, tmux, setpriv, python3, prometheus + promtool), then runs every test. Run as root: the live
+# (ss, netstat, ip, tmux, setpriv, setcap, wrk, python3, prometheus + promtool), then runs every test. Run as root: the live
 # tests create sockets in network namespaces and compare with ss; as non-root they print
 # why they cannot run (and fail under CI=true rather than pass silently).
 set -euo pipefail
@@ -15,6 +15,8 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v python3 >/dev/null || need+=(python3)
 command -v pgrep >/dev/null || need+=(procps)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v setcap >/dev/null || need+=(libcap2-bin)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq
