@@ -359,9 +359,9 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
         CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,
         CheckFormat::Json => check_report::write_json(out, &findings, &summary)?,
     }
-    if args.format == CheckFormat::Text {
-        report::write_notes(&mut io::stderr(), last, &aggregate(last))?;
-    }
+    // Both formats: stdout stays one status line or one JSON document, and a monitoring
+    // agent's log still shows how many owners are missing and how to fix it.
+    report::write_notes(&mut io::stderr(), last, &aggregate(last))?;
     Ok(check_report::exit_code(&findings))
 }
 

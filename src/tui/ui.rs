@@ -39,6 +39,24 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if strip_h > 0 {
         namespaces::draw(frame, strip, app);
     }
+    // Where owners are the point, say how many are missing and how to get them back.
+    let body = match attribution_notice(app)
+        .filter(|_| matches!(app.view, View::Overview | View::Processes))
+    {
+        Some(lines) => {
+            let h = notice_height(&lines, body.width).min(body.height / 3);
+            let [rest, notice] =
+                Layout::vertical([Constraint::Min(0), Constraint::Length(h)]).areas(body);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .style(app.theme.warn())
+                    .wrap(Wrap { trim: true }),
+                notice,
+            );
+            rest
+        }
+        None => body,
+    };
     match app.view {
         View::Overview => overview::draw(frame, body, app),
         View::Processes => processes::draw(frame, body, app),
@@ -54,6 +72,42 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Explain => draw_explain(frame, area, app),
         Mode::Normal | Mode::Filter => {}
     }
+}
+
+/// `1,001 of 2,202 sockets unattributed: <cause>` and `fix: <command>`, when attribution
+/// ran and left some sockets without an owner.
+pub fn attribution_notice(app: &App) -> Option<Vec<Line<'static>>> {
+    let (snap, an) = app.data()?;
+    let un = an.aggregate.unattributed;
+    if un == 0 {
+        return None;
+    }
+    let total = an.aggregate.states.total();
+    let mut lines = vec![Line::from(match snap.attribution.reason {
+        Some(r) => format!(
+            "{} of {} sockets unattributed: {}",
+            fmt::count(un),
+            fmt::count(total),
+            r.cause()
+        ),
+        None => format!(
+            "{} of {} sockets unattributed",
+            fmt::count(un),
+            fmt::count(total)
+        ),
+    })];
+    if let Some(fix) = snap.attribution.reason.and_then(|r| r.fix()) {
+        lines.push(Line::from(format!("fix: {fix}")));
+    }
+    Some(lines)
+}
+
+/// Rows `lines` take when wrapped at `width` (an estimate by characters, never below one
+/// row per line).
+fn notice_height(lines: &[Line], width: u16) -> u16 {
+    let w = usize::from(width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(w).max(1)).sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
