@@ -459,3 +459,96 @@ fn capabilities_on_the_binary_attribute_everything_and_one_is_not_enough() {
         assert_note(&parts(&o).2, s.root_owned(), s.total(), reason, reason);
     }
 }
+
+/// The dashboard as nobody in tmux: the header counts what `ss` counts, the notice (count,
+/// cause, fix) is on the Overview and the Processes view, root's process is absent and its
+/// sockets show as unattributed, and `q` restores the terminal.
+fn dashboard(tag: &str, proc: ProcMount, reason: &str) {
+    if !require_tmux() {
+        return;
+    }
+    let s = Setup::new(tag);
+    let (_dir, bin) = world_executable_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let status = dir.path().join("status");
+    let setpriv = format!("setpriv {}", common::privilege::SETPRIV_NOBODY.join(" "));
+    let launch = match proc {
+        ProcMount::Host => setpriv,
+        ProcMount::Private(opts) => format!(
+            "unshare --mount --propagation private sh -c 'mount -t proc -o {opts} proc /proc \
+             && exec {setpriv} \"$0\" \"$@\"'"
+        ),
+    };
+    let cmd = format!(
+        "cd / && ip netns exec {} {launch} {} --interval 300ms; echo \"exit=$?\" > {}; clear",
+        s.ns(),
+        bin.display(),
+        status.display()
+    );
+    let tmux = Tmux::start(tag, 120, 40, &cmd);
+    let total = s.total();
+    let header = format!(
+        "{total} sockets  0 ownerless  {} unattributed",
+        s.root_owned()
+    );
+    let notice = format!(
+        "{} of {total} sockets unattributed: {reason}",
+        s.root_owned()
+    );
+    let fix = format!("fix: {SETCAP}");
+    let cw = format!("CLOSE_WAIT  {}", ROOT_CW + NOBODY_CW);
+    let has_notice = |scr: &str| scr.contains(&notice) && scr.contains(&fix);
+
+    let before = ss_counts(Some(s.ns()), "");
+    let (seen, screen) = tmux.wait_for(Duration::from_secs(5), |scr| {
+        scr.contains(&header) && scr.contains(&cw) && has_notice(scr)
+    });
+    let after = ss_counts(Some(s.ns()), "");
+    assert!(
+        seen,
+        "Overview lacks {header:?}, {cw:?} or the notice:\n{screen}"
+    );
+    assert_eq!(before, after, "ss moved during the test");
+    assert_eq!(before.values().sum::<u64>(), total, "ss: {before:?}");
+
+    tmux.keys(&["2"]);
+    let mine = s.nobody_pop.pid().to_string();
+    let (seen, screen) = tmux.wait_for(Duration::from_secs(3), |scr| {
+        scr.contains("processes (1)") && scr.contains(&mine) && has_notice(scr)
+    });
+    assert!(
+        seen,
+        "Processes view lacks pid {mine} or the notice:\n{screen}"
+    );
+    assert!(
+        !screen.contains(&s.root_pop.pid().to_string()),
+        "root's pid shown to nobody:\n{screen}"
+    );
+
+    tmux.keys(&["5"]);
+    let (seen, screen) =
+        tmux.wait_for(Duration::from_secs(3), |scr| scr.contains("(unattributed)"));
+    assert!(seen, "Sockets view shows no unattributed owner:\n{screen}");
+
+    tmux.keys(&["q"]);
+    tmux.assert_exited(&status, 0, "q as nobody");
+}
+
+#[test]
+fn dashboard_as_nobody_shows_the_counts_and_the_notice() {
+    if !require_root(
+        "dashboard_as_nobody",
+        "it switches to uid 65534 with setpriv",
+    ) {
+        return;
+    }
+    dashboard("lp-tui", ProcMount::Host, NOT_ROOT);
+}
+
+#[test]
+fn dashboard_under_hidepid2_shows_the_counts_and_the_notice() {
+    if !require_root("dashboard_hidepid2", "it mounts a private /proc as root") {
+        return;
+    }
+    dashboard("lp-tui-hide", ProcMount::Private("hidepid=2"), HIDEPID);
+}
