@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
+use crate::model::UnattributedReason;
 use crate::tui::app::App;
 use crate::tui::keys::{help_rows, Mode, View};
 use crate::tui::replay::ReplayStatus;
@@ -40,19 +41,14 @@ pub fn draw(frame: &mut Frame, app: &App) {
         namespaces::draw(frame, strip, app);
     }
     // Where owners are the point, say how many are missing and how to get them back.
-    let body = match attribution_notice(app)
+    let body = match attribution_notice(app, body.width)
         .filter(|_| matches!(app.view, View::Overview | View::Processes))
     {
         Some(lines) => {
-            let h = notice_height(&lines, body.width).min(body.height / 3);
+            let h = u16::try_from(lines.len()).unwrap_or(0).min(body.height / 4);
             let [rest, notice] =
                 Layout::vertical([Constraint::Min(0), Constraint::Length(h)]).areas(body);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .style(app.theme.warn())
-                    .wrap(Wrap { trim: true }),
-                notice,
-            );
+            frame.render_widget(Paragraph::new(lines).style(app.theme.warn()), notice);
             rest
         }
         None => body,
@@ -74,40 +70,33 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// `1,001 of 2,202 sockets unattributed: <cause>` and `fix: <command>`, when attribution
-/// ran and left some sockets without an owner.
-pub fn attribution_notice(app: &App) -> Option<Vec<Line<'static>>> {
+/// `1,001 of 2,202 sockets unattributed: <cause>` and `fix: <command>`, one row each
+/// (the first clipped with `…` at `width`), when attribution left some sockets without an owner. Where the
+/// whole fix does not fit, the row keeps just the setcap command: that is the part to copy.
+pub fn attribution_notice(app: &App, width: u16) -> Option<Vec<Line<'static>>> {
     let (snap, an) = app.data()?;
     let un = an.aggregate.unattributed;
     if un == 0 {
         return None;
     }
-    let total = an.aggregate.states.total();
-    let mut lines = vec![Line::from(match snap.attribution.reason {
-        Some(r) => format!(
-            "{} of {} sockets unattributed: {}",
-            fmt::count(un),
-            fmt::count(total),
-            r.cause()
-        ),
-        None => format!(
-            "{} of {} sockets unattributed",
-            fmt::count(un),
-            fmt::count(total)
-        ),
-    })];
-    if let Some(fix) = snap.attribution.reason.and_then(|r| r.fix()) {
+    let mut head = format!(
+        "{} of {} sockets unattributed",
+        fmt::count(un),
+        fmt::count(an.aggregate.states.total())
+    );
+    let reason = snap.attribution.reason;
+    if let Some(r) = reason {
+        head.push_str(": ");
+        head.push_str(r.cause());
+    }
+    let mut lines = vec![Line::from(fmt::clip(&head, usize::from(width)))];
+    if let Some(fix) = reason.and_then(|r| r.fix()) {
+        let setcap = UnattributedReason::SETCAP;
+        let short = fix.starts_with(setcap) && fix.chars().count() + 5 > usize::from(width);
+        let fix = if short { setcap } else { fix };
         lines.push(Line::from(format!("fix: {fix}")));
     }
     Some(lines)
-}
-
-/// Rows `lines` take when wrapped at `width` (an estimate by characters, never below one
-/// row per line).
-fn notice_height(lines: &[Line], width: u16) -> u16 {
-    let w = usize::from(width.max(1));
-    let rows: usize = lines.iter().map(|l| l.width().div_ceil(w).max(1)).sum();
-    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
