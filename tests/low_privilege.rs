@@ -256,6 +256,29 @@ fn nobody_counts_as_root_and_says_how_many_are_unattributed_and_why() {
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(json_states(&v), full(&ss), "check json states");
     assert_note(&err, s.root_owned(), total, NOT_ROOT, "check --format json");
+
+    // sockets: root's rows show `-` for the process, nobody's its own name, and the note.
+    let o = nobody(&s, ProcMount::Host, &bin, &["sockets"]);
+    let (stdout, stderr) = ok(&o, "nobody sockets");
+    let (root_port, own) = (
+        format!(":{} ", s.root_pop.port()),
+        format!("sscpop-cw/{}", s.nobody_pop.pid()),
+    );
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len() as u64, total, "one row per socket:\n{stdout}");
+    let root_rows = rows.iter().filter(|l| l.contains(&root_port)).count() as u64;
+    assert_eq!(root_rows, s.root_owned(), "root's rows:\n{stdout}");
+    for l in rows.iter().filter(|l| l.contains(&root_port)) {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        assert_eq!(
+            cols.get(5),
+            Some(&"-"),
+            "root's socket not shown as `-`: {l}"
+        );
+    }
+    let own_rows = rows.iter().filter(|l| l.contains(&own)).count() as u64;
+    assert_eq!(own_rows, 2 * NOBODY_CW + 1, "nobody's own rows:\n{stdout}");
+    assert_note(&stderr, s.root_owned(), total, NOT_ROOT, "sockets");
 }
 
 /// One way of running as nobody and what attribution it must achieve.
