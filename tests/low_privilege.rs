@@ -29,7 +29,8 @@ const HIDEPID: &str = "/proc is mounted with hidepid: other users' processes are
 const NO_DAC: &str = "CAP_SYS_PTRACE without CAP_DAC_READ_SEARCH";
 const NO_PTRACE: &str = "CAP_DAC_READ_SEARCH without CAP_SYS_PTRACE";
 
-const ROOT_CW: u64 = 120;
+/// Over close_wait_leak's default warning count (200), so `check` has a finding to agree on.
+const ROOT_CW: u64 = 250;
 const NOBODY_CW: u64 = 15;
 
 /// A namespace with [`ROOT_CW`] CLOSE_WAIT held by root and [`NOBODY_CW`] held by nobody.
@@ -241,9 +242,18 @@ fn nobody_counts_as_root_and_says_how_many_are_unattributed_and_why() {
     let same_row = process_entry(&root_json, s.nobody_pop.pid()).unwrap();
     assert_eq!(nobody_row, same_row, "nobody's own process as root sees it");
 
-    // check: the same status, the same perfdata as root, and the note on stderr.
+    // check: the same status, the same perfdata as root, and the note on stderr. Root names
+    // the leaking pid; nobody cannot, but still warns about the same 250 CLOSE_WAIT.
     let root_out = parts(&root_check).1;
+    assert_eq!(root_check.status.code(), Some(1), "root check:\n{root_out}");
+    let leak = format!(
+        "pid {} (sscpop-cw) holds {ROOT_CW} CLOSE_WAIT",
+        s.root_pop.pid()
+    );
+    assert!(root_out.contains(&leak), "root check:\n{root_out}");
     let (code, out, err) = parts(&chk);
+    let unnamed = format!("{ROOT_CW} CLOSE_WAIT held by processes sockscope could not name");
+    assert!(out.contains(&unnamed), "nobody check:\n{out}");
     assert_eq!(
         code,
         root_check.status.code().unwrap(),
