@@ -125,8 +125,9 @@ pub fn summary(
         Some(path) => recorded(global, path, args.at.as_deref())?,
         None => {
             let mut cfg = collect_config(global);
-            // Per-state counts need no owners; everything else shows them.
-            cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+            // Per-state text needs no owners; everything else shows them (a table's footer
+            // counts ownerless sockets and notes unattributed ones: unattributed, it said 0).
+            cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
             // A recorded snapshot already carries its owners: aggregating it costs nothing.
             let full = cfg.attribute || global.from_snapshot.is_some();
             let snap = collect_once(global, cfg)?;
@@ -189,7 +190,7 @@ fn summary_all(
         ));
     }
     let mut cfg = collect_config(global);
-    cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+    cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
     let (per_ns, failures) = sweep(&cfg, 1, std::time::Duration::ZERO);
     let snaps: Vec<Snapshot> = per_ns.into_iter().flatten().collect();
     let aggs: Vec<Aggregate> = snaps.iter().map(aggregate).collect();

@@ -267,6 +267,12 @@ fn nobody_counts_as_root_and_says_how_many_are_unattributed_and_why() {
     assert_eq!(json_states(&v), full(&ss), "check json states");
     assert_note(&err, s.root_owned(), total, NOT_ROOT, "check --format json");
 
+    // A table, even per state, attributes: its footer counts ownerless sockets and its
+    // notes (on stdout) carry the count and the fix.
+    let o = nobody(&s, ProcMount::Host, &bin, &["summary", "--format", "table"]);
+    let (stdout, _) = ok(&o, "nobody table");
+    assert_note(&stdout, s.root_owned(), total, NOT_ROOT, "table");
+
     // sockets: root's rows show `-` for the process, nobody's its own name, and the note.
     let o = nobody(&s, ProcMount::Host, &bin, &["sockets"]);
     let (stdout, stderr) = ok(&o, "nobody sockets");

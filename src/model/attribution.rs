@@ -20,8 +20,8 @@ pub enum UnattributedReason {
     /// CAP_DAC_READ_SEARCH without CAP_SYS_PTRACE: the fd directories open, but the kernel's
     /// ptrace check refuses every link in them (and hidepid still hides the pids).
     MissingSysPtrace,
-    /// Denied although root or both capabilities are effective: a security module (AppArmor,
-    /// SELinux, Yama with `ptrace_scope=3`) forbids reading other processes' fds.
+    /// Denied although root or both capabilities are effective: the kernel's ptrace check
+    /// refused (seen here as root on pid 1, whose capabilities are a superset of its own).
     Restricted,
 }
 
@@ -56,8 +56,9 @@ impl UnattributedReason {
                  fd links"
             }
             UnattributedReason::Restricted => {
-                "/proc/<pid>/fd refused despite root or both capabilities: a security module \
-                 (AppArmor, SELinux, Yama) forbids it"
+                "/proc/<pid>/fd refused despite root or both capabilities: the kernel's ptrace \
+                 check said no (a security module, or an owner more privileged than this \
+                 process)"
             }
         }
     }
@@ -76,9 +77,10 @@ impl UnattributedReason {
             UnattributedReason::MissingDacReadSearch | UnattributedReason::MissingSysPtrace => {
                 Some(concat!(setcap_cmd!(), " (both are needed)"))
             }
-            UnattributedReason::Restricted => {
-                Some("allow sockscope to read other processes' fds in that policy")
-            }
+            UnattributedReason::Restricted => Some(
+                "run sockscope where the kernel lets it inspect those processes (their \
+                     user namespace, or a policy that allows it)",
+            ),
             UnattributedReason::Raced => None,
         }
     }
@@ -114,9 +116,10 @@ impl UnattributedReason {
                 " (both are needed)"
             ),
             UnattributedReason::Restricted => {
-                "/proc/<pid>/fd refused despite root or both capabilities: a security module \
-                 (AppArmor, SELinux, Yama) forbids it; fix: allow \
-                 sockscope to read other processes' fds in that policy"
+                "/proc/<pid>/fd refused despite root or both capabilities: the kernel's ptrace \
+                 check said no (a security module, or an owner more privileged than this \
+                 process); fix: run sockscope where the kernel lets it inspect those \
+                 processes (their user namespace, or a policy that allows it)"
             }
         }
     }
