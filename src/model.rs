@@ -8,6 +8,9 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
+mod attribution;
+pub use attribution::{Attribution, UnattributedReason};
+
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
 /// sock_diag `idiag_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -392,49 +395,6 @@ pub struct ProcessInfo {
     pub uid: u32,
     /// User name for `uid`, or the number when the name is unknown.
     pub user: String,
-}
-
-/// Why some sockets could not be attributed to a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnattributedReason {
-    /// Not root: other users' /proc/PID/fd are unreadable.
-    NotRoot,
-    /// /proc is mounted with hidepid: other users' processes are invisible.
-    HidePid,
-    /// No visible process holds it: the owner exited or the socket closed between the dump
-    /// and the fd scan, or the owner lives in another pid namespace.
-    Raced,
-}
-
-impl UnattributedReason {
-    /// One line saying why, and how to fix it where a fix exists.
-    pub fn explain(self) -> &'static str {
-        match self {
-            UnattributedReason::NotRoot => {
-                "not root: other users' /proc/<pid>/fd are unreadable; run as root or grant \
-                 CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (both)"
-            }
-            UnattributedReason::HidePid => {
-                "/proc is mounted with hidepid: other users' processes are invisible"
-            }
-            UnattributedReason::Raced => {
-                "no visible process holds them: the owner exited between the socket dump and \
-                 the process scan, or lives in another pid namespace"
-            }
-        }
-    }
-}
-
-/// What process attribution achieved for a snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attribution {
-    /// Whether attribution ran at all.
-    pub attempted: bool,
-    /// Processes whose /proc/PID/fd could not be read.
-    pub unreadable_pids: u64,
-    /// Why sockets are unattributed, when some are.
-    pub reason: Option<UnattributedReason>,
 }
 
 /// How trustworthy a sample is.

@@ -125,8 +125,9 @@ pub fn summary(
         Some(path) => recorded(global, path, args.at.as_deref())?,
         None => {
             let mut cfg = collect_config(global);
-            // Per-state counts need no owners; everything else shows them.
-            cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+            // Per-state text needs no owners; everything else shows them (a table's footer
+            // counts ownerless sockets and notes unattributed ones: unattributed, it said 0).
+            cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
             // A recorded snapshot already carries its owners: aggregating it costs nothing.
             let full = cfg.attribute || global.from_snapshot.is_some();
             let snap = collect_once(global, cfg)?;
@@ -189,7 +190,7 @@ fn summary_all(
         ));
     }
     let mut cfg = collect_config(global);
-    cfg.attribute |= args.by != GroupBy::State || args.format == Format::Json;
+    cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
     let (per_ns, failures) = sweep(&cfg, 1, std::time::Duration::ZERO);
     let snaps: Vec<Snapshot> = per_ns.into_iter().flatten().collect();
     let aggs: Vec<Aggregate> = snaps.iter().map(aggregate).collect();
@@ -359,9 +360,9 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
         CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,
         CheckFormat::Json => check_report::write_json(out, &findings, &summary)?,
     }
-    if args.format == CheckFormat::Text {
-        report::write_notes(&mut io::stderr(), last, &aggregate(last))?;
-    }
+    // Both formats: stdout stays one status line or one JSON document, and a monitoring
+    // agent's log still shows how many owners are missing and how to fix it.
+    report::write_notes(&mut io::stderr(), last, &aggregate(last))?;
     Ok(check_report::exit_code(&findings))
 }
 

@@ -70,7 +70,7 @@ pub struct ScanStats {
     pub pids_rescanned: u64,
     /// fd links read with readlinkat.
     pub fds_read: u64,
-    /// Pids whose fd directory could not be opened (EACCES/EPERM).
+    /// Pids whose fd directory or links were refused (EACCES/EPERM).
     pub denied_pids: u64,
     /// Sockets with an inode that no readable pid holds, after all passes.
     pub unknown_inodes: u64,
@@ -85,30 +85,75 @@ pub struct ScanStats {
 pub struct AttributionFacts {
     /// Sockets with an inode that no pid was seen holding.
     pub unattributed: u64,
-    /// Pids whose `/proc/<pid>/fd` gave EACCES or EPERM.
+    /// Pids whose `/proc/<pid>/fd` (the directory or its links) gave EACCES or EPERM.
     pub denied_pids: u64,
-    /// The proc mount has `hidepid=1/2/noaccess/invisible`.
+    /// The proc mount has `hidepid=1/2/noaccess/invisible/ptraceable`.
     pub hidepid: bool,
-    /// euid 0, or both CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH effective.
-    pub privileged: bool,
+    /// The capabilities the caller holds (root normally holds both).
+    pub caps: Caps,
+}
+
+/// The two capabilities that together open other users' `/proc/<pid>/fd`: CAP_DAC_READ_SEARCH
+/// opens the directory (mode 0500, owned by the process's user), CAP_SYS_PTRACE passes the
+/// ptrace check on every link in it and makes hidepid'd pids visible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps {
+    /// CAP_SYS_PTRACE is effective.
+    pub sys_ptrace: bool,
+    /// CAP_DAC_READ_SEARCH is effective.
+    pub dac_read_search: bool,
+}
+
+impl Caps {
+    /// Both capabilities.
+    pub const BOTH: Caps = Caps {
+        sys_ptrace: true,
+        dac_read_search: true,
+    };
+
+    /// The effective set of this process, from `/proc/self/status` (`CapEff`); when that is
+    /// unreadable, euid 0 counts as both.
+    pub fn effective() -> Caps {
+        match procfs::process::Process::myself().and_then(|p| p.status()) {
+            Ok(st) => Caps::from_capeff(st.capeff),
+            Err(_) if nix::unistd::geteuid().is_root() => Caps::BOTH,
+            Err(_) => Caps::default(),
+        }
+    }
+
+    /// From a `CapEff` bitmask.
+    pub fn from_capeff(capeff: u64) -> Caps {
+        const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
+        const CAP_SYS_PTRACE: u64 = 1 << 19;
+        Caps {
+            sys_ptrace: capeff & CAP_SYS_PTRACE != 0,
+            dac_read_search: capeff & CAP_DAC_READ_SEARCH != 0,
+        }
+    }
 }
 
 /// Why sockets stayed unattributed, from observed facts. `None` when all were attributed.
 ///
-/// hidepid wins for an unprivileged caller: other pids are then absent rather than
-/// unreadable, so a zero EACCES count proves nothing. Otherwise any denied pid means the
-/// caller lacks the privileges, and with everything readable the socket or its owner must
-/// have changed between the dump and the scan.
+/// Nothing denied and no hidepid means every pid was readable: the socket or its owner
+/// changed between the dump and the scan. Otherwise the capabilities decide: with both,
+/// something beyond them refused; with one, the other is missing (measured: either alone
+/// attributes nothing of other users'); with none, hidepid when no pid was even visible to
+/// be denied (other pids are absent, so a zero EACCES count proves nothing), else not root.
 pub fn unattributed_reason(f: &AttributionFacts) -> Option<UnattributedReason> {
     if f.unattributed == 0 {
-        None
-    } else if f.hidepid && !f.privileged {
-        Some(UnattributedReason::HidePid)
-    } else if f.denied_pids > 0 {
-        Some(UnattributedReason::NotRoot)
-    } else {
-        Some(UnattributedReason::Raced)
+        return None;
     }
+    if f.denied_pids == 0 && !f.hidepid {
+        return Some(UnattributedReason::Raced);
+    }
+    Some(match (f.caps.sys_ptrace, f.caps.dac_read_search) {
+        (true, true) if f.denied_pids == 0 => UnattributedReason::Raced,
+        (true, true) => UnattributedReason::Restricted,
+        (true, false) => UnattributedReason::MissingDacReadSearch,
+        (false, true) => UnattributedReason::MissingSysPtrace,
+        (false, false) if f.hidepid && f.denied_pids == 0 => UnattributedReason::HidePid,
+        (false, false) => UnattributedReason::NotRoot,
+    })
 }
 
 /// Whether the proc mount at `mount_point` in a `/proc/self/mountinfo` text hides other
@@ -256,7 +301,11 @@ impl ProcessResolver {
             unattributed: unknown,
             denied_pids: self.stats.denied_pids,
             hidepid: unknown > 0 && self.hidepid(),
-            privileged: unknown > 0 && privileged(),
+            caps: if unknown > 0 {
+                Caps::effective()
+            } else {
+                Caps::default()
+            },
         };
         let attribution = Attribution {
             attempted: true,
@@ -362,11 +411,20 @@ impl ProcessResolver {
                         continue;
                     }
                     self.stats.fds_read += 1;
-                    // An fd closed since getdents gives ENOENT: skip it.
-                    if let Ok(link) = readlinkat(Some(dirfd), name) {
-                        if let Some(ino) = socket_inode(link.as_encoded_bytes()) {
-                            entry.inodes.push(ino);
+                    match readlinkat(Some(dirfd), name) {
+                        Ok(link) => {
+                            if let Some(ino) = socket_inode(link.as_encoded_bytes()) {
+                                entry.inodes.push(ino);
+                            }
                         }
+                        // CAP_DAC_READ_SEARCH alone opens the directory, but the ptrace
+                        // check refuses every link: one refusal means all, stop reading.
+                        Err(Errno::EACCES | Errno::EPERM) => {
+                            entry.denied = true;
+                            break;
+                        }
+                        // An fd closed since getdents gives ENOENT: skip it.
+                        Err(_) => {}
                     }
                 }
             }
@@ -532,22 +590,6 @@ pub fn attribute_requests(sockets: &mut [SocketRecord]) {
             s.owner = owner;
         }
     }
-}
-
-/// euid 0 or both CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH effective: the capabilities that
-/// together make other users' `/proc/<pid>/fd` readable.
-fn privileged() -> bool {
-    const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
-    const CAP_SYS_PTRACE: u64 = 1 << 19;
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    procfs::process::Process::myself()
-        .and_then(|p| p.status())
-        .is_ok_and(|s| {
-            let need = CAP_DAC_READ_SEARCH | CAP_SYS_PTRACE;
-            s.capeff & need == need
-        })
 }
 
 #[cfg(test)]

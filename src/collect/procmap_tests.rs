@@ -124,21 +124,70 @@ fn finds_hidepid_in_mountinfo() {
 
 #[test]
 fn reason_follows_the_facts() {
-    let f = |unattributed, denied_pids, hidepid, privileged| AttributionFacts {
+    const NONE: Caps = Caps {
+        sys_ptrace: false,
+        dac_read_search: false,
+    };
+    const PTRACE: Caps = Caps {
+        sys_ptrace: true,
+        dac_read_search: false,
+    };
+    const DAC: Caps = Caps {
+        sys_ptrace: false,
+        dac_read_search: true,
+    };
+    let f = |unattributed, denied_pids, hidepid, caps| AttributionFacts {
         unattributed,
         denied_pids,
         hidepid,
-        privileged,
+        caps,
     };
     use UnattributedReason::*;
-    assert_eq!(unattributed_reason(&f(0, 5, true, false)), None);
-    assert_eq!(unattributed_reason(&f(3, 0, true, false)), Some(HidePid));
-    assert_eq!(unattributed_reason(&f(3, 5, true, false)), Some(HidePid));
-    assert_eq!(unattributed_reason(&f(3, 5, false, false)), Some(NotRoot));
-    assert_eq!(unattributed_reason(&f(3, 5, true, true)), Some(NotRoot));
-    assert_eq!(unattributed_reason(&f(3, 0, false, true)), Some(Raced));
-    assert_eq!(unattributed_reason(&f(3, 0, false, false)), Some(Raced));
-    assert_eq!(unattributed_reason(&f(3, 0, true, true)), Some(Raced));
+    assert_eq!(unattributed_reason(&f(0, 5, true, NONE)), None);
+    // hidepid with nothing denied: the other pids are absent.
+    assert_eq!(unattributed_reason(&f(3, 0, true, NONE)), Some(HidePid));
+    // hidepid's gid= exemption: pids visible, fds still closed.
+    assert_eq!(unattributed_reason(&f(3, 5, true, NONE)), Some(NotRoot));
+    assert_eq!(unattributed_reason(&f(3, 5, false, NONE)), Some(NotRoot));
+    assert_eq!(
+        unattributed_reason(&f(3, 5, false, PTRACE)),
+        Some(MissingDacReadSearch)
+    );
+    assert_eq!(
+        unattributed_reason(&f(3, 5, true, PTRACE)),
+        Some(MissingDacReadSearch)
+    );
+    assert_eq!(
+        unattributed_reason(&f(3, 5, false, DAC)),
+        Some(MissingSysPtrace)
+    );
+    // DAC alone under hidepid: the pids stay invisible, nothing is denied.
+    assert_eq!(
+        unattributed_reason(&f(3, 0, true, DAC)),
+        Some(MissingSysPtrace)
+    );
+    assert_eq!(
+        unattributed_reason(&f(3, 5, true, Caps::BOTH)),
+        Some(Restricted)
+    );
+    assert_eq!(
+        unattributed_reason(&f(3, 5, false, Caps::BOTH)),
+        Some(Restricted)
+    );
+    assert_eq!(unattributed_reason(&f(3, 0, true, Caps::BOTH)), Some(Raced));
+    for caps in [NONE, PTRACE, DAC, Caps::BOTH] {
+        assert_eq!(unattributed_reason(&f(3, 0, false, caps)), Some(Raced));
+    }
+}
+
+#[test]
+fn capeff_bits() {
+    assert_eq!(Caps::from_capeff(0), Caps::default());
+    assert_eq!(Caps::from_capeff(0x0000_01ff_ffff_ffff), Caps::BOTH);
+    let ptrace = Caps::from_capeff(1 << 19);
+    assert!(ptrace.sys_ptrace && !ptrace.dac_read_search);
+    let dac = Caps::from_capeff(1 << 2);
+    assert!(!dac.sys_ptrace && dac.dac_read_search);
 }
 
 #[test]

@@ -81,7 +81,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         selected: app.selected(),
         cell: &cell,
         theme: t,
-        empty: "no attributed sockets (TIME_WAIT is ownerless; unattributed ones need root)",
+        empty: "no attributed sockets (TIME_WAIT is ownerless; the rest need root or both \
+                capabilities)",
     };
     table::draw(frame, area, &spec);
 }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
+use crate::model::UnattributedReason;
 use crate::tui::app::App;
 use crate::tui::keys::{help_rows, Mode, View};
 use crate::tui::replay::ReplayStatus;
@@ -39,6 +40,19 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if strip_h > 0 {
         namespaces::draw(frame, strip, app);
     }
+    // Where owners are the point, say how many are missing and how to get them back.
+    let body = match attribution_notice(app, body.width)
+        .filter(|_| matches!(app.view, View::Overview | View::Processes))
+    {
+        Some(lines) => {
+            let h = u16::try_from(lines.len()).unwrap_or(0).min(body.height / 4);
+            let [rest, notice] =
+                Layout::vertical([Constraint::Min(0), Constraint::Length(h)]).areas(body);
+            frame.render_widget(Paragraph::new(lines).style(app.theme.warn()), notice);
+            rest
+        }
+        None => body,
+    };
     match app.view {
         View::Overview => overview::draw(frame, body, app),
         View::Processes => processes::draw(frame, body, app),
@@ -54,6 +68,35 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Explain => draw_explain(frame, area, app),
         Mode::Normal | Mode::Filter => {}
     }
+}
+
+/// `1,001 of 2,202 sockets unattributed: <cause>` and `fix: <command>`, one row each
+/// (the first clipped with `…` at `width`), when attribution left some sockets without an owner. Where the
+/// whole fix does not fit, the row keeps just the setcap command: that is the part to copy.
+pub fn attribution_notice(app: &App, width: u16) -> Option<Vec<Line<'static>>> {
+    let (snap, an) = app.data()?;
+    let un = an.aggregate.unattributed;
+    if un == 0 {
+        return None;
+    }
+    let mut head = format!(
+        "{} of {} sockets unattributed",
+        fmt::count(un),
+        fmt::count(an.aggregate.states.total())
+    );
+    let reason = snap.attribution.reason;
+    if let Some(r) = reason {
+        head.push_str(": ");
+        head.push_str(r.cause());
+    }
+    let mut lines = vec![Line::from(fmt::clip(&head, usize::from(width)))];
+    if let Some(fix) = reason.and_then(|r| r.fix()) {
+        let setcap = UnattributedReason::SETCAP;
+        let short = fix.starts_with(setcap) && fix.chars().count() + 5 > usize::from(width);
+        let fix = if short { setcap } else { fix };
+        lines.push(Line::from(format!("fix: {fix}")));
+    }
+    Some(lines)
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {

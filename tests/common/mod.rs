@@ -151,6 +151,7 @@ fn kill_group(pgid: u32, sig: i32) {
 
 mod netns;
 mod population;
+pub mod privilege;
 mod tmux;
 pub use netns::*;
 pub use population::*;
