@@ -241,6 +241,7 @@ fault_case!(eintr_in_send_is_retried_in_place: Request(0), 0, SendEintr(2) => Ex
 fault_case!(enobufs_restarts_the_dump: Request(0), 1, Enobufs => Exact(1, "ENOBUFS"));
 fault_case!(enobufs_in_the_v6_answer_restarts_the_whole_dump: Request(1), 0, Enobufs => Exact(1, "ENOBUFS"));
 fault_case!(enobufs_twice_is_an_error: Always, 1, Enobufs => Error(protocol, "ENOBUFS", 1));
+fault_case!(enobufs_again_while_draining_is_drained_past: Request(0), 1, Enobufs; Request(0), 3, Enobufs => Exact(1, "ENOBUFS"));
 fault_case!(send_enobufs_restarts_the_dump: Request(0), 0, SendErrno(libc::ENOBUFS) => Exact(1, "No buffer space"));
 // Missing DONE / stalled answer: recv times out.
 fault_case!(stalled_answer_restarts_the_dump: Request(0), 2, Stall => Exact(1, "no DONE"));

@@ -18,7 +18,7 @@
 //! | fault at the socket                                   | behaviour                                  |
 //! |-------------------------------------------------------|--------------------------------------------|
 //! | `EINTR` from `recv` / `send`                          | retried in place (8 times), then restart   |
-//! | `ENOBUFS` from `recv` (a datagram was dropped)        | restart                                    |
+//! | `ENOBUFS` from `recv` (a datagram was dropped)        | restart (the drain reads past a second one) |
 //! | `EAGAIN` / `SO_RCVTIMEO` expiry (no DONE, stalled)    | restart; then `Protocol("… no DONE")`      |
 //! | NLMSG_OVERRUN                                         | restart                                    |
 //! | NLM_F_DUMP_INTR on a message                          | restart; then the sample is marked inconsistent |
