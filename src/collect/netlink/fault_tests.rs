@@ -3,7 +3,8 @@
 //! vanishes with the thread) holding a known socket population; every case replays that
 //! recording through [`Scripted`] with one fault injected at the socket boundary and
 //! checks the exact outcome: the very sockets of the clean dump (and the restart recorded
-//! in `last_stats`), or the exact error. Also checks the collector's `auto` fallback.
+//! in `last_stats`), or the exact error. Part of the table also replays the committed
+//! kernel fixtures, so it runs without root. Also checks the collector's `auto` fallback.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -183,7 +184,12 @@ fn replay(clean: &Clean, faults: &[(When, usize, Fault)]) -> NetlinkSource<Scrip
 }
 
 fn run_case(name: &str, faults: &[(When, usize, Fault)], outcome: Outcome) {
-    let Some(clean) = clean(name) else { return };
+    if let Some(clean) = clean(name) {
+        check_case(clean, name, faults, outcome);
+    }
+}
+
+fn check_case(clean: &Clean, name: &str, faults: &[(When, usize, Fault)], outcome: Outcome) {
     let mut src = replay(clean, faults);
     let result = src.dump(&DumpRequest::default());
     let stats = src.last_stats().clone();
@@ -280,6 +286,84 @@ fault_case!(wrong_sequence_number_twice_is_an_error: Always, 1, WrongSeq(1000) =
 fault_case!(duplicated_datagram_is_deduplicated_by_cookie: Request(0), 1, Duplicate => Deduplicated);
 fault_case!(empty_datagram_is_ignored: Request(0), 1, Empty => Exact(0, ""));
 fault_case!(send_eperm_is_permission_denied: Always, 0, SendErrno(libc::EPERM) => Error(denied, "sending sock_diag request", 0));
+
+/// The committed real-kernel fixtures (`tests/fixtures/netlink/`, 21 v4 + 5 v6 sockets)
+/// as a recording: the v4 answer split into three datagrams at message boundaries.
+fn fixture_clean() -> Clean {
+    const V4: &[u8] = include_bytes!("../../../tests/fixtures/netlink/v4.bin");
+    const V6: &[u8] = include_bytes!("../../../tests/fixtures/netlink/v6.bin");
+    let mut bounds = vec![0];
+    let mut off = 0;
+    while off < V4.len() {
+        let len = u32::from_ne_bytes(V4[off..off + 4].try_into().unwrap()) as usize;
+        off += (len + 3) & !3;
+        bounds.push(off.min(V4.len()));
+    }
+    let cut = |i: usize| bounds[i * (bounds.len() - 1) / 3];
+    let recording = Recording {
+        v4: vec![
+            V4[..cut(1)].to_vec(),
+            V4[cut(1)..cut(2)].to_vec(),
+            V4[cut(2)..].to_vec(),
+        ],
+        v6: vec![V6.to_vec()],
+    };
+    let mut src = NetlinkSource::with_transport(Scripted::new(recording.clone()));
+    let dump = src.dump(&DumpRequest::default()).unwrap();
+    let want: BTreeMap<TcpState, u64> = [
+        (TcpState::Established, 12),
+        (TcpState::Listen, 6),
+        (TcpState::SynRecv, 2),
+        (TcpState::FinWait2, 2),
+        (TcpState::TimeWait, 2),
+        (TcpState::CloseWait, 2),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts(&dump), want);
+    Clean { recording, dump }
+}
+
+/// Part of the table over the fixtures, so it also runs without root.
+#[test]
+fn fixture_replay_faults_without_root() {
+    let clean = fixture_clean();
+    let cases: [(&str, (When, usize, Fault), Outcome); 10] = [
+        ("eintr", (Request(0), 1, Eintr(3)), Exact(0, "")),
+        ("enobufs", (Request(0), 1, Enobufs), Exact(1, "ENOBUFS")),
+        (
+            "enobufs twice",
+            (Always, 1, Enobufs),
+            Error(protocol, "ENOBUFS", 1),
+        ),
+        (
+            "no done",
+            (Always, 0, DropDone),
+            Error(protocol, "no DONE", 1),
+        ),
+        (
+            "eperm",
+            (Always, 0, NlmsgError(libc::EPERM)),
+            Error(denied, "not permitted", 0),
+        ),
+        ("overrun", (Request(0), 1, Overrun), Exact(1, "OVERRUN")),
+        ("cut", (Request(0), 1, CutMidMessage), Exact(1, "truncated")),
+        (
+            "short read",
+            (Request(0), 2, RecvClaimsMore),
+            Exact(1, "datagram truncated"),
+        ),
+        (
+            "wrong seq",
+            (Request(0), 1, WrongSeq(-1)),
+            Exact(1, "sequence number"),
+        ),
+        ("duplicate", (Request(0), 1, Duplicate), Deduplicated),
+    ];
+    for (name, fault, outcome) in cases {
+        check_case(&clean, name, &[fault], outcome);
+    }
+}
 
 #[test]
 fn eintr_retries_are_counted_in_last_stats() {
