@@ -2,6 +2,16 @@
 //! fallback to /proc), dumps, attributes sockets to processes, applies the filter, and reads
 //! counters and sysctls. It owns the sources, so it lives on exactly one thread: the one
 //! that called [`Collector::open`] (namespaces are per thread).
+//!
+//! Fallback policy with `--source auto` (the netlink source has already restarted a broken
+//! dump once before it reports an error):
+//! - netlink cannot be opened, or the kernel refuses the dump (`PermissionDenied`,
+//!   `Unsupported`): switch to /proc for good, with a one-line notice;
+//! - any other dump failure (a dump broken twice on one tick): this tick is read from
+//!   /proc (the snapshot says `source: proc`) and netlink is tried again next tick; after
+//!   [`MAX_FAILED_TICKS`] such ticks in a row, switch for good.
+//!
+//! A partial netlink dump is never used. With `--source netlink` every failure is returned.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,9 +19,14 @@ use crate::collect::netlink::NetlinkSource;
 use crate::collect::netns_sweep::{discover, NetnsFailure};
 use crate::collect::procmap::ProcessResolver;
 use crate::collect::procnet::ProcNetSource;
+use crate::collect::SocketDump;
 use crate::collect::{counters, netns, sysctl, CollectError, DumpRequest, SocketSource};
 use crate::filter::Filter;
 use crate::model::{Attribution, Owner, Snapshot, SourceKind, TcpState};
+
+/// Consecutive ticks whose netlink dump failed (after its own restart) before `auto`
+/// stops trying netlink.
+pub const MAX_FAILED_TICKS: u32 = 3;
 
 /// Which socket source to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +68,10 @@ pub struct Collector {
     resolver: Option<ProcessResolver>,
     netns_label: String,
     notice: Option<String>,
+    /// /proc source for single ticks whose netlink dump failed (auto only).
+    tick_fallback: Option<ProcNetSource>,
+    /// Ticks in a row whose netlink dump failed.
+    failed_ticks: u32,
 }
 
 impl Collector {
@@ -73,7 +92,16 @@ impl Collector {
                 }
             },
         };
-        Ok(Collector {
+        Ok(Collector::with_source(cfg, source, notice))
+    }
+
+    /// A collector over an already opened source (tests inject fault-scripted ones).
+    pub(crate) fn with_source(
+        cfg: CollectConfig,
+        source: Box<dyn SocketSource + Send>,
+        notice: Option<String>,
+    ) -> Collector {
+        Collector {
             resolver: cfg.attribute.then(ProcessResolver::new),
             netns_label: cfg
                 .netns_label
@@ -83,7 +111,9 @@ impl Collector {
             cfg,
             source,
             notice,
-        })
+            tick_fallback: None,
+            failed_ticks: 0,
+        }
     }
 
     /// The source in use.
@@ -118,18 +148,7 @@ impl Collector {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let req = self.request();
-        let mut dump = match self.source.dump(&req) {
-            Ok(d) => d,
-            Err(e)
-                if self.cfg.source == SourcePref::Auto
-                    && self.source.kind() == SourceKind::Netlink =>
-            {
-                self.notice = Some(fallback_notice(&e));
-                self.source = Box::new(ProcNetSource::new());
-                self.source.dump(&req)?
-            }
-            Err(e) => return Err(e),
-        };
+        let (mut dump, source_kind) = self.dump_sockets(&req)?;
 
         let (processes, attribution) = match self.resolver.as_mut() {
             Some(resolver) => {
@@ -143,10 +162,11 @@ impl Collector {
                         tcp_info: false,
                         ..req
                     };
-                    self.source
-                        .dump(&lreq)
-                        .map(|d| d.sockets)
-                        .unwrap_or_default()
+                    let listeners = match self.tick_fallback.as_mut() {
+                        Some(proc) if source_kind == SourceKind::Proc => proc.dump(&lreq),
+                        _ => self.source.dump(&lreq),
+                    };
+                    listeners.map(|d| d.sockets).unwrap_or_default()
                 } else {
                     Vec::new()
                 };
@@ -187,7 +207,7 @@ impl Collector {
 
         Ok(Snapshot {
             taken_at_ms,
-            source: self.source.kind(),
+            source: source_kind,
             netns: self.netns_label.clone(),
             sockets: dump.sockets,
             processes,
@@ -197,6 +217,41 @@ impl Collector {
             sysctls,
             collect_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         })
+    }
+}
+
+impl Collector {
+    /// Dumps from the source, applying the fallback policy in the module doc. Returns the
+    /// dump and the kind of source that produced it.
+    fn dump_sockets(
+        &mut self,
+        req: &DumpRequest,
+    ) -> Result<(SocketDump, SourceKind), CollectError> {
+        let err = match self.source.dump(req) {
+            Ok(d) => {
+                self.failed_ticks = 0;
+                return Ok((d, self.source.kind()));
+            }
+            Err(e) => e,
+        };
+        if self.cfg.source != SourcePref::Auto || self.source.kind() != SourceKind::Netlink {
+            return Err(err);
+        }
+        self.failed_ticks += 1;
+        let refused = matches!(
+            err,
+            CollectError::PermissionDenied(_) | CollectError::Unsupported(_)
+        );
+        if refused || self.failed_ticks >= MAX_FAILED_TICKS {
+            self.notice = Some(fallback_notice(&err));
+            self.source = Box::new(self.tick_fallback.take().unwrap_or_default());
+            return Ok((self.source.dump(req)?, self.source.kind()));
+        }
+        self.notice = Some(format!(
+            "sockscope: netlink sock_diag dump failed ({err}); this sample is from /proc/net/tcp"
+        ));
+        let proc = self.tick_fallback.get_or_insert_with(ProcNetSource::new);
+        Ok((proc.dump(req)?, proc.kind()))
     }
 }
 

@@ -64,9 +64,11 @@ const AF_INET6: u8 = libc::AF_INET6 as u8;
 pub struct DecodeStats {
     /// Netlink messages looked at, of any type.
     pub messages: u64,
-    /// Messages skipped because their sequence number belongs to another request
-    /// (for instance the tail of an earlier, abandoned dump).
+    /// Messages whose sequence number belongs to another request. The first one ends
+    /// the decode with an error (see [`DumpDecoder`]), so this is 0 or 1.
     pub foreign_seq: u64,
+    /// Messages flagged NLM_F_DUMP_INTR (the kernel's table changed under the dump).
+    pub dump_intr: u64,
     /// Sockets skipped because their state is not one sockscope models (for instance
     /// TCP_BOUND_INACTIVE, 13, which only a mask wider than 0xFFF asks for).
     pub unknown_state: u64,
@@ -87,8 +89,10 @@ pub enum Progress {
 /// each answered by any number of datagrams and closed by NLMSG_DONE.
 ///
 /// Sequence policy: a message whose `nlmsg_seq` differs from the request being decoded
-/// is skipped and counted in [`DecodeStats::foreign_seq`]; it can only be stale output of
-/// an earlier request on the same socket, and it never ends the current request.
+/// is an error. The live source drains the socket before each request and the kernel runs
+/// one dump per socket at a time, so such a message is either corrupt or stale output that
+/// may stand where one of ours should be; skipping it could silently lose sockets, so the
+/// caller restarts the dump instead.
 ///
 /// The decoder keeps its cookie set between dumps so the live source does not
 /// reallocate it each poll.
@@ -160,13 +164,19 @@ impl DumpDecoder {
             self.stats.messages += 1;
             if seq != self.seq {
                 self.stats.foreign_seq += 1;
-                continue;
+                return Err(CollectError::Protocol(format!(
+                    "message with sequence number {seq} in the answer to request {}",
+                    self.seq
+                )));
             }
             // Never seen for TCP dumps on this kernel, so nothing relies on it; when a
             // kernel does set it, saying so is better than staying quiet.
-            if flags & NLM_F_DUMP_INTR != 0 && self.quality.inconsistent.is_none() {
-                self.quality.inconsistent =
-                    Some("kernel flagged the sock_diag dump as interrupted".into());
+            if flags & NLM_F_DUMP_INTR != 0 {
+                self.stats.dump_intr += 1;
+                if self.quality.inconsistent.is_none() {
+                    self.quality.inconsistent =
+                        Some("kernel flagged the sock_diag dump as interrupted".into());
+                }
             }
             match msg_type {
                 SOCK_DIAG_BY_FAMILY => self.socket_message(payload),
@@ -388,9 +398,17 @@ fn check_error_code(payload: &[u8], what: &str) -> Result<(), CollectError> {
         return Ok(());
     }
     let errno = code.saturating_neg();
-    Err(CollectError::Netlink {
-        errno,
-        msg: std::io::Error::from_raw_os_error(errno).to_string(),
+    let msg = std::io::Error::from_raw_os_error(errno).to_string();
+    // The fallback matches on these variants (an LSM or a kernel without inet_diag
+    // refuses the dump itself, not the socket open).
+    Err(match errno {
+        libc::EPERM | libc::EACCES => {
+            CollectError::PermissionDenied(format!("sock_diag refused the dump ({what}): {msg}"))
+        }
+        libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT | libc::ENOENT | libc::EOPNOTSUPP => {
+            CollectError::Unsupported(format!("sock_diag refused the dump ({what}): {msg}"))
+        }
+        _ => CollectError::Netlink { errno, msg },
     })
 }
 

@@ -2,53 +2,65 @@
 //! address family, every datagram checked before the pure decoder in [`decode`] turns it
 //! into [`SocketRecord`](crate::model::SocketRecord)s.
 //!
-//! Owns the netlink socket and the receive loop, nothing else: it does not resolve
-//! owners (records leave with `Owner::Unresolved`), pick a fallback, or enter
-//! namespaces (the socket lives in the namespace of the thread that opened it).
+//! Owns the receive loop and its recovery policy, nothing else: the socket itself sits
+//! behind [`transport::DiagTransport`] (whose module documents what each fault at the
+//! socket does); this module does not resolve owners (records leave with
+//! `Owner::Unresolved`), pick a fallback, or enter namespaces (the socket lives in the
+//! namespace of the thread that opened it).
 //!
 //! Safety nets, each because a measured or plausible failure would otherwise be silent:
 //! every datagram is sized with `MSG_PEEK | MSG_TRUNC` before it is read, so nothing is
 //! ever cut (a reader with a small buffer lost 74% of sockets); each receive times out
 //! (`SO_RCVTIMEO`) and the dump has an overall deadline and datagram budget; a dump
 //! without NLMSG_DONE is an error. Stale datagrams left by an abandoned dump are drained
-//! before each request, and any that slip through are skipped by sequence number.
+//! before each request. A dump broken on the way (overrun, truncation, a foreign sequence
+//! number, a transient kernel error) is thrown away and restarted once from scratch; a
+//! partial dump is never returned.
 
 pub mod decode;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod fault_transport;
 #[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod tests;
+pub mod transport;
 
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
 use netlink_packet_sock_diag::{SockDiagMessage, AF_INET, AF_INET6, IPPROTO_TCP};
-use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
 use self::decode::{DecodeStats, DumpDecoder, Progress};
+use self::transport::{DiagTransport, KernelSocket};
 use super::{CollectError, DumpRequest, SocketDump, SocketSource};
 use crate::model::{Family, SourceKind, KERNEL_NEW_SYN_RECV};
 
 /// Initial user-space receive buffer. The kernel sizes dump datagrams from the reader's
 /// buffer, capped near 32 KiB; anything larger is still read whole thanks to the peek.
 const RECV_BUF: usize = 64 * 1024;
-/// Kernel-side socket receive buffer requested with SO_RCVBUF.
-/// A `c_int` because netlink-sys passes the option value's own size to setsockopt.
-const SO_RCVBUF_BYTES: libc::c_int = 1024 * 1024;
 /// Longest wait for any single datagram.
 const RECV_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest a whole dump (all families) may take; 100k sockets take ~0.15 s.
+/// Longest one dump attempt (all families) may take; 100k sockets take ~0.15 s.
 const DUMP_DEADLINE: Duration = Duration::from_secs(30);
 /// Datagrams per request before we give up; ~250 sockets each, so ~250M sockets.
 const MAX_DATAGRAMS: u32 = 1_000_000;
 /// Stale datagrams drained before a request at most.
 const MAX_DRAIN: u32 = 4096;
+/// Times one system call is repeated after EINTR before the attempt is abandoned.
+const MAX_EINTR: u32 = 8;
+/// Whole-dump restarts after a broken answer. One: a transient fault rarely strikes twice
+/// in a row, and a persistent one should surface within one tick, not a loop.
+const MAX_RESTARTS: u32 = 1;
 
-/// A persistent NETLINK_SOCK_DIAG socket that dumps TCP sockets.
-pub struct NetlinkSource {
-    socket: Socket,
+/// A persistent NETLINK_SOCK_DIAG socket that dumps TCP sockets. Generic over the
+/// transport so tests can inject faults; production uses [`KernelSocket`] (static
+/// dispatch, no cost).
+pub struct NetlinkSource<T: DiagTransport = KernelSocket> {
+    transport: T,
     buf: Vec<u8>,
     decoder: DumpDecoder,
     seq: u32,
@@ -57,46 +69,55 @@ pub struct NetlinkSource {
 }
 
 /// What the last dump saw besides sockets, for diagnostics and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DumpStats {
-    /// Decoder counters (messages, foreign sequence numbers, unknown states).
+    /// Decoder counters (messages, foreign sequence numbers, unknown states) of the
+    /// attempt that produced the result.
     pub decode: DecodeStats,
-    /// Datagrams received for the dump's requests.
+    /// Datagrams received for the dump's requests, over all attempts.
     pub datagrams: u64,
-    /// Stale datagrams discarded before the requests were sent.
+    /// Stale datagrams discarded before the requests were sent, over all attempts.
     pub drained: u64,
+    /// `recv`/`send` calls repeated after EINTR, over all attempts.
+    pub eintr_retries: u64,
+    /// Times the whole dump was thrown away and requested again (at most
+    /// `MAX_RESTARTS`).
+    pub restarts: u32,
+    /// Why the last restart happened (the error of the abandoned attempt).
+    pub restart_reason: Option<String>,
 }
 
-impl NetlinkSource {
+impl NetlinkSource<KernelSocket> {
     /// Opens the netlink socket in the calling thread's network namespace.
-    pub fn open() -> Result<NetlinkSource, CollectError> {
-        let mut socket = Socket::new(NETLINK_SOCK_DIAG)
-            .map_err(|e| CollectError::io("opening NETLINK_SOCK_DIAG socket", e))?;
-        socket
-            .bind_auto()
-            .map_err(|e| CollectError::io("binding NETLINK_SOCK_DIAG socket", e))?;
-        // A bigger kernel buffer is an optimisation; the dump is paced by our reads.
-        let _ = socket.set_rx_buf_sz(SO_RCVBUF_BYTES);
-        set_recv_timeout(&socket, RECV_TIMEOUT)
-            .map_err(|e| CollectError::io("setting SO_RCVTIMEO on netlink socket", e))?;
-        Ok(NetlinkSource {
-            socket,
+    pub fn open() -> Result<NetlinkSource<KernelSocket>, CollectError> {
+        Ok(NetlinkSource::with_transport(KernelSocket::open(
+            RECV_TIMEOUT,
+        )?))
+    }
+}
+
+impl<T: DiagTransport> NetlinkSource<T> {
+    /// A source over any transport (tests use a scripted one).
+    pub fn with_transport(transport: T) -> NetlinkSource<T> {
+        NetlinkSource {
+            transport,
             buf: Vec::with_capacity(RECV_BUF),
             decoder: DumpDecoder::default(),
             seq: 0,
             last_len: 0,
             last_stats: DumpStats::default(),
-        })
+        }
     }
 
     /// Counters from the most recent dump.
-    pub fn last_stats(&self) -> DumpStats {
-        self.last_stats
+    pub fn last_stats(&self) -> &DumpStats {
+        &self.last_stats
     }
 
     /// Sends one request for `family` and appends every datagram of the answer, raw, to
     /// `out`. Returns the request's sequence number. The concatenation is exactly what
-    /// [`decode::decode_dump`] takes; this is how the fixtures were recorded.
+    /// [`decode::decode_dump`] takes; this is how the fixtures were recorded. No restart:
+    /// a fixture must be one clean answer.
     pub fn dump_raw(
         &mut self,
         family: Family,
@@ -112,6 +133,20 @@ impl NetlinkSource {
         Ok(seq)
     }
 
+    /// One complete dump attempt: every wanted family, from request to DONE.
+    fn dump_once(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
+        let deadline = Instant::now() + DUMP_DEADLINE;
+        self.decoder
+            .reset(req.state_mask, self.last_len + self.last_len / 8);
+        let families = [(req.ipv4, Family::V4), (req.ipv6, Family::V6)];
+        for (_, family) in families.iter().filter(|(on, _)| *on) {
+            let seq = self.request(*family, req)?;
+            self.decoder.begin(seq);
+            self.receive_until_done(deadline, |_| {})?;
+        }
+        self.decoder.finish()
+    }
+
     /// Drains stale datagrams, then sends the dump request for `family`.
     fn request(&mut self, family: Family, req: &DumpRequest) -> Result<u32, CollectError> {
         self.last_stats.drained += self.drain();
@@ -123,10 +158,15 @@ impl NetlinkSource {
             .get_mut(..len)
             .ok_or_else(|| CollectError::Protocol("request larger than expected".into()))?;
         msg.serialize(out);
-        let kernel = SocketAddr::new(0, 0);
-        self.socket
-            .send_to(out, &kernel, 0)
+        let transport = &mut self.transport;
+        let sent = retry_eintr(&mut self.last_stats, || transport.send(out))
             .map_err(|e| CollectError::io("sending sock_diag request", e))?;
+        if sent != out.len() {
+            return Err(CollectError::Protocol(format!(
+                "sock_diag request sent short: {sent} of {} bytes",
+                out.len()
+            )));
+        }
         Ok(self.seq)
     }
 
@@ -156,19 +196,23 @@ impl NetlinkSource {
 
     /// Receives exactly one whole datagram into `self.buf`.
     fn receive_one(&mut self) -> Result<(), CollectError> {
-        let socket = &self.socket;
-        let size = retry_eintr(|| {
-            let mut empty: &mut [u8] = &mut [];
-            socket.recv(&mut empty, libc::MSG_PEEK | libc::MSG_TRUNC)
-        })?;
-        self.buf.clear();
-        self.buf.reserve(size.max(RECV_BUF));
+        let transport = &mut self.transport;
+        let stats = &mut self.last_stats;
         let buf = &mut self.buf;
-        let got = retry_eintr(|| socket.recv(buf, libc::MSG_TRUNC))?;
-        if got > self.buf.len() || got != size {
+        buf.clear();
+        // A zero-capacity read: MSG_TRUNC makes the kernel report the datagram's size.
+        let mut empty = Vec::new();
+        let size = retry_eintr(stats, || {
+            transport.recv(&mut empty, libc::MSG_PEEK | libc::MSG_TRUNC)
+        })
+        .map_err(recv_error)?;
+        buf.reserve(size.max(RECV_BUF));
+        let got =
+            retry_eintr(stats, || transport.recv(buf, libc::MSG_TRUNC)).map_err(recv_error)?;
+        if got > buf.len() || got != size {
             return Err(CollectError::Protocol(format!(
-                "datagram truncated: {got} bytes sent, {} read",
-                self.buf.len()
+                "datagram truncated: {got} bytes sent, {} read ({size} announced)",
+                buf.len()
             )));
         }
         Ok(())
@@ -177,14 +221,17 @@ impl NetlinkSource {
     /// Discards datagrams already queued (left by an abandoned dump); returns how many.
     fn drain(&mut self) -> u64 {
         let mut drained = 0;
+        let mut empty = Vec::new();
         for _ in 0..MAX_DRAIN {
-            let mut empty: &mut [u8] = &mut [];
             match self
-                .socket
+                .transport
                 .recv(&mut empty, libc::MSG_DONTWAIT | libc::MSG_TRUNC)
             {
                 Ok(_) => drained += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // An overflow reported now says nothing about the queue behind it.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::Interrupted
+                        || e.raw_os_error() == Some(libc::ENOBUFS) => {}
                 Err(_) => break,
             }
         }
@@ -192,29 +239,77 @@ impl NetlinkSource {
     }
 }
 
-impl SocketSource for NetlinkSource {
+impl<T: DiagTransport> SocketSource for NetlinkSource<T> {
     fn kind(&self) -> SourceKind {
         SourceKind::Netlink
     }
 
+    /// Dumps, restarting once from scratch when the answer broke on the way (see
+    /// [`transport`] for the table). What is returned is always one complete attempt.
     fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
         if !req.ipv4 && !req.ipv6 {
             return Ok(SocketDump::default());
         }
-        let deadline = Instant::now() + DUMP_DEADLINE;
         self.last_stats = DumpStats::default();
-        self.decoder
-            .reset(req.state_mask, self.last_len + self.last_len / 8);
-        let families = [(req.ipv4, Family::V4), (req.ipv6, Family::V6)];
-        for (_, family) in families.iter().filter(|(on, _)| *on) {
-            let seq = self.request(*family, req)?;
-            self.decoder.begin(seq);
-            self.receive_until_done(deadline, |_| {})?;
+        let mut restarts = 0;
+        loop {
+            let again = restarts < MAX_RESTARTS;
+            let attempt = self.dump_once(req);
+            self.last_stats.decode = self.decoder.stats();
+            match attempt {
+                // The kernel says the table changed under the dump: one fresh try may be
+                // consistent; if not, the sample goes out marked inconsistent.
+                Ok(_) if again && self.last_stats.decode.dump_intr > 0 => {
+                    self.note_restart("kernel flagged the dump as interrupted (NLM_F_DUMP_INTR)");
+                }
+                Ok(dump) => {
+                    self.last_len = dump.sockets.len();
+                    return Ok(dump);
+                }
+                Err(e) if again && restartable(&e) => self.note_restart(&e.to_string()),
+                Err(e) if restarts > 0 && restartable(&e) => {
+                    return Err(gave_up(e, restarts));
+                }
+                Err(e) => return Err(e),
+            }
+            restarts += 1;
         }
-        self.last_stats.decode = self.decoder.stats();
-        let dump = self.decoder.finish()?;
-        self.last_len = dump.sockets.len();
-        Ok(dump)
+    }
+}
+
+impl<T: DiagTransport> NetlinkSource<T> {
+    fn note_restart(&mut self, why: &str) {
+        self.last_stats.restarts += 1;
+        self.last_stats.restart_reason = Some(why.to_string());
+    }
+}
+
+/// Whether an error means "this answer broke on the way" (a fresh dump may succeed)
+/// rather than "the kernel refuses" (it will refuse again).
+fn restartable(e: &CollectError) -> bool {
+    let transient = |errno: i32| {
+        matches!(
+            errno,
+            libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOBUFS
+        )
+    };
+    match e {
+        CollectError::Protocol(_) => true,
+        CollectError::Netlink { errno, .. } => transient(*errno),
+        CollectError::Io { source, .. } => source.raw_os_error().is_some_and(transient),
+        CollectError::PermissionDenied(_)
+        | CollectError::Unsupported(_)
+        | CollectError::Netns { .. } => false,
+    }
+}
+
+/// The final error after the restart failed too, saying so.
+fn gave_up(e: CollectError, restarts: u32) -> CollectError {
+    match e {
+        CollectError::Protocol(m) => CollectError::Protocol(format!(
+            "{m} (dump restarted {restarts} time(s), failed again; no partial result used)"
+        )),
+        other => other,
     }
 }
 
@@ -252,15 +347,19 @@ fn request_message(seq: u32, family: Family, req: &DumpRequest) -> NetlinkMessag
     msg
 }
 
-/// Runs a receive, retrying a bounded number of times when a signal interrupts it.
-fn retry_eintr(mut recv: impl FnMut() -> std::io::Result<usize>) -> Result<usize, CollectError> {
-    for _ in 0..8 {
-        match recv() {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => return other.map_err(recv_error),
+/// Runs a system call, repeating it a bounded number of times when a signal interrupts
+/// it (counted in `stats`).
+fn retry_eintr(
+    stats: &mut DumpStats,
+    mut call: impl FnMut() -> std::io::Result<usize>,
+) -> std::io::Result<usize> {
+    for _ in 0..MAX_EINTR {
+        match call() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => stats.eintr_retries += 1,
+            other => return other,
         }
     }
-    Err(CollectError::Protocol("recv kept being interrupted".into()))
+    call()
 }
 
 fn recv_error(e: std::io::Error) -> CollectError {
@@ -268,34 +367,12 @@ fn recv_error(e: std::io::Error) -> CollectError {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => CollectError::Protocol(
             format!("no answer from sock_diag within {RECV_TIMEOUT:?} (dump has no DONE)"),
         ),
-        _ if e.raw_os_error() == Some(libc::ENOBUFS) => {
-            CollectError::Protocol("netlink receive buffer overrun (ENOBUFS)".into())
+        std::io::ErrorKind::Interrupted => {
+            CollectError::Protocol(format!("recv interrupted {} times in a row", MAX_EINTR + 1))
         }
+        _ if e.raw_os_error() == Some(libc::ENOBUFS) => CollectError::Protocol(
+            "netlink receive buffer overrun (ENOBUFS): a datagram was dropped".into(),
+        ),
         _ => CollectError::io("receiving sock_diag answer", e),
-    }
-}
-
-fn set_recv_timeout(socket: &Socket, timeout: Duration) -> std::io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_usec: libc::suseconds_t::from(0u8),
-    };
-    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::timeval>())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: `tv` is a valid, live timeval and `len` is its exact size; the fd is owned
-    // by `socket` and open for the duration of the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            len,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }

@@ -205,16 +205,32 @@ fn short_fixed_header_is_counted_and_skipped() {
 
 #[test]
 fn nlmsg_error_is_a_typed_error() {
-    let mut payload = (-libc::EACCES).to_ne_bytes().to_vec();
-    payload.extend_from_slice(&[0u8; 16]);
-    let mut data = V4[..V4.len() - DONE_LEN].to_vec();
-    data.extend_from_slice(&message(2, 1, &payload));
-    match decode_dump(&data, 1, ALL) {
+    let with_error = |errno: i32| {
+        let mut payload = (-errno).to_ne_bytes().to_vec();
+        payload.extend_from_slice(&[0u8; 16]);
+        let mut data = V4[..V4.len() - DONE_LEN].to_vec();
+        data.extend_from_slice(&message(2, 1, &payload));
+        decode_dump(&data, 1, ALL)
+    };
+    match with_error(libc::EINVAL) {
         Err(CollectError::Netlink { errno, msg }) => {
-            assert_eq!(errno, libc::EACCES);
-            assert!(msg.contains("ermission"), "{msg}");
+            assert_eq!(errno, libc::EINVAL);
+            assert!(msg.contains("nvalid argument"), "{msg}");
         }
         other => panic!("{other:?}"),
+    }
+    // The variants the /proc fallback matches on.
+    for errno in [libc::EACCES, libc::EPERM] {
+        assert!(matches!(
+            with_error(errno),
+            Err(CollectError::PermissionDenied(_))
+        ));
+    }
+    for errno in [libc::EPROTONOSUPPORT, libc::ENOENT, libc::EOPNOTSUPP] {
+        assert!(matches!(
+            with_error(errno),
+            Err(CollectError::Unsupported(_))
+        ));
     }
 }
 
@@ -232,14 +248,21 @@ fn done_with_error_code_is_a_typed_error() {
 }
 
 #[test]
-fn foreign_sequence_numbers_are_skipped_and_counted() {
+fn foreign_sequence_number_is_an_error_not_skipped() {
+    // A message of another request may stand where one of ours should be: skipping it
+    // could lose sockets silently, so the decode fails and the source restarts.
     let mut d = DumpDecoder::new(ALL);
     d.begin(1);
-    d.feed(V6).unwrap(); // seq 2: stale answer of another request
-    d.feed(V4).unwrap();
-    assert_eq!(d.stats().foreign_seq, 6, "5 sockets + DONE");
-    assert_eq!(d.finish().unwrap().sockets.len(), 21);
-    // Nothing but foreign messages: no DONE for us, so the dump fails.
+    match d.feed(V6) {
+        Err(CollectError::Protocol(m)) => {
+            assert_eq!(
+                m,
+                "message with sequence number 2 in the answer to request 1"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.stats().foreign_seq, 1);
     assert!(matches!(
         decode_dump(V4, 7, ALL),
         Err(CollectError::Protocol(_))
