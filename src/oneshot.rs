@@ -351,10 +351,13 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
         writeln!(out, "SOCKSCOPE UNKNOWN - no sample")?;
         return Ok(3);
     };
+    let agg = aggregate(last);
     let summary = CheckSummary {
         states: last.state_counts(),
         netns: last.netns.clone(),
         perfdata: true,
+        unattributed: agg.unattributed,
+        unattributed_reason: last.attribution.reason.map(|r| r.explain()),
     };
     match args.format {
         CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,
@@ -362,7 +365,7 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
     }
     // Both formats: stdout stays one status line or one JSON document, and a monitoring
     // agent's log still shows how many owners are missing and how to fix it.
-    report::write_notes(&mut io::stderr(), last, &aggregate(last))?;
+    report::write_notes(&mut io::stderr(), last, &agg)?;
     Ok(check_report::exit_code(&findings))
 }
 
@@ -385,6 +388,7 @@ fn check_all(
     }
     let mut findings = Vec::new();
     let mut states = crate::model::StateCounts::default();
+    let (mut unattributed, mut unattributed_reason) = (0, None);
     for samples in &per_ns {
         findings.extend(analyze_check(th, samples));
         if let Some(last) = samples.last() {
@@ -392,12 +396,20 @@ fn check_all(
             for s in crate::model::TcpState::ALL {
                 states.0[s.index()] += c.get(s);
             }
+            let un = aggregate(last).unattributed;
+            if un > 0 {
+                unattributed += un;
+                unattributed_reason =
+                    unattributed_reason.or_else(|| last.attribution.reason.map(|r| r.explain()));
+            }
         }
     }
     let summary = CheckSummary {
         states,
         netns: format!("all ({} namespaces)", per_ns.len()),
         perfdata: true,
+        unattributed,
+        unattributed_reason,
     };
     match args.format {
         CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,

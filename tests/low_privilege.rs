@@ -265,6 +265,13 @@ fn nobody_counts_as_root_and_says_how_many_are_unattributed_and_why() {
     assert_eq!(code, root_check.status.code().unwrap(), "check json exit");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(json_states(&v), full(&ss), "check json states");
+    assert_eq!(
+        v["unattributed"]["count"].as_u64(),
+        Some(s.root_owned()),
+        "{v}"
+    );
+    let reason = v["unattributed"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with(NOT_ROOT), "check json reason: {reason}");
     assert_note(&err, s.root_owned(), total, NOT_ROOT, "check --format json");
 
     // A table, even per state, attributes: its footer counts ownerless sockets and its

@@ -22,6 +22,10 @@ pub struct CheckSummary {
     pub netns: String,
     /// Append Nagios perfdata (per-state counts) after `|`.
     pub perfdata: bool,
+    /// Sockets no process could be named for in the last sample.
+    pub unattributed: u64,
+    /// Why, with the fix, when `unattributed > 0`.
+    pub unattributed_reason: Option<&'static str>,
 }
 
 /// The Nagios status of a set of findings.
@@ -116,6 +120,14 @@ struct CheckJson<'a> {
     sockets: u64,
     states: BTreeMap<&'static str, u64>,
     findings: Vec<FindingJson<'a>>,
+    unattributed: UnattributedJson,
+}
+
+/// `{"count": N, "reason": "..."}`, as in the summary JSON.
+#[derive(Debug, Serialize)]
+struct UnattributedJson {
+    count: u64,
+    reason: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -169,6 +181,12 @@ pub fn write_json(
                 detail: &f.detail,
             })
             .collect(),
+        unattributed: UnattributedJson {
+            count: summary.unattributed,
+            reason: summary
+                .unattributed_reason
+                .filter(|_| summary.unattributed > 0),
+        },
     };
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
     writeln!(out)
@@ -203,6 +221,8 @@ mod tests {
             states,
             netns: "host".into(),
             perfdata: true,
+            unattributed: 0,
+            unattributed_reason: Some("ignored when the count is 0"),
         };
         let mut out = Vec::new();
         write_text(&mut out, &[], &sum).unwrap();
@@ -248,5 +268,18 @@ mod tests {
         assert_eq!(v["status"], "CRITICAL");
         assert_eq!(v["findings"][0]["severity"], "critical");
         assert_eq!(v["findings"][0]["subject"]["kind"], "host");
+        assert_eq!(v["unattributed"]["count"], 0);
+        assert!(v["unattributed"]["reason"].is_null());
+
+        let sum = CheckSummary {
+            unattributed: 7,
+            unattributed_reason: Some("not root; fix: setcap"),
+            ..CheckSummary::default()
+        };
+        let mut out = Vec::new();
+        write_json(&mut out, &fs, &sum).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["unattributed"]["count"], 7);
+        assert_eq!(v["unattributed"]["reason"], "not root; fix: setcap");
     }
 }
