@@ -62,14 +62,25 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            let text = e.render().to_string();
-            let line = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            let line = line.trim_start_matches("error: ");
-            eprintln!("sockscope: {line}");
+            eprintln!("sockscope: {}", one_line(&e.render().to_string()));
             ExitCode::from(2)
         }
     }
+}
+
+/// clap's error as one line: its first line, and when that line ends in a colon (the
+/// "required arguments were not provided:" list) the indented lines that complete it, so the
+/// line names what is missing.
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut line = first.trim_start_matches("error: ").to_string();
+    if line.ends_with(':') {
+        let rest: Vec<&str> = lines
+            .take_while(|l| l.starts_with(' '))
+            .map(str::trim)
+            .collect();
+        line = format!("{} {}", line, rest.join(", "));
+    }
+    line
 }

@@ -144,17 +144,22 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         pid_labels: args.pid_labels,
         ..ServeOptions::default()
     };
-    eprintln!(
-        "sockscope: serving metrics on http://{}/metrics",
-        opts.listen
-    );
+    let usage = |e: serve::ServeError| RunError::Usage(e.to_string());
+    // Announced only once bound: a bind failure is then the one line on stderr, and the
+    // address shown is the real one (`--listen 127.0.0.1:0` picks a port).
+    let announce = |h: serve::ServeHandle| {
+        eprintln!(
+            "sockscope: serving metrics on http://{}/metrics",
+            h.local_addr()
+        );
+        h.join().map_err(usage)
+    };
     if global.all_netns {
         let mut fleet = NamespaceFleet::new(cfg, th);
-        return serve::run(opts, move || Ok(fleet.tick()))
-            .map_err(|e| RunError::Usage(e.to_string()));
+        return announce(serve::start(opts, move || Ok(fleet.tick())).map_err(usage)?);
     }
     let mut state: Option<(Collector, Analyzer)> = None;
-    serve::run(opts, move || {
+    let handle = serve::start(opts, move || {
         if state.is_none() {
             let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
             state = Some((c, Analyzer::with_thresholds(th.clone())));
@@ -166,7 +171,8 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         let analysis = analyzer.observe(&snap);
         Ok(vec![(snap, analysis)])
     })
-    .map_err(|e| RunError::Usage(e.to_string()))
+    .map_err(usage)?;
+    announce(handle)
 }
 
 /// `sockscope record`: one flushed line per tick, so a `kill -9` loses at most the tick
