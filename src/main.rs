@@ -14,7 +14,15 @@ fn main() -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
+    // A given --config or --threshold is checked in every mode, also those that use no
+    // thresholds (summary, sockets, explain): a typo in it must not pass silently.
+    let explicit = cli.global.config.is_some() || !cli.global.thresholds.is_empty();
+    let checked = match explicit {
+        true => oneshot::thresholds(&cli.global).map(drop),
+        false => Ok(()),
+    };
     let result = match &cli.command {
+        _ if checked.is_err() => checked,
         Some(Command::Summary(args)) => oneshot::summary(&cli.global, args, &mut out),
         Some(Command::Sockets(args)) => oneshot::sockets(&cli.global, args, &mut out),
         Some(Command::Watch(args)) => sockscope::stream::watch(&cli.global, args, &mut out),
@@ -35,7 +43,7 @@ fn main() -> ExitCode {
         Err(RunError::Signal(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
         Err(e) => {
             drop(out);
-            eprintln!("sockscope: {e}");
+            eprintln!("sockscope: {}", printable(&e.to_string()));
             ExitCode::from(2)
         }
     }
@@ -68,19 +76,35 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
     }
 }
 
-/// clap's error as one line: its first line, and when that line ends in a colon (the
-/// "required arguments were not provided:" list) the indented lines that complete it, so the
-/// line names what is missing.
+/// clap's error as one line: its first paragraph (the error, and the list or the possible
+/// values clap indents under it) joined, so the line names what is missing or allowed.
 fn one_line(text: &str) -> String {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let first = lines.next().unwrap_or("invalid arguments");
-    let mut line = first.trim_start_matches("error: ").to_string();
-    if line.ends_with(':') {
-        let rest: Vec<&str> = lines
-            .take_while(|l| l.starts_with(' '))
-            .map(str::trim)
-            .collect();
-        line = format!("{} {}", line, rest.join(", "));
-    }
-    line
+    let para = text.split("\n\n").next().unwrap_or_default();
+    let mut lines = para.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    let rest: Vec<&str> = lines.collect();
+    let line = match (rest.is_empty(), first.ends_with(':')) {
+        (true, _) => first.to_string(),
+        (false, true) => format!("{first} {}", rest.join(", ")),
+        (false, false) => format!("{first} {}", rest.join(" ")),
+    };
+    printable(&line)
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`): an error names the bad value, and
+/// a value with a newline or an escape sequence must neither split the one line nor reach
+/// the terminal raw.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
