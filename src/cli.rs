@@ -21,6 +21,7 @@ Exit codes:
   1  check: a warning finding
   2  check: a critical finding; or a usage error (bad flag, filter, config or namespace)
   3  check: unknown (the check could not run)
+  101  a bug: sockscope panicked (the dashboard restores the terminal first)
   128+N  the dashboard or replay was ended by signal N (SIGTERM: 143), terminal restored
 Output into a closed pipe (| head) exits 0.";
 

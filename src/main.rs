@@ -12,8 +12,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    // Not `stdout().lock()`: a lock held by this thread for the whole run would block every
+    // other thread that writes to stdout, and the dashboard's panic hook does (it restores
+    // the terminal from whichever thread panicked), so a collector panic hung forever.
+    let mut out = io::BufWriter::new(io::stdout());
     // A given --config or --threshold is checked in every mode, also those that use no
     // thresholds (summary, sockets, explain): a typo in it must not pass silently.
     let explicit = cli.global.config.is_some() || !cli.global.thresholds.is_empty();

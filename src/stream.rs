@@ -114,6 +114,13 @@ fn tui_error(e: TuiError) -> RunError {
     match e {
         TuiError::Io(e) => RunError::Output(e),
         TuiError::Signal(sig) => RunError::Signal(sig),
+        // A panic on the collector thread is a bug like any other panic: the terminal is
+        // restored by now and the panic message printed, so end as a panic does (exit 101),
+        // not as a usage error.
+        TuiError::Collector(why) => {
+            eprintln!("sockscope: dashboard stopped: {why} (a bug: please report it)");
+            std::panic::resume_unwind(Box::new(why))
+        }
         e => RunError::Usage(e.to_string()),
     }
 }
