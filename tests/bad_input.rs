@@ -368,6 +368,11 @@ fn every_bad_input_is_one_line_naming_it_and_exit_2() {
         slowest.0,
         slowest.1
     );
+    let mut per_arg = std::collections::BTreeMap::<&str, usize>::new();
+    for c in &all {
+        *per_arg.entry(c.covers.as_str()).or_default() += 1;
+    }
+    println!("cases per argument: {per_arg:?}");
     assert!(
         failures.is_empty(),
         "{} of {ran} bad-input cases failed:\n{}",

@@ -94,10 +94,15 @@ struct Dashboard {
 
 impl Dashboard {
     fn start(tag: &str, env: &str) -> Dashboard {
+        Dashboard::start_with(tag, env, "--interval 500ms")
+    }
+
+    /// Like [`Dashboard::start`] with other arguments (e.g. `replay FILE`).
+    fn start_with(tag: &str, env: &str, args: &str) -> Dashboard {
         let bin = assert_cmd::cargo::cargo_bin("sockscope");
         let dir = tempfile::tempdir().unwrap();
         let cmd = format!(
-            "sh -c 'echo $$ > {}; {env} exec {} --interval 500ms'; echo \"exit=$?\" > {}",
+            "sh -c 'echo $$ > {}; {env} exec {} {args}'; echo \"exit=$?\" > {}",
             dir.path().join("pid").display(),
             bin.display(),
             dir.path().join("status").display()
@@ -143,6 +148,25 @@ fn signals_restore_the_terminal_and_exit_128_plus_signal() {
         // SAFETY: kill has no memory-safety preconditions; pid is our own child's.
         assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
         d.assert_exited(128 + sig, &format!("SIG{name}"));
+    }
+}
+
+/// Replay runs the same UI loop: SIGTERM and SIGINT end it the same way.
+#[test]
+fn replay_signals_restore_the_terminal_and_exit_128_plus_signal() {
+    if !common::require_tmux() {
+        return;
+    }
+    let rec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/record/leak-v1.jsonl"
+    );
+    for (sig, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT")] {
+        let d = Dashboard::start_with(&format!("replay{name}"), "", &format!("replay {rec}"));
+        d.wait_drawn();
+        // SAFETY: kill has no memory-safety preconditions; pid is our own child's.
+        assert_eq!(unsafe { libc::kill(d.pid(), sig) }, 0);
+        d.assert_exited(128 + sig, &format!("replay SIG{name}"));
     }
 }
 
