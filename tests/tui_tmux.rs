@@ -250,3 +250,38 @@ fn tty_gone_ends_the_dashboard() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Bad input that only a terminal reaches (the dashboard and replay check the tty first):
+/// one line naming it, exit 2, and the terminal never switched (no alternate screen left
+/// behind, cooked mode).
+#[test]
+fn bad_input_in_a_terminal_is_one_line_and_exit_2() {
+    if !common::require_tmux() {
+        return;
+    }
+    let cases = [
+        ("--netns sockscope-no-such-ns", "sockscope-no-such-ns"),
+        (
+            "--config /nonexistent/sockscope.toml",
+            "/nonexistent/sockscope.toml",
+        ),
+        ("--threshold orphans.min_count=x", "orphans.min_count"),
+        ("--interval 0", "--interval"),
+        ("--all-netns --threshold nosuch.key=1", "nosuch"),
+        ("replay /nonexistent/rec.jsonl", "/nonexistent/rec.jsonl"),
+    ];
+    for (i, (args, needle)) in cases.into_iter().enumerate() {
+        let d = Dashboard::start_with(&format!("bad{i}"), "", args);
+        d.assert_exited(2, args);
+        let screen = d.tmux.screen();
+        let lines: Vec<&str> = screen
+            .lines()
+            .filter(|l| l.starts_with("sockscope: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{args}: not one line:\n{screen}");
+        assert!(
+            lines[0].contains(needle),
+            "{args}: does not name {needle}:\n{screen}"
+        );
+    }
+}
