@@ -5,7 +5,8 @@
 //! backtrace text.
 //!
 //! The flags come from clap itself (`Cli::command()`), so a new flag fails
-//! `every_flag_has_a_bad_value_case` until it gets a case in `bad_input/cases.rs` or an entry
+//! `every_flag_has_a_bad_value_case` until it gets a case in `bad_input/cases.rs` (config and
+//! threshold rows: `bad_input/config_cases.rs`) or an entry
 //! in [`cases::ALLOWED`] with a reason. The config keys come from `Thresholds::default()`, so
 //! a new key gets its bad-type and bad-value cases without anyone writing them.
 #![allow(clippy::unwrap_used)]
@@ -13,6 +14,8 @@
 #[path = "bad_input/cases.rs"]
 mod cases;
 mod common;
+#[path = "bad_input/config_cases.rs"]
+mod config_cases;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
