@@ -251,6 +251,75 @@ fn tty_gone_ends_the_dashboard() {
     }
 }
 
+/// The terminal hangs up under a dashboard whose parent shell ignores SIGHUP (`trap '' HUP`,
+/// as under nohup-style wrappers): the kernel then sends the dashboard no SIGHUP, its tty
+/// reads as an endless end-of-file (crossterm's read spins on it) and with `--interval 1h`
+/// no draw fails either. It must still end within 5 s, as SIGHUP (129), with nothing on
+/// stderr (no "Failed to show the cursor" from writing to the dead terminal). The shell
+/// survives to record the exit code.
+#[test]
+fn tty_hangup_exits_129_silently() {
+    if !common::require_tmux() {
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("sockscope");
+    let dir = tempfile::tempdir().unwrap();
+    let (status, err) = (dir.path().join("status"), dir.path().join("stderr"));
+    let cmd = format!(
+        "trap '' HUP; sh -c '{} --interval 1h 2>{}; echo exit=$? > {}'",
+        bin.display(),
+        err.display(),
+        status.display()
+    );
+    let tmux = Tmux::start("hangup", 100, 30, &cmd);
+    let (ok, screen) = tmux.wait_for(Duration::from_secs(5), |s| s.contains("1 Overview"));
+    assert!(ok, "dashboard did not start:\n{screen}");
+    tmux.kill_server();
+    let started = Instant::now();
+    while !status.exists() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = started.elapsed();
+    if !status.exists() {
+        // Do not leave it spinning: the dashboard whose parent shell's command line names
+        // this test's directory.
+        for pid in children_of_shell_naming(&dir.path().to_string_lossy()) {
+            // SAFETY: kill has no memory-safety preconditions; pid is our own descendant.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    let exit = std::fs::read_to_string(&status).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    println!("hung up: {} after {took:?}", exit.trim());
+    assert_eq!(
+        exit.trim(),
+        "exit=129",
+        "after a hangup ({took:?}); stderr: {stderr}"
+    );
+    assert!(stderr.is_empty(), "stderr after a hangup: {stderr}");
+}
+
+/// Pids of the processes whose parent's command line contains `needle`.
+fn children_of_shell_naming(needle: &str) -> Vec<i32> {
+    let cmdline = |pid: &str| std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(pid) = name.parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .unwrap_or("0");
+        if String::from_utf8_lossy(&cmdline(ppid)).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 /// Bad input that only a terminal reaches (the dashboard and replay check the tty first):
 /// one line naming it, exit 2, and the terminal never switched (no alternate screen left
 /// behind, cooked mode).

@@ -49,6 +49,7 @@ pub enum TuiError {
     #[error("collector failed: {0}")]
     Collector(String),
     /// A signal (SIGTERM, SIGHUP, SIGINT) ended the dashboard; the terminal was restored.
+    /// A terminal that hung up (EIO) without its SIGHUP arriving first counts as SIGHUP.
     /// The CLI exits 128 + the signal number, as shells expect.
     #[error("terminated by signal {0}")]
     Signal(i32),
@@ -168,6 +169,37 @@ fn spawn_signals(tx: Sender<Event>) -> io::Result<signal_hook::iterator::Handle>
     Ok(handle)
 }
 
+/// Whether an I/O error on the terminal means it hung up: reads and writes on a tty whose
+/// other end is gone fail with EIO (ENXIO once the device itself is gone).
+fn hung_up(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIO | libc::ENXIO))
+}
+
+/// A failed draw. A hung-up terminal ends the dashboard as SIGHUP would (exit 129, nothing
+/// printed), and the terminal is dropped without being touched again: ratatui's `Drop`
+/// would try to show the cursor on it and print that failure on stderr.
+fn draw_failed(e: TuiError, term: Terminal<CrosstermBackend<Stdout>>) -> TuiError {
+    match e {
+        TuiError::Io(io) if hung_up(&io) => {
+            std::mem::forget(term);
+            TuiError::Signal(libc::SIGHUP)
+        }
+        e => {
+            drop(term);
+            e
+        }
+    }
+}
+
+/// How often the UI loop checks that the terminal is still there.
+const HANGUP_CHECK: Duration = Duration::from_millis(200);
+
+/// Whether the terminal is still there. A hung-up tty fails every ioctl with EIO, so
+/// `isatty` turns false.
+fn tty_alive() -> bool {
+    io::stdin().is_terminal() && io::stdout().is_terminal()
+}
+
 fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
     thread::Builder::new()
         .name("sockscope-input".into())
@@ -177,7 +209,7 @@ fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
                 Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
                 Ok(_) => continue,
                 Err(e) => {
-                    let _ = tx.send(Event::InputLost(e.to_string()));
+                    let _ = tx.send(lost_input(&e));
                     return;
                 }
             };
@@ -186,6 +218,15 @@ fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// The event for a failed terminal read: a hang-up ends the dashboard as SIGHUP would.
+fn lost_input(e: &io::Error) -> Event {
+    if hung_up(e) {
+        Event::Terminate(libc::SIGHUP)
+    } else {
+        Event::InputLost(e.to_string())
+    }
 }
 
 /// The collector loop: tick, send, wait out the rest of the interval while listening for
@@ -393,8 +434,28 @@ where
         }
     })?;
 
-    draw(&mut term, &app)?;
-    while let Ok(ev) = rx.recv() {
+    if let Err(e) = draw(&mut term, &app) {
+        return Err(draw_failed(e, term));
+    }
+    let mut checked = Instant::now();
+    loop {
+        // A hung-up tty reads as an endless end-of-file that crossterm's read retries
+        // without returning (the input thread spins a core), and when the shell that owned
+        // the tty survives (nohup, `trap '' HUP`) no SIGHUP comes either. So the UI loop
+        // looks at the tty itself at least every HANGUP_CHECK and ends as SIGHUP would.
+        let ev = match rx.recv_timeout(HANGUP_CHECK) {
+            Ok(ev) => Some(ev),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if checked.elapsed() >= HANGUP_CHECK {
+            checked = Instant::now();
+            if !tty_alive() {
+                app.on_event(Event::Terminate(libc::SIGHUP));
+                break;
+            }
+        }
+        let Some(ev) = ev else { continue };
         if forced == Some(TestPanic::AfterFirstFrame) {
             panic!("forced panic in the UI loop (SOCKSCOPE_TEST_PANIC=after-first-frame)");
         }
@@ -405,7 +466,15 @@ where
         if app.should_quit() {
             break;
         }
-        draw(&mut term, &app)?;
+        if let Err(e) = draw(&mut term, &app) {
+            return Err(draw_failed(e, term));
+        }
+    }
+    if tty_alive() {
+        drop(term);
+    } else {
+        // Its Drop would show the cursor on the dead tty and print that failure.
+        std::mem::forget(term);
     }
     let _ = ctl_tx.send(Control::Shutdown);
     if let Some(why) = app.fatal() {
