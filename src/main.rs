@@ -16,31 +16,8 @@ fn main() -> ExitCode {
     // other thread that writes to stdout, and the dashboard's panic hook does (it restores
     // the terminal from whichever thread panicked), so a collector panic hung forever.
     let mut out = io::BufWriter::new(io::stdout());
-    // A given --config or --threshold is checked in every mode, also those that use no
-    // thresholds (summary, sockets, explain): a typo in it must not pass silently.
-    let explicit = cli.global.config.is_some() || !cli.global.thresholds.is_empty();
-    let checked = match explicit {
-        true => oneshot::thresholds(&cli.global).map(drop),
-        false => Ok(()),
-    };
-    let result = match &cli.command {
-        _ if checked.is_err() => checked,
-        Some(Command::Summary(args)) => oneshot::summary(&cli.global, args, &mut out),
-        Some(Command::Sockets(args)) => oneshot::sockets(&cli.global, args, &mut out),
-        Some(Command::Watch(args)) => sockscope::stream::watch(&cli.global, args, &mut out),
-        Some(Command::Record(args)) => sockscope::stream::record(&cli.global, args),
-        Some(Command::Serve(args)) => sockscope::stream::serve(&cli.global, args),
-        Some(Command::DumpFloor) => oneshot::dump_floor(&mut out),
-        Some(Command::Check(args)) => match oneshot::check(&cli.global, args, &mut out) {
-            Ok(code) => return finish(out, code),
-            Err(e) => Err(e),
-        },
-        Some(Command::Explain(args)) => oneshot::explain(&cli.global, args, &mut out),
-        Some(Command::Replay(args)) => sockscope::stream::replay(&args.file),
-        None => sockscope::stream::dashboard(&cli.global, cli.interval),
-    };
-    match result {
-        Ok(()) => finish(out, 0),
+    match check_config(&cli).and_then(|()| run(&cli, &mut out)) {
+        Ok(code) => finish(out, code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(RunError::Signal(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
         Err(e) => {
@@ -49,6 +26,33 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A given `--config` or `--threshold` is checked in every mode, also those that use no
+/// thresholds (summary, sockets, explain): a typo in it must not pass silently.
+fn check_config(cli: &Cli) -> Result<(), RunError> {
+    if cli.global.config.is_none() && cli.global.thresholds.is_empty() {
+        return Ok(());
+    }
+    oneshot::thresholds(&cli.global).map(drop)
+}
+
+/// Runs the chosen mode; `Ok` carries the exit code (`check`'s verdict, else 0).
+fn run(cli: &Cli, out: &mut impl Write) -> Result<i32, RunError> {
+    let g = &cli.global;
+    match &cli.command {
+        Some(Command::Summary(args)) => oneshot::summary(g, args, out),
+        Some(Command::Sockets(args)) => oneshot::sockets(g, args, out),
+        Some(Command::Watch(args)) => sockscope::stream::watch(g, args, out),
+        Some(Command::Record(args)) => sockscope::stream::record(g, args),
+        Some(Command::Serve(args)) => sockscope::stream::serve(g, args),
+        Some(Command::DumpFloor) => oneshot::dump_floor(out),
+        Some(Command::Check(args)) => return oneshot::check(g, args, out),
+        Some(Command::Explain(args)) => oneshot::explain(g, args, out),
+        Some(Command::Replay(args)) => sockscope::stream::replay(&args.file),
+        None => sockscope::stream::dashboard(g, cli.interval),
+    }
+    .map(|()| 0)
 }
 
 /// Flushes stdout and exits with `code`; a closed pipe still exits 0.

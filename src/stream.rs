@@ -58,7 +58,8 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
 
 /// The live dashboard (no subcommand). Like `serve`, the collector lives on the tick
 /// thread, and a probe open first turns a bad namespace into a usage error before the
-/// terminal switches to the alternate screen.
+/// terminal switches to the alternate screen. A panic on the collector thread is resumed
+/// here once the terminal is restored, so it ends the process as any panic does (101).
 pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError> {
     if !tui::is_tty() {
         return Err(RunError::Usage(TuiError::NotATerminal.to_string()));

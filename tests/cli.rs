@@ -67,11 +67,16 @@ fn first_bytes_then_close<S: AsRef<OsStr>>(
     (first, child.wait_with_output().unwrap())
 }
 
+/// Nothing on stderr but the honesty notes (`note: …`), which a socket of a concurrent
+/// process can still cause (seen 3 times in 24 runs while other suites ran on the host).
+fn quiet(stderr: &str) -> bool {
+    stderr.lines().all(|l| l.starts_with("note: "))
+}
+
 /// `summary | head -1`, `sockets | head -1`, `explain | head -1`, `watch | head -1` and
 /// `summary --format json | head -c 10`: each exits 0 with nothing on stderr, both when the
 /// reader closes after its line and when the pipe is closed before the first write. In a
-/// namespace of its own, where no socket can lose its owner mid-dump, so stderr has no
-/// honest note to carry either.
+/// namespace of its own, so stderr normally has no honesty note to carry either.
 #[test]
 fn every_mode_into_a_closed_pipe_exits_0_silently() {
     if !common::require_root(
@@ -116,7 +121,7 @@ fn every_mode_into_a_closed_pipe_exits_0_silently() {
             assert_eq!(code, Some(0), "{args:?} into a closed pipe: {err}");
         }
         assert!(
-            err.is_empty(),
+            quiet(&err),
             "{args:?} into a closed pipe wrote to stderr: {err}"
         );
     }
@@ -128,7 +133,7 @@ fn every_mode_into_a_closed_pipe_exits_0_silently() {
         let (first, out) = first_line_then_close(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?} | head -1: {err}");
-        assert!(err.is_empty(), "{args:?} | head -1 wrote to stderr: {err}");
+        assert!(quiet(&err), "{args:?} | head -1 wrote to stderr: {err}");
         assert!(!first.trim().is_empty(), "{args:?}: no first line");
     }
     let args = with_ns(&["summary", "--format", "json"]);
@@ -139,7 +144,7 @@ fn every_mode_into_a_closed_pipe_exits_0_silently() {
         Some(0),
         "summary --format json | head -c 10: {err}"
     );
-    assert!(err.is_empty(), "summary --format json | head -c 10: {err}");
+    assert!(quiet(&err), "summary --format json | head -c 10: {err}");
     assert!(
         first.starts_with(b"{"),
         "{}",
