@@ -11,12 +11,17 @@ use ipnet::IpNet;
 use crate::filter::{parse_cidr, Filter, PortRange, ProcessMatch, StateSet};
 use crate::model::Family;
 
+// Every value-taking flag below also carries `allow_hyphen_values`: without it `--top -1`
+// or `--interval -5s` is refused as "unexpected argument '-1'", a line that does not name
+// the flag; with it the flag's own parser rejects the value and names the flag.
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  ok (check: no findings)
   1  check: a warning finding
   2  check: a critical finding; or a usage error (bad flag, filter, config or namespace)
   3  check: unknown (the check could not run)
+  101  a bug: sockscope panicked (the dashboard restores the terminal first)
   128+N  the dashboard or replay was ended by signal N (SIGTERM: 143), terminal restored
 Output into a closed pipe (| head) exits 0.";
 
@@ -33,6 +38,7 @@ pub struct Cli {
     pub global: GlobalArgs,
     /// Dashboard refresh interval (+ and - change it live).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
 }
 
@@ -67,10 +73,16 @@ pub struct GlobalArgs {
     /// Socket source: netlink (sock_diag), proc (/proc/net/tcp), or auto (netlink, falling
     /// back to proc).
     #[arg(long, value_enum, default_value_t = SourceArg::Auto, global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub source: SourceArg,
     /// Collect inside this network namespace: a name under /run/netns or a path such as
     /// /proc/PID/ns/net.
-    #[arg(long, value_name = "NAME|PATH", global = true)]
+    #[arg(
+        long,
+        value_name = "NAME|PATH",
+        global = true,
+        allow_hyphen_values = true
+    )]
     pub netns: Option<String>,
     /// Every network namespace on the host (named ones and those of running processes),
     /// each reported separately (summary, check, serve; the dashboard switches with n/N).
@@ -78,18 +90,36 @@ pub struct GlobalArgs {
     pub all_netns: bool,
     /// Threshold/config file (TOML); default search path in the README.
     #[arg(long, value_name = "FILE", global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub config: Option<PathBuf>,
     /// Override one threshold, e.g. close_wait_leak.warn_count=50 (repeatable).
-    #[arg(long = "threshold", value_name = "RULE.KEY=VALUE", global = true)]
+    #[arg(
+        long = "threshold",
+        value_name = "RULE.KEY=VALUE",
+        global = true,
+        allow_hyphen_values = true
+    )]
     pub thresholds: Vec<String>,
     /// Socket filters.
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Read a recorded snapshot (JSON) instead of the kernel; for tests and bug reports.
-    #[arg(long, value_name = "FILE", global = true, hide = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        hide = true,
+        allow_hyphen_values = true
+    )]
     pub from_snapshot: Option<PathBuf>,
     /// Also write the collected snapshot (JSON) to FILE; for fixtures and bug reports.
-    #[arg(long, value_name = "FILE", global = true, hide = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        hide = true,
+        allow_hyphen_values = true
+    )]
     pub save_snapshot: Option<PathBuf>,
 }
 
@@ -111,21 +141,27 @@ pub struct FilterArgs {
     /// States to keep: netstat (CLOSE_WAIT) or ss (close-wait) names, or the ss groups all,
     /// connected, synchronized, bucket, big. Comma-separated or repeated.
     #[arg(long, value_name = "STATES", value_parser = clap::value_parser!(StateSetArg), global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub state: Vec<StateSetArg>,
     /// Local port or range LO-HI (repeatable).
     #[arg(long, value_name = "PORT|LO-HI", value_parser = parse_port, global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub sport: Vec<PortRange>,
     /// Remote port or range LO-HI (repeatable).
     #[arg(long, value_name = "PORT|LO-HI", value_parser = parse_port, global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub dport: Vec<PortRange>,
     /// Local address or CIDR (repeatable).
     #[arg(long, value_name = "CIDR", value_parser = parse_net, global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub src: Vec<IpNet>,
     /// Remote address or CIDR (repeatable).
     #[arg(long, value_name = "CIDR", value_parser = parse_net, global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub dst: Vec<IpNet>,
     /// Owning process: command name or pid (repeatable).
     #[arg(long, value_name = "NAME|PID", value_parser = parse_process, global = true)]
+    #[arg(allow_hyphen_values = true)]
     pub process: Vec<ProcessMatch>,
     /// IPv4 sockets only.
     #[arg(short = '4', global = true, conflicts_with = "ipv6")]
@@ -245,20 +281,29 @@ pub enum GroupBy {
 pub struct SummaryArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    #[arg(allow_hyphen_values = true)]
     pub format: Format,
     /// Grouping (text and table formats; JSON always carries every grouping).
     #[arg(long, value_enum, default_value_t = GroupBy::State)]
+    #[arg(allow_hyphen_values = true)]
     pub by: GroupBy,
     /// Summarise a recorded moment instead of the kernel (a file from `sockscope record`).
     #[arg(long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true)]
     pub from: Option<PathBuf>,
     /// With --from: the moment (RFC 3339, HH:MM or HH:MM:SS UTC, or +OFFSET from the start);
     /// default the last tick.
-    #[arg(long, value_name = "TIME", requires = "from")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "from",
+        allow_hyphen_values = true
+    )]
     pub at: Option<String>,
     /// Show at most N rows per grouping (0 = all). Default 20 for text and table; JSON
     /// carries every row unless --top is given.
     #[arg(long, value_name = "N")]
+    #[arg(allow_hyphen_values = true)]
     pub top: Option<usize>,
 }
 
@@ -267,6 +312,7 @@ pub struct SummaryArgs {
 pub struct SocketsArgs {
     /// Output format (text and table are the same aligned list).
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    #[arg(allow_hyphen_values = true)]
     pub format: Format,
     /// Ask the kernel for tcp_info (last receive, RTT) and show it.
     #[arg(long, short = 'i')]
@@ -287,9 +333,11 @@ pub enum CheckFormat {
 pub struct CheckArgs {
     /// Time between the two samples (rates need deltas).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = CheckFormat::Text)]
+    #[arg(allow_hyphen_values = true)]
     pub format: CheckFormat,
 }
 
@@ -307,12 +355,15 @@ pub enum WatchFormat {
 pub struct WatchArgs {
     /// Time between lines.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
     /// Stop after N lines (default: run until interrupted).
     #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_hyphen_values = true)]
     pub count: Option<u64>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
+    #[arg(allow_hyphen_values = true)]
     pub format: WatchFormat,
 }
 
@@ -321,12 +372,15 @@ pub struct WatchArgs {
 pub struct RecordArgs {
     /// The file to write (an existing recording is replaced; any other file is refused).
     #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(allow_hyphen_values = true)]
     pub output: PathBuf,
     /// Time between ticks.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
     /// Stop after this long (default: until interrupted).
     #[arg(long, value_name = "DURATION", value_parser = parse_length)]
+    #[arg(allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Also record every socket (about 300 bytes per socket per tick).
     #[arg(long)]
@@ -338,12 +392,19 @@ pub struct RecordArgs {
 pub struct ServeArgs {
     /// Address to listen on (port 9847 unless given).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9847", value_parser = parse_listen)]
+    #[arg(allow_hyphen_values = true)]
     pub listen: std::net::SocketAddr,
     /// Time between collections; scrapes in between read the latest one.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
     /// Export per-process series for the N processes with most sockets.
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        allow_hyphen_values = true
+    )]
     pub top_processes: usize,
     /// Add a pid label to per-process series (more series: pids churn).
     #[arg(long)]

@@ -12,33 +12,47 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let result = match &cli.command {
-        Some(Command::Summary(args)) => oneshot::summary(&cli.global, args, &mut out),
-        Some(Command::Sockets(args)) => oneshot::sockets(&cli.global, args, &mut out),
-        Some(Command::Watch(args)) => sockscope::stream::watch(&cli.global, args, &mut out),
-        Some(Command::Record(args)) => sockscope::stream::record(&cli.global, args),
-        Some(Command::Serve(args)) => sockscope::stream::serve(&cli.global, args),
-        Some(Command::DumpFloor) => oneshot::dump_floor(&mut out),
-        Some(Command::Check(args)) => match oneshot::check(&cli.global, args, &mut out) {
-            Ok(code) => return finish(out, code),
-            Err(e) => Err(e),
-        },
-        Some(Command::Explain(args)) => oneshot::explain(&cli.global, args, &mut out),
-        Some(Command::Replay(args)) => sockscope::stream::replay(&args.file),
-        None => sockscope::stream::dashboard(&cli.global, cli.interval),
-    };
-    match result {
-        Ok(()) => finish(out, 0),
+    // Not `stdout().lock()`: a lock held by this thread for the whole run would block every
+    // other thread that writes to stdout, and the dashboard's panic hook does (it restores
+    // the terminal from whichever thread panicked), so a collector panic hung forever.
+    let mut out = io::BufWriter::new(io::stdout());
+    match check_config(&cli).and_then(|()| run(&cli, &mut out)) {
+        Ok(code) => finish(out, code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(RunError::Signal(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
         Err(e) => {
             drop(out);
-            eprintln!("sockscope: {e}");
+            eprintln!("sockscope: {}", printable(&e.to_string()));
             ExitCode::from(2)
         }
     }
+}
+
+/// A given `--config` or `--threshold` is checked in every mode, also those that use no
+/// thresholds (summary, sockets, explain): a typo in it must not pass silently.
+fn check_config(cli: &Cli) -> Result<(), RunError> {
+    if cli.global.config.is_none() && cli.global.thresholds.is_empty() {
+        return Ok(());
+    }
+    oneshot::thresholds(&cli.global).map(drop)
+}
+
+/// Runs the chosen mode; `Ok` carries the exit code (`check`'s verdict, else 0).
+fn run(cli: &Cli, out: &mut impl Write) -> Result<i32, RunError> {
+    let g = &cli.global;
+    match &cli.command {
+        Some(Command::Summary(args)) => oneshot::summary(g, args, out),
+        Some(Command::Sockets(args)) => oneshot::sockets(g, args, out),
+        Some(Command::Watch(args)) => sockscope::stream::watch(g, args, out),
+        Some(Command::Record(args)) => sockscope::stream::record(g, args),
+        Some(Command::Serve(args)) => sockscope::stream::serve(g, args),
+        Some(Command::DumpFloor) => oneshot::dump_floor(out),
+        Some(Command::Check(args)) => return oneshot::check(g, args, out),
+        Some(Command::Explain(args)) => oneshot::explain(g, args, out),
+        Some(Command::Replay(args)) => sockscope::stream::replay(&args.file),
+        None => sockscope::stream::dashboard(g, cli.interval),
+    }
+    .map(|()| 0)
 }
 
 /// Flushes stdout and exits with `code`; a closed pipe still exits 0.
@@ -62,14 +76,41 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            let text = e.render().to_string();
-            let line = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            let line = line.trim_start_matches("error: ");
-            eprintln!("sockscope: {line}");
+            eprintln!("sockscope: {}", one_line(&e.render().to_string()));
             ExitCode::from(2)
         }
     }
+}
+
+/// clap's error as one line: its first paragraph (the error, and the list or the possible
+/// values clap indents under it) joined, so the line names what is missing or allowed.
+fn one_line(text: &str) -> String {
+    let para = text.split("\n\n").next().unwrap_or_default();
+    let mut lines = para.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    let rest: Vec<&str> = lines.collect();
+    let line = match (rest.is_empty(), first.ends_with(':')) {
+        (true, _) => first.to_string(),
+        (false, true) => format!("{first} {}", rest.join(", ")),
+        (false, false) => format!("{first} {}", rest.join(" ")),
+    };
+    printable(&line)
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`): an error names the bad value, and
+/// a value with a newline or an escape sequence must neither split the one line nor reach
+/// the terminal raw.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -58,7 +58,8 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
 
 /// The live dashboard (no subcommand). Like `serve`, the collector lives on the tick
 /// thread, and a probe open first turns a bad namespace into a usage error before the
-/// terminal switches to the alternate screen.
+/// terminal switches to the alternate screen. A panic on the collector thread is resumed
+/// here once the terminal is restored, so it ends the process as any panic does (101).
 pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError> {
     if !tui::is_tty() {
         return Err(RunError::Usage(TuiError::NotATerminal.to_string()));
@@ -114,6 +115,13 @@ fn tui_error(e: TuiError) -> RunError {
     match e {
         TuiError::Io(e) => RunError::Output(e),
         TuiError::Signal(sig) => RunError::Signal(sig),
+        // A panic on the collector thread is a bug like any other panic: the terminal is
+        // restored by now and the panic message printed, so end as a panic does (exit 101),
+        // not as a usage error.
+        TuiError::Collector(why) => {
+            eprintln!("sockscope: dashboard stopped: {why} (a bug: please report it)");
+            std::panic::resume_unwind(Box::new(why))
+        }
         e => RunError::Usage(e.to_string()),
     }
 }
@@ -144,17 +152,22 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         pid_labels: args.pid_labels,
         ..ServeOptions::default()
     };
-    eprintln!(
-        "sockscope: serving metrics on http://{}/metrics",
-        opts.listen
-    );
+    let usage = |e: serve::ServeError| RunError::Usage(e.to_string());
+    // Announced only once bound: a bind failure is then the one line on stderr, and the
+    // address shown is the real one (`--listen 127.0.0.1:0` picks a port).
+    let announce = |h: serve::ServeHandle| {
+        eprintln!(
+            "sockscope: serving metrics on http://{}/metrics",
+            h.local_addr()
+        );
+        h.join().map_err(usage)
+    };
     if global.all_netns {
         let mut fleet = NamespaceFleet::new(cfg, th);
-        return serve::run(opts, move || Ok(fleet.tick()))
-            .map_err(|e| RunError::Usage(e.to_string()));
+        return announce(serve::start(opts, move || Ok(fleet.tick())).map_err(usage)?);
     }
     let mut state: Option<(Collector, Analyzer)> = None;
-    serve::run(opts, move || {
+    let handle = serve::start(opts, move || {
         if state.is_none() {
             let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
             state = Some((c, Analyzer::with_thresholds(th.clone())));
@@ -166,7 +179,8 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         let analysis = analyzer.observe(&snap);
         Ok(vec![(snap, analysis)])
     })
-    .map_err(|e| RunError::Usage(e.to_string()))
+    .map_err(usage)?;
+    announce(handle)
 }
 
 /// `sockscope record`: one flushed line per tick, so a `kill -9` loses at most the tick

@@ -8,9 +8,16 @@
 //! input thread forwards keys and resizes; the signal thread turns SIGTERM/SIGHUP/SIGINT into
 //! [`Event::Terminate`]. All three feed ONE `mpsc` channel; the UI loop alone owns `App` and
 //! answers pause/interval (or player) changes over a second channel of [`Control`].
+//!
+//! Panics: the hook restores the terminal before the message is printed (once: see
+//! `restore_terminal`); a panic on the collector or player thread also stops the drawing and
+//! ends the UI loop with [`TuiError::Collector`], so the dashboard never freezes on a dead
+//! collector. `SOCKSCOPE_TEST_PANIC` forces either panic for the terminal tests.
 
 use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,6 +49,7 @@ pub enum TuiError {
     #[error("collector failed: {0}")]
     Collector(String),
     /// A signal (SIGTERM, SIGHUP, SIGINT) ended the dashboard; the terminal was restored.
+    /// A terminal that hung up (EIO) without its SIGHUP arriving first counts as SIGHUP.
     /// The CLI exits 128 + the signal number, as shells expect.
     #[error("terminated by signal {0}")]
     Signal(i32),
@@ -52,8 +60,16 @@ pub fn is_tty() -> bool {
     io::stdin().is_terminal() && io::stdout().is_terminal()
 }
 
-/// Puts the terminal back: raw mode off, main screen, cursor shown. Safe to call twice.
+/// Whether the terminal is set up (raw mode, alternate screen) and not yet restored.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back: raw mode off, main screen, cursor shown. Only the first call
+/// after [`setup_terminal`] does anything: leaving the alternate screen a second time also
+/// restores the cursor saved on entering it, which moved it back over the panic message.
 fn restore_terminal() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     // Errors are ignored: this runs on every exit path, including panics, where there is
     // nobody left to report them to.
     let _ = terminal::disable_raw_mode();
@@ -71,19 +87,70 @@ impl Drop for TerminalGuard {
 
 fn setup_terminal() -> Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>), TuiError> {
     terminal::enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
     let guard = TerminalGuard;
     execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
     let term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     Ok((guard, term))
 }
 
+/// Whether the terminal was handed back to a panic on another thread: the UI loop then stops
+/// drawing (a frame drawn after the restore would land on the main screen, over the panic
+/// message). Held by the UI loop for the whole of each draw, so the hook waits for a frame
+/// in progress to finish before it restores.
+static HANDED_BACK: Mutex<bool> = Mutex::new(false);
+
+/// The UI loop's thread: its own panics restore at once (it holds [`HANDED_BACK`] while
+/// drawing, so waiting for that lock would deadlock).
+static UI_THREAD: Mutex<Option<thread::ThreadId>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Restores the terminal before the previous panic hook prints, so the message is readable.
 fn install_panic_hook() {
+    *lock(&HANDED_BACK) = false;
+    *lock(&UI_THREAD) = Some(thread::current().id());
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
+        if *lock(&UI_THREAD) == Some(thread::current().id()) {
+            restore_terminal();
+        } else {
+            let mut handed_back = lock(&HANDED_BACK);
+            *handed_back = true;
+            restore_terminal();
+        }
         prev(info);
     }));
+}
+
+/// Draws a frame unless the terminal was handed back to a panic (see [`HANDED_BACK`]).
+fn draw(term: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> Result<(), TuiError> {
+    let handed_back = lock(&HANDED_BACK);
+    if !*handed_back {
+        term.draw(|f| ui::draw(f, app))?;
+    }
+    Ok(())
+}
+
+/// A panic forced by `SOCKSCOPE_TEST_PANIC` (read once per dashboard), so the terminal
+/// tests can prove a panic restores the terminal and exits 101. Undocumented in `--help`:
+/// it exists for tests/tui_tmux.rs only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TestPanic {
+    /// `after-first-frame`: the UI loop panics on its first event after the first frame.
+    AfterFirstFrame,
+    /// `collector`: the collector (or player) thread panics before its first tick.
+    Collector,
+}
+
+fn test_panic() -> Option<TestPanic> {
+    match std::env::var("SOCKSCOPE_TEST_PANIC").ok()?.as_str() {
+        "after-first-frame" => Some(TestPanic::AfterFirstFrame),
+        "collector" => Some(TestPanic::Collector),
+        _ => None,
+    }
 }
 
 fn spawn_signals(tx: Sender<Event>) -> io::Result<signal_hook::iterator::Handle> {
@@ -102,6 +169,37 @@ fn spawn_signals(tx: Sender<Event>) -> io::Result<signal_hook::iterator::Handle>
     Ok(handle)
 }
 
+/// Whether an I/O error on the terminal means it hung up: reads and writes on a tty whose
+/// other end is gone fail with EIO (ENXIO once the device itself is gone).
+fn hung_up(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIO | libc::ENXIO))
+}
+
+/// A failed draw. A hung-up terminal ends the dashboard as SIGHUP would (exit 129, nothing
+/// printed), and the terminal is dropped without being touched again: ratatui's `Drop`
+/// would try to show the cursor on it and print that failure on stderr.
+fn draw_failed(e: TuiError, term: Terminal<CrosstermBackend<Stdout>>) -> TuiError {
+    match e {
+        TuiError::Io(io) if hung_up(&io) => {
+            std::mem::forget(term);
+            TuiError::Signal(libc::SIGHUP)
+        }
+        e => {
+            drop(term);
+            e
+        }
+    }
+}
+
+/// How often the UI loop checks that the terminal is still there.
+const HANGUP_CHECK: Duration = Duration::from_millis(200);
+
+/// Whether the terminal is still there. A hung-up tty fails every ioctl with EIO, so
+/// `isatty` turns false.
+fn tty_alive() -> bool {
+    io::stdin().is_terminal() && io::stdout().is_terminal()
+}
+
 fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
     thread::Builder::new()
         .name("sockscope-input".into())
@@ -111,7 +209,7 @@ fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
                 Ok(CtEvent::Resize(w, h)) => Event::Resize(w, h),
                 Ok(_) => continue,
                 Err(e) => {
-                    let _ = tx.send(Event::InputLost(e.to_string()));
+                    let _ = tx.send(lost_input(&e));
                     return;
                 }
             };
@@ -120,6 +218,15 @@ fn spawn_input(tx: Sender<Event>) -> io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// The event for a failed terminal read: a hang-up ends the dashboard as SIGHUP would.
+fn lost_input(e: &io::Error) -> Event {
+    if hung_up(e) {
+        Event::Terminate(libc::SIGHUP)
+    } else {
+        Event::InputLost(e.to_string())
+    }
 }
 
 /// The collector loop: tick, send, wait out the rest of the interval while listening for
@@ -303,16 +410,55 @@ where
     let (tx, rx) = mpsc::channel::<Event>();
     let (ctl_tx, ctl_rx) = mpsc::channel::<Control>();
 
+    let forced = test_panic();
     install_panic_hook();
     let (_guard, mut term) = setup_terminal()?;
     let signals = spawn_signals(tx.clone())?;
     spawn_input(tx.clone())?;
-    let collector = thread::Builder::new()
-        .name(name.into())
-        .spawn(move || source(tx, ctl_rx))?;
+    let gone = tx.clone();
+    let thread_name = name.to_string();
+    let collector = thread::Builder::new().name(name.into()).spawn(move || {
+        let run = std::panic::AssertUnwindSafe(move || {
+            if forced == Some(TestPanic::Collector) {
+                panic!("forced panic in the collector thread (SOCKSCOPE_TEST_PANIC=collector)");
+            }
+            source(tx, ctl_rx)
+        });
+        // Whatever panics on this thread (the tick closure's own panics are caught closer,
+        // in tick_loop) must end the dashboard: the UI would otherwise wait forever on a
+        // channel the input and signal threads keep open.
+        if std::panic::catch_unwind(run).is_err() {
+            let _ = gone.send(Event::CollectorGone(format!(
+                "the {thread_name} thread panicked"
+            )));
+        }
+    })?;
 
-    term.draw(|f| ui::draw(f, &app))?;
-    while let Ok(ev) = rx.recv() {
+    if let Err(e) = draw(&mut term, &app) {
+        return Err(draw_failed(e, term));
+    }
+    let mut checked = Instant::now();
+    loop {
+        // A hung-up tty reads as an endless end-of-file that crossterm's read retries
+        // without returning (the input thread spins a core), and when the shell that owned
+        // the tty survives (nohup, `trap '' HUP`) no SIGHUP comes either. So the UI loop
+        // looks at the tty itself at least every HANGUP_CHECK and ends as SIGHUP would.
+        let ev = match rx.recv_timeout(HANGUP_CHECK) {
+            Ok(ev) => Some(ev),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if checked.elapsed() >= HANGUP_CHECK {
+            checked = Instant::now();
+            if !tty_alive() {
+                app.on_event(Event::Terminate(libc::SIGHUP));
+                break;
+            }
+        }
+        let Some(ev) = ev else { continue };
+        if forced == Some(TestPanic::AfterFirstFrame) {
+            panic!("forced panic in the UI loop (SOCKSCOPE_TEST_PANIC=after-first-frame)");
+        }
         if let Some(c) = app.on_event(ev) {
             // The collector may already be gone (it only exits on Shutdown).
             let _ = ctl_tx.send(c);
@@ -320,7 +466,15 @@ where
         if app.should_quit() {
             break;
         }
-        term.draw(|f| ui::draw(f, &app))?;
+        if let Err(e) = draw(&mut term, &app) {
+            return Err(draw_failed(e, term));
+        }
+    }
+    if tty_alive() {
+        drop(term);
+    } else {
+        // Its Drop would show the cursor on the dead tty and print that failure.
+        std::mem::forget(term);
     }
     let _ = ctl_tx.send(Control::Shutdown);
     if let Some(why) = app.fatal() {
@@ -340,184 +494,5 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analyze::aggregate::Aggregate;
-    use crate::model::{Attribution, SampleQuality, SourceKind};
-
-    fn empty() -> (Snapshot, Analysis) {
-        let snap = Snapshot {
-            taken_at_ms: 0,
-            source: SourceKind::File,
-            netns: "host".into(),
-            sockets: Vec::new(),
-            processes: Default::default(),
-            attribution: Attribution::default(),
-            quality: SampleQuality::default(),
-            counters: None,
-            sysctls: None,
-            collect_us: 0,
-        };
-        let an = Analysis {
-            aggregate: Aggregate::default(),
-            alerts: Vec::new(),
-            findings: Vec::new(),
-            rates: None,
-            ages: Vec::new(),
-        };
-        (snap, an)
-    }
-
-    const WAIT: Duration = Duration::from_secs(10);
-
-    #[test]
-    fn collector_ticks_reports_errors_pauses_and_stops() {
-        let (tx, rx) = mpsc::channel();
-        let (ctl_tx, ctl_rx) = mpsc::channel();
-        let mut n = 0;
-        let make = move || {
-            n += 1;
-            if n == 2 {
-                Err("boom".to_string())
-            } else {
-                Ok(empty())
-            }
-        };
-        let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 250));
-        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
-        // Shortening the interval takes effect without waiting out the old one.
-        ctl_tx.send(Control::SetInterval(1)).unwrap();
-        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::CollectError(e)) if e == "boom"));
-        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
-        ctl_tx.send(Control::Pause(true)).unwrap();
-        // Drain what was sent before the pause landed; then nothing more arrives.
-        while rx.recv_timeout(Duration::from_millis(100)).is_ok() {}
-        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
-        ctl_tx.send(Control::Pause(false)).unwrap();
-        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
-        ctl_tx.send(Control::Shutdown).unwrap();
-        h.join().unwrap();
-    }
-
-    #[test]
-    fn fleet_ticks_carry_every_namespace_and_the_failures() {
-        let (tx, rx) = mpsc::channel();
-        let (ctl_tx, ctl_rx) = mpsc::channel();
-        let make = || -> Result<FleetCollection, String> {
-            let fail = NetnsFailure {
-                netns: "x".into(),
-                reason: "gone".into(),
-            };
-            Ok((vec![empty(), empty()], vec![fail]))
-        };
-        let h = thread::spawn(move || tick_loop(make, fleet_tick, tx, ctl_rx, 1));
-        match rx.recv_timeout(WAIT) {
-            Ok(Event::Fleet(f)) => {
-                assert_eq!(f.ticks.len(), 2);
-                assert_eq!(f.failures[0].netns, "x");
-            }
-            other => panic!("{other:?}"),
-        }
-        ctl_tx.send(Control::Shutdown).unwrap();
-        h.join().unwrap();
-    }
-
-    #[test]
-    fn a_panicking_collector_is_reported() {
-        let (tx, rx) = mpsc::channel();
-        let (_ctl_tx, ctl_rx) = mpsc::channel();
-        let make = || -> Result<(Snapshot, Analysis), String> { panic!("boom") };
-        let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 1));
-        assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::CollectorGone(_))));
-        h.join().unwrap();
-    }
-
-    #[test]
-    fn slow_ticks_report_their_duration() {
-        let (tx, rx) = mpsc::channel();
-        let (ctl_tx, ctl_rx) = mpsc::channel();
-        let make = || {
-            thread::sleep(Duration::from_millis(30));
-            Ok(empty())
-        };
-        let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 1));
-        match rx.recv_timeout(WAIT) {
-            Ok(Event::Tick(t)) => assert!(t.tick_ms >= 30, "{}", t.tick_ms),
-            other => panic!("{other:?}"),
-        }
-        ctl_tx.send(Control::Shutdown).unwrap();
-        h.join().unwrap();
-    }
-
-    fn recording(n: i64) -> Recording {
-        let header = r#"{"kind":"header","schema_version":1,"host":"h","kernel":"k","interval_ms":1000,"started_at":"1970-01-01T00:00:00Z","started_at_ms":0,"netns":"host","sockets":false,"sockscope_version":"0"}"#;
-        let ticks = (0..n).map(|i| {
-            format!(
-                r#"{{"kind":"tick","taken_at_ms":{},"source":"proc","collect_us":1,"states":{{"CLOSE_WAIT":{i}}},"processes":[],"listeners":[],"remotes":[],"ownership":{{}},"quality":{{}},"alerts":[],"rates":null,"counters":null,"sysctls":null}}"#,
-                // 5 ms apart: at 16× the player's waits round to zero.
-                i * 5
-            )
-        });
-        let text: Vec<String> = std::iter::once(header.to_string()).chain(ticks).collect();
-        Recording::from_reader(std::io::Cursor::new(text.join("\n") + "\n"), "r.jsonl").unwrap()
-    }
-
-    fn next_frame(rx: &Receiver<Event>) -> crate::tui::replay::ReplayFrame {
-        match rx.recv_timeout(WAIT) {
-            Ok(Event::Replay(f)) => *f,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn player_sends_frames_on_controls_and_plays_to_the_end() {
-        use crate::tui::replay::ReplayControl as R;
-        let (tx, rx) = mpsc::channel();
-        let (ctl_tx, ctl_rx) = mpsc::channel();
-        let h = thread::spawn(move || player_loop(recording(4), tx, ctl_rx));
-        let f = next_frame(&rx);
-        assert_eq!((f.status.frame, f.status.frames, f.jumped), (0, 4, true));
-        assert!(f.data.is_some() && !f.status.playing);
-        ctl_tx.send(Control::Replay(R::Step(1))).unwrap();
-        let f = next_frame(&rx);
-        assert_eq!((f.status.frame, f.jumped, f.lead_in.len()), (1, false, 0));
-        ctl_tx.send(Control::Replay(R::Faster)).unwrap();
-        let f = next_frame(&rx);
-        assert!(f.data.is_none(), "a speed change resends only the status");
-        assert_eq!(f.status.speed, 2.0);
-        ctl_tx.send(Control::Replay(R::First)).unwrap();
-        let f = next_frame(&rx);
-        assert_eq!((f.status.frame, f.jumped), (0, true));
-        for _ in 0..3 {
-            ctl_tx.send(Control::Replay(R::Faster)).unwrap();
-            next_frame(&rx);
-        }
-        // Play: frames 1, 2, 3 arrive by themselves, then it pauses at the end.
-        ctl_tx.send(Control::Replay(R::TogglePlay)).unwrap();
-        assert!(next_frame(&rx).status.playing);
-        let frames: Vec<_> = (0..3).map(|_| next_frame(&rx).status).collect();
-        assert_eq!(
-            frames.iter().map(|s| s.frame).collect::<Vec<_>>(),
-            [1, 2, 3]
-        );
-        assert!(!frames[2].playing);
-        ctl_tx.send(Control::Replay(R::Last)).unwrap();
-        ctl_tx.send(Control::Shutdown).unwrap();
-        h.join().unwrap();
-    }
-
-    #[test]
-    fn without_a_tty_run_refuses_before_touching_the_terminal() {
-        if is_tty() {
-            return;
-        }
-        let r = run(TuiOptions::new("h", 1000), || Ok(empty()));
-        assert!(matches!(r, Err(TuiError::NotATerminal)));
-        let r = replay(TuiOptions::new("h", 1000), recording(1));
-        assert!(matches!(r, Err(TuiError::NotATerminal)));
-        assert_eq!(
-            TuiError::NotATerminal.to_string(),
-            "stdout is not a terminal; use `sockscope summary`"
-        );
-    }
-}
+#[path = "runtime_tests.rs"]
+mod tests;

@@ -94,6 +94,55 @@ impl Tmux {
             "1",
             "{what}: cursor left hidden"
         );
+        self.assert_cooked(&status.with_file_name("stty"), what);
+    }
+
+    /// Asserts the pane's tty is back in cooked mode (raw mode off): the shell runs
+    /// `stty -a` into `out` and its flags must include `icanon` and `echo`, not
+    /// `-icanon`/`-echo`. The pane's shell must be at its prompt.
+    pub fn assert_cooked(&self, out: &Path, what: &str) {
+        let _ = std::fs::remove_file(out);
+        let tmp = out.with_extension("tmp");
+        // Written under another name and renamed, so a half-written file is never read.
+        let cmd = format!(
+            "stty -a > {} && mv {} {}",
+            tmp.display(),
+            tmp.display(),
+            out.display()
+        );
+        self.keys(&[&cmd, "Enter"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !out.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let flags = std::fs::read_to_string(out).unwrap_or_default();
+        let words: Vec<&str> = flags.split_whitespace().collect();
+        for flag in ["icanon", "echo"] {
+            assert!(
+                words.contains(&flag),
+                "{what}: tty not restored (no `{flag}` in stty -a):\n{flags}\n{}",
+                self.screen()
+            );
+        }
+    }
+
+    /// The pid the pane's program wrote into `pidfile` (bounded wait).
+    pub fn read_pid(&self, pidfile: &Path) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(pidfile).unwrap_or_default();
+            if let Ok(pid) = text.trim().parse() {
+                return pid;
+            }
+            assert!(Instant::now() < deadline, "no pid in {}", pidfile.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the tmux server now (the pane's tty goes away), as closing a terminal
+    /// window does.
+    pub fn kill_server(&self) {
+        let _ = self.run(&["kill-server"]);
     }
 }
 

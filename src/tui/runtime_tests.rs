@@ -1,0 +1,181 @@
+//! Tests of the runtime's threads (collector, fleet and player loops) without a terminal.
+
+use super::*;
+use crate::analyze::aggregate::Aggregate;
+use crate::model::{Attribution, SampleQuality, SourceKind};
+
+fn empty() -> (Snapshot, Analysis) {
+    let snap = Snapshot {
+        taken_at_ms: 0,
+        source: SourceKind::File,
+        netns: "host".into(),
+        sockets: Vec::new(),
+        processes: Default::default(),
+        attribution: Attribution::default(),
+        quality: SampleQuality::default(),
+        counters: None,
+        sysctls: None,
+        collect_us: 0,
+    };
+    let an = Analysis {
+        aggregate: Aggregate::default(),
+        alerts: Vec::new(),
+        findings: Vec::new(),
+        rates: None,
+        ages: Vec::new(),
+    };
+    (snap, an)
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn collector_ticks_reports_errors_pauses_and_stops() {
+    let (tx, rx) = mpsc::channel();
+    let (ctl_tx, ctl_rx) = mpsc::channel();
+    let mut n = 0;
+    let make = move || {
+        n += 1;
+        if n == 2 {
+            Err("boom".to_string())
+        } else {
+            Ok(empty())
+        }
+    };
+    let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 250));
+    assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
+    // Shortening the interval takes effect without waiting out the old one.
+    ctl_tx.send(Control::SetInterval(1)).unwrap();
+    assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::CollectError(e)) if e == "boom"));
+    assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
+    ctl_tx.send(Control::Pause(true)).unwrap();
+    // Drain what was sent before the pause landed; then nothing more arrives.
+    while rx.recv_timeout(Duration::from_millis(100)).is_ok() {}
+    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+    ctl_tx.send(Control::Pause(false)).unwrap();
+    assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
+    ctl_tx.send(Control::Shutdown).unwrap();
+    h.join().unwrap();
+}
+
+#[test]
+fn fleet_ticks_carry_every_namespace_and_the_failures() {
+    let (tx, rx) = mpsc::channel();
+    let (ctl_tx, ctl_rx) = mpsc::channel();
+    let make = || -> Result<FleetCollection, String> {
+        let fail = NetnsFailure {
+            netns: "x".into(),
+            reason: "gone".into(),
+        };
+        Ok((vec![empty(), empty()], vec![fail]))
+    };
+    let h = thread::spawn(move || tick_loop(make, fleet_tick, tx, ctl_rx, 1));
+    match rx.recv_timeout(WAIT) {
+        Ok(Event::Fleet(f)) => {
+            assert_eq!(f.ticks.len(), 2);
+            assert_eq!(f.failures[0].netns, "x");
+        }
+        other => panic!("{other:?}"),
+    }
+    ctl_tx.send(Control::Shutdown).unwrap();
+    h.join().unwrap();
+}
+
+#[test]
+fn a_panicking_collector_is_reported() {
+    let (tx, rx) = mpsc::channel();
+    let (_ctl_tx, ctl_rx) = mpsc::channel();
+    let make = || -> Result<(Snapshot, Analysis), String> { panic!("boom") };
+    let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 1));
+    assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::CollectorGone(_))));
+    h.join().unwrap();
+}
+
+#[test]
+fn slow_ticks_report_their_duration() {
+    let (tx, rx) = mpsc::channel();
+    let (ctl_tx, ctl_rx) = mpsc::channel();
+    let make = || {
+        thread::sleep(Duration::from_millis(30));
+        Ok(empty())
+    };
+    let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 1));
+    match rx.recv_timeout(WAIT) {
+        Ok(Event::Tick(t)) => assert!(t.tick_ms >= 30, "{}", t.tick_ms),
+        other => panic!("{other:?}"),
+    }
+    ctl_tx.send(Control::Shutdown).unwrap();
+    h.join().unwrap();
+}
+
+fn recording(n: i64) -> Recording {
+    let header = r#"{"kind":"header","schema_version":1,"host":"h","kernel":"k","interval_ms":1000,"started_at":"1970-01-01T00:00:00Z","started_at_ms":0,"netns":"host","sockets":false,"sockscope_version":"0"}"#;
+    let ticks = (0..n).map(|i| {
+        format!(
+            r#"{{"kind":"tick","taken_at_ms":{},"source":"proc","collect_us":1,"states":{{"CLOSE_WAIT":{i}}},"processes":[],"listeners":[],"remotes":[],"ownership":{{}},"quality":{{}},"alerts":[],"rates":null,"counters":null,"sysctls":null}}"#,
+            // 5 ms apart: at 16× the player's waits round to zero.
+            i * 5
+        )
+    });
+    let text: Vec<String> = std::iter::once(header.to_string()).chain(ticks).collect();
+    Recording::from_reader(std::io::Cursor::new(text.join("\n") + "\n"), "r.jsonl").unwrap()
+}
+
+fn next_frame(rx: &Receiver<Event>) -> crate::tui::replay::ReplayFrame {
+    match rx.recv_timeout(WAIT) {
+        Ok(Event::Replay(f)) => *f,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn player_sends_frames_on_controls_and_plays_to_the_end() {
+    use crate::tui::replay::ReplayControl as R;
+    let (tx, rx) = mpsc::channel();
+    let (ctl_tx, ctl_rx) = mpsc::channel();
+    let h = thread::spawn(move || player_loop(recording(4), tx, ctl_rx));
+    let f = next_frame(&rx);
+    assert_eq!((f.status.frame, f.status.frames, f.jumped), (0, 4, true));
+    assert!(f.data.is_some() && !f.status.playing);
+    ctl_tx.send(Control::Replay(R::Step(1))).unwrap();
+    let f = next_frame(&rx);
+    assert_eq!((f.status.frame, f.jumped, f.lead_in.len()), (1, false, 0));
+    ctl_tx.send(Control::Replay(R::Faster)).unwrap();
+    let f = next_frame(&rx);
+    assert!(f.data.is_none(), "a speed change resends only the status");
+    assert_eq!(f.status.speed, 2.0);
+    ctl_tx.send(Control::Replay(R::First)).unwrap();
+    let f = next_frame(&rx);
+    assert_eq!((f.status.frame, f.jumped), (0, true));
+    for _ in 0..3 {
+        ctl_tx.send(Control::Replay(R::Faster)).unwrap();
+        next_frame(&rx);
+    }
+    // Play: frames 1, 2, 3 arrive by themselves, then it pauses at the end.
+    ctl_tx.send(Control::Replay(R::TogglePlay)).unwrap();
+    assert!(next_frame(&rx).status.playing);
+    let frames: Vec<_> = (0..3).map(|_| next_frame(&rx).status).collect();
+    assert_eq!(
+        frames.iter().map(|s| s.frame).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(!frames[2].playing);
+    ctl_tx.send(Control::Replay(R::Last)).unwrap();
+    ctl_tx.send(Control::Shutdown).unwrap();
+    h.join().unwrap();
+}
+
+#[test]
+fn without_a_tty_run_refuses_before_touching_the_terminal() {
+    if is_tty() {
+        return;
+    }
+    let r = run(TuiOptions::new("h", 1000), || Ok(empty()));
+    assert!(matches!(r, Err(TuiError::NotATerminal)));
+    let r = replay(TuiOptions::new("h", 1000), recording(1));
+    assert!(matches!(r, Err(TuiError::NotATerminal)));
+    assert_eq!(
+        TuiError::NotATerminal.to_string(),
+        "stdout is not a terminal; use `sockscope summary`"
+    );
+}

@@ -1,0 +1,428 @@
+//! The written half of the bad-input table: for every value-taking argument at least one
+//! bad value, with the text its error line must contain. The other half (no value, a value
+//! given to a switch) is generated from clap in `bad_input.rs`.
+
+use super::config_cases::{config_cases, threshold_cases};
+use super::{Case, Env};
+
+/// Arguments that need no written case, and why.
+pub const ALLOWED: &[(&str, &str)] = &[];
+
+/// The explicit bad-value cases.
+pub fn cases(env: &Env) -> Vec<Case> {
+    let mut v = Vec::new();
+    v.extend(filter_cases());
+    v.extend(netns_cases(env));
+    v.extend(config_cases(env));
+    v.extend(threshold_cases(env));
+    v.extend(snapshot_cases(env));
+    v.extend(summary_cases(env));
+    v.extend(mode_cases(env));
+    v.extend(file_cases(env));
+    v.extend(control_character_cases(env));
+    v
+}
+
+/// A value with a newline, a tab and an escape sequence: still one line, nothing raw on the
+/// terminal.
+fn control_character_cases(env: &Env) -> Vec<Case> {
+    const NASTY: &str = "bad\nvalue\tx\u{1b}[31mred";
+    let rec = env.recording.to_string_lossy().into_owned();
+    let c = Case::new;
+    vec![
+        c("*:state", &["summary", "--state", NASTY], "--state"),
+        c("*:netns", &["summary", "--netns", NASTY], "namespace"),
+        c(
+            "*:config",
+            &["summary", "--config", NASTY],
+            "cannot read config",
+        ),
+        c(
+            "*:thresholds",
+            &["summary", "--threshold", NASTY],
+            "override",
+        ),
+        c(
+            "*:from_snapshot",
+            &["summary", "--from-snapshot", NASTY],
+            "snapshot",
+        ),
+        c("summary:from", &["summary", "--from", NASTY], "bad\\nvalue"),
+        c(
+            "summary:at",
+            &["summary", "--from", &rec, "--at", NASTY],
+            "bad\\nvalue",
+        ),
+        c("serve:listen", &["serve", "--listen", NASTY], "--listen"),
+        c("explain:topic", &["explain", NASTY], "unknown topic"),
+        c("replay:file", &["replay", NASTY], "bad\\nvalue"),
+    ]
+}
+
+fn filter_cases() -> Vec<Case> {
+    let c = Case::new;
+    let mut v = vec![
+        c("*:source", &["summary", "--source", "magic"], "--source"),
+        c("*:source", &["summary", "--source", "-1"], "--source"),
+        c("*:source", &["summary", "--source", "NETLINK"], "--source"),
+        c("*:ipv4", &["summary", "-4", "-6"], "-4"),
+        c("*:ipv6", &["summary", "-6", "-4"], "-6"),
+        c(
+            "*:all_netns",
+            &["summary", "--all-netns", "--netns", "x"],
+            "--all-netns",
+        ),
+    ];
+    let bad: &[(&str, &[&str])] = &[
+        (
+            "state",
+            &["bogus", "", ",", "close-wait,nope", "-1", "CLOSE WAIT"],
+        ),
+        (
+            "sport",
+            &[
+                "0", "65536", "abc", "9-3", "1-", "-5", "", "80,443", "1-99999",
+            ],
+        ),
+        ("dport", &["0", "-1", "x-y", "70000", "8080-80", " "]),
+        (
+            "src",
+            &[
+                "10.0.0.0/33",
+                "not-an-ip",
+                "",
+                "::1/129",
+                "1.2.3.4/-1",
+                "-1",
+            ],
+        ),
+        ("dst", &["300.0.0.1", "10.0.0.0/8/8", "fe80::1%", "-1"]),
+        ("process", &[""]),
+    ];
+    for (id, values) in bad {
+        for value in *values {
+            let flag = format!("--{id}");
+            v.push(c(&format!("*:{id}"), &["summary", &flag, value], &flag));
+        }
+    }
+    v
+}
+
+fn netns_cases(env: &Env) -> Vec<Case> {
+    let c = Case::new;
+    let rec = env.path("netns-record.jsonl");
+    let mut v = Vec::new();
+    let bad = [
+        ("sockscope-no-such-ns", "sockscope-no-such-ns"),
+        ("/nonexistent/ns/net", "/nonexistent/ns/net"),
+        ("/etc/passwd", "/etc/passwd"),
+        ("/tmp", "/tmp"),
+        ("/proc/self/ns/pid", "/proc/self/ns/pid"),
+        ("-1", "-1"),
+        ("", "namespace"),
+    ];
+    for (value, needle) in bad {
+        v.push(c("*:netns", &["summary", "--netns", value], needle));
+    }
+    // Every mode refuses a bad namespace the same way, before it starts anything.
+    let ns = "sockscope-no-such-ns";
+    for mode in [
+        &["sockets"][..],
+        &["check"][..],
+        &["watch", "--count", "1"][..],
+        &["record", "-o", &rec, "--duration", "1s"][..],
+        &["serve", "--listen", "127.0.0.1:0"][..],
+        &["explain", "CLOSE_WAIT"][..],
+    ] {
+        let mut args = mode.to_vec();
+        args.extend(["--netns", ns]);
+        v.push(c("*:netns", &args, ns));
+    }
+    // Not root: entering another namespace is refused (EPERM), still one line.
+    v.push(
+        c(
+            "*:netns",
+            &["summary", "--netns", "/proc/1/ns/net"],
+            "/proc/1/ns/net",
+        )
+        .nobody(),
+    );
+    v
+}
+
+pub fn check_snap(env: &Env, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "check".to_string(),
+        "--from-snapshot".to_string(),
+        env.snapshot.to_string_lossy().into_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+pub fn case_owned(covers: &str, args: Vec<String>, needle: &str) -> Case {
+    let mut c = Case::new(covers, &[], needle);
+    c.args = args;
+    c
+}
+
+fn snapshot_cases(env: &Env) -> Vec<Case> {
+    let mut v = Vec::new();
+    for (name, needle) in [
+        ("missing.json", "missing.json"),
+        ("empty", "empty"),
+        ("garbage.bin", "garbage.bin"),
+        ("snap-truncated.json", "snap-truncated.json"),
+        ("snap-wrong-shape.json", "snap-wrong-shape.json"),
+        ("a-dir", "a-dir"),
+    ] {
+        for mode in ["summary", "sockets", "check"] {
+            let p = env.path(name);
+            v.push(Case::new(
+                "*:from_snapshot",
+                &[mode, "--from-snapshot", &p],
+                needle,
+            ));
+        }
+    }
+    let snap = env.snapshot.to_string_lossy().into_owned();
+    for (target, needle) in [
+        (env.path("no-such-dir/out.json"), "no-such-dir/out.json"),
+        (env.path("a-dir"), "a-dir"),
+    ] {
+        let args = [
+            "summary",
+            "--from-snapshot",
+            &snap,
+            "--save-snapshot",
+            &target,
+        ];
+        v.push(Case::new("*:save_snapshot", &args, needle));
+    }
+    let target = env.path("read-only/out.json");
+    let args = [
+        "summary",
+        "--from-snapshot",
+        &snap,
+        "--save-snapshot",
+        &target,
+    ];
+    v.push(Case::new("*:save_snapshot", &args, "read-only/out.json").nobody());
+    v
+}
+
+fn summary_cases(env: &Env) -> Vec<Case> {
+    let c = Case::new;
+    let rec = env.recording.to_string_lossy().into_owned();
+    let mut v = vec![
+        c(
+            "summary:format",
+            &["summary", "--format", "xml"],
+            "--format",
+        ),
+        c("summary:format", &["summary", "-f", "-1"], "--format"),
+        c("summary:by", &["summary", "--by", "colour"], "--by"),
+        c("summary:by", &["summary", "--by", ""], "--by"),
+        c("summary:top", &["summary", "--top", "-1"], "--top"),
+        c("summary:top", &["summary", "--top", "abc"], "--top"),
+        c("summary:top", &["summary", "--top", "1e3"], "--top"),
+        c(
+            "summary:top",
+            &["summary", "--top", "99999999999999999999999"],
+            "--top",
+        ),
+        c("summary:at", &["summary", "--at", "12:00"], "--from"),
+        c(
+            "summary:from",
+            &["summary", "--all-netns", "--from", &rec],
+            "--all-netns",
+        ),
+    ];
+    for at in [
+        "garbage",
+        "25:99",
+        "99:99:99",
+        "-5m",
+        "",
+        "+abc",
+        "+-5s",
+        "+99999999999d",
+        "+",
+        "2026-13-40T00:00:00Z",
+        "12:00:00:00",
+    ] {
+        v.push(c(
+            "summary:at",
+            &["summary", "--from", &rec, "--at", at],
+            "bad time",
+        ));
+    }
+    // Filters over a recording made without --sockets are refused, naming the file.
+    v.push(c(
+        "summary:from",
+        &["summary", "--from", &rec, "--state", "listen"],
+        "without --sockets",
+    ));
+    v
+}
+
+fn mode_cases(env: &Env) -> Vec<Case> {
+    let c = Case::new;
+    let rec = env.path("mode-record.jsonl");
+    let busy = env.busy.local_addr().unwrap().to_string();
+    let mut v = vec![
+        c(
+            "sockets:format",
+            &["sockets", "--format", "csv"],
+            "--format",
+        ),
+        c("check:format", &["check", "--format", "table"], "--format"),
+        c("watch:format", &["watch", "--format", "json"], "--format"),
+        c(
+            "explain:topic",
+            &["explain", "tcp_tw_recycle"],
+            "tcp_tw_recycle",
+        ),
+        c("explain:topic", &["explain", ""], "valid topics"),
+        c(
+            "explain:topic",
+            &["explain", "CLOSE_WAIT", "extra"],
+            "extra",
+        ),
+        c("watch:count", &["watch", "--count", "0"], "--count"),
+        c("watch:count", &["watch", "--count", "-1"], "--count"),
+        c("watch:count", &["watch", "-n", "x"], "--count"),
+        c("watch:count", &["watch", "-n", "1.5"], "--count"),
+        c(
+            "watch:count",
+            &["watch", "-n", "99999999999999999999999"],
+            "--count",
+        ),
+        c(
+            "serve:top_processes",
+            &["serve", "--top-processes", "-1"],
+            "--top-processes",
+        ),
+        c(
+            "serve:top_processes",
+            &["serve", "--top-processes", "x"],
+            "--top-processes",
+        ),
+        c(
+            "serve:top_processes",
+            &["serve", "--top-processes", "99999999999999999999999"],
+            "--top-processes",
+        ),
+    ];
+    for listen in [
+        "garbage",
+        "127.0.0.1:99999",
+        "127.0.0.1:-1",
+        "",
+        "1.2.3.4.5",
+        "[::1",
+        "127.0.0.1:abc",
+        "localhost:9847",
+        "-1",
+    ] {
+        v.push(c(
+            "serve:listen",
+            &["serve", "--listen", listen],
+            "--listen",
+        ));
+    }
+    // Well-formed but unbindable: an address not on this host, a port in use.
+    v.push(c(
+        "serve:listen",
+        &["serve", "--listen", "192.0.2.1:9847"],
+        "192.0.2.1:9847",
+    ));
+    v.push(c("serve:listen", &["serve", "--listen", &busy], &busy));
+    // Not root: a privileged port.
+    v.push(
+        c(
+            "serve:listen",
+            &["serve", "--listen", "127.0.0.1:80"],
+            "127.0.0.1:80",
+        )
+        .nobody(),
+    );
+    let intervals = [
+        "0", "-1", "-1s", "abc", "2h", "1ms", "0.001", "", "nan", "inf", "1e400", "1s2",
+    ];
+    let modes: [(&str, &[&str]); 5] = [
+        (":interval", &[]),
+        ("check:interval", &["check"]),
+        ("watch:interval", &["watch", "--count", "1"]),
+        ("record:interval", &["record", "-o", &rec]),
+        ("serve:interval", &["serve"]),
+    ];
+    for (key, prefix) in modes {
+        for i in intervals {
+            let mut args = prefix.to_vec();
+            args.extend(["--interval", i]);
+            v.push(c(key, &args, "--interval"));
+        }
+    }
+    for d in ["0s", "-1s", "31d", "abc", "", "500ms", "1e400"] {
+        let args = ["record", "-o", &rec, "--duration", d];
+        v.push(c("record:duration", &args, "--duration"));
+    }
+    v
+}
+
+fn file_cases(env: &Env) -> Vec<Case> {
+    let c = Case::new;
+    let mut v = Vec::new();
+    let bad_recordings = [
+        "missing.jsonl",
+        "empty",
+        "garbage.bin",
+        "rec-truncated-header.jsonl",
+        "rec-header-only.jsonl",
+        "rec-wrong-schema.jsonl",
+        "not-a-recording.txt",
+        "a-dir",
+    ];
+    for name in bad_recordings {
+        let p = env.path(name);
+        v.push(c("summary:from", &["summary", "--from", &p], name));
+        v.push(c("replay:file", &["replay", &p], name));
+    }
+    let unreadable = env.path("unreadable.jsonl");
+    v.push(
+        c(
+            "summary:from",
+            &["summary", "--from", &unreadable],
+            "unreadable.jsonl",
+        )
+        .nobody(),
+    );
+    v.push(c("replay:file", &["replay", &unreadable], "unreadable.jsonl").nobody());
+    v.push(c("replay:file", &["replay", "-1"], "-1"));
+    // A good recording still needs a terminal to replay on.
+    let rec = env.recording.to_string_lossy().into_owned();
+    v.push(c("replay:file", &["replay", &rec], "not a terminal"));
+    // record -o: a missing directory, a read-only one (as nobody: root writes anyway), an
+    // existing file that is not a recording, a directory.
+    let not_rec = env.path("not-a-recording.txt");
+    for (target, needle, nobody) in [
+        (
+            env.path("no-such-dir/r.jsonl"),
+            "no-such-dir/r.jsonl",
+            false,
+        ),
+        (env.path("read-only/r.jsonl"), "read-only/r.jsonl", true),
+        (not_rec.clone(), "not-a-recording.txt", false),
+        (env.path("garbage.bin"), "garbage.bin", false),
+        (env.path("a-dir"), "a-dir", false),
+    ] {
+        let case = c(
+            "record:output",
+            &["record", "-o", &target, "--duration", "1s"],
+            needle,
+        );
+        v.push(if nobody { case.nobody() } else { case });
+    }
+    v
+}
