@@ -130,7 +130,12 @@ impl Acceptor {
             let (ready, wake_ready, listen_ready) =
                 match wait_ready(&listener, &wake, &conns, listen, ms) {
                     Ok(r) => r,
-                    Err(_) => continue,
+                    Err(Errno::EINTR) => continue,
+                    // ENOMEM and the like: nothing to do but wait and try again.
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
                 };
             if wake_ready {
                 let mut sink = [0u8; 64];

@@ -5,9 +5,9 @@
 //! limit, spawns a thread per pending connection without bound, and has no read timeout;
 //! an exporter on every host must survive port scanners and half-open clients.
 //!
-//! Two kinds of thread: one acceptor ([`super::accept`]) holds every connection whose head
-//! is still arriving, and a fixed pool of [`ServeOptions::workers`] answers connections whose
-//! head is complete. A worker never reads from a client, so it never waits for one; it only
+//! Two kinds of thread: one acceptor (the private `accept` module) holds every connection
+//! whose head is still arriving, and a fixed pool of [`ServeOptions::workers`] answers
+//! connections whose head is complete. A worker never reads from a client, so it never waits for one; it only
 //! writes a response whose data part was rendered once per tick, within [`WRITE_TIMEOUT`].
 //! Every response closes the connection. This module reads `Shared` and never calls the
 //! tick closure.

@@ -7,7 +7,7 @@
 //! fails, the last good data stays published, `sockscope_up` drops to 0 and
 //! `sockscope_collect_errors_total` grows.
 //!
-//! This module owns the threads, the shared state, the acceptor ([`accept`]) and the HTTP
+//! This module owns the threads, the shared state, the acceptor (the `accept` module) and the HTTP
 //! surface ([`http`]). It must
 //! not open collectors itself: the caller's closure does, on the tick thread, because
 //! network namespaces are per thread. It never imports `report` or `tui`.
