@@ -7,6 +7,7 @@
 # lives (tests/support/pop.py: PAIRS ESTABLISHED pairs and CLOSEWAIT CLOSE_WAIT sockets on the
 # namespace's loopback; other processes' sockets on this host do not change the figures).
 # Then it runs:
+#   0. one curl scrape every 0.2 s for SLOW_SCRAPE seconds (the latency to compare with 2);
 #   1. wrk -t2 -cCONNS -dDURATION --latency on /metrics;
 #   2. SLOW slowloris connections (partial heads, reopened when the server closes them) while
 #      one curl scrape runs every 0.2 s for SLOW_SCRAPE seconds;
@@ -134,8 +135,12 @@ while time.monotonic() < end:
             opened += 1
         except OSError:
             time.sleep(0.01)
-    r, _, _ = select.select(socks, [], [], 0.5)
-    for s in r:
+    p, by_fd = select.poll(), {}  # not select(): it cannot take fds above 1023
+    for s in socks:
+        p.register(s, select.POLLIN)
+        by_fd[s.fileno()] = s
+    for fd, _ in p.poll(500):
+        s = by_fd[fd]
         try:
             s.recv(4096)
         except OSError:
@@ -161,6 +166,25 @@ wrk_summary() {
     END { printf "%d %d %s %s\n", req, err, p50, p99 }' "$1"
 }
 
+# One curl scrape every 0.2 s for SLOW_SCRAPE seconds into $1; prints
+# "scrapes non-200 p50 p99 max".
+curl_loop() {
+  local end=$((SECONDS + SLOW_SCRAPE))
+  while [ $SECONDS -lt $end ]; do
+    curl -s -o /dev/null --max-time 5 -w '%{http_code} %{time_total}\n' "$url" >>"$1" ||
+      echo "000 5" >>"$1"
+    sleep 0.2
+  done
+  sort -k2 -g "$1" | awk '
+    { t[NR] = $2 * 1000; if ($1 != 200) bad++ }
+    END { printf "%d %d %.2fms %.2fms %.2fms\n", NR, bad, t[int(NR * 0.5 + 0.5)],
+          t[int(NR * 0.99 + 0.5)], t[NR] }'
+}
+
+echo "== phase 0: one curl scrape every 0.2 s for ${SLOW_SCRAPE}s, no other load"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r scrapes0 bad0 cp50_0 cp99_0 cmax0 < <(curl_loop "$tmp/curl0.txt")
+
 echo "== phase 1: wrk -t2 -c$CONNS -d${DURATION}s --latency $url"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(ticks) a0=$(ticks sockscope-acc)
@@ -177,14 +201,7 @@ pids+=($slow_pid)
 sleep 3  # let the slow clients connect
 load2=$(cut -d' ' -f1-3 /proc/loadavg)
 held_fds=$(fds)
-end=$((SECONDS + SLOW_SCRAPE))
-while [ $SECONDS -lt $end ]; do
-  curl -s -o /dev/null --max-time 5 -w '%{http_code} %{time_total}\n' "$url" >>"$tmp/curl.txt" || echo "000 5" >>"$tmp/curl.txt"
-  sleep 0.2
-done
-read -r scrapes bad cp50 cp99 cmax < <(sort -k2 -g "$tmp/curl.txt" | awk '
-  { code[NR] = $1; t[NR] = $2 * 1000; if ($1 != 200) bad++ }
-  END { printf "%d %d %.2fms %.2fms %.2fms\n", NR, bad, t[int(NR * 0.5 + 0.5)], t[int(NR * 0.99 + 0.5)], t[NR] }')
+read -r scrapes bad cp50 cp99 cmax < <(curl_loop "$tmp/curl2.txt")
 echo "curl scrapes=$scrapes non-200=$bad p50=$cp50 p99=$cp99 max=$cmax (server fds with slow clients held: $held_fds)"
 
 echo "== phase 3: wrk -t2 -c$CONNS -d${DURATION}s --latency under the same slowloris load"
@@ -195,7 +212,8 @@ cat "$tmp/wrk3.txt"
 read -r req3 err3 p50_3 p99_3 < <(wrk_summary "$tmp/wrk3.txt")
 read -r cpu3 acc3 < <(cpu_since "$t0" "$a0")
 rss3=$(kb VmRSS)
-wait $slow_pid || true
+slow_ok=0
+wait $slow_pid || slow_ok=$?
 cat "$tmp/slow.txt"
 
 # Held heads time out after 5 s, answered connections linger at most 1 s.
@@ -209,6 +227,7 @@ kill -0 $spid 2>/dev/null || { echo "server died: $(cat "$tmp/serve.err")" >&2; 
 cat <<EOF
 
 == endpoint under load: $(nproc) cores; ${sockets} sockets in namespace $ns; body ${body_bytes} bytes
+phase 0 curl alone:         scrapes=$scrapes0 non-200=$bad0 p50=$cp50_0 p99=$cp99_0 max=$cmax0 (load before: $load0)
 phase 1 wrk alone:          requests=$req1 errors=$err1 p50=$p50_1 p99=$p99_1 (load before: $load1)
                             server cpu $cpu1 (acceptor thread $acc1), rss at end ${rss1} kB
 phase 2 slowloris x$SLOW + curl: scrapes=$scrapes non-200=$bad p50=$cp50 p99=$cp99 max=$cmax (load before: $load2)
@@ -219,6 +238,7 @@ fds: baseline $base_fds, peak $peak_fds, with slow clients held $held_fds, after
 load now: $(cut -d' ' -f1-3 /proc/loadavg)
 EOF
 status=0
-[ "$err1" -eq 0 ] && [ "$err3" -eq 0 ] && [ "${bad:-0}" -eq 0 ] || { echo "FAIL: errors" >&2; status=1; }
+[ "$err1" -eq 0 ] && [ "$err3" -eq 0 ] && [ "$bad0" -eq 0 ] && [ "$bad" -eq 0 ] || { echo "FAIL: errors" >&2; status=1; }
+[ "$slow_ok" -eq 0 ] || { echo "FAIL: the slowloris client failed" >&2; status=1; }
 [ "$after_fds" -le "$base_fds" ] || { echo "FAIL: fds did not return to baseline" >&2; status=1; }
 exit $status
