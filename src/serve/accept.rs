@@ -7,8 +7,9 @@
 //!
 //! Bounds: a head must arrive within [`ServeOptions::header_timeout`] of accept (else `408`)
 //! and fit in [`MAX_HEAD`] bytes (else `431`, or `400` when even the request line does not
-//! fit). At most [`ServeOptions::max_pending`] connections are held; when full, the oldest
-//! is closed so a new client always gets in. Answered connections come back here for a
+//! fit). At most [`ServeOptions::max_pending`] connections are held, and as many more may be
+//! with the workers, but never more than the open-file limit allows after [`FD_RESERVE`];
+//! when full, the oldest held connection is closed so a new client always gets in. Answered connections come back here for a
 //! lingering close: our side is shut for writing and the client's leftovers are read and
 //! discarded for at most [`LINGER`], because closing with unread input makes the kernel send
 //! a reset that can destroy the response before the client reads it.
@@ -28,6 +29,11 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::serve::http::{self, HeadError, Job, Response, MAX_HEAD};
 use crate::serve::{ServeOptions, Shared};
+
+/// File descriptors kept out of the connection budget, for the collector (netlink sockets,
+/// the `/proc` directories of the attribution scan) and the rest of the process: without
+/// them a slowloris client would silently cost sockets their owner.
+pub const FD_RESERVE: usize = 128;
 
 /// How long an answered connection is drained before it is closed regardless.
 pub const LINGER: Duration = Duration::from_secs(1);
@@ -96,7 +102,7 @@ impl Acceptor {
         if listener.set_nonblocking(true).is_err() || wake.set_nonblocking(true).is_err() {
             return;
         }
-        let max_pending = opts.max_pending.max(1);
+        let max_pending = connection_budget(opts.max_pending);
         let max_in_flight = max_pending;
         let mut conns: VecDeque<Conn> = VecDeque::new();
         let mut scratch = vec![0u8; MAX_HEAD];
@@ -182,6 +188,23 @@ impl Acceptor {
             }
         }
     }
+}
+
+/// The connections that may be held, and as many with the workers: `max_pending`, cut so both
+/// together leave [`FD_RESERVE`] of the soft open-file limit.
+fn connection_budget(max_pending: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives on this stack.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    let soft = if rc == 0 {
+        usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    };
+    max_pending.min(soft.saturating_sub(FD_RESERVE) / 2).max(16)
 }
 
 /// Polls the wake socket, every connection and (when `listen`) the listener; returns which
