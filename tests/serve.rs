@@ -1,6 +1,6 @@
-//! The metrics endpoint as a library: routing, hostile clients, the one-dump-per-interval
-//! guarantee, the exposition's golden form, and `promtool check metrics`. No kernel needed:
-//! every tick is a hand-built snapshot.
+//! The metrics endpoint as a library: routing, hostile clients (in `serve/hostile.rs`), the
+//! one-dump-per-interval guarantee, the exposition's golden form, and `promtool check
+//! metrics`. No kernel needed: every tick is a hand-built snapshot.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,6 +17,9 @@ use sockscope::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, 
 use sockscope::model::*;
 use sockscope::serve::metrics::{assemble, render_data, render_status, to_prometheus_text, Status};
 use sockscope::serve::{start, ServeHandle, ServeOptions, TickResult, DEFAULT_PORT};
+
+#[path = "serve/hostile.rs"]
+mod hostile;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
     let mut s = SocketRecord::new(
@@ -263,31 +266,6 @@ fn routes_and_methods() {
 }
 
 #[test]
-fn garbage_and_oversized_requests_are_rejected_and_the_server_stays_up() {
-    let (h, _) = serve(opts(4, Duration::from_secs(2), Duration::from_millis(100)));
-    let a = h.local_addr();
-    wait_up(a);
-    assert_eq!(send(a, b"\x00\x01\x02garbage\r\n\r\n").0, 400);
-    assert_eq!(send(a, b"GET /metrics\r\n\r\n").0, 400);
-    let long_line = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(10_000));
-    assert_eq!(send(a, long_line.as_bytes()).0, 400);
-    let big_header = format!(
-        "GET /metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n",
-        "b".repeat(9_000)
-    );
-    assert_eq!(send(a, big_header.as_bytes()).0, 431);
-    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
-    assert_eq!(
-        send(a, format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()).0,
-        431
-    );
-    // A request cut short: the server times it out (408) instead of waiting forever.
-    assert_eq!(send(a, b"GET /metrics HTTP/1.1\r\nHost").0, 408);
-    assert_eq!(get(a, "/metrics").0, 200);
-    h.shutdown();
-}
-
-#[test]
 fn concurrent_scrapes_do_not_multiply_collections() {
     let interval = Duration::from_millis(300);
     let (h, calls) = serve(opts(8, Duration::from_secs(2), interval));
@@ -317,53 +295,6 @@ fn concurrent_scrapes_do_not_multiply_collections() {
         made <= allowed,
         "{made} ticks in {elapsed:?} (allowed {allowed})"
     );
-    h.shutdown();
-}
-
-#[test]
-fn idle_connections_do_not_block_a_scrape() {
-    let (h, _) = serve(opts(32, Duration::from_secs(5), Duration::from_millis(100)));
-    let a = h.local_addr();
-    wait_up(a);
-    let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(a).unwrap()).collect();
-    let mut half = TcpStream::connect(a).unwrap();
-    half.write_all(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    let t0 = Instant::now();
-    assert_eq!(get(a, "/metrics").0, 200);
-    // Well under the 5 s header timeout: the scrape did not wait for the idle clients.
-    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
-    drop(idle);
-    h.shutdown();
-}
-
-#[test]
-fn a_saturated_pool_recovers_within_the_header_timeout() {
-    // More idle clients than workers: the overflow is told 503 at once and the idle ones
-    // are dropped after the header timeout, so a scrape succeeds within bounded time.
-    let (h, _) = serve(opts(
-        4,
-        Duration::from_millis(500),
-        Duration::from_millis(100),
-    ));
-    let a = h.local_addr();
-    wait_up(a);
-    let idle: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(a).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(50));
-    let t0 = Instant::now();
-    let mut code = 0;
-    while t0.elapsed() < Duration::from_secs(5) {
-        code = get(a, "/metrics").0;
-        if code == 200 {
-            break;
-        }
-        assert_eq!(code, 503);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(code, 200, "scrape did not recover");
-    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
-    drop(idle);
     h.shutdown();
 }
 
@@ -479,5 +410,28 @@ fn promtool_accepts_the_exposition() {
     assert!(
         report.trim().is_empty(),
         "promtool lint: {report}\n---\n{text}"
+    );
+}
+
+#[test]
+fn data_part_converted_once_per_tick_matches_whole_conversion() {
+    // The server converts the data part per tick and the status lines per scrape; joined,
+    // they must equal converting the whole exposition.
+    let ticks = vec![fixture()];
+    let errors = BTreeMap::from([("host".to_string(), 3)]);
+    let data = render_data(&ticks, &errors, &ServeOptions::default());
+    let status = render_status(&Status {
+        up: false,
+        collect_errors_total: 4,
+        collect_duration_s: 0.5,
+        scrape_duration_s: 0.002,
+        scrapes_total: 11,
+    });
+    let whole = to_prometheus_text(&assemble(&data, &status));
+    let split = to_prometheus_text(&data) + &to_prometheus_text(&status);
+    assert_eq!(whole, split);
+    assert!(
+        whole.contains("_total"),
+        "the fixture has counters to rewrite"
     );
 }

@@ -5,20 +5,23 @@
 //! limit, spawns a thread per pending connection without bound, and has no read timeout;
 //! an exporter on every host must survive port scanners and half-open clients.
 //!
-//! Bounds: a request head may be at most [`MAX_HEAD`] bytes and must arrive within
-//! [`ServeOptions::header_timeout`]; a fixed pool of [`ServeOptions::workers`] threads
-//! handles connections with at most as many more waiting, and a connection arriving beyond
-//! that gets an immediate `503`. Every response closes the connection. This module reads
-//! `Shared` and never calls the tick closure.
+//! Two kinds of thread: one acceptor (the private `accept` module) holds every connection
+//! whose head is still arriving, and a fixed pool of [`ServeOptions::workers`] answers
+//! connections whose head is complete. A worker never reads from a client, so it never waits for one; it only
+//! writes a response whose data part was rendered once per tick, within [`WRITE_TIMEOUT`].
+//! Every response closes the connection. This module reads `Shared` and never calls the
+//! tick closure.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::serve::accept::Acceptor;
 use crate::serve::metrics::{self, Status};
 use crate::serve::{ServeError, ServeOptions, Shared};
 
@@ -27,6 +30,9 @@ pub const MAX_HEAD: usize = 8 * 1024;
 
 /// Most header lines accepted in one request.
 const MAX_HEADERS: usize = 48;
+
+/// Longest time a worker spends writing one response to a client that does not read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Content type of the classic text format.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -41,7 +47,7 @@ for Prometheus.</p>\n<ul><li><a href=\"/metrics\">/metrics</a></li>\
 <li><a href=\"/healthz\">/healthz</a></li></ul>\n</body></html>\n";
 
 /// An HTTP response, before serialisation.
-struct Response {
+pub(crate) struct Response {
     status: u16,
     content_type: &'static str,
     extra: Option<(&'static str, &'static str)>,
@@ -49,7 +55,7 @@ struct Response {
 }
 
 impl Response {
-    fn text(status: u16, body: &str) -> Response {
+    pub(crate) fn text(status: u16, body: &str) -> Response {
         Response {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -59,25 +65,34 @@ impl Response {
     }
 }
 
-/// Starts the worker pool and the accept thread.
+/// A connection whose request head is complete, for a worker.
+pub(crate) struct Job {
+    pub(crate) stream: TcpStream,
+    pub(crate) head: Head,
+}
+
+/// Starts the worker pool and the acceptor thread.
 pub(crate) fn spawn(
     listener: TcpListener,
     shared: Arc<Shared>,
     opts: Arc<ServeOptions>,
 ) -> Result<(Vec<JoinHandle<()>>, JoinHandle<()>), ServeError> {
     let workers = opts.workers.max(1);
-    let busy = Arc::new(AtomicUsize::new(0));
-    // Admitted connections: one per worker plus as many waiting. The queue absorbs the gap
-    // between a worker finishing and a client's next connect; beyond it, 503.
-    let admit = workers * 2;
-    let (tx, rx) = mpsc::channel::<(TcpStream, Instant)>();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (jobs, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
+    let (answered_tx, answered) = mpsc::channel::<TcpStream>();
+    let (wake, wake_tx) = UnixStream::pair().map_err(ServeError::Spawn)?;
+    wake_tx.set_nonblocking(true).map_err(ServeError::Spawn)?;
+    let wake_tx = Arc::new(wake_tx);
     let mut handles = Vec::with_capacity(workers);
     for i in 0..workers {
         let rx = Arc::clone(&rx);
         let shared = Arc::clone(&shared);
         let opts = Arc::clone(&opts);
-        let busy = Arc::clone(&busy);
+        let in_flight = Arc::clone(&in_flight);
+        let answered = answered_tx.clone();
+        let wake = Arc::clone(&wake_tx);
         let h = std::thread::Builder::new()
             .name(format!("sockscope-http-{i}"))
             .stack_size(256 * 1024)
@@ -86,152 +101,106 @@ pub(crate) fn spawn(
                     Ok(guard) => guard.recv(),
                     Err(_) => return,
                 };
-                let Ok((stream, accepted)) = next else { return };
-                handle(stream, accepted, &shared, &opts);
-                busy.fetch_sub(1, Ordering::SeqCst);
+                let Ok(job) = next else { return };
+                let stream = answer(job, &shared, &opts);
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                // Back to the acceptor for the lingering close. A full wake socket already
+                // has a wake-up pending, so a failed write loses nothing.
+                if answered.send(stream).is_ok() {
+                    let _ = (&*wake).write(&[1]);
+                }
             })
             .map_err(ServeError::Spawn)?;
         handles.push(h);
     }
+    let acceptor = Acceptor {
+        listener,
+        shared,
+        opts,
+        jobs,
+        in_flight,
+        answered,
+        wake,
+    };
     let accept = std::thread::Builder::new()
         .name("sockscope-accept".into())
-        .spawn(move || {
-            for conn in listener.incoming() {
-                if shared.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let stream = match conn {
-                    Ok(s) => s,
-                    // EMFILE, ECONNABORTED and friends pass; back off so a full fd table
-                    // does not spin this thread.
-                    Err(_) => {
-                        std::thread::sleep(Duration::from_millis(50));
-                        continue;
-                    }
-                };
-                // Claim a slot first: a full pool answers 503 now rather than queueing
-                // the connection without bound behind idle clients.
-                if busy.fetch_add(1, Ordering::SeqCst) >= admit {
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                    reject_busy(stream);
-                    continue;
-                }
-                if tx.send((stream, Instant::now())).is_err() {
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                }
-            }
-            // Dropping the sender ends every worker's recv loop.
-            drop(tx);
-        })
+        // Dropping the acceptor drops the job sender, which ends every worker's recv loop.
+        .spawn(move || acceptor.run())
         .map_err(ServeError::Spawn)?;
     Ok((handles, accept))
 }
 
-fn reject_busy(mut stream: TcpStream) {
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let _ = write_response(
-        &mut stream,
-        &Response::text(503, "busy: too many connections\n"),
-        false,
-    );
-    let _ = stream.shutdown(Shutdown::Both);
-}
-
-/// Serves one connection: one request, one response, close.
-fn handle(mut stream: TcpStream, accepted: Instant, shared: &Shared, opts: &ServeOptions) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+/// Answers one complete request and shuts the connection for writing.
+fn answer(job: Job, shared: &Shared, opts: &ServeOptions) -> TcpStream {
+    let Job { mut stream, head } = job;
     let started = Instant::now();
-    // Counted from accept, so time spent queued behind idle clients counts against them;
-    // but a request that is already waiting in the socket buffer still gets read.
-    let deadline = (accepted + opts.header_timeout).max(started + Duration::from_millis(50));
-    let (response, head_only, scrape) = match read_head(&mut stream, deadline) {
-        Ok(head) => route(&head, shared, opts),
-        Err(HeadError::Closed) => return,
-        Err(HeadError::Timeout) => (Response::text(408, "request timeout\n"), false, false),
-        Err(HeadError::TooLarge { line_done: true }) => (
-            Response::text(431, "request header fields too large\n"),
-            false,
-            false,
-        ),
-        Err(HeadError::TooLarge { line_done: false } | HeadError::Malformed) => {
-            (Response::text(400, "bad request\n"), false, false)
-        }
-        Err(HeadError::TooManyHeaders) => (
-            Response::text(431, "too many header fields\n"),
-            false,
-            false,
-        ),
-    };
-    let _ = write_response(&mut stream, &response, head_only);
+    let (response, head_only, scrape) = route(&head, shared, opts);
+    let _ = write_by(
+        &mut stream,
+        &serialize(&response, head_only),
+        started + WRITE_TIMEOUT,
+    );
     if scrape {
         let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         shared.last_scrape_ns.store(ns, Ordering::Relaxed);
     }
-    // Half-close, then drain briefly: closing with unread input makes the kernel send RST,
-    // which can destroy the response before the client reads it.
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut sink = [0u8; 1024];
-    for _ in 0..64 {
-        match stream.read(&mut sink) {
-            Ok(n) if n > 0 => {}
-            _ => break,
+    stream
+}
+
+/// Writes all of `buf` unless `deadline` passes first.
+fn write_by(stream: &mut TcpStream, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
+    // Bounded: each pass writes at least one byte or returns, or is an EINTR.
+    while !buf.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
+    Ok(())
 }
 
 /// A parsed request head: what routing needs.
-struct Head {
+pub(crate) struct Head {
     method: String,
     path: String,
     accept: String,
 }
 
-enum HeadError {
-    Closed,
+/// Why a request head was refused.
+pub(crate) enum HeadError {
     Timeout,
     TooLarge { line_done: bool },
     TooManyHeaders,
     Malformed,
 }
 
-fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Head, HeadError> {
-    let mut buf = vec![0u8; MAX_HEAD];
-    let mut len = 0;
-    // Bounded: each pass reads at least one byte or returns, and buf has MAX_HEAD bytes.
-    loop {
-        if find(&buf[..len], b"\r\n\r\n").is_some() {
-            break;
+/// The answer to a refused head.
+pub(crate) fn head_error_response(e: &HeadError) -> Response {
+    match e {
+        HeadError::Timeout => Response::text(408, "request timeout\n"),
+        HeadError::TooLarge { line_done: true } => {
+            Response::text(431, "request header fields too large\n")
         }
-        if len == buf.len() {
-            return Err(HeadError::TooLarge {
-                line_done: find(&buf[..len], b"\r\n").is_some(),
-            });
+        HeadError::TooLarge { line_done: false } | HeadError::Malformed => {
+            Response::text(400, "bad request\n")
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HeadError::Timeout);
-        }
-        let _ = stream.set_read_timeout(Some(left));
-        match stream.read(&mut buf[len..]) {
-            Ok(0) if len == 0 => return Err(HeadError::Closed),
-            Ok(0) => return Err(HeadError::Malformed),
-            Ok(n) => len += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(HeadError::Timeout)
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(HeadError::Closed),
-        }
+        HeadError::TooManyHeaders => Response::text(431, "too many header fields\n"),
     }
+}
+
+/// Parses a complete head (ending in an empty line).
+pub(crate) fn parse_head(buf: &[u8]) -> Result<Head, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    match req.parse(&buf[..len]) {
+    match req.parse(buf) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(HeadError::Malformed),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
@@ -251,7 +220,8 @@ fn read_head(stream: &mut TcpStream, deadline: Instant) -> Result<Head, HeadErro
     })
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+/// Where `needle` first occurs in `hay`.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
@@ -295,21 +265,27 @@ fn scrape(shared: &Shared, accept: &str) -> Response {
             .as_secs_f64(),
         scrapes_total: scrapes,
     });
+    let status = metrics::render_status(&status);
     let data = shared.data();
-    let body = metrics::assemble(&data, &metrics::render_status(&status));
+    // The data part of both formats was rendered once per tick; only the status lines are
+    // per scrape.
     if accept.contains("application/openmetrics-text") {
         Response {
             status: 200,
             content_type: CONTENT_TYPE_OPENMETRICS,
             extra: None,
-            body,
+            body: metrics::assemble(&data.openmetrics, &status),
         }
     } else {
+        let status = metrics::to_prometheus_text(&status);
+        let mut body = String::with_capacity(data.prometheus.len() + status.len());
+        body.push_str(&data.prometheus);
+        body.push_str(&status);
         Response {
             status: 200,
             content_type: CONTENT_TYPE_TEXT,
             extra: None,
-            body: metrics::to_prometheus_text(&body),
+            body,
         }
     }
 }
@@ -328,7 +304,8 @@ fn healthz(shared: &Shared, opts: &ServeOptions) -> Response {
     })
 }
 
-fn write_response(out: &mut impl Write, r: &Response, head_only: bool) -> io::Result<()> {
+/// The response as bytes: head, then the body unless `head_only`.
+pub(crate) fn serialize(r: &Response, head_only: bool) -> Vec<u8> {
     let reason = match r.status {
         200 => "OK",
         400 => "Bad Request",
@@ -349,9 +326,9 @@ fn write_response(out: &mut impl Write, r: &Response, head_only: bool) -> io::Re
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    out.write_all(head.as_bytes())?;
+    let mut out = head.into_bytes();
     if !head_only {
-        out.write_all(r.body.as_bytes())?;
+        out.extend_from_slice(r.body.as_bytes());
     }
-    out.flush()
+    out
 }

@@ -1,16 +1,18 @@
 //! The Prometheus endpoint: `sockscope serve`.
 //!
 //! One background *tick thread* calls the caller's tick closure every
-//! [`ServeOptions::interval`], renders the exposition once ([`metrics::render_data`]) and
-//! publishes it behind an `Arc<String>`. Scrapes only clone that `Arc` and add a few status
-//! lines, so any number of concurrent scrapes costs one kernel dump per interval. When a tick
+//! [`ServeOptions::interval`], renders the exposition once ([`metrics::render_data`]), in
+//! both text formats, and publishes it behind an `Arc`. Scrapes only clone that `Arc` and add
+//! a few status lines, so any number of concurrent scrapes costs one kernel dump per interval. When a tick
 //! fails, the last good data stays published, `sockscope_up` drops to 0 and
 //! `sockscope_collect_errors_total` grows.
 //!
-//! This module owns the threads, the shared state and the HTTP surface ([`http`]). It must
+//! This module owns the threads, the shared state, the acceptor (the `accept` module) and the HTTP
+//! surface ([`http`]). It must
 //! not open collectors itself: the caller's closure does, on the tick thread, because
 //! network namespaces are per thread. It never imports `report` or `tui`.
 
+mod accept;
 pub mod http;
 pub mod metrics;
 
@@ -50,10 +52,14 @@ pub struct ServeOptions {
     pub top_listeners: usize,
     /// Add a `pid` label to per-process series (more series; pids churn).
     pub pid_labels: bool,
-    /// Connection-handling threads; as many more connections may wait, beyond that 503.
+    /// Threads that answer requests whose head is complete. Connections still sending
+    /// their head take no thread.
     pub workers: usize,
-    /// Time a client has to send its whole request head before the connection is dropped.
+    /// Time a client has from connect to send its whole request head; then `408` and close.
     pub header_timeout: Duration,
+    /// Most connections held open at once (heads arriving, plus answered ones draining);
+    /// when full, the oldest is closed to let a new one in.
+    pub max_pending: usize,
 }
 
 impl Default for ServeOptions {
@@ -66,6 +72,7 @@ impl Default for ServeOptions {
             pid_labels: false,
             workers: 32,
             header_timeout: Duration::from_secs(5),
+            max_pending: 1024,
         }
     }
 }
@@ -97,11 +104,20 @@ pub enum ServeError {
     Panicked,
 }
 
+/// The data part of the exposition (no status lines, no `# EOF`) in both text formats.
+#[derive(Debug, Default)]
+pub(crate) struct Body {
+    /// OpenMetrics text.
+    pub(crate) openmetrics: String,
+    /// The same in the classic Prometheus text format.
+    pub(crate) prometheus: String,
+}
+
 /// State shared by the tick thread and the HTTP workers.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// The latest good data part of the exposition (no `# EOF`).
-    pub(crate) data: RwLock<Arc<String>>,
+    /// The latest good data part of the exposition.
+    pub(crate) data: RwLock<Arc<Body>>,
     /// Tick outcome and counters.
     pub(crate) tick: Mutex<TickState>,
     /// Nanoseconds the previous scrape took.
@@ -132,7 +148,7 @@ pub(crate) struct TickState {
 impl Shared {
     fn new() -> Shared {
         Shared {
-            data: RwLock::new(Arc::new(String::new())),
+            data: RwLock::new(Arc::new(Body::default())),
             tick: Mutex::new(TickState::default()),
             last_scrape_ns: AtomicU64::new(0),
             scrapes: AtomicU64::new(0),
@@ -142,7 +158,7 @@ impl Shared {
     }
 
     /// The current data part; a reader never waits for a tick, only for a pointer swap.
-    pub(crate) fn data(&self) -> Arc<String> {
+    pub(crate) fn data(&self) -> Arc<Body> {
         match self.data.read() {
             Ok(g) => Arc::clone(&g),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
@@ -191,7 +207,8 @@ impl ServeHandle {
     fn stop_threads(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake.notify_all();
-        // The accept loop blocks in accept(); one connection to ourselves wakes it.
+        // The acceptor waits in poll() up to half a second; a connection to ourselves wakes
+        // it at once.
         let mut wake = self.addr;
         if wake.ip().is_unspecified() {
             wake.set_ip(match wake {
@@ -299,7 +316,11 @@ where
                     *parse_errors.entry(snap.netns.clone()).or_default() +=
                         snap.quality.parse_errors;
                 }
-                let body = Arc::new(metrics::render_data(&ticks, &parse_errors, opts));
+                let openmetrics = metrics::render_data(&ticks, &parse_errors, opts);
+                let body = Arc::new(Body {
+                    prometheus: metrics::to_prometheus_text(&openmetrics),
+                    openmetrics,
+                });
                 match shared.data.write() {
                     Ok(mut g) => *g = body,
                     Err(poisoned) => *poisoned.into_inner() = body,

@@ -1,0 +1,376 @@
+//! The acceptor: one thread that owns every connection that is not being answered.
+//!
+//! It accepts, reads request heads from all incomplete connections at once with `poll(2)` on
+//! non-blocking sockets, and hands only connections with a complete, parsed head to the
+//! worker pool ([`super::http`]). So an idle or slow client costs one file descriptor and the
+//! bytes it sent, never a thread: slowloris clients cannot starve real scrapes.
+//!
+//! Bounds: a head must arrive within [`ServeOptions::header_timeout`] of accept (else `408`)
+//! and fit in [`MAX_HEAD`] bytes (else `431`, or `400` when even the request line does not
+//! fit). At most [`ServeOptions::max_pending`] connections are held, and as many more may be
+//! with the workers, but never more than the open-file limit allows after [`FD_RESERVE`];
+//! when full, the oldest held connection is closed so a new client always gets in. Answered connections come back here for a
+//! lingering close: our side is shut for writing and the client's leftovers are read and
+//! discarded for at most [`LINGER`], because closing with unread input makes the kernel send
+//! a reset that can destroy the response before the client reads it.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::serve::http::{self, HeadError, Job, Response, MAX_HEAD};
+use crate::serve::{ServeOptions, Shared};
+
+/// File descriptors kept out of the connection budget, for the collector (netlink sockets,
+/// the `/proc` directories of the attribution scan) and the rest of the process: without
+/// them a slowloris client would silently cost sockets their owner.
+pub const FD_RESERVE: usize = 128;
+
+/// How long an answered connection is drained before it is closed regardless.
+pub const LINGER: Duration = Duration::from_secs(1);
+
+/// Most bytes discarded from one answered connection before it is closed regardless.
+const MAX_DISCARD: usize = 256 * 1024;
+
+/// Most connections accepted per poll round, so reads of waiting heads are not starved by a
+/// connect flood.
+const ACCEPT_BATCH: usize = 128;
+
+/// The longest poll wait: the stop flag is looked at least this often.
+const MAX_WAIT: Duration = Duration::from_millis(500);
+
+/// What the acceptor is doing with a connection.
+enum Phase {
+    /// Reading the request head; the bytes so far.
+    Head(Vec<u8>),
+    /// Answered and shut for writing; discarding input until EOF. The bytes discarded.
+    Drain(usize),
+}
+
+struct Conn {
+    stream: TcpStream,
+    phase: Phase,
+    deadline: Instant,
+}
+
+/// What one round did to a connection.
+enum Next {
+    Keep,
+    Close,
+    /// Complete head: to the workers.
+    Dispatch(http::Head),
+    /// Answer from here, then drain.
+    Reject(Response),
+}
+
+/// The acceptor's channels and counters, shared with the workers.
+pub(crate) struct Acceptor {
+    pub(crate) listener: TcpListener,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) opts: Arc<ServeOptions>,
+    /// Complete heads, to the workers.
+    pub(crate) jobs: Sender<Job>,
+    /// Connections dispatched and not yet answered (queued or being written).
+    pub(crate) in_flight: Arc<AtomicUsize>,
+    /// Answered connections, from the workers, for the lingering close.
+    pub(crate) answered: Receiver<TcpStream>,
+    /// Readable when a worker has handed a connection back.
+    pub(crate) wake: UnixStream,
+}
+
+impl Acceptor {
+    /// Runs until the stop flag is set.
+    pub(crate) fn run(self) {
+        let Acceptor {
+            listener,
+            shared,
+            opts,
+            jobs,
+            in_flight,
+            answered,
+            wake,
+        } = self;
+        if listener.set_nonblocking(true).is_err() || wake.set_nonblocking(true).is_err() {
+            return;
+        }
+        let max_pending = connection_budget(opts.max_pending);
+        let max_in_flight = max_pending;
+        let mut conns: VecDeque<Conn> = VecDeque::new();
+        let mut scratch = vec![0u8; MAX_HEAD];
+        // After EMFILE with nothing left to evict, the listener is not polled for a while:
+        // it stays readable and would spin this thread.
+        let mut accept_after = Instant::now();
+        while !shared.stop.load(Ordering::SeqCst) {
+            while let Ok(stream) = answered.try_recv() {
+                if stream.set_nonblocking(true).is_ok() {
+                    let now = Instant::now();
+                    conns.push_back(Conn {
+                        stream,
+                        phase: Phase::Drain(0),
+                        deadline: now + LINGER,
+                    });
+                }
+            }
+            let now = Instant::now();
+            let listen = now >= accept_after;
+            let mut wait = conns
+                .iter()
+                .map(|c| c.deadline.saturating_duration_since(now))
+                .min()
+                .unwrap_or(MAX_WAIT)
+                .min(MAX_WAIT);
+            if !listen {
+                wait = wait.min(accept_after - now);
+            }
+            // Rounded up so a deadline 0.4 ms away does not become a busy loop.
+            let ms = u16::try_from(wait.as_millis() + 1).unwrap_or(u16::MAX);
+            let (ready, wake_ready, listen_ready) =
+                match wait_ready(&listener, &wake, &conns, listen, ms) {
+                    Ok(r) => r,
+                    Err(Errno::EINTR) => continue,
+                    // ENOMEM and the like: nothing to do but wait and try again.
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+            if wake_ready {
+                let mut sink = [0u8; 64];
+                while matches!((&wake).read(&mut sink), Ok(n) if n > 0) {}
+            }
+            let now = Instant::now();
+            let mut kept = VecDeque::with_capacity(conns.len());
+            for (mut conn, is_ready) in conns.into_iter().zip(ready) {
+                let next = if is_ready {
+                    advance(&mut conn, &mut scratch)
+                } else {
+                    Next::Keep
+                };
+                let next = match next {
+                    Next::Keep if now >= conn.deadline => expire(&mut conn, &mut scratch),
+                    other => other,
+                };
+                match next {
+                    Next::Keep => kept.push_back(conn),
+                    Next::Close => {}
+                    Next::Reject(r) => kept.push_back(reject(conn.stream, &r)),
+                    Next::Dispatch(head) => {
+                        if in_flight.load(Ordering::SeqCst) >= max_in_flight {
+                            kept.push_back(reject(conn.stream, &busy()));
+                            continue;
+                        }
+                        if conn.stream.set_nonblocking(false).is_err() {
+                            continue;
+                        }
+                        in_flight.fetch_add(1, Ordering::SeqCst);
+                        let job = Job {
+                            stream: conn.stream,
+                            head,
+                        };
+                        if jobs.send(job).is_err() {
+                            in_flight.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+            conns = kept;
+            if listen_ready {
+                accept_batch(&listener, &mut conns, max_pending, &opts, &mut accept_after);
+            }
+        }
+    }
+}
+
+/// The connections that may be held, and as many with the workers: `max_pending`, cut so both
+/// together leave [`FD_RESERVE`] of the soft open-file limit.
+fn connection_budget(max_pending: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives on this stack.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    let soft = if rc == 0 {
+        usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    };
+    max_pending.min(soft.saturating_sub(FD_RESERVE) / 2).max(16)
+}
+
+/// Polls the wake socket, every connection and (when `listen`) the listener; returns which
+/// connections are ready, in order, and whether the wake socket and the listener are.
+fn wait_ready(
+    listener: &TcpListener,
+    wake: &UnixStream,
+    conns: &VecDeque<Conn>,
+    listen: bool,
+    ms: u16,
+) -> Result<(Vec<bool>, bool, bool), Errno> {
+    let mut fds = Vec::with_capacity(conns.len() + 2);
+    fds.push(PollFd::new(wake.as_fd(), PollFlags::POLLIN));
+    let listen_flags = if listen {
+        PollFlags::POLLIN
+    } else {
+        PollFlags::empty()
+    };
+    fds.push(PollFd::new(listener.as_fd(), listen_flags));
+    for c in conns {
+        fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+    }
+    poll(&mut fds, PollTimeout::from(ms))?;
+    // POLLHUP and POLLERR count as ready: the read that follows reports EOF or the error.
+    let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+    Ok((
+        fds[2..].iter().map(ready).collect(),
+        ready(&fds[0]),
+        ready(&fds[1]),
+    ))
+}
+
+/// Accepts up to [`ACCEPT_BATCH`] waiting connections, evicting the oldest held connection
+/// whenever the table is full or the process is out of file descriptors.
+fn accept_batch(
+    listener: &TcpListener,
+    conns: &mut VecDeque<Conn>,
+    max_pending: usize,
+    opts: &ServeOptions,
+    accept_after: &mut Instant,
+) {
+    for _ in 0..ACCEPT_BATCH {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                while conns.len() >= max_pending {
+                    if let Some(old) = conns.pop_front() {
+                        evict(old);
+                    }
+                }
+                let now = Instant::now();
+                conns.push_back(Conn {
+                    stream,
+                    phase: Phase::Head(Vec::new()),
+                    deadline: now + opts.header_timeout,
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                match conns.pop_front() {
+                    Some(old) => evict(old),
+                    None => {
+                        *accept_after = Instant::now() + Duration::from_millis(50);
+                        return;
+                    }
+                }
+            }
+            // ECONNABORTED and friends concern that one connection only.
+            Err(_) => {}
+        }
+    }
+}
+
+/// Reads what the connection has for us.
+fn advance(conn: &mut Conn, scratch: &mut [u8]) -> Next {
+    match &mut conn.phase {
+        Phase::Head(buf) => read_head(&mut conn.stream, buf, scratch),
+        Phase::Drain(discarded) => {
+            // Bounded: each pass discards at least one byte and stops at MAX_DISCARD.
+            loop {
+                match conn.stream.read(scratch) {
+                    Ok(0) => return Next::Close,
+                    Ok(n) => {
+                        *discarded += n;
+                        if *discarded >= MAX_DISCARD {
+                            return Next::Close;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Keep,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return Next::Close,
+                }
+            }
+        }
+    }
+}
+
+/// Reads head bytes until the socket has no more, the head is complete, or it is too large.
+fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, scratch: &mut [u8]) -> Next {
+    // Bounded: each pass appends at least one byte, and buf stops at MAX_HEAD.
+    loop {
+        let room = MAX_HEAD - buf.len();
+        if room == 0 {
+            return Next::Reject(http::head_error_response(&HeadError::TooLarge {
+                line_done: http::find(buf, b"\r\n").is_some(),
+            }));
+        }
+        match stream.read(&mut scratch[..room]) {
+            Ok(0) if buf.is_empty() => return Next::Close,
+            Ok(0) => return Next::Reject(http::head_error_response(&HeadError::Malformed)),
+            Ok(n) => {
+                let from = buf.len().saturating_sub(3);
+                buf.extend_from_slice(&scratch[..n]);
+                if let Some(end) = http::find(&buf[from..], b"\r\n\r\n") {
+                    return match http::parse_head(&buf[..from + end + 4]) {
+                        Ok(head) => Next::Dispatch(head),
+                        Err(e) => Next::Reject(http::head_error_response(&e)),
+                    };
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Keep,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Next::Close,
+        }
+    }
+}
+
+/// The connection's deadline passed: a head still missing gets `408`; a drain just ends.
+fn expire(conn: &mut Conn, scratch: &mut [u8]) -> Next {
+    match conn.phase {
+        Phase::Head(_) => {
+            // Bytes that arrived after the last poll are read first: they may complete the
+            // head, and unread input would turn our close into a reset.
+            match advance(conn, scratch) {
+                Next::Keep => Next::Reject(http::head_error_response(&HeadError::Timeout)),
+                other => other,
+            }
+        }
+        Phase::Drain(_) => Next::Close,
+    }
+}
+
+fn busy() -> Response {
+    Response::text(503, "busy: too many connections\n")
+}
+
+/// Answers from this thread and starts the lingering close. The response is a few hundred
+/// bytes written first on a fresh connection, so one non-blocking write fits in the socket
+/// buffer; if it does not, the client was not reading anyway.
+fn reject(mut stream: TcpStream, r: &Response) -> Conn {
+    let _ = stream.write(&http::serialize(r, false));
+    let _ = stream.shutdown(Shutdown::Write);
+    let now = Instant::now();
+    Conn {
+        stream,
+        phase: Phase::Drain(0),
+        deadline: now + LINGER,
+    }
+}
+
+/// Closes the oldest connection to make room; one that was still sending its head is told
+/// `503` first, best effort.
+fn evict(mut old: Conn) {
+    if matches!(old.phase, Phase::Head(_)) {
+        let _ = old.stream.write(&http::serialize(&busy(), false));
+    }
+}
