@@ -27,12 +27,13 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
     let mut analyzer = Analyzer::with_thresholds(thresholds(global)?);
     let mut previous = None;
     let mut line_no = 0usize;
+    let mut failed = 0;
     loop {
         let started = Instant::now();
-        let snap = collector.collect()?;
-        if let Some(n) = collector.take_notice() {
-            eprintln!("{n}");
-        }
+        let Some(snap) = tolerant_collect(&mut collector, &mut failed)? else {
+            std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
+            continue;
+        };
         let analysis = analyzer.observe(&snap);
         let states = analysis.aggregate.states;
         let line = WatchLine {
@@ -53,6 +54,36 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
             return Ok(());
         }
         std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
+    }
+}
+
+/// Failed ticks in a row after which `watch` and `record` give up (exit 2).
+const MAX_FAILED_TICKS: u32 = 5;
+
+/// One tick's collection for `watch` and `record`: a failed tick is reported on stderr and
+/// skipped (no line, nothing recorded: a gap is honest, made-up numbers are not), and only
+/// [`MAX_FAILED_TICKS`] failures in a row end the run. Fallback notices go to stderr.
+fn tolerant_collect(
+    collector: &mut Collector,
+    failed: &mut u32,
+) -> Result<Option<crate::model::Snapshot>, RunError> {
+    let result = collector.collect();
+    if let Some(n) = collector.take_notice() {
+        eprintln!("{n}");
+    }
+    match result {
+        Ok(snap) => {
+            *failed = 0;
+            Ok(Some(snap))
+        }
+        Err(e) => {
+            *failed += 1;
+            if *failed >= MAX_FAILED_TICKS {
+                return Err(RunError::Collect(e));
+            }
+            eprintln!("sockscope: tick skipped ({failed} in a row): {e}");
+            Ok(None)
+        }
     }
 }
 
@@ -204,9 +235,13 @@ pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
         args.interval
     );
     let started = Instant::now();
+    let mut failed = 0;
     loop {
         let tick = Instant::now();
-        let snap = collector.collect()?;
+        let Some(snap) = tolerant_collect(&mut collector, &mut failed)? else {
+            std::thread::sleep(args.interval.saturating_sub(tick.elapsed()));
+            continue;
+        };
         let analysis = analyzer.observe(&snap);
         rec.append(&snap, &analysis).map_err(usage)?;
         if args

@@ -337,3 +337,44 @@ fn explain_every_topic() {
         "{text}"
     );
 }
+
+/// A tick that cannot be collected is skipped with a stderr line, not printed as zeros; only
+/// five failures in a row end `watch` (exit 2). Real failure: the namespace being watched is
+/// deleted under it.
+#[test]
+fn watch_skips_failed_ticks_then_gives_up_when_the_namespace_is_gone() {
+    if !common::require_root(
+        "watch_skips_failed_ticks_then_gives_up_when_the_namespace_is_gone",
+        "it creates and deletes a network namespace",
+    ) {
+        return;
+    }
+    let ns = common::Netns::new("vanish");
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("sockscope"))
+        .args(["--netns", &ns.name, "watch", "--interval", "50ms"])
+        .args(["--format", "jsonl"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..2 {
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.contains("\"ESTABLISHED\":0"), "{line}");
+    }
+    drop(ns);
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    // At most the tick already under way when the namespace went; never one per failure.
+    assert!(rest.len() <= 1, "lines after the namespace went: {rest:?}");
+    let skipped = err.lines().filter(|l| l.contains("tick skipped")).count();
+    assert_eq!(skipped, 4, "stderr: {err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("sockscope: ") && !last.contains("tick skipped"),
+        "last line: {last}"
+    );
+}
