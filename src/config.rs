@@ -312,37 +312,43 @@ impl Thresholds {
     /// Applies one `RULE.KEY=VALUE` override, e.g. `close_wait_leak.warn_count=300`.
     /// The value is read as TOML (`300`, `0.75`); anything else is taken as a string.
     pub fn apply_override(&mut self, s: &str) -> Result<(), ConfigError> {
-        let err = |key: &str, message: String| ConfigError::Override {
-            spec: s.to_string(),
-            key: key.to_string(),
-            message,
-        };
-        let (key, value) = s
-            .split_once('=')
-            .ok_or_else(|| err("-", "expected RULE.KEY=VALUE".into()))?;
-        let key = key.trim();
-        let (section, field) = key
-            .split_once('.')
-            .ok_or_else(|| err(key, "expected RULE.KEY (a section and a key)".into()))?;
-        let value = value.trim();
-        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        self.apply_overrides(&[s])
+    }
 
-        let mut root = toml::Value::try_from(&*self).map_err(|e| err(key, e.to_string()))?;
-        let table = root
-            .get_mut(section)
-            .and_then(toml::Value::as_table_mut)
-            .ok_or_else(|| err(key, format!("unknown section `{section}`")))?;
-        if !table.contains_key(field) {
-            return Err(err(key, format!("unknown key `{field}` in [{section}]")));
+    /// Applies every override, then checks relations between values once, so
+    /// `warn_count=2000` followed by `crit_count=5000` is accepted although the first alone
+    /// would sit above the default critical count. A broken relation names the last
+    /// override that set its key, else the last one in its section, else the last one.
+    pub fn apply_overrides<S: AsRef<str>>(&mut self, specs: &[S]) -> Result<(), ConfigError> {
+        let mut root = toml::Value::try_from(&*self).map_err(|e| ConfigError::Override {
+            spec: String::new(),
+            key: "-".into(),
+            message: e.to_string(),
+        })?;
+        let mut keys = Vec::with_capacity(specs.len());
+        for spec in specs {
+            keys.push((set_override(&mut root, spec.as_ref())?, spec.as_ref()));
         }
-        table.insert(field.to_string(), parsed);
-        let th: Thresholds = root
-            .try_into()
-            .map_err(|e: toml::de::Error| err(key, e.message().trim().to_string()))?;
-        th.validate().map_err(|(k, m)| err(&k, m))?;
+        let th: Thresholds = root.try_into().map_err(|e: toml::de::Error| {
+            let (key, spec) = keys.last().cloned().unwrap_or_default();
+            ConfigError::Override {
+                spec: spec.to_string(),
+                key,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        th.validate().map_err(|(key, message)| {
+            let section = key.split('.').next().unwrap_or_default();
+            let same_section = |k: &str| k.split('.').next() == Some(section);
+            let spec = keys
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .or_else(|| keys.iter().rev().find(|(k, _)| same_section(k)))
+                .or_else(|| keys.last())
+                .map_or_else(String::new, |(_, s)| s.to_string());
+            ConfigError::Override { spec, key, message }
+        })?;
         *self = th;
         Ok(())
     }
@@ -489,6 +495,40 @@ fn key_at_line(text: &str, line: usize) -> Option<String> {
         Some(s) => format!("{s}.{key}"),
         None => key.to_string(),
     })
+}
+
+/// Sets one `RULE.KEY=VALUE` in the TOML form of the thresholds; returns the dotted key.
+/// Types are checked here (a typed round trip of that one value), relations by the caller.
+fn set_override(root: &mut toml::Value, s: &str) -> Result<String, ConfigError> {
+    let err = |key: &str, message: String| ConfigError::Override {
+        spec: s.to_string(),
+        key: key.to_string(),
+        message,
+    };
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| err("-", "expected RULE.KEY=VALUE".into()))?;
+    let key = key.trim();
+    let (section, field) = key
+        .split_once('.')
+        .ok_or_else(|| err(key, "expected RULE.KEY (a section and a key)".into()))?;
+    let value = value.trim();
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let table = root
+        .get_mut(section)
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(|| err(key, format!("unknown section `{section}`")))?;
+    if !table.contains_key(field) {
+        return Err(err(key, format!("unknown key `{field}` in [{section}]")));
+    }
+    table.insert(field.to_string(), parsed);
+    // The type of this one value, checked now so the error names its own override.
+    let probe: Result<Thresholds, _> = root.clone().try_into();
+    probe.map_err(|e: toml::de::Error| err(key, e.message().trim().to_string()))?;
+    Ok(key.to_string())
 }
 
 /// The line where dotted `key` is set, or 0 when the file does not set it.

@@ -309,16 +309,14 @@ pub fn dump_floor(out: &mut impl Write) -> Result<(), RunError> {
 }
 
 /// Loads thresholds: `--config FILE`, else the first file on the default search path, else
-/// the defaults; then every `--threshold` override in order.
+/// the defaults; then every `--threshold` override, relations checked once all are set.
 pub fn thresholds(global: &GlobalArgs) -> Result<Thresholds, RunError> {
     let usage = |e: ConfigError| RunError::Usage(e.to_string());
     let mut t = match &global.config {
         Some(path) => config::load(path).map_err(usage)?,
         None => config::load_default().map_err(usage)?.0,
     };
-    for spec in &global.thresholds {
-        t.apply_override(spec).map_err(usage)?;
-    }
+    t.apply_overrides(&global.thresholds).map_err(usage)?;
     Ok(t)
 }
 

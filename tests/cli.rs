@@ -378,3 +378,36 @@ fn watch_skips_failed_ticks_then_gives_up_when_the_namespace_is_gone() {
         "last line: {last}"
     );
 }
+
+/// Overrides are checked together: raising warn_count above the default crit_count is fine
+/// when the same command line raises crit_count too, in either order; a broken relation is
+/// one line naming the override.
+#[test]
+fn threshold_overrides_are_validated_together() {
+    let snap = "tests/fixtures/tui/closewait_leak.json";
+    let warn = "close_wait_leak.warn_count=2000";
+    let crit = "close_wait_leak.crit_count=5000";
+    for pair in [[warn, crit], [crit, warn]] {
+        let out = sockscope()
+            .args([
+                "--from-snapshot",
+                snap,
+                "--threshold",
+                pair[0],
+                "--threshold",
+            ])
+            .args([pair[1], "summary"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{pair:?}: {err}");
+    }
+    let out = sockscope()
+        .args(["--from-snapshot", snap, "--threshold", warn, "summary"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(warn) && err.contains("must be >="), "{err}");
+}
