@@ -105,7 +105,7 @@ def main():
     p.add_argument("--growth", type=float, default=0.05, help="allowed RSS growth after warm-up")
     p.add_argument("--fd-growth", type=float, default=0.05, help="allowed fd growth after warm-up")
     p.add_argument("--max-seconds", type=float, default=0,
-                   help="bound on the run (default: 4x the nominal time + 30 s, 60 to 600 s)")
+                   help="bound on the run (default: 4x the nominal time + 30 s, 60 to 1800 s)")
     p.add_argument("--history", type=int, default=0,
                    help="history.max_samples for sockscope (default: its own, 600); the ring "
                    "fills during warm-up, so warm-up must be longer than it")
@@ -124,7 +124,7 @@ def main():
         h.spawn("pop.py", ["--hold", "3600", "closewait", "--count", str(a.closewait),
                            "--client-mode", "shutdown"])
         # Churn for longer than the run can take even if every tick stretches 4x.
-        budget = min(600.0, a.max_seconds or max(60.0, a.ticks * per_tick_s * 4 + 30))
+        budget = min(1800.0, a.max_seconds or max(60.0, a.ticks * per_tick_s * 4 + 30))
         churn, _ = h.spawn("churn.py", ["--rate", str(a.rate), "--seconds", str(budget),
                                         "--workers", "1", "--rst-every", "3"])
         population = sum(h.ss_counts().values())

@@ -14,7 +14,7 @@ SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, TIME_WAIT.
 
 Prints one JSON line when the churn starts (``{"ready": true, "pid": ..., "port": ...}``) and
 one when it ends (``{"done": true, "connections": N, "errors": E, "seconds": S}``), then
-exits. Bounded: ``--seconds`` (at most 600) and the parent's death (PR_SET_PDEATHSIG).
+exits. Bounded: ``--seconds`` (at most 1800) and the parent's death (PR_SET_PDEATHSIG).
 Network safety: it only ever connects to its own listener on 127.0.0.1.
 """
 
@@ -88,14 +88,14 @@ def worker(port, rate, deadline, spread, rst_every, index, out_fd):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rate", type=float, default=5000.0, help="connections per second, in total")
-    p.add_argument("--seconds", type=float, default=30.0, help="how long to churn (max 600)")
+    p.add_argument("--seconds", type=float, default=30.0, help="how long to churn (max 1800)")
     p.add_argument("--workers", type=int, default=2, help="connecting processes")
     p.add_argument("--port", type=int, default=0, help="listener port (0: any)")
     p.add_argument("--src-spread", type=int, default=100, help="client sources 127.0.0.2..N+1")
     p.add_argument("--rst-every", type=int, default=4, help="abort one connection in N (0: never)")
     a = p.parse_args()
-    if not (0 < a.seconds <= 600) or a.rate <= 0 or not (1 <= a.workers <= 16):
-        fail("need 0 < --seconds <= 600, --rate > 0 and 1 <= --workers <= 16")
+    if not (0 < a.seconds <= 1800) or a.rate <= 0 or not (1 <= a.workers <= 16):
+        fail("need 0 < --seconds <= 1800, --rate > 0 and 1 <= --workers <= 16")
     if not (1 <= a.src_spread <= 250):
         fail("--src-spread must be in 1..250")
     set_comm("sscpop-churn")
