@@ -411,3 +411,34 @@ fn threshold_overrides_are_validated_together() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(warn) && err.contains("must be >="), "{err}");
 }
+
+/// `check` that cannot take its second sample (the namespace was deleted between the two)
+/// says UNKNOWN on its one status line and exits 3, the Nagios code for "could not check".
+#[test]
+fn check_is_unknown_with_exit_3_when_collection_fails() {
+    if !common::require_root(
+        "check_is_unknown_with_exit_3_when_collection_fails",
+        "it creates and deletes a network namespace",
+    ) {
+        return;
+    }
+    let ns = common::Netns::new("unknown");
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("sockscope"))
+        .args(["--netns", &ns.name, "check", "--interval", "3s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first sample is taken at once; the second 3 s later, into a deleted namespace.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    drop(ns);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("SOCKSCOPE UNKNOWN - cannot collect sockets: "),
+        "{stdout}"
+    );
+}
