@@ -15,6 +15,17 @@ fn sockscope() -> Command {
     Command::cargo_bin("sockscope").unwrap()
 }
 
+/// Starts sockscope with stdout and stderr on pipes and no stdin.
+fn spawn_piped(args: &[&str]) -> std::process::Child {
+    StdCommand::new(assert_cmd::cargo::cargo_bin("sockscope"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Runs sockscope, reads its first stdout line, then closes the pipe as `head -1` does and
 /// waits for it to exit.
 fn first_line_then_close<S: AsRef<OsStr>>(args: &[S]) -> (String, std::process::Output) {
@@ -350,14 +361,15 @@ fn watch_skips_failed_ticks_then_gives_up_when_the_namespace_is_gone() {
         return;
     }
     let ns = common::Netns::new("vanish");
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("sockscope"))
-        .args(["--netns", &ns.name, "watch", "--interval", "50ms"])
-        .args(["--format", "jsonl"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&[
+        "--netns",
+        &ns.name,
+        "watch",
+        "--interval",
+        "50ms",
+        "--format",
+        "jsonl",
+    ]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     for _ in 0..2 {
         let line = lines.next().unwrap().unwrap();
@@ -423,13 +435,7 @@ fn check_is_unknown_with_exit_3_when_collection_fails() {
         return;
     }
     let ns = common::Netns::new("unknown");
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("sockscope"))
-        .args(["--netns", &ns.name, "check", "--interval", "3s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(&["--netns", &ns.name, "check", "--interval", "3s"]);
     // The first sample is taken at once; the second 3 s later, into a deleted namespace.
     std::thread::sleep(std::time::Duration::from_millis(800));
     drop(ns);

@@ -119,22 +119,27 @@ impl Population {
 
 impl Drop for Population {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pgid = child.id();
-        drop(child.stdin.take());
-        kill_group(pgid, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            // Once reaped the pgid is not ours to signal any more; forked holders die with
-            // their parent (PDEATHSIG) and are also killed by its SIGTERM handler.
-            if child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(child) = self.child.take() {
+            stop_generator(child);
         }
-        kill_group(pgid, libc::SIGKILL);
-        let _ = child.wait();
     }
+}
+
+/// Ends a generator started in its own process group: stdin closed, SIGTERM to the group,
+/// SIGKILL after 2 s, reaped.
+pub fn stop_generator(mut child: Child) {
+    let pgid = child.id();
+    drop(child.stdin.take());
+    kill_group(pgid, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        // Once reaped the pgid is not ours to signal any more; forked holders die with
+        // their parent (PDEATHSIG) and are also killed by its SIGTERM handler.
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill_group(pgid, libc::SIGKILL);
+    let _ = child.wait();
 }

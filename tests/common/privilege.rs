@@ -137,20 +137,8 @@ impl NobodyPopulation {
 
 impl Drop for NobodyPopulation {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pgid = child.id();
-        drop(child.stdin.take());
-        kill_group(pgid, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(child) = self.child.take() {
+            super::population::stop_generator(child);
         }
-        kill_group(pgid, libc::SIGKILL);
-        let _ = child.wait();
     }
 }
