@@ -233,6 +233,22 @@ fn summary_all(
     Ok(())
 }
 
+/// `--at` must fall inside the recording: before its first tick nothing was seen, and more
+/// than one interval after its last the recorder was no longer looking.
+fn within_recording(spec: &str, t: i64, rec: &Recording) -> Result<(), RunError> {
+    let slack = i64::try_from(rec.header().interval_ms).unwrap_or(i64::MAX);
+    let (first, last) = (rec.first_ms(), rec.last_ms());
+    if t < first || t > last.saturating_add(slack) {
+        return Err(RunError::Usage(format!(
+            "--at {spec}: {} is outside the recording ({} to {})",
+            report::rfc3339(t),
+            report::rfc3339(first),
+            report::rfc3339(last)
+        )));
+    }
+    Ok(())
+}
+
 /// One recorded moment as a snapshot and its aggregate. Filters need the socket list, so
 /// they are refused for a recording made without `--sockets`.
 fn recorded(
@@ -246,7 +262,11 @@ fn recorded(
         eprintln!("sockscope: {}: {w}", path.display());
     }
     let t = match at {
-        Some(s) => crate::record::parse_time(s, &rec).map_err(usage)?,
+        Some(s) => {
+            let t = crate::record::parse_time(s, &rec).map_err(usage)?;
+            within_recording(s, t, &rec)?;
+            t
+        }
         None => rec.last_ms(),
     };
     let tick = rec

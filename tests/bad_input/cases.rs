@@ -257,6 +257,14 @@ fn summary_cases(env: &Env) -> Vec<Case> {
             "bad time",
         ));
     }
+    // A valid time outside the recording: nothing was seen then, so no tick is shown.
+    for at in ["1970-01-01T00:00:00Z", "2099-01-01T00:00:00Z", "+24h"] {
+        v.push(c(
+            "summary:at",
+            &["summary", "--from", &rec, "--at", at],
+            "outside the recording",
+        ));
+    }
     // Filters over a recording made without --sockets are refused, naming the file.
     v.push(c(
         "summary:from",
