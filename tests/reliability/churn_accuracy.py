@@ -97,8 +97,9 @@ def netlink_phase(h, a, binary, expect, est_pids, cw_pid, churn):
                      "static_ok": static_ok})
         failures += [f"netlink run {i + 1}: {m}" for m in bad]
         ss_before = ss_after
-    churn_rate = (h.snmp("ActiveOpens") - opens0) / (time.monotonic() - t0)
-    return rows, failures, churn_rate
+    elapsed = time.monotonic() - t0
+    churn_rate = (h.snmp("ActiveOpens") - opens0) / elapsed
+    return rows, failures, churn_rate, elapsed
 
 
 def proc_phase(h, a, binary, expect, est_pids, cw_pid, churn):
@@ -123,7 +124,8 @@ def proc_phase(h, a, binary, expect, est_pids, cw_pid, churn):
 
 
 def churn_args(a, seconds):
-    return ["--rate", str(a.rate), "--seconds", str(seconds), "--workers", str(a.workers)]
+    return ["--rate", str(a.rate), "--seconds", str(seconds), "--workers", str(a.workers),
+            "--rst-fraction", str(a.rst_fraction)]
 
 
 def main():
@@ -132,6 +134,9 @@ def main():
     p.add_argument("--closewait", type=int, default=1000, help="static CLOSE_WAIT sockets")
     p.add_argument("--rate", type=float, default=5000.0, help="churn, connections per second")
     p.add_argument("--workers", type=int, default=2, help="churn processes")
+    p.add_argument("--rst-fraction", type=float, default=0.9,
+                   help="churn aborted with an RST; the rest leaves TIME_WAIT (default 0.9: "
+                   "TIME_WAIT grows smoothly at a tenth of the rate)")
     p.add_argument("--churn-seconds", type=float, default=120.0,
                    help="most churn in the netlink phase (it stops when the runs are done)")
     p.add_argument("--proc-seconds", type=float, default=30.0, help="length of the /proc phase")
@@ -142,8 +147,10 @@ def main():
     a = p.parse_args()
     harness.require_root("churn_accuracy")
     binary = harness.sockscope_binary(a.binary)
-    sysctls = [("net.ipv4.ip_local_port_range", "1024 65000"), ("net.ipv4.tcp_tw_reuse", "1"),
-               ("net.ipv4.tcp_max_tw_buckets", "20000")]
+    # No tcp_max_tw_buckets cap: a capped table fills in seconds and then expires in one wave
+    # 60 s later, a real swing of thousands of sockets within one run that no before/after
+    # bracket can follow. Smooth creation (see --rst-fraction) keeps the bracket meaningful.
+    sysctls = [("net.ipv4.ip_local_port_range", "1024 65000"), ("net.ipv4.tcp_tw_reuse", "1")]
     failures = []
     with harness.Harness("churn", sysctls) as h:
         t0 = time.monotonic()
@@ -159,7 +166,7 @@ def main():
 
         churn, _ = h.spawn("churn.py", churn_args(a, a.churn_seconds))
         time.sleep(3)  # let TIME_WAIT build up to its steady level
-        rows, fail, nl_rate = netlink_phase(h, a, binary, expect, est_pids, cw_pid, churn)
+        rows, fail, nl_rate, nl_s = netlink_phase(h, a, binary, expect, est_pids, cw_pid, churn)
         failures += fail
         churn.terminate()
         churn.wait(timeout=30)
@@ -174,7 +181,7 @@ def main():
     totals = [r["total"] for r in rows if r["total"] is not None]
     devs = [abs(r["dev"]) for r in rows]
     ms = [r["ms"] for r in rows]
-    print(f"\nnetlink phase: {len(rows)} runs under {nl_rate:,.0f} connections/s of churn")
+    print(f"\nnetlink phase: {len(rows)} runs in {nl_s:.0f}s under {nl_rate:,.0f} connections/s of churn")
     if rows:
         print(f"  total sockets: min {min(totals, default=0):,} max {max(totals, default=0):,}")
         print(f"  deviation from ss mid-point: median {harness.percentile(devs, 50):.2f}% "

@@ -126,7 +126,7 @@ def main():
         # Churn for longer than the run can take even if every tick stretches 4x.
         budget = min(1800.0, a.max_seconds or max(60.0, a.ticks * per_tick_s * 4 + 30))
         churn, _ = h.spawn("churn.py", ["--rate", str(a.rate), "--seconds", str(budget),
-                                        "--workers", "1", "--rst-every", "3"])
+                                        "--workers", "1", "--rst-fraction", "0.33"])
         population = sum(h.ss_counts().values())
         print(f"population: {population:,} sockets in {h.ns}, churn {a.rate:.0f}/s; "
               f"{a.mode}, {a.ticks:,} ticks at {a.interval}")

@@ -7,8 +7,10 @@ SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, TIME_WAIT.
 
 * The acceptor closes each accepted connection at once (server-first close: the server side
   passes through FIN_WAIT and ends in TIME_WAIT, the client side through CLOSE_WAIT/LAST_ACK).
-* One connection in `--rst-every` is aborted by the client with SO_LINGER 0 (an RST, no
-  TIME_WAIT), the rest are closed normally.
+* A fraction `--rst-fraction` of the connections, spread evenly, is aborted by the client with
+  SO_LINGER 0 (an RST, no TIME_WAIT on either side); the rest are closed normally. The
+  fraction sets how fast TIME_WAIT builds up: smoothly, so that the sockets also expire
+  smoothly 60 s later instead of in one wave.
 * Clients bind to sources spread over 127.0.0.2..127.0.0.(1+N) so ephemeral ports never run
   out at a few thousand connections per second.
 
@@ -51,7 +53,7 @@ def acceptor(lst, deadline):
         s.close()
 
 
-def worker(port, rate, deadline, spread, rst_every, index, out_fd):
+def worker(port, rate, deadline, spread, rst_fraction, index, out_fd):
     """Connects at `rate` per second until the deadline; writes its tally to out_fd."""
     done = errors = 0
     linger = struct.pack("ii", 1, 0)
@@ -75,7 +77,7 @@ def worker(port, rate, deadline, spread, rst_every, index, out_fd):
                 c.settimeout(1.0)
                 c.bind((src, 0))
                 c.connect(("127.0.0.1", port))
-                if rst_every and n % rst_every == 0:
+                if int((n + 1) * rst_fraction) > int(n * rst_fraction):
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                 done += 1
             except OSError:
@@ -92,12 +94,15 @@ def main():
     p.add_argument("--workers", type=int, default=2, help="connecting processes")
     p.add_argument("--port", type=int, default=0, help="listener port (0: any)")
     p.add_argument("--src-spread", type=int, default=100, help="client sources 127.0.0.2..N+1")
-    p.add_argument("--rst-every", type=int, default=4, help="abort one connection in N (0: never)")
+    p.add_argument("--rst-fraction", type=float, default=0.25,
+                   help="fraction of connections aborted with an RST (0..1)")
     a = p.parse_args()
     if not (0 < a.seconds <= 1800) or a.rate <= 0 or not (1 <= a.workers <= 16):
         fail("need 0 < --seconds <= 1800, --rate > 0 and 1 <= --workers <= 16")
     if not (1 <= a.src_spread <= 250):
         fail("--src-spread must be in 1..250")
+    if not (0.0 <= a.rst_fraction <= 1.0):
+        fail("--rst-fraction must be in 0..1")
     set_comm("sscpop-churn")
     die_with_parent()
     raise_nofile()
@@ -119,7 +124,7 @@ def main():
             lst.close()
             die_with_parent()
             try:
-                worker(port, a.rate / a.workers, deadline, a.src_spread, a.rst_every, i, w)
+                worker(port, a.rate / a.workers, deadline, a.src_spread, a.rst_fraction, i, w)
             finally:
                 os._exit(0)
         kids.append(pid)
