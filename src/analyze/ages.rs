@@ -4,7 +4,9 @@
 //! (family, local, remote, inode). The entry remembers the state, so a connection that moves
 //! from ESTABLISHED to CLOSE_WAIT starts a new clock: the age that matters is the age *in*
 //! the state. Entries of sockets missing from the latest snapshot are dropped every tick,
-//! so memory follows the live socket count. Listeners are not tracked (their age says
+//! so memory follows the live socket count, with one exception: a snapshot keyed only by
+//! tuple (a /proc tick while netlink is failing) leaves the cookie map as it was, so the next
+//! netlink tick finds its sockets' clocks instead of restarting them all. Listeners are not tracked (their age says
 //! nothing), and TIME_WAIT sockets carry their own clock in the kernel timer.
 //!
 //! [`SocketAges::observe`] also returns each socket's age aligned with the snapshot's socket
@@ -50,7 +52,10 @@ pub struct SocketAges {
     by_cookie: IdMap<u64, Seen>,
     by_tuple: HashMap<TupleKey, Seen>,
     now_ms: i64,
-    first_ms: Option<i64>,
+    /// First tick that tracked sockets by cookie, and by tuple: a socket first seen on its
+    /// key space's first tick was already there, so its age is a lower bound.
+    first_cookie_ms: Option<i64>,
+    first_tuple_ms: Option<i64>,
 }
 
 /// The age of a socket seen in its state since `since_ms`, at `now_ms`.
@@ -105,7 +110,16 @@ impl SocketAges {
     pub fn observe(&mut self, snap: &Snapshot) -> AgeList {
         let now = snap.taken_at_ms;
         self.now_ms = now;
-        let first = *self.first_ms.get_or_insert(now);
+        let has_cookie = snap
+            .sockets
+            .iter()
+            .any(|s| tracked(s) && s.cookie.is_some());
+        let has_tuple = snap
+            .sockets
+            .iter()
+            .any(|s| tracked(s) && s.cookie.is_none());
+        let first_cookie = has_cookie.then(|| *self.first_cookie_ms.get_or_insert(now));
+        let first_tuple = has_tuple.then(|| *self.first_tuple_ms.get_or_insert(now));
         let mut cookies: IdMap<u64, Seen> =
             IdMap::with_capacity_and_hasher(snap.sockets.len(), Default::default());
         let mut tuples: HashMap<TupleKey, Seen> = HashMap::new();
@@ -127,20 +141,25 @@ impl SocketAges {
                 Some(c) => {
                     let v = keep(self.by_cookie.get(&c));
                     cookies.insert(c, v);
-                    ages.push(Some(age_of(s, v.since_ms, now, Some(first))));
+                    ages.push(Some(age_of(s, v.since_ms, now, first_cookie)));
                 }
                 None => {
                     let k = (s.family, s.local, s.remote, s.inode);
                     let v = keep(self.by_tuple.get(&k));
                     tuples.insert(k, v);
-                    ages.push(Some(age_of(s, v.since_ms, now, Some(first))));
+                    ages.push(Some(age_of(s, v.since_ms, now, first_tuple)));
                 }
             }
         }
         // Rebuilding rather than retain(): the old maps' capacity would otherwise stay at the
-        // high-water mark after a storm subsides.
-        self.by_cookie = cookies;
-        self.by_tuple = tuples;
+        // high-water mark after a storm subsides. A map this snapshot did not use at all while
+        // using the other is kept (see the module doc).
+        if has_cookie || !has_tuple {
+            self.by_cookie = cookies;
+        }
+        if has_tuple || !has_cookie {
+            self.by_tuple = tuples;
+        }
         ages
     }
 
@@ -243,6 +262,32 @@ mod tests {
         s3.sockets[0].state = TcpState::LastAck;
         a.observe(&s3);
         assert_eq!(a.age_s(&s3.sockets[0]), Some(0));
+    }
+
+    /// netlink → one /proc fallback tick → netlink: the cookie clocks survive the /proc
+    /// tick, whose own ages are lower bounds (those sockets were there before it).
+    #[test]
+    fn a_proc_tick_between_netlink_ticks_keeps_the_clocks() {
+        let mut a = SocketAges::new();
+        let mut t1 = snapshot(vec![cw(Some(7), 1000)]);
+        t1.taken_at_ms = 10_000;
+        a.observe(&t1);
+        let mut t2 = snapshot(vec![cw(None, 1000)]);
+        t2.taken_at_ms = 40_000;
+        let during = a.observe(&t2);
+        assert_eq!(
+            during[0],
+            Some(Age {
+                secs: 0,
+                lower_bound: true
+            }),
+            "first /proc tick: only a lower bound"
+        );
+        let mut t3 = t1.clone();
+        t3.taken_at_ms = 70_000;
+        let after = a.observe(&t3);
+        assert_eq!(a.age_s(&t3.sockets[0]), Some(60), "clock kept across /proc");
+        assert_eq!(after[0].map(|g| g.secs), Some(60));
     }
 
     #[test]
