@@ -417,8 +417,13 @@ fn check_all(
             let un = aggregate(last).unattributed;
             if un > 0 {
                 unattributed += un;
-                unattributed_reason =
-                    unattributed_reason.or_else(|| last.attribution.reason.map(|r| r.explain()));
+                let why = last.attribution.reason.map(|r| r.explain());
+                // One reason for the sum only when every namespace gives the same one.
+                unattributed_reason = match unattributed_reason {
+                    None => why,
+                    Some(r) if Some(r) == why => Some(r),
+                    Some(_) => Some("several causes; summary --all-netns gives each namespace's"),
+                };
             }
         }
     }

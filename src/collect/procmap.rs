@@ -121,13 +121,15 @@ impl Caps {
         }
     }
 
-    /// From a `CapEff` bitmask.
+    /// From a `CapEff` bitmask. CAP_DAC_OVERRIDE opens directories as well, so root in a
+    /// container without CAP_SYS_PTRACE (Docker's default set) is told that one is missing.
     pub fn from_capeff(capeff: u64) -> Caps {
+        const CAP_DAC_OVERRIDE: u64 = 1 << 1;
         const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
         const CAP_SYS_PTRACE: u64 = 1 << 19;
         Caps {
             sys_ptrace: capeff & CAP_SYS_PTRACE != 0,
-            dac_read_search: capeff & CAP_DAC_READ_SEARCH != 0,
+            dac_read_search: capeff & (CAP_DAC_READ_SEARCH | CAP_DAC_OVERRIDE) != 0,
         }
     }
 }

@@ -88,8 +88,8 @@ pub(crate) struct Acceptor {
 }
 
 impl Acceptor {
-    /// Runs until the stop flag is set.
-    pub(crate) fn run(self) {
+    /// Runs until the stop flag is set; an error only when the sockets cannot be set up.
+    pub(crate) fn run(self) -> io::Result<()> {
         let Acceptor {
             listener,
             shared,
@@ -99,9 +99,8 @@ impl Acceptor {
             answered,
             wake,
         } = self;
-        if listener.set_nonblocking(true).is_err() || wake.set_nonblocking(true).is_err() {
-            return;
-        }
+        listener.set_nonblocking(true)?;
+        wake.set_nonblocking(true)?;
         let max_pending = connection_budget(opts.max_pending);
         let max_in_flight = max_pending;
         let mut conns: VecDeque<Conn> = VecDeque::new();
@@ -187,6 +186,7 @@ impl Acceptor {
                 accept_batch(&listener, &mut conns, max_pending, &opts, &mut accept_after);
             }
         }
+        Ok(())
     }
 }
 
@@ -273,6 +273,12 @@ fn accept_batch(
                         return;
                     }
                 }
+            }
+            // Out of kernel memory: the listener stays readable, so pause it as for EMFILE
+            // rather than spin.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOMEM | libc::ENOBUFS)) => {
+                *accept_after = Instant::now() + Duration::from_millis(50);
+                return;
             }
             // ECONNABORTED and friends concern that one connection only.
             Err(_) => {}

@@ -71,12 +71,15 @@ pub(crate) struct Job {
     pub(crate) head: Head,
 }
 
+/// The acceptor thread: an error only when it could not set up its sockets.
+pub(crate) type AcceptHandle = JoinHandle<io::Result<()>>;
+
 /// Starts the worker pool and the acceptor thread.
 pub(crate) fn spawn(
     listener: TcpListener,
     shared: Arc<Shared>,
     opts: Arc<ServeOptions>,
-) -> Result<(Vec<JoinHandle<()>>, JoinHandle<()>), ServeError> {
+) -> Result<(Vec<JoinHandle<()>>, AcceptHandle), ServeError> {
     let workers = opts.workers.max(1);
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (jobs, rx) = mpsc::channel::<Job>();

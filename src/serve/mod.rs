@@ -179,7 +179,7 @@ pub struct ServeHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
-    accept: Option<JoinHandle<()>>,
+    accept: Option<http::AcceptHandle>,
 }
 
 impl ServeHandle {
@@ -192,7 +192,10 @@ impl ServeHandle {
     /// server thread panics.
     pub fn join(mut self) -> Result<(), ServeError> {
         let res = match self.accept.take() {
-            Some(h) => h.join().map_err(|_| ServeError::Panicked),
+            Some(h) => h
+                .join()
+                .map_err(|_| ServeError::Panicked)
+                .and_then(|r| r.map_err(ServeError::Spawn)),
             None => Ok(()),
         };
         self.stop_threads();

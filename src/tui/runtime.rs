@@ -412,8 +412,10 @@ where
 
     let forced = test_panic();
     install_panic_hook();
-    let (_guard, mut term) = setup_terminal()?;
+    // Signals first: one arriving while the terminal is being set up is then queued for
+    // the UI loop (which restores and exits 128+N) instead of killing a raw-mode terminal.
     let signals = spawn_signals(tx.clone())?;
+    let (_guard, mut term) = setup_terminal()?;
     spawn_input(tx.clone())?;
     let gone = tx.clone();
     let thread_name = name.to_string();
