@@ -19,10 +19,12 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  ok (check: no findings)
   1  check: a warning finding
-  2  check: a critical finding; or a usage error (bad flag, filter, config or namespace)
+  2  check: a critical finding; a usage error (bad flag, filter, config or namespace);
+     or sockets could not be collected (watch/record: after 5 failed ticks in a row)
   3  check: unknown (the check could not run)
   101  a bug: sockscope panicked (the dashboard restores the terminal first)
-  128+N  the dashboard or replay was ended by signal N (SIGTERM: 143), terminal restored
+  128+N  the dashboard or replay was ended by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129,
+     also when the terminal hangs up); the terminal is restored first
 Output into a closed pipe (| head) exits 0.";
 
 /// A TCP socket-state monitor: finds CLOSE_WAIT leaks, TIME_WAIT storms and SYN floods, per

@@ -369,6 +369,8 @@ fn watch_skips_failed_ticks_then_gives_up_when_the_namespace_is_gone() {
         "50ms",
         "--format",
         "jsonl",
+        "--count",
+        "200",
     ]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     for _ in 0..2 {
@@ -376,6 +378,7 @@ fn watch_skips_failed_ticks_then_gives_up_when_the_namespace_is_gone() {
         assert!(line.contains("\"ESTABLISHED\":0"), "{line}");
     }
     drop(ns);
+    // Bounded by --count: a watch that never gave up would end after 200 lines and fail below.
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -18,7 +18,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::privilege::{
-    as_nobody, as_root, copy_with_caps, require_setcap, NobodyPopulation, ProcMount,
+    as_nobody, as_root, copy_with_caps, json, ok, perfdata, require_setcap, NobodyPopulation,
+    ProcMount,
 };
 use common::*;
 
@@ -73,20 +74,6 @@ impl Setup {
     fn ns(&self) -> &str {
         &self.ns.name
     }
-}
-
-fn ok(o: &Output, what: &str) -> (String, String) {
-    let (code, stdout, stderr) = parts(o);
-    assert_eq!(
-        code, 0,
-        "{what}: exit {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
-}
-
-fn json(o: &Output, what: &str) -> Value {
-    let (stdout, _) = ok(o, what);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: bad JSON ({e}):\n{stdout}"))
 }
 
 fn nobody(s: &Setup, proc: ProcMount, bin: &Path, args: &[&str]) -> Output {
@@ -152,16 +139,6 @@ fn assert_note(stderr: &str, unattributed: u64, total: u64, reason: &str, what: 
         .find(|l| l.starts_with(&want))
         .unwrap_or_else(|| panic!("{what}: no line starting {want:?} in stderr:\n{stderr}"));
     assert!(line.contains(SETCAP), "{what}: no setcap fix in {line:?}");
-}
-
-/// The perfdata after ` | ` on a check status line (the per-state counts).
-fn perfdata(stdout: &str) -> String {
-    let first = stdout.lines().next().unwrap_or("");
-    first
-        .split_once(" | ")
-        .unwrap_or_else(|| panic!("no perfdata in {first:?}"))
-        .1
-        .to_string()
 }
 
 #[test]
@@ -567,7 +544,9 @@ fn dashboard(tag: &str, proc: ProcMount, reason: &str) {
         "Processes view lacks pid {mine} or the notice:\n{screen}"
     );
     assert!(
-        !screen.contains(&s.root_pop.pid().to_string()),
+        !screen
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|w| w == s.root_pop.pid().to_string()),
         "root's pid shown to nobody:\n{screen}"
     );
 

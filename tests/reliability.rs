@@ -12,12 +12,31 @@ use std::time::Duration;
 
 use common::{require_root, run_bounded, sockscope_path};
 
+/// Deletes the script's namespace on drop: a script killed at the time bound (SIGKILL to its
+/// process group) never reaches its own clean-up.
+struct NetnsName(String);
+
+impl Drop for NetnsName {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 fn script(name: &str, args: &[&str]) -> (bool, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ns = NetnsName(format!(
+        "ssc-rel-{}-{}",
+        name.trim_end_matches(".py"),
+        std::process::id()
+    ));
     let mut cmd = Command::new("python3");
     cmd.arg(root.join("tests/reliability").join(name))
         .arg("--binary")
         .arg(sockscope_path())
+        .args(["--netns-name", &ns.0])
         .args(args);
     let out = run_bounded(&mut cmd, Duration::from_secs(240));
     let text = format!(

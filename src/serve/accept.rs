@@ -8,8 +8,9 @@
 //! Bounds: a head must arrive within [`ServeOptions::header_timeout`] of accept (else `408`)
 //! and fit in [`MAX_HEAD`] bytes (else `431`, or `400` when even the request line does not
 //! fit). At most [`ServeOptions::max_pending`] connections are held, and as many more may be
-//! with the workers, but never more than the open-file limit allows after [`FD_RESERVE`];
-//! when full, the oldest held connection is closed so a new client always gets in. Answered connections come back here for a
+//! with the workers, each capped at half of what the open-file limit leaves after
+//! [`FD_RESERVE`] (but at least 16, so a tiny limit still serves); when full, the oldest held
+//! connection is closed so a new client always gets in. Answered connections come back here for a
 //! lingering close: our side is shut for writing and the client's leftovers are read and
 //! discarded for at most [`LINGER`], because closing with unread input makes the kernel send
 //! a reset that can destroy the response before the client reads it.

@@ -42,15 +42,20 @@ fn collector_ticks_reports_errors_pauses_and_stops() {
             Ok(empty())
         }
     };
-    let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 250));
+    // A long first interval: the test would wait it out if shortening did not take effect.
+    let h = thread::spawn(move || collector_loop(make, tx, ctl_rx, 60_000));
     assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
     // Shortening the interval takes effect without waiting out the old one.
     ctl_tx.send(Control::SetInterval(1)).unwrap();
     assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::CollectError(e)) if e == "boom"));
     assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));
     ctl_tx.send(Control::Pause(true)).unwrap();
-    // Drain what was sent before the pause landed; then nothing more arrives.
-    while rx.recv_timeout(Duration::from_millis(100)).is_ok() {}
+    // Drain what was sent before the pause landed (bounded: a pause that never lands
+    // fails here instead of draining forever); then nothing more arrives.
+    let drained_by = std::time::Instant::now() + Duration::from_secs(2);
+    while rx.recv_timeout(Duration::from_millis(100)).is_ok() {
+        assert!(std::time::Instant::now() < drained_by, "ticks kept coming");
+    }
     assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
     ctl_tx.send(Control::Pause(false)).unwrap();
     assert!(matches!(rx.recv_timeout(WAIT), Ok(Event::Tick(_))));

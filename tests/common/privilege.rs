@@ -142,3 +142,29 @@ impl Drop for NobodyPopulation {
         }
     }
 }
+
+/// stdout and stderr of a run that must exit 0.
+pub fn ok(o: &Output, what: &str) -> (String, String) {
+    let (code, stdout, stderr) = parts(o);
+    assert_eq!(
+        code, 0,
+        "{what}: exit {code}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// The JSON stdout of a run that must exit 0.
+pub fn json(o: &Output, what: &str) -> Value {
+    let (stdout, _) = ok(o, what);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: bad JSON ({e}):\n{stdout}"))
+}
+
+/// The perfdata after ` | ` on a check status line (the per-state counts).
+pub fn perfdata(stdout: &str) -> String {
+    let first = stdout.lines().next().unwrap_or("");
+    first
+        .split_once(" | ")
+        .unwrap_or_else(|| panic!("no perfdata in {first:?}"))
+        .1
+        .to_string()
+}

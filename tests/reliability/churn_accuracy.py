@@ -143,6 +143,7 @@ def main():
     p.add_argument("--runs", type=int, default=100, help="summary runs in the netlink phase")
     p.add_argument("--tolerance", type=float, default=0.02, help="allowed total deviation from ss")
     p.add_argument("--binary", help="sockscope binary (default: build target/release)")
+    p.add_argument("--netns-name", help="name of the namespace to create (default: sscchurn<pid>)")
     p.add_argument("--skip-proc", action="store_true", help="netlink phase only")
     a = p.parse_args()
     harness.require_root("churn_accuracy")
@@ -152,7 +153,7 @@ def main():
     # bracket can follow. Smooth creation (see --rst-fraction) keeps the bracket meaningful.
     sysctls = [("net.ipv4.ip_local_port_range", "1024 65000"), ("net.ipv4.tcp_tw_reuse", "1")]
     failures = []
-    with harness.Harness("churn", sysctls) as h:
+    with harness.Harness("churn", sysctls, a.netns_name) as h:
         t0 = time.monotonic()
         _, est = h.spawn("pop.py", ["--hold", "900", "established", "--count", str(a.established),
                                     "--per-holder", "9000", "--max-seconds", "300"], timeout=320)

@@ -50,8 +50,8 @@ def sockscope_binary(path=None):
 class Harness:
     """A private network namespace plus the processes started in it."""
 
-    def __init__(self, tag, sysctls=()):
-        self.ns = f"ssc{tag}{os.getpid()}"
+    def __init__(self, tag, sysctls=(), name=None):
+        self.ns = name or f"ssc{tag}{os.getpid()}"
         self.procs = []
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
         try:

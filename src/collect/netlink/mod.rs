@@ -11,7 +11,8 @@
 //! Safety nets, each because a measured or plausible failure would otherwise be silent:
 //! every datagram is sized with `MSG_PEEK | MSG_TRUNC` before it is read, so nothing is
 //! ever cut (a reader with a small buffer lost 74% of sockets); each receive times out
-//! (`SO_RCVTIMEO`) and the dump has an overall deadline and datagram budget; a dump
+//! (`SO_RCVTIMEO`) and each attempt at a dump has a deadline and a datagram budget (so a
+//! dump that is restarted once can take two of each); a dump
 //! without NLMSG_DONE is an error. Stale datagrams left by an abandoned dump are drained
 //! before each request. A dump broken on the way (overrun, truncation, a foreign sequence
 //! number, a transient kernel error) is thrown away and restarted once from scratch; a
