@@ -28,6 +28,12 @@ pub enum FilterError {
     /// Empty process name or pid.
     #[error("invalid process '{0}' (expected a command name or a pid)")]
     Process(String),
+    /// A command name no process can have: the kernel keeps 15 bytes of it.
+    #[error(
+        "process name '{0}' can never match: the kernel keeps only 15 bytes of a command \
+         name (give its first 15, or a pid)"
+    )]
+    ProcessNameTooLong(String),
     /// Not a `key:value` term the prompt understands.
     #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, -4 or -6)")]
     Term(String),
@@ -245,6 +251,9 @@ impl FromStr for ProcessMatch {
         }
         Ok(match t.parse::<u32>() {
             Ok(pid) => ProcessMatch::Pid(pid),
+            // TASK_COMM_LEN is 16 with the NUL: a longer name silently matching nothing
+            // would read as "this process has no sockets".
+            Err(_) if t.len() > 15 => return Err(FilterError::ProcessNameTooLong(t.to_string())),
             Err(_) => ProcessMatch::Name(t.to_string()),
         })
     }

@@ -97,7 +97,7 @@ fn filter_cases() -> Vec<Case> {
             ],
         ),
         ("dst", &["300.0.0.1", "10.0.0.0/8/8", "fe80::1%", "-1"]),
-        ("process", &[""]),
+        ("process", &["", "averyveryverylongname"]),
     ];
     for (id, values) in bad {
         for value in *values {
