@@ -354,3 +354,24 @@ mod props {
         }
     }
 }
+
+/// Every committed fuzz seed (fuzz/seeds/config_parse) parses or fails in one line, and
+/// one that parses survives a serialise/parse round trip, as the fuzz target asserts.
+#[test]
+fn fuzz_seeds_hold_the_fuzz_invariants() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/config_parse");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        match Thresholds::from_toml(&text, &path) {
+            Ok(th) => {
+                let back = toml::to_string(&th).unwrap();
+                assert_eq!(Thresholds::from_toml(&back, &path).unwrap(), th);
+            }
+            Err(e) => assert!(!e.to_string().contains('\n'), "{}: {e}", path.display()),
+        }
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} seeds in {}", dir.display());
+}
