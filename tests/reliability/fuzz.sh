@@ -8,7 +8,8 @@
 #
 # Environment: RUNS (default 10000000), TARGETS (default: all six), SANITIZER (default
 # none: the fuzzed parsers have no unsafe code, and without ASan they run about twice as
-# fast; set SANITIZER=address to use it), LOGDIR (default fuzz/logs).
+# fast; set SANITIZER=address to use it), LOGDIR (default fuzz/logs), MAX_TIME (seconds;
+# stops each target after this long even short of RUNS, which then counts as a shortfall).
 # Grown corpora go to fuzz/corpus/<target> (git-ignored), crashes to fuzz/artifacts/<target>.
 # Exit status: 0 when every target reached RUNS executions with no crash, 1 otherwise.
 set -euo pipefail
@@ -57,6 +58,7 @@ for t in $TARGETS; do
     args=(-runs="$RUNS" -max_len="$(max_len "$t")" -print_final_stats=1)
     d=$(dict_for "$t")
     [ -n "$d" ] && args+=(-dict="$d")
+    [ -n "${MAX_TIME:-}" ] && args+=(-max_total_time="$MAX_TIME")
     echo "== $t: ${args[*]} (log: $log)"
     count_artifacts() { find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l || true; }
     before=$(count_artifacts)
@@ -72,7 +74,10 @@ for t in $TARGETS; do
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     corp=$(sed -n 's/.* corp: \([^ ]*\).*/\1/p' <<<"$last")
     crashes=$(($(count_artifacts) - before))
-    [ "$rc" -ne 0 ] && crashes=$((crashes > 0 ? crashes : 1))
+    # 72 is libFuzzer's exit code when interrupted (SIGINT): a shortfall, not a crash.
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 72 ]; then
+        crashes=$((crashes > 0 ? crashes : 1))
+    fi
     if [ "$rc" -ne 0 ] || [ "${execs:-0}" -lt "$RUNS" ]; then
         status=1
         tail -30 "$log"
