@@ -88,10 +88,8 @@ fn check_pieces(text: &str) {
         assert_eq!(net, net.trunc(), "{text:?} not truncated");
         assert_eq!(parse_cidr(&net.to_string()), Ok(net));
     }
-    if let Ok(p) = text.parse::<ProcessMatch>() {
-        if let ProcessMatch::Name(n) = &p {
-            assert!(!n.is_empty() && n.trim() == n);
-        }
+    if let Ok(ProcessMatch::Name(n)) = text.parse::<ProcessMatch>() {
+        assert!(!n.is_empty() && n.trim() == n);
     }
 }
 
