@@ -89,7 +89,7 @@ fn check_pieces(text: &str) {
         assert_eq!(parse_cidr(&net.to_string()), Ok(net));
     }
     if let Ok(ProcessMatch::Name(n)) = text.parse::<ProcessMatch>() {
-        assert!(!n.is_empty() && n.trim() == n);
+        assert!(!n.is_empty() && n.trim() == n && n.len() <= 15);
     }
 }
 
