@@ -278,6 +278,32 @@ pub struct Filter {
     pub family: Option<Family>,
 }
 
+/// The prompt syntax (`state:close-wait sport:8080 -4`), terms in a fixed order; it parses
+/// back to an equal filter with [`Filter::parse_expr`].
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut terms = Vec::new();
+        if let Some(set) = self.states {
+            let names: Vec<&str> = set.iter().map(TcpState::ss_name).collect();
+            terms.push(format!("state:{}", names.join(",")));
+        }
+        terms.extend(self.sport.iter().map(|r| format!("sport:{r}")));
+        terms.extend(self.dport.iter().map(|r| format!("dport:{r}")));
+        terms.extend(self.src.iter().map(|n| format!("src:{n}")));
+        terms.extend(self.dst.iter().map(|n| format!("dst:{n}")));
+        terms.extend(self.process.iter().map(|p| match p {
+            ProcessMatch::Pid(pid) => format!("process:{pid}"),
+            ProcessMatch::Name(n) => format!("process:{n}"),
+        }));
+        match self.family {
+            Some(Family::V4) => terms.push("-4".into()),
+            Some(Family::V6) => terms.push("-6".into()),
+            None => {}
+        }
+        f.write_str(&terms.join(" "))
+    }
+}
+
 impl Filter {
     /// The sock_diag state mask implementing the state part (0xFFF when unrestricted).
     pub fn kernel_state_mask(&self) -> u32 {

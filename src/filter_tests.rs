@@ -104,29 +104,6 @@ mod props {
     use proptest::prelude::*;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-    /// The prompt syntax for `f`, in canonical order.
-    fn render(f: &Filter) -> String {
-        let mut terms = Vec::new();
-        if let Some(set) = f.states {
-            let names: Vec<&str> = set.iter().map(TcpState::netstat_name).collect();
-            terms.push(format!("state:{}", names.join(",")));
-        }
-        terms.extend(f.sport.iter().map(|r| format!("sport:{r}")));
-        terms.extend(f.dport.iter().map(|r| format!("dport:{r}")));
-        terms.extend(f.src.iter().map(|n| format!("src:{n}")));
-        terms.extend(f.dst.iter().map(|n| format!("dst:{n}")));
-        terms.extend(f.process.iter().map(|p| match p {
-            ProcessMatch::Pid(pid) => format!("process:{pid}"),
-            ProcessMatch::Name(n) => format!("process:{n}"),
-        }));
-        match f.family {
-            Some(Family::V4) => terms.push("-4".into()),
-            Some(Family::V6) => terms.push("-6".into()),
-            None => {}
-        }
-        terms.join(" ")
-    }
-
     fn state_set() -> impl Strategy<Value = StateSet> {
         (1u16..(1 << 11)).prop_map(|bits| {
             let mut set = StateSet::default();
@@ -241,14 +218,14 @@ mod props {
         )) {
             let text = parts.concat();
             if let Ok(f) = Filter::parse_expr(&text) {
-                let shown = render(&f);
+                let shown = f.to_string();
                 prop_assert_eq!(Filter::parse_expr(&shown), Ok(f), "{} -> {}", text, shown);
             }
         }
 
         #[test]
         fn generated_filter_round_trips(f in filter()) {
-            let shown = render(&f);
+            let shown = f.to_string();
             prop_assert_eq!(Filter::parse_expr(&shown), Ok(f), "{}", shown);
         }
 

@@ -12,30 +12,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use sockscope::filter::{parse_cidr, Filter, PortRange, ProcessMatch, StateSet};
-use sockscope::model::{Family, Owner, ProcessInfo, SocketRecord, TcpState};
-
-/// The prompt syntax for `f`, in the canonical order.
-fn render(f: &Filter) -> String {
-    let mut terms = Vec::new();
-    if let Some(set) = f.states {
-        let names: Vec<&str> = set.iter().map(TcpState::ss_name).collect();
-        terms.push(format!("state:{}", names.join(",")));
-    }
-    terms.extend(f.sport.iter().map(|r| format!("sport:{r}")));
-    terms.extend(f.dport.iter().map(|r| format!("dport:{r}")));
-    terms.extend(f.src.iter().map(|n| format!("src:{n}")));
-    terms.extend(f.dst.iter().map(|n| format!("dst:{n}")));
-    terms.extend(f.process.iter().map(|p| match p {
-        ProcessMatch::Pid(pid) => format!("process:{pid}"),
-        ProcessMatch::Name(n) => format!("process:{n}"),
-    }));
-    match f.family {
-        Some(Family::V4) => terms.push("-4".into()),
-        Some(Family::V6) => terms.push("-6".into()),
-        None => {}
-    }
-    terms.join(" ")
-}
+use sockscope::model::{Owner, ProcessInfo, SocketRecord, TcpState};
 
 fn take<const N: usize>(b: &mut &[u8]) -> [u8; N] {
     let mut out = [0u8; N];
@@ -109,7 +86,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let shown = render(&f);
+    let shown = f.to_string();
     assert_eq!(
         Filter::parse_expr(&shown).as_ref(),
         Ok(&f),
