@@ -46,24 +46,8 @@ impl Population {
         let dir = tempfile::tempdir().unwrap();
         let stderr_path = dir.path().join("stderr");
         let errf = File::create(&stderr_path).unwrap();
-        // stdin stays a pipe: when this guard (and so the pipe) goes, the generator sees EOF.
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(errf))
-            .process_group(0);
-        let desc = format!("{cmd:?}");
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = r.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep draining so the generator never blocks on a full pipe.
-            let mut sink = Vec::new();
-            let _ = r.read_to_end(&mut sink);
-        });
+        cmd.stderr(Stdio::from(errf));
+        let (child, rx, desc) = start_generator(&mut cmd);
         let mut pop = Population {
             child: Some(child),
             ready: Value::Null,
@@ -123,6 +107,30 @@ impl Drop for Population {
             stop_generator(child);
         }
     }
+}
+
+/// Starts a generator with stdin and stdout on pipes, in its own process group, and a
+/// thread that hands over its first stdout line (the ready line) and then keeps draining,
+/// so the generator never blocks on a full pipe. stdin stays a pipe: when the guard (and
+/// so the pipe) goes, the generator sees EOF. Returns the child, the line's receiver and a
+/// description for messages.
+pub fn start_generator(cmd: &mut Command) -> (Child, mpsc::Receiver<String>, String) {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .process_group(0);
+    let desc = format!("{cmd:?}");
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        let mut sink = Vec::new();
+        let _ = r.read_to_end(&mut sink);
+    });
+    (child, rx, desc)
 }
 
 /// Ends a generator started in its own process group: stdin closed, SIGTERM to the group,

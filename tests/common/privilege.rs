@@ -99,22 +99,8 @@ impl NobodyPopulation {
             .args(["--hold", "90"])
             .args(args)
             .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .process_group(0);
-        let desc = format!("{c:?}");
-        let mut child = c.spawn().unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = r.read_line(&mut line);
-            let _ = tx.send(line);
-            let mut sink = Vec::new();
-            let _ = r.read_to_end(&mut sink);
-        });
+            .stderr(Stdio::inherit());
+        let (child, rx, desc) = super::population::start_generator(&mut c);
         let mut pop = NobodyPopulation {
             child: Some(child),
             ready: Value::Null,
