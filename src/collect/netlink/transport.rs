@@ -12,7 +12,7 @@
 //! "Restart" means: the partial dump is thrown away (never returned, never counted), the
 //! socket is drained of what is left of the broken answer, and the whole dump (every
 //! family) is requested again with fresh sequence numbers. One restart per dump; a second
-//! failure is returned as a [`CollectError`](crate::collect::CollectError) and
+//! failure is returned as a [`CollectError`] and
 //! `DumpStats::restarts` / `restart_reason` record what happened.
 //!
 //! | fault at the socket                                   | behaviour                                  |
