@@ -1,3 +1,6 @@
+//! Tests for the kernel counter readers: real /proc/net/netstat and snmp files, malformed
+//! fixtures counted as errors, property tests, and a live read of this namespace.
+
 use std::path::PathBuf;
 
 use proptest::prelude::*;

@@ -1,3 +1,7 @@
+//! Tests for process attribution: fd-link parsing, hidepid detection, the unattributed
+//! reason from observed facts, capabilities, the cached rescans, and live sockets of this
+//! process.
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;

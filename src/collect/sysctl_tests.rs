@@ -1,3 +1,6 @@
+//! Tests for the sysctl reader: this host's values against `sysctl`, absent keys, and the
+//! namespace of the calling thread.
+
 use std::process::Command;
 
 use super::*;
