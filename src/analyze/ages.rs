@@ -110,16 +110,6 @@ impl SocketAges {
     pub fn observe(&mut self, snap: &Snapshot) -> AgeList {
         let now = snap.taken_at_ms;
         self.now_ms = now;
-        let has_cookie = snap
-            .sockets
-            .iter()
-            .any(|s| tracked(s) && s.cookie.is_some());
-        let has_tuple = snap
-            .sockets
-            .iter()
-            .any(|s| tracked(s) && s.cookie.is_none());
-        let first_cookie = has_cookie.then(|| *self.first_cookie_ms.get_or_insert(now));
-        let first_tuple = has_tuple.then(|| *self.first_tuple_ms.get_or_insert(now));
         let mut cookies: IdMap<u64, Seen> =
             IdMap::with_capacity_and_hasher(snap.sockets.len(), Default::default());
         let mut tuples: HashMap<TupleKey, Seen> = HashMap::new();
@@ -139,18 +129,21 @@ impl SocketAges {
             };
             match s.cookie {
                 Some(c) => {
+                    let first = *self.first_cookie_ms.get_or_insert(now);
                     let v = keep(self.by_cookie.get(&c));
                     cookies.insert(c, v);
-                    ages.push(Some(age_of(s, v.since_ms, now, first_cookie)));
+                    ages.push(Some(age_of(s, v.since_ms, now, Some(first))));
                 }
                 None => {
+                    let first = *self.first_tuple_ms.get_or_insert(now);
                     let k = (s.family, s.local, s.remote, s.inode);
                     let v = keep(self.by_tuple.get(&k));
                     tuples.insert(k, v);
-                    ages.push(Some(age_of(s, v.since_ms, now, first_tuple)));
+                    ages.push(Some(age_of(s, v.since_ms, now, Some(first))));
                 }
             }
         }
+        let (has_cookie, has_tuple) = (!cookies.is_empty(), !tuples.is_empty());
         // Rebuilding rather than retain(): the old maps' capacity would otherwise stay at the
         // high-water mark after a storm subsides. A map this snapshot did not use at all while
         // using the other is kept (see the module doc).
