@@ -8,9 +8,11 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::analyze::engine::Analyzer;
+use crate::analyze::engine::{Analysis, Analyzer};
 use crate::cli::{GlobalArgs, RecordArgs, ServeArgs, WatchArgs, WatchFormat};
-use crate::collect::collector::Collector;
+use crate::collect::collector::{CollectConfig, Collector};
+use crate::config::Thresholds;
+use crate::model::Snapshot;
 use crate::oneshot::{collect_config, open_collector, thresholds, RunError};
 use crate::record::{HeaderInfo, RecordError, Recorder};
 use crate::report::watch::{write_jsonl, write_text, WatchLine};
@@ -66,7 +68,7 @@ const MAX_FAILED_TICKS: u32 = 5;
 fn tolerant_collect(
     collector: &mut Collector,
     failed: &mut u32,
-) -> Result<Option<crate::model::Snapshot>, RunError> {
+) -> Result<Option<Snapshot>, RunError> {
     let result = collector.collect();
     if let Some(n) = collector.take_notice() {
         eprintln!("{n}");
@@ -122,19 +124,7 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
         });
         return tui_result(result);
     }
-    let mut state: Option<(Collector, Analyzer)> = None;
-    let result = tui::run(opts, move || {
-        if state.is_none() {
-            let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
-            state = Some((c, Analyzer::with_thresholds(th.clone())));
-        }
-        let Some((collector, analyzer)) = state.as_mut() else {
-            return Err("collector unavailable".into());
-        };
-        let snap = collector.collect().map_err(|e| e.to_string())?;
-        let analysis = analyzer.observe(&snap);
-        Ok((snap, analysis))
-    });
+    let result = tui::run(opts, lazy_tick(cfg, th));
     tui_result(result)
 }
 
@@ -159,7 +149,7 @@ fn tui_error(e: TuiError) -> RunError {
 
 /// Opens (and drops) a collector on a throwaway thread, so configuration errors surface
 /// before a long-running mode starts.
-fn probe(cfg: &crate::collect::collector::CollectConfig) -> Result<(), RunError> {
+fn probe(cfg: &CollectConfig) -> Result<(), RunError> {
     let probe = cfg.clone();
     std::thread::spawn(move || open_collector(probe).map(drop))
         .join()
@@ -197,8 +187,19 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         let mut fleet = NamespaceFleet::new(cfg, th);
         return announce(serve::start(opts, move || Ok(fleet.tick())).map_err(usage)?);
     }
+    let mut tick = lazy_tick(cfg, th);
+    let handle = serve::start(opts, move || tick().map(|t| vec![t])).map_err(usage)?;
+    announce(handle)
+}
+
+/// One collector and analyzer for the dashboard and `serve` ticks, opened on the first call,
+/// on the tick thread: namespaces are per thread, so it must not be opened here.
+fn lazy_tick(
+    cfg: CollectConfig,
+    th: Thresholds,
+) -> impl FnMut() -> Result<(Snapshot, Analysis), String> {
     let mut state: Option<(Collector, Analyzer)> = None;
-    let handle = serve::start(opts, move || {
+    move || {
         if state.is_none() {
             let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
             state = Some((c, Analyzer::with_thresholds(th.clone())));
@@ -208,10 +209,8 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         };
         let snap = collector.collect().map_err(|e| e.to_string())?;
         let analysis = analyzer.observe(&snap);
-        Ok(vec![(snap, analysis)])
-    })
-    .map_err(usage)?;
-    announce(handle)
+        Ok((snap, analysis))
+    }
 }
 
 /// `sockscope record`: one flushed line per tick, so a `kill -9` loses at most the tick
@@ -270,8 +269,8 @@ pub fn replay(file: &std::path::Path) -> Result<(), RunError> {
 /// collected is listed in [`NamespaceFleet::failures`] for that tick and (unless
 /// [`NamespaceFleet::quiet`]) reported on stderr once: never skipped silently.
 struct NamespaceFleet {
-    cfg: crate::collect::collector::CollectConfig,
-    thresholds: crate::config::Thresholds,
+    cfg: CollectConfig,
+    thresholds: Thresholds,
     members: std::collections::BTreeMap<u64, (Collector, Analyzer)>,
     reported: std::collections::BTreeSet<String>,
     /// The latest tick's unreadable namespaces: (label or path, why).
@@ -280,10 +279,7 @@ struct NamespaceFleet {
 }
 
 impl NamespaceFleet {
-    fn new(
-        cfg: crate::collect::collector::CollectConfig,
-        thresholds: crate::config::Thresholds,
-    ) -> Self {
+    fn new(cfg: CollectConfig, thresholds: Thresholds) -> Self {
         NamespaceFleet {
             cfg,
             thresholds,
