@@ -439,8 +439,18 @@ fn check_is_unknown_with_exit_3_when_collection_fails() {
     }
     let ns = common::Netns::new("unknown");
     let child = spawn_piped(&["--netns", &ns.name, "check", "--interval", "3s"]);
-    // The first sample is taken at once; the second 3 s later, into a deleted namespace.
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Delete it once sockscope is inside it (collector opened, first sample under way);
+    // the second sample, 3 s later, re-enters by name and finds it gone.
+    use std::os::unix::fs::MetadataExt;
+    let want = std::fs::metadata(format!("/run/netns/{}", ns.name))
+        .unwrap()
+        .ino();
+    let own = format!("/proc/{}/ns/net", child.id());
+    common::wait_for(
+        "sockscope inside the namespace",
+        std::time::Duration::from_secs(10),
+        || (std::fs::metadata(&own).ok()?.ino() == want).then_some(()),
+    );
     drop(ns);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
