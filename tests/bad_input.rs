@@ -185,15 +185,19 @@ impl Env {
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let snap = std::fs::read(root.join("tui/closewait_leak.json")).unwrap();
+        let rec = std::fs::read(root.join("record/leak-v1.jsonl")).unwrap();
+        // Copies in this world-readable directory: the checkout may sit in a 0700 directory
+        // (mktemp -d) that the cases run as nobody could not enter.
         let e = Env {
+            snapshot: dir.path().join("closewait_leak.json"),
+            recording: dir.path().join("leak-v1.jsonl"),
             dir,
-            snapshot: root.join("tui/closewait_leak.json"),
-            recording: root.join("record/leak-v1.jsonl"),
             bin_copy: common::world_executable_copy(),
             busy: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
         };
-        let snap = std::fs::read(&e.snapshot).unwrap();
-        let rec = std::fs::read(&e.recording).unwrap();
+        std::fs::write(&e.snapshot, &snap).unwrap();
+        std::fs::write(&e.recording, &rec).unwrap();
         let header_len = rec.iter().position(|&b| b == b'\n').unwrap() + 1;
         e.write("empty", b"");
         e.write(

@@ -85,12 +85,24 @@ pub struct NobodyPopulation {
     child: Option<Child>,
     /// The JSON ready line.
     pub ready: Value,
+    /// A world-readable copy of pop.py: the checkout may sit in a directory nobody cannot
+    /// enter (a 0700 `mktemp -d`).
+    _script_dir: tempfile::TempDir,
 }
 
 impl NobodyPopulation {
     /// Spawns `pop.py --hold 90 <args…>` as `nobody` and waits up to 30 s for its ready line.
     pub fn spawn(netns: &str, args: &[&str]) -> NobodyPopulation {
-        let script = pop_script();
+        use std::os::unix::fs::PermissionsExt;
+        let script_dir = tempfile::Builder::new()
+            .prefix("ssc-pop-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(script_dir.path(), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let script = script_dir.path().join("pop.py");
+        std::fs::copy(pop_script(), &script).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut c = Command::new("ip");
         c.args(["netns", "exec", netns, "setpriv"])
             .args(SETPRIV_NOBODY)
@@ -104,6 +116,7 @@ impl NobodyPopulation {
         let mut pop = NobodyPopulation {
             child: Some(child),
             ready: Value::Null,
+            _script_dir: script_dir,
         };
         let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
         let parsed: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
