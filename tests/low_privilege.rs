@@ -419,6 +419,32 @@ fn hidepid2_counts_as_root_and_says_hidepid() {
         "check under hidepid: {out}\n{err}"
     );
     assert_note(&err, s.root_owned(), total, HIDEPID, "hidepid check");
+
+    // A zombie of nobody's own is visible under hidepid=2 and its fd directory refuses even
+    // its own user. CI once saw a concurrent test's exiting process flip the diagnosis to
+    // "not root"; here sockscope inherits an unreaped child that exits before it starts.
+    let zombie = r#"import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+for _ in range(500):
+    if open(f"/proc/{pid}/status").read().count("State:\tZ"):
+        break
+    time.sleep(0.01)
+else:
+    sys.exit("the child never became a zombie")
+os.execv(sys.argv[1], sys.argv[1:])"#;
+    let bin_s = bin.to_str().unwrap();
+    let args = ["-c", zombie, bin_s, "summary", "--by", "process"];
+    let o = nobody(&s, hidden, Path::new("/usr/bin/python3"), &args);
+    let err = ok(&o, "with a zombie").1;
+    assert_note(
+        &err,
+        s.root_owned(),
+        total,
+        HIDEPID,
+        "hidepid with a zombie",
+    );
 }
 
 #[test]

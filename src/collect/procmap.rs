@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::dir::Dir;
@@ -26,7 +26,12 @@ use nix::sys::stat::Mode;
 
 use crate::analyze::aggregate::ListenerIndex;
 use crate::fasthash::{IdMap, IdSet};
-use crate::model::{Attribution, Owner, ProcessInfo, SocketRecord, TcpState, UnattributedReason};
+use crate::model::{Attribution, Owner, ProcessInfo, SocketRecord, TcpState};
+
+mod diagnosis;
+pub use diagnosis::{
+    classify_refusal, hidepid_in_mountinfo, unattributed_reason, AttributionFacts, Caps, Refusal,
+};
 
 /// When the resolver falls back to reading every pid's fd links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,103 +85,6 @@ pub struct ScanStats {
     pub elapsed: Duration,
 }
 
-/// The facts [`unattributed_reason`] decides on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AttributionFacts {
-    /// Sockets with an inode that no pid was seen holding.
-    pub unattributed: u64,
-    /// Pids whose `/proc/<pid>/fd` (the directory or its links) gave EACCES or EPERM.
-    pub denied_pids: u64,
-    /// The proc mount has `hidepid=1/2/noaccess/invisible/ptraceable`.
-    pub hidepid: bool,
-    /// The capabilities the caller holds (root normally holds both).
-    pub caps: Caps,
-}
-
-/// The two capabilities that together open other users' `/proc/<pid>/fd`: CAP_DAC_READ_SEARCH
-/// opens the directory (mode 0500, owned by the process's user), CAP_SYS_PTRACE passes the
-/// ptrace check on every link in it and makes hidepid'd pids visible.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Caps {
-    /// CAP_SYS_PTRACE is effective.
-    pub sys_ptrace: bool,
-    /// CAP_DAC_READ_SEARCH is effective.
-    pub dac_read_search: bool,
-}
-
-impl Caps {
-    /// Both capabilities.
-    pub const BOTH: Caps = Caps {
-        sys_ptrace: true,
-        dac_read_search: true,
-    };
-
-    /// The effective set of this process, from `/proc/self/status` (`CapEff`); when that is
-    /// unreadable, euid 0 counts as both.
-    pub fn effective() -> Caps {
-        match procfs::process::Process::myself().and_then(|p| p.status()) {
-            Ok(st) => Caps::from_capeff(st.capeff),
-            Err(_) if nix::unistd::geteuid().is_root() => Caps::BOTH,
-            Err(_) => Caps::default(),
-        }
-    }
-
-    /// From a `CapEff` bitmask. CAP_DAC_OVERRIDE opens directories as well, so root in a
-    /// container without CAP_SYS_PTRACE (Docker's default set) is told that one is missing.
-    pub fn from_capeff(capeff: u64) -> Caps {
-        const CAP_DAC_OVERRIDE: u64 = 1 << 1;
-        const CAP_DAC_READ_SEARCH: u64 = 1 << 2;
-        const CAP_SYS_PTRACE: u64 = 1 << 19;
-        Caps {
-            sys_ptrace: capeff & CAP_SYS_PTRACE != 0,
-            dac_read_search: capeff & (CAP_DAC_READ_SEARCH | CAP_DAC_OVERRIDE) != 0,
-        }
-    }
-}
-
-/// Why sockets stayed unattributed, from observed facts. `None` when all were attributed.
-///
-/// Nothing denied and no hidepid means every pid was readable: the socket or its owner
-/// changed between the dump and the scan. Otherwise the capabilities decide: with both,
-/// something beyond them refused; with one, the other is missing (measured: either alone
-/// attributes nothing of other users'); with none, hidepid when no pid was even visible to
-/// be denied (other pids are absent, so a zero EACCES count proves nothing), else not root.
-pub fn unattributed_reason(f: &AttributionFacts) -> Option<UnattributedReason> {
-    if f.unattributed == 0 {
-        return None;
-    }
-    if f.denied_pids == 0 && !f.hidepid {
-        return Some(UnattributedReason::Raced);
-    }
-    Some(match (f.caps.sys_ptrace, f.caps.dac_read_search) {
-        (true, true) if f.denied_pids == 0 => UnattributedReason::Raced,
-        (true, true) => UnattributedReason::Restricted,
-        (true, false) => UnattributedReason::MissingDacReadSearch,
-        (false, true) => UnattributedReason::MissingSysPtrace,
-        (false, false) if f.hidepid && f.denied_pids == 0 => UnattributedReason::HidePid,
-        (false, false) => UnattributedReason::NotRoot,
-    })
-}
-
-/// Whether the proc mount at `mount_point` in a `/proc/self/mountinfo` text hides other
-/// users' pids (`hidepid=` other than `0`/`off`, in the mount or the superblock options).
-pub fn hidepid_in_mountinfo(mountinfo: &str, mount_point: &Path) -> bool {
-    let mut hidden = false;
-    for line in mountinfo.lines() {
-        let mut fields = line.split(' ');
-        let Some(mp) = fields.nth(4) else { continue };
-        if Path::new(mp) != mount_point {
-            continue;
-        }
-        // Later mounts on the same point shadow earlier ones: the last line wins.
-        hidden = line.split([' ', ',']).any(|opt| {
-            opt.strip_prefix("hidepid=")
-                .is_some_and(|v| !matches!(v, "0" | "off"))
-        });
-    }
-    hidden
-}
-
 /// `socket:[12345]` → 12345.
 pub fn socket_inode(link: &[u8]) -> Option<u64> {
     let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
@@ -216,6 +124,8 @@ struct PidEntry {
     inodes: Vec<u64>,
     /// Its fd directory was unreadable at its last scan.
     denied: bool,
+    /// Denied, and it runs as another user (read only for denied pids).
+    denied_other_user: bool,
     /// Read lazily the first time one of its sockets is reported.
     info: Option<ProcessInfo>,
 }
@@ -302,6 +212,7 @@ impl ProcessResolver {
         let facts = AttributionFacts {
             unattributed: unknown,
             denied_pids: self.stats.denied_pids,
+            denied_other_users: self.pids.values().filter(|e| e.denied_other_user).count() as u64,
             hidepid: unknown > 0 && self.hidepid(),
             caps: if unknown > 0 {
                 Caps::effective()
@@ -433,6 +344,15 @@ impl ProcessResolver {
             Err(Errno::EACCES | Errno::EPERM) => entry.denied = true,
             // Exited between the probe and the open.
             Err(_) => return,
+        }
+        if entry.denied {
+            let status =
+                std::fs::read_to_string(self.proc_root.join(pid.to_string()).join("status"));
+            match classify_refusal(status.ok().as_deref(), nix::unistd::geteuid().as_raw()) {
+                Refusal::Exiting => return,
+                Refusal::OwnUser => {}
+                Refusal::OtherUser => entry.denied_other_user = true,
+            }
         }
         entry.inodes.sort_unstable();
         entry.inodes.dedup();

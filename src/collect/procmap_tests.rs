@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use super::*;
 use crate::analyze::aggregate::tests::sock;
+use crate::model::UnattributedReason;
 
 fn with_inode(mut s: SocketRecord, inode: u64) -> SocketRecord {
     s.inode = inode;
@@ -143,6 +144,7 @@ fn reason_follows_the_facts() {
     let f = |unattributed, denied_pids, hidepid, caps| AttributionFacts {
         unattributed,
         denied_pids,
+        denied_other_users: denied_pids,
         hidepid,
         caps,
     };
@@ -150,6 +152,20 @@ fn reason_follows_the_facts() {
     assert_eq!(unattributed_reason(&f(0, 5, true, NONE)), None);
     // hidepid with nothing denied: the other pids are absent.
     assert_eq!(unattributed_reason(&f(3, 0, true, NONE)), Some(HidePid));
+    // Only own non-dumpable pids refused (a CI run saw one during exec of a setcap binary):
+    // still hidepid, not "not root".
+    let own_only = AttributionFacts {
+        denied_other_users: 0,
+        ..f(3, 1, true, NONE)
+    };
+    assert_eq!(unattributed_reason(&own_only), Some(HidePid));
+    assert_eq!(
+        unattributed_reason(&AttributionFacts {
+            hidepid: false,
+            ..own_only
+        }),
+        Some(NotRoot)
+    );
     // hidepid's gid= exemption: pids visible, fds still closed.
     assert_eq!(unattributed_reason(&f(3, 5, true, NONE)), Some(NotRoot));
     assert_eq!(unattributed_reason(&f(3, 5, false, NONE)), Some(NotRoot));
@@ -182,6 +198,39 @@ fn reason_follows_the_facts() {
     for caps in [NONE, PTRACE, DAC, Caps::BOTH] {
         assert_eq!(unattributed_reason(&f(3, 0, false, caps)), Some(Raced));
     }
+}
+
+#[test]
+fn refusals_are_classified_from_status() {
+    let status = |state: &str, uids: &str| format!("Name:\tx\nState:\t{state}\nUid:\t{uids}\n");
+    let c = |st: &str, uid| classify_refusal(Some(st), uid);
+    assert_eq!(classify_refusal(None, 0), Refusal::Exiting);
+    assert_eq!(c("", 0), Refusal::Exiting);
+    assert_eq!(c(&status("Z (zombie)", "0\t0\t0\t0"), 7), Refusal::Exiting);
+    assert_eq!(c(&status("X (dead)", "0\t0\t0\t0"), 7), Refusal::Exiting);
+    assert_eq!(
+        c(&status("S (sleeping)", "7\t7\t7\t7"), 7),
+        Refusal::OwnUser
+    );
+    assert_eq!(
+        c(&status("R (running)", "0\t0\t0\t0"), 7),
+        Refusal::OtherUser
+    );
+    // A setuid binary run by uid 7: effective root is another user's process.
+    assert_eq!(
+        c(&status("S (sleeping)", "7\t0\t0\t0"), 7),
+        Refusal::OtherUser
+    );
+    // The fs uid alone is not part of the check.
+    assert_eq!(
+        c(&status("S (sleeping)", "7\t7\t7\t0"), 7),
+        Refusal::OwnUser
+    );
+    // The real file of this test process: alive, ours.
+    let me = std::fs::read_to_string("/proc/self/status").expect("status");
+    let uid = nix::unistd::geteuid().as_raw();
+    assert_eq!(c(&me, uid), Refusal::OwnUser);
+    assert_eq!(c(&me, uid.wrapping_add(1)), Refusal::OtherUser);
 }
 
 #[test]
