@@ -15,7 +15,9 @@ use sockscope::analyze::aggregate::aggregate;
 use sockscope::analyze::engine::Analysis;
 use sockscope::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, Subject};
 use sockscope::model::*;
-use sockscope::serve::metrics::{assemble, render_data, render_status, to_prometheus_text, Status};
+use sockscope::serve::metrics::{
+    assemble, render_data, render_fleet_data, render_status, to_prometheus_text, Status,
+};
 use sockscope::serve::{start, ServeHandle, ServeOptions, TickResult, DEFAULT_PORT};
 
 #[path = "serve/hostile.rs"]
@@ -376,7 +378,45 @@ fn several_namespaces_render_side_by_side() {
 }
 
 #[test]
+fn netns_unreadable_is_a_fleet_gauge() {
+    let ticks = vec![fixture()];
+    let none = BTreeMap::new();
+    let o = ServeOptions::default();
+    // One namespace: no sweep ran, so no gauge (rather than a 0 that claims one did).
+    assert!(!render_data(&ticks, &none, &o).contains("netns_unreadable"));
+    assert_eq!(
+        render_fleet_data(&ticks, &none, None, &o),
+        render_data(&ticks, &none, &o)
+    );
+    for n in [0u64, 3] {
+        let data = render_fleet_data(&ticks, &none, Some(n), &o);
+        let text = to_prometheus_text(&assemble(&data, ""));
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("sockscope_netns_unreadable"))
+            .collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("# HELP sockscope_netns_unreadable "));
+        assert_eq!(lines[1], "# TYPE sockscope_netns_unreadable gauge");
+        assert_eq!(lines[2], format!("sockscope_netns_unreadable {n}"));
+    }
+    // Every namespace unreadable: nothing collected, the gauge still says so.
+    let data = render_fleet_data(&[], &none, Some(2), &o);
+    assert!(data.contains("sockscope_netns_unreadable 2\n"), "{data}");
+    promtool_lints_clean(&to_prometheus_text(&assemble(
+        &render_fleet_data(&ticks, &none, Some(1), &o),
+        &render_status(&Status::default()),
+    )));
+}
+
+#[test]
 fn promtool_accepts_the_exposition() {
+    promtool_lints_clean(&to_prometheus_text(&exposition()));
+}
+
+/// `promtool check metrics` passes `text` with nothing to say (when promtool is installed;
+/// CI installs it).
+fn promtool_lints_clean(text: &str) {
     let promtool = std::path::Path::new("/usr/bin/promtool");
     if !promtool.exists() {
         assert!(
@@ -386,7 +426,6 @@ fn promtool_accepts_the_exposition() {
         eprintln!("skipped: /usr/bin/promtool absent (apt-get install prometheus)");
         return;
     }
-    let text = to_prometheus_text(&exposition());
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

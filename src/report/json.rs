@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::process_rows::{self, RowKind};
 use super::{rfc3339, truncate, SummaryOpts, SummaryView};
 use crate::model::{Owner, Snapshot, SocketRecord, StateCounts, TcpState};
 
@@ -71,6 +72,7 @@ struct Summary<'a> {
     total: u64,
     states: StatesJson,
     processes: Vec<ProcessJson<'a>>,
+    processes_remainder: Vec<RemainderJson>,
     listeners: Vec<ListenerJson<'a>>,
     remotes: Vec<RemoteJson>,
     unattributed: Unattributed,
@@ -86,6 +88,16 @@ struct ProcessJson<'a> {
     pid: u32,
     comm: &'a str,
     user: &'a str,
+    total: u64,
+    states: StatesJson,
+}
+
+/// Sockets `processes` does not list (see [`super::process_rows`]), so that `processes`
+/// and these add up to `total` and `states`.
+#[derive(Serialize)]
+struct RemainderJson {
+    /// `other`, `unattributed`, `ownerless`, `unresolved` or `ownerless_or_unattributed`.
+    kind: &'static str,
     total: u64,
     states: StatesJson,
 }
@@ -170,6 +182,15 @@ fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
                 user: &p.process.user,
                 total: p.states.total(),
                 states: StatesJson(p.states),
+            })
+            .collect(),
+        processes_remainder: process_rows::rows(view, opts.top)
+            .into_iter()
+            .filter(|r| r.kind != RowKind::Process)
+            .map(|r| RemainderJson {
+                kind: r.kind.json_name(),
+                total: r.states.total(),
+                states: StatesJson(r.states),
             })
             .collect(),
         listeners: truncate(&agg.listeners, opts.top)

@@ -6,6 +6,7 @@
 /// Output of the one-shot `check`.
 pub mod check;
 pub mod json;
+pub mod process_rows;
 pub mod sockets;
 pub mod table;
 pub mod text;

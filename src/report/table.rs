@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{truncate, write_notes, Grouping, SummaryOpts, SummaryView};
+use super::{process_rows, truncate, write_notes, Grouping, SummaryOpts, SummaryView};
 use crate::model::{StateCounts, TcpState};
 
 /// A table of cells; the first row is the header. Numeric-looking cells align right.
@@ -106,22 +106,31 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
             t
         }
         Grouping::Process => {
-            let rows = truncate(&agg.processes, opts.top);
+            let rows = process_rows::rows(view, opts.top);
             let states = used_states(rows.iter().map(|r| &r.states));
             let mut t = Table::new(with_states(
                 head(&["PID", "COMM", "USER", "TOTAL"]),
                 &states,
             ));
-            for p in rows {
+            for p in &rows {
                 let mut r = vec![
-                    p.process.pid.to_string(),
-                    p.process.comm.clone(),
-                    p.process.user.clone(),
+                    p.pid_text(),
+                    p.comm.to_string(),
+                    p.user.to_string(),
                     p.states.total().to_string(),
                 ];
                 r.extend(state_cells(&p.states, &states));
                 t.push(r);
             }
+            // The rows add up to this line, state by state.
+            let mut r = vec![
+                "TOTAL".into(),
+                String::new(),
+                String::new(),
+                agg.states.total().to_string(),
+            ];
+            r.extend(state_cells(&agg.states, &states));
+            t.push(r);
             t
         }
         Grouping::Listener => {

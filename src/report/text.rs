@@ -1,11 +1,12 @@
 //! Script-friendly text. `--by state` prints exactly what the classic
 //! `netstat -n | awk '/^tcp/{++state[$NF]} …'` one-liner prints: one `STATE<TAB>count` line
 //! per non-zero state, netstat spellings, most frequent first. Other groupings are
-//! tab-separated with a header line.
+//! tab-separated with a header line; `--by process` rows add up to the total (see
+//! [`super::process_rows`]: rows with pid `-` are not processes).
 
 use std::io::{self, Write};
 
-use super::{truncate, Grouping, SummaryOpts, SummaryView};
+use super::{process_rows, truncate, Grouping, SummaryOpts, SummaryView};
 use crate::model::TcpState;
 
 /// Writes the text summary.
@@ -19,16 +20,16 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         }
         Grouping::Process => {
             write_header(out, &["PID", "COMM", "USER", "TOTAL"])?;
-            for p in truncate(&agg.processes, opts.top) {
+            for r in process_rows::rows(view, opts.top) {
                 write!(
                     out,
                     "{}\t{}\t{}\t{}",
-                    p.process.pid,
-                    p.process.comm,
-                    p.process.user,
-                    p.states.total()
+                    r.pid_text(),
+                    r.comm,
+                    r.user,
+                    r.states.total()
                 )?;
-                write_states(out, &p.states)?;
+                write_states(out, &r.states)?;
             }
         }
         Grouping::Listener => {

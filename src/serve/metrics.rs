@@ -62,6 +62,19 @@ pub fn render_data(
     parse_errors_total: &BTreeMap<String, u64>,
     opts: &ServeOptions,
 ) -> String {
+    render_fleet_data(ticks, parse_errors_total, None, opts)
+}
+
+/// [`render_data`] for `--all-netns`: also `sockscope_netns_unreadable`, the namespaces the
+/// tick's sweep found but could not read (`None`: one namespace is served, no sweep ran,
+/// and the gauge is left out rather than claiming 0). A count without a label: the
+/// unreadable ones are named on stderr, and a label per namespace would churn series.
+pub fn render_fleet_data(
+    ticks: &[(Snapshot, Analysis)],
+    parse_errors_total: &BTreeMap<String, u64>,
+    netns_unreadable: Option<u64>,
+    opts: &ServeOptions,
+) -> String {
     let mut sockets = Series::gauge();
     let mut l_sockets = Series::gauge();
     let mut l_backlog = Series::gauge();
@@ -225,6 +238,16 @@ pub fn render_data(
         "Time the latest socket snapshot of this namespace took",
         snap_duration,
     );
+    if let Some(n) = netns_unreadable {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        r.register(
+            "netns_unreadable",
+            "Network namespaces the latest --all-netns sweep found but could not read (a \
+             group of processes whose namespace could not be identified counts once)",
+            g,
+        );
+    }
     encode(&r)
 }
 

@@ -1,0 +1,192 @@
+//! `serve --all-netns` counts the namespaces it finds but cannot read in
+//! `sockscope_netns_unreadable`, as well as naming them on stderr.
+//!
+//! The real binary runs in a private mount and pid namespace the test creates: `/run/netns`
+//! there is a fresh tmpfs holding two stale entries (plain files, as `ip netns add` leaves
+//! when its bind mount is gone), and `/proc` shows only sockscope itself, so the sweep finds
+//! exactly the host namespace (readable) and the two stale ones, whatever else runs on the
+//! machine. Removing an entry (through `/proc/PID/root`) must lower the gauge. It listens on
+//! 127.0.0.1 only.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const STALE: [&str; 2] = ["ssc-stale-a", "ssc-stale-b"];
+
+/// The server and its private namespaces; the whole process group is killed on drop.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's process group; no memory is involved.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start() -> Server {
+        let script = format!(
+            "mkdir -p /run/netns && mount -t tmpfs ssc-test /run/netns && touch {} && exec \
+             \"$0\" serve --all-netns --listen 127.0.0.1:0 --interval 100ms",
+            STALE.map(|n| format!("/run/netns/{n}")).join(" ")
+        );
+        let mut c = Command::new("unshare");
+        c.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+        ])
+        .arg(script)
+        .arg(sockscope_path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+        let mut child = c.spawn().unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Server {
+            child,
+            lines,
+            stderr: Vec::new(),
+        }
+    }
+
+    /// The stderr lines so far.
+    fn drain(&mut self) -> &[String] {
+        while let Ok(l) = self.lines.try_recv() {
+            self.stderr.push(l);
+        }
+        &self.stderr
+    }
+
+    /// `host:port` from the "serving metrics on http://…/metrics" line.
+    fn addr(&mut self) -> String {
+        wait_for("the serving line", Duration::from_secs(30), || {
+            self.drain().iter().find_map(|l| {
+                let rest = l.split("serving metrics on http://").nth(1)?;
+                Some(rest.trim_end_matches("/metrics").to_string())
+            })
+        })
+    }
+
+    /// Deletes a stale entry inside the server's mount namespace.
+    fn remove(&self, name: &str) {
+        let path = format!("/proc/{}/root/run/netns/{name}", self.child.id());
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("rm {path}: {e}"));
+    }
+}
+
+fn scrape(addr: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+fn gauge(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("sockscope_netns_unreadable "))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// Scrapes until the gauge reads `want` (a tick runs every 100 ms), for at most 10 s;
+/// returns that scrape.
+fn until_gauge(addr: &str, want: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(addr);
+        if gauge(&text) == Some(want) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw sockscope_netns_unreadable {want}; last scrape:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn unreadable_namespaces_are_counted_in_a_gauge() {
+    if !require_root(
+        "unreadable_namespaces_are_counted_in_a_gauge",
+        "it creates mount and pid namespaces and mounts a tmpfs",
+    ) {
+        return;
+    }
+    let mut server = Server::start();
+    let addr = server.addr();
+
+    let text = until_gauge(&addr, 2);
+    assert!(
+        text.contains("# TYPE sockscope_netns_unreadable gauge"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# HELP sockscope_netns_unreadable "),
+        "{text}"
+    );
+    // The readable namespace is still served.
+    assert!(
+        text.contains("sockscope_sockets{netns=\"host\",state=\"LISTEN\"}"),
+        "{text}"
+    );
+    // stderr names each one, once.
+    let named = wait_for(
+        "both stale entries named on stderr",
+        Duration::from_secs(5),
+        || {
+            let err = server.drain();
+            STALE
+                .iter()
+                .all(|n| {
+                    err.iter()
+                        .any(|l| l.contains(&format!("netns {n} not collected")))
+                })
+                .then(|| err.to_vec())
+        },
+    );
+    for n in STALE {
+        let times = named.iter().filter(|l| l.contains(n)).count();
+        assert_eq!(times, 1, "{n} named {times} times:\n{named:?}");
+    }
+
+    server.remove(STALE[0]);
+    until_gauge(&addr, 1);
+    server.remove(STALE[1]);
+    until_gauge(&addr, 0);
+}
