@@ -185,7 +185,11 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
     };
     if global.all_netns {
         let mut fleet = NamespaceFleet::new(cfg, th);
-        return announce(serve::start(opts, move || Ok(fleet.tick())).map_err(usage)?);
+        let tick = move || {
+            let ticks = fleet.tick();
+            Ok((ticks, fleet.failures().len() as u64))
+        };
+        return announce(serve::start_fleet(opts, tick).map_err(usage)?);
     }
     let mut tick = lazy_tick(cfg, th);
     let handle = serve::start(opts, move || tick().map(|t| vec![t])).map_err(usage)?;

@@ -39,6 +39,14 @@ pub const DEFAULT_PORT: u16 = 9847;
 /// or a one-line error.
 pub type TickResult = Result<Vec<(Snapshot, Analysis)>, String>;
 
+/// What one `--all-netns` tick produces: the snapshot and analysis of every namespace
+/// collected, and how many the sweep found but could not read; or a one-line error.
+pub type FleetTickResult = Result<(Vec<(Snapshot, Analysis)>, u64), String>;
+
+/// A tick as the tick thread sees it: the fleet's unreadable count is `None` for one
+/// namespace.
+type Collected = Result<(Vec<(Snapshot, Analysis)>, Option<u64>), String>;
+
 /// How the endpoint runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeOptions {
@@ -261,9 +269,25 @@ impl Drop for ServeHandle {
 /// handle.join()?;
 /// # Ok::<(), sockscope::serve::ServeError>(())
 /// ```
-pub fn start<F>(opts: ServeOptions, make_tick: F) -> Result<ServeHandle, ServeError>
+pub fn start<F>(opts: ServeOptions, mut make_tick: F) -> Result<ServeHandle, ServeError>
 where
     F: FnMut() -> TickResult + Send + 'static,
+{
+    start_collecting(opts, move || make_tick().map(|t| (t, None)))
+}
+
+/// [`start`] for `--all-netns`: the tick also says how many namespaces it could not read,
+/// exported as `sockscope_netns_unreadable`.
+pub fn start_fleet<F>(opts: ServeOptions, mut make_tick: F) -> Result<ServeHandle, ServeError>
+where
+    F: FnMut() -> FleetTickResult + Send + 'static,
+{
+    start_collecting(opts, move || make_tick().map(|(t, n)| (t, Some(n))))
+}
+
+fn start_collecting<F>(opts: ServeOptions, make_tick: F) -> Result<ServeHandle, ServeError>
+where
+    F: FnMut() -> Collected + Send + 'static,
 {
     let listener = TcpListener::bind(opts.listen).map_err(|source| ServeError::Bind {
         addr: opts.listen,
@@ -306,7 +330,7 @@ where
 
 fn tick_loop<F>(shared: &Shared, opts: &ServeOptions, mut make_tick: F)
 where
-    F: FnMut() -> TickResult,
+    F: FnMut() -> Collected,
 {
     let mut parse_errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut next = Instant::now();
@@ -314,12 +338,13 @@ where
         let started = Instant::now();
         let result = make_tick();
         match result {
-            Ok(ticks) => {
+            Ok((ticks, unreadable)) => {
                 for (snap, _) in &ticks {
                     *parse_errors.entry(snap.netns.clone()).or_default() +=
                         snap.quality.parse_errors;
                 }
-                let openmetrics = metrics::render_data(&ticks, &parse_errors, opts);
+                let openmetrics =
+                    metrics::render_fleet_data(&ticks, &parse_errors, unreadable, opts);
                 let body = Arc::new(Body {
                     prometheus: metrics::to_prometheus_text(&openmetrics),
                     openmetrics,
