@@ -182,7 +182,7 @@ fn title(app: &App, rows: &[ProcRow], sort: SortState) -> String {
         _ => format!("{} sockets", fmt::count(shown)),
     };
     format!(
-        " processes ({procs}) · {sockets} · sort {} · s/S sort · Enter sockets ",
+        " processes ({procs}) · {sockets} · sort {} · Enter sockets ",
         column_name(0, sort.column)
     )
 }
