@@ -22,6 +22,9 @@ mod replay;
 #[path = "tui_snapshots/fleet.rs"]
 mod fleet;
 
+#[path = "tui_snapshots/processes.rs"]
+mod processes;
+
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {

@@ -110,6 +110,9 @@ pub struct App {
     pub(super) replay: Option<ReplayStatus>,
     /// Set under `--all-netns`: every namespace, and which one is shown.
     pub(super) fleet: Option<Fleet>,
+    /// A one-line answer to the last key, shown in the footer until the next key (why
+    /// Enter opened nothing).
+    pub(super) status: Option<String>,
 }
 
 /// Folds one tick into a namespace's trends (the shown one's or a parked one's).
@@ -165,6 +168,7 @@ impl App {
             signal: None,
             replay: None,
             fleet: None,
+            status: None,
         }
     }
 
@@ -216,6 +220,11 @@ impl App {
     /// The selected row of the current view.
     pub fn selected(&self) -> usize {
         self.selected[view_slot(self.view)]
+    }
+
+    /// The footer's answer to the last key, if any.
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_deref()
     }
 
     /// The open drill-down, if any.
@@ -301,9 +310,11 @@ impl App {
             return;
         };
         let v = self.view;
-        let filtered = match (v, filtered) {
-            (View::Sockets, Some(idx)) => Some(idx),
-            (View::Sockets, None) => match filter::apply_filter(&self.filter, &t.snapshot) {
+        // Processes counts only what passes a filter; unfiltered, it needs no index list.
+        let filters = v == View::Sockets || (v == View::Processes && !self.filter.is_empty());
+        let filtered = match (filters, filtered) {
+            (true, Some(idx)) => Some(idx),
+            (true, None) => match filter::apply_filter(&self.filter, &t.snapshot) {
                 Ok(idx) => Some(idx),
                 Err(e) => {
                     self.filter_error = Some(e);
@@ -411,6 +422,7 @@ impl App {
 
     /// Carries out one action; returns a request for the collector thread, if any.
     pub fn apply(&mut self, action: Action) -> Option<Control> {
+        self.status = None;
         match action {
             Action::Quit => {
                 self.quit = true;
@@ -528,7 +540,11 @@ impl App {
                 self.detail = None;
                 self.switch_to(self.back_to);
             }
-            Mode::Normal if self.view == View::Sockets && !self.filter.is_empty() => {
+            // Esc clears the filter where it applies (the Processes rows count through it).
+            Mode::Normal
+                if matches!(self.view, View::Sockets | View::Processes)
+                    && !self.filter.is_empty() =>
+            {
                 self.filter.clear();
                 self.filter_input.clear();
                 self.filter_error = None;

@@ -4,11 +4,13 @@
 
 use crate::analyze::finding::{Alert, RuleId, Subject};
 use crate::model::TcpState;
+use crate::report::process_rows::RowKind;
 use crate::tui::app::{view_slot, App, DetailTarget, Explanation};
 use crate::tui::explain;
 use crate::tui::history::SocketKey;
 use crate::tui::keys::View;
 use crate::tui::rows::{self, RowKey};
+use crate::tui::{fmt, processes};
 
 impl App {
     /// What Enter would open from the current selection.
@@ -21,9 +23,8 @@ impl App {
                 let a = &an.alerts[*self.rows.alerts.get(sel)?];
                 DetailTarget::Finding(a.finding.rule, a.finding.subject.clone())
             }
-            View::Processes => {
-                DetailTarget::Process(agg.processes[*self.rows.processes.get(sel)?].process.pid)
-            }
+            // Rows that are not processes open nothing: see `unlisted_answer`.
+            View::Processes => DetailTarget::Process(self.rows.processes.get(sel)?.pid?),
             View::Listeners => {
                 DetailTarget::Listener(agg.listeners[*self.rows.listeners.get(sel)?].local)
             }
@@ -37,8 +38,36 @@ impl App {
         })
     }
 
+    /// Why Enter on a Processes row that is not a process opens nothing, when one is
+    /// selected. No view or filter selects exactly the sockets no process holds (the filter
+    /// has no owner term), and any other set would not be what the row counts.
+    pub(super) fn unlisted_answer(&self) -> Option<String> {
+        if self.view != View::Processes {
+            return None;
+        }
+        let (snap, an) = self.data()?;
+        let r = self.rows.processes.get(self.selected())?;
+        let marker = r.kind.marker()?;
+        let n = fmt::count(r.states.total());
+        let listed = processes::can_filter(snap, &an.aggregate);
+        Some(match r.kind {
+            RowKind::Unresolved => {
+                format!("{marker}: attribution never ran for these {n}; no process to open")
+            }
+            _ if !listed => {
+                format!("{marker}: no process to open; this recording kept counts only")
+            }
+            RowKind::Ownerless => {
+                format!("{marker}: no process owns these {n}; 5 Sockets lists them as {marker}")
+            }
+            _ => format!("{marker}: no process to open; 5 Sockets lists these {n} as {marker}"),
+        })
+    }
+
     pub(super) fn drill_down(&mut self) {
-        if let Some(t) = self.selected_target() {
+        if let Some(answer) = self.unlisted_answer() {
+            self.status = Some(answer);
+        } else if let Some(t) = self.selected_target() {
             self.back_to = self.view;
             // A socket's detail opens with that socket selected among its owner's.
             self.saved_keys[view_slot(View::Detail)] = match &t {

@@ -8,9 +8,11 @@ use crate::analyze::aggregate::listener_matches;
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, RuleId, Subject};
 use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState};
+use crate::report::process_rows::RowKind;
 use crate::tui::app::{App, DetailTarget};
 use crate::tui::history::SocketKey;
 use crate::tui::keys::View;
+use crate::tui::processes::{self, ProcRow};
 use crate::tui::sockets::socket_age;
 
 /// Sort column and direction of one table.
@@ -87,8 +89,8 @@ pub fn default_sorts() -> [SortState; 4] {
 pub struct Rows {
     /// Indices into `analysis.alerts`: firing, then pending, then resolved.
     pub alerts: Vec<usize>,
-    /// Indices into `aggregate.processes`.
-    pub processes: Vec<usize>,
+    /// The Processes view's rows in display order (see [`crate::tui::processes`]).
+    pub processes: Vec<ProcRow>,
     /// Indices into `aggregate.listeners`.
     pub listeners: Vec<usize>,
     /// Indices into `aggregate.remotes`.
@@ -201,7 +203,8 @@ fn socket_key<'a>(snap: &'a Snapshot, an: &Analysis, i: usize, col: usize) -> Ke
 /// Rows of one view, computed from `app`'s data. Only the shown view's rows are computed
 /// (per tick, and again on a view switch, sort or filter change): at 10k sockets sorting
 /// every view every tick was a measurable share of the dashboard's CPU.
-/// `filtered` are the sockets passing the filter, in snapshot order (used by Sockets only).
+/// `filtered` are the sockets passing the filter, in snapshot order (used by Sockets, and
+/// by Processes when a filter is set).
 pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
     let Some((snap, an)) = app.data() else {
         return Rows::default();
@@ -215,21 +218,10 @@ pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
     match view {
         View::Overview | View::StateMachine => {}
         View::Processes => {
-            let s = app.sort[0];
-            rows.processes = order(
-                agg.processes.len(),
-                |i| {
-                    let p = &agg.processes[i];
-                    match s.column {
-                        0 => Key::Num(u64::from(p.process.pid)),
-                        1 => Key::Text(&p.process.comm),
-                        2 => Key::Text(&p.process.user),
-                        3 => Key::Num(p.states.total()),
-                        c => Key::Num(state_col(c, 4).map_or(0, |st| p.states.get(st))),
-                    }
-                },
-                s.descending,
-            );
+            // A filter narrows the rows only where the socket list is there to filter.
+            let filtered = filtered.filter(|_| processes::can_filter(snap, agg));
+            let all = processes::rows_for(snap, agg, filtered.as_deref());
+            rows.processes = processes::sorted(all, app.sort[0]);
         }
         View::Listeners => {
             let s = app.sort[1];
@@ -297,6 +289,8 @@ pub enum RowKey {
     Alert(RuleId, Subject),
     /// A process.
     Pid(u32),
+    /// A Processes row that is not a process (`(ownerless)`, …).
+    Unlisted(RowKind),
     /// A listener.
     Listener(Endpoint),
     /// A remote address.
@@ -316,13 +310,10 @@ pub fn key_at(app: &App, v: View, pos: usize) -> Option<RowKey> {
             let f = &an.alerts.get(*r.alerts.get(pos)?)?.finding;
             RowKey::Alert(f.rule, f.subject.clone())
         }
-        View::Processes => RowKey::Pid(
-            an.aggregate
-                .processes
-                .get(*r.processes.get(pos)?)?
-                .process
-                .pid,
-        ),
+        View::Processes => {
+            let p = r.processes.get(pos)?;
+            p.pid.map_or(RowKey::Unlisted(p.kind), RowKey::Pid)
+        }
         View::Listeners => {
             RowKey::Listener(an.aggregate.listeners.get(*r.listeners.get(pos)?)?.local)
         }

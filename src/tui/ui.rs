@@ -264,6 +264,12 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
             spans.push(Span::styled(format!("filter: {}", app.filter), t.warn()));
             spans.push(sep());
         }
+        // The answer to the last key takes the hints' place until the next key.
+        if let Some(msg) = app.status() {
+            spans.push(Span::styled(msg.to_string(), t.warn()));
+            frame.render_widget(Paragraph::new(Line::from(spans)), area);
+            return;
+        }
         let mut hints: Vec<(&str, &str)> = if app.replay().is_some() {
             [
                 ("q", "quit"),

@@ -1,0 +1,36 @@
+//! Processes view snapshots beyond the plain list: the rows for sockets no process holds
+//! under a `/` filter (counting only the passing sockets), and Enter on such a row, which
+//! opens nothing and says why in the footer.
+
+use sockscope::tui::{Action, View};
+
+use super::{render, snap_both, with};
+
+/// Enter on `(ownerless)`: still the Processes view, the footer names the row and where its
+/// sockets are listed.
+#[test]
+fn processes_enter_on_ownerless() {
+    let a = with(&[Action::GoView(1), Action::Bottom, Action::DrillDown]);
+    assert_eq!(a.view(), View::Processes);
+    assert_eq!(a.detail(), None);
+    let text = format!("{}", render(&a, 80, 24).backend());
+    assert!(
+        text.contains("(ownerless): no process owns these 58"),
+        "{text}"
+    );
+    snap_both("processes_enter_ownerless", &a);
+}
+
+/// `state:established`: java 8, nginx 24 and the 3 unattributed sshd connections, 35 of 158.
+#[test]
+fn processes_filtered() {
+    let mut a = with(&[Action::StartFilter]);
+    for c in "state:established".chars() {
+        a.apply(Action::FilterChar(c));
+    }
+    a.apply(Action::FilterCommit);
+    a.apply(Action::GoView(1));
+    let text = format!("{}", render(&a, 80, 24).backend());
+    assert!(text.contains("35 of 158 sockets match"), "{text}");
+    snap_both("processes_filtered", &a);
+}
