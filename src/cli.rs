@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use crate::filter::{parse_cidr, Filter, PortRange, ProcessMatch, StateSet};
+use crate::filter::{parse_cidr, Filter, OwnerKind, PortRange, ProcessMatch, StateSet};
 use crate::model::Family;
 
 // Every value-taking flag below also carries `allow_hyphen_values`: without it `--top -1`
@@ -165,6 +165,10 @@ pub struct FilterArgs {
     #[arg(long, value_name = "NAME|PID", value_parser = parse_process, global = true)]
     #[arg(allow_hyphen_values = true)]
     pub process: Vec<ProcessMatch>,
+    /// Owner kind: process, unattributed, ownerless or unresolved (repeatable).
+    #[arg(long, value_name = "KIND[,KIND]", value_parser = parse_owner, global = true)]
+    #[arg(value_delimiter = ',')]
+    pub owner: Vec<OwnerKind>,
     /// IPv4 sockets only.
     #[arg(short = '4', global = true, conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -191,6 +195,11 @@ fn parse_port(s: &str) -> Result<PortRange, String> {
 
 fn parse_net(s: &str) -> Result<IpNet, String> {
     parse_cidr(s).map_err(|e| e.to_string())
+}
+
+fn parse_owner(s: &str) -> Result<OwnerKind, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
 }
 
 fn parse_process(s: &str) -> Result<ProcessMatch, String> {
@@ -240,6 +249,7 @@ impl FilterArgs {
             src: self.src.clone(),
             dst: self.dst.clone(),
             process: self.process.clone(),
+            owner: Vec::new(),
             family: match (self.ipv4, self.ipv6) {
                 (true, false) => Some(Family::V4),
                 (false, true) => Some(Family::V6),
@@ -249,6 +259,9 @@ impl FilterArgs {
         };
         for s in &self.state {
             f.add_states(s.0);
+        }
+        for &k in &self.owner {
+            f.add_owner(k);
         }
         f
     }

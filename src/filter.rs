@@ -1,5 +1,5 @@
 //! Socket filters shared by every mode: states (netstat and ss spellings, ss groups), port
-//! ranges, CIDRs, process name or pid, address family.
+//! ranges, CIDRs, process name or pid, owner kind, address family.
 //!
 //! Pure: parsing and matching only. The collector turns the state part into the kernel's
 //! state mask and applies the rest after attribution; the dashboard parses the same syntax
@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 
-use crate::model::{normalize_ip, Family, ProcessInfo, SocketRecord, TcpState};
+use crate::model::{normalize_ip, Family, Owner, ProcessInfo, SocketRecord, TcpState};
 
 /// A filter that could not be parsed. `Display` is one line naming the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,8 +34,11 @@ pub enum FilterError {
          name (give its first 15, or a pid)"
     )]
     ProcessNameTooLong(String),
+    /// Not an owner kind.
+    #[error("unknown owner '{0}' (expected process, unattributed, ownerless or unresolved)")]
+    Owner(String),
     /// Not a `key:value` term the prompt understands.
-    #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, -4 or -6)")]
+    #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, owner:, -4 or -6)")]
     Term(String),
 }
 
@@ -259,6 +262,62 @@ impl FromStr for ProcessMatch {
     }
 }
 
+/// Who holds a socket, as `summary --by process` groups them: a process, or one of the
+/// kinds of socket no process row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OwnerKind {
+    /// Held by a process sockscope named (a request socket counts as its listener's).
+    Process,
+    /// Held by a process procfs would not name (not root, hidepid).
+    Unattributed,
+    /// Held by no process: TIME_WAIT, orphaned FIN_WAIT, a request without its listener.
+    Ownerless,
+    /// Attribution did not run.
+    Unresolved,
+}
+
+impl OwnerKind {
+    /// Every kind, in the order of `summary --by process`.
+    pub const ALL: [OwnerKind; 4] = [
+        OwnerKind::Process,
+        OwnerKind::Unattributed,
+        OwnerKind::Ownerless,
+        OwnerKind::Unresolved,
+    ];
+
+    /// The filter spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            OwnerKind::Process => "process",
+            OwnerKind::Unattributed => "unattributed",
+            OwnerKind::Ownerless => "ownerless",
+            OwnerKind::Unresolved => "unresolved",
+        }
+    }
+
+    /// The kind of an owner.
+    pub fn of(owner: Owner) -> OwnerKind {
+        match owner {
+            Owner::Process(_) | Owner::ViaListener(_) => OwnerKind::Process,
+            Owner::Unattributed => OwnerKind::Unattributed,
+            Owner::Ownerless => OwnerKind::Ownerless,
+            Owner::Unresolved => OwnerKind::Unresolved,
+        }
+    }
+}
+
+impl FromStr for OwnerKind {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<OwnerKind, FilterError> {
+        let t = s.trim().to_ascii_lowercase();
+        OwnerKind::ALL
+            .into_iter()
+            .find(|k| k.name() == t)
+            .ok_or_else(|| FilterError::Owner(s.to_string()))
+    }
+}
+
 /// A conjunction of criteria; an empty filter matches every socket.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -274,6 +333,8 @@ pub struct Filter {
     pub dst: Vec<IpNet>,
     /// Allowed owning processes (any of).
     pub process: Vec<ProcessMatch>,
+    /// Allowed owner kinds (any of).
+    pub owner: Vec<OwnerKind>,
     /// Only this family.
     pub family: Option<Family>,
 }
@@ -295,6 +356,7 @@ impl fmt::Display for Filter {
             ProcessMatch::Pid(pid) => format!("process:{pid}"),
             ProcessMatch::Name(n) => format!("process:{n}"),
         }));
+        terms.extend(self.owner.iter().map(|k| format!("owner:{}", k.name())));
         match self.family {
             Some(Family::V4) => terms.push("-4".into()),
             Some(Family::V6) => terms.push("-6".into()),
@@ -312,7 +374,7 @@ impl Filter {
 
     /// Whether matching needs process attribution.
     pub fn needs_attribution(&self) -> bool {
-        !self.process.is_empty()
+        !self.process.is_empty() || !self.owner.is_empty()
     }
 
     /// Whether anything beyond states is restricted (so the kernel mask alone is not enough).
@@ -322,6 +384,7 @@ impl Filter {
             && self.src.is_empty()
             && self.dst.is_empty()
             && self.process.is_empty()
+            && self.owner.is_empty()
             && self.family.is_none()
     }
 
@@ -337,6 +400,7 @@ impl Filter {
             && any_net(&self.src, s.local.ip)
             && any_net(&self.dst, s.remote.ip)
             && (self.process.is_empty() || self.process_matches(s, procs))
+            && (self.owner.is_empty() || self.owner.contains(&OwnerKind::of(s.owner)))
     }
 
     fn process_matches(&self, s: &SocketRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
@@ -350,8 +414,8 @@ impl Filter {
     }
 
     /// Parses the prompt syntax: whitespace-separated `state:LIST`, `sport:PORTS`,
-    /// `dport:PORTS`, `src:CIDR`, `dst:CIDR`, `process:NAME|PID`, `-4`, `-6`. A bare word is
-    /// a state list.
+    /// `dport:PORTS`, `src:CIDR`, `dst:CIDR`, `process:NAME|PID`, `owner:KIND[,KIND]`, `-4`,
+    /// `-6`. A bare word is a state list.
     pub fn parse_expr(expr: &str) -> Result<Filter, FilterError> {
         let mut f = Filter::default();
         for term in expr.split_whitespace() {
@@ -364,6 +428,11 @@ impl Filter {
                 Some(("src", v)) => f.src.push(parse_cidr(v)?),
                 Some(("dst", v)) => f.dst.push(parse_cidr(v)?),
                 Some(("process", v)) => f.process.push(v.parse()?),
+                Some(("owner", v)) => {
+                    for k in v.split(',') {
+                        f.add_owner(k.parse()?);
+                    }
+                }
                 Some(_) => return Err(FilterError::Term(term.to_string())),
                 None => f.add_states(
                     term.parse()
@@ -372,6 +441,13 @@ impl Filter {
             }
         }
         Ok(f)
+    }
+
+    /// Adds an owner kind to the allowed ones (once).
+    pub fn add_owner(&mut self, kind: OwnerKind) {
+        if !self.owner.contains(&kind) {
+            self.owner.push(kind);
+        }
     }
 
     /// Adds states to the allowed set (union with earlier ones).

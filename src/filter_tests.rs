@@ -99,6 +99,43 @@ fn matching() {
     assert!(Filter::parse_expr("colour:red").is_err());
 }
 
+#[test]
+fn owner_kinds() {
+    let procs = BTreeMap::new();
+    let with = |owner| SocketRecord {
+        owner,
+        ..rec(TcpState::CloseWait, "127.0.0.1:80", "127.0.0.1:5000")
+    };
+    let cases = [
+        (Owner::Process(9), "process"),
+        (Owner::ViaListener(9), "process"),
+        (Owner::Unattributed, "unattributed"),
+        (Owner::Ownerless, "ownerless"),
+        (Owner::Unresolved, "unresolved"),
+    ];
+    for (owner, kind) in cases {
+        let s = with(owner);
+        for other in OwnerKind::ALL {
+            let f = Filter::parse_expr(&format!("owner:{}", other.name())).unwrap();
+            assert_eq!(
+                f.matches(&s, &procs),
+                other.name() == kind,
+                "{owner:?} {other:?}"
+            );
+        }
+    }
+    let f = Filter::parse_expr("owner:Ownerless,unattributed owner:ownerless").unwrap();
+    assert_eq!(f.owner, [OwnerKind::Ownerless, OwnerKind::Unattributed]);
+    assert!(f.needs_attribution() && !f.is_state_only());
+    assert_eq!(f.to_string(), "owner:ownerless owner:unattributed");
+    assert!(f.matches(&with(Owner::Unattributed), &procs));
+    assert!(!f.matches(&with(Owner::Process(9)), &procs));
+    for bad in ["owner:", "owner:root", "owner:ownerless,"] {
+        let e = Filter::parse_expr(bad).unwrap_err().to_string();
+        assert!(e.starts_with("unknown owner"), "{bad}: {e}");
+    }
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -148,9 +185,10 @@ mod props {
             src in proptest::collection::vec(net(), 0..3),
             dst in proptest::collection::vec(net(), 0..3),
             process in proptest::collection::vec(process(), 0..3),
+            owner in proptest::sample::subsequence(OwnerKind::ALL.to_vec(), 0..=4),
             family in proptest::option::of(prop_oneof![Just(Family::V4), Just(Family::V6)]),
         ) -> Filter {
-            Filter { states, sport, dport, src, dst, process, family }
+            Filter { states, sport, dport, src, dst, process, owner, family }
         }
     }
 
@@ -253,7 +291,15 @@ mod props {
             ips in any::<(u128, u128)>(),
             ports in any::<(u16, u16)>(),
             pid in 0u32..4,
+            pick in 0u8..5,
         ) {
+            let (owner, kind) = match pick {
+                0 => (Owner::Process(pid), OwnerKind::Process),
+                1 => (Owner::ViaListener(pid), OwnerKind::Process),
+                2 => (Owner::Unattributed, OwnerKind::Unattributed),
+                3 => (Owner::Ownerless, OwnerKind::Ownerless),
+                _ => (Owner::Unresolved, OwnerKind::Unresolved),
+            };
             let ip = |x: u128| -> IpAddr {
                 if v4 { Ipv4Addr::from(x as u32).into() } else { Ipv6Addr::from(x).into() }
             };
@@ -261,7 +307,7 @@ mod props {
                 state,
                 SocketAddr::new(ip(ips.0), ports.0),
                 SocketAddr::new(ip(ips.1), ports.1),
-                Owner::Process(pid),
+                owner,
             );
             let procs: BTreeMap<u32, ProcessInfo> = BTreeMap::new();
             let port_ok = |v: &[PortRange], p: u16| v.is_empty() || v.iter().any(|r| r.lo <= p && p <= r.hi);
@@ -272,7 +318,8 @@ mod props {
                 && port_ok(&f.dport, ports.1)
                 && net_ok(&f.src, ip(ips.0))
                 && net_ok(&f.dst, ip(ips.1))
-                && (f.process.is_empty() || f.process.contains(&ProcessMatch::Pid(pid)));
+                && (f.process.is_empty() || (pick < 2 && f.process.contains(&ProcessMatch::Pid(pid))))
+                && (f.owner.is_empty() || f.owner.contains(&kind));
             prop_assert_eq!(f.matches(&s, &procs), want);
         }
     }

@@ -241,9 +241,18 @@ fn rows_add_up_to_the_kernels_counts_as_root_and_as_nobody() {
             s.nobody_run(ProcMount::Host, &bin, &table),
             json(&s.nobody_run(ProcMount::Host, &bin, &js), "nobody json"),
             s.nobody_run(hidepid, &bin, &all),
+            (
+                as_root(&ns, &bin, &["summary", "--owner", "process"]),
+                as_root(&ns, &bin, &["summary", "--owner", "ownerless"]),
+                s.nobody_run(
+                    ProcMount::Host,
+                    &bin,
+                    &["summary", "--owner", "unattributed"],
+                ),
+            ),
         )
     });
-    let (root_tsv, root_table, root_top1, root_json, tsv, tab, nobody_json, hidden) = runs;
+    let (root_tsv, root_table, root_top1, root_json, tsv, tab, nobody_json, hidden, owner) = runs;
     let total: u64 = ss.values().sum();
     assert_eq!(ss.get("TIME_WAIT"), Some(&TIME_WAIT), "{ss:?}");
 
@@ -303,6 +312,30 @@ fn rows_add_up_to_the_kernels_counts_as_root_and_as_nobody() {
     assert_eq!(totals, full(&ss), "nobody table TOTAL line:\n{out}");
     let un = synthetic(&rows, "(unattributed)").unwrap_or_else(|| panic!("{out}"));
     assert_eq!(un.total, note_count(&out, "nobody table"), "{out}");
+
+    // --owner selects exactly a row's sockets: root's processes and (ownerless) make up
+    // the kernel's counts; nobody's --owner unattributed is its (unattributed) row.
+    let states = |o: &Output, what: &str| -> Counts {
+        let lines: Vec<String> = ok(o, what).0.lines().map(str::to_string).collect();
+        full(&parse_state_lines(&lines))
+    };
+    let (procs, ownerless) = (states(&owner.0, "process"), states(&owner.1, "ownerless"));
+    assert_eq!(
+        ownerless,
+        full(&Counts::from([("TIME_WAIT".into(), TIME_WAIT)]))
+    );
+    let mut both = procs.clone();
+    for (st, n) in &ownerless {
+        *both.get_mut(st).unwrap() += n;
+    }
+    assert_eq!(both, full(&ss), "--owner process + --owner ownerless vs ss");
+    let un = synthetic(&tsv_rows(&ok(&tsv, "nobody").0, "nobody"), "(unattributed)")
+        .map(|r| r.states.clone());
+    assert_eq!(
+        Some(states(&owner.2, "unattributed")),
+        un,
+        "--owner unattributed"
+    );
 
     check_json(&nobody_json, &ss, "nobody json");
     assert_eq!(

@@ -2,7 +2,7 @@
 //! to root's CLOSE_WAIT population (unattributed to nobody), nobody's own, and TIME_WAIT
 //! (ownerless by design), the rows on screen, `(unattributed)` and `(ownerless)` included,
 //! sum to the header's total and, state by state, to `ss`; the two rows equal the header's
-//! counts; Enter on `(ownerless)` opens nothing and says so; under a `/` filter the rows
+//! counts; Enter on `(ownerless)` lists exactly its sockets; under a `/` filter the rows
 //! count only the passing sockets.
 #![allow(clippy::unwrap_used)]
 
@@ -163,15 +163,18 @@ fn processes_view_as_nobody_adds_up_to_the_header_and_to_ss() {
         .collect();
     assert_eq!(tail, ["(unattributed)", "(ownerless)"], "{screen}");
 
-    // Enter on (ownerless): no drill-down, the footer says why.
+    // Enter on (ownerless): the Sockets view lists exactly those sockets.
     tmux.keys(&["End", "Enter"]);
-    let answer = format!("(ownerless): no process owns these {ownerless}");
-    let (seen, screen) = tmux.wait_for(Duration::from_secs(3), |s| s.contains(&answer));
-    assert!(seen, "no answer to Enter on (ownerless):\n{screen}");
+    let want = format!("sockets ({ownerless} of {total}) · filter `owner:ownerless`");
+    let (seen, screen) = tmux.wait_for(Duration::from_secs(3), |s| s.contains(&want));
     assert!(
-        screen.contains("PID COMMAND"),
-        "left the Processes view:\n{screen}"
+        seen,
+        "Enter on (ownerless) did not list {want:?}:\n{screen}"
     );
+    // Esc drops that filter again.
+    tmux.keys(&["Escape"]);
+    let (seen, screen) = tmux.wait_for(Duration::from_secs(3), |s| !s.contains("owner:ownerless"));
+    assert!(seen, "Esc kept the owner filter:\n{screen}");
 
     // A filter: only TIME_WAIT passes, all of it in (ownerless).
     tmux.keys(&["/"]);

@@ -1,16 +1,18 @@
 //! Drill-downs and explanations on [`App`]: what Enter opens from the current selection,
 //! which alert concerns a detail target, and what `e` explains. Reads the app's data and
-//! rows; changes only the view, the detail target and its scroll.
+//! rows; changes only the view, the detail target and its scroll, and (Enter on a
+//! Processes row no process holds) the filter.
 
 use crate::analyze::finding::{Alert, RuleId, Subject};
+use crate::filter::{Filter, OwnerKind};
 use crate::model::TcpState;
 use crate::report::process_rows::RowKind;
 use crate::tui::app::{view_slot, App, DetailTarget, Explanation};
 use crate::tui::explain;
 use crate::tui::history::SocketKey;
 use crate::tui::keys::View;
+use crate::tui::processes;
 use crate::tui::rows::{self, RowKey};
-use crate::tui::{fmt, processes};
 
 impl App {
     /// What Enter would open from the current selection.
@@ -23,7 +25,7 @@ impl App {
                 let a = &an.alerts[*self.rows.alerts.get(sel)?];
                 DetailTarget::Finding(a.finding.rule, a.finding.subject.clone())
             }
-            // Rows that are not processes open nothing: see `unlisted_answer`.
+            // Rows that are not processes open the Sockets view instead: see `unlisted_drill`.
             View::Processes => DetailTarget::Process(self.rows.processes.get(sel)?.pid?),
             View::Listeners => {
                 DetailTarget::Listener(agg.listeners[*self.rows.listeners.get(sel)?].local)
@@ -38,36 +40,55 @@ impl App {
         })
     }
 
-    /// Why Enter on a Processes row that is not a process opens nothing, when one is
-    /// selected. No view or filter selects exactly the sockets no process holds (the filter
-    /// has no owner term), and any other set would not be what the row counts.
-    pub(super) fn unlisted_answer(&self) -> Option<String> {
+    /// What Enter does on a Processes row that is not a process: the filter that selects
+    /// exactly its sockets (the current filter with its owner term set to the row's kind),
+    /// or, when the snapshot kept no socket list (a recording without `--sockets`), why
+    /// nothing opens. `None` on a process row.
+    pub(super) fn unlisted_drill(&self) -> Option<Result<String, String>> {
         if self.view != View::Processes {
             return None;
         }
         let (snap, an) = self.data()?;
         let r = self.rows.processes.get(self.selected())?;
         let marker = r.kind.marker()?;
-        let n = fmt::count(r.states.total());
-        let listed = processes::can_filter(snap, &an.aggregate);
-        Some(match r.kind {
-            RowKind::Unresolved => {
-                format!("{marker}: attribution never ran for these {n}; no process to open")
+        let kinds: &[OwnerKind] = match r.kind {
+            RowKind::Unattributed => &[OwnerKind::Unattributed],
+            RowKind::Ownerless => &[OwnerKind::Ownerless],
+            RowKind::Unresolved => &[OwnerKind::Unresolved],
+            RowKind::OwnerlessOrUnattributed => &[OwnerKind::Ownerless, OwnerKind::Unattributed],
+            RowKind::Process | RowKind::Other => {
+                return Some(Err(format!("{marker}: several processes; nothing to open")))
             }
-            _ if !listed => {
-                format!("{marker}: no process to open; this recording kept counts only")
-            }
-            RowKind::Ownerless => {
-                format!("{marker}: no process owns these {n}; 5 Sockets lists them as {marker}")
-            }
-            _ => format!("{marker}: no process to open; 5 Sockets lists these {n} as {marker}"),
-        })
+        };
+        if !processes::can_filter(snap, &an.aggregate) {
+            return Some(Err(format!(
+                "{marker}: no process to open; this recording kept counts only"
+            )));
+        }
+        // The row counts through the current filter, so its sockets are that filter's too.
+        let mut f = Filter::parse_expr(&self.filter).unwrap_or_default();
+        f.owner = kinds.to_vec();
+        Some(Ok(f.to_string()))
     }
 
     pub(super) fn drill_down(&mut self) {
-        if let Some(answer) = self.unlisted_answer() {
-            self.status = Some(answer);
-        } else if let Some(t) = self.selected_target() {
+        match self.unlisted_drill() {
+            Some(Ok(filter)) => {
+                self.filter_input = filter.clone();
+                self.filter_saved = filter.clone();
+                self.filter = filter;
+                self.filter_error = None;
+                self.selected[view_slot(View::Sockets)] = 0;
+                self.saved_keys[view_slot(View::Sockets)] = None;
+                self.switch_to(View::Sockets);
+            }
+            Some(Err(answer)) => self.status = Some(answer),
+            None => self.open_detail(),
+        }
+    }
+
+    fn open_detail(&mut self) {
+        if let Some(t) = self.selected_target() {
             self.back_to = self.view;
             // A socket's detail opens with that socket selected among its owner's.
             self.saved_keys[view_slot(View::Detail)] = match &t {

@@ -142,25 +142,43 @@ fn rows_add_up_to_the_aggregate_per_state_and_unheld_rows_stay_pinned_under_ever
 }
 
 #[test]
-fn enter_on_an_unheld_row_opens_nothing_and_says_why_until_the_next_key() {
+fn enter_on_an_unheld_row_lists_exactly_its_sockets() {
     let mut a = app_on(scene(1_000));
     a.apply(Action::Bottom);
     assert_eq!(a.rows.processes[a.selected()].kind, RowKind::Ownerless);
     a.apply(Action::DrillDown);
-    assert_eq!(a.view(), View::Processes, "no drill-down into a wrong set");
-    assert_eq!(a.detail(), None);
-    assert_eq!(
-        a.status(),
-        Some("(ownerless): no process owns these 4; 5 Sockets lists them as (ownerless)")
-    );
-    a.apply(Action::Up);
-    assert_eq!(a.status(), None, "the next key clears the answer");
+    assert_eq!((a.view(), a.filter()), (View::Sockets, "owner:ownerless"));
+    let owners = |a: &App| -> Vec<Owner> {
+        let (snap, _) = a.data().unwrap();
+        a.rows
+            .sockets
+            .iter()
+            .map(|&i| snap.sockets[i].owner)
+            .collect()
+    };
+    assert_eq!(owners(&a), vec![Owner::Ownerless; 4]);
+    // Back on Processes under that filter, only the (ownerless) row is left.
+    a.apply(Action::GoView(1));
+    assert_eq!(kinds(&a), vec![(RowKind::Ownerless, None, 4)]);
+    a.apply(Action::Back);
+
+    // Under a filter, the row's sockets are the filter's too.
+    filter(&mut a, "state:established");
+    a.apply(Action::Bottom);
+    assert_eq!(kinds(&a).last().map(|k| k.0), Some(RowKind::Unattributed));
+    let row_total = a.rows.processes[a.selected()].states.total();
     a.apply(Action::DrillDown);
-    assert_eq!(
-        a.status(),
-        Some("(unattributed): no process to open; 5 Sockets lists these 3 as (unattributed)")
-    );
+    assert_eq!(a.filter(), "state:estab owner:unattributed");
+    assert_eq!(owners(&a), vec![Owner::Unattributed; row_total as usize]);
+    // Again from the narrowed Processes view: the owner term is replaced, not repeated.
+    a.apply(Action::GoView(1));
+    a.apply(Action::Bottom);
+    a.apply(Action::DrillDown);
+    assert_eq!(a.filter(), "state:estab owner:unattributed");
+
     // A process row still opens that process's sockets.
+    a.apply(Action::Back);
+    a.apply(Action::GoView(1));
     a.apply(Action::Top);
     a.apply(Action::DrillDown);
     assert_eq!((a.view(), a.status()), (View::Detail, None));

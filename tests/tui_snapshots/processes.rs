@@ -1,21 +1,21 @@
 //! Processes view snapshots beyond the plain list: the rows for sockets no process holds
 //! under a `/` filter (counting only the passing sockets), and Enter on such a row, which
-//! opens nothing and says why in the footer.
+//! lists exactly its sockets.
 
 use sockscope::tui::{Action, View};
 
 use super::{render, snap_both, with};
 
-/// Enter on `(ownerless)`: still the Processes view, the footer names the row and where its
-/// sockets are listed.
+/// Enter on `(ownerless)`: the Sockets view under `owner:ownerless`, exactly the 58 sockets
+/// the row counted.
 #[test]
 fn processes_enter_on_ownerless() {
     let a = with(&[Action::GoView(1), Action::Bottom, Action::DrillDown]);
-    assert_eq!(a.view(), View::Processes);
-    assert_eq!(a.detail(), None);
-    let text = format!("{}", render(&a, 80, 24).backend());
+    assert_eq!(a.view(), View::Sockets);
+    assert_eq!(a.filter(), "owner:ownerless");
+    let text = format!("{}", render(&a, 160, 48).backend());
     assert!(
-        text.contains("(ownerless): no process owns these 58"),
+        text.contains("sockets (58 of 158) · filter `owner:ownerless`"),
         "{text}"
     );
     snap_both("processes_enter_ownerless", &a);
