@@ -6,11 +6,14 @@
 //! an exporter on every host must survive port scanners and half-open clients.
 //!
 //! Two kinds of thread: one acceptor (the private `accept` module) holds every connection
-//! whose head is still arriving, and a fixed pool of [`ServeOptions::workers`] answers
-//! connections whose head is complete. A worker never reads from a client, so it never waits for one; it only
-//! writes a response whose data part was rendered once per tick, within [`WRITE_TIMEOUT`].
-//! Every response closes the connection. This module reads `Shared` and never calls the
-//! tick closure.
+//! whose head is still arriving or whose response is still being sent, and a fixed pool of
+//! [`ServeOptions::workers`] answers connections whose head is complete. A worker never
+//! waits for a client: it renders the response (the data part was rendered once per tick),
+//! writes what the socket takes without blocking, and hands the connection back to the
+//! acceptor, with the rest of the response ([`Outgoing`]) if there is any. So a client that
+//! does not read pins no thread, only a bounded buffer ([`ServeOptions::max_unsent`]) until
+//! [`ServeOptions::write_timeout`]. Every response closes the connection. This module reads
+//! `Shared` and never calls the tick closure.
 
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -31,8 +34,11 @@ pub const MAX_HEAD: usize = 8 * 1024;
 /// Most header lines accepted in one request.
 const MAX_HEADERS: usize = 48;
 
-/// Longest time a worker spends writing one response to a client that does not read.
+/// Default [`ServeOptions::write_timeout`]: Prometheus' default scrape timeout.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default [`ServeOptions::max_unsent`]: 32 MiB.
+pub const MAX_UNSENT: usize = 32 << 20;
 
 /// Content type of the classic text format.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -71,6 +77,57 @@ pub(crate) struct Job {
     pub(crate) head: Head,
 }
 
+/// A response that is not completely written yet.
+pub(crate) struct Outgoing {
+    /// The whole response, head and body.
+    buf: Vec<u8>,
+    /// How much of `buf` the socket has taken.
+    sent: usize,
+    /// When the client is given up on.
+    pub(crate) deadline: Instant,
+    /// When answering a scrape began, for the scrape-duration gauge; `None` for other paths.
+    scrape_started: Option<Instant>,
+}
+
+impl Outgoing {
+    /// Writes what the non-blocking `stream` takes: `Ok(true)` once all is written.
+    pub(crate) fn flush(&mut self, mut stream: &TcpStream) -> io::Result<bool> {
+        // Bounded: each pass writes at least one byte or returns, or is an EINTR.
+        while self.sent < self.buf.len() {
+            match stream.write(&self.buf[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Bytes of memory this response holds.
+    pub(crate) fn held(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// All written: shuts the connection for writing and records the scrape's duration.
+    pub(crate) fn finish(&self, stream: &TcpStream, shared: &Shared) {
+        let _ = stream.shutdown(Shutdown::Write);
+        if let Some(started) = self.scrape_started {
+            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            shared.last_scrape_ns.store(ns, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a worker hands back to the acceptor.
+pub(crate) enum Answered {
+    /// Response written and the connection shut for writing: drain it, then close.
+    Sent(TcpStream),
+    /// The socket took part of the response: send the rest as the client reads.
+    Unsent(TcpStream, Outgoing),
+}
+
 /// The acceptor thread: an error only when it could not set up its sockets.
 pub(crate) type AcceptHandle = JoinHandle<io::Result<()>>;
 
@@ -84,7 +141,7 @@ pub(crate) fn spawn(
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (jobs, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
-    let (answered_tx, answered) = mpsc::channel::<TcpStream>();
+    let (answered_tx, answered) = mpsc::channel::<Answered>();
     let (wake, wake_tx) = UnixStream::pair().map_err(ServeError::Spawn)?;
     wake_tx.set_nonblocking(true).map_err(ServeError::Spawn)?;
     let wake_tx = Arc::new(wake_tx);
@@ -105,12 +162,15 @@ pub(crate) fn spawn(
                     Err(_) => return,
                 };
                 let Ok(job) = next else { return };
-                let stream = answer(job, &shared, &opts);
+                let done = answer(job, &shared, &opts);
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                // Back to the acceptor for the lingering close. A full wake socket already
-                // has a wake-up pending, so a failed write loses nothing.
-                if answered.send(stream).is_ok() {
-                    let _ = (&*wake).write(&[1]);
+                // Back to the acceptor for the rest of the response and the lingering
+                // close. A full wake socket already has a wake-up pending, so a failed write
+                // loses nothing.
+                if let Some(done) = done {
+                    if answered.send(done).is_ok() {
+                        let _ = (&*wake).write(&[1]);
+                    }
                 }
             })
             .map_err(ServeError::Spawn)?;
@@ -133,41 +193,27 @@ pub(crate) fn spawn(
     Ok((handles, accept))
 }
 
-/// Answers one complete request and shuts the connection for writing.
-fn answer(job: Job, shared: &Shared, opts: &ServeOptions) -> TcpStream {
-    let Job { mut stream, head } = job;
+/// Answers one complete request on its non-blocking stream: renders the response and
+/// writes what the socket takes now. `None` when the client is gone (the stream is closed).
+fn answer(job: Job, shared: &Shared, opts: &ServeOptions) -> Option<Answered> {
+    let Job { stream, head } = job;
     let started = Instant::now();
     let (response, head_only, scrape) = route(&head, shared, opts);
-    let _ = write_by(
-        &mut stream,
-        &serialize(&response, head_only),
-        started + WRITE_TIMEOUT,
-    );
-    if scrape {
-        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        shared.last_scrape_ns.store(ns, Ordering::Relaxed);
-    }
-    let _ = stream.shutdown(Shutdown::Write);
-    stream
-}
-
-/// Writes all of `buf` unless `deadline` passes first.
-fn write_by(stream: &mut TcpStream, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
-    // Bounded: each pass writes at least one byte or returns, or is an EINTR.
-    while !buf.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
+    let mut out = Outgoing {
+        buf: serialize(&response, head_only),
+        sent: 0,
+        deadline: started + opts.write_timeout,
+        scrape_started: scrape.then_some(started),
+    };
+    drop(response);
+    match out.flush(&stream) {
+        Ok(true) => {
+            out.finish(&stream, shared);
+            Some(Answered::Sent(stream))
         }
-        stream.set_write_timeout(Some(left))?;
-        match stream.write(buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+        Ok(false) => Some(Answered::Unsent(stream, out)),
+        Err(_) => None,
     }
-    Ok(())
 }
 
 /// A parsed request head: what routing needs.
@@ -329,9 +375,10 @@ pub(crate) fn serialize(r: &Response, head_only: bool) -> Vec<u8> {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    if !head_only {
-        out.extend_from_slice(r.body.as_bytes());
-    }
+    // Sized exactly: an unsent response is charged its allocation (`Outgoing::held`).
+    let body = if head_only { "" } else { r.body.as_str() };
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(body.as_bytes());
     out
 }

@@ -52,14 +52,22 @@ pub struct ServeOptions {
     pub top_listeners: usize,
     /// Add a `pid` label to per-process series (more series; pids churn).
     pub pid_labels: bool,
-    /// Threads that answer requests whose head is complete. Connections still sending
-    /// their head take no thread.
+    /// Threads that render the responses to requests whose head is complete. Connections
+    /// still sending their head, or slow to read their response, take no thread.
     pub workers: usize,
     /// Time a client has from connect to send its whole request head; then `408` and close.
     pub header_timeout: Duration,
-    /// Most connections held open at once (heads arriving, plus answered ones draining);
-    /// when full, the oldest is closed to let a new one in.
+    /// Most connections held open at once (heads arriving, responses being sent, answered
+    /// ones draining); when full, the oldest is closed to let a new one in.
     pub max_pending: usize,
+    /// Time from a complete request head to the last byte of its response; a client that
+    /// reads slower is disconnected, its response cut short.
+    pub write_timeout: Duration,
+    /// Most bytes of responses held for clients that have not read them yet (what their
+    /// socket buffers could not take). When a new one would exceed it, the connections that
+    /// have waited longest are closed, their responses cut short, until it fits; a single
+    /// response larger than the whole cap is still sent.
+    pub max_unsent: usize,
 }
 
 impl Default for ServeOptions {
@@ -73,6 +81,8 @@ impl Default for ServeOptions {
             workers: 32,
             header_timeout: Duration::from_secs(5),
             max_pending: 1024,
+            write_timeout: http::WRITE_TIMEOUT,
+            max_unsent: http::MAX_UNSENT,
         }
     }
 }
