@@ -14,13 +14,15 @@
 //! with the workers, each capped at half of what the open-file limit leaves after
 //! [`FD_RESERVE`] (but at least 16, so a tiny limit still serves); when full, the oldest held
 //! connection is closed so a new client always gets in. A response must be written within
-//! [`ServeOptions::write_timeout`] of its head, else the connection is closed; unsent
-//! responses hold at most [`ServeOptions::max_unsent`] bytes together, and one that would
-//! exceed it closes the connections that have waited longest for their clients until it fits
-//! (a slow reader's cut-short response, not a new scrape, is what gives). Answered
-//! connections come back here for a lingering close: our side is shut for writing and the client's leftovers are read and
-//! discarded for at most [`LINGER`], because closing with unread input makes the kernel send
-//! a reset that can destroy the response before the client reads it.
+//! [`ServeOptions::write_timeout`] of a worker taking the request up, else the connection is
+//! reset; unsent responses come to at most [`ServeOptions::max_unsent`] bytes together, and
+//! one that would exceed it resets connections until it fits: those whose clients have not
+//! read at all first, then those that have gone longest without reading (a stalled
+//! reader's response, not a new scrape, is what gives).
+//! Answered connections come back here for a lingering close: our side is shut for writing
+//! and the client's leftovers are read and discarded for at most [`LINGER`], because closing
+//! with unread input makes the kernel send a reset that can destroy the response before the
+//! client reads it.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -76,7 +78,7 @@ impl Conn {
     /// Bytes of unsent response this connection holds.
     fn held(&self) -> usize {
         match &self.phase {
-            Phase::Write(out) => out.held(),
+            Phase::Write(out) => out.unsent(),
             _ => 0,
         }
     }
@@ -109,7 +111,7 @@ pub(crate) struct Acceptor {
     pub(crate) opts: Arc<ServeOptions>,
     /// Complete heads, to the workers.
     pub(crate) jobs: Sender<Job>,
-    /// Connections dispatched and not yet answered (queued or being written).
+    /// Connections dispatched and not yet answered (queued or being rendered).
     pub(crate) in_flight: Arc<AtomicUsize>,
     /// Answered connections, from the workers, for the rest of the response and the
     /// lingering close.
@@ -145,8 +147,8 @@ impl Acceptor {
                 match done {
                     Answered::Sent(stream) => conns.push_back(Conn::drain(stream)),
                     Answered::Unsent(stream, out) => {
-                        make_room(&mut conns, &mut unsent, out.held(), opts.max_unsent);
-                        unsent += out.held();
+                        make_room(&mut conns, &mut unsent, out.unsent(), opts.max_unsent);
+                        unsent += out.unsent();
                         conns.push_back(Conn {
                             stream,
                             deadline: out.deadline,
@@ -324,17 +326,23 @@ fn accept_batch(
     }
 }
 
-/// Closes the connections whose responses have waited longest until `need` more unsent bytes
-/// fit in `cap` (or none is left to close). `unsent` is what `conns` hold now.
+/// Resets connections until `need` more unsent bytes fit in `cap` (or none is left to reset):
+/// first those whose clients have not read a byte since the first write, oldest first, then
+/// those that have gone longest without reading. `unsent` is what `conns` hold now. A scraper
+/// that reads is in the second group within one poll round, so a flood of clients that do
+/// not read evicts its own kind first, even when the scraper connected before them.
 fn make_room(conns: &mut VecDeque<Conn>, unsent: &mut usize, need: usize, cap: usize) {
     // Bounded: each pass removes one connection.
     while unsent.saturating_add(need) > cap {
-        let Some(i) = conns
+        let stalled = conns
             .iter()
-            .position(|c| matches!(c.phase, Phase::Write(_)))
-        else {
-            return;
-        };
+            .enumerate()
+            .filter_map(|(i, c)| match &c.phase {
+                Phase::Write(out) => Some((out.reading(), out.progress, i)),
+                _ => None,
+            })
+            .min();
+        let Some((_, _, i)) = stalled else { return };
         if let Some(old) = conns.remove(i) {
             *unsent = unsent.saturating_sub(old.held());
             abort(&old.stream);

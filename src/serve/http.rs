@@ -10,12 +10,12 @@
 //! [`ServeOptions::workers`] answers connections whose head is complete. A worker never
 //! waits for a client: it renders the response (the data part was rendered once per tick),
 //! writes what the socket takes without blocking, and hands the connection back to the
-//! acceptor, with the rest of the response ([`Outgoing`]) if there is any. So a client that
+//! acceptor, with the rest of the response (`Outgoing`) if there is any. So a client that
 //! does not read pins no thread, only a bounded buffer ([`ServeOptions::max_unsent`]) until
 //! [`ServeOptions::write_timeout`]. Every response closes the connection. This module reads
 //! `Shared` and never calls the tick closure.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::serve::accept::Acceptor;
 use crate::serve::metrics::{self, Status};
-use crate::serve::{ServeError, ServeOptions, Shared};
+use crate::serve::{Body, ServeError, ServeOptions, Shared};
 
 /// Largest request head (request line plus headers) accepted, in bytes.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -57,6 +57,10 @@ pub(crate) struct Response {
     status: u16,
     content_type: &'static str,
     extra: Option<(&'static str, &'static str)>,
+    /// For a scrape: the per-tick data part, which starts the body. Shared with the tick
+    /// thread and every other response of that tick, never copied.
+    data: Option<(Arc<Body>, Format)>,
+    /// The body, or for a scrape the rest of it after `data`.
     body: String,
 }
 
@@ -66,8 +70,25 @@ impl Response {
             status,
             content_type: "text/plain; charset=utf-8",
             extra: None,
+            data: None,
             body: body.to_string(),
         }
+    }
+}
+
+/// Which text format a scrape is answered in.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    OpenMetrics,
+    Prometheus,
+}
+
+/// The data part of `body` in `format`.
+fn data_bytes(data: &Option<(Arc<Body>, Format)>) -> &[u8] {
+    match data {
+        Some((body, Format::OpenMetrics)) => body.openmetrics.as_bytes(),
+        Some((body, Format::Prometheus)) => body.prometheus.as_bytes(),
+        None => &[],
     }
 }
 
@@ -77,37 +98,92 @@ pub(crate) struct Job {
     pub(crate) head: Head,
 }
 
-/// A response that is not completely written yet.
+/// A response on its way to the client: the HTTP head, the shared data part (scrapes only)
+/// and the rest of the body, written with one `writev` per round.
 pub(crate) struct Outgoing {
-    /// The whole response, head and body.
-    buf: Vec<u8>,
-    /// How much of `buf` the socket has taken.
+    head: Vec<u8>,
+    data: Option<(Arc<Body>, Format)>,
+    tail: Vec<u8>,
+    /// How many bytes of head, data and tail together the socket has taken.
     sent: usize,
+    /// How many of them the worker's first write got in.
+    first: usize,
     /// When the client is given up on.
     pub(crate) deadline: Instant,
+    /// When the client last took bytes (or the response was made).
+    pub(crate) progress: Instant,
     /// When answering a scrape began, for the scrape-duration gauge; `None` for other paths.
     scrape_started: Option<Instant>,
 }
 
 impl Outgoing {
+    fn new(r: Response, head_only: bool, deadline: Instant, scrape: Option<Instant>) -> Outgoing {
+        let head = head_bytes(&r);
+        let (data, tail) = if head_only {
+            (None, Vec::new())
+        } else {
+            (r.data, r.body.into_bytes())
+        };
+        Outgoing {
+            head,
+            data,
+            tail,
+            sent: 0,
+            first: 0,
+            deadline,
+            progress: Instant::now(),
+            scrape_started: scrape,
+        }
+    }
+
+    fn parts(&self) -> [&[u8]; 3] {
+        [&self.head, data_bytes(&self.data), &self.tail]
+    }
+
     /// Writes what the non-blocking `stream` takes: `Ok(true)` once all is written.
     pub(crate) fn flush(&mut self, mut stream: &TcpStream) -> io::Result<bool> {
         // Bounded: each pass writes at least one byte or returns, or is an EINTR.
-        while self.sent < self.buf.len() {
-            match stream.write(&self.buf[self.sent..]) {
+        loop {
+            let res = {
+                let mut skip = self.sent;
+                let mut slices = Vec::with_capacity(3);
+                for part in self.parts() {
+                    if skip >= part.len() {
+                        skip -= part.len();
+                    } else {
+                        slices.push(IoSlice::new(&part[skip..]));
+                        skip = 0;
+                    }
+                }
+                if slices.is_empty() {
+                    return Ok(true);
+                }
+                stream.write_vectored(&slices)
+            };
+            match res {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    self.progress = Instant::now();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
     }
 
-    /// Bytes of memory this response holds.
-    pub(crate) fn held(&self) -> usize {
-        self.buf.capacity()
+    /// Whether the client has taken bytes since the first write: it is reading, however
+    /// slowly (the kernel buffers take the first write whether the client reads or not).
+    pub(crate) fn reading(&self) -> bool {
+        self.sent > self.first
+    }
+
+    /// Bytes of this response not yet taken by the socket. The data part is charged in full
+    /// although it is shared: the cap then also bounds the kernel send buffers these
+    /// connections fill, and an old tick's data is freed only when its last response is.
+    pub(crate) fn unsent(&self) -> usize {
+        self.parts().iter().map(|p| p.len()).sum::<usize>() - self.sent
     }
 
     /// All written: shuts the connection for writing and records the scrape's duration.
@@ -199,19 +275,17 @@ fn answer(job: Job, shared: &Shared, opts: &ServeOptions) -> Option<Answered> {
     let Job { stream, head } = job;
     let started = Instant::now();
     let (response, head_only, scrape) = route(&head, shared, opts);
-    let mut out = Outgoing {
-        buf: serialize(&response, head_only),
-        sent: 0,
-        deadline: started + opts.write_timeout,
-        scrape_started: scrape.then_some(started),
-    };
-    drop(response);
+    let deadline = started + opts.write_timeout;
+    let mut out = Outgoing::new(response, head_only, deadline, scrape.then_some(started));
     match out.flush(&stream) {
         Ok(true) => {
             out.finish(&stream, shared);
             Some(Answered::Sent(stream))
         }
-        Ok(false) => Some(Answered::Unsent(stream, out)),
+        Ok(false) => {
+            out.first = out.sent;
+            Some(Answered::Unsent(stream, out))
+        }
         Err(_) => None,
     }
 }
@@ -298,6 +372,7 @@ fn route(head: &Head, shared: &Shared, opts: &ServeOptions) -> (Response, bool, 
             status: 200,
             content_type: "text/html; charset=utf-8",
             extra: None,
+            data: None,
             body: LANDING.to_string(),
         },
     };
@@ -315,26 +390,25 @@ fn scrape(shared: &Shared, accept: &str) -> Response {
         scrapes_total: scrapes,
     });
     let status = metrics::render_status(&status);
+    // The data part of both formats was rendered once per tick and is shared, not copied;
+    // only the status lines are per scrape.
     let data = shared.data();
-    // The data part of both formats was rendered once per tick; only the status lines are
-    // per scrape.
     if accept.contains("application/openmetrics-text") {
         Response {
             status: 200,
             content_type: CONTENT_TYPE_OPENMETRICS,
             extra: None,
-            body: metrics::assemble(&data.openmetrics, &status),
+            data: Some((data, Format::OpenMetrics)),
+            // `assemble` appends status and `# EOF` to the data: given no data, the rest.
+            body: metrics::assemble("", &status),
         }
     } else {
-        let status = metrics::to_prometheus_text(&status);
-        let mut body = String::with_capacity(data.prometheus.len() + status.len());
-        body.push_str(&data.prometheus);
-        body.push_str(&status);
         Response {
             status: 200,
             content_type: CONTENT_TYPE_TEXT,
             extra: None,
-            body,
+            data: Some((data, Format::Prometheus)),
+            body: metrics::to_prometheus_text(&status),
         }
     }
 }
@@ -353,8 +427,19 @@ fn healthz(shared: &Shared, opts: &ServeOptions) -> Response {
     })
 }
 
-/// The response as bytes: head, then the body unless `head_only`.
+/// The response as bytes: head, then the body unless `head_only`. For the small answers the
+/// acceptor writes itself.
 pub(crate) fn serialize(r: &Response, head_only: bool) -> Vec<u8> {
+    let mut out = head_bytes(r);
+    if !head_only {
+        out.extend_from_slice(data_bytes(&r.data));
+        out.extend_from_slice(r.body.as_bytes());
+    }
+    out
+}
+
+/// The status line and headers, through the empty line.
+fn head_bytes(r: &Response) -> Vec<u8> {
     let reason = match r.status {
         200 => "OK",
         400 => "Bad Request",
@@ -365,20 +450,14 @@ pub(crate) fn serialize(r: &Response, head_only: bool) -> Vec<u8> {
         503 => "Service Unavailable",
         _ => "Unknown",
     };
+    let len = data_bytes(&r.data).len() + r.body.len();
     let mut head = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        r.status,
-        r.content_type,
-        r.body.len()
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {len}\r\nConnection: close\r\n",
+        r.status, r.content_type,
     );
     if let Some((k, v)) = r.extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    // Sized exactly: an unsent response is charged its allocation (`Outgoing::held`).
-    let body = if head_only { "" } else { r.body.as_str() };
-    let mut out = Vec::with_capacity(head.len() + body.len());
-    out.extend_from_slice(head.as_bytes());
-    out.extend_from_slice(body.as_bytes());
-    out
+    head.into_bytes()
 }

@@ -60,13 +60,15 @@ pub struct ServeOptions {
     /// Most connections held open at once (heads arriving, responses being sent, answered
     /// ones draining); when full, the oldest is closed to let a new one in.
     pub max_pending: usize,
-    /// Time from a complete request head to the last byte of its response; a client that
-    /// reads slower is disconnected, its response cut short.
+    /// Time from a worker taking a request up to the last byte of its response; a client
+    /// that reads slower is disconnected (reset), its response cut short.
     pub write_timeout: Duration,
-    /// Most bytes of responses held for clients that have not read them yet (what their
-    /// socket buffers could not take). When a new one would exceed it, the connections that
-    /// have waited longest are closed, their responses cut short, until it fits; a single
-    /// response larger than the whole cap is still sent.
+    /// Most bytes of responses not yet taken by their clients' sockets, together. When a new
+    /// one would exceed it, connections whose clients do not read (not at all first, then
+    /// longest without reading) are reset, their responses cut short, until it fits; a
+    /// single response larger than the whole cap is still sent. The per-tick data part is
+    /// shared, not copied, but it is counted in full for each response (it is what fills
+    /// each client's kernel buffers).
     pub max_unsent: usize,
 }
 
