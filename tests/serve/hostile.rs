@@ -287,6 +287,18 @@ fn big_tick(n: u32) -> (Snapshot, Analysis) {
     (snap, analysis)
 }
 
+/// How many processes [`big_tick`] needs for a body well above what the kernel buffers for
+/// one client that does not read: its send buffer grows to at most `tcp_wmem`'s maximum
+/// (4 MiB by default; about 2.8 MB taken on loopback here), plus a 4 KiB receive buffer.
+fn big_population() -> u32 {
+    let wmem_max: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    // About 280 bytes of body per process; a third more than the maximum.
+    (wmem_max / 280 * 4 / 3).max(20_000)
+}
+
 /// A server publishing [`big_tick`] (rendered once: the tick clones it) with every process
 /// exported; returns it and the `Content-Length` of one scrape.
 fn serve_big(mut o: ServeOptions, n: u32) -> (ServeHandle, usize) {
@@ -393,7 +405,7 @@ fn clients_that_do_not_read_their_response_do_not_stall_other_scrapes() {
     let workers = 4;
     let (h, body) = serve_big(
         opts(workers, Duration::from_secs(5), Duration::from_secs(1)),
-        20_000,
+        big_population(),
     );
     let a = h.local_addr();
     let port = a.port();
@@ -432,7 +444,7 @@ fn gone(server_port: u16, clients: &[TcpStream]) -> usize {
 fn a_client_that_does_not_read_is_reset_after_the_write_timeout() {
     let mut o = opts(4, Duration::from_secs(5), Duration::from_secs(1));
     o.write_timeout = Duration::from_millis(800);
-    let (h, body) = serve_big(o, 20_000);
+    let (h, body) = serve_big(o, big_population());
     let a = h.local_addr();
     let port = a.port();
     let t0 = Instant::now();
@@ -467,7 +479,7 @@ fn unsent_responses_beyond_the_memory_cap_reset_the_stalled_ones() {
     // Smaller than any response: each one that the socket cannot take at once resets every
     // other, so exactly one slow reader keeps its response.
     o.max_unsent = 1;
-    let (h, body) = serve_big(o, 20_000);
+    let (h, body) = serve_big(o, big_population());
     let a = h.local_addr();
     let port = a.port();
     let slow = slow_readers(a, 6);
