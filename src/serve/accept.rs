@@ -2,23 +2,32 @@
 //!
 //! It accepts, reads request heads from all incomplete connections at once with `poll(2)` on
 //! non-blocking sockets, and hands only connections with a complete, parsed head to the
-//! worker pool ([`super::http`]). So an idle or slow client costs one file descriptor and the
-//! bytes it sent, never a thread: slowloris clients cannot starve real scrapes.
+//! worker pool ([`super::http`]). A worker renders the response, writes what the socket takes
+//! and hands the connection back; the rest of a response the client does not read fast
+//! enough is written from here as the socket becomes writable. So an idle, slow-sending or
+//! slow-reading client costs one file descriptor and a bounded buffer, never a thread:
+//! slowloris clients and clients that do not read cannot starve real scrapes.
 //!
 //! Bounds: a head must arrive within [`ServeOptions::header_timeout`] of accept (else `408`)
 //! and fit in [`MAX_HEAD`] bytes (else `431`, or `400` when even the request line does not
 //! fit). At most [`ServeOptions::max_pending`] connections are held, and as many more may be
 //! with the workers, each capped at half of what the open-file limit leaves after
 //! [`FD_RESERVE`] (but at least 16, so a tiny limit still serves); when full, the oldest held
-//! connection is closed so a new client always gets in. Answered connections come back here for a
-//! lingering close: our side is shut for writing and the client's leftovers are read and
-//! discarded for at most [`LINGER`], because closing with unread input makes the kernel send
-//! a reset that can destroy the response before the client reads it.
+//! connection is closed so a new client always gets in. A response must be written within
+//! [`ServeOptions::write_timeout`] of a worker taking the request up, else the connection is
+//! reset; unsent responses come to at most [`ServeOptions::max_unsent`] bytes together, and
+//! one that would exceed it resets connections until it fits: those whose clients have not
+//! read at all first, then those that have gone longest without reading (a stalled
+//! reader's response, not a new scrape, is what gives).
+//! Answered connections come back here for a lingering close: our side is shut for writing
+//! and the client's leftovers are read and discarded for at most [`LINGER`], because closing
+//! with unread input makes the kernel send a reset that can destroy the response before the
+//! client reads it.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
@@ -28,7 +37,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::serve::http::{self, HeadError, Job, Response, MAX_HEAD};
+use crate::serve::http::{self, Answered, HeadError, Job, Outgoing, Response, MAX_HEAD};
 use crate::serve::{ServeOptions, Shared};
 
 /// File descriptors kept out of the connection budget, for the collector (netlink sockets,
@@ -53,6 +62,8 @@ const MAX_WAIT: Duration = Duration::from_millis(500);
 enum Phase {
     /// Reading the request head; the bytes so far.
     Head(Vec<u8>),
+    /// Answered, but the client has not taken all of the response yet; the rest.
+    Write(Outgoing),
     /// Answered and shut for writing; discarding input until EOF. The bytes discarded.
     Drain(usize),
 }
@@ -63,10 +74,30 @@ struct Conn {
     deadline: Instant,
 }
 
+impl Conn {
+    /// Bytes of unsent response this connection holds.
+    fn held(&self) -> usize {
+        match &self.phase {
+            Phase::Write(out) => out.unsent(),
+            _ => 0,
+        }
+    }
+
+    fn drain(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            phase: Phase::Drain(0),
+            deadline: Instant::now() + LINGER,
+        }
+    }
+}
+
 /// What one round did to a connection.
 enum Next {
     Keep,
     Close,
+    /// Close with a reset: the client did not take its response in time.
+    Abort,
     /// Complete head: to the workers.
     Dispatch(http::Head),
     /// Answer from here, then drain.
@@ -80,10 +111,11 @@ pub(crate) struct Acceptor {
     pub(crate) opts: Arc<ServeOptions>,
     /// Complete heads, to the workers.
     pub(crate) jobs: Sender<Job>,
-    /// Connections dispatched and not yet answered (queued or being written).
+    /// Connections dispatched and not yet answered (queued or being rendered).
     pub(crate) in_flight: Arc<AtomicUsize>,
-    /// Answered connections, from the workers, for the lingering close.
-    pub(crate) answered: Receiver<TcpStream>,
+    /// Answered connections, from the workers, for the rest of the response and the
+    /// lingering close.
+    pub(crate) answered: Receiver<Answered>,
     /// Readable when a worker has handed a connection back.
     pub(crate) wake: UnixStream,
 }
@@ -110,14 +142,19 @@ impl Acceptor {
         // it stays readable and would spin this thread.
         let mut accept_after = Instant::now();
         while !shared.stop.load(Ordering::SeqCst) {
-            while let Ok(stream) = answered.try_recv() {
-                if stream.set_nonblocking(true).is_ok() {
-                    let now = Instant::now();
-                    conns.push_back(Conn {
-                        stream,
-                        phase: Phase::Drain(0),
-                        deadline: now + LINGER,
-                    });
+            let mut unsent: usize = conns.iter().map(Conn::held).sum();
+            while let Ok(done) = answered.try_recv() {
+                match done {
+                    Answered::Sent(stream) => conns.push_back(Conn::drain(stream)),
+                    Answered::Unsent(stream, out) => {
+                        make_room(&mut conns, &mut unsent, out.unsent(), opts.max_unsent);
+                        unsent += out.unsent();
+                        conns.push_back(Conn {
+                            stream,
+                            deadline: out.deadline,
+                            phase: Phase::Write(out),
+                        });
+                    }
                 }
             }
             let now = Instant::now();
@@ -151,7 +188,7 @@ impl Acceptor {
             let mut kept = VecDeque::with_capacity(conns.len());
             for (mut conn, is_ready) in conns.into_iter().zip(ready) {
                 let next = if is_ready {
-                    advance(&mut conn, &mut scratch)
+                    advance(&mut conn, &mut scratch, &shared)
                 } else {
                     Next::Keep
                 };
@@ -162,13 +199,11 @@ impl Acceptor {
                 match next {
                     Next::Keep => kept.push_back(conn),
                     Next::Close => {}
+                    Next::Abort => abort(&conn.stream),
                     Next::Reject(r) => kept.push_back(reject(conn.stream, &r)),
                     Next::Dispatch(head) => {
                         if in_flight.load(Ordering::SeqCst) >= max_in_flight {
                             kept.push_back(reject(conn.stream, &busy()));
-                            continue;
-                        }
-                        if conn.stream.set_nonblocking(false).is_err() {
                             continue;
                         }
                         in_flight.fetch_add(1, Ordering::SeqCst);
@@ -226,7 +261,11 @@ fn wait_ready(
     };
     fds.push(PollFd::new(listener.as_fd(), listen_flags));
     for c in conns {
-        fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+        let flags = match c.phase {
+            Phase::Write(_) => PollFlags::POLLOUT,
+            Phase::Head(_) | Phase::Drain(_) => PollFlags::POLLIN,
+        };
+        fds.push(PollFd::new(c.stream.as_fd(), flags));
     }
     poll(&mut fds, PollTimeout::from(ms))?;
     // POLLHUP and POLLERR count as ready: the read that follows reports EOF or the error.
@@ -287,10 +326,44 @@ fn accept_batch(
     }
 }
 
-/// Reads what the connection has for us.
-fn advance(conn: &mut Conn, scratch: &mut [u8]) -> Next {
+/// Resets connections until `need` more unsent bytes fit in `cap` (or none is left to reset):
+/// first those whose clients have not read a byte since the first write, oldest first, then
+/// those that have gone longest without reading. `unsent` is what `conns` hold now. A scraper
+/// that reads is in the second group within one poll round, so a flood of clients that do
+/// not read evicts its own kind first, even when the scraper connected before them.
+fn make_room(conns: &mut VecDeque<Conn>, unsent: &mut usize, need: usize, cap: usize) {
+    // Bounded: each pass removes one connection.
+    while unsent.saturating_add(need) > cap {
+        let stalled = conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match &c.phase {
+                Phase::Write(out) => Some((out.reading(), out.progress, i)),
+                _ => None,
+            })
+            .min();
+        let Some((_, _, i)) = stalled else { return };
+        if let Some(old) = conns.remove(i) {
+            *unsent = unsent.saturating_sub(old.held());
+            abort(&old.stream);
+        }
+    }
+}
+
+/// Reads what the connection has for us, or writes what it will take of its response.
+fn advance(conn: &mut Conn, scratch: &mut [u8], shared: &Shared) -> Next {
     match &mut conn.phase {
         Phase::Head(buf) => read_head(&mut conn.stream, buf, scratch),
+        Phase::Write(out) => match out.flush(&conn.stream) {
+            Ok(true) => {
+                out.finish(&conn.stream, shared);
+                conn.phase = Phase::Drain(0);
+                conn.deadline = Instant::now() + LINGER;
+                Next::Keep
+            }
+            Ok(false) => Next::Keep,
+            Err(_) => Next::Close,
+        },
         Phase::Drain(discarded) => {
             // Bounded: each pass discards at least one byte and stops at MAX_DISCARD.
             loop {
@@ -341,17 +414,19 @@ fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, scratch: &mut [u8]) -> N
     }
 }
 
-/// The connection's deadline passed: a head still missing gets `408`; a drain just ends.
+/// The connection's deadline passed: a head still missing gets `408`; a response not yet
+/// taken is cut short; a drain just ends.
 fn expire(conn: &mut Conn, scratch: &mut [u8]) -> Next {
-    match conn.phase {
-        Phase::Head(_) => {
+    match &mut conn.phase {
+        Phase::Head(buf) => {
             // Bytes that arrived after the last poll are read first: they may complete the
             // head, and unread input would turn our close into a reset.
-            match advance(conn, scratch) {
+            match read_head(&mut conn.stream, buf, scratch) {
                 Next::Keep => Next::Reject(http::head_error_response(&HeadError::Timeout)),
                 other => other,
             }
         }
+        Phase::Write(_) => Next::Abort,
         Phase::Drain(_) => Next::Close,
     }
 }
@@ -366,18 +441,39 @@ fn busy() -> Response {
 fn reject(mut stream: TcpStream, r: &Response) -> Conn {
     let _ = stream.write(&http::serialize(r, false));
     let _ = stream.shutdown(Shutdown::Write);
-    let now = Instant::now();
-    Conn {
-        stream,
-        phase: Phase::Drain(0),
-        deadline: now + LINGER,
-    }
+    Conn::drain(stream)
 }
 
 /// Closes the oldest connection to make room; one that was still sending its head is told
 /// `503` first, best effort.
 fn evict(mut old: Conn) {
-    if matches!(old.phase, Phase::Head(_)) {
-        let _ = old.stream.write(&http::serialize(&busy(), false));
+    match old.phase {
+        Phase::Head(_) => {
+            let _ = old.stream.write(&http::serialize(&busy(), false));
+        }
+        Phase::Write(_) => abort(&old.stream),
+        Phase::Drain(_) => {}
+    }
+}
+
+/// Makes the coming close of `stream` a reset that discards what its send buffer still holds.
+/// A plain close of a connection whose client does not read leaves an orphaned socket that
+/// keeps that memory, up to megabytes, until the kernel gives up probing its zero window.
+fn abort(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt only reads the struct it is given, which lives on this stack, for the
+    // length given; the fd is open for as long as `stream` is borrowed. Failure leaves a
+    // graceful close, which is still correct.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
 }

@@ -6,13 +6,16 @@
 //! an exporter on every host must survive port scanners and half-open clients.
 //!
 //! Two kinds of thread: one acceptor (the private `accept` module) holds every connection
-//! whose head is still arriving, and a fixed pool of [`ServeOptions::workers`] answers
-//! connections whose head is complete. A worker never reads from a client, so it never waits for one; it only
-//! writes a response whose data part was rendered once per tick, within [`WRITE_TIMEOUT`].
-//! Every response closes the connection. This module reads `Shared` and never calls the
-//! tick closure.
+//! whose head is still arriving or whose response is still being sent, and a fixed pool of
+//! [`ServeOptions::workers`] answers connections whose head is complete. A worker never
+//! waits for a client: it renders the response (the data part was rendered once per tick),
+//! writes what the socket takes without blocking, and hands the connection back to the
+//! acceptor, with the rest of the response (`Outgoing`) if there is any. So a client that
+//! does not read pins no thread, only a bounded buffer ([`ServeOptions::max_unsent`]) until
+//! [`ServeOptions::write_timeout`]. Every response closes the connection. This module reads
+//! `Shared` and never calls the tick closure.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::serve::accept::Acceptor;
 use crate::serve::metrics::{self, Status};
-use crate::serve::{ServeError, ServeOptions, Shared};
+use crate::serve::{Body, ServeError, ServeOptions, Shared};
 
 /// Largest request head (request line plus headers) accepted, in bytes.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -31,8 +34,11 @@ pub const MAX_HEAD: usize = 8 * 1024;
 /// Most header lines accepted in one request.
 const MAX_HEADERS: usize = 48;
 
-/// Longest time a worker spends writing one response to a client that does not read.
+/// Default [`ServeOptions::write_timeout`]: Prometheus' default scrape timeout.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default [`ServeOptions::max_unsent`]: 32 MiB.
+pub const MAX_UNSENT: usize = 32 << 20;
 
 /// Content type of the classic text format.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -51,6 +57,10 @@ pub(crate) struct Response {
     status: u16,
     content_type: &'static str,
     extra: Option<(&'static str, &'static str)>,
+    /// For a scrape: the per-tick data part, which starts the body. Shared with the tick
+    /// thread and every other response of that tick, never copied.
+    data: Option<(Arc<Body>, Format)>,
+    /// The body, or for a scrape the rest of it after `data`.
     body: String,
 }
 
@@ -60,8 +70,25 @@ impl Response {
             status,
             content_type: "text/plain; charset=utf-8",
             extra: None,
+            data: None,
             body: body.to_string(),
         }
+    }
+}
+
+/// Which text format a scrape is answered in.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    OpenMetrics,
+    Prometheus,
+}
+
+/// The data part of `body` in `format`.
+fn data_bytes(data: &Option<(Arc<Body>, Format)>) -> &[u8] {
+    match data {
+        Some((body, Format::OpenMetrics)) => body.openmetrics.as_bytes(),
+        Some((body, Format::Prometheus)) => body.prometheus.as_bytes(),
+        None => &[],
     }
 }
 
@@ -69,6 +96,112 @@ impl Response {
 pub(crate) struct Job {
     pub(crate) stream: TcpStream,
     pub(crate) head: Head,
+}
+
+/// A response on its way to the client: the HTTP head, the shared data part (scrapes only)
+/// and the rest of the body, written with one `writev` per round.
+pub(crate) struct Outgoing {
+    head: Vec<u8>,
+    data: Option<(Arc<Body>, Format)>,
+    tail: Vec<u8>,
+    /// How many bytes of head, data and tail together the socket has taken.
+    sent: usize,
+    /// How many of them the worker's first write got in.
+    first: usize,
+    /// When the client is given up on.
+    pub(crate) deadline: Instant,
+    /// When the client last took bytes (or the response was made).
+    pub(crate) progress: Instant,
+    /// When answering a scrape began, for the scrape-duration gauge; `None` for other paths.
+    scrape_started: Option<Instant>,
+}
+
+impl Outgoing {
+    fn new(r: Response, head_only: bool, deadline: Instant, scrape: Option<Instant>) -> Outgoing {
+        let head = head_bytes(&r);
+        let (data, tail) = if head_only {
+            (None, Vec::new())
+        } else {
+            (r.data, r.body.into_bytes())
+        };
+        Outgoing {
+            head,
+            data,
+            tail,
+            sent: 0,
+            first: 0,
+            deadline,
+            progress: Instant::now(),
+            scrape_started: scrape,
+        }
+    }
+
+    fn parts(&self) -> [&[u8]; 3] {
+        [&self.head, data_bytes(&self.data), &self.tail]
+    }
+
+    /// Writes what the non-blocking `stream` takes: `Ok(true)` once all is written.
+    pub(crate) fn flush(&mut self, mut stream: &TcpStream) -> io::Result<bool> {
+        // Bounded: each pass writes at least one byte or returns, or is an EINTR.
+        loop {
+            let res = {
+                let mut skip = self.sent;
+                let mut slices = Vec::with_capacity(3);
+                for part in self.parts() {
+                    if skip >= part.len() {
+                        skip -= part.len();
+                    } else {
+                        slices.push(IoSlice::new(&part[skip..]));
+                        skip = 0;
+                    }
+                }
+                if slices.is_empty() {
+                    return Ok(true);
+                }
+                stream.write_vectored(&slices)
+            };
+            match res {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.sent += n;
+                    self.progress = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the client has taken bytes since the first write: it is reading, however
+    /// slowly (the kernel buffers take the first write whether the client reads or not).
+    pub(crate) fn reading(&self) -> bool {
+        self.sent > self.first
+    }
+
+    /// Bytes of this response not yet taken by the socket. The data part is charged in full
+    /// although it is shared: the cap then also bounds the kernel send buffers these
+    /// connections fill, and an old tick's data is freed only when its last response is.
+    pub(crate) fn unsent(&self) -> usize {
+        self.parts().iter().map(|p| p.len()).sum::<usize>() - self.sent
+    }
+
+    /// All written: shuts the connection for writing and records the scrape's duration.
+    pub(crate) fn finish(&self, stream: &TcpStream, shared: &Shared) {
+        let _ = stream.shutdown(Shutdown::Write);
+        if let Some(started) = self.scrape_started {
+            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            shared.last_scrape_ns.store(ns, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a worker hands back to the acceptor.
+pub(crate) enum Answered {
+    /// Response written and the connection shut for writing: drain it, then close.
+    Sent(TcpStream),
+    /// The socket took part of the response: send the rest as the client reads.
+    Unsent(TcpStream, Outgoing),
 }
 
 /// The acceptor thread: an error only when it could not set up its sockets.
@@ -84,7 +217,7 @@ pub(crate) fn spawn(
     let in_flight = Arc::new(AtomicUsize::new(0));
     let (jobs, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
-    let (answered_tx, answered) = mpsc::channel::<TcpStream>();
+    let (answered_tx, answered) = mpsc::channel::<Answered>();
     let (wake, wake_tx) = UnixStream::pair().map_err(ServeError::Spawn)?;
     wake_tx.set_nonblocking(true).map_err(ServeError::Spawn)?;
     let wake_tx = Arc::new(wake_tx);
@@ -105,12 +238,15 @@ pub(crate) fn spawn(
                     Err(_) => return,
                 };
                 let Ok(job) = next else { return };
-                let stream = answer(job, &shared, &opts);
+                let done = answer(job, &shared, &opts);
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                // Back to the acceptor for the lingering close. A full wake socket already
-                // has a wake-up pending, so a failed write loses nothing.
-                if answered.send(stream).is_ok() {
-                    let _ = (&*wake).write(&[1]);
+                // Back to the acceptor for the rest of the response and the lingering
+                // close. A full wake socket already has a wake-up pending, so a failed write
+                // loses nothing.
+                if let Some(done) = done {
+                    if answered.send(done).is_ok() {
+                        let _ = (&*wake).write(&[1]);
+                    }
                 }
             })
             .map_err(ServeError::Spawn)?;
@@ -133,41 +269,25 @@ pub(crate) fn spawn(
     Ok((handles, accept))
 }
 
-/// Answers one complete request and shuts the connection for writing.
-fn answer(job: Job, shared: &Shared, opts: &ServeOptions) -> TcpStream {
-    let Job { mut stream, head } = job;
+/// Answers one complete request on its non-blocking stream: renders the response and
+/// writes what the socket takes now. `None` when the client is gone (the stream is closed).
+fn answer(job: Job, shared: &Shared, opts: &ServeOptions) -> Option<Answered> {
+    let Job { stream, head } = job;
     let started = Instant::now();
     let (response, head_only, scrape) = route(&head, shared, opts);
-    let _ = write_by(
-        &mut stream,
-        &serialize(&response, head_only),
-        started + WRITE_TIMEOUT,
-    );
-    if scrape {
-        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        shared.last_scrape_ns.store(ns, Ordering::Relaxed);
-    }
-    let _ = stream.shutdown(Shutdown::Write);
-    stream
-}
-
-/// Writes all of `buf` unless `deadline` passes first.
-fn write_by(stream: &mut TcpStream, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
-    // Bounded: each pass writes at least one byte or returns, or is an EINTR.
-    while !buf.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
+    let deadline = started + opts.write_timeout;
+    let mut out = Outgoing::new(response, head_only, deadline, scrape.then_some(started));
+    match out.flush(&stream) {
+        Ok(true) => {
+            out.finish(&stream, shared);
+            Some(Answered::Sent(stream))
         }
-        stream.set_write_timeout(Some(left))?;
-        match stream.write(buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        Ok(false) => {
+            out.first = out.sent;
+            Some(Answered::Unsent(stream, out))
         }
+        Err(_) => None,
     }
-    Ok(())
 }
 
 /// A parsed request head: what routing needs.
@@ -252,6 +372,7 @@ fn route(head: &Head, shared: &Shared, opts: &ServeOptions) -> (Response, bool, 
             status: 200,
             content_type: "text/html; charset=utf-8",
             extra: None,
+            data: None,
             body: LANDING.to_string(),
         },
     };
@@ -269,26 +390,25 @@ fn scrape(shared: &Shared, accept: &str) -> Response {
         scrapes_total: scrapes,
     });
     let status = metrics::render_status(&status);
+    // The data part of both formats was rendered once per tick and is shared, not copied;
+    // only the status lines are per scrape.
     let data = shared.data();
-    // The data part of both formats was rendered once per tick; only the status lines are
-    // per scrape.
     if accept.contains("application/openmetrics-text") {
         Response {
             status: 200,
             content_type: CONTENT_TYPE_OPENMETRICS,
             extra: None,
-            body: metrics::assemble(&data.openmetrics, &status),
+            data: Some((data, Format::OpenMetrics)),
+            // `assemble` appends status and `# EOF` to the data: given no data, the rest.
+            body: metrics::assemble("", &status),
         }
     } else {
-        let status = metrics::to_prometheus_text(&status);
-        let mut body = String::with_capacity(data.prometheus.len() + status.len());
-        body.push_str(&data.prometheus);
-        body.push_str(&status);
         Response {
             status: 200,
             content_type: CONTENT_TYPE_TEXT,
             extra: None,
-            body,
+            data: Some((data, Format::Prometheus)),
+            body: metrics::to_prometheus_text(&status),
         }
     }
 }
@@ -307,8 +427,19 @@ fn healthz(shared: &Shared, opts: &ServeOptions) -> Response {
     })
 }
 
-/// The response as bytes: head, then the body unless `head_only`.
+/// The response as bytes: head, then the body unless `head_only`. For the small answers the
+/// acceptor writes itself.
 pub(crate) fn serialize(r: &Response, head_only: bool) -> Vec<u8> {
+    let mut out = head_bytes(r);
+    if !head_only {
+        out.extend_from_slice(data_bytes(&r.data));
+        out.extend_from_slice(r.body.as_bytes());
+    }
+    out
+}
+
+/// The status line and headers, through the empty line.
+fn head_bytes(r: &Response) -> Vec<u8> {
     let reason = match r.status {
         200 => "OK",
         400 => "Bad Request",
@@ -319,19 +450,14 @@ pub(crate) fn serialize(r: &Response, head_only: bool) -> Vec<u8> {
         503 => "Service Unavailable",
         _ => "Unknown",
     };
+    let len = data_bytes(&r.data).len() + r.body.len();
     let mut head = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        r.status,
-        r.content_type,
-        r.body.len()
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {len}\r\nConnection: close\r\n",
+        r.status, r.content_type,
     );
     if let Some((k, v)) = r.extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    if !head_only {
-        out.extend_from_slice(r.body.as_bytes());
-    }
-    out
+    head.into_bytes()
 }

@@ -60,14 +60,24 @@ pub struct ServeOptions {
     pub top_listeners: usize,
     /// Add a `pid` label to per-process series (more series; pids churn).
     pub pid_labels: bool,
-    /// Threads that answer requests whose head is complete. Connections still sending
-    /// their head take no thread.
+    /// Threads that render the responses to requests whose head is complete. Connections
+    /// still sending their head, or slow to read their response, take no thread.
     pub workers: usize,
     /// Time a client has from connect to send its whole request head; then `408` and close.
     pub header_timeout: Duration,
-    /// Most connections held open at once (heads arriving, plus answered ones draining);
-    /// when full, the oldest is closed to let a new one in.
+    /// Most connections held open at once (heads arriving, responses being sent, answered
+    /// ones draining); when full, the oldest is closed to let a new one in.
     pub max_pending: usize,
+    /// Time from a worker taking a request up to the last byte of its response; a client
+    /// that reads slower is disconnected (reset), its response cut short.
+    pub write_timeout: Duration,
+    /// Most bytes of responses not yet taken by their clients' sockets, together. When a new
+    /// one would exceed it, connections whose clients do not read (not at all first, then
+    /// longest without reading) are reset, their responses cut short, until it fits; a
+    /// single response larger than the whole cap is still sent. The per-tick data part is
+    /// shared, not copied, but it is counted in full for each response (it is what fills
+    /// each client's kernel buffers).
+    pub max_unsent: usize,
 }
 
 impl Default for ServeOptions {
@@ -81,6 +91,8 @@ impl Default for ServeOptions {
             workers: 32,
             header_timeout: Duration::from_secs(5),
             max_pending: 1024,
+            write_timeout: http::WRITE_TIMEOUT,
+            max_unsent: http::MAX_UNSENT,
         }
     }
 }

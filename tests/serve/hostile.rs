@@ -267,3 +267,233 @@ fn idle_and_dripping_connections_are_closed_after_the_head_timeout() {
     drop((idle, drip));
     h.shutdown();
 }
+
+/// A tick whose body is several MB: [`fixture`] plus `n` processes with one socket each and
+/// 200-byte command names (each one a `sockscope_process_sockets` line of about 280 bytes).
+fn big_tick(n: u32) -> (Snapshot, Analysis) {
+    let (mut snap, mut analysis) = fixture();
+    for i in 0..n {
+        let pid = 100_000 + i;
+        snap.processes
+            .insert(pid, process(pid, &format!("{}{i}", "p".repeat(200))));
+        snap.sockets.push(sock(
+            TcpState::Established,
+            "10.0.0.1:41000",
+            &format!("10.1.{}.{}:443", i / 250, i % 250),
+            Owner::Process(pid),
+        ));
+    }
+    analysis.aggregate = aggregate(&snap);
+    (snap, analysis)
+}
+
+/// How many processes [`big_tick`] needs for a body well above what the kernel buffers for
+/// one client that does not read: its send buffer grows to at most `tcp_wmem`'s maximum
+/// (4 MiB by default; about 2.8 MB taken on loopback here), plus a 4 KiB receive buffer.
+fn big_population() -> u32 {
+    let wmem_max: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    // About 280 bytes of body per process; a third more than the maximum.
+    (wmem_max / 280 * 4 / 3).max(20_000)
+}
+
+/// A server publishing [`big_tick`] (rendered once: the tick clones it) with every process
+/// exported; returns it and the `Content-Length` of one scrape.
+fn serve_big(mut o: ServeOptions, n: u32) -> (ServeHandle, usize) {
+    o.top_processes = usize::MAX;
+    let tick = big_tick(n);
+    let h = start(o, move || -> TickResult { Ok(vec![tick.clone()]) }).unwrap();
+    let a = h.local_addr();
+    wait_up(a);
+    let (code, text) = get(a, "/metrics");
+    assert_eq!(code, 200);
+    let len = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    (h, len)
+}
+
+/// Connects to `addr` (IPv4) from a socket whose receive buffer is set to `rcvbuf` bytes
+/// before the handshake, so the window it advertises stays that small.
+fn connect_small_rcvbuf(addr: SocketAddr, rcvbuf: i32) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 only: {addr}")
+    };
+    // SAFETY: plain socket calls on a fd this function owns (wrapped at once so it is
+    // closed on every path); the pointers are to locals that outlive the calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let rc = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const rcvbuf).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: v4.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*v4.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::connect(
+            fd,
+            (&raw const sin).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        stream
+    }
+}
+
+/// Kernel queues of the connection between the server on `server_port` and the client on
+/// `client_port`, from `/proc/net/tcp`: (bytes the server wrote that are not acknowledged,
+/// bytes the client received and did not read). `None` when either side is gone.
+fn queues(server_port: u16, client_port: u16) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let (mut server_tx, mut client_rx) = (None, None);
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let port = |field: &str| u16::from_str_radix(field.rsplit(':').next().unwrap(), 16);
+        let (local, remote) = (port(f[1]).unwrap(), port(f[2]).unwrap());
+        let (tx, rx) = f[4].split_once(':').unwrap();
+        if local == server_port && remote == client_port {
+            server_tx = Some(u64::from_str_radix(tx, 16).unwrap());
+        } else if local == client_port && remote == server_port {
+            client_rx = Some(u64::from_str_radix(rx, 16).unwrap());
+        }
+    }
+    Some((server_tx?, client_rx?))
+}
+
+/// Opens `n` clients with a 4 KiB receive buffer that each send `GET /metrics` and never
+/// read.
+fn slow_readers(a: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut s = connect_small_rcvbuf(a, 4096);
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect()
+}
+
+/// How many of `clients` have a response stuck in the server: the server has started it
+/// (bytes in its send queue) but the kernel holds less than all of it, on both sides, so the
+/// rest is still in the server process, whose write could not complete.
+fn stuck(server_port: u16, clients: &[TcpStream], body: usize) -> usize {
+    clients
+        .iter()
+        .filter_map(|c| queues(server_port, c.local_addr().unwrap().port()))
+        .filter(|&(tx, rx)| tx > 0 && usize::try_from(tx + rx).unwrap() < body)
+        .count()
+}
+
+#[test]
+fn clients_that_do_not_read_their_response_do_not_stall_other_scrapes() {
+    let workers = 4;
+    let (h, body) = serve_big(
+        opts(workers, Duration::from_secs(5), Duration::from_secs(1)),
+        big_population(),
+    );
+    let a = h.local_addr();
+    let port = a.port();
+    let slow = slow_readers(a, 2 * workers);
+    // At least a pool's worth of responses must really be stuck, or this proves nothing.
+    wait_for(
+        "slow readers' responses stuck",
+        Duration::from_secs(5),
+        || stuck(port, &slow, body) >= workers,
+    );
+    let t0 = Instant::now();
+    let (code, text) = get(a, "/metrics");
+    let took = t0.elapsed();
+    assert_eq!(code, 200);
+    assert!(text.len() > body, "short response: {} bytes", text.len());
+    // Generous: a blocked pool would make this wait for the 10 s write deadline.
+    assert!(took < Duration::from_secs(2), "scrape took {took:?}");
+    assert!(
+        stuck(port, &slow, body) >= workers,
+        "slow readers were released before the scrape"
+    );
+    drop(slow);
+    h.shutdown();
+}
+
+/// How many of `clients` the server has closed completely: its side of the connection is
+/// gone from `/proc/net/tcp`, so neither a thread nor the kernel holds their response.
+fn gone(server_port: u16, clients: &[TcpStream]) -> usize {
+    clients
+        .iter()
+        .filter(|c| queues(server_port, c.local_addr().unwrap().port()).is_none())
+        .count()
+}
+
+#[test]
+fn a_client_that_does_not_read_is_reset_after_the_write_timeout() {
+    let mut o = opts(4, Duration::from_secs(5), Duration::from_secs(1));
+    o.write_timeout = Duration::from_millis(800);
+    let (h, body) = serve_big(o, big_population());
+    let a = h.local_addr();
+    let port = a.port();
+    let t0 = Instant::now();
+    let mut slow = slow_readers(a, 4);
+    wait_for(
+        "slow readers' responses stuck",
+        Duration::from_secs(5),
+        || stuck(port, &slow, body) == slow.len(),
+    );
+    wait_for("slow readers reset", Duration::from_secs(5), || {
+        gone(port, &slow) == slow.len()
+    });
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(800),
+        "reset before the deadline: {took:?}"
+    );
+    // The client sees its response cut short: what its buffer held, then the reset.
+    for s in &mut slow {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut out = Vec::new();
+        let res = s.read_to_end(&mut out);
+        assert!(out.len() < body, "whole response arrived: {res:?}");
+    }
+    assert_eq!(get(a, "/metrics").0, 200);
+    h.shutdown();
+}
+
+#[test]
+fn unsent_responses_beyond_the_memory_cap_reset_the_stalled_ones() {
+    let mut o = opts(4, Duration::from_secs(5), Duration::from_secs(1));
+    // Smaller than any response: each one that the socket cannot take at once resets every
+    // other, so exactly one slow reader keeps its response.
+    o.max_unsent = 1;
+    let (h, body) = serve_big(o, big_population());
+    let a = h.local_addr();
+    let port = a.port();
+    let slow = slow_readers(a, 6);
+    wait_for("5 of 6 slow readers reset", Duration::from_secs(5), || {
+        gone(port, &slow) >= 5
+    });
+    assert_eq!(stuck(port, &slow, body), 1, "held despite the cap");
+    assert_eq!(gone(port, &slow), 5);
+    // A new scrape gets in all the same: a new response is never what gives way.
+    let t0 = Instant::now();
+    let (code, text) = get(a, "/metrics");
+    assert_eq!(code, 200);
+    assert!(text.len() > body, "short response: {} bytes", text.len());
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    drop(slow);
+    h.shutdown();
+}
