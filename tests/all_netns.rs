@@ -21,11 +21,11 @@ fn summary_and_check_keep_namespaces_apart() {
         leaky.some(),
         &["closewait", "--count", "250", "--client-mode", "shutdown"],
     );
-    let _l1 = Population::spawn(
+    let l1 = Population::spawn(
         quiet.some(),
         &["listen", "--backlog", "16", "--port", "8081"],
     );
-    let _l2 = Population::spawn(
+    let l2 = Population::spawn(
         quiet.some(),
         &["listen", "--backlog", "16", "--port", "8082"],
     );
@@ -63,6 +63,22 @@ fn summary_and_check_keep_namespaces_apart() {
     assert_eq!(b["states"]["LISTEN"], 2, "{b}");
     assert_eq!(b["states"]["CLOSE_WAIT"], 0, "{b}");
     assert_eq!(b["total"], 2, "{b}");
+    // One /proc scan serves every namespace: each still gets its own holders, and only them.
+    let pids = |n: &serde_json::Value| -> Vec<u64> {
+        let mut p: Vec<u64> = n["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pid"].as_u64().unwrap())
+            .collect();
+        p.sort_unstable();
+        p
+    };
+    let mut want: Vec<u64> = [l1.pid(), l2.pid()].map(u64::from).to_vec();
+    want.sort_unstable();
+    assert_eq!(pids(b), want, "{b}");
+    assert_eq!(pids(a), [u64::from(leak.pid())], "{a}");
+    assert_eq!(b["unattributed"]["count"], 0, "{b}");
     assert!(
         nss.iter().any(|n| n["netns"] == "host"),
         "host namespace missing"

@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::collect::netlink::NetlinkSource;
 use crate::collect::netns_sweep::{discover, NetnsFailure};
-use crate::collect::procmap::ProcessResolver;
+use crate::collect::procmap::{ProcessResolver, SharedResolver};
 use crate::collect::procnet::ProcNetSource;
 use crate::collect::SocketDump;
 use crate::collect::{counters, netns, sysctl, CollectError, DumpRequest, SocketSource};
@@ -65,13 +65,21 @@ pub struct CollectConfig {
 pub struct Collector {
     cfg: CollectConfig,
     source: Box<dyn SocketSource + Send>,
-    resolver: Option<ProcessResolver>,
+    resolver: Option<Resolver>,
     netns_label: String,
     notice: Option<String>,
     /// /proc source for single ticks whose netlink dump failed (auto only).
     tick_fallback: Option<ProcNetSource>,
     /// Ticks in a row whose netlink dump failed.
     failed_ticks: u32,
+}
+
+/// Where a collector's attribution comes from.
+enum Resolver {
+    /// Its own: one collector, one namespace.
+    Own(ProcessResolver),
+    /// Shared with the other namespaces' collectors; `round` says which scan to use.
+    Shared { shared: SharedResolver, round: u64 },
 }
 
 impl Collector {
@@ -102,7 +110,7 @@ impl Collector {
         notice: Option<String>,
     ) -> Collector {
         Collector {
-            resolver: cfg.attribute.then(ProcessResolver::new),
+            resolver: cfg.attribute.then(|| Resolver::Own(ProcessResolver::new())),
             netns_label: cfg
                 .netns_label
                 .clone()
@@ -113,6 +121,26 @@ impl Collector {
             notice,
             tick_fallback: None,
             failed_ticks: 0,
+        }
+    }
+
+    /// Attributes through `shared` from now on (when attribution is on), with the
+    /// collectors of the other namespaces collected together: one `/proc` scan per round
+    /// for all of them. The round starts at 0; see [`Collector::set_round`].
+    pub fn share_resolver(&mut self, shared: &SharedResolver) {
+        if self.resolver.is_some() {
+            self.resolver = Some(Resolver::Shared {
+                shared: shared.clone(),
+                round: 0,
+            });
+        }
+    }
+
+    /// The round the next [`Collector::collect`] belongs to: collectors that share a
+    /// resolver and collect in the same round share its `/proc` scan.
+    pub fn set_round(&mut self, round: u64) {
+        if let Some(Resolver::Shared { round: r, .. }) = &mut self.resolver {
+            *r = round;
         }
     }
 
@@ -172,7 +200,12 @@ impl Collector {
                 };
                 let keep = dump.sockets.len();
                 dump.sockets.extend(extra);
-                let out = resolver.attribute(&mut dump.sockets);
+                let out = match resolver {
+                    Resolver::Own(r) => r.attribute(&mut dump.sockets),
+                    Resolver::Shared { shared, round } => {
+                        shared.attribute(*round, &mut dump.sockets)
+                    }
+                };
                 dump.sockets.truncate(keep);
                 out
             }
@@ -260,7 +293,8 @@ fn fallback_notice(e: &CollectError) -> String {
 }
 
 /// Collects `samples` snapshots `interval` apart in every network namespace, one thread per
-/// namespace (namespaces are per thread), all in parallel so the sweep takes one interval.
+/// namespace (namespaces are per thread), all in parallel so the sweep takes one interval,
+/// attributing through one [`SharedResolver`] (one `/proc` scan per sample).
 /// Returns the samples per namespace, in discovery order.
 pub fn sweep(
     cfg: &CollectConfig,
@@ -268,6 +302,7 @@ pub fn sweep(
     interval: std::time::Duration,
 ) -> (Vec<Vec<Snapshot>>, Vec<NetnsFailure>) {
     let (entries, mut failures) = discover();
+    let shared = SharedResolver::new();
     let results: Vec<(String, Result<Vec<Snapshot>, CollectError>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = entries
             .iter()
@@ -276,14 +311,17 @@ pub fn sweep(
                 c.netns = Some(e.path.to_string_lossy().into_owned());
                 c.netns_label = Some(e.label.clone());
                 let label = e.label.clone();
+                let shared = &shared;
                 scope.spawn(move || {
                     let run = || -> Result<Vec<Snapshot>, CollectError> {
                         let mut col = Collector::open(c)?;
+                        col.share_resolver(shared);
                         let mut out = Vec::with_capacity(samples);
                         for i in 0..samples {
                             if i > 0 {
                                 std::thread::sleep(interval);
                             }
+                            col.set_round(i as u64);
                             out.push(col.collect()?);
                         }
                         Ok(out)

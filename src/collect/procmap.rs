@@ -29,9 +29,11 @@ use crate::fasthash::{IdMap, IdSet};
 use crate::model::{Attribution, Owner, ProcessInfo, SocketRecord, TcpState};
 
 mod diagnosis;
+mod shared;
 pub use diagnosis::{
     classify_refusal, hidepid_in_mountinfo, unattributed_reason, AttributionFacts, Caps, Refusal,
 };
+pub use shared::SharedResolver;
 
 /// When the resolver falls back to reading every pid's fd links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,8 +132,9 @@ struct PidEntry {
     info: Option<ProcessInfo>,
 }
 
-/// Maps socket inodes to processes, cached between polls. One per proc root (one per
-/// network namespace collected is fine: pids are global, sockets are not).
+/// Maps socket inodes to processes, cached between polls. One per proc root: pids and
+/// socket inodes are host-wide, so namespaces collected together share one
+/// ([`SharedResolver`]).
 pub struct ProcessResolver {
     proc_root: PathBuf,
     policy: RescanPolicy,
@@ -203,7 +206,32 @@ impl ProcessResolver {
                 self.full_rescan(&listed, FullRescan::UnknownInodes);
             }
         }
+        let out = self.assign(sockets);
+        self.stats.elapsed = started.elapsed();
+        out
+    }
 
+    /// [`ProcessResolver::attribute`] without probing the pids again: for more sockets of
+    /// the same moment (another namespace's, whose inodes the last scan already mapped, as
+    /// sockfs inodes are host-wide). Unknown inodes still call for a full rescan when one
+    /// is due, as in [`ProcessResolver::attribute`].
+    pub fn attribute_from_last_scan(
+        &mut self,
+        sockets: &mut [SocketRecord],
+    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
+        if self.last_full.is_none()
+            || (self.count_unknown(sockets) > 0 && self.unknown_rescan_due())
+        {
+            return self.attribute(sockets);
+        }
+        self.assign(sockets)
+    }
+
+    /// Sets owners from the maps the last scan left and explains what stayed unattributed.
+    fn assign(
+        &mut self,
+        sockets: &mut [SocketRecord],
+    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         let unknown = self.assign_owners(sockets);
         self.stats.unknown_inodes = unknown;
         self.stats.denied_pids = self.pids.values().filter(|e| e.denied).count() as u64;
@@ -225,7 +253,6 @@ impl ProcessResolver {
             unreadable_pids: self.stats.denied_pids,
             reason: unattributed_reason(&facts),
         };
-        self.stats.elapsed = started.elapsed();
         (processes, attribution)
     }
 

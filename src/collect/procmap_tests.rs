@@ -485,6 +485,45 @@ fn live_sockets_of_this_process() {
 }
 
 #[test]
+fn a_shared_resolver_scans_once_per_round() {
+    let live = |l: &TcpListener| {
+        vec![with_inode(
+            sock(
+                TcpState::Listen,
+                "127.0.0.1:1",
+                "0.0.0.0:0",
+                Owner::Unresolved,
+            ),
+            inode_of(l),
+        )]
+    };
+    // No unknown-inode rescan within the test: only a new round may scan again.
+    let shared = SharedResolver::with_resolver(ProcessResolver::new().with_policy(RescanPolicy {
+        unknown_min_interval: Duration::from_secs(3600),
+        ..RescanPolicy::default()
+    }));
+    let me = Owner::Process(std::process::id());
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut a = live(&first);
+    shared.attribute(0, &mut a);
+    assert_eq!(a[0].owner, me);
+    // Another namespace's sockets in the same round: the first scan's maps, no new probe.
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut b = live(&second);
+    let (_, why) = shared.attribute(0, &mut b);
+    assert_eq!(b[0].owner, Owner::Unattributed, "round 0 scanned again");
+    assert!(why.reason.is_some(), "an unattributed socket without a reason");
+    let mut a = live(&first);
+    shared.attribute(0, &mut a);
+    assert_eq!(a[0].owner, me);
+    // The next round scans.
+    let mut b = live(&second);
+    shared.attribute(1, &mut b);
+    assert_eq!(b[0].owner, me);
+    assert!(shared.last_scan_stats().pids_rescanned > 0);
+}
+
+#[test]
 fn live_child_is_attributed_with_its_comm() {
     let script = "import socket,os,sys\n\
                   s=socket.socket()\n\
