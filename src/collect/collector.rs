@@ -77,7 +77,7 @@ pub struct Collector {
 /// Where a collector's attribution comes from.
 enum Resolver {
     /// Its own: one collector, one namespace.
-    Own(ProcessResolver),
+    Own(Box<ProcessResolver>),
     /// Shared with the other namespaces' collectors; `round` says which scan to use.
     Shared { shared: SharedResolver, round: u64 },
 }
@@ -110,7 +110,7 @@ impl Collector {
         notice: Option<String>,
     ) -> Collector {
         Collector {
-            resolver: cfg.attribute.then(|| Resolver::Own(ProcessResolver::new())),
+            resolver: cfg.attribute.then(|| Resolver::Own(Box::default())),
             netns_label: cfg
                 .netns_label
                 .clone()

@@ -512,7 +512,10 @@ fn a_shared_resolver_scans_once_per_round() {
     let mut b = live(&second);
     let (_, why) = shared.attribute(0, &mut b);
     assert_eq!(b[0].owner, Owner::Unattributed, "round 0 scanned again");
-    assert!(why.reason.is_some(), "an unattributed socket without a reason");
+    assert!(
+        why.reason.is_some(),
+        "an unattributed socket without a reason"
+    );
     let mut a = live(&first);
     shared.attribute(0, &mut a);
     assert_eq!(a[0].owner, me);
