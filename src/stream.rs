@@ -276,6 +276,9 @@ struct NamespaceFleet {
     cfg: CollectConfig,
     thresholds: Thresholds,
     members: std::collections::BTreeMap<u64, (Collector, Analyzer)>,
+    /// One `/proc` scan per tick attributes every member's sockets.
+    resolver: crate::collect::procmap::SharedResolver,
+    tick: u64,
     reported: std::collections::BTreeSet<String>,
     /// The latest tick's unreadable namespaces: (label or path, why).
     failures: Vec<(String, String)>,
@@ -288,6 +291,8 @@ impl NamespaceFleet {
             cfg,
             thresholds,
             members: Default::default(),
+            resolver: Default::default(),
+            tick: 0,
             reported: Default::default(),
             failures: Vec::new(),
             stderr: true,
@@ -314,6 +319,7 @@ impl NamespaceFleet {
 
     fn tick(&mut self) -> Vec<(crate::model::Snapshot, crate::analyze::engine::Analysis)> {
         self.failures.clear();
+        self.tick += 1;
         let (entries, failures) = crate::collect::netns_sweep::discover();
         for f in failures {
             self.report(&f.what, &f.reason);
@@ -327,7 +333,8 @@ impl NamespaceFleet {
                 c.netns = Some(e.path.to_string_lossy().into_owned());
                 c.netns_label = Some(e.label.clone());
                 match Collector::open(c) {
-                    Ok(col) => {
+                    Ok(mut col) => {
+                        col.share_resolver(&self.resolver);
                         self.members.insert(
                             e.inode,
                             (col, Analyzer::with_thresholds(self.thresholds.clone())),
@@ -340,6 +347,7 @@ impl NamespaceFleet {
                 }
             }
             let collected = self.members.get_mut(&e.inode).map(|(col, an)| {
+                col.set_round(self.tick);
                 col.collect().map(|snap| {
                     let a = an.observe(&snap);
                     (snap, a)

@@ -116,3 +116,101 @@ fn summary_and_check_keep_namespaces_apart() {
     );
     assert!(text.contains(&want), "missing `{want}` in:\n{text}");
 }
+
+/// `serve --all-netns` attributes every namespace's sockets from one `/proc` scan per tick:
+/// over several ticks each population stays with its own process and namespace, and nothing
+/// is unattributed.
+#[test]
+fn serve_attributes_each_namespace_tick_after_tick() {
+    if !require_root(
+        "serve_attributes_each_namespace_tick_after_tick",
+        "it creates network namespaces",
+    ) {
+        return;
+    }
+    let leaky = Netns::new("allsA");
+    let quiet = Netns::new("allsB");
+    let leak = Population::spawn(
+        leaky.some(),
+        &["closewait", "--count", "120", "--client-mode", "shutdown"],
+    );
+    let l1 = Population::spawn(
+        quiet.some(),
+        &["listen", "--backlog", "16", "--port", "8081"],
+    );
+    let mut server = KillOnDrop(
+        std::process::Command::new(common::sockscope_path())
+            .args(["--all-netns", "serve", "--listen", "127.0.0.1:0"])
+            .args(["--interval", "200ms"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut err = std::io::BufReader::new(server.0.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "serve exited before serving");
+        if let Some(rest) = line.split("serving metrics on http://").nth(1) {
+            break rest.trim().trim_end_matches("/metrics").to_string();
+        }
+    };
+    let series = |text: &str, netns: &str, name: &str, labels: &str| -> Option<u64> {
+        let head = format!("{name}{{netns=\"{netns}\"{labels}}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&head))
+            .map(|v| v.trim().parse().unwrap())
+    };
+    let cw = format!(",comm=\"{}\",state=\"CLOSE_WAIT\"", leak.comm());
+    let ls = format!(",comm=\"{}\",state=\"LISTEN\"", l1.comm());
+    // Three scrapes at least one interval apart: three ticks, three scan rounds.
+    for round in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let text = common::wait_for(
+            "both namespaces",
+            std::time::Duration::from_secs(10),
+            || {
+                let text = scrape(&addr);
+                (series(&text, &leaky.name, "sockscope_process_sockets", &cw) == Some(120)
+                    && series(&text, &quiet.name, "sockscope_process_sockets", &ls) == Some(1))
+                .then_some(text)
+            },
+        );
+        for ns in [&leaky.name, &quiet.name] {
+            let un = series(&text, ns, "sockscope_unattributed_sockets", "");
+            assert_eq!(un, Some(0), "round {round}, {ns}:\n{text}");
+        }
+        // Each population only under its own namespace.
+        assert_eq!(
+            series(&text, &quiet.name, "sockscope_process_sockets", &cw),
+            None
+        );
+        assert_eq!(
+            series(&text, &leaky.name, "sockscope_process_sockets", &ls),
+            None
+        );
+    }
+}
+
+/// Kills and reaps the test's server when dropped, on failure too.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
