@@ -51,7 +51,8 @@ def common_args(h, a):
 def start_watch(h, binary, a):
     argv = [binary, *common_args(h, a), "watch", "--format", "jsonl", "--interval", a.interval,
             "--count", str(a.ticks)]
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, **dict(kv.split("=", 1) for kv in a.env))
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     ticks = [0]
     errs = []
 
@@ -73,8 +74,9 @@ def start_dashboard(h, binary, a):
         harness.die("tmux not found (apt-get install tmux)")
     session = f"ssclong{os.getpid()}"
     cmd = " ".join([binary, *common_args(h, a), "--interval", a.interval])
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd],
-                   check=True)
+    env = [arg for kv in a.env for arg in ("-e", kv)]
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", *env,
+                    cmd], check=True)
     pid = None
     deadline = time.monotonic() + 10
     while pid is None and time.monotonic() < deadline:
@@ -111,6 +113,9 @@ def main():
     p.add_argument("--history", type=int, default=0,
                    help="history.max_samples for sockscope (default: its own, 600); the ring "
                    "fills during warm-up, so warm-up must be longer than it")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment for sockscope (repeatable), e.g. MALLOC_ARENA_MAX=1 to "
+                   "compare allocator settings")
     p.add_argument("--binary", help="sockscope binary (default: build target/release)")
     p.add_argument("--netns-name", help="name of the namespace to create (default: ssclong<pid>)")
     a = p.parse_args()
@@ -134,7 +139,8 @@ def main():
                                         "--workers", "1", "--rst-fraction", "0.33"])
         population = sum(h.ss_counts().values())
         print(f"population: {population:,} sockets in {h.ns}, churn {a.rate:.0f}/s; "
-              f"{a.mode}, {a.ticks:,} ticks at {a.interval}")
+              f"{a.mode}, {a.ticks:,} ticks at {a.interval}"
+              + (f"; env {' '.join(a.env)}" if a.env else ""))
         start = start_watch if a.mode == "watch" else start_dashboard
         pid, done, ticks, errs, kill = start(h, binary, a)
         t0 = time.monotonic()
