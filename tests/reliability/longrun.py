@@ -116,9 +116,12 @@ def main():
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="environment for sockscope (repeatable), e.g. MALLOC_ARENA_MAX=1 to "
                    "compare allocator settings")
+    p.add_argument("--csv", help="also write every sample (t, ticks, RSS, HWM, fds) to this file")
     p.add_argument("--binary", help="sockscope binary (default: build target/release)")
     p.add_argument("--netns-name", help="name of the namespace to create (default: ssclong<pid>)")
     a = p.parse_args()
+    if any("=" not in kv for kv in a.env):
+        harness.die("--env takes NAME=VALUE")
     harness.require_root("longrun")
     if a.mode == "dashboard" and parse_ms(a.interval) < 250:
         harness.die("the dashboard's shortest interval is 250ms (it clamps shorter ones)")
@@ -158,6 +161,10 @@ def main():
         final_ticks = ticks()
         churn_alive = churn.poll() is None
 
+    if a.csv:
+        with open(a.csv, "w") as f:
+            f.write("t_s,ticks,rss_kib,hwm_kib,fds\n")
+            f.writelines(f"{s[0]:.1f},{s[1]},{s[2]},{s[3]},{s[4]}\n" for s in samples)
     return report(a, samples, final_ticks, elapsed, errs, warmup, churn_alive)
 
 
