@@ -10,15 +10,15 @@
 //! answers pause/interval (or player) changes over a second channel of [`Control`].
 //!
 //! Back-pressure: at most one collection is in flight. A tick of 20k sockets with its
-//! analysis is about 5 MB, and the event channel is unbounded (it must be: keys and signals
-//! may never block), so a UI loop that stops reading (a terminal that does not drain, a
-//! stopped tmux client) would otherwise let the collector queue one such tick per interval
-//! for as long as it lasts. So after each tick (or tick error) the collector waits until the
-//! UI loop has folded it in and drawn it ([`ToSource::Taken`]) before it collects again; a
-//! tick due meanwhile is collected as soon as that word comes, so a slow UI stretches the
-//! interval the way a slow tick does. Keys and signals do not wait on any of this. Live
-//! memory is then the tick on screen plus at most one being built or queued. The player
-//! needs no such limit: it sends only when the user or its clock moves it.
+//! analysis is megabytes, and the event channel is unbounded (it must be: keys and signals
+//! may never wait), so a UI loop blocked on a terminal that does not drain (a stopped tmux
+//! server, a frozen ssh session) let the collector queue one such tick per interval for as
+//! long as it lasted (RELIABILITY.md: +180 MB in 20 s at 20k sockets). So after each tick
+//! (or tick error) the collector waits until the UI loop has folded it in and drawn it
+//! ([`ToSource::Taken`]) before it collects again; a tick due meanwhile is collected as
+//! soon as that word comes, so a slow UI stretches the interval the way a slow tick does.
+//! Keys and signals do not wait on any of this. Live memory is then the tick on screen plus
+//! at most one being built or queued. The player holds its frames back the same way.
 //!
 //! Panics: the hook restores the terminal before the message is printed (once: see
 //! `restore_terminal`); a panic on the collector or player thread also stops the drawing and
@@ -245,17 +245,17 @@ fn lost_input(e: &io::Error) -> Event {
 enum ToSource {
     /// The app's request: interval, pause, shutdown, or (replay) a player move.
     Control(Control),
-    /// The collector's last event was folded in and drawn: it may collect again (see the
-    /// module doc on back-pressure).
+    /// The source's last event was folded in and drawn: it may collect (or send a frame)
+    /// again (see the module doc on back-pressure).
     Taken,
 }
 
 /// Whether the UI loop must answer `ev` with [`ToSource::Taken`]: it is what the collector
-/// sent last and is waiting on.
-fn from_collector(ev: &Event) -> bool {
+/// (or player) sent last and is waiting on.
+fn from_source(ev: &Event) -> bool {
     matches!(
         ev,
-        Event::Tick(_) | Event::Fleet(_) | Event::CollectError(_)
+        Event::Tick(_) | Event::Fleet(_) | Event::CollectError(_) | Event::Replay(_)
     )
 }
 
@@ -315,7 +315,8 @@ fn tick_loop<F, T>(
     loop {
         let due = last.is_none_or(|t| t.elapsed() >= interval);
         if due && !paused && !in_flight {
-            last = Some(Instant::now());
+            let started = Instant::now();
+            last = Some(started);
             // A panic in the caller's closure must end the dashboard, not leave it frozen
             // on a terminal the panic hook has already restored.
             let tick = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut make_tick));
@@ -323,9 +324,8 @@ fn tick_loop<F, T>(
                 let _ = tx.send(Event::CollectorGone("the collector panicked".into()));
                 return;
             };
-            let took = last.map_or(0, |t| t.elapsed().as_millis() as u64);
             let ev = match tick {
-                Ok(t) => wrap(t, took),
+                Ok(t) => wrap(t, started.elapsed().as_millis() as u64),
                 Err(e) => Event::CollectError(e),
             };
             if tx.send(ev).is_err() {
@@ -361,32 +361,36 @@ fn tick_loop<F, T>(
 /// How long a source thread with nothing due waits for a message before looking again.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
-/// The player loop: send the current frame (and the status after every change), then wait
-/// until the next frame is due by the recording's clock ([`Player::due_in_ms`]) or a
-/// control arrives. Paused, or at the last frame, it only waits for controls.
+/// The player loop: send the current frame (and the status after every change) once the UI
+/// loop took the last one, then wait until the next frame is due by the recording's clock
+/// ([`Player::due_in_ms`]) or a message arrives. Paused, or at the last frame, it only
+/// waits for messages.
 fn player_loop(rec: Recording, tx: Sender<Event>, ctl: Receiver<ToSource>) {
     let times = rec.ticks().iter().map(|t| t.taken_at_ms).collect();
     let mut p = Player::new(times);
     let mut shown: Option<usize> = None;
     let mut sent_state: Option<Player> = None;
+    // As in `tick_loop`: nothing more is sent until the UI loop took the last frame, and the
+    // clock waits too (a slow UI slows playing down rather than skipping frames).
+    let mut in_flight = false;
     loop {
-        if sent_state.as_ref() != Some(&p) {
+        if !in_flight && sent_state.as_ref() != Some(&p) {
             let frame = player::frame(&rec, &p, shown);
             if tx.send(Event::Replay(Box::new(frame))).is_err() {
                 return;
             }
             shown = Some(p.pos());
             sent_state = Some(p.clone());
+            in_flight = true;
         }
-        let wait = p.due_in_ms().map_or(IDLE_WAIT, Duration::from_millis);
-        match ctl.recv_timeout(wait) {
+        let due = p.due_in_ms().filter(|_| !in_flight);
+        match ctl.recv_timeout(due.map_or(IDLE_WAIT, Duration::from_millis)) {
             Ok(ToSource::Control(Control::Replay(c))) => p.apply(c),
             Ok(ToSource::Control(Control::Shutdown)) | Err(RecvTimeoutError::Disconnected) => {
                 return
             }
-            Ok(
-                ToSource::Control(Control::SetInterval(_) | Control::Pause(_)) | ToSource::Taken,
-            ) => {}
+            Ok(ToSource::Taken) => in_flight = false,
+            Ok(ToSource::Control(Control::SetInterval(_) | Control::Pause(_))) => {}
             Err(RecvTimeoutError::Timeout) => p.advance(),
         }
     }
@@ -535,7 +539,7 @@ where
 }
 
 /// One event through the UI loop: fold it into `app`, pass on the control it asks for, draw,
-/// and tell the collector once its tick is on screen. Returns false when the app is
+/// and tell the source once its tick (or frame) is on screen. Returns false when the app is
 /// quitting (nothing drawn).
 fn handle<D>(
     app: &mut App,
@@ -546,7 +550,7 @@ fn handle<D>(
 where
     D: FnOnce(&App) -> Result<(), TuiError>,
 {
-    let taken = from_collector(&ev);
+    let taken = from_source(&ev);
     // The source may already be gone (it only exits on Shutdown), hence the ignored sends.
     if let Some(c) = app.on_event(ev) {
         let _ = to_source.send(ToSource::Control(c));

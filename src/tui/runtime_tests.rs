@@ -258,9 +258,13 @@ fn recording(n: i64) -> Recording {
     Recording::from_reader(std::io::Cursor::new(text.join("\n") + "\n"), "r.jsonl").unwrap()
 }
 
-fn next_frame(rx: &Receiver<Event>) -> crate::tui::replay::ReplayFrame {
+/// The next frame, taken as the UI loop takes it (answered with [`ToSource::Taken`]).
+fn next_frame(rx: &Receiver<Event>, ctl_tx: &Sender<ToSource>) -> crate::tui::replay::ReplayFrame {
     match rx.recv_timeout(WAIT) {
-        Ok(Event::Replay(f)) => *f,
+        Ok(Event::Replay(f)) => {
+            ctl_tx.send(ToSource::Taken).unwrap();
+            *f
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -271,33 +275,59 @@ fn player_sends_frames_on_controls_and_plays_to_the_end() {
     let (tx, rx) = mpsc::channel();
     let (ctl_tx, ctl_rx) = mpsc::channel();
     let h = thread::spawn(move || player_loop(recording(4), tx, ctl_rx));
-    let f = next_frame(&rx);
+    let f = next_frame(&rx, &ctl_tx);
     assert_eq!((f.status.frame, f.status.frames, f.jumped), (0, 4, true));
     assert!(f.data.is_some() && !f.status.playing);
     ctl_tx.send(ctl(Control::Replay(R::Step(1)))).unwrap();
-    let f = next_frame(&rx);
+    let f = next_frame(&rx, &ctl_tx);
     assert_eq!((f.status.frame, f.jumped, f.lead_in.len()), (1, false, 0));
     ctl_tx.send(ctl(Control::Replay(R::Faster))).unwrap();
-    let f = next_frame(&rx);
+    let f = next_frame(&rx, &ctl_tx);
     assert!(f.data.is_none(), "a speed change resends only the status");
     assert_eq!(f.status.speed, 2.0);
     ctl_tx.send(ctl(Control::Replay(R::First))).unwrap();
-    let f = next_frame(&rx);
+    let f = next_frame(&rx, &ctl_tx);
     assert_eq!((f.status.frame, f.jumped), (0, true));
     for _ in 0..3 {
         ctl_tx.send(ctl(Control::Replay(R::Faster))).unwrap();
-        next_frame(&rx);
+        next_frame(&rx, &ctl_tx);
     }
     // Play: frames 1, 2, 3 arrive by themselves, then it pauses at the end.
     ctl_tx.send(ctl(Control::Replay(R::TogglePlay))).unwrap();
-    assert!(next_frame(&rx).status.playing);
-    let frames: Vec<_> = (0..3).map(|_| next_frame(&rx).status).collect();
+    assert!(next_frame(&rx, &ctl_tx).status.playing);
+    let frames: Vec<_> = (0..3).map(|_| next_frame(&rx, &ctl_tx).status).collect();
     assert_eq!(
         frames.iter().map(|s| s.frame).collect::<Vec<_>>(),
         [1, 2, 3]
     );
     assert!(!frames[2].playing);
     ctl_tx.send(ctl(Control::Replay(R::Last))).unwrap();
+    ctl_tx.send(ctl(Control::Shutdown)).unwrap();
+    h.join().unwrap();
+}
+
+#[test]
+fn a_ui_that_does_not_take_frames_holds_the_player_at_one() {
+    use crate::tui::replay::ReplayControl as R;
+    let (tx, rx) = mpsc::channel();
+    let (ctl_tx, ctl_rx) = mpsc::channel();
+    let h = thread::spawn(move || player_loop(recording(50), tx, ctl_rx));
+    assert_eq!(next_frame(&rx, &ctl_tx).status.frame, 0);
+    for _ in 0..4 {
+        ctl_tx.send(ctl(Control::Replay(R::Faster))).unwrap();
+        next_frame(&rx, &ctl_tx);
+    }
+    // Playing at 16x (waits of zero), with nothing taken for 200 ms: one frame is queued.
+    ctl_tx.send(ctl(Control::Replay(R::TogglePlay))).unwrap();
+    thread::sleep(UNTAKEN);
+    assert!(matches!(rx.try_recv(), Ok(Event::Replay(f)) if f.status.playing));
+    assert!(rx.try_recv().is_err());
+    // Taken: playing goes on frame by frame, none skipped.
+    ctl_tx.send(ToSource::Taken).unwrap();
+    let frames: Vec<_> = (0..3)
+        .map(|_| next_frame(&rx, &ctl_tx).status.frame)
+        .collect();
+    assert_eq!(frames, [1, 2, 3]);
     ctl_tx.send(ctl(Control::Shutdown)).unwrap();
     h.join().unwrap();
 }
