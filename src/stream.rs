@@ -129,14 +129,15 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
     tui_result(result)
 }
 
-/// Makes glibc hand every large block (a tick's socket vector is megabytes) straight back to
-/// the kernel when it is freed, for the dashboard's lifetime. By default glibc raises its
-/// mmap threshold to the size of the first such block freed (up to 32 MiB), and from then
-/// on serves them from its heaps, which shrink only when their top is free. There, the
-/// collector thread allocating each tick in its arena while the UI thread frees the
-/// previous one left RSS swinging by several snapshots' worth (31 to 38 MB at 20k sockets,
-/// RELIABILITY.md section 4). A fixed threshold turns the adjustment off. It is not
-/// needed for correctness, so a refusal is ignored; other C libraries keep their defaults.
+/// Makes glibc hand every large block (a tick's socket vector is megabytes) back to the
+/// kernel when it is freed, for the dashboard's lifetime. By default glibc raises its mmap
+/// threshold to the size of the first such block freed (up to 32 MiB) and from then on
+/// carves them from its heaps, which shrink only from the top; with the collector thread
+/// allocating each tick and the UI thread freeing the previous one, RSS then wandered with
+/// the heaps' layout (31 to 45 MB at 20k sockets, no trend). A fixed threshold turns that
+/// adjustment off: RSS follows the live data (about 24 MB). Measured in RELIABILITY.md
+/// section 4. Not needed for correctness, so a refusal is ignored; other C libraries keep
+/// their defaults.
 fn return_large_frees() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
