@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A dashboard whose terminal stops reading: does its memory stay bounded?
 
-In a network namespace of its own, this script holds about 20k sockets (ESTABLISHED pairs),
-runs the live dashboard in a private tmux server, lets it draw for WARM seconds, then stops
-the tmux server (SIGSTOP). The pty fills, the dashboard's next draw blocks, and its UI loop
-stops reading events. The dashboard's VmRSS is sampled once a second while the server is
+In a network namespace of its own, this script holds about 20k sockets (ESTABLISHED pairs)
+plus connection churn (tests/support/churn.py: the counts on screen change every tick, so
+every frame writes to the terminal), runs the live dashboard in a private tmux server, lets
+it draw for WARM seconds, then stops the tmux server (SIGSTOP). The pty fills within a few
+frames, the dashboard's next draw blocks, and its UI loop stops reading events. The dashboard's VmRSS is sampled once a second while the server is
 stopped; the server is then resumed and killed.
 
 Before the collector waited for the UI loop to take each tick, every tick (megabytes at this
@@ -37,6 +38,7 @@ def rss_kib(pid):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", type=int, default=10000, help="ESTABLISHED pairs (2 sockets each)")
+    p.add_argument("--rate", type=float, default=500.0, help="churn, connections per second")
     p.add_argument("--interval", default="250ms", help="dashboard --interval")
     p.add_argument("--warm", type=float, default=15.0, help="seconds drawing before the stop")
     p.add_argument("--stopped", type=int, default=20, help="seconds the terminal is stopped")
@@ -56,11 +58,17 @@ def main():
                               capture_output=True, text=True)
 
     samples = []
-    with harness.Harness("blk") as h:
+    sysctls = [("net.ipv4.ip_local_port_range", "1024 65000"), ("net.ipv4.tcp_tw_reuse", "1"),
+               ("net.ipv4.tcp_max_tw_buckets", "5000")]
+    with harness.Harness("blk", sysctls) as h:
         h.spawn("pop.py", ["--hold", "600", "established", "--count", str(a.pairs),
                            "--max-seconds", "300"], timeout=320)
+        churn_s = a.warm + a.stopped + 60
+        h.spawn("churn.py", ["--rate", str(a.rate), "--seconds", str(churn_s), "--workers", "1",
+                             "--rst-fraction", "0.33"])
         population = sum(h.ss_counts().values())
-        print(f"population: {population:,} sockets in {h.ns}; dashboard at {a.interval}")
+        print(f"population: {population:,} sockets in {h.ns}, churn {a.rate:.0f}/s; "
+              f"dashboard at {a.interval}, stopped {a.stopped} s")
         # exec: the pane's process is the dashboard itself.
         cmd = f"exec {binary} --netns {h.ns} --interval {a.interval}"
         if tmux("new-session", "-d", "-x", "160", "-y", "48", cmd).returncode != 0:
