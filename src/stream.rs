@@ -133,11 +133,11 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
 /// kernel when it is freed, for the dashboard's lifetime. By default glibc raises its mmap
 /// threshold to the size of the first such block freed (up to 32 MiB) and from then on
 /// carves them from its heaps, which shrink only from the top; with the collector thread
-/// allocating each tick and the UI thread freeing the previous one, RSS then wandered with
-/// the heaps' layout (31 to 45 MB at 20k sockets, no trend). A fixed threshold turns that
-/// adjustment off: RSS follows the live data (about 24 MB). Measured in RELIABILITY.md
-/// section 4. Not needed for correctness, so a refusal is ignored; other C libraries keep
-/// their defaults.
+/// allocating each tick and the UI thread freeing the previous one, RSS at rest then
+/// wandered with the heaps' layout (31 to 45 MB at 20k sockets). A fixed threshold turns
+/// that adjustment off: RSS at rest follows the live data (24 to 25 MB), plus one tick's
+/// worth while the next is built. Measured in RELIABILITY.md section 4. Not needed for
+/// correctness, so a refusal is ignored; other C libraries keep their defaults.
 fn return_large_frees() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
