@@ -9,6 +9,17 @@
 //! [`Event::Terminate`]. All three feed ONE `mpsc` channel; the UI loop alone owns `App` and
 //! answers pause/interval (or player) changes over a second channel of [`Control`].
 //!
+//! Back-pressure: at most one collection is in flight. A tick of 20k sockets with its
+//! analysis is megabytes, and the event channel is unbounded (it must be: keys and signals
+//! may never wait), so a UI loop blocked on a terminal that does not drain (a stopped tmux
+//! server, a frozen ssh session) let the collector queue one such tick per interval for as
+//! long as it lasted (RELIABILITY.md: +180 MB in 20 s at 20k sockets). So after each tick
+//! (or tick error) the collector waits until the UI loop has folded it in and drawn it
+//! ([`ToSource::Taken`]) before it collects again; a tick due meanwhile is collected as
+//! soon as that word comes, so a slow UI stretches the interval the way a slow tick does.
+//! Keys and signals do not wait on any of this. Live memory is then the tick on screen plus
+//! at most one being built or queued. The player holds its frames back the same way.
+//!
 //! Panics: the hook restores the terminal before the message is printed (once: see
 //! `restore_terminal`); a panic on the collector or player thread also stops the drawing and
 //! ends the UI loop with [`TuiError::Collector`], so the dashboard never freezes on a dead
@@ -229,10 +240,30 @@ fn lost_input(e: &io::Error) -> Event {
     }
 }
 
-/// The collector loop: tick, send, wait out the rest of the interval while listening for
-/// control messages. A tick slower than the interval is followed at once by the next one
-/// (the interval stretches; the header reports it via `tick_ms`).
-fn collector_loop<F>(make_tick: F, tx: Sender<Event>, ctl: Receiver<Control>, interval_ms: u64)
+/// What the UI loop sends its source (collector or player) thread.
+#[derive(Debug)]
+enum ToSource {
+    /// The app's request: interval, pause, shutdown, or (replay) a player move.
+    Control(Control),
+    /// The source's last event was folded in and drawn: it may collect (or send a frame)
+    /// again (see the module doc on back-pressure).
+    Taken,
+}
+
+/// Whether the UI loop must answer `ev` with [`ToSource::Taken`]: it is what the collector
+/// (or player) sent last and is waiting on.
+fn from_source(ev: &Event) -> bool {
+    matches!(
+        ev,
+        Event::Tick(_) | Event::Fleet(_) | Event::CollectError(_) | Event::Replay(_)
+    )
+}
+
+/// The collector loop: tick, send, wait out the rest of the interval (and until the UI
+/// loop took the tick) while listening for control messages. A tick slower than the
+/// interval is followed at once by the next one (the interval stretches; the header
+/// reports it via `tick_ms`).
+fn collector_loop<F>(make_tick: F, tx: Sender<Event>, ctl: Receiver<ToSource>, interval_ms: u64)
 where
     F: FnMut() -> Result<(Snapshot, Analysis), String>,
 {
@@ -270,16 +301,22 @@ fn tick_loop<F, T>(
     mut make_tick: F,
     wrap: fn(T, u64) -> Event,
     tx: Sender<Event>,
-    ctl: Receiver<Control>,
+    ctl: Receiver<ToSource>,
     interval_ms: u64,
 ) where
     F: FnMut() -> Result<T, String>,
 {
     let mut interval = Duration::from_millis(interval_ms);
     let mut paused = false;
+    // Sent and not yet taken by the UI loop: no collecting until it is.
+    let mut in_flight = false;
+    // When the last tick started; `None` makes the next one due at once.
+    let mut last: Option<Instant> = None;
     loop {
-        let started = Instant::now();
-        if !paused {
+        let due = last.is_none_or(|t| t.elapsed() >= interval);
+        if due && !paused && !in_flight {
+            let started = Instant::now();
+            last = Some(started);
             // A panic in the caller's closure must end the dashboard, not leave it frozen
             // on a terminal the panic hook has already restored.
             let tick = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut make_tick));
@@ -294,55 +331,66 @@ fn tick_loop<F, T>(
             if tx.send(ev).is_err() {
                 return;
             }
+            in_flight = true;
+            continue;
         }
-        loop {
-            let wait = if paused {
-                Duration::from_secs(3600)
-            } else {
-                interval.saturating_sub(started.elapsed())
-            };
-            match ctl.recv_timeout(wait) {
-                Ok(Control::SetInterval(ms)) => interval = Duration::from_millis(ms),
-                Ok(Control::Pause(p)) => {
-                    let resumed = paused && !p;
-                    paused = p;
-                    if resumed {
-                        break;
-                    }
-                }
-                Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Control::Replay(_)) => {}
-                Err(RecvTimeoutError::Timeout) if paused => {}
-                Err(RecvTimeoutError::Timeout) => break,
+        let wait = match last {
+            Some(t) if !paused && !in_flight => interval.saturating_sub(t.elapsed()),
+            _ => IDLE_WAIT,
+        };
+        match ctl.recv_timeout(wait) {
+            Ok(ToSource::Taken) => in_flight = false,
+            Ok(ToSource::Control(Control::SetInterval(ms))) => {
+                interval = Duration::from_millis(ms);
             }
+            Ok(ToSource::Control(Control::Pause(p))) => {
+                // Resuming collects at once rather than waiting out an old interval.
+                if paused && !p {
+                    last = None;
+                }
+                paused = p;
+            }
+            Ok(ToSource::Control(Control::Shutdown)) | Err(RecvTimeoutError::Disconnected) => {
+                return
+            }
+            Ok(ToSource::Control(Control::Replay(_))) | Err(RecvTimeoutError::Timeout) => {}
         }
     }
 }
 
-/// The player loop: send the current frame (and the status after every change), then wait
-/// until the next frame is due by the recording's clock ([`Player::due_in_ms`]) or a
-/// control arrives. Paused, or at the last frame, it only waits for controls.
-fn player_loop(rec: Recording, tx: Sender<Event>, ctl: Receiver<Control>) {
+/// How long a source thread with nothing due waits for a message before looking again.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// The player loop: send the current frame (and the status after every change) once the UI
+/// loop took the last one, then wait until the next frame is due by the recording's clock
+/// ([`Player::due_in_ms`]) or a message arrives. Paused, or at the last frame, it only
+/// waits for messages.
+fn player_loop(rec: Recording, tx: Sender<Event>, ctl: Receiver<ToSource>) {
     let times = rec.ticks().iter().map(|t| t.taken_at_ms).collect();
     let mut p = Player::new(times);
     let mut shown: Option<usize> = None;
     let mut sent_state: Option<Player> = None;
+    // As in `tick_loop`: nothing more is sent until the UI loop took the last frame, and the
+    // clock waits too (a slow UI slows playing down rather than skipping frames).
+    let mut in_flight = false;
     loop {
-        if sent_state.as_ref() != Some(&p) {
+        if !in_flight && sent_state.as_ref() != Some(&p) {
             let frame = player::frame(&rec, &p, shown);
             if tx.send(Event::Replay(Box::new(frame))).is_err() {
                 return;
             }
             shown = Some(p.pos());
             sent_state = Some(p.clone());
+            in_flight = true;
         }
-        let wait = p
-            .due_in_ms()
-            .map_or(Duration::from_secs(3600), Duration::from_millis);
-        match ctl.recv_timeout(wait) {
-            Ok(Control::Replay(c)) => p.apply(c),
-            Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
-            Ok(Control::SetInterval(_) | Control::Pause(_)) => {}
+        let due = p.due_in_ms().filter(|_| !in_flight);
+        match ctl.recv_timeout(due.map_or(IDLE_WAIT, Duration::from_millis)) {
+            Ok(ToSource::Control(Control::Replay(c))) => p.apply(c),
+            Ok(ToSource::Control(Control::Shutdown)) | Err(RecvTimeoutError::Disconnected) => {
+                return
+            }
+            Ok(ToSource::Taken) => in_flight = false,
+            Ok(ToSource::Control(Control::SetInterval(_) | Control::Pause(_))) => {}
             Err(RecvTimeoutError::Timeout) => p.advance(),
         }
     }
@@ -405,10 +453,10 @@ pub fn replay(opts: TuiOptions, rec: Recording) -> Result<(), TuiError> {
 /// thread, and runs the UI loop: receive, `app.on_event`, draw.
 fn ui_loop<S>(mut app: App, name: &str, source: S) -> Result<(), TuiError>
 where
-    S: FnOnce(Sender<Event>, Receiver<Control>) + Send + 'static,
+    S: FnOnce(Sender<Event>, Receiver<ToSource>) + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<Event>();
-    let (ctl_tx, ctl_rx) = mpsc::channel::<Control>();
+    let (ctl_tx, ctl_rx) = mpsc::channel::<ToSource>();
 
     let forced = test_panic();
     install_panic_hook();
@@ -461,15 +509,10 @@ where
         if forced == Some(TestPanic::AfterFirstFrame) {
             panic!("forced panic in the UI loop (SOCKSCOPE_TEST_PANIC=after-first-frame)");
         }
-        if let Some(c) = app.on_event(ev) {
-            // The collector may already be gone (it only exits on Shutdown).
-            let _ = ctl_tx.send(c);
-        }
-        if app.should_quit() {
-            break;
-        }
-        if let Err(e) = draw(&mut term, &app) {
-            return Err(draw_failed(e, term));
+        match handle(&mut app, ev, &ctl_tx, |app| draw(&mut term, app)) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(draw_failed(e, term)),
         }
     }
     if tty_alive() {
@@ -478,7 +521,7 @@ where
         // Its Drop would show the cursor on the dead tty and print that failure.
         std::mem::forget(term);
     }
-    let _ = ctl_tx.send(Control::Shutdown);
+    let _ = ctl_tx.send(ToSource::Control(Control::Shutdown));
     if let Some(why) = app.fatal() {
         signals.close();
         return Err(TuiError::Collector(why.to_string()));
@@ -493,6 +536,33 @@ where
         Some(sig) => Err(TuiError::Signal(sig)),
         None => Ok(()),
     }
+}
+
+/// One event through the UI loop: fold it into `app`, pass on the control it asks for, draw,
+/// and tell the source once its tick (or frame) is on screen. Returns false when the app is
+/// quitting (nothing drawn).
+fn handle<D>(
+    app: &mut App,
+    ev: Event,
+    to_source: &Sender<ToSource>,
+    draw: D,
+) -> Result<bool, TuiError>
+where
+    D: FnOnce(&App) -> Result<(), TuiError>,
+{
+    let taken = from_source(&ev);
+    // The source may already be gone (it only exits on Shutdown), hence the ignored sends.
+    if let Some(c) = app.on_event(ev) {
+        let _ = to_source.send(ToSource::Control(c));
+    }
+    if app.should_quit() {
+        return Ok(false);
+    }
+    draw(app)?;
+    if taken {
+        let _ = to_source.send(ToSource::Taken);
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
