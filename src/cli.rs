@@ -167,7 +167,7 @@ pub struct FilterArgs {
     pub process: Vec<ProcessMatch>,
     /// Owner kind: process, unattributed, ownerless or unresolved (repeatable).
     #[arg(long, value_name = "KIND[,KIND]", value_parser = parse_owner, global = true)]
-    #[arg(value_delimiter = ',')]
+    #[arg(value_delimiter = ',', allow_hyphen_values = true)]
     pub owner: Vec<OwnerKind>,
     /// IPv4 sockets only.
     #[arg(short = '4', global = true, conflicts_with = "ipv6")]

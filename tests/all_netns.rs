@@ -147,11 +147,19 @@ fn serve_attributes_each_namespace_tick_after_tick() {
             .spawn()
             .unwrap(),
     );
-    let mut err = std::io::BufReader::new(server.0.stderr.take().unwrap());
+    // stderr is read to the end on a thread: a full pipe would stall the server, and
+    // concurrent tests' namespaces may be named there.
+    let err = server.0.stderr.take().unwrap();
+    let (line_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(err)).map_while(Result::ok) {
+            let _ = line_tx.send(line);
+        }
+    });
     let addr = loop {
-        let mut line = String::new();
-        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
-        assert!(n > 0, "serve exited before serving");
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("no serving line within 30 s");
         if let Some(rest) = line.split("serving metrics on http://").nth(1) {
             break rest.trim().trim_end_matches("/metrics").to_string();
         }
@@ -190,6 +198,34 @@ fn serve_attributes_each_namespace_tick_after_tick() {
             series(&text, &leaky.name, "sockscope_process_sockets", &ls),
             None
         );
+    }
+    // New listeners in both namespaces between ticks: one of them is not the first of its
+    // round, so its socket is newer than the round's scan. Both are named within a few ticks
+    // (a pid whose fd count did not move waits for the rate-limited rescan, as with one
+    // namespace), and then stay named: ten scrapes in a row with nothing unattributed.
+    let _n1 = Population::spawn(
+        leaky.some(),
+        &["listen", "--backlog", "16", "--port", "8083"],
+    );
+    let _n2 = Population::spawn(
+        quiet.some(),
+        &["listen", "--backlog", "16", "--port", "8083"],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut in_a_row = 0;
+    while in_a_row < 10 {
+        let text = scrape(&addr);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new listeners not named for good within 15 s:\n{text}"
+        );
+        let named = series(&text, &quiet.name, "sockscope_process_sockets", &ls) == Some(2)
+            && series(&text, &leaky.name, "sockscope_process_sockets", &ls) == Some(1)
+            && [&leaky.name, &quiet.name]
+                .iter()
+                .all(|ns| series(&text, ns, "sockscope_unattributed_sockets", "") == Some(0));
+        in_a_row = if named { in_a_row + 1 } else { 0 };
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

@@ -145,6 +145,9 @@ pub struct ProcessResolver {
     last_full_cost: Duration,
     stats: ScanStats,
     stat_buf: Vec<u8>,
+    probes: u64,
+    /// Inodes a probe left unknown since the last full rescan.
+    unresolved: IdSet<u64>,
 }
 
 impl Default for ProcessResolver {
@@ -171,6 +174,8 @@ impl ProcessResolver {
             last_full_cost: Duration::ZERO,
             stats: ScanStats::default(),
             stat_buf: Vec::with_capacity(512),
+            probes: 0,
+            unresolved: IdSet::default(),
         }
     }
 
@@ -180,7 +185,9 @@ impl ProcessResolver {
         self
     }
 
-    /// What the last [`ProcessResolver::attribute`] call did.
+    /// What the last [`ProcessResolver::attribute`] call did; a reuse of its scan
+    /// ([`ProcessResolver::attribute_from_last_scan`]) updates only the unknown and denied
+    /// counts.
     pub fn last_scan_stats(&self) -> &ScanStats {
         &self.stats
     }
@@ -191,6 +198,7 @@ impl ProcessResolver {
         sockets: &mut [SocketRecord],
     ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         let started = Instant::now();
+        self.probes += 1;
         self.stats = ScanStats::default();
         let listed = self.list_pids();
         self.stats.pids_listed = listed.len() as u64;
@@ -207,24 +215,42 @@ impl ProcessResolver {
             }
         }
         let out = self.assign(sockets);
+        let holders = &self.holders;
+        self.unresolved.extend(
+            sockets
+                .iter()
+                .filter(|s| s.inode != 0 && !holders.contains_key(&s.inode))
+                .map(|s| s.inode),
+        );
         self.stats.elapsed = started.elapsed();
         out
     }
 
-    /// [`ProcessResolver::attribute`] without probing the pids again: for more sockets of
-    /// the same moment (another namespace's, whose inodes the last scan already mapped, as
-    /// sockfs inodes are host-wide). Unknown inodes still call for a full rescan when one
-    /// is due, as in [`ProcessResolver::attribute`].
+    /// [`ProcessResolver::attribute`] without probing the pids when the last scan already
+    /// mapped every inode in `sockets`: for more sockets of the same moment (another
+    /// namespace's; sockfs inodes are host-wide). An unknown inode (a socket opened since)
+    /// takes the full [`ProcessResolver::attribute`] path, probe and rate limits included,
+    /// so a later namespace is attributed as well as the first; one that a probe already
+    /// failed to name (another user's, without the capabilities) does not probe again
+    /// until the next full rescan, or a fleet of namespaces would probe once each per tick.
     pub fn attribute_from_last_scan(
         &mut self,
         sockets: &mut [SocketRecord],
     ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
-        if self.last_full.is_none()
-            || (self.count_unknown(sockets) > 0 && self.unknown_rescan_due())
-        {
+        let fresh = |s: &SocketRecord| {
+            s.inode != 0
+                && !self.holders.contains_key(&s.inode)
+                && !self.unresolved.contains(&s.inode)
+        };
+        if self.last_full.is_none() || sockets.iter().any(fresh) {
             return self.attribute(sockets);
         }
         self.assign(sockets)
+    }
+
+    /// How many times the pids were probed ([`ProcessResolver::attribute`] calls), ever.
+    pub fn probes(&self) -> u64 {
+        self.probes
     }
 
     /// Sets owners from the maps the last scan left and explains what stayed unattributed.
@@ -285,6 +311,7 @@ impl ProcessResolver {
 
     fn full_rescan(&mut self, listed: &[u32], why: FullRescan) {
         let t = Instant::now();
+        self.unresolved.clear();
         let live: IdSet<u32> = listed.iter().copied().collect();
         self.forget_unlisted(&live);
         for &pid in listed {
@@ -375,8 +402,21 @@ impl ProcessResolver {
         if entry.denied {
             let status =
                 std::fs::read_to_string(self.proc_root.join(pid.to_string()).join("status"));
-            match classify_refusal(status.ok().as_deref(), nix::unistd::geteuid().as_raw()) {
-                Refusal::Exiting => return,
+            let refusal = match &status {
+                Ok(text) => classify_refusal(Some(text), nix::unistd::geteuid().as_raw()),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        || e.raw_os_error() == Some(libc::ESRCH) =>
+                {
+                    Refusal::Exiting
+                }
+                // Refused too (a security module, hidepid=1): a live process we may not
+                // look at, not a vanished one.
+                Err(_) => Refusal::OtherUser,
+            };
+            match refusal {
+                // Cached with no inodes, so an unreaped zombie is not re-read every poll.
+                Refusal::Exiting => entry.denied = false,
                 Refusal::OwnUser => {}
                 Refusal::OtherUser => entry.denied_other_user = true,
             }

@@ -111,143 +111,6 @@ fn parses_socket_links_and_start_time() {
 }
 
 #[test]
-fn finds_hidepid_in_mountinfo() {
-    let plain = "22 27 0:21 / /proc rw,relatime - proc proc rw\n";
-    let hidden = "22 27 0:21 / /proc rw,relatime - proc proc rw,hidepid=invisible\n";
-    let hidden_old = "22 27 0:21 / /proc rw,relatime,hidepid=2 - proc proc rw\n";
-    let off = "22 27 0:21 / /proc rw - proc proc rw,hidepid=off\n";
-    let other = "30 27 0:40 / /mnt/proc rw - proc proc rw,hidepid=noaccess\n";
-    let proc = Path::new("/proc");
-    assert!(!hidepid_in_mountinfo(plain, proc));
-    assert!(hidepid_in_mountinfo(hidden, proc));
-    assert!(hidepid_in_mountinfo(hidden_old, proc));
-    assert!(!hidepid_in_mountinfo(off, proc));
-    assert!(!hidepid_in_mountinfo(other, proc));
-    assert!(hidepid_in_mountinfo(other, Path::new("/mnt/proc")));
-    assert!(!hidepid_in_mountinfo(&format!("{hidden}{plain}"), proc));
-}
-
-#[test]
-fn reason_follows_the_facts() {
-    const NONE: Caps = Caps {
-        sys_ptrace: false,
-        dac_read_search: false,
-    };
-    const PTRACE: Caps = Caps {
-        sys_ptrace: true,
-        dac_read_search: false,
-    };
-    const DAC: Caps = Caps {
-        sys_ptrace: false,
-        dac_read_search: true,
-    };
-    let f = |unattributed, denied_pids, hidepid, caps| AttributionFacts {
-        unattributed,
-        denied_pids,
-        denied_other_users: denied_pids,
-        hidepid,
-        caps,
-    };
-    use UnattributedReason::*;
-    assert_eq!(unattributed_reason(&f(0, 5, true, NONE)), None);
-    // hidepid with nothing denied: the other pids are absent.
-    assert_eq!(unattributed_reason(&f(3, 0, true, NONE)), Some(HidePid));
-    // Only own non-dumpable pids refused (a CI run saw one during exec of a setcap binary):
-    // still hidepid, not "not root".
-    let own_only = AttributionFacts {
-        denied_other_users: 0,
-        ..f(3, 1, true, NONE)
-    };
-    assert_eq!(unattributed_reason(&own_only), Some(HidePid));
-    assert_eq!(
-        unattributed_reason(&AttributionFacts {
-            hidepid: false,
-            ..own_only
-        }),
-        Some(NotRoot)
-    );
-    // hidepid's gid= exemption: pids visible, fds still closed.
-    assert_eq!(unattributed_reason(&f(3, 5, true, NONE)), Some(NotRoot));
-    assert_eq!(unattributed_reason(&f(3, 5, false, NONE)), Some(NotRoot));
-    assert_eq!(
-        unattributed_reason(&f(3, 5, false, PTRACE)),
-        Some(MissingDacReadSearch)
-    );
-    assert_eq!(
-        unattributed_reason(&f(3, 5, true, PTRACE)),
-        Some(MissingDacReadSearch)
-    );
-    assert_eq!(
-        unattributed_reason(&f(3, 5, false, DAC)),
-        Some(MissingSysPtrace)
-    );
-    // DAC alone under hidepid: the pids stay invisible, nothing is denied.
-    assert_eq!(
-        unattributed_reason(&f(3, 0, true, DAC)),
-        Some(MissingSysPtrace)
-    );
-    assert_eq!(
-        unattributed_reason(&f(3, 5, true, Caps::BOTH)),
-        Some(Restricted)
-    );
-    assert_eq!(
-        unattributed_reason(&f(3, 5, false, Caps::BOTH)),
-        Some(Restricted)
-    );
-    assert_eq!(unattributed_reason(&f(3, 0, true, Caps::BOTH)), Some(Raced));
-    for caps in [NONE, PTRACE, DAC, Caps::BOTH] {
-        assert_eq!(unattributed_reason(&f(3, 0, false, caps)), Some(Raced));
-    }
-}
-
-#[test]
-fn refusals_are_classified_from_status() {
-    let status = |state: &str, uids: &str| format!("Name:\tx\nState:\t{state}\nUid:\t{uids}\n");
-    let c = |st: &str, uid| classify_refusal(Some(st), uid);
-    assert_eq!(classify_refusal(None, 0), Refusal::Exiting);
-    assert_eq!(c("", 0), Refusal::Exiting);
-    assert_eq!(c(&status("Z (zombie)", "0\t0\t0\t0"), 7), Refusal::Exiting);
-    assert_eq!(c(&status("X (dead)", "0\t0\t0\t0"), 7), Refusal::Exiting);
-    assert_eq!(
-        c(&status("S (sleeping)", "7\t7\t7\t7"), 7),
-        Refusal::OwnUser
-    );
-    assert_eq!(
-        c(&status("R (running)", "0\t0\t0\t0"), 7),
-        Refusal::OtherUser
-    );
-    // A setuid binary run by uid 7: effective root is another user's process.
-    assert_eq!(
-        c(&status("S (sleeping)", "7\t0\t0\t0"), 7),
-        Refusal::OtherUser
-    );
-    // The fs uid alone is not part of the check.
-    assert_eq!(
-        c(&status("S (sleeping)", "7\t7\t7\t0"), 7),
-        Refusal::OwnUser
-    );
-    // The real file of this test process: alive, ours.
-    let me = std::fs::read_to_string("/proc/self/status").expect("status");
-    let uid = nix::unistd::geteuid().as_raw();
-    assert_eq!(c(&me, uid), Refusal::OwnUser);
-    assert_eq!(c(&me, uid.wrapping_add(1)), Refusal::OtherUser);
-}
-
-#[test]
-fn capeff_bits() {
-    assert_eq!(Caps::from_capeff(0), Caps::default());
-    assert_eq!(Caps::from_capeff(0x0000_01ff_ffff_ffff), Caps::BOTH);
-    let ptrace = Caps::from_capeff(1 << 19);
-    assert!(ptrace.sys_ptrace && !ptrace.dac_read_search);
-    let dac = Caps::from_capeff(1 << 2);
-    assert!(!dac.sys_ptrace && dac.dac_read_search);
-    // Docker's default set: CAP_DAC_OVERRIDE opens the directories, CAP_SYS_PTRACE is absent,
-    // so a containerised root is told that one is missing, not that it is not root.
-    let docker = Caps::from_capeff(0x0000_0000_a804_25fb);
-    assert!(!docker.sys_ptrace && docker.dac_read_search);
-}
-
-#[test]
 fn request_sockets_follow_their_listener() {
     let mut socks = vec![
         sock(
@@ -484,71 +347,29 @@ fn live_sockets_of_this_process() {
     assert_eq!(procs[&me].uid, nix::unistd::getuid().as_raw());
 }
 
-#[test]
-fn a_shared_resolver_scans_once_per_round() {
-    let live = |l: &TcpListener| {
-        vec![with_inode(
-            sock(
-                TcpState::Listen,
-                "127.0.0.1:1",
-                "0.0.0.0:0",
-                Owner::Unresolved,
-            ),
-            inode_of(l),
-        )]
-    };
-    // No unknown-inode rescan within the test: only a new round may scan again.
-    let shared = SharedResolver::with_resolver(ProcessResolver::new().with_policy(RescanPolicy {
-        unknown_min_interval: Duration::from_secs(3600),
-        ..RescanPolicy::default()
-    }));
-    let me = Owner::Process(std::process::id());
-    let first = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut a = live(&first);
-    shared.attribute(0, &mut a);
-    assert_eq!(a[0].owner, me);
-    // Another namespace's sockets in the same round: the first scan's maps, no new probe.
-    let second = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut b = live(&second);
-    let (_, why) = shared.attribute(0, &mut b);
-    assert_eq!(b[0].owner, Owner::Unattributed, "round 0 scanned again");
-    assert!(
-        why.reason.is_some(),
-        "an unattributed socket without a reason"
-    );
-    let mut a = live(&first);
-    shared.attribute(0, &mut a);
-    assert_eq!(a[0].owner, me);
-    // The next round scans.
-    let mut b = live(&second);
-    shared.attribute(1, &mut b);
-    assert_eq!(b[0].owner, me);
-    assert!(shared.last_scan_stats().pids_rescanned > 0);
-}
-
-#[test]
-fn live_child_is_attributed_with_its_comm() {
+/// A python3 child holding one listener, and that listener's inode; `None` without python3.
+fn listener_child() -> Option<(std::process::Child, u64)> {
     let script = "import socket,os,sys\n\
                   s=socket.socket()\n\
                   s.bind(('127.0.0.1',0))\n\
                   s.listen()\n\
                   print(os.fstat(s.fileno()).st_ino, flush=True)\n\
                   sys.stdin.read()\n";
-    let Ok(mut child) = Command::new("python3")
+    let mut child = Command::new("python3")
         .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-    else {
-        eprintln!("python3 missing: skipped");
-        return;
-    };
+        .ok()?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let inode: u64 = line.trim().parse().unwrap();
-    let mut socks = vec![with_inode(
+    Some((child, line.trim().parse().unwrap()))
+}
+
+fn listener_record(inode: u64) -> Vec<SocketRecord> {
+    vec![with_inode(
         sock(
             TcpState::Listen,
             "127.0.0.1:1",
@@ -556,7 +377,52 @@ fn live_child_is_attributed_with_its_comm() {
             Owner::Unresolved,
         ),
         inode,
-    )];
+    )]
+}
+
+#[test]
+fn a_shared_resolver_scans_once_per_round() {
+    let shared = SharedResolver::new();
+    let me = Owner::Process(std::process::id());
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut a = listener_record(inode_of(&first));
+    shared.attribute(0, &mut a);
+    assert_eq!((a[0].owner, shared.probes()), (me, 1));
+    // Another namespace's sockets in the same round, all mapped: no new probe.
+    let mut again = listener_record(inode_of(&first));
+    shared.attribute(0, &mut again);
+    assert_eq!((again[0].owner, shared.probes()), (me, 1));
+    // A socket opened since the scan, by a new process: probed at once, named this round.
+    let Some((mut child, inode)) = listener_child() else {
+        panic!("python3 is required (tests/run-all.sh installs it)");
+    };
+    let mut b = listener_record(inode);
+    shared.attribute(0, &mut b);
+    let pid = child.id();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((b[0].owner, shared.probes()), (Owner::Process(pid), 2));
+    // An inode no probe can name (another user's, say) probes once, not in every namespace.
+    let nobodys = u64::from(u32::MAX) + 7;
+    for _ in 0..3 {
+        let mut c = listener_record(nobodys);
+        shared.attribute(0, &mut c);
+        assert_eq!((c[0].owner, shared.probes()), (Owner::Unattributed, 3));
+    }
+    // The next round probes again; a straggler of an older round reuses the newer scan.
+    shared.attribute(1, &mut listener_record(inode_of(&first)));
+    assert_eq!(shared.probes(), 4);
+    shared.attribute(0, &mut listener_record(inode_of(&first)));
+    assert_eq!(shared.probes(), 4);
+}
+
+#[test]
+fn live_child_is_attributed_with_its_comm() {
+    let Some((mut child, inode)) = listener_child() else {
+        eprintln!("python3 missing: skipped");
+        return;
+    };
+    let mut socks = listener_record(inode);
     let mut r = ProcessResolver::new();
     let (procs, _) = r.attribute(&mut socks);
     let pid = child.id();

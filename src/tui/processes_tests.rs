@@ -1,6 +1,6 @@
 //! Unit tests for the Processes view's rows: they add up to the aggregate (or to the
 //! filtered sockets) state by state, the rows that are not processes stay pinned below the
-//! processes under every sort, and Enter on one opens nothing and says why.
+//! processes under every sort, and Enter on one lists exactly its sockets (or says why not).
 
 use super::*;
 use crate::analyze::aggregate::tests::{snapshot, sock};

@@ -149,3 +149,7 @@ pub fn classify_refusal(status: Option<&str>, uid: u32) -> Refusal {
         Refusal::OwnUser
     }
 }
+
+#[cfg(test)]
+#[path = "diagnosis_tests.rs"]
+mod tests;

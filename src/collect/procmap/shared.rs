@@ -34,8 +34,9 @@ impl SharedResolver {
         })))
     }
 
-    /// Attributes sockets collected in `round` (a tick, a sample): the first call of a
-    /// round scans `/proc`, later calls of the same round reuse that scan.
+    /// Attributes sockets collected in `round` (a tick, a sample; rounds only grow): the
+    /// first call of a round probes `/proc`, later calls of that round (or a straggler of
+    /// an older one) reuse the scan unless they hold an inode it did not map.
     pub fn attribute(
         &self,
         round: u64,
@@ -43,16 +44,18 @@ impl SharedResolver {
     ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         // A panic elsewhere leaves at worst a stale cache, which the next scan corrects.
         let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if g.scanned == Some(round) {
+        if g.scanned.is_some_and(|s| round <= s) {
             return g.resolver.attribute_from_last_scan(sockets);
         }
+        let out = g.resolver.attribute(sockets);
+        // Only once the scan is whole: a panic mid-scan leaves the round unscanned.
         g.scanned = Some(round);
-        g.resolver.attribute(sockets)
+        out
     }
 
-    /// What the last scan did (for tests).
-    pub fn last_scan_stats(&self) -> super::ScanStats {
+    /// How many times the pids were probed, ever (for tests).
+    pub fn probes(&self) -> u64 {
         let g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        g.resolver.last_scan_stats().clone()
+        g.resolver.probes()
     }
 }
