@@ -15,7 +15,7 @@
 //! server, a frozen ssh session) let the collector queue one such tick per interval for as
 //! long as it lasted (RELIABILITY.md: +180 MB in 20 s at 20k sockets). So after each tick
 //! (or tick error) the collector waits until the UI loop has folded it in and drawn it
-//! ([`ToSource::Taken`]) before it collects again; a tick due meanwhile is collected as
+//! (`ToSource::Taken`) before it collects again; a tick due meanwhile is collected as
 //! soon as that word comes, so a slow UI stretches the interval the way a slow tick does.
 //! Keys and signals do not wait on any of this. Live memory is then the tick on screen plus
 //! at most one being built or queued. The player holds its frames back the same way.
