@@ -583,7 +583,10 @@ fn a_non_reader_whose_response_fits_in_the_kernel_buffers_leaves_no_socket_behin
     wait_for("server sockets gone", Duration::from_secs(5), || {
         gone(port, &slow) == slow.len()
     });
-    eprintln!("non-readers' server sockets gone after {:?}", t0.elapsed());
+    eprintln!(
+        "{body}-byte body: non-readers' server sockets gone after {:?}",
+        t0.elapsed()
+    );
     assert_eq!(get(a, "/metrics").0, 200);
     drop(slow);
     h.shutdown();
