@@ -12,17 +12,29 @@
 //! and fit in [`MAX_HEAD`] bytes (else `431`, or `400` when even the request line does not
 //! fit). At most [`ServeOptions::max_pending`] connections are held, and as many more may be
 //! with the workers, each capped at half of what the open-file limit leaves after
-//! [`FD_RESERVE`] (but at least 16, so a tiny limit still serves); when full, the oldest held
-//! connection is closed so a new client always gets in. A response must be written within
-//! [`ServeOptions::write_timeout`] of a worker taking the request up, else the connection is
-//! reset; unsent responses come to at most [`ServeOptions::max_unsent`] bytes together, and
+//! [`FD_RESERVE`] (but at least 16, so a tiny limit still serves). When full, a held
+//! connection is closed so a new client always gets in: the oldest still sending its head,
+//! else the oldest draining one, and only when every held connection is a response being
+//! written, the most stalled of those ([`take_victim`]); so a flood of idle connections
+//! cannot cut a scrape's response short.
+//!
+//! A response must be written and delivered within [`ServeOptions::write_timeout`] of a
+//! worker taking the request up, else the connection is reset. Unsent responses (bytes not
+//! yet taken by the socket) come to at most [`ServeOptions::max_unsent`] bytes together, and
 //! one that would exceed it resets connections until it fits: those whose clients have not
 //! read at all first, then those that have gone longest without reading (a stalled
-//! reader's response, not a new scrape, is what gives).
+//! reader's response, not a new scrape, is what gives). A response larger than the cap on
+//! its own resets only clients that have read nothing and is then sent over the cap
+//! ([`make_room`]). What is charged is a response's unsent bytes, counting the per-tick data
+//! it shares with other scrapes once per response; the shared data itself stays allocated
+//! until the last response using it is written, whatever the charge says.
+//!
 //! Answered connections come back here for a lingering close: our side is shut for writing
 //! and the client's leftovers are read and discarded for at most [`LINGER`], because closing
 //! with unread input makes the kernel send a reset that can destroy the response before the
-//! client reads it.
+//! client reads it. If the kernel has not delivered the whole response when the linger ends,
+//! the drain goes on until the write deadline and the connection is then reset, because a
+//! plain close would leave an orphaned socket holding the undelivered bytes.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -64,8 +76,9 @@ enum Phase {
     Head(Vec<u8>),
     /// Answered, but the client has not taken all of the response yet; the rest.
     Write(Outgoing),
-    /// Answered and shut for writing; discarding input until EOF. The bytes discarded.
-    Drain(usize),
+    /// Answered and shut for writing; discarding input until EOF. The bytes discarded, and
+    /// the write deadline: a response the kernel still holds then is reset, not orphaned.
+    Drain(usize, Instant),
 }
 
 struct Conn {
@@ -83,11 +96,12 @@ impl Conn {
         }
     }
 
-    fn drain(stream: TcpStream) -> Conn {
+    fn drain(stream: TcpStream, write_deadline: Instant) -> Conn {
+        let now = Instant::now();
         Conn {
             stream,
-            phase: Phase::Drain(0),
-            deadline: Instant::now() + LINGER,
+            phase: Phase::Drain(0, write_deadline),
+            deadline: now + LINGER,
         }
     }
 }
@@ -145,7 +159,7 @@ impl Acceptor {
             let mut unsent: usize = conns.iter().map(Conn::held).sum();
             while let Ok(done) = answered.try_recv() {
                 match done {
-                    Answered::Sent(stream) => conns.push_back(Conn::drain(stream)),
+                    Answered::Sent(stream, until) => conns.push_back(Conn::drain(stream, until)),
                     Answered::Unsent(stream, out) => {
                         make_room(&mut conns, &mut unsent, out.unsent(), opts.max_unsent);
                         unsent += out.unsent();
@@ -193,17 +207,17 @@ impl Acceptor {
                     Next::Keep
                 };
                 let next = match next {
-                    Next::Keep if now >= conn.deadline => expire(&mut conn, &mut scratch),
+                    Next::Keep if now >= conn.deadline => expire(&mut conn, &mut scratch, now),
                     other => other,
                 };
                 match next {
                     Next::Keep => kept.push_back(conn),
                     Next::Close => {}
                     Next::Abort => abort(&conn.stream),
-                    Next::Reject(r) => kept.push_back(reject(conn.stream, &r)),
+                    Next::Reject(r) => kept.push_back(reject(conn.stream, &r, &opts)),
                     Next::Dispatch(head) => {
                         if in_flight.load(Ordering::SeqCst) >= max_in_flight {
-                            kept.push_back(reject(conn.stream, &busy()));
+                            kept.push_back(reject(conn.stream, &busy(), &opts));
                             continue;
                         }
                         in_flight.fetch_add(1, Ordering::SeqCst);
@@ -263,7 +277,7 @@ fn wait_ready(
     for c in conns {
         let flags = match c.phase {
             Phase::Write(_) => PollFlags::POLLOUT,
-            Phase::Head(_) | Phase::Drain(_) => PollFlags::POLLIN,
+            Phase::Head(_) | Phase::Drain(..) => PollFlags::POLLIN,
         };
         fds.push(PollFd::new(c.stream.as_fd(), flags));
     }
@@ -277,8 +291,8 @@ fn wait_ready(
     ))
 }
 
-/// Accepts up to [`ACCEPT_BATCH`] waiting connections, evicting the oldest held connection
-/// whenever the table is full or the process is out of file descriptors.
+/// Accepts up to [`ACCEPT_BATCH`] waiting connections, evicting a held connection (see
+/// [`take_victim`]) whenever the table is full or the process is out of file descriptors.
 fn accept_batch(
     listener: &TcpListener,
     conns: &mut VecDeque<Conn>,
@@ -292,9 +306,11 @@ fn accept_batch(
                 if stream.set_nonblocking(true).is_err() {
                     continue;
                 }
+                // Bounded: each pass removes one connection, and the table is not empty.
                 while conns.len() >= max_pending {
-                    if let Some(old) = conns.pop_front() {
-                        evict(old);
+                    match take_victim(conns) {
+                        Some(old) => evict(old),
+                        None => break,
                     }
                 }
                 let now = Instant::now();
@@ -306,7 +322,7 @@ fn accept_batch(
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                match conns.pop_front() {
+                match take_victim(conns) {
                     Some(old) => evict(old),
                     None => {
                         *accept_after = Instant::now() + Duration::from_millis(50);
@@ -331,23 +347,38 @@ fn accept_batch(
 /// those that have gone longest without reading. `unsent` is what `conns` hold now. A scraper
 /// that reads is in the second group within one poll round, so a flood of clients that do
 /// not read evicts its own kind first, even when the scraper connected before them.
+///
+/// A response larger than the cap on its own cannot be made to fit: for it only clients that
+/// have read nothing are reset, never one that is reading, and it is sent over the cap. So
+/// the total stays under `cap` plus one such response from a non-reader plus those of
+/// readers, and a cap set below one scrape does not cut every slow reader's response short.
 fn make_room(conns: &mut VecDeque<Conn>, unsent: &mut usize, need: usize, cap: usize) {
+    let oversized = need > cap;
     // Bounded: each pass removes one connection.
     while unsent.saturating_add(need) > cap {
-        let stalled = conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match &c.phase {
-                Phase::Write(out) => Some((out.reading(), out.progress, i)),
-                _ => None,
-            })
-            .min();
-        let Some((_, _, i)) = stalled else { return };
+        let Some(i) = most_stalled(conns) else { return };
+        if oversized && matches!(&conns[i].phase, Phase::Write(out) if out.reading()) {
+            return;
+        }
         if let Some(old) = conns.remove(i) {
             *unsent = unsent.saturating_sub(old.held());
             abort(&old.stream);
         }
     }
+}
+
+/// The index of the response being written whose client is most stalled: one that has read
+/// nothing since the first write before any that has, then the longest without reading.
+fn most_stalled(conns: &VecDeque<Conn>) -> Option<usize> {
+    conns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match &c.phase {
+            Phase::Write(out) => Some((out.reading(), out.progress, i)),
+            _ => None,
+        })
+        .min()
+        .map(|(_, _, i)| i)
 }
 
 /// Reads what the connection has for us, or writes what it will take of its response.
@@ -357,14 +388,14 @@ fn advance(conn: &mut Conn, scratch: &mut [u8], shared: &Shared) -> Next {
         Phase::Write(out) => match out.flush(&conn.stream) {
             Ok(true) => {
                 out.finish(&conn.stream, shared);
-                conn.phase = Phase::Drain(0);
+                conn.phase = Phase::Drain(0, out.deadline);
                 conn.deadline = Instant::now() + LINGER;
                 Next::Keep
             }
             Ok(false) => Next::Keep,
             Err(_) => Next::Close,
         },
-        Phase::Drain(discarded) => {
+        Phase::Drain(discarded, _) => {
             // Bounded: each pass discards at least one byte and stops at MAX_DISCARD.
             loop {
                 match conn.stream.read(scratch) {
@@ -372,7 +403,7 @@ fn advance(conn: &mut Conn, scratch: &mut [u8], shared: &Shared) -> Next {
                     Ok(n) => {
                         *discarded += n;
                         if *discarded >= MAX_DISCARD {
-                            return Next::Close;
+                            return close_or_reset(&conn.stream);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Keep,
@@ -415,8 +446,9 @@ fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, scratch: &mut [u8]) -> N
 }
 
 /// The connection's deadline passed: a head still missing gets `408`; a response not yet
-/// taken is cut short; a drain just ends.
-fn expire(conn: &mut Conn, scratch: &mut [u8]) -> Next {
+/// taken is cut short; a drain ends, gracefully once the kernel has delivered the whole
+/// response, else it waits for that until the write deadline and then resets.
+fn expire(conn: &mut Conn, scratch: &mut [u8], now: Instant) -> Next {
     match &mut conn.phase {
         Phase::Head(buf) => {
             // Bytes that arrived after the last poll are read first: they may complete the
@@ -427,8 +459,45 @@ fn expire(conn: &mut Conn, scratch: &mut [u8]) -> Next {
             }
         }
         Phase::Write(_) => Next::Abort,
-        Phase::Drain(_) => Next::Close,
+        Phase::Drain(_, until) => {
+            if undelivered(&conn.stream) == 0 {
+                Next::Close
+            } else if now >= *until {
+                Next::Abort
+            } else {
+                // A slow but reading client still gets the end of its response; a
+                // non-reader is reset at the write deadline, like one still in Write.
+                conn.deadline = (now + LINGER).min(*until);
+                Next::Keep
+            }
+        }
     }
+}
+
+/// How to end a drain early: a plain close when the kernel has delivered the whole response,
+/// else a reset. A plain close would leave an orphaned FIN_WAIT1 socket that keeps the
+/// undelivered bytes for as long as the client's window stays shut.
+fn close_or_reset(stream: &TcpStream) -> Next {
+    if undelivered(stream) == 0 {
+        Next::Close
+    } else {
+        Next::Abort
+    }
+}
+
+/// Response bytes the kernel still holds for `stream`: written but not acknowledged by the
+/// client (`SIOCOUTQ`). Our FIN takes a sequence number too, so it is counted as one byte
+/// until acknowledged and left out here: only data is worth a reset. When the query fails
+/// this says 0 (a plain close, the behaviour without it).
+fn undelivered(stream: &TcpStream) -> usize {
+    let mut outq: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (= TIOCOUTQ) writes one int to the pointer given, which is a local
+    // that outlives the call; the fd is open for as long as `stream` is borrowed.
+    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &raw mut outq) };
+    if rc != 0 {
+        return 0;
+    }
+    usize::try_from(outq).unwrap_or(0).saturating_sub(1)
 }
 
 fn busy() -> Response {
@@ -438,21 +507,47 @@ fn busy() -> Response {
 /// Answers from this thread and starts the lingering close. The response is a few hundred
 /// bytes written first on a fresh connection, so one non-blocking write fits in the socket
 /// buffer; if it does not, the client was not reading anyway.
-fn reject(mut stream: TcpStream, r: &Response) -> Conn {
+fn reject(mut stream: TcpStream, r: &Response, opts: &ServeOptions) -> Conn {
     let _ = stream.write(&http::serialize(r, false));
     let _ = stream.shutdown(Shutdown::Write);
-    Conn::drain(stream)
+    Conn::drain(stream, Instant::now() + opts.write_timeout)
 }
 
-/// Closes the oldest connection to make room; one that was still sending its head is told
-/// `503` first, best effort.
+/// Removes the connection to evict when the table is full: the oldest still sending its
+/// head (idle and slowloris clients cost a new client nothing), else the oldest draining
+/// one (its response is written; only the close is cut short, and a reset if the kernel
+/// still holds some of it), and only then a response being written, the most stalled
+/// first as in [`make_room`]. The newcomer is never refused: it may be the scrape, and
+/// with the table full of responses being written the one that gives is the client that
+/// has gone longest without reading.
+fn take_victim(conns: &mut VecDeque<Conn>) -> Option<Conn> {
+    let rank = |c: &Conn| match &c.phase {
+        Phase::Head(_) => 0,
+        Phase::Drain(..) => 1,
+        Phase::Write(_) => 2,
+    };
+    let best = conns.iter().map(rank).min()?;
+    let i = if best < 2 {
+        conns.iter().position(|c| rank(c) == best)?
+    } else {
+        most_stalled(conns)?
+    };
+    conns.remove(i)
+}
+
+/// Closes an evicted connection; one that was still sending its head is told `503` first,
+/// best effort; one whose response the kernel still holds is reset.
 fn evict(mut old: Conn) {
     match old.phase {
         Phase::Head(_) => {
             let _ = old.stream.write(&http::serialize(&busy(), false));
         }
         Phase::Write(_) => abort(&old.stream),
-        Phase::Drain(_) => {}
+        Phase::Drain(..) => {
+            if let Next::Abort = close_or_reset(&old.stream) {
+                abort(&old.stream);
+            }
+        }
     }
 }
 

@@ -198,8 +198,9 @@ impl Outgoing {
 
 /// What a worker hands back to the acceptor.
 pub(crate) enum Answered {
-    /// Response written and the connection shut for writing: drain it, then close.
-    Sent(TcpStream),
+    /// Response written and the connection shut for writing: drain it, then close; the
+    /// write deadline, by which the kernel must have delivered it too.
+    Sent(TcpStream, Instant),
     /// The socket took part of the response: send the rest as the client reads.
     Unsent(TcpStream, Outgoing),
 }
@@ -280,7 +281,7 @@ fn answer(job: Job, shared: &Shared, opts: &ServeOptions) -> Option<Answered> {
     match out.flush(&stream) {
         Ok(true) => {
             out.finish(&stream, shared);
-            Some(Answered::Sent(stream))
+            Some(Answered::Sent(stream, deadline))
         }
         Ok(false) => {
             out.first = out.sent;

@@ -66,15 +66,19 @@ pub struct ServeOptions {
     /// Time a client has from connect to send its whole request head; then `408` and close.
     pub header_timeout: Duration,
     /// Most connections held open at once (heads arriving, responses being sent, answered
-    /// ones draining); when full, the oldest is closed to let a new one in.
+    /// ones draining); when full, one is closed to let a new one in: the oldest still
+    /// sending its head, else the oldest draining, else the most stalled response.
     pub max_pending: usize,
-    /// Time from a worker taking a request up to the last byte of its response; a client
-    /// that reads slower is disconnected (reset), its response cut short.
+    /// Time from a worker taking a request up to the last byte of its response being
+    /// delivered (acknowledged by the client); a client that reads slower is disconnected
+    /// (reset), its response cut short. A response written whole at once is first given
+    /// the 1 s lingering close, so it is reset no sooner than that.
     pub write_timeout: Duration,
     /// Most bytes of responses not yet taken by their clients' sockets, together. When a new
     /// one would exceed it, connections whose clients do not read (not at all first, then
-    /// longest without reading) are reset, their responses cut short, until it fits; a
-    /// single response larger than the whole cap is still sent. The per-tick data part is
+    /// longest without reading) are reset, their responses cut short, until it fits. A
+    /// single response larger than the whole cap resets only clients that have read
+    /// nothing, and is then sent over the cap. The per-tick data part is
     /// shared, not copied, but it is counted in full for each response (it is what fills
     /// each client's kernel buffers).
     pub max_unsent: usize,
