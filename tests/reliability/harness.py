@@ -125,7 +125,13 @@ def read_line(p, timeout):
 
 
 def proc_sample(pid):
-    """(VmRSS KiB, VmHWM KiB, open fds) of a live process."""
+    """(VmRSS KiB, VmHWM KiB, open fds at rest) of a live process.
+
+    sockscope holds one /proc file or directory open for a moment at a time while it
+    collects (a pid's fd directory, a counters file); a sample that lands then would read
+    one fd above rest, and with few samples that one reads as growth. So one fd open on
+    /proc is not counted; a leak of such handles still shows from the second one on.
+    """
     rss = hwm = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -133,7 +139,16 @@ def proc_sample(pid):
                 rss = int(line.split()[1])
             elif line.startswith("VmHWM:"):
                 hwm = int(line.split()[1])
-    return rss, hwm, len(os.listdir(f"/proc/{pid}/fd"))
+    fd_dir = f"/proc/{pid}/fd"
+    fds = on_proc = 0
+    for name in os.listdir(fd_dir):
+        try:
+            target = os.readlink(f"{fd_dir}/{name}")
+        except FileNotFoundError:
+            continue
+        fds += 1
+        on_proc += target.startswith("/proc/")
+    return rss, hwm, fds - min(on_proc, 1)
 
 
 def percentile(values, q):

@@ -191,9 +191,9 @@ def report(a, samples, final_ticks, elapsed, errs, warmup, churn_alive):
     for s in samples[::step] + samples[-1:]:
         print(f"{s[0]:7.0f} {s[1]:7} {s[2]:9} {s[3]:9} {s[4]:5}")
     if after:
-        # Compare the first and last tenth after warm-up by median: a sample can land
-        # mid-tick, while a /proc/PID/fd directory is open (one fd more than at rest); a leak
-        # moves the median, a transient does not.
+        # Compare the first and last tenth after warm-up by median: a leak moves the median,
+        # a sample that lands on a tick under construction does not. (The fd count already
+        # leaves out the one /proc handle a tick holds open for a moment: harness.proc_sample.)
         w = max(1, len(after) // 10)
         first, last = after[:w], after[-w:]
         rss0, rss1 = harness.percentile([s[2] for s in first], 50), harness.percentile([s[2] for s in last], 50)
