@@ -1,7 +1,8 @@
 //! One [`ProcessResolver`] for every namespace collected together. Pids and sockfs inodes
 //! are host-wide, so one `/proc` scan per round serves them all; a resolver per namespace
 //! scanned every fd of the host once per namespace and kept its own copy of the whole
-//! inode map (measured: 100 namespaces, 1.1 MB and one full scan each per tick).
+//! inode map (measured: 101 namespaces with 20k sockets on the host, `serve --all-netns`
+//! peaked at 315 MB against 41 MB shared; RELIABILITY.md section 10).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
