@@ -215,13 +215,6 @@ impl ProcessResolver {
             }
         }
         let out = self.assign(sockets);
-        let holders = &self.holders;
-        self.unresolved.extend(
-            sockets
-                .iter()
-                .filter(|s| s.inode != 0 && !holders.contains_key(&s.inode))
-                .map(|s| s.inode),
-        );
         self.stats.elapsed = started.elapsed();
         out
     }
@@ -243,9 +236,27 @@ impl ProcessResolver {
                 && !self.unresolved.contains(&s.inode)
         };
         if self.last_full.is_none() || sockets.iter().any(fresh) {
-            return self.attribute(sockets);
+            return self.attribute_noting_unresolved(sockets);
         }
         self.assign(sockets)
+    }
+
+    /// [`ProcessResolver::attribute`], then remembers the inodes it left unknown for
+    /// [`ProcessResolver::attribute_from_last_scan`] (only the shared path reads them, so a
+    /// single namespace's tick does not pay for the set).
+    pub fn attribute_noting_unresolved(
+        &mut self,
+        sockets: &mut [SocketRecord],
+    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
+        let out = self.attribute(sockets);
+        let holders = &self.holders;
+        self.unresolved.extend(
+            sockets
+                .iter()
+                .filter(|s| s.inode != 0 && !holders.contains_key(&s.inode))
+                .map(|s| s.inode),
+        );
+        out
     }
 
     /// How many times the pids were probed ([`ProcessResolver::attribute`] calls), ever.

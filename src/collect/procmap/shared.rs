@@ -48,7 +48,7 @@ impl SharedResolver {
         if g.scanned.is_some_and(|s| round <= s) {
             return g.resolver.attribute_from_last_scan(sockets);
         }
-        let out = g.resolver.attribute(sockets);
+        let out = g.resolver.attribute_noting_unresolved(sockets);
         // Only once the scan is whole: a panic mid-scan leaves the round unscanned.
         g.scanned = Some(round);
         out
