@@ -179,8 +179,8 @@ fn add(into: &mut StateCounts, from: &StateCounts) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::aggregate::aggregate;
     use crate::analyze::aggregate::tests::{snapshot, sock};
+    use crate::analyze::aggregate::{aggregate, Aggregate};
     use crate::model::Snapshot;
 
     fn sum(rows: &[Row<'_>]) -> StateCounts {
@@ -275,6 +275,16 @@ mod tests {
         assert_eq!(rows[1].pid_text(), "-");
     }
 
+    fn rows_of<'a>(snapshot: &'a Snapshot, aggregate: &'a Aggregate) -> Vec<Row<'a>> {
+        rows(
+            &SummaryView {
+                snapshot,
+                aggregate,
+            },
+            None,
+        )
+    }
+
     #[test]
     fn without_sockets_the_split_is_exact_or_the_kinds_share_a_row() {
         let mut full = live();
@@ -284,11 +294,7 @@ mod tests {
         let mut snap = live();
         snap.sockets.clear();
         // LAST_ACK ownerless: not all ownerless are TIME_WAIT, so the split is unknown.
-        let view = SummaryView {
-            snapshot: &snap,
-            aggregate: &agg,
-        };
-        let r = rows(&view, None);
+        let r = rows_of(&snap, &agg);
         assert_eq!(sum(&r), agg.states);
         assert_eq!(
             r.last().map(|r| r.kind),
@@ -297,11 +303,7 @@ mod tests {
         // All ownerless are TIME_WAIT: exact.
         full.sockets.retain(|s| s.state != TcpState::LastAck);
         agg = aggregate(&full);
-        let view = SummaryView {
-            snapshot: &snap,
-            aggregate: &agg,
-        };
-        let r = rows(&view, None);
+        let r = rows_of(&snap, &agg);
         assert_eq!(sum(&r), agg.states);
         let tail: Vec<_> = r[1..].iter().map(|r| (r.kind, r.states.total())).collect();
         assert_eq!(
@@ -312,11 +314,7 @@ mod tests {
         // One kind only: all of the rest is it.
         full.sockets.retain(|s| s.owner != Owner::Unattributed);
         agg = aggregate(&full);
-        let view = SummaryView {
-            snapshot: &snap,
-            aggregate: &agg,
-        };
-        let r = rows(&view, None);
+        let r = rows_of(&snap, &agg);
         assert_eq!(sum(&r), agg.states);
         assert_eq!(r.last().map(|r| r.kind), Some(RowKind::Ownerless));
     }
