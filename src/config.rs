@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::finding::RuleId;
+use crate::model::RuleId;
 
 /// Why a config file or an override was rejected. Display is one line naming the file, the
 /// line and the key where known.

@@ -5,7 +5,7 @@
 
 mod text;
 
-use crate::analyze::finding::RuleId;
+use crate::model::RuleId;
 use crate::model::{Sysctls, TcpState};
 use text::{Topic, RULES, STATES};
 
@@ -78,7 +78,7 @@ mod tests {
         for t in super::text::STATES.iter().chain(super::text::RULES) {
             for name in t.sysctls {
                 assert!(
-                    crate::collect::sysctl::TCP_SYSCTLS.contains(name),
+                    crate::model::TCP_SYSCTLS.contains(name),
                     "{name} is cited but not in TCP_SYSCTLS"
                 );
             }

@@ -1,9 +1,11 @@
-//! sockscope: a Linux TCP socket-state monitor.
+//! sockscope: a Linux socket-state monitor.
 //!
 //! Data flows one way: [`collect`] reads the kernel into a [`model::Snapshot`], [`analyze`]
-//! turns snapshots into counts, trends and findings, and the presenters ([`report`], and
-//! later the dashboard and the metrics endpoint) format them. No presenter touches the
-//! kernel and no collector knows about presentation.
+//! turns snapshots into counts, trends and findings, and the presenters ([`report`],
+//! [`serve`], [`tui`]) format them. [`mode`] wires one of each together per way of running
+//! sockscope. No presenter touches the kernel, no collector knows about analysis or
+//! presentation, and no presenter borrows from another. ARCHITECTURE.md draws the tree;
+//! `tests/architecture.rs` fails when an import runs against the flow.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -14,10 +16,9 @@ pub mod config;
 pub mod explain;
 pub mod fasthash;
 pub mod filter;
+pub mod mode;
 pub mod model;
-pub mod oneshot;
 pub mod record;
 pub mod report;
 pub mod serve;
-pub mod stream;
 pub mod tui;

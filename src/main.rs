@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sockscope::cli::{Cli, Command};
-use sockscope::oneshot::{self, is_broken_pipe, RunError};
+use sockscope::mode::{self, is_broken_pipe, RunError};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -34,23 +34,23 @@ fn check_config(cli: &Cli) -> Result<(), RunError> {
     if cli.global.config.is_none() && cli.global.thresholds.is_empty() {
         return Ok(());
     }
-    oneshot::thresholds(&cli.global).map(drop)
+    mode::thresholds(&cli.global).map(drop)
 }
 
 /// Runs the chosen mode; `Ok` carries the exit code (`check`'s verdict, else 0).
 fn run(cli: &Cli, out: &mut impl Write) -> Result<i32, RunError> {
     let g = &cli.global;
     match &cli.command {
-        Some(Command::Summary(args)) => oneshot::summary(g, args, out),
-        Some(Command::Sockets(args)) => oneshot::sockets(g, args, out),
-        Some(Command::Watch(args)) => sockscope::stream::watch(g, args, out),
-        Some(Command::Record(args)) => sockscope::stream::record(g, args),
-        Some(Command::Serve(args)) => sockscope::stream::serve(g, args),
-        Some(Command::DumpFloor) => oneshot::dump_floor(out),
-        Some(Command::Check(args)) => return oneshot::check(g, args, out),
-        Some(Command::Explain(args)) => oneshot::explain(g, args, out),
-        Some(Command::Replay(args)) => sockscope::stream::replay(&args.file),
-        None => sockscope::stream::dashboard(g, cli.interval),
+        Some(Command::Summary(args)) => mode::summary(g, args, out),
+        Some(Command::Sockets(args)) => mode::sockets(g, args, out),
+        Some(Command::Watch(args)) => mode::watch(g, args, out),
+        Some(Command::Record(args)) => mode::record(g, args),
+        Some(Command::Serve(args)) => mode::serve(g, args),
+        Some(Command::DumpFloor) => mode::dump_floor(out),
+        Some(Command::Check(args)) => return mode::check(g, args, out),
+        Some(Command::Explain(args)) => mode::explain(g, args, out),
+        Some(Command::Replay(args)) => mode::replay(&args.file),
+        None => mode::dashboard(g, cli.interval),
     }
     .map(|()| 0)
 }

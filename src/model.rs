@@ -9,7 +9,13 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 mod attribution;
+#[cfg(test)]
+pub(crate) mod fixtures;
+mod listener;
+mod rule;
 pub use attribution::{Attribution, UnattributedReason};
+pub use listener::{listener_matches, ListenerIndex};
+pub use rule::RuleId;
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
 /// sock_diag `idiag_state`).
@@ -416,6 +422,24 @@ pub struct KernelCounters {
     /// Tcp counters by name (CurrEstab is a gauge; the rest are counters).
     pub tcp: BTreeMap<String, u64>,
 }
+
+/// The sysctls shown next to verdicts, as dotted names.
+pub const TCP_SYSCTLS: &[&str] = &[
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.core.somaxconn",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_synack_retries",
+    "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_max_orphans",
+    "net.ipv4.tcp_orphan_retries",
+    "net.ipv4.tcp_syn_retries",
+];
 
 /// The sysctls the verdicts cite, read in the collected namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -288,7 +288,7 @@ fn alert_rules_pass_promtool() {
     }
     // Every detector rule has an alert.
     let rules = std::fs::read_to_string(format!("{dir}/sockscope-rules.yml")).unwrap();
-    for rule in sockscope::analyze::finding::RuleId::ALL {
+    for rule in sockscope::model::RuleId::ALL {
         assert!(
             rules.contains(&format!("rule: {}", rule.as_str())),
             "no alert for {}",

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use sockscope::analyze::engine::{Analysis, Analyzer};
-use sockscope::analyze::finding::{AlertPhase, RuleId, Severity};
+use sockscope::analyze::finding::{AlertPhase, Severity};
+use sockscope::model::RuleId;
 use sockscope::model::*;
 use sockscope::record::{parse_time, HeaderInfo, RecordError, Recorder, Recording, TOP_REMOTES};
 

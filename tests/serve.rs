@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use sockscope::analyze::aggregate::aggregate;
 use sockscope::analyze::engine::Analysis;
-use sockscope::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, Subject};
+use sockscope::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
+use sockscope::model::RuleId;
 use sockscope::model::*;
 use sockscope::serve::metrics::{
     assemble, render_data, render_fleet_data, render_status, to_prometheus_text, Status,

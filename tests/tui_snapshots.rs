@@ -12,7 +12,8 @@ use ratatui::Terminal;
 use sockscope::analyze::ages::SocketAges;
 use sockscope::analyze::aggregate::aggregate;
 use sockscope::analyze::engine::Analysis;
-use sockscope::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, Subject};
+use sockscope::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
+use sockscope::model::RuleId;
 use sockscope::model::*;
 use sockscope::tui::{draw, Action, App, Event, TickData, TuiOptions};
 

@@ -198,7 +198,7 @@ impl SocketAges {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::aggregate::tests::{snapshot, sock};
+    use crate::model::fixtures::{snapshot, sock};
     use crate::model::{Owner, TcpInfoLite};
 
     fn cw(cookie: Option<u64>, port: u16) -> SocketRecord {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::model::{Endpoint, Owner, ProcessInfo, Snapshot, SocketRecord, StateCounts, TcpState};
+use crate::model::{Endpoint, ListenerIndex, Owner, ProcessInfo, Snapshot, StateCounts, TcpState};
 
 /// Counts for one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,38 +67,6 @@ pub struct Aggregate {
     pub ownerless: u64,
     /// Sockets owned by a process procfs would not name.
     pub unattributed: u64,
-}
-
-/// Does a listener bound to `listen` accept connections arriving at `local`?
-pub fn listener_matches(listen: &Endpoint, local: &Endpoint) -> bool {
-    listen.port == local.port && (listen.ip.is_unspecified() || listen.ip == local.ip)
-}
-
-/// Index from port to the listeners on it, for matching request sockets to listeners.
-pub struct ListenerIndex<'a> {
-    by_port: HashMap<u16, Vec<&'a SocketRecord>>,
-}
-
-impl<'a> ListenerIndex<'a> {
-    /// Indexes the LISTEN sockets among `sockets`.
-    pub fn new(sockets: &'a [SocketRecord]) -> ListenerIndex<'a> {
-        let mut by_port: HashMap<u16, Vec<&SocketRecord>> = HashMap::new();
-        for s in sockets.iter().filter(|s| s.state == TcpState::Listen) {
-            by_port.entry(s.local.port).or_default().push(s);
-        }
-        ListenerIndex { by_port }
-    }
-
-    /// The listener that accepts connections to `local`: an exact address match wins over
-    /// a wildcard one.
-    pub fn find(&self, local: &Endpoint) -> Option<&'a SocketRecord> {
-        let cands = self.by_port.get(&local.port)?;
-        cands
-            .iter()
-            .find(|l| l.local.ip == local.ip)
-            .or_else(|| cands.iter().find(|l| listener_matches(&l.local, local)))
-            .copied()
-    }
 }
 
 /// Computes every grouping of `snap`.
@@ -221,45 +189,10 @@ fn listeners(snap: &Snapshot) -> Vec<ListenerRow> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::model::fixtures::{snapshot, sock};
     use crate::model::*;
-
-    pub(crate) fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
-        let mut s = SocketRecord::new(
-            state,
-            local.parse().unwrap(),
-            remote.parse().unwrap(),
-            owner,
-        );
-        s.inode = 1;
-        s
-    }
-
-    pub(crate) fn snapshot(sockets: Vec<SocketRecord>) -> Snapshot {
-        let mut processes = BTreeMap::new();
-        processes.insert(
-            42,
-            ProcessInfo {
-                pid: 42,
-                comm: "java".into(),
-                uid: 1000,
-                user: "app".into(),
-            },
-        );
-        Snapshot {
-            taken_at_ms: 0,
-            source: SourceKind::Netlink,
-            netns: "host".into(),
-            sockets,
-            processes,
-            attribution: Attribution::default(),
-            quality: SampleQuality::default(),
-            counters: None,
-            sysctls: None,
-            collect_us: 0,
-        }
-    }
 
     #[test]
     fn groups_by_process_listener_and_remote() {

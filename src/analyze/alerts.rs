@@ -10,8 +10,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Subject};
+use crate::analyze::finding::{Alert, AlertPhase, Finding, Subject};
 use crate::config::Thresholds;
+use crate::model::RuleId;
 
 /// Identity of an alert.
 pub type AlertKey = (RuleId, Subject, String);

@@ -12,4 +12,5 @@ pub mod detect;
 pub mod engine;
 pub mod finding;
 pub mod history;
+pub mod process_rows;
 pub mod rates;

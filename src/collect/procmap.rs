@@ -24,8 +24,8 @@ use nix::errno::Errno;
 use nix::fcntl::{readlinkat, OFlag};
 use nix::sys::stat::Mode;
 
-use crate::analyze::aggregate::ListenerIndex;
 use crate::fasthash::{IdMap, IdSet};
+use crate::model::ListenerIndex;
 use crate::model::{Attribution, Owner, ProcessInfo, SocketRecord, TcpState};
 
 mod diagnosis;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::*;
-use crate::analyze::aggregate::tests::sock;
+use crate::model::fixtures::sock;
 use crate::model::UnattributedReason;
 
 fn with_inode(mut s: SocketRecord, inode: u64) -> SocketRecord {

@@ -1,31 +1,14 @@
 //! The sysctls the verdicts cite, read from `/proc/sys`.
 //!
-//! Owns the list of names ([`TCP_SYSCTLS`]) and reading them. `/proc/sys/net` is resolved
+//! Reads the names in [`TCP_SYSCTLS`] (a list the model owns, since the explanations cite
+//! the same names). `/proc/sys/net` is resolved
 //! against the network namespace of the thread that opens it, so a collector thread that
 //! entered a namespace reads that namespace's values. Interpreting them (headroom, backlog
 //! caps) belongs to `analyze`; entering namespaces belongs to `netns`.
 
 use std::path::Path;
 
-use crate::model::Sysctls;
-
-/// The sysctls shown next to verdicts, as dotted names.
-pub const TCP_SYSCTLS: &[&str] = &[
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-    "net.ipv4.tcp_max_syn_backlog",
-    "net.core.somaxconn",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.tcp_synack_retries",
-    "net.ipv4.tcp_tw_reuse",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_max_tw_buckets",
-    "net.ipv4.tcp_max_orphans",
-    "net.ipv4.tcp_orphan_retries",
-    "net.ipv4.tcp_syn_retries",
-];
+use crate::model::{Sysctls, TCP_SYSCTLS};
 
 /// Collapses runs of whitespace (tabs in `ip_local_port_range`) to single spaces and trims.
 pub fn normalize_value(raw: &str) -> String {

@@ -1,6 +1,7 @@
-//! `--at TIME` for a recording: RFC 3339, a UTC time of day on the recording's day, or an
-//! offset from its start. Owns only this parsing (the `time` crate is built without its
-//! parser, and these three forms are small).
+//! Time as recordings and reports spell it: [`rfc3339`] for writing, and `--at TIME` for
+//! reading a recording back (RFC 3339, a UTC time of day on the recording's day, or an
+//! offset from its start; the `time` crate is built without its parser, and these three
+//! forms are small).
 
 use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
 
@@ -155,6 +156,18 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     let offset = UtcOffset::from_whole_seconds(i32::try_from(offset_s).ok()?).ok()?;
     let at = PrimitiveDateTime::new(date, tod).assume_offset(offset);
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Formats milliseconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::time::rfc3339;
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
-use crate::report::rfc3339;
 
 use super::format::{Header, HeaderKind, Tick, SCHEMA_VERSION};
 use super::RecordError;

@@ -195,7 +195,8 @@ pub fn write_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::finding::{RuleId, Subject};
+    use crate::analyze::finding::Subject;
+    use crate::model::RuleId;
 
     fn f(sev: Severity, count: u64, msg: &str) -> Finding {
         Finding {

@@ -7,9 +7,10 @@ use std::io::{self, Write};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::process_rows::{self, RowKind};
-use super::{rfc3339, truncate, SummaryOpts, SummaryView};
+use super::{truncate, SummaryOpts, SummaryView};
+use crate::analyze::process_rows::{self, RowKind};
 use crate::model::{Owner, Snapshot, SocketRecord, StateCounts, TcpState};
+use crate::record::time::rfc3339;
 
 /// The schema version of every JSON document sockscope writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -92,7 +93,7 @@ struct ProcessJson<'a> {
     states: StatesJson,
 }
 
-/// Sockets `processes` does not list (see [`super::process_rows`]), so that `processes`
+/// Sockets `processes` does not list (see [`crate::analyze::process_rows`]), so that `processes`
 /// and these add up to `total` and `states`.
 #[derive(Serialize)]
 struct RemainderJson {
@@ -184,7 +185,7 @@ fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
                 states: StatesJson(p.states),
             })
             .collect(),
-        processes_remainder: process_rows::rows(view, opts.top)
+        processes_remainder: process_rows::rows(view.snapshot, view.aggregate, opts.top)
             .into_iter()
             .filter(|r| r.kind != RowKind::Process)
             .map(|r| RemainderJson {

@@ -6,7 +6,6 @@
 /// Output of the one-shot `check`.
 pub mod check;
 pub mod json;
-pub mod process_rows;
 pub mod sockets;
 pub mod table;
 pub mod text;
@@ -78,18 +77,6 @@ pub fn write_notes(out: &mut impl Write, snap: &Snapshot, agg: &Aggregate) -> io
         )?;
     }
     Ok(())
-}
-
-/// Formats milliseconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
 }
 
 fn truncate<T>(v: &[T], top: Option<usize>) -> &[T] {

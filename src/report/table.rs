@@ -3,7 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::{process_rows, truncate, write_notes, Grouping, SummaryOpts, SummaryView};
+use super::{truncate, write_notes, Grouping, SummaryOpts, SummaryView};
+use crate::analyze::process_rows;
 use crate::model::{StateCounts, TcpState};
 
 /// A table of cells; the first row is the header. Numeric-looking cells align right.
@@ -106,7 +107,7 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
             t
         }
         Grouping::Process => {
-            let rows = process_rows::rows(view, opts.top);
+            let rows = process_rows::rows(view.snapshot, view.aggregate, opts.top);
             let states = used_states(rows.iter().map(|r| &r.states));
             let mut t = Table::new(with_states(
                 head(&["PID", "COMM", "USER", "TOTAL"]),

@@ -2,11 +2,12 @@
 //! `netstat -n | awk '/^tcp/{++state[$NF]} …'` one-liner prints: one `STATE<TAB>count` line
 //! per non-zero state, netstat spellings, most frequent first. Other groupings are
 //! tab-separated with a header line; `--by process` rows add up to the total (see
-//! [`super::process_rows`]: rows with pid `-` are not processes).
+//! [`crate::analyze::process_rows`]: rows with pid `-` are not processes).
 
 use std::io::{self, Write};
 
-use super::{process_rows, truncate, Grouping, SummaryOpts, SummaryView};
+use super::{truncate, Grouping, SummaryOpts, SummaryView};
+use crate::analyze::process_rows;
 use crate::model::TcpState;
 
 /// Writes the text summary.
@@ -20,7 +21,7 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         }
         Grouping::Process => {
             write_header(out, &["PID", "COMM", "USER", "TOTAL"])?;
-            for r in process_rows::rows(view, opts.top) {
+            for r in process_rows::rows(view.snapshot, view.aggregate, opts.top) {
                 write!(
                     out,
                     "{}\t{}\t{}\t{}",

@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::json::{StatesJson, SCHEMA_VERSION};
-use super::rfc3339;
 use crate::analyze::finding::{Alert, AlertPhase};
 use crate::model::{Snapshot, StateCounts, TcpState};
+use crate::record::time::rfc3339;
 
 /// Text header repeats after this many data lines.
 pub const HEADER_EVERY: usize = 20;
@@ -153,7 +153,7 @@ pub fn write_jsonl(out: &mut impl Write, line: &WatchLine<'_>) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::aggregate::tests::{snapshot, sock};
+    use crate::model::fixtures::{snapshot, sock};
     use crate::model::Owner;
 
     #[test]

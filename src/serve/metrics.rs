@@ -482,7 +482,7 @@ mod tests {
 
     #[test]
     fn hostile_command_names_are_escaped() {
-        use crate::analyze::aggregate::tests::{snapshot, sock};
+        use crate::model::fixtures::{snapshot, sock};
         use crate::model::{Owner, ProcessInfo, TcpState};
         let mut snap = snapshot(vec![sock(
             TcpState::CloseWait,

@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use crate::analyze::finding::{Alert, AlertPhase, Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
+use crate::model::RuleId;
 use crate::tui::app::App;
 use crate::tui::fmt;
 

@@ -6,7 +6,8 @@
 use std::net::IpAddr;
 
 use crate::analyze::engine::Analysis;
-use crate::analyze::finding::{RuleId, Subject};
+use crate::analyze::finding::Subject;
+use crate::model::RuleId;
 use crate::model::{Endpoint, Snapshot, TcpState};
 use crate::tui::event::{Control, Event, TickData};
 use crate::tui::filter;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::analyze::aggregate::aggregate;
-use crate::analyze::aggregate::tests::sock;
 use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity};
+use crate::model::fixtures::sock;
 use crate::model::{Attribution, Owner, ProcessInfo, SampleQuality, SourceKind};
 
 pub(crate) fn tick(at_ms: i64) -> TickData {

@@ -3,10 +3,11 @@
 //! rows; changes only the view, the detail target and its scroll, and (Enter on a
 //! Processes row no process holds) the filter.
 
-use crate::analyze::finding::{Alert, RuleId, Subject};
+use crate::analyze::finding::{Alert, Subject};
+use crate::analyze::process_rows::RowKind;
 use crate::filter::{Filter, OwnerKind};
+use crate::model::RuleId;
 use crate::model::TcpState;
-use crate::report::process_rows::RowKind;
 use crate::tui::app::{view_slot, App, DetailTarget, Explanation};
 use crate::tui::explain;
 use crate::tui::history::SocketKey;

@@ -2,7 +2,7 @@
 //! process's sockets. Its rows add up to the sockets it counts, state by state: after the
 //! processes come the rows `summary --by process` prints for sockets no process holds
 //! (`(unattributed)`, `(ownerless)`, `(unresolved)`), built by
-//! [`crate::report::process_rows`] so the dashboard and the report never disagree. Those
+//! [`crate::analyze::process_rows`] so the dashboard and the report never disagree. Those
 //! rows are pinned below the processes whatever the sort: they are not processes, and a
 //! sort must not bury them among them. Under a `/` filter every row counts only the
 //! sockets passing it. Drawing is pure over `&App`.
@@ -12,9 +12,8 @@ use ratatui::style::Style;
 use ratatui::Frame;
 
 use crate::analyze::aggregate::{aggregate, Aggregate};
+use crate::analyze::process_rows::{self, RowKind};
 use crate::model::{Snapshot, StateCounts, TcpState};
-use crate::report::process_rows::{self, RowKind};
-use crate::report::SummaryView;
 use crate::tui::app::App;
 use crate::tui::fmt;
 use crate::tui::rows::{column_name, SortState, PROCESS_COLUMNS, STATE_COLUMNS};
@@ -72,13 +71,7 @@ pub fn rows_for(snap: &Snapshot, agg: &Aggregate, filtered: Option<&[usize]>) ->
             .collect()
     };
     match filtered {
-        None => own(process_rows::rows(
-            &SummaryView {
-                snapshot: snap,
-                aggregate: agg,
-            },
-            None,
-        )),
+        None => own(process_rows::rows(snap, agg, None)),
         Some(idx) => {
             // The report's rows over just the passing sockets: the same aggregate and the
             // same row logic on a snapshot that holds only them.
@@ -95,13 +88,7 @@ pub fn rows_for(snap: &Snapshot, agg: &Aggregate, filtered: Option<&[usize]>) ->
                 collect_us: snap.collect_us,
             };
             let sub_agg = aggregate(&sub);
-            own(process_rows::rows(
-                &SummaryView {
-                    snapshot: &sub,
-                    aggregate: &sub_agg,
-                },
-                None,
-            ))
+            own(process_rows::rows(&sub, &sub_agg, None))
         }
     }
 }

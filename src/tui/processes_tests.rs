@@ -3,8 +3,8 @@
 //! processes under every sort, and Enter on one lists exactly its sockets (or says why not).
 
 use super::*;
-use crate::analyze::aggregate::tests::{snapshot, sock};
 use crate::analyze::engine::Analysis;
+use crate::model::fixtures::{snapshot, sock};
 use crate::model::{Owner, ProcessInfo};
 use crate::tui::app::TuiOptions;
 use crate::tui::event::TickData;

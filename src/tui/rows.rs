@@ -4,11 +4,12 @@
 
 use std::net::IpAddr;
 
-use crate::analyze::aggregate::listener_matches;
 use crate::analyze::engine::Analysis;
-use crate::analyze::finding::{Alert, AlertPhase, RuleId, Subject};
+use crate::analyze::finding::{Alert, AlertPhase, Subject};
+use crate::analyze::process_rows::RowKind;
+use crate::model::listener_matches;
+use crate::model::RuleId;
 use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState};
-use crate::report::process_rows::RowKind;
 use crate::tui::app::{App, DetailTarget};
 use crate::tui::history::SocketKey;
 use crate::tui::keys::View;

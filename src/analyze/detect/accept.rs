@@ -6,7 +6,8 @@
 
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
 use crate::analyze::aggregate::ListenerRow;
-use crate::analyze::finding::{Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{Finding, Severity, Subject};
+use crate::model::RuleId;
 
 /// The listener as a finding subject.
 pub(super) fn listener_subject(row: &ListenerRow) -> Subject {

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{detail, finding, put_sysctls, Ctx};
-use crate::analyze::finding::{human_duration, human_growth, Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{human_duration, human_growth, Finding, Severity, Subject};
 use crate::analyze::history::OwnerKey;
+use crate::model::RuleId;
 use crate::model::{Endpoint, SocketRecord, TcpState};
 
 /// Evidence about one owner's CLOSE_WAIT sockets.

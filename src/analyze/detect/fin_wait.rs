@@ -2,8 +2,9 @@
 //! and `orphans` (sockets no process holds any more, against `tcp_max_orphans`).
 
 use super::{detail, finding, put_sysctls, Ctx};
-use crate::analyze::finding::{Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{Finding, Severity, Subject};
 use crate::analyze::history::OwnerKey;
+use crate::model::RuleId;
 use crate::model::TcpState;
 
 pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {

@@ -17,10 +17,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::analyze::ages::SocketAges;
 use crate::analyze::aggregate::Aggregate;
-use crate::analyze::finding::{Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{Finding, Severity, Subject};
 use crate::analyze::history::History;
 use crate::analyze::rates::CounterRates;
 use crate::config::Thresholds;
+use crate::model::RuleId;
 use crate::model::Snapshot;
 
 /// Everything a rule may look at for one tick.

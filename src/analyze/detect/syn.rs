@@ -8,7 +8,8 @@
 use super::accept::{listener_subject, overflowing};
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
 use crate::analyze::aggregate::ListenerRow;
-use crate::analyze::finding::{Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{Finding, Severity, Subject};
+use crate::model::RuleId;
 
 const RATES: [&str; 6] = [
     "SyncookiesSent",

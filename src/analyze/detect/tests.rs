@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::analyze::aggregate::tests::{snapshot, sock};
 use crate::analyze::engine::{check, Analyzer};
-use crate::analyze::finding::{AlertPhase, Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{AlertPhase, Finding, Severity, Subject};
 use crate::config::Thresholds;
+use crate::model::fixtures::{snapshot, sock};
+use crate::model::RuleId;
 use crate::model::*;
 
 fn at(mut s: Snapshot, t_ms: i64) -> Snapshot {

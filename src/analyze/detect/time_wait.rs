@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
-use crate::analyze::finding::{human_growth, Finding, RuleId, Severity, Subject};
+use crate::analyze::finding::{human_growth, Finding, Severity, Subject};
+use crate::model::RuleId;
 use crate::model::{Endpoint, TcpState};
 
 /// Linux's default `ip_local_port_range`, used when the sysctl was not read.

@@ -1,11 +1,12 @@
-//! The rows of `summary --by process`, shared by text, table and JSON: the processes (up to
+//! The process × state view, shared by `summary --by process` (text, table, JSON) and the
+//! dashboard's Processes view, each formatting it its own way: the processes (up to
 //! `--top`), then one row per kind of socket no listed process accounts for, so the rows
 //! always add up to the total, per state. Those rows carry no pid (`-`) and a comm in
 //! parentheses, the dashboard's words: `(other)` for the processes beyond `--top`,
 //! `(unattributed)`, `(ownerless)`, and `(unresolved)` when attribution never ran.
 
-use super::{truncate, SummaryView};
-use crate::model::{Owner, StateCounts, TcpState};
+use crate::analyze::aggregate::Aggregate;
+use crate::model::{Owner, Snapshot, StateCounts, TcpState};
 
 /// What a row stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +76,11 @@ impl Row<'_> {
 
 /// The processes (at most `top`), then the non-empty rows that are not processes, in the
 /// order of [`RowKind`]. Their states add up to the aggregate's, state by state.
-pub fn rows<'a>(view: &SummaryView<'a>, top: Option<usize>) -> Vec<Row<'a>> {
-    let agg = view.aggregate;
-    let shown = truncate(&agg.processes, top);
+pub fn rows<'a>(snap: &Snapshot, agg: &'a Aggregate, top: Option<usize>) -> Vec<Row<'a>> {
+    let shown = match top {
+        Some(n) if n > 0 && n < agg.processes.len() => &agg.processes[..n],
+        _ => &agg.processes[..],
+    };
     let mut out: Vec<Row<'a>> = shown
         .iter()
         .map(|p| Row {
@@ -93,7 +96,7 @@ pub fn rows<'a>(view: &SummaryView<'a>, top: Option<usize>) -> Vec<Row<'a>> {
         add(&mut other, &p.states);
     }
     let mut rest = vec![(RowKind::Other, other)];
-    rest.extend(unlisted(view));
+    rest.extend(unlisted(snap, agg));
     out.extend(
         rest.into_iter()
             .filter(|(_, s)| s.total() > 0)
@@ -109,8 +112,7 @@ pub fn rows<'a>(view: &SummaryView<'a>, top: Option<usize>) -> Vec<Row<'a>> {
 }
 
 /// The sockets no process row holds, per kind and state.
-fn unlisted(view: &SummaryView<'_>) -> Vec<(RowKind, StateCounts)> {
-    let (snap, agg) = (view.snapshot, view.aggregate);
+fn unlisted(snap: &Snapshot, agg: &Aggregate) -> Vec<(RowKind, StateCounts)> {
     // What the process rows leave of the total, state by state: exact whatever the source.
     let mut rest = agg.states;
     for p in &agg.processes {
@@ -179,8 +181,8 @@ fn add(into: &mut StateCounts, from: &StateCounts) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::aggregate::tests::{snapshot, sock};
     use crate::analyze::aggregate::{aggregate, Aggregate};
+    use crate::model::fixtures::{snapshot, sock};
     use crate::model::Snapshot;
 
     fn sum(rows: &[Row<'_>]) -> StateCounts {
@@ -230,11 +232,7 @@ mod tests {
     fn rows_add_up_per_state_with_each_kind_counted_from_the_sockets() {
         let snap = live();
         let agg = aggregate(&snap);
-        let view = SummaryView {
-            snapshot: &snap,
-            aggregate: &agg,
-        };
-        let rows = rows(&view, None);
+        let rows = rows(&snap, &agg, None);
         assert_eq!(sum(&rows), agg.states);
         let kinds: Vec<_> = rows
             .iter()
@@ -264,11 +262,7 @@ mod tests {
             Owner::Process(7),
         ));
         let agg = aggregate(&snap);
-        let view = SummaryView {
-            snapshot: &snap,
-            aggregate: &agg,
-        };
-        let rows = rows(&view, Some(1));
+        let rows = rows(&snap, &agg, Some(1));
         assert_eq!(sum(&rows), agg.states);
         assert_eq!(rows[1].kind, RowKind::Other);
         assert_eq!(rows[1].states.get(TcpState::Established), 1);
@@ -276,13 +270,7 @@ mod tests {
     }
 
     fn rows_of<'a>(snapshot: &'a Snapshot, aggregate: &'a Aggregate) -> Vec<Row<'a>> {
-        rows(
-            &SummaryView {
-                snapshot,
-                aggregate,
-            },
-            None,
-        )
+        rows(snapshot, aggregate, None)
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! The live dashboard (no subcommand): the collector on a tick thread, the ratatui app on
+//! the calling one.
+
+use std::time::Duration;
+
+use super::fleet::NamespaceFleet;
+use super::serve::lazy_tick;
+use super::{collect_config, probe, thresholds, RunError};
+use crate::cli::GlobalArgs;
+use crate::tui::{self, TuiError, TuiOptions};
+
+/// The live dashboard (no subcommand). Like `serve`, the collector lives on the tick
+/// thread, and a probe open first turns a bad namespace into a usage error before the
+/// terminal switches to the alternate screen. A panic on the collector thread is resumed
+/// here once the terminal is restored, so it ends the process as any panic does (101).
+pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError> {
+    if !tui::is_tty() {
+        return Err(RunError::Usage(TuiError::NotATerminal.to_string()));
+    }
+    let th = thresholds(global)?;
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.counters = true;
+    cfg.sysctls = true;
+    cfg.tcp_info = true;
+    return_large_frees();
+    probe(&cfg)?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(1000);
+    let opts = TuiOptions::new(host.trim(), interval_ms);
+    if global.all_netns {
+        // Unreadable namespaces go to the header, not stderr (the alternate screen is up).
+        let mut fleet = NamespaceFleet::new(cfg, th).quiet();
+        let result = tui::run_fleet(opts, move || {
+            let ticks = fleet.tick();
+            let failures = fleet
+                .failures()
+                .iter()
+                .map(|(netns, reason)| tui::NetnsFailure {
+                    netns: netns.clone(),
+                    reason: reason.clone(),
+                })
+                .collect();
+            Ok((ticks, failures))
+        });
+        return tui_result(result);
+    }
+    let result = tui::run(opts, lazy_tick(cfg, th));
+    tui_result(result)
+}
+
+/// Makes glibc hand every large block (a tick's socket vector is megabytes) back to the
+/// kernel when it is freed, for the dashboard's lifetime. By default glibc raises its mmap
+/// threshold to the size of the first such block freed (up to 32 MiB) and from then on
+/// carves them from its heaps, which shrink only from the top; with the collector thread
+/// allocating each tick and the UI thread freeing the previous one, RSS at rest then
+/// wandered with the heaps' layout (31 to 45 MB at 20k sockets). A fixed threshold turns
+/// that adjustment off: RSS at rest follows the live data (24 to 25 MB), plus one tick's
+/// worth while the next is built. Measured in RELIABILITY.md section 4. Not needed for
+/// correctness, so a refusal is ignored; other C libraries keep their defaults.
+pub(super) fn return_large_frees() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // Blocks above this are mapped on their own and unmapped when freed; 128 KiB is
+        // glibc's own starting value.
+        const MMAP_THRESHOLD: i32 = 128 * 1024;
+        // SAFETY: mallopt only sets a malloc tunable (under malloc's own lock).
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        }
+    }
+}
+
+pub(super) fn tui_result(result: Result<(), TuiError>) -> Result<(), RunError> {
+    result.map_err(tui_error)
+}
+
+pub(super) fn tui_error(e: TuiError) -> RunError {
+    match e {
+        TuiError::Io(e) => RunError::Output(e),
+        TuiError::Signal(sig) => RunError::Signal(sig),
+        // A panic on the collector thread is a bug like any other panic: the terminal is
+        // restored by now and the panic message printed, so end as a panic does (exit 101),
+        // not as a usage error.
+        TuiError::Collector(why) => {
+            eprintln!("sockscope: dashboard stopped: {why} (a bug: please report it)");
+            std::panic::resume_unwind(Box::new(why))
+        }
+        e => RunError::Usage(e.to_string()),
+    }
+}

@@ -1,0 +1,71 @@
+//! `sockscope serve`: the Prometheus endpoint, fed by a tick thread that owns the collector.
+
+use super::fleet::NamespaceFleet;
+use super::{collect_config, probe, thresholds, RunError};
+use crate::analyze::engine::{Analysis, Analyzer};
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::collect::collector::{CollectConfig, Collector};
+use crate::config::Thresholds;
+use crate::model::Snapshot;
+use crate::serve::{self as metrics, ServeOptions};
+
+/// `sockscope serve`: the tick thread owns the collector (namespaces are per thread), so it
+/// is opened there; a throwaway open on another thread first turns a bad namespace or
+/// source into a usage error before the port is bound.
+pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
+    let th = thresholds(global)?;
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.counters = true;
+    cfg.sysctls = true;
+    probe(&cfg)?;
+    let opts = ServeOptions {
+        listen: args.listen,
+        interval: args.interval,
+        top_processes: args.top_processes,
+        pid_labels: args.pid_labels,
+        ..ServeOptions::default()
+    };
+    let usage = |e: metrics::ServeError| RunError::Usage(e.to_string());
+    // Announced only once bound: a bind failure is then the one line on stderr, and the
+    // address shown is the real one (`--listen 127.0.0.1:0` picks a port).
+    let announce = |h: metrics::ServeHandle| {
+        eprintln!(
+            "sockscope: serving metrics on http://{}/metrics",
+            h.local_addr()
+        );
+        h.join().map_err(usage)
+    };
+    if global.all_netns {
+        let mut fleet = NamespaceFleet::new(cfg, th);
+        let tick = move || {
+            let ticks = fleet.tick();
+            Ok((ticks, fleet.failures().len() as u64))
+        };
+        return announce(metrics::start_fleet(opts, tick).map_err(usage)?);
+    }
+    let mut tick = lazy_tick(cfg, th);
+    let handle = metrics::start(opts, move || tick().map(|t| vec![t])).map_err(usage)?;
+    announce(handle)
+}
+
+/// One collector and analyzer for the dashboard and `serve` ticks, opened on the first call,
+/// on the tick thread: namespaces are per thread, so it must not be opened here.
+pub(super) fn lazy_tick(
+    cfg: CollectConfig,
+    th: Thresholds,
+) -> impl FnMut() -> Result<(Snapshot, Analysis), String> {
+    let mut state: Option<(Collector, Analyzer)> = None;
+    move || {
+        if state.is_none() {
+            let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
+            state = Some((c, Analyzer::with_thresholds(th.clone())));
+        }
+        let Some((collector, analyzer)) = state.as_mut() else {
+            return Err("collector unavailable".into());
+        };
+        let snap = collector.collect().map_err(|e| e.to_string())?;
+        let analysis = analyzer.observe(&snap);
+        Ok((snap, analysis))
+    }
+}

@@ -1,0 +1,193 @@
+//! `sockscope summary`: counts per state (the `netstat | awk` lines), per process,
+//! listener or remote, live, from a snapshot file, or at a moment of a recording.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::snapshot::collect_once;
+use super::{collect_config, RunError};
+use crate::analyze::aggregate::{aggregate, Aggregate};
+use crate::cli::{Format, GlobalArgs, GroupBy, SummaryArgs};
+use crate::collect::collector::sweep;
+use crate::filter::Filter;
+use crate::model::Snapshot;
+use crate::record::Recording;
+use crate::report::{self, Grouping, SummaryOpts, SummaryView};
+
+/// `sockscope summary`.
+pub fn summary(
+    global: &GlobalArgs,
+    args: &SummaryArgs,
+    out: &mut impl Write,
+) -> Result<(), RunError> {
+    let opts = summary_opts(args);
+    if global.all_netns {
+        return summary_all(global, args, &opts, out);
+    }
+    let (snap, agg) = match &args.from {
+        Some(path) => recorded(global, path, args.at.as_deref())?,
+        None => {
+            let mut cfg = collect_config(global);
+            // Per-state text needs no owners; everything else shows them (a table's footer
+            // counts ownerless sockets and notes unattributed ones: unattributed, it said 0).
+            cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
+            // A recorded snapshot already carries its owners: aggregating it costs nothing.
+            let full = cfg.attribute || global.from_snapshot.is_some();
+            let snap = collect_once(global, cfg)?;
+            // The default per-state count is the hot path scripts poll: skip the rest.
+            let agg = if full {
+                aggregate(&snap)
+            } else {
+                Aggregate {
+                    states: snap.state_counts(),
+                    ..Aggregate::default()
+                }
+            };
+            (snap, agg)
+        }
+    };
+    let view = SummaryView {
+        snapshot: &snap,
+        aggregate: &agg,
+    };
+    match args.format {
+        Format::Text => {
+            report::text::write(out, &view, &opts)?;
+            // stdout stays parseable; the honesty notes go to stderr.
+            report::write_notes(&mut io::stderr(), &snap, &agg)?;
+        }
+        Format::Table => report::table::write(out, &view, &opts)?,
+        Format::Json => report::json::write_summary(out, &view, &opts)?,
+    }
+    Ok(())
+}
+
+pub(super) fn summary_opts(args: &SummaryArgs) -> SummaryOpts {
+    let by = match args.by {
+        GroupBy::State => Grouping::State,
+        GroupBy::Process => Grouping::Process,
+        GroupBy::Listener => Grouping::Listener,
+        GroupBy::Remote => Grouping::Remote,
+    };
+    let top = match (args.format, args.top) {
+        (_, Some(0)) | (Format::Json, None) => None,
+        (_, Some(n)) => Some(n),
+        (_, None) => Some(20),
+    };
+    SummaryOpts { by, top }
+}
+
+/// `summary --all-netns`: one summary per namespace. Text keeps the awk shape with the
+/// namespace as a third column (`STATE<TAB>count<TAB>netns`), so `$1`/`$2` parsers still
+/// work; tables get a section per namespace; JSON a `namespaces` array. Namespaces that
+/// could not be read are listed (stderr, or `unreachable` in JSON), never skipped silently.
+pub(super) fn summary_all(
+    global: &GlobalArgs,
+    args: &SummaryArgs,
+    opts: &SummaryOpts,
+    out: &mut impl Write,
+) -> Result<(), RunError> {
+    if args.from.is_some() {
+        return Err(RunError::Usage(
+            "--all-netns cannot be combined with --from".into(),
+        ));
+    }
+    let mut cfg = collect_config(global);
+    cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
+    let (per_ns, failures) = sweep(&cfg, 1, std::time::Duration::ZERO);
+    let snaps: Vec<Snapshot> = per_ns.into_iter().flatten().collect();
+    let aggs: Vec<Aggregate> = snaps.iter().map(aggregate).collect();
+    let views: Vec<SummaryView<'_>> = snaps
+        .iter()
+        .zip(&aggs)
+        .map(|(snapshot, aggregate)| SummaryView {
+            snapshot,
+            aggregate,
+        })
+        .collect();
+    let failures: Vec<(String, String)> =
+        failures.into_iter().map(|f| (f.what, f.reason)).collect();
+    match args.format {
+        Format::Json => report::json::write_summary_all(out, &views, opts, &failures)?,
+        Format::Text if opts.by == Grouping::State => {
+            for v in &views {
+                for (state, n) in v.aggregate.states.ranked() {
+                    writeln!(out, "{state}\t{n}\t{}", v.snapshot.netns)?;
+                }
+            }
+        }
+        Format::Text | Format::Table => {
+            for v in &views {
+                writeln!(out, "== netns {} ==", v.snapshot.netns)?;
+                if args.format == Format::Table {
+                    report::table::write(out, v, opts)?;
+                } else {
+                    report::text::write(out, v, opts)?;
+                }
+            }
+        }
+    }
+    if args.format != Format::Json {
+        let mut err = io::stderr();
+        for (what, why) in &failures {
+            writeln!(err, "note: netns {what} not collected: {why}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `--at` must fall inside the recording: before its first tick nothing was seen, and more
+/// than one interval after its last the recorder was no longer looking.
+pub(super) fn within_recording(spec: &str, t: i64, rec: &Recording) -> Result<(), RunError> {
+    let slack = i64::try_from(rec.header().interval_ms).unwrap_or(i64::MAX);
+    let (first, last) = (rec.first_ms(), rec.last_ms());
+    if t < first || t > last.saturating_add(slack) {
+        return Err(RunError::Usage(format!(
+            "--at {spec}: {} is outside the recording ({} to {})",
+            crate::record::time::rfc3339(t),
+            crate::record::time::rfc3339(first),
+            crate::record::time::rfc3339(last)
+        )));
+    }
+    Ok(())
+}
+
+/// One recorded moment as a snapshot and its aggregate. Filters need the socket list, so
+/// they are refused for a recording made without `--sockets`.
+pub(super) fn recorded(
+    global: &GlobalArgs,
+    path: &Path,
+    at: Option<&str>,
+) -> Result<(Snapshot, Aggregate), RunError> {
+    let usage = |e: crate::record::RecordError| RunError::Usage(e.to_string());
+    let rec = Recording::open(path).map_err(usage)?;
+    for w in &rec.warnings {
+        eprintln!("sockscope: {}: {w}", path.display());
+    }
+    let t = match at {
+        Some(s) => {
+            let t = crate::record::parse_time(s, &rec).map_err(usage)?;
+            within_recording(s, t, &rec)?;
+            t
+        }
+        None => rec.last_ms(),
+    };
+    let tick = rec
+        .tick_at(t)
+        .ok_or_else(|| RunError::Usage(format!("{}: no tick at or before {t}", path.display())))?;
+    let mut snap = tick.to_snapshot(&rec.header().netns);
+    let filter = global.filter.to_filter();
+    if filter == Filter::default() {
+        return Ok((snap, tick.aggregate()));
+    }
+    if !tick.has_sockets() {
+        return Err(RunError::Usage(format!(
+            "{} was recorded without --sockets: filters need the socket list",
+            path.display()
+        )));
+    }
+    let procs = snap.processes.clone();
+    snap.sockets.retain(|s| filter.matches(s, &procs));
+    let agg = aggregate(&snap);
+    Ok((snap, agg))
+}

@@ -1,0 +1,81 @@
+//! `sockscope watch`: one line per interval, text or JSON lines, like vmstat.
+
+use std::io::Write;
+use std::time::Instant;
+
+use super::{collect_config, open_collector, thresholds, RunError};
+use crate::analyze::engine::Analyzer;
+use crate::cli::{GlobalArgs, WatchArgs, WatchFormat};
+use crate::collect::collector::Collector;
+use crate::model::Snapshot;
+use crate::report::watch::{write_jsonl, write_text, WatchLine};
+
+/// `sockscope watch`: runs until `--count` lines were written or the pipe closes.
+pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Result<(), RunError> {
+    let mut cfg = collect_config(global);
+    cfg.attribute = true;
+    cfg.counters = true;
+    cfg.sysctls = true;
+    let mut collector = open_collector(cfg)?;
+    let mut analyzer = Analyzer::with_thresholds(thresholds(global)?);
+    let mut previous = None;
+    let mut line_no = 0usize;
+    let mut failed = 0;
+    loop {
+        let started = Instant::now();
+        let Some(snap) = tolerant_collect(&mut collector, &mut failed)? else {
+            std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
+            continue;
+        };
+        let analysis = analyzer.observe(&snap);
+        let states = analysis.aggregate.states;
+        let line = WatchLine {
+            snapshot: &snap,
+            states,
+            previous,
+            alerts: &analysis.alerts,
+            line_no,
+        };
+        match args.format {
+            WatchFormat::Text => write_text(out, &line)?,
+            WatchFormat::Jsonl => write_jsonl(out, &line)?,
+        }
+        out.flush()?;
+        previous = Some(states);
+        line_no += 1;
+        if args.count.is_some_and(|n| line_no as u64 >= n) {
+            return Ok(());
+        }
+        std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
+    }
+}
+
+/// Failed ticks in a row after which `watch` and `record` give up (exit 2).
+pub(super) const MAX_FAILED_TICKS: u32 = 5;
+
+/// One tick's collection for `watch` and `record`: a failed tick is reported on stderr and
+/// skipped (no line, nothing recorded: a gap is honest, made-up numbers are not), and only
+/// [`MAX_FAILED_TICKS`] failures in a row end the run. Fallback notices go to stderr.
+pub(super) fn tolerant_collect(
+    collector: &mut Collector,
+    failed: &mut u32,
+) -> Result<Option<Snapshot>, RunError> {
+    let result = collector.collect();
+    if let Some(n) = collector.take_notice() {
+        eprintln!("{n}");
+    }
+    match result {
+        Ok(snap) => {
+            *failed = 0;
+            Ok(Some(snap))
+        }
+        Err(e) => {
+            *failed += 1;
+            if *failed >= MAX_FAILED_TICKS {
+                return Err(RunError::Collect(e));
+            }
+            eprintln!("sockscope: tick skipped ({failed} in a row): {e}");
+            Ok(None)
+        }
+    }
+}

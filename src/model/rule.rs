@@ -1,0 +1,52 @@
+//! The names of the detection rules: shared vocabulary of the configuration, the
+//! explanations, the analysis that fires them and every face that shows them. Only the
+//! names live here; what a rule measures lives in `analyze::detect`.
+
+use serde::{Deserialize, Serialize};
+
+/// The detection rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleId {
+    /// A process accumulates CLOSE_WAIT sockets.
+    CloseWaitLeak,
+    /// A listener receives more SYNs than it completes.
+    SynFlood,
+    /// A listener's application accepts too slowly.
+    AcceptQueueOverflow,
+    /// TIME_WAIT exhausts ports to a destination, or the global bucket cap.
+    TimeWaitStorm,
+    /// FIN_WAIT2 sockets pile up (peers that never close).
+    FinWait2Buildup,
+    /// Orphaned sockets approach tcp_max_orphans.
+    Orphans,
+}
+
+impl RuleId {
+    /// Every rule.
+    pub const ALL: [RuleId; 6] = [
+        RuleId::CloseWaitLeak,
+        RuleId::SynFlood,
+        RuleId::AcceptQueueOverflow,
+        RuleId::TimeWaitStorm,
+        RuleId::FinWait2Buildup,
+        RuleId::Orphans,
+    ];
+
+    /// The rule id as users type it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::CloseWaitLeak => "close_wait_leak",
+            RuleId::SynFlood => "syn_flood",
+            RuleId::AcceptQueueOverflow => "accept_queue_overflow",
+            RuleId::TimeWaitStorm => "time_wait_storm",
+            RuleId::FinWait2Buildup => "fin_wait2_buildup",
+            RuleId::Orphans => "orphans",
+        }
+    }
+
+    /// Parses a rule id.
+    pub fn parse(s: &str) -> Option<RuleId> {
+        RuleId::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
