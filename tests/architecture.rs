@@ -256,7 +256,7 @@ fn tui_graph() -> BTreeMap<String, BTreeMap<String, (String, usize)>> {
             .map(|n| tail[..n].join("::"))
             .find(|cand| nodes.contains(cand));
         if let Some(to) = to {
-            if to != from && !from.starts_with(&format!("{to}::")) {
+            if to != from {
                 graph
                     .entry(from)
                     .or_default()

@@ -17,7 +17,7 @@ use common::{
     Tmux,
 };
 use sockscope::model::TcpState;
-use sockscope::tui::fmt::state_short;
+use sockscope::tui::views::fmt::state_short;
 
 /// The number in a cell: `1,001` → 1001, `·` → 0.
 fn num(cell: &str) -> Option<u64> {

@@ -7,7 +7,9 @@ use super::fleet::NamespaceFleet;
 use super::serve::lazy_tick;
 use super::{collect_config, probe, thresholds, RunError};
 use crate::cli::GlobalArgs;
-use crate::tui::{self, TuiError, TuiOptions};
+use crate::tui;
+use crate::tui::TuiError;
+use crate::tui::TuiOptions;
 
 /// The live dashboard (no subcommand). Like `serve`, the collector lives on the tick
 /// thread, and a probe open first turns a bad namespace into a usage error before the

@@ -2,7 +2,8 @@
 
 use super::dashboard::tui_error;
 use super::RunError;
-use crate::tui::{self, TuiOptions};
+use crate::tui;
+use crate::tui::TuiOptions;
 
 /// `sockscope replay FILE`: the dashboard over a recording, with the recording's host and
 /// interval in the header.

@@ -1,51 +1,25 @@
-//! The dashboard: live (`sockscope top`, [`run`]) a ratatui view over the stream of
-//! snapshots and analyses; over a recording (`sockscope replay FILE`, [`replay()`]) the same
-//! app, views and keys, fed by a player instead of the collector. It owns presentation
-//! only: it never reads the kernel (the caller's tick closure does) and never changes
-//! analysis.
+//! The dashboard: live (no subcommand, [`run`]) a ratatui view over the stream of snapshots
+//! and analyses; over a recording (`sockscope replay FILE`, [`replay()`]) the same app, views
+//! and keys, fed by a player instead of the collector. It owns presentation only: it never
+//! reads the kernel (the caller's tick closure does) and never changes analysis.
 //!
-//! Layout of this module:
-//! - [`runtime`]: terminal setup/restore, threads, the UI loop ([`run`], [`replay()`],
-//!   [`is_tty`]).
-//! - [`mod@replay`]: the replay player (pure) and recorded ticks as frames.
-//! - [`event`]: the messages between threads ([`Event`], [`Control`], [`TickData`]).
-//! - [`keys`]: the key table ([`keys::action_for`]) and the help it generates.
-//! - [`app`]: [`App`], the state, changed only by `on_event` / `apply`; [`fleet`]: the
-//!   `--all-netns` namespace switcher on it (one namespace shown, the others parked).
-//! - [`history`], [`rows`]: derived state (trends, rates, ages, row orders).
-//! - [`ui`] and one file per panel/view: pure drawing over `&App` ([`namespaces`]: the
-//!   `--all-netns` strip).
-//! - [`filter`], [`explain`]: the one-function seams to `crate::filter` and `crate::explain`.
+//! Three folders, one-way:
+//! - [`state`]: [`App`] and everything it is made of: the messages it folds in
+//!   ([`state::event`]), the key table ([`state::keys`]), trends, row orders, the
+//!   `--all-netns` fleet and the replay player. Changed only by `App::on_event` /
+//!   `App::apply`. It imports nothing from `views` or `runtime`.
+//! - [`views`]: one file per panel, pure drawing over `&App`; [`views::draw`] lays them out.
+//!   Views read the state and never write it.
+//! - [`runtime`]: the terminal (raw mode, alternate screen, restore on panic, SIGTERM or a
+//!   lost tty), the threads and the UI loop: receive, apply, draw.
 
-pub mod alerts;
-pub mod app;
-pub mod detail;
-mod drill;
-pub mod event;
-pub mod explain;
-pub mod filter;
-pub mod fleet;
-pub mod fmt;
-pub mod histogram;
-pub mod history;
-pub mod keys;
-pub mod listeners;
-pub mod namespaces;
-pub mod overview;
-pub mod processes;
-pub mod remotes;
-pub mod replay;
-pub mod rows;
 pub mod runtime;
-pub mod sockets;
-pub mod statemachine;
-pub mod table;
-pub mod theme;
-pub mod trends;
-pub mod ui;
+pub mod state;
+pub mod views;
 
-pub use app::{App, DetailTarget, TuiOptions};
-pub use event::{Control, Event, FleetTick, NetnsFailure, TickData};
-pub use keys::{action_for, replay_action_for, Action, Mode, View};
 pub use runtime::{is_tty, replay, run, run_fleet, TuiError};
-pub use ui::draw;
+pub use state::app::{App, TuiOptions};
+pub use state::event::{Control, Event, FleetTick, NetnsFailure, TickData};
+pub use state::keys::{action_for, replay_action_for, Action, Mode, View};
+pub use state::target::DetailTarget;
+pub use views::draw;

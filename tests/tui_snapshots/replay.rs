@@ -5,7 +5,8 @@
 
 use sockscope::analyze::engine::Analyzer;
 use sockscope::record::{HeaderInfo, Recorder, Recording};
-use sockscope::tui::replay::{frame, Player, ReplayControl};
+use sockscope::tui::state::event::ReplayControl;
+use sockscope::tui::state::replay::{frame, Player};
 use sockscope::tui::{Action, App, Event, TuiOptions};
 
 use super::{render, snap_both, snapshot, T0};

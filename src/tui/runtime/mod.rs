@@ -41,10 +41,10 @@ use ratatui::Terminal;
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
 use crate::record::Recording;
-use crate::tui::app::{App, TuiOptions};
-use crate::tui::event::{Control, Event, FleetTick, NetnsFailure, TickData};
-use crate::tui::replay::{self as player, Player};
-use crate::tui::ui;
+use crate::tui::state::app::{App, TuiOptions};
+use crate::tui::state::event::{Control, Event, FleetTick, NetnsFailure, TickData};
+use crate::tui::state::replay::{self as player, Player};
+use crate::tui::views;
 
 /// Why the dashboard could not run.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +140,7 @@ fn install_panic_hook() {
 fn draw(term: &mut Terminal<CrosstermBackend<Stdout>>, app: &App) -> Result<(), TuiError> {
     let handed_back = lock(&HANDED_BACK);
     if !*handed_back {
-        term.draw(|f| ui::draw(f, app))?;
+        term.draw(|f| views::draw(f, app))?;
     }
     Ok(())
 }
@@ -566,5 +566,4 @@ where
 }
 
 #[cfg(test)]
-#[path = "runtime_tests.rs"]
 mod tests;

@@ -8,12 +8,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::tui::app::App;
-use crate::tui::fmt;
+use crate::tui::state::app::App;
+use crate::tui::views::fmt;
+use crate::tui::views::theme::Theme;
 
 /// The strip's text as spans (kept apart from drawing so tests can read it).
 pub fn strip(app: &App) -> Line<'static> {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let mut spans = vec![Span::styled("netns ", t.dim())];
     for (i, s) in app.netns_summaries().into_iter().enumerate() {
         if i > 0 {

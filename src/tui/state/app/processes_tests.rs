@@ -2,14 +2,19 @@
 //! filtered sockets) state by state, the rows that are not processes stay pinned below the
 //! processes under every sort, and Enter on one lists exactly its sockets (or says why not).
 
-use super::*;
+use crate::analyze::aggregate::aggregate;
 use crate::analyze::engine::Analysis;
+use crate::analyze::process_rows::RowKind;
 use crate::model::fixtures::{snapshot, sock};
 use crate::model::{Owner, ProcessInfo};
-use crate::tui::app::TuiOptions;
-use crate::tui::event::TickData;
-use crate::tui::keys::{Action, View};
-use crate::tui::rows::{self, RowKey};
+use crate::model::{Snapshot, StateCounts, TcpState};
+use crate::tui::state::app::App;
+use crate::tui::state::app::TuiOptions;
+use crate::tui::state::columns::{self, SortState};
+use crate::tui::state::event::TickData;
+use crate::tui::state::keys::{Action, View};
+use crate::tui::state::process_table::counted;
+use crate::tui::state::rows::RowKey;
 
 /// java (42) and nginx (7), three unattributed, four ownerless (TIME_WAIT and a LAST_ACK
 /// orphan): the shape of a dashboard run as a non-root user.
@@ -116,7 +121,7 @@ fn rows_add_up_to_the_aggregate_per_state_and_unheld_rows_stay_pinned_under_ever
     assert_eq!(own.states.get(TcpState::TimeWait), 3);
     assert_eq!(own.states.get(TcpState::LastAck), 1);
     // Every column, both directions: the processes move, the other rows do not.
-    for _ in 0..rows::column_count(0) {
+    for _ in 0..columns::column_count(0) {
         for _ in 0..2 {
             a.apply(Action::SortReverse);
             let k = kinds(&a);
@@ -184,7 +189,7 @@ fn enter_on_an_unheld_row_lists_exactly_its_sockets() {
     assert_eq!((a.view(), a.status()), (View::Detail, None));
     assert_eq!(
         a.detail(),
-        Some(&crate::tui::app::DetailTarget::Process(42))
+        Some(&crate::tui::state::app::DetailTarget::Process(42))
     );
     assert_eq!(a.rows.detail.len(), 4);
 }
@@ -194,7 +199,7 @@ fn a_tick_keeps_the_selection_on_an_unheld_row() {
     let mut a = app_on(scene(1_000));
     a.apply(Action::Bottom);
     a.apply(Action::Up);
-    let key = rows::key_at(&a, View::Processes, a.selected());
+    let key = a.key_at(View::Processes, a.selected());
     assert_eq!(key, Some(RowKey::Unlisted(RowKind::Unattributed)));
     // A new process (99, no procfs entry) adds a row above the pinned ones: the selection
     // follows the (unattributed) row down rather than staying on position 2.
@@ -206,7 +211,7 @@ fn a_tick_keeps_the_selection_on_an_unheld_row() {
         Owner::Process(99),
     ));
     a.on_tick(tick_of(next));
-    assert_eq!(rows::key_at(&a, View::Processes, a.selected()), key);
+    assert_eq!(a.key_at(View::Processes, a.selected()), key);
     assert_eq!(a.selected(), 3);
 }
 
@@ -237,7 +242,7 @@ fn under_a_filter_the_rows_count_only_the_passing_sockets() {
         filter(&mut a, expr);
         let passing = {
             let (snap, _) = a.data().unwrap();
-            let idx = crate::tui::filter::apply_filter(expr, snap).unwrap();
+            let idx = crate::tui::state::filter::apply_filter(expr, snap).unwrap();
             let mut c = StateCounts::default();
             for i in idx {
                 c.add(snap.sockets[i].state);

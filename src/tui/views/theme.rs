@@ -58,12 +58,6 @@ impl Theme {
         Theme { color }
     }
 
-    /// True unless the `NO_COLOR` environment variable is set to a non-empty value
-    /// (<https://no-color.org>).
-    pub fn color_from_env() -> bool {
-        std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-    }
-
     fn fg(self, c: Color) -> Style {
         if self.color {
             Style::new().fg(c)

@@ -1,73 +1,13 @@
-//! `--all-netns` on [`App`]: one namespace is shown at a time through the app's usual
-//! fields (`tick`, `history`, `rates`, `cw_trend`), and every other namespace is *parked*
-//! here with its own latest tick and its own bounded history, so switching (`n`/`N`, or
-//! Enter on another namespace's alert) swaps state in and out instead of rebuilding it.
-//! Memory stays bounded: one latest tick and fixed-size ring buffers per live namespace,
-//! and namespaces that vanish are dropped. Reads and writes only the app's state.
-
-use std::collections::BTreeMap;
+//! [`App`]'s `--all-netns` actions: folding in a tick of every namespace, switching which
+//! one is shown (its state swapped with a parked one), and the per-namespace summaries the
+//! strip and the alerts panel show.
 
 use crate::analyze::finding::{Alert, AlertPhase};
-use crate::tui::app::App;
-use crate::tui::event::{FleetTick, NetnsFailure, TickData};
-use crate::tui::history::{CloseWaitTrend, StateHistory};
-use crate::tui::keys::View;
-use crate::tui::rows::{self, RowKey};
-
-/// The per-namespace state of a namespace that is not shown.
-#[derive(Debug, Clone, Default)]
-pub struct Parked {
-    /// Its latest tick.
-    pub(super) tick: Option<TickData>,
-    pub(super) history: StateHistory,
-    pub(super) cw_trend: CloseWaitTrend,
-}
-
-impl Parked {
-    fn observe(&mut self, t: TickData) {
-        super::app::observe(&mut self.history, &mut self.cw_trend, &t);
-        self.tick = Some(t);
-    }
-}
-
-/// Every namespace of the latest `--all-netns` tick.
-#[derive(Debug, Clone, Default)]
-pub struct Fleet {
-    /// Namespace labels in discovery order (`host` first).
-    pub(super) order: Vec<String>,
-    /// The shown namespace; its state lives in the app's own fields.
-    pub(super) active: String,
-    /// Everything else, by label.
-    pub(super) parked: BTreeMap<String, Parked>,
-    /// Namespaces that could not be read on the latest tick.
-    pub(super) failures: Vec<NetnsFailure>,
-}
-
-/// One namespace's line in the namespaces strip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetnsSummary {
-    /// Its label.
-    pub name: String,
-    /// Whether it is the one shown.
-    pub active: bool,
-    /// Sockets in it (all states).
-    pub sockets: u64,
-    /// Alerts firing in it.
-    pub firing: usize,
-}
-
-impl Fleet {
-    /// The shown namespace's position (from 0) and the namespace count.
-    pub fn position(&self) -> Option<(usize, usize)> {
-        let i = self.order.iter().position(|n| *n == self.active)?;
-        Some((i, self.order.len()))
-    }
-
-    /// The namespaces that could not be read on the latest tick.
-    pub fn failures(&self) -> &[NetnsFailure] {
-        &self.failures
-    }
-}
+use crate::tui::state::app::App;
+use crate::tui::state::event::FleetTick;
+use crate::tui::state::fleet::{Fleet, NetnsSummary, Parked};
+use crate::tui::state::keys::View;
+use crate::tui::state::rows::{self, RowKey};
 
 impl App {
     /// The `--all-netns` state, when the dashboard watches every namespace.
@@ -190,7 +130,7 @@ impl App {
 
     /// Shows namespace `name`; `select` is the row to select there (an alert). A drill-down
     /// belongs to the namespace it was opened in, so it closes.
-    pub(super) fn switch_netns(&mut self, name: &str, select: Option<RowKey>) {
+    pub(crate) fn switch_netns(&mut self, name: &str, select: Option<RowKey>) {
         let Some(fleet) = self.fleet.as_mut() else {
             return;
         };
@@ -215,7 +155,7 @@ impl App {
     }
 
     /// `n` / `N`: the next or previous namespace, wrapping; nothing with fewer than two.
-    pub(super) fn step_netns(&mut self, forward: bool) {
+    pub(crate) fn step_netns(&mut self, forward: bool) {
         let Some((i, n)) = self.fleet.as_ref().and_then(Fleet::position) else {
             return;
         };
@@ -235,7 +175,7 @@ impl App {
 
     /// Enter on another namespace's alert in the Overview: show that namespace with the
     /// alert selected. Returns false when the selection is not such a row.
-    pub(super) fn open_other_alert(&mut self) -> bool {
+    pub(crate) fn open_other_alert(&mut self) -> bool {
         let sel = self.selected();
         let Some(k) = sel.checked_sub(self.rows.alerts.len()) else {
             return false;
@@ -253,5 +193,5 @@ impl App {
 }
 
 #[cfg(test)]
-#[path = "fleet_tests.rs"]
+#[path = "on_fleet_tests.rs"]
 mod tests;

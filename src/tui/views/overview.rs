@@ -8,8 +8,12 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use crate::model::TcpState;
-use crate::tui::app::App;
-use crate::tui::{alerts, fmt, histogram, trends};
+use crate::tui::state::app::App;
+use crate::tui::views::alerts;
+use crate::tui::views::fmt;
+use crate::tui::views::histogram;
+use crate::tui::views::theme::Theme;
+use crate::tui::views::trends;
 
 /// Height of the histogram: eleven bars and a border.
 const HISTOGRAM_H: u16 = 13;
@@ -45,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
 /// Top processes by CLOSE_WAIT, then the busiest listeners, as many as fit.
 fn draw_offenders(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let block = Block::bordered().title(" top offenders ");
     let inner = block.inner(area);
     let w = usize::from(inner.width);

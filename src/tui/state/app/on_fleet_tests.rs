@@ -3,10 +3,10 @@
 
 use super::*;
 use crate::model::TcpState;
-use crate::tui::app::tests::tick;
-use crate::tui::app::TuiOptions;
-use crate::tui::event::Event;
-use crate::tui::keys::Action;
+use crate::tui::state::app::tests::tick;
+use crate::tui::state::app::TuiOptions;
+use crate::tui::state::event::{Event, NetnsFailure, TickData};
+use crate::tui::state::keys::Action;
 
 /// A tick of namespace `ns`; only `leaky` ones keep the fixture's firing alert.
 fn ns_tick(ns: &str, at_ms: i64, leaky: bool) -> TickData {

@@ -7,7 +7,7 @@ use crossterm::event::KeyEvent;
 
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
-use crate::tui::replay::{ReplayControl, ReplayFrame};
+use crate::model::StateCounts;
 
 /// One collection and its analysis, as the collector thread produced it.
 #[derive(Debug, Clone)]
@@ -73,4 +73,69 @@ pub enum Control {
     Shutdown,
     /// (replay) Move, pause or change the speed of the player.
     Replay(ReplayControl),
+}
+
+/// Requests from the UI loop to the player.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayControl {
+    /// Play, or pause. Playing at the last frame starts again from the first.
+    TogglePlay,
+    /// Move this many frames (clamped to the recording); pauses.
+    Step(i64),
+    /// Move this many tenths of the recording's frames (at least one frame each); keeps
+    /// playing or paused.
+    Seek(i64),
+    /// The first frame.
+    First,
+    /// The last frame (pauses: there is nothing after it).
+    Last,
+    /// Halve the speed (not below 0.25×).
+    Slower,
+    /// Double the speed (not above 16×).
+    Faster,
+}
+
+/// Where the player is, as the header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayStatus {
+    /// The recording's file name (no directory).
+    pub file: String,
+    /// The current frame, 0-based.
+    pub frame: usize,
+    /// Frames in the recording.
+    pub frames: usize,
+    /// The current frame's time, ms since the epoch.
+    pub at_ms: i64,
+    /// Playback speed, one of [`crate::tui::state::replay::SPEEDS`].
+    pub speed: f64,
+    /// Playing (true) or paused.
+    pub playing: bool,
+    /// Whether the recording carries the socket list (`record --sockets`).
+    pub sockets: bool,
+}
+
+/// What a recorded frame contributes to trends (sparklines, growth), without
+/// its sockets: cheap enough to send a few hundred of after a jump.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadIn {
+    /// When it was taken.
+    pub at_ms: i64,
+    /// Sockets per state.
+    pub states: StateCounts,
+    /// CLOSE_WAIT sockets per pid.
+    pub close_wait: Vec<(u32, u64)>,
+}
+
+/// One message from the player: the status, and the frame's data when the frame changed.
+#[derive(Debug, Clone)]
+pub struct ReplayFrame {
+    /// Where the player is now.
+    pub status: ReplayStatus,
+    /// The frame, when it changed (`None`: only pause or speed changed).
+    pub data: Option<TickData>,
+    /// True when the frame is not the one after the previous: trends restart from
+    /// `lead_in` before `data` is shown.
+    pub jumped: bool,
+    /// The frames before `data`, oldest first (only when `jumped`).
+    pub lead_in: Vec<LeadIn>,
 }

@@ -8,27 +8,12 @@ use ratatui::Frame;
 
 use crate::analyze::engine::Analysis;
 use crate::model::{Owner, Snapshot, SocketRecord, TimerKind};
-use crate::tui::app::App;
-use crate::tui::fmt;
-use crate::tui::rows::{column_name, SOCKET_COLUMNS};
-use crate::tui::table::{self, Column, Spec};
-
-/// TIME_WAIT lasts this long on Linux, so its age is exact from the remaining timer.
-const TIME_WAIT_MS: i64 = 60_000;
-
-/// Socket `i`'s age in its state in milliseconds, and whether it is only a lower bound:
-/// exact for TIME_WAIT from its timer, otherwise the analyzer's (the age findings call
-/// "oldest").
-pub fn socket_age(an: &Analysis, i: usize, s: &SocketRecord) -> Option<(i64, bool)> {
-    if s.timer == TimerKind::TimeWait {
-        return Some((TIME_WAIT_MS - i64::from(s.expires_ms), false));
-    }
-    an.ages
-        .get(i)
-        .copied()
-        .flatten()
-        .map(|a| (i64::from(a.secs) * 1000, a.lower_bound))
-}
+use crate::tui::state::app::App;
+use crate::tui::state::columns::{column_name, SOCKET_COLUMNS};
+use crate::tui::state::rows::socket_age;
+use crate::tui::views::fmt;
+use crate::tui::views::table::{self, Column, Spec};
+use crate::tui::views::theme::Theme;
 
 /// Socket `i`'s age as text, prefixed with `≥` when it is only a lower bound (the socket was
 /// there when monitoring started).
@@ -74,7 +59,7 @@ pub fn timer_text(s: &SocketRecord) -> String {
 
 /// One cell of socket `i`'s row, for column `col` of [`SOCKET_COLUMNS`].
 pub fn cell(app: &App, snap: &Snapshot, an: &Analysis, i: usize, col: usize) -> (String, Style) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let s = &snap.sockets[i];
     match col {
         0 => (s.state.netstat_name().into(), t.state(s.state)),
@@ -145,7 +130,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         total: rows.len(),
         selected: app.selected(),
         cell: &cellf,
-        theme: app.theme,
+        theme: Theme::new(app.color),
         empty,
     };
     table::draw(frame, area, &spec);

@@ -3,20 +3,23 @@
 //! [`App::apply`], then draws from `&App`. Drawing never writes here. The clock is the
 //! latest snapshot's time (`now_ms`), so rendering is deterministic under test.
 
-use std::net::IpAddr;
-
 use crate::analyze::engine::Analysis;
-use crate::analyze::finding::Subject;
-use crate::model::RuleId;
-use crate::model::{Endpoint, Snapshot, TcpState};
-use crate::tui::event::{Control, Event, TickData};
-use crate::tui::filter;
-use crate::tui::fleet::Fleet;
-use crate::tui::history::{CloseWaitTrend, SocketKey, StateHistory};
-use crate::tui::keys::{lookup, Action, Mode, View};
-use crate::tui::replay::ReplayStatus;
-use crate::tui::rows::{self, RowKey, Rows, SortState};
-use crate::tui::theme::Theme;
+use crate::model::{Snapshot, TcpState};
+use crate::tui::state::columns::{self, SortState};
+use crate::tui::state::event::ReplayStatus;
+use crate::tui::state::event::{Control, Event, TickData};
+use crate::tui::state::filter;
+use crate::tui::state::fleet::Fleet;
+use crate::tui::state::history::{observe, CloseWaitTrend, StateHistory};
+use crate::tui::state::keys::{lookup, Action, Mode, View};
+use crate::tui::state::rows::{self, RowKey, Rows};
+use crate::tui::state::target::DetailTarget;
+
+mod drill;
+mod on_fleet;
+mod on_replay;
+#[cfg(test)]
+mod processes_tests;
 
 /// The intervals `+` and `-` step through, in milliseconds.
 pub const INTERVALS_MS: [u64; 9] = [250, 500, 1000, 2000, 3000, 5000, 10_000, 30_000, 60_000];
@@ -26,6 +29,11 @@ const PAGE: usize = 10;
 
 /// Lines J/K scroll the Detail view's explanation by.
 const INFO_STEP: u16 = 3;
+
+/// Whether to draw in colour: yes unless `NO_COLOR` is set to anything non-empty.
+pub fn color_from_env() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
 
 /// Settings the caller chooses when starting the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,26 +52,9 @@ impl TuiOptions {
         TuiOptions {
             host: host.into(),
             interval_ms,
-            color: Theme::color_from_env(),
+            color: color_from_env(),
         }
     }
-}
-
-/// What a drill-down opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DetailTarget {
-    /// A process's sockets.
-    Process(u32),
-    /// A listener's SYN_RECV and accepted sockets.
-    Listener(Endpoint),
-    /// Sockets to one remote address.
-    Remote(IpAddr),
-    /// Sockets in one state.
-    State(TcpState),
-    /// A finding (by rule and subject, so it survives ticks) and its subject's sockets.
-    Finding(RuleId, Subject),
-    /// One socket (by identity, so it survives ticks) and its owner's other sockets.
-    Socket(SocketKey, Option<u32>),
 }
 
 /// An open explanation popup.
@@ -78,60 +69,46 @@ pub struct Explanation {
 /// The dashboard's state.
 #[derive(Debug, Clone)]
 pub struct App {
-    pub(super) host: String,
-    pub(super) theme: Theme,
-    pub(super) interval_ms: u64,
-    pub(super) paused: bool,
-    pub(super) view: View,
-    pub(super) back_to: View,
-    pub(super) mode: Mode,
-    pub(super) tick: Option<TickData>,
-    pub(super) now_ms: i64,
-    pub(super) history: StateHistory,
-    pub(super) cw_trend: CloseWaitTrend,
-    pub(super) collect_error: Option<String>,
-    pub(super) selected: [usize; 7],
+    pub(crate) host: String,
+    /// Draw in colour (not under `NO_COLOR`).
+    pub(crate) color: bool,
+    pub(crate) interval_ms: u64,
+    pub(crate) paused: bool,
+    pub(crate) view: View,
+    pub(crate) back_to: View,
+    pub(crate) mode: Mode,
+    pub(crate) tick: Option<TickData>,
+    pub(crate) now_ms: i64,
+    pub(crate) history: StateHistory,
+    pub(crate) cw_trend: CloseWaitTrend,
+    pub(crate) collect_error: Option<String>,
+    pub(crate) selected: [usize; 7],
     /// The selected row of each view not shown, by key (see `switch_to`).
-    pub(super) saved_keys: [Option<RowKey>; 7],
-    pub(super) sort: [SortState; 4],
-    pub(super) filter: String,
-    pub(super) filter_input: String,
-    pub(super) filter_saved: String,
-    pub(super) filter_error: Option<String>,
-    pub(super) rows: Rows,
-    pub(super) detail: Option<DetailTarget>,
+    pub(crate) saved_keys: [Option<RowKey>; 7],
+    pub(crate) sort: [SortState; 4],
+    pub(crate) filter: String,
+    pub(crate) filter_input: String,
+    pub(crate) filter_saved: String,
+    pub(crate) filter_error: Option<String>,
+    pub(crate) rows: Rows,
+    pub(crate) detail: Option<DetailTarget>,
     /// First line shown of the Detail view's explanation pane (drawing clamps it).
-    pub(super) info_scroll: u16,
-    pub(super) explanation: Option<Explanation>,
-    pub(super) quit: bool,
-    pub(super) fatal: Option<String>,
+    pub(crate) info_scroll: u16,
+    pub(crate) explanation: Option<Explanation>,
+    pub(crate) quit: bool,
+    pub(crate) fatal: Option<String>,
     /// The signal that ended the dashboard, if one did.
-    pub(super) signal: Option<i32>,
+    pub(crate) signal: Option<i32>,
     /// Set when replaying a recording: where the player is.
-    pub(super) replay: Option<ReplayStatus>,
+    pub(crate) replay: Option<ReplayStatus>,
     /// Set under `--all-netns`: every namespace, and which one is shown.
-    pub(super) fleet: Option<Fleet>,
+    pub(crate) fleet: Option<Fleet>,
     /// A one-line answer to the last key, shown in the footer until the next key (why
     /// Enter opened nothing).
-    pub(super) status: Option<String>,
+    pub(crate) status: Option<String>,
 }
 
-/// Folds one tick into a namespace's trends (the shown one's or a parked one's).
-pub(super) fn observe(history: &mut StateHistory, cw_trend: &mut CloseWaitTrend, t: &TickData) {
-    let snap = &t.snapshot;
-    // The aggregate, not the socket list: a recording without sockets has counts only.
-    history.push(snap.taken_at_ms, t.analysis.aggregate.states);
-    cw_trend.observe(
-        snap.taken_at_ms,
-        t.analysis
-            .aggregate
-            .processes
-            .iter()
-            .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
-    );
-}
-
-pub(super) fn view_slot(v: View) -> usize {
+pub(crate) fn view_slot(v: View) -> usize {
     v.tab_index().unwrap_or(6)
 }
 
@@ -142,7 +119,7 @@ impl App {
         let hi = INTERVALS_MS[INTERVALS_MS.len() - 1];
         App {
             host: opts.host.clone(),
-            theme: Theme::new(opts.color),
+            color: opts.color,
             interval_ms: opts.interval_ms.clamp(lo, hi),
             paused: false,
             view: View::Overview,
@@ -155,7 +132,7 @@ impl App {
             collect_error: None,
             selected: [0; 7],
             saved_keys: Default::default(),
-            sort: rows::default_sorts(),
+            sort: columns::default_sorts(),
             filter: String::new(),
             filter_input: String::new(),
             filter_saved: String::new(),
@@ -283,7 +260,7 @@ impl App {
     }
 
     /// Stores a tick whatever the pause state (replay steps while paused).
-    pub(super) fn show_tick(&mut self, t: TickData) {
+    pub(crate) fn show_tick(&mut self, t: TickData) {
         self.now_ms = t.snapshot.taken_at_ms;
         observe(&mut self.history, &mut self.cw_trend, &t);
         self.collect_error = None;
@@ -300,13 +277,24 @@ impl App {
 
     /// The key of the shown view's selected row, against the current data and rows.
     fn remember_selection(&self) -> Option<RowKey> {
-        rows::key_at(self, self.view, self.selected())
+        self.key_at(self.view, self.selected())
+    }
+
+    /// The key of the row at `pos` in view `v`, so a selection can follow its row.
+    pub fn key_at(&self, v: View, pos: usize) -> Option<RowKey> {
+        let (snap, an) = self.data()?;
+        rows::key_at(&self.rows, snap, an, v, pos)
+    }
+
+    /// Where the row with `key` now is in view `v`.
+    fn position(&self, v: View, key: &RowKey) -> Option<usize> {
+        (0..self.row_count(v)).find(|&p| self.key_at(v, p).as_ref() == Some(key))
     }
 
     /// Recomputes the shown view's rows, then puts its selection back on the row it was on
     /// (or clamps it when that row is gone). Other views' rows are left empty until shown.
     /// `filtered` saves evaluating the filter again when the caller just did.
-    pub(super) fn refresh_keeping(&mut self, key: Option<RowKey>, filtered: Option<Vec<usize>>) {
+    pub(crate) fn refresh_keeping(&mut self, key: Option<RowKey>, filtered: Option<Vec<usize>>) {
         let Some(t) = &self.tick else {
             return;
         };
@@ -324,8 +312,8 @@ impl App {
             },
             _ => None,
         };
-        self.rows = rows::compute(self, v, filtered);
-        let found = key.and_then(|k| rows::position(self, v, &k));
+        self.rows = rows::compute(self.data(), &self.sort, self.detail.as_ref(), v, filtered);
+        let found = key.and_then(|k| self.position(v, &k));
         let n = self.row_count(v);
         let s = &mut self.selected[view_slot(v)];
         *s = found.unwrap_or(*s).min(n.saturating_sub(1));
@@ -333,7 +321,7 @@ impl App {
 
     /// Switches the shown view, remembering the old view's selected row so that coming back
     /// finds it again, and computes the new view's rows.
-    pub(super) fn switch_to(&mut self, v: View) {
+    pub(crate) fn switch_to(&mut self, v: View) {
         if v == self.view {
             return;
         }
@@ -344,7 +332,7 @@ impl App {
     }
 
     /// Rows the selection can move over in `v`.
-    pub(super) fn row_count(&self, v: View) -> usize {
+    pub(crate) fn row_count(&self, v: View) -> usize {
         match v {
             // Under --all-netns the other namespaces' alerts follow the shown one's.
             View::Overview => self.rows.alerts.len() + self.other_alerts().len(),
@@ -481,7 +469,7 @@ impl App {
             }
             Action::SortNext | Action::SortReverse => {
                 let slot = self.sort_slot()?;
-                let ncols = rows::column_count(slot);
+                let ncols = columns::column_count(slot);
                 let s = &mut self.sort[slot];
                 if action == Action::SortNext {
                     s.column = (s.column + 1) % ncols;
@@ -558,4 +546,4 @@ impl App {
 
 #[cfg(test)]
 #[path = "app_tests.rs"]
-pub(super) mod tests;
+pub(crate) mod tests;

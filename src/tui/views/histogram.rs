@@ -6,28 +6,14 @@ use ratatui::style::Style;
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block};
 use ratatui::Frame;
 
-use crate::model::TcpState;
-use crate::tui::app::App;
-use crate::tui::fmt;
-
-/// States in lifecycle order: handshake, open, closing, waiting.
-pub const LIFECYCLE: [TcpState; 11] = [
-    TcpState::Listen,
-    TcpState::SynSent,
-    TcpState::SynRecv,
-    TcpState::Established,
-    TcpState::FinWait1,
-    TcpState::FinWait2,
-    TcpState::Closing,
-    TcpState::TimeWait,
-    TcpState::CloseWait,
-    TcpState::LastAck,
-    TcpState::Close,
-];
+use crate::tui::state::app::App;
+use crate::tui::state::columns::STATE_COLUMNS as LIFECYCLE;
+use crate::tui::views::fmt;
+use crate::tui::views::theme::Theme;
 
 /// Draws the histogram in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let counts = app
         .data()
         .map(|(_, an)| an.aggregate.states)

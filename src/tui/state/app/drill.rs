@@ -8,16 +8,17 @@ use crate::analyze::process_rows::RowKind;
 use crate::filter::{Filter, OwnerKind};
 use crate::model::RuleId;
 use crate::model::TcpState;
-use crate::tui::app::{view_slot, App, DetailTarget, Explanation};
-use crate::tui::explain;
-use crate::tui::history::SocketKey;
-use crate::tui::keys::View;
-use crate::tui::processes;
-use crate::tui::rows::{self, RowKey};
+use crate::tui::state::app::{view_slot, App, Explanation};
+use crate::tui::state::explain;
+use crate::tui::state::history::SocketKey;
+use crate::tui::state::keys::View;
+use crate::tui::state::rows::RowKey;
+use crate::tui::state::target::DetailTarget;
+use crate::tui::state::{process_table, target};
 
 impl App {
     /// What Enter would open from the current selection.
-    pub(super) fn selected_target(&self) -> Option<DetailTarget> {
+    pub(crate) fn selected_target(&self) -> Option<DetailTarget> {
         let (snap, an) = self.data()?;
         let agg = &an.aggregate;
         let sel = self.selected();
@@ -45,7 +46,7 @@ impl App {
     /// exactly its sockets (the current filter with its owner term set to the row's kind),
     /// or, when the snapshot kept no socket list (a recording without `--sockets`), why
     /// nothing opens. `None` on a process row.
-    pub(super) fn unlisted_drill(&self) -> Option<Result<String, String>> {
+    pub(crate) fn unlisted_drill(&self) -> Option<Result<String, String>> {
         if self.view != View::Processes {
             return None;
         }
@@ -61,7 +62,7 @@ impl App {
                 return Some(Err(format!("{marker}: several processes; nothing to open")))
             }
         };
-        if !processes::can_filter(snap, &an.aggregate) {
+        if !process_table::can_filter(snap, &an.aggregate) {
             return Some(Err(format!(
                 "{marker}: no process to open; this recording kept counts only"
             )));
@@ -72,7 +73,7 @@ impl App {
         Some(Ok(f.to_string()))
     }
 
-    pub(super) fn drill_down(&mut self) {
+    pub(crate) fn drill_down(&mut self) {
         match self.unlisted_drill() {
             Some(Ok(filter)) => {
                 self.filter_input = filter.clone();
@@ -104,7 +105,7 @@ impl App {
     }
 
     /// The alert a detail target refers to, if it is still present.
-    pub(super) fn alert_for(&self, rule: RuleId, subject: &Subject) -> Option<&Alert> {
+    pub(crate) fn alert_for(&self, rule: RuleId, subject: &Subject) -> Option<&Alert> {
         let (_, an) = self.data()?;
         an.alerts
             .iter()
@@ -113,7 +114,7 @@ impl App {
 
     /// The alert that concerns a drill-down target, if any: the finding itself, or one
     /// about the same process, listener or remote, or about the state.
-    pub(super) fn alert_about(&self, target: &DetailTarget) -> Option<&Alert> {
+    pub(crate) fn alert_about(&self, target: &DetailTarget) -> Option<&Alert> {
         match target {
             DetailTarget::Finding(rule, subject) => return self.alert_for(*rule, subject),
             DetailTarget::Socket(_, Some(pid)) => {
@@ -128,12 +129,12 @@ impl App {
                 (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
                 (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
                 (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
-                (_, DetailTarget::State(s)) => rows::rule_state(a.finding.rule) == Some(*s),
+                (_, DetailTarget::State(s)) => target::rule_state(a.finding.rule) == Some(*s),
                 _ => false,
             })
     }
 
-    pub(super) fn explain_selected(&self) -> Option<Explanation> {
+    pub(crate) fn explain_selected(&self) -> Option<Explanation> {
         let (snap, _) = self.data()?;
         let sysctls = snap.sysctls.as_ref();
         let target = match self.view {

@@ -259,7 +259,10 @@ fn recording(n: i64) -> Recording {
 }
 
 /// The next frame, taken as the UI loop takes it (answered with [`ToSource::Taken`]).
-fn next_frame(rx: &Receiver<Event>, ctl_tx: &Sender<ToSource>) -> crate::tui::replay::ReplayFrame {
+fn next_frame(
+    rx: &Receiver<Event>,
+    ctl_tx: &Sender<ToSource>,
+) -> crate::tui::state::event::ReplayFrame {
     match rx.recv_timeout(WAIT) {
         Ok(Event::Replay(f)) => {
             ctl_tx.send(ToSource::Taken).unwrap();
@@ -271,7 +274,7 @@ fn next_frame(rx: &Receiver<Event>, ctl_tx: &Sender<ToSource>) -> crate::tui::re
 
 #[test]
 fn player_sends_frames_on_controls_and_plays_to_the_end() {
-    use crate::tui::replay::ReplayControl as R;
+    use crate::tui::state::event::ReplayControl as R;
     let (tx, rx) = mpsc::channel();
     let (ctl_tx, ctl_rx) = mpsc::channel();
     let h = thread::spawn(move || player_loop(recording(4), tx, ctl_rx));
@@ -308,7 +311,7 @@ fn player_sends_frames_on_controls_and_plays_to_the_end() {
 
 #[test]
 fn a_ui_that_does_not_take_frames_holds_the_player_at_one() {
-    use crate::tui::replay::ReplayControl as R;
+    use crate::tui::state::event::ReplayControl as R;
     let (tx, rx) = mpsc::channel();
     let (ctl_tx, ctl_rx) = mpsc::channel();
     let h = thread::spawn(move || player_loop(recording(50), tx, ctl_rx));

@@ -9,8 +9,9 @@ use ratatui::Frame;
 
 use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
 use crate::model::RuleId;
-use crate::tui::app::App;
-use crate::tui::fmt;
+use crate::tui::state::app::App;
+use crate::tui::views::fmt;
+use crate::tui::views::theme::Theme;
 
 fn phase_tag(p: AlertPhase) -> &'static str {
     match p {
@@ -64,7 +65,7 @@ pub fn short_message(f: &Finding) -> String {
 /// followed by the firing and pending alerts of every other namespace (Enter on one
 /// switches to it).
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let alerts = app
         .data()
         .map(|(_, an)| an.alerts.as_slice())

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::analyze::aggregate::aggregate;
-use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity};
+use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
 use crate::model::fixtures::sock;
+use crate::model::RuleId;
 use crate::model::{Attribution, Owner, ProcessInfo, SampleQuality, SourceKind};
 
 pub(crate) fn tick(at_ms: i64) -> TickData {
@@ -134,16 +135,16 @@ fn sort_cycles_columns_and_direction() {
     a.apply(Action::SortNext);
     assert_eq!(
         a.sort[0].column,
-        (before.column + 1) % rows::column_count(0)
+        (before.column + 1) % columns::column_count(0)
     );
     a.apply(Action::SortReverse);
     assert_eq!(a.sort[0].descending, !before.descending);
-    for _ in 0..rows::column_count(0) {
+    for _ in 0..columns::column_count(0) {
         a.apply(Action::SortNext);
     }
     assert_eq!(
         a.sort[0].column,
-        (before.column + 1) % rows::column_count(0)
+        (before.column + 1) % columns::column_count(0)
     );
     // Sorting by PID ascending puts nginx (7) first.
     a.sort[0] = SortState {
@@ -367,13 +368,13 @@ fn only_the_shown_view_has_rows_and_selections_survive_switching() {
     assert!(a.rows.processes.is_empty(), "hidden views are not computed");
     a.apply(Action::Down);
     a.apply(Action::Down);
-    let key = rows::key_at(&a, View::Sockets, a.selected());
+    let key = a.key_at(View::Sockets, a.selected());
     a.apply(Action::GoView(1));
     assert!(a.rows.sockets.is_empty());
     assert!(!a.rows.processes.is_empty());
     a.on_tick(tick(1_001_000));
     a.apply(Action::GoView(4));
-    assert_eq!(rows::key_at(&a, View::Sockets, a.selected()), key);
+    assert_eq!(a.key_at(View::Sockets, a.selected()), key);
 }
 
 #[test]
@@ -385,13 +386,13 @@ fn enter_on_a_socket_shows_that_socket_among_its_owners() {
     }
     a.apply(Action::FilterCommit);
     assert_eq!(a.rows.sockets.len(), 1);
-    let chosen = rows::key_at(&a, View::Sockets, 0);
+    let chosen = a.key_at(View::Sockets, 0);
     a.apply(Action::DrillDown);
     assert_eq!(a.view(), View::Detail);
     assert!(matches!(a.detail(), Some(DetailTarget::Socket(_, Some(7)))));
     // nginx's two sockets, the chosen one selected; the filter is kept for going back.
     assert_eq!(a.rows.detail.len(), 2);
-    assert_eq!(rows::key_at(&a, View::Detail, a.selected()), chosen);
+    assert_eq!(a.key_at(View::Detail, a.selected()), chosen);
     a.apply(Action::Back);
     assert_eq!((a.view(), a.filter()), (View::Sockets, "state:established"));
 }

@@ -10,9 +10,10 @@ use ratatui::Frame;
 
 use crate::analyze::finding::AlertPhase;
 use crate::model::TcpState;
-use crate::tui::app::App;
-use crate::tui::rows::rule_state;
-use crate::tui::theme::Phase;
+use crate::tui::state::app::App;
+use crate::tui::state::target::rule_state;
+use crate::tui::views::theme::Phase;
+use crate::tui::views::theme::Theme;
 
 /// The diagram without counts; every box's inside is filled in from [`NODES`].
 const DIAGRAM: [&str; 18] = [
@@ -93,7 +94,7 @@ pub fn in_buildup(app: &App, s: TcpState) -> bool {
 
 /// Draws the State machine view in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let block =
         Block::bordered().title(" TCP state machine · j/k select · Enter sockets · e explain ");
     let inner = block.inner(area);
@@ -140,7 +141,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         legend.push(Span::styled("building up", t.hot()));
         let mut lines = vec![Line::from(legend)];
         if let Some(s) = selected {
-            let text = crate::tui::explain::explain_state(
+            let text = crate::tui::state::explain::explain_state(
                 s,
                 app.data().and_then(|(x, _)| x.sysctls.as_ref()),
             );

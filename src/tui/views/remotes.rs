@@ -7,15 +7,16 @@ use ratatui::style::Style;
 use ratatui::Frame;
 
 use crate::model::TcpState;
-use crate::tui::app::App;
-use crate::tui::fmt;
-use crate::tui::processes::state_columns;
-use crate::tui::rows::{column_name, REMOTE_COLUMNS, STATE_COLUMNS};
-use crate::tui::table::{self, Column, Spec};
+use crate::tui::state::app::App;
+use crate::tui::state::columns::{column_name, REMOTE_COLUMNS, STATE_COLUMNS};
+use crate::tui::views::fmt;
+use crate::tui::views::processes::state_columns;
+use crate::tui::views::table::{self, Column, Spec};
+use crate::tui::views::theme::Theme;
 
 /// Draws the Remotes view in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let (remotes, ports) = match app.data() {
         Some((snap, an)) => (
             an.aggregate.remotes.as_slice(),

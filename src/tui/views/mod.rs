@@ -1,6 +1,23 @@
-//! Top-level drawing: the header, the view tabs, the footer, the too-small message and the
-//! popups, with each view's body delegated to its own file. Pure over `&App`: nothing here
-//! writes to the app.
+//! The dashboard's views: one file per panel, each a pure function of `&App` that draws
+//! into a `Rect`. This file lays them out: the header, the view tabs, the footer, the
+//! too-small message and the popups, with each view's body delegated to its own file.
+//! Nothing here writes to the app; [`fmt`], [`table`] and [`theme`] are the shared
+//! formatting, table widget and colours.
+
+pub mod alerts;
+pub mod detail;
+pub mod fmt;
+pub mod histogram;
+pub mod listeners;
+pub mod namespaces;
+pub mod overview;
+pub mod processes;
+pub mod remotes;
+pub mod sockets;
+pub mod statemachine;
+pub mod table;
+pub mod theme;
+pub mod trends;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -8,12 +25,10 @@ use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
 use crate::model::UnattributedReason;
-use crate::tui::app::App;
-use crate::tui::keys::{help_rows, Mode, View};
-use crate::tui::replay::ReplayStatus;
-use crate::tui::{
-    detail, fmt, listeners, namespaces, overview, processes, remotes, sockets, statemachine,
-};
+use crate::tui::state::app::App;
+use crate::tui::state::event::ReplayStatus;
+use crate::tui::state::keys::{help_rows, Mode, View};
+use crate::tui::views::theme::Theme;
 
 /// The smallest terminal the dashboard draws in.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -48,7 +63,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
             let h = u16::try_from(lines.len()).unwrap_or(0).min(body.height / 4);
             let [rest, notice] =
                 Layout::vertical([Constraint::Min(0), Constraint::Length(h)]).areas(body);
-            frame.render_widget(Paragraph::new(lines).style(app.theme.warn()), notice);
+            frame.render_widget(
+                Paragraph::new(lines).style(Theme::new(app.color).warn()),
+                notice,
+            );
             rest
         }
         None => body,
@@ -120,7 +138,7 @@ fn sep<'a>() -> Span<'a> {
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let [l0, l1] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let mut first = vec![Span::styled("sockscope", t.title()), sep()];
     // In replay the player's status comes first: at 80 columns it is what must not be cut.
@@ -223,7 +241,7 @@ pub fn replay_status(r: &ReplayStatus) -> String {
 }
 
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let titles: Vec<String> = View::TABS
         .iter()
         .enumerate()
@@ -245,7 +263,7 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let line = if app.mode == Mode::Filter {
         let mut spans = vec![
             Span::styled("/", t.title()),
@@ -332,7 +350,7 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let rows = help_rows(app.replay.is_some(), switchable(app));
     let mut lines: Vec<Line> = rows
         .iter()

@@ -1,6 +1,6 @@
 //! The key table: every binding lives in [`BINDINGS`], [`action_for`] looks keys up in it
 //! and the help screen is generated from it, so help can never drift from behaviour.
-//! Nothing here changes state; [`crate::tui::app::App::apply`] does.
+//! Nothing here changes state; [`crate::tui::state::app::App::apply`] does.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

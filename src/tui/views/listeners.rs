@@ -9,11 +9,12 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::model::TcpState;
-use crate::tui::app::App;
-use crate::tui::fmt;
-use crate::tui::history::RATE_COUNTERS;
-use crate::tui::rows::{column_name, fill_permille, LISTENER_COLUMNS};
-use crate::tui::table::{self, Column, Spec};
+use crate::tui::state::app::App;
+use crate::tui::state::columns::{column_name, fill_permille, LISTENER_COLUMNS};
+use crate::tui::state::history::RATE_COUNTERS;
+use crate::tui::views::fmt;
+use crate::tui::views::table::{self, Column, Spec};
+use crate::tui::views::theme::Theme;
 
 /// Sysctls that bound the listen queues, shown under the table.
 const QUEUE_SYSCTLS: [(&str, &str); 3] = [
@@ -30,7 +31,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let ls = app
         .data()
         .map(|(_, an)| an.aggregate.listeners.as_slice())
@@ -104,7 +105,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_rates(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let mut spans: Vec<Span> = Vec::new();
     // The analyzer's rates (replay frames carry the recorded ones): the view computes none.
     let rates: Vec<(&str, f64)> = app

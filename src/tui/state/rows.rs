@@ -1,96 +1,26 @@
 //! Row orders for the tables: which rows each view lists, in which order, after sorting and
-//! filtering. Computed in [`crate::tui::app::App`] when data, sort or filter change, so
-//! drawing only reads them. Column lists live here because sorting and headers share them.
+//! filtering. Computed by [`crate::tui::state::app::App`] when data, sort or filter change,
+//! so drawing only reads them. The columns they sort by are in [`super::columns`].
 
 use std::net::IpAddr;
 
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, Subject};
 use crate::analyze::process_rows::RowKind;
-use crate::model::listener_matches;
 use crate::model::RuleId;
-use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState};
-use crate::tui::app::{App, DetailTarget};
-use crate::tui::history::SocketKey;
-use crate::tui::keys::View;
-use crate::tui::processes::{self, ProcRow};
-use crate::tui::sockets::socket_age;
-
-/// Sort column and direction of one table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SortState {
-    /// Index into the table's column list.
-    pub column: usize,
-    /// Largest (or last) first.
-    pub descending: bool,
-}
-
-/// The state columns' order (and sort-column order): a connection's life, as the Overview's
-/// histogram shows it, not the kernel's numbering.
-pub use crate::tui::histogram::LIFECYCLE as STATE_COLUMNS;
-
-/// Processes table: fixed columns, then one per state in [`STATE_COLUMNS`] order.
-pub const PROCESS_COLUMNS: [&str; 4] = ["PID", "COMMAND", "USER", "TOTAL"];
-/// Listeners table columns.
-pub const LISTENER_COLUMNS: [&str; 8] = [
-    "LOCAL",
-    "PROCESS",
-    "SYN_RECV",
-    "BACKLOG",
-    "FILL",
-    "ACCEPT_Q",
-    "ESTAB",
-    "CLOSE_WAIT",
-];
-/// Remotes table: fixed columns, then one per state.
-pub const REMOTE_COLUMNS: [&str; 2] = ["REMOTE", "TOTAL"];
-/// Sockets table columns.
-pub const SOCKET_COLUMNS: [&str; 9] = [
-    "STATE", "LOCAL", "REMOTE", "PROCESS", "RECV-Q", "SEND-Q", "TIMER", "AGE", "IDLE",
-];
-
-/// Column count of sort slot `slot` (0 processes, 1 listeners, 2 remotes, 3 sockets).
-pub fn column_count(slot: usize) -> usize {
-    match slot {
-        0 => PROCESS_COLUMNS.len() + STATE_COLUMNS.len(),
-        1 => LISTENER_COLUMNS.len(),
-        2 => REMOTE_COLUMNS.len() + STATE_COLUMNS.len(),
-        _ => SOCKET_COLUMNS.len(),
-    }
-}
-
-/// The name of column `col` of sort slot `slot`.
-pub fn column_name(slot: usize, col: usize) -> &'static str {
-    let (fixed, with_states): (&[&'static str], bool) = match slot {
-        0 => (&PROCESS_COLUMNS, true),
-        1 => (&LISTENER_COLUMNS, false),
-        2 => (&REMOTE_COLUMNS, true),
-        _ => (&SOCKET_COLUMNS, false),
-    };
-    match fixed.get(col) {
-        Some(n) => n,
-        None if with_states => STATE_COLUMNS
-            .get(col - fixed.len())
-            .map_or("?", |s| s.netstat_name()),
-        None => "?",
-    }
-}
-
-/// The sorts a fresh dashboard starts with: busiest first everywhere, oldest sockets first.
-pub fn default_sorts() -> [SortState; 4] {
-    let desc = |column| SortState {
-        column,
-        descending: true,
-    };
-    [desc(3), desc(2), desc(1), desc(7)]
-}
+use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState, TimerKind};
+use crate::tui::state::columns::{fill_permille, SortState, STATE_COLUMNS};
+use crate::tui::state::history::SocketKey;
+use crate::tui::state::keys::View;
+use crate::tui::state::process_table::{self, ProcRow};
+use crate::tui::state::target::{in_detail, DetailTarget};
 
 /// Row orders; only the shown view's list (and the alerts) is filled, see [`compute`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rows {
     /// Indices into `analysis.alerts`: firing, then pending, then resolved.
     pub alerts: Vec<usize>,
-    /// The Processes view's rows in display order (see [`crate::tui::processes`]).
+    /// The Processes view's rows in display order (see [`crate::tui::views::processes`]).
     pub processes: Vec<ProcRow>,
     /// Indices into `aggregate.listeners`.
     pub listeners: Vec<usize>,
@@ -144,41 +74,21 @@ pub fn alert_order(alerts: &[Alert]) -> Vec<usize> {
     v
 }
 
-/// The state a rule is about, when it is about one.
-pub fn rule_state(rule: RuleId) -> Option<TcpState> {
-    match rule {
-        RuleId::CloseWaitLeak => Some(TcpState::CloseWait),
-        RuleId::SynFlood => Some(TcpState::SynRecv),
-        RuleId::TimeWaitStorm => Some(TcpState::TimeWait),
-        RuleId::FinWait2Buildup => Some(TcpState::FinWait2),
-        RuleId::AcceptQueueOverflow | RuleId::Orphans => None,
-    }
-}
+/// TIME_WAIT lasts this long on Linux, so its age is exact from the remaining timer.
+const TIME_WAIT_MS: i64 = 60_000;
 
-/// Does socket `s` belong to the drill-down `t`?
-pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
-    match t {
-        DetailTarget::Process(pid) => s.owner.pid() == Some(*pid),
-        DetailTarget::Listener(ep) => listener_matches(ep, &s.local),
-        DetailTarget::Remote(ip) => {
-            s.remote.ip == *ip && !matches!(s.state, TcpState::Listen | TcpState::Close)
-        }
-        DetailTarget::State(st) => s.state == *st,
-        DetailTarget::Socket(key, pid) => match pid {
-            Some(p) => s.owner.pid() == Some(*p),
-            None => SocketKey::of(s) == *key,
-        },
-        DetailTarget::Finding(rule, subject) => {
-            let state_ok = rule_state(*rule).is_none_or(|st| s.state == st);
-            state_ok
-                && match subject {
-                    Subject::Process { pid, .. } => s.owner.pid() == Some(*pid),
-                    Subject::Listener { local, .. } => listener_matches(local, &s.local),
-                    Subject::Destination { remote } => s.remote == *remote,
-                    Subject::Host => true,
-                }
-        }
+/// Socket `i`'s age in its state in milliseconds, and whether it is only a lower bound:
+/// exact for TIME_WAIT from its timer, otherwise the analyzer's (the age findings call
+/// "oldest").
+pub fn socket_age(an: &Analysis, i: usize, s: &SocketRecord) -> Option<(i64, bool)> {
+    if s.timer == TimerKind::TimeWait {
+        return Some((TIME_WAIT_MS - i64::from(s.expires_ms), false));
     }
+    an.ages
+        .get(i)
+        .copied()
+        .flatten()
+        .map(|a| (i64::from(a.secs) * 1000, a.lower_bound))
 }
 
 fn socket_key<'a>(snap: &'a Snapshot, an: &Analysis, i: usize, col: usize) -> Key<'a> {
@@ -206,8 +116,14 @@ fn socket_key<'a>(snap: &'a Snapshot, an: &Analysis, i: usize, col: usize) -> Ke
 /// every view every tick was a measurable share of the dashboard's CPU.
 /// `filtered` are the sockets passing the filter, in snapshot order (used by Sockets, and
 /// by Processes when a filter is set).
-pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
-    let Some((snap, an)) = app.data() else {
+pub fn compute(
+    data: Option<(&Snapshot, &Analysis)>,
+    sort: &[SortState; 4],
+    detail: Option<&DetailTarget>,
+    view: View,
+    filtered: Option<Vec<usize>>,
+) -> Rows {
+    let Some((snap, an)) = data else {
         return Rows::default();
     };
     let agg = &an.aggregate;
@@ -220,12 +136,12 @@ pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
         View::Overview | View::StateMachine => {}
         View::Processes => {
             // A filter narrows the rows only where the socket list is there to filter.
-            let filtered = filtered.filter(|_| processes::can_filter(snap, agg));
-            let all = processes::rows_for(snap, agg, filtered.as_deref());
-            rows.processes = processes::sorted(all, app.sort[0]);
+            let filtered = filtered.filter(|_| process_table::can_filter(snap, agg));
+            let all = process_table::rows_for(snap, agg, filtered.as_deref());
+            rows.processes = process_table::sorted(all, sort[0]);
         }
         View::Listeners => {
-            let s = app.sort[1];
+            let s = sort[1];
             rows.listeners = order(
                 agg.listeners.len(),
                 |i| {
@@ -245,7 +161,7 @@ pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
             );
         }
         View::Remotes => {
-            let s = app.sort[2];
+            let s = sort[2];
             rows.remotes = order(
                 agg.remotes.len(),
                 |i| {
@@ -261,7 +177,7 @@ pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
         }
         View::Sockets => {
             let filtered = filtered.unwrap_or_default();
-            let s = app.sort[3];
+            let s = sort[3];
             let by = order(
                 filtered.len(),
                 |j| socket_key(snap, an, filtered[j], s.column),
@@ -270,7 +186,7 @@ pub fn compute(app: &App, view: View, filtered: Option<Vec<usize>>) -> Rows {
             rows.sockets = by.into_iter().map(|j| filtered[j]).collect();
         }
         View::Detail => {
-            if let Some(t) = &app.detail {
+            if let Some(t) = detail {
                 let idx: Vec<usize> = (0..snap.sockets.len())
                     .filter(|&i| in_detail(t, &snap.sockets[i]))
                     .collect();
@@ -303,9 +219,7 @@ pub enum RowKey {
 }
 
 /// The key of the row at `pos` in view `v`.
-pub fn key_at(app: &App, v: View, pos: usize) -> Option<RowKey> {
-    let (snap, an) = app.data()?;
-    let r = &app.rows;
+pub fn key_at(r: &Rows, snap: &Snapshot, an: &Analysis, v: View, pos: usize) -> Option<RowKey> {
     Some(match v {
         View::Overview => {
             let f = &an.alerts.get(*r.alerts.get(pos)?)?.finding;
@@ -323,27 +237,4 @@ pub fn key_at(app: &App, v: View, pos: usize) -> Option<RowKey> {
         View::Detail => RowKey::Socket(SocketKey::of(snap.sockets.get(*r.detail.get(pos)?)?)),
         View::StateMachine => RowKey::Index(pos),
     })
-}
-
-/// Where the row with `key` now is in view `v`.
-pub fn position(app: &App, v: View, key: &RowKey) -> Option<usize> {
-    (0..app.row_count(v)).find(|&p| key_at(app, v, p).as_ref() == Some(key))
-}
-
-/// SYN_RECV as a share of the backlog, in permille (0 when the backlog is unknown).
-pub fn fill_permille(syn_recv: u64, backlog: u32) -> u64 {
-    if backlog == 0 {
-        0
-    } else {
-        syn_recv.saturating_mul(1000) / u64::from(backlog)
-    }
-}
-
-/// Compares two sort states' columns for header markers.
-pub fn marker(s: SortState, col: usize) -> &'static str {
-    match (s.column == col, s.descending) {
-        (true, true) => "▼",
-        (true, false) => "▲",
-        _ => "",
-    }
 }

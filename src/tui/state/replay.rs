@@ -16,12 +16,10 @@
 use crate::analyze::ages::ages_from_snapshot;
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::AlertPhase;
-use crate::model::{StateCounts, TcpState};
+use crate::model::TcpState;
 use crate::record::{Recording, Tick};
-use crate::tui::app::{App, TuiOptions};
-use crate::tui::event::{Control, TickData};
-use crate::tui::history::{CloseWaitTrend, StateHistory, HISTORY_LEN};
-use crate::tui::keys::Action;
+use crate::tui::state::event::{LeadIn, ReplayControl, ReplayFrame, ReplayStatus, TickData};
+use crate::tui::state::history::HISTORY_LEN;
 
 /// Playback speeds `-`/`+` step through.
 pub const SPEEDS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
@@ -32,71 +30,6 @@ const NORMAL_SPEED: usize = 2;
 /// Longest recorded gap played back as it was (ms of recording time); a longer one (the
 /// recorder was stopped for an hour) is played as this long.
 pub const MAX_GAP_MS: i64 = 10_000;
-
-/// Requests from the UI loop to the player.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplayControl {
-    /// Play, or pause. Playing at the last frame starts again from the first.
-    TogglePlay,
-    /// Move this many frames (clamped to the recording); pauses.
-    Step(i64),
-    /// Move this many tenths of the recording's frames (at least one frame each); keeps
-    /// playing or paused.
-    Seek(i64),
-    /// The first frame.
-    First,
-    /// The last frame (pauses: there is nothing after it).
-    Last,
-    /// Halve the speed (not below 0.25×).
-    Slower,
-    /// Double the speed (not above 16×).
-    Faster,
-}
-
-/// Where the player is, as the header shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplayStatus {
-    /// The recording's file name (no directory).
-    pub file: String,
-    /// The current frame, 0-based.
-    pub frame: usize,
-    /// Frames in the recording.
-    pub frames: usize,
-    /// The current frame's time, ms since the epoch.
-    pub at_ms: i64,
-    /// Playback speed, one of [`SPEEDS`].
-    pub speed: f64,
-    /// Playing (true) or paused.
-    pub playing: bool,
-    /// Whether the recording carries the socket list (`record --sockets`).
-    pub sockets: bool,
-}
-
-/// What a recorded frame contributes to trends (sparklines, growth), without
-/// its sockets: cheap enough to send a few hundred of after a jump.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeadIn {
-    /// When it was taken.
-    pub at_ms: i64,
-    /// Sockets per state.
-    pub states: StateCounts,
-    /// CLOSE_WAIT sockets per pid.
-    pub close_wait: Vec<(u32, u64)>,
-}
-
-/// One message from the player: the status, and the frame's data when the frame changed.
-#[derive(Debug, Clone)]
-pub struct ReplayFrame {
-    /// Where the player is now.
-    pub status: ReplayStatus,
-    /// The frame, when it changed (`None`: only pause or speed changed).
-    pub data: Option<TickData>,
-    /// True when the frame is not the one after the previous: trends restart from
-    /// `lead_in` before `data` is shown.
-    pub jumped: bool,
-    /// The frames before `data`, oldest first (only when `jumped`).
-    pub lead_in: Vec<LeadIn>,
-}
 
 /// Milliseconds to wait before showing the frame taken at `to_ms` after the one taken at
 /// `from_ms`, at `speed`: the recorded gap over the speed, a clock that stepped back counting
@@ -292,72 +225,6 @@ pub fn frame(rec: &Recording, player: &Player, shown: Option<usize>) -> ReplayFr
     }
 }
 
-impl App {
-    /// A dashboard for replaying a recording: replay keys, and the header shows the player
-    /// (until the first frame arrives, an empty recording status).
-    pub fn new_replay(opts: &TuiOptions) -> App {
-        let mut app = App::new(opts);
-        app.paused = true;
-        app.replay = Some(ReplayStatus {
-            file: String::new(),
-            frame: 0,
-            frames: 0,
-            at_ms: 0,
-            speed: 1.0,
-            playing: false,
-            sockets: true,
-        });
-        app
-    }
-
-    /// Where the replay is, when replaying.
-    pub fn replay(&self) -> Option<&ReplayStatus> {
-        self.replay.as_ref()
-    }
-
-    /// True when replaying a recording made without `--sockets`: counts come from the
-    /// recorded rows and there is no socket list.
-    pub fn socketless(&self) -> bool {
-        self.replay.as_ref().is_some_and(|r| !r.sockets)
-    }
-
-    /// Folds in one message from the player: the status always, the frame when it changed
-    /// (after restarting trends from the lead-in when the player jumped).
-    pub fn on_replay(&mut self, f: ReplayFrame) {
-        self.paused = !f.status.playing;
-        self.replay = Some(f.status);
-        if f.jumped {
-            self.history = StateHistory::default();
-            self.cw_trend = CloseWaitTrend::default();
-            for l in &f.lead_in {
-                self.history.push(l.at_ms, l.states);
-                self.cw_trend.observe(l.at_ms, l.close_wait.iter().copied());
-            }
-        }
-        if let Some(t) = f.data {
-            self.show_tick(t);
-        }
-    }
-
-    /// The player control for a replay key, when replaying.
-    pub(super) fn replay_control(&self, action: Action) -> Option<Control> {
-        self.replay.as_ref()?;
-        let c = match action {
-            Action::TogglePause => ReplayControl::TogglePlay,
-            Action::StepBack => ReplayControl::Step(-1),
-            Action::StepForward => ReplayControl::Step(1),
-            Action::SeekBack => ReplayControl::Seek(-1),
-            Action::SeekForward => ReplayControl::Seek(1),
-            Action::FirstFrame => ReplayControl::First,
-            Action::LastFrame => ReplayControl::Last,
-            Action::SlowerPlayback => ReplayControl::Slower,
-            Action::FasterPlayback => ReplayControl::Faster,
-            _ => return None,
-        };
-        Some(Control::Replay(c))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,31 +318,6 @@ mod tests {
         assert_eq!(p.due_in_ms(), Some(4000));
         p.apply(ReplayControl::Faster);
         assert_eq!(p.speed(), 0.5);
-    }
-
-    #[test]
-    fn replay_keys_become_player_controls_only_when_replaying() {
-        let opts = crate::tui::TuiOptions::new("h", 1000);
-        let mut live = App::new(&opts);
-        assert_eq!(live.apply(Action::StepForward), None);
-        assert_eq!(live.apply(Action::TogglePause), Some(Control::Pause(true)));
-        let mut app = App::new_replay(&opts);
-        let want = [
-            (Action::TogglePause, ReplayControl::TogglePlay),
-            (Action::StepBack, ReplayControl::Step(-1)),
-            (Action::StepForward, ReplayControl::Step(1)),
-            (Action::SeekBack, ReplayControl::Seek(-1)),
-            (Action::SeekForward, ReplayControl::Seek(1)),
-            (Action::FirstFrame, ReplayControl::First),
-            (Action::LastFrame, ReplayControl::Last),
-            (Action::SlowerPlayback, ReplayControl::Slower),
-            (Action::FasterPlayback, ReplayControl::Faster),
-        ];
-        for (a, c) in want {
-            assert_eq!(app.apply(a), Some(Control::Replay(c)), "{a:?}");
-        }
-        // The app waits for the player to say it paused: no local toggling.
-        assert!(app.paused());
     }
 
     #[test]

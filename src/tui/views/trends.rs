@@ -9,8 +9,9 @@ use ratatui::widgets::{Block, Paragraph, RenderDirection, Sparkline};
 use ratatui::Frame;
 
 use crate::model::TcpState;
-use crate::tui::app::App;
-use crate::tui::fmt;
+use crate::tui::state::app::App;
+use crate::tui::views::fmt;
+use crate::tui::views::theme::Theme;
 
 /// The states with a sparkline, in display order.
 pub const TRENDED: [TcpState; 4] = [
@@ -43,7 +44,7 @@ fn scaled(values: &[u64], height: u16) -> (Vec<u64>, u64) {
 
 /// Draws the four trends in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let block = Block::bordered().title(" trends (per tick) ");
     let inner = block.inner(area);
     frame.render_widget(block, area);

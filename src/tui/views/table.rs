@@ -10,9 +10,9 @@ use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
 use crate::model::TcpState;
-use crate::tui::fmt;
-use crate::tui::rows::{marker, SortState};
-use crate::tui::theme::Theme;
+use crate::tui::state::columns::{marker, SortState};
+use crate::tui::views::fmt;
+use crate::tui::views::theme::Theme;
 
 /// One column of a list view.
 #[derive(Debug, Clone)]

@@ -12,10 +12,14 @@ use std::net::IpAddr;
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, Subject};
 use crate::model::{Endpoint, Snapshot, StateCounts, TcpState};
-use crate::tui::app::{App, DetailTarget};
-use crate::tui::history::SocketKey;
-use crate::tui::table::{self, Spec};
-use crate::tui::{explain, fmt, sockets};
+use crate::tui::state::app::App;
+use crate::tui::state::explain;
+use crate::tui::state::history::SocketKey;
+use crate::tui::state::target::DetailTarget;
+use crate::tui::views::fmt;
+use crate::tui::views::sockets;
+use crate::tui::views::table::{self, Spec};
+use crate::tui::views::theme::Theme;
 
 fn subject_text(s: &Subject) -> String {
     match s {
@@ -47,7 +51,7 @@ fn target_text(snap: &Snapshot, t: &DetailTarget) -> String {
 
 /// The chosen socket's fields, one group per line; `None` when it has gone since.
 fn socket_lines<'a>(app: &App, snap: &Snapshot, an: &Analysis, key: &SocketKey) -> Vec<Line<'a>> {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let Some(i) = snap.sockets.iter().position(|s| SocketKey::of(s) == *key) else {
         return vec![Line::styled(
             "this socket is gone (closed since it was chosen); its owner's sockets below",
@@ -90,7 +94,7 @@ fn socket_lines<'a>(app: &App, snap: &Snapshot, an: &Analysis, key: &SocketKey) 
 }
 
 fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let f = &a.finding;
     let phase = match a.phase {
         AlertPhase::Firing => "FIRING",
@@ -192,7 +196,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let (Some((snap, an)), Some(target)) = (app.data(), app.detail()) else {
         return;
     };
-    let t = app.theme;
+    let t = Theme::new(app.color);
     let counts = if app.socketless() {
         recorded_counts(an, target)
     } else {

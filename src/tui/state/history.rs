@@ -1,12 +1,13 @@
 //! The dashboard's own short memory: per-state counts per tick for the sparklines and
 //! growth rates, kernel-counter rates from consecutive ticks, and the socket identity used to
 //! keep selections across ticks. Socket ages come from the analyzer ([`crate::analyze::ages`]),
-//! not from here, so the dashboard and the findings agree. Bounded; fed only by [`crate::tui::app::App`] on each tick. It does not
+//! not from here, so the dashboard and the findings agree. Bounded; fed only by [`crate::tui::state::app::App`] on each tick. It does not
 //! depend on the analyzer's history so the dashboard works whatever the analyzer keeps.
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::model::{Endpoint, Family, SocketRecord, StateCounts, TcpState};
+use crate::tui::state::event::TickData;
 
 /// How many ticks the sparklines keep (five minutes at the default 1 s interval).
 pub const HISTORY_LEN: usize = 300;
@@ -123,6 +124,21 @@ impl SocketKey {
             None => SocketKey::Tuple(s.family, s.local, s.remote, s.inode),
         }
     }
+}
+
+/// Folds one tick into a namespace's trends (the shown one's or a parked one's).
+pub fn observe(history: &mut StateHistory, cw_trend: &mut CloseWaitTrend, t: &TickData) {
+    let snap = &t.snapshot;
+    // The aggregate, not the socket list: a recording without sockets has counts only.
+    history.push(snap.taken_at_ms, t.analysis.aggregate.states);
+    cw_trend.observe(
+        snap.taken_at_ms,
+        t.analysis
+            .aggregate
+            .processes
+            .iter()
+            .map(|p| (p.process.pid, p.states.get(TcpState::CloseWait))),
+    );
 }
 
 #[cfg(test)]
