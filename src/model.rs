@@ -9,7 +9,9 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 mod attribution;
+pub mod name;
 pub use attribution::{Attribution, UnattributedReason};
+pub use name::{Name, NameDecodeError};
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
 /// sock_diag `idiag_state`).
