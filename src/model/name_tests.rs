@@ -175,6 +175,9 @@ proptest! {
                 let fitted = n.fit(cols);
                 prop_assert!(fitted.width() <= cols, "{fitted:?} > {cols}");
                 prop_assert_eq!(n.pad_to(cols).width(), cols);
+                prop_assert_eq!(format!("{n:>cols$}").width(), cols.max(n.width()));
+                let cut = format!("{n:.cols$}");
+                prop_assert!(cut.width() <= cols);
                 prop_assert!(n.label_value(cols).len() <= cols);
                 if n.width() <= cols {
                     prop_assert_eq!(&*fitted, &*n.escaped());
