@@ -12,9 +12,11 @@ mod attribution;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod listener;
+pub mod name;
 mod rule;
 pub use attribution::{Attribution, UnattributedReason};
 pub use listener::{listener_matches, ListenerIndex};
+pub use name::{Name, NameDecodeError};
 pub use rule::RuleId;
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
