@@ -18,6 +18,7 @@ pub mod model;
 pub mod oneshot;
 pub mod record;
 pub mod report;
+pub mod safefs;
 pub mod serve;
 pub mod stream;
 pub mod tui;
