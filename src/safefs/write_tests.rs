@@ -178,6 +178,8 @@ fn umask_child() {
     let mut a = replace(&dir.join("atomic"), &WriteOpts::default()).unwrap();
     a.write_all(b"x").unwrap();
     a.commit().unwrap();
+    // Relative to the working directory, which the parent set to `dir`.
+    create_new(Path::new("rel"), &WriteOpts::default()).unwrap();
 }
 
 #[test]
@@ -195,10 +197,11 @@ fn files_are_0600_whatever_the_umask() {
                 "SAFEFS_UMASK_CHILD",
                 format!("{mask}:{}", d.path().display()),
             )
+            .current_dir(d.path())
             .output()
             .unwrap();
         assert!(out.status.success(), "umask {mask}: {out:?}");
-        for name in ["new", "old", "atomic"] {
+        for name in ["new", "old", "atomic", "rel"] {
             assert_eq!(mode_of(&d.path().join(name)), 0o600, "umask {mask}: {name}");
         }
     }
