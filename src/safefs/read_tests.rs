@@ -148,7 +148,10 @@ fn config_rules_as_pure_functions() {
 
 #[test]
 fn as_root_configs_another_user_could_write_are_refused() {
-    if !require_root("as_root_configs_another_user_could_write_are_refused") {
+    if !require_root(
+        "as_root_configs_another_user_could_write_are_refused",
+        "to plant files owned by another user",
+    ) {
         return;
     }
     let d = tmp();
@@ -186,7 +189,10 @@ fn as_root_configs_another_user_could_write_are_refused() {
 
 #[test]
 fn as_root_a_home_owned_by_another_user_is_not_trusted() {
-    if !require_root("as_root_a_home_owned_by_another_user_is_not_trusted") {
+    if !require_root(
+        "as_root_a_home_owned_by_another_user_is_not_trusted",
+        "to plant files owned by another user",
+    ) {
         return;
     }
     let d = tmp();

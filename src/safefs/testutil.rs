@@ -14,11 +14,11 @@ pub const NOBODY: u32 = 65534;
 
 /// True when the test may run. Not root: says so on fd 2 and returns false, except under
 /// `CI`, where it panics, as `tests/common::require_root` does.
-pub fn require_root(test: &str) -> bool {
+pub fn require_root(test: &str, why: &str) -> bool {
     if geteuid().is_root() {
         return true;
     }
-    let msg = format!("SKIPPED: {test} needs root to plant files owned by another user");
+    let msg = format!("SKIPPED: {test} needs root {why}");
     assert!(std::env::var_os("CI").is_none(), "{msg} (CI is set)");
     let _ = writeln!(std::io::stderr(), "{msg}");
     false

@@ -238,7 +238,10 @@ fn directory_rules_as_pure_functions() {
 
 #[test]
 fn as_root_directories_other_users_can_change_are_refused_unless_forced() {
-    if !require_root("as_root_directories_other_users_can_change_are_refused_unless_forced") {
+    if !require_root(
+        "as_root_directories_other_users_can_change_are_refused_unless_forced",
+        "to plant files owned by another user",
+    ) {
         return;
     }
     let d = tmp();
@@ -279,7 +282,10 @@ fn as_root_directories_other_users_can_change_are_refused_unless_forced() {
 
 #[test]
 fn as_root_every_directory_on_the_way_is_checked() {
-    if !require_root("as_root_every_directory_on_the_way_is_checked") {
+    if !require_root(
+        "as_root_every_directory_on_the_way_is_checked",
+        "to plant files owned by another user",
+    ) {
         return;
     }
     let d = tmp();
@@ -339,7 +345,10 @@ fn as_root_every_directory_on_the_way_is_checked() {
 
 #[test]
 fn as_root_a_symlink_loop_on_the_way_ends() {
-    if !require_root("as_root_a_symlink_loop_on_the_way_ends") {
+    if !require_root(
+        "as_root_a_symlink_loop_on_the_way_ends",
+        "(the directory checks run only as root)",
+    ) {
         return;
     }
     let d = tmp();
@@ -354,7 +363,10 @@ fn as_root_a_symlink_loop_on_the_way_ends() {
 
 #[test]
 fn as_nobody_the_directory_checks_do_not_apply() {
-    if !require_root("as_nobody_the_directory_checks_do_not_apply") {
+    if !require_root(
+        "as_nobody_the_directory_checks_do_not_apply",
+        "to make a root-owned directory",
+    ) {
         return;
     }
     let d = tmp();
