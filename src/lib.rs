@@ -20,5 +20,6 @@ pub mod mode;
 pub mod model;
 pub mod record;
 pub mod report;
+pub mod safefs;
 pub mod serve;
 pub mod tui;
