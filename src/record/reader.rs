@@ -248,6 +248,12 @@ fn short(e: &serde_json::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A snapshot file holds what one recorded line may: the same cap.
+    #[test]
+    fn snapshot_cap_matches_the_recording_line_cap() {
+        assert_eq!(crate::safefs::ReadKind::Snapshot.cap(), super::MAX_LINE);
+    }
+
     use super::*;
     use std::io::Cursor;
 

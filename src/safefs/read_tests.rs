@@ -109,11 +109,6 @@ fn a_file_that_lies_about_its_size_is_still_capped() {
 }
 
 #[test]
-fn snapshot_cap_matches_the_recording_line_cap() {
-    assert_eq!(ReadKind::Snapshot.cap(), crate::record::reader::MAX_LINE);
-}
-
-#[test]
 fn text_reads_and_non_utf8() {
     let d = tmp();
     let p = d.path().join("c.toml");
