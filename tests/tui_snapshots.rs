@@ -336,6 +336,7 @@ fn app() -> App {
         host: "web-1".into(),
         interval_ms: 1000,
         color: true,
+        lines: Default::default(),
     });
     for k in 0..10 {
         app.on_event(tick(k));
@@ -350,7 +351,7 @@ fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
 }
 
 fn snap_both(name: &str, app: &App) {
-    for (w, h) in [(80, 24), (160, 48)] {
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
         let term = render(app, w, h);
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), term.backend());
     }
@@ -474,6 +475,7 @@ fn paused_and_stretched_header() {
         host: "web-1".into(),
         interval_ms: 250,
         color: true,
+        lines: Default::default(),
     });
     a.on_event(tick_took(0, 1530));
     a.apply(Action::TogglePause);
@@ -487,6 +489,7 @@ fn before_the_first_tick() {
         host: "web-1".into(),
         interval_ms: 1000,
         color: true,
+        lines: Default::default(),
     });
     let term = render(&a, 80, 24);
     insta::assert_snapshot!("no_data_yet", term.backend());
@@ -508,6 +511,7 @@ fn no_color_means_no_colours() {
         host: "web-1".into(),
         interval_ms: 1000,
         color: false,
+        lines: Default::default(),
     });
     for k in 0..10 {
         a.on_event(tick(k));
@@ -564,4 +568,98 @@ fn json_fixture_is_current() {
         snapshot(9),
         "run with UPDATE_FIXTURES=1 to refresh {path}"
     );
+}
+
+/// The screen's text, one string per row.
+fn rows_of(term: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = term.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Every bordered box on screen: (title row, its title text, interior rows).
+fn boxes(rows: &[String]) -> Vec<(usize, String, Vec<String>)> {
+    let grid: Vec<Vec<char>> = rows.iter().map(|r| r.chars().collect()).collect();
+    let mut out = Vec::new();
+    for (y, row) in grid.iter().enumerate() {
+        for (x, &c) in row.iter().enumerate() {
+            if c != '┌' {
+                continue;
+            }
+            let Some(right) = (x + 1..row.len()).find(|&i| row[i] == '┐') else {
+                continue;
+            };
+            let Some(bottom) = (y + 1..grid.len()).find(|&j| grid[j].get(x) == Some(&'└')) else {
+                continue;
+            };
+            let title: String = row[x + 1..right].iter().collect();
+            let interior = (y + 1..bottom)
+                .map(|j| grid[j][x + 1..right].iter().collect())
+                .collect();
+            out.push((y, title.trim_matches('─').trim().to_string(), interior));
+        }
+    }
+    out
+}
+
+/// The Overview at 80×24, 120×40 and 200×60: no panel is mostly empty, the alerts take the
+/// lines they need (every alert listed, the selected one's message whole where there is
+/// room), and the trends are charts with a labelled time axis.
+#[test]
+fn overview_panels_are_sized_to_their_content() {
+    let app = app();
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let rows = rows_of(&render(&app, w, h));
+        let screen = rows.join("\n");
+        let found = boxes(&rows);
+        assert!(found.len() >= 4, "{w}x{h}: boxes {found:?}");
+        for (_, title, interior) in &found {
+            let blank = interior.iter().filter(|l| l.trim().is_empty()).count();
+            assert!(
+                blank * 2 <= interior.len(),
+                "{w}x{h}: panel {title:?} is mostly empty ({blank} of {} lines)\n{screen}",
+                interior.len()
+            );
+        }
+        let alerts = found
+            .iter()
+            .find(|(_, t, _)| t.starts_with("alerts"))
+            .expect("alerts panel");
+        for needle in ["CLOSE_WAIT leak", "SYN flood", "TIME_WAIT storm"] {
+            assert!(
+                alerts.2.iter().any(|l| l.contains(needle)),
+                "{w}x{h}: alert {needle:?} not listed\n{screen}"
+            );
+        }
+        for label in ["-10m", "-5m", "now"] {
+            assert!(screen.contains(label), "{w}x{h}: time axis {label:?}\n{screen}");
+        }
+        if w >= 120 {
+            assert!(
+                alerts.2.iter().all(|l| !l.trim().is_empty()),
+                "{w}x{h}: the alerts panel has blank lines\n{screen}"
+            );
+            assert!(
+                screen.contains("▸ java[4242] holds 39 CLOSE_WAIT sockets, +60/min, oldest 15m"),
+                "{w}x{h}: the selected alert is not readable in full\n{screen}"
+            );
+        }
+    }
+}
+
+/// `w` cycles the charts' window, and the time axis follows.
+#[test]
+fn the_trend_window_cycles() {
+    let mut app = app();
+    for (want, start) in [("1h", "-1h"), ("1m", "-1m"), ("10m", "-10m")] {
+        app.apply(Action::CycleTrendWindow);
+        let screen = rows_of(&render(&app, 120, 40)).join("\n");
+        assert!(screen.contains(&format!("trends, last {want}")), "{screen}");
+        assert!(screen.contains(start), "{screen}");
+    }
 }

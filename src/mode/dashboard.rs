@@ -29,7 +29,8 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
     probe(&cfg)?;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(1000);
-    let opts = TuiOptions::new(host.trim(), interval_ms);
+    let mut opts = TuiOptions::new(host.trim(), interval_ms);
+    opts.lines = tui::TrendLines::from_thresholds(&th);
     if global.all_netns {
         // Unreadable namespaces go to the header, not stderr (the alternate screen is up).
         let mut fleet = NamespaceFleet::new(cfg, th).quiet();

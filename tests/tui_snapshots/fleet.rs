@@ -43,6 +43,7 @@ fn fleet_app() -> App {
         host: "web-1".into(),
         interval_ms: 1000,
         color: true,
+        lines: Default::default(),
     });
     for k in 0..10 {
         let ticks = ["host", "app-a", "db"]

@@ -4,13 +4,14 @@
 //! latest snapshot's time (`now_ms`), so rendering is deterministic under test.
 
 use crate::analyze::engine::Analysis;
+use crate::config::Thresholds;
 use crate::model::{Snapshot, TcpState};
 use crate::tui::state::columns::{self, SortState};
 use crate::tui::state::event::ReplayStatus;
 use crate::tui::state::event::{Control, Event, TickData};
 use crate::tui::state::filter;
 use crate::tui::state::fleet::Fleet;
-use crate::tui::state::history::{observe, CloseWaitTrend, StateHistory};
+use crate::tui::state::history::{observe, CloseWaitTrend, StateHistory, TrendWindow};
 use crate::tui::state::keys::{lookup, Action, Mode, View};
 use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::target::DetailTarget;
@@ -36,7 +37,7 @@ pub fn color_from_env() -> bool {
 }
 
 /// Settings the caller chooses when starting the dashboard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TuiOptions {
     /// Host name shown in the header.
     pub host: String,
@@ -44,6 +45,35 @@ pub struct TuiOptions {
     pub interval_ms: u64,
     /// Use colour. [`TuiOptions::new`] sets it from `NO_COLOR`.
     pub color: bool,
+    /// The rule thresholds the trend charts draw as lines.
+    pub lines: TrendLines,
+}
+
+/// The host-level lines the trend charts draw beside the series, from the rule thresholds
+/// in force (a replay uses the defaults: recordings do not carry thresholds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrendLines {
+    /// `close_wait_leak.warn_count`: CLOSE_WAIT sockets in *one process* that warn.
+    pub close_wait_per_process: u64,
+    /// `time_wait_storm.warn_bucket_fill`: TIME_WAIT as a share of `tcp_max_tw_buckets`
+    /// that warns (the line is drawn where the namespace's cap is known).
+    pub time_wait_bucket_fill: f64,
+}
+
+impl TrendLines {
+    /// The lines of `th`.
+    pub fn from_thresholds(th: &Thresholds) -> TrendLines {
+        TrendLines {
+            close_wait_per_process: th.close_wait_leak.warn_count,
+            time_wait_bucket_fill: th.time_wait_storm.warn_bucket_fill,
+        }
+    }
+}
+
+impl Default for TrendLines {
+    fn default() -> TrendLines {
+        TrendLines::from_thresholds(&Thresholds::default())
+    }
 }
 
 impl TuiOptions {
@@ -53,6 +83,7 @@ impl TuiOptions {
             host: host.into(),
             interval_ms,
             color: color_from_env(),
+            lines: TrendLines::default(),
         }
     }
 }
@@ -72,6 +103,10 @@ pub struct App {
     pub(crate) host: String,
     /// Draw in colour (not under `NO_COLOR`).
     pub(crate) color: bool,
+    /// The trend charts' window (`w`).
+    pub(crate) trend_window: TrendWindow,
+    /// The thresholds the trend charts draw.
+    pub(crate) lines: TrendLines,
     pub(crate) interval_ms: u64,
     pub(crate) paused: bool,
     pub(crate) view: View,
@@ -120,6 +155,8 @@ impl App {
         App {
             host: opts.host.clone(),
             color: opts.color,
+            trend_window: TrendWindow::default(),
+            lines: opts.lines,
             interval_ms: opts.interval_ms.clamp(lo, hi),
             paused: false,
             view: View::Overview,
@@ -504,6 +541,7 @@ impl App {
                 self.info_scroll = self.info_scroll.saturating_sub(INFO_STEP);
             }
             Action::InfoDown | Action::InfoUp => {}
+            Action::CycleTrendWindow => self.trend_window = self.trend_window.next(),
             Action::Explain => {
                 self.explanation = self.explain_selected();
                 if self.explanation.is_some() {

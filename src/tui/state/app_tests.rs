@@ -107,6 +107,7 @@ fn app() -> App {
         host: "h".into(),
         interval_ms: 1000,
         color: false,
+        lines: Default::default(),
     });
     a.on_tick(tick(1_000_000));
     a

@@ -9,8 +9,66 @@ use std::collections::{HashMap, VecDeque};
 use crate::model::{Endpoint, Family, SocketRecord, StateCounts, TcpState};
 use crate::tui::state::event::TickData;
 
-/// How many ticks the sparklines keep (five minutes at the default 1 s interval).
-pub const HISTORY_LEN: usize = 300;
+/// How many ticks the fine history keeps (ten minutes at the default 1 s interval).
+pub const HISTORY_LEN: usize = 600;
+
+/// The coarse history's bucket: one point per 10 s, each the highest count seen in it, so a
+/// spike between points is not lost.
+pub const COARSE_BUCKET_MS: i64 = 10_000;
+
+/// The coarse history's length: one hour of buckets. With the fine ring this bounds a
+/// namespace's trend memory at about 90 KiB whatever the interval and however long it runs.
+pub const COARSE_LEN: usize = 360;
+
+/// The trend charts' time windows (`w` cycles them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrendWindow {
+    /// The last minute.
+    OneMinute,
+    /// The last ten minutes.
+    #[default]
+    TenMinutes,
+    /// The last hour.
+    OneHour,
+}
+
+impl TrendWindow {
+    /// The window's length in milliseconds.
+    pub fn ms(self) -> i64 {
+        match self {
+            TrendWindow::OneMinute => 60_000,
+            TrendWindow::TenMinutes => 600_000,
+            TrendWindow::OneHour => 3_600_000,
+        }
+    }
+
+    /// The next window, wrapping around.
+    pub fn next(self) -> TrendWindow {
+        match self {
+            TrendWindow::OneMinute => TrendWindow::TenMinutes,
+            TrendWindow::TenMinutes => TrendWindow::OneHour,
+            TrendWindow::OneHour => TrendWindow::OneMinute,
+        }
+    }
+
+    /// The window as the charts label it.
+    pub fn label(self) -> &'static str {
+        match self {
+            TrendWindow::OneMinute => "1m",
+            TrendWindow::TenMinutes => "10m",
+            TrendWindow::OneHour => "1h",
+        }
+    }
+}
+
+/// One trend series: `(seconds before now, count)` points, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The points; x is ≤ 0.
+    pub points: Vec<(f64, f64)>,
+    /// True when the points are the coarse 10 s peaks rather than every tick.
+    pub coarse: bool,
+}
 
 /// Growth rates look back this far.
 const GROWTH_WINDOW_MS: i64 = 60_000;
@@ -25,19 +83,57 @@ pub const RATE_COUNTERS: [&str; 6] = [
     "TCPTimeWaitOverflow",
 ];
 
-/// Per-state counts over the last [`HISTORY_LEN`] ticks.
+/// Per-state counts: every tick over the last [`HISTORY_LEN`] ticks, and the peak of each
+/// [`COARSE_BUCKET_MS`] over the last hour, so any window up to an hour can be drawn at a
+/// fixed memory cost.
 #[derive(Debug, Clone, Default)]
 pub struct StateHistory {
     samples: VecDeque<(i64, StateCounts)>,
+    /// `(bucket start, element-wise max of the counts in it)`.
+    coarse: VecDeque<(i64, StateCounts)>,
 }
 
 impl StateHistory {
-    /// Appends one tick, dropping the oldest beyond [`HISTORY_LEN`].
+    /// Appends one tick, dropping the oldest beyond [`HISTORY_LEN`] (and, for the coarse
+    /// history, beyond [`COARSE_LEN`] buckets).
     pub fn push(&mut self, at_ms: i64, counts: StateCounts) {
         if self.samples.len() == HISTORY_LEN {
             self.samples.pop_front();
         }
         self.samples.push_back((at_ms, counts));
+        let bucket = at_ms - at_ms.rem_euclid(COARSE_BUCKET_MS);
+        match self.coarse.back_mut() {
+            Some((b, peak)) if *b == bucket => {
+                for (p, c) in peak.0.iter_mut().zip(counts.0) {
+                    *p = (*p).max(c);
+                }
+            }
+            _ => {
+                if self.coarse.len() == COARSE_LEN {
+                    self.coarse.pop_front();
+                }
+                self.coarse.push_back((bucket, counts));
+            }
+        }
+    }
+
+    /// `state`'s points over the last `window` before `now_ms`: every tick when the fine
+    /// history reaches back that far (or is all there is), else the coarse peaks.
+    pub fn window(&self, state: TcpState, window: TrendWindow, now_ms: i64) -> Series {
+        let from = now_ms - window.ms();
+        let fine_covers = self.samples.front().is_some_and(|&(t, _)| t <= from)
+            || self.samples.len() < HISTORY_LEN;
+        let (src, coarse) = if fine_covers {
+            (&self.samples, false)
+        } else {
+            (&self.coarse, true)
+        };
+        let points = src
+            .iter()
+            .filter(|&&(t, _)| t >= from && t <= now_ms)
+            .map(|(t, c)| ((t - now_ms) as f64 / 1000.0, c.get(state) as f64))
+            .collect();
+        Series { points, coarse }
     }
 
     /// The series for one state, oldest first.

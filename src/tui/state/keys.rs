@@ -115,6 +115,8 @@ pub enum Action {
     FasterInterval,
     /// Explain the selected state or finding.
     Explain,
+    /// Show the trend charts over the next window (1m, 10m, 1h).
+    CycleTrendWindow,
     /// (`--all-netns`) Show the next namespace.
     NextNetns,
     /// (`--all-netns`) Show the previous namespace.
@@ -435,6 +437,13 @@ pub const BINDINGS: &[Binding] = &[
         "(replay) double speed (≤16×)",
     ),
     rp(Code(K::Char('>')), Action::FasterPlayback, "", ""),
+    b(
+        N,
+        Code(K::Char('w')),
+        Action::CycleTrendWindow,
+        "w",
+        "trend window: 1m, 10m, 1h",
+    ),
     b(
         N,
         Code(K::Char('e')),

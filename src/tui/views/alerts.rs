@@ -2,9 +2,9 @@
 //! one-line message (rule first, subject short, so narrow terminals keep what differs); the selection here is what Enter and `e` act on in the Overview.
 //! Pure over `&App`.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
@@ -60,32 +60,106 @@ pub fn short_message(f: &Finding) -> String {
     format!("{short}{rest}")
 }
 
-/// Draws the alerts panel in `area`; `selectable` marks the selected alert. Under
-/// `--all-netns` every row starts with its namespace, and the shown namespace's alerts are
-/// followed by the firing and pending alerts of every other namespace (Enter on one
-/// switches to it).
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
-    let t = Theme::new(app.color);
+/// Most lines the selected alert's full message may take under the list.
+const DETAIL_MAX_LINES: usize = 4;
+
+/// The alert rows: the shown namespace's alerts in display order, then (under
+/// `--all-netns`) every other namespace's firing and pending ones.
+fn rows(app: &App) -> Vec<(Option<&str>, i64, &Alert)> {
     let alerts = app
         .data()
         .map(|(_, an)| an.alerts.as_slice())
         .unwrap_or(&[]);
     let active = app.active_netns();
-    let others = app.other_alerts();
     let mut rows: Vec<(Option<&str>, i64, &Alert)> = app
         .rows
         .alerts
         .iter()
-        .map(|&i| (active, app.now_ms, &alerts[i]))
+        .filter_map(|&i| alerts.get(i))
+        .map(|a| (active, app.now_ms, a))
         .collect();
-    rows.extend(others.iter().map(|&(ns, now, a)| (Some(ns), now, a)));
+    rows.extend(
+        app.other_alerts()
+            .into_iter()
+            .map(|(ns, now, a)| (Some(ns), now, a)),
+    );
+    rows
+}
+
+/// The full text of an alert the list shows cut: its message, as the finding says it.
+fn full_text(a: &Alert) -> String {
+    format!("▸ {}", a.finding.message)
+}
+
+/// Lines `text` takes when wrapped on spaces at `width` columns (at least one).
+fn wrapped_lines(text: &str, width: usize) -> usize {
+    let width = width.max(1);
+    let mut lines = 1;
+    let mut col = 0;
+    for word in text.split(' ') {
+        let w = word.chars().count();
+        let need = if col == 0 { w } else { col + 1 + w };
+        if need <= width {
+            col = need;
+        } else {
+            lines += 1 + w.saturating_sub(1) / width;
+            col = w % width;
+        }
+    }
+    lines
+}
+
+/// The height (borders included) the panel needs at `width` columns: one line per alert
+/// (one for "no alerts"), and the selected alert's full message, wrapped, when it is cut.
+pub fn needed_height(app: &App, width: u16, selectable: bool) -> u16 {
+    let inner_w = usize::from(width.saturating_sub(2));
+    let rows = rows(app);
+    let detail = selected_detail(app, &rows, selectable).map_or(0, |text| {
+        wrapped_lines(&text, inner_w).min(DETAIL_MAX_LINES)
+    });
+    u16::try_from(rows.len().max(1) + detail + 2).unwrap_or(u16::MAX)
+}
+
+/// The selected alert's full message, when there is a selected alert.
+fn selected_detail(
+    app: &App,
+    rows: &[(Option<&str>, i64, &Alert)],
+    selectable: bool,
+) -> Option<String> {
+    if !selectable {
+        return None;
+    }
+    rows.get(app.selected()).map(|&(_, _, a)| full_text(a))
+}
+
+/// Draws the alerts panel in `area`; `selectable` marks the selected alert and shows its
+/// full message, wrapped, under the list (a row is cut at the border; its words are not
+/// lost). Under `--all-netns` every row starts with its namespace, and the shown
+/// namespace's alerts are followed by the firing and pending alerts of every other
+/// namespace (Enter on one switches to it).
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
+    let t = Theme::new(app.color);
+    let active = app.active_netns();
+    let rows = rows(app);
     let firing = rows
         .iter()
         .filter(|(_, _, a)| a.phase == AlertPhase::Firing)
         .count();
     let block = Block::bordered().title(format!(" alerts ({firing} firing) "));
     let inner = block.inner(area);
-    let height = usize::from(inner.height);
+    frame.render_widget(block, area);
+    let detail = selected_detail(app, &rows, selectable);
+    let detail_h = detail.as_ref().map_or(0, |d| {
+        wrapped_lines(d, usize::from(inner.width)).min(DETAIL_MAX_LINES)
+    });
+    // Every alert row comes first; the detail takes what is left, up to its need.
+    let list_need = u16::try_from(rows.len().max(1)).unwrap_or(u16::MAX);
+    let detail_h = u16::try_from(detail_h)
+        .unwrap_or(u16::MAX)
+        .min(inner.height.saturating_sub(list_need));
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(detail_h)]).areas(inner);
+    let height = usize::from(list_area.height);
     let wide = inner.width >= 60;
     let sel = app.selected();
     // Keep the selection visible: scroll by whole pages.
@@ -129,7 +203,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
         }
         lines.push(line);
     }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    frame.render_widget(Paragraph::new(lines), list_area);
+    if let Some(text) = detail.filter(|_| detail_h > 0) {
+        frame.render_widget(
+            Paragraph::new(text)
+                .style(t.title())
+                .wrap(Wrap { trim: true }),
+            detail_area,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -161,5 +243,13 @@ mod tests {
         f.message = "600 orphaned sockets".into();
         assert_eq!(short_message(&f), "600 orphaned sockets");
         assert_eq!(rule_label(RuleId::CloseWaitLeak), "CLOSE_WAIT leak");
+    }
+
+    #[test]
+    fn wrapping_counts_the_lines_a_paragraph_takes() {
+        assert_eq!(wrapped_lines("", 10), 1);
+        assert_eq!(wrapped_lines("abc def", 7), 1);
+        assert_eq!(wrapped_lines("abc defg", 7), 2);
+        assert_eq!(wrapped_lines("abcdefghijklmnop", 5), 4);
     }
 }

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod detail;
 pub mod fmt;
 pub mod histogram;
+pub mod kernel;
 pub mod listeners;
 pub mod namespaces;
 pub mod overview;

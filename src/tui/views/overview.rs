@@ -1,6 +1,6 @@
-//! The Overview view: histogram, trends, alerts and the top offenders (processes by
+//! The Overview view: histogram, trend charts, alerts and the top offenders (processes by
 //! CLOSE_WAIT, busiest listeners). Lays the panels out for 80×24 and grows them on larger
-//! terminals. Pure over `&App`.
+//! terminals, each to its content. Pure over `&App`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -12,39 +12,80 @@ use crate::tui::state::app::App;
 use crate::tui::views::alerts;
 use crate::tui::views::fmt;
 use crate::tui::views::histogram;
+use crate::tui::views::kernel;
 use crate::tui::views::theme::Theme;
 use crate::tui::views::trends;
 
 /// Height of the histogram: eleven bars and a border.
 const HISTOGRAM_H: u16 = 13;
 
-/// Draws the Overview in `area`.
+/// Draws the Overview in `area`. Every panel is sized to what it holds: the alerts take the
+/// lines their alerts need (the rest goes to the charts), and on wide terminals the
+/// offenders list grows under the histogram instead of leaving either one a tall empty box.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     if area.width >= 120 {
-        let top_h = HISTOGRAM_H.max(area.height * 11 / 20);
+        let room = area.height.saturating_sub(HISTOGRAM_H);
+        let alerts_h = alerts::needed_height(app, area.width, true).min(room.max(3));
         let [top, bottom] =
-            Layout::vertical([Constraint::Length(top_h), Constraint::Min(0)]).areas(area);
-        let [h, tr, off] = Layout::horizontal([
-            Constraint::Length(44),
-            Constraint::Fill(3),
-            Constraint::Fill(2),
+            Layout::vertical([Constraint::Min(0), Constraint::Length(alerts_h)]).areas(area);
+        let [left, tr] =
+            Layout::horizontal([Constraint::Length(44), Constraint::Fill(1)]).areas(top);
+        // Under the histogram: the offenders as tall as they need, then the kernel panel
+        // in what is left (when that holds a few lines); otherwise the offenders take it.
+        let off_h = offenders_height(app);
+        let spare = left.height.saturating_sub(HISTOGRAM_H);
+        let kernel_h = if spare >= off_h + kernel::MIN_HEIGHT {
+            spare - off_h
+        } else {
+            0
+        };
+        let [h, off, k] = Layout::vertical([
+            Constraint::Length(HISTOGRAM_H),
+            Constraint::Min(0),
+            Constraint::Length(kernel_h),
         ])
-        .areas(top);
+        .areas(left);
         histogram::draw(frame, h, app);
-        trends::draw(frame, tr, app);
         draw_offenders(frame, off, app);
+        if kernel_h > 0 {
+            kernel::draw(frame, k, app);
+        }
+        trends::draw(frame, tr, app);
         alerts::draw(frame, bottom, app, true);
     } else {
+        const OFFENDERS_W: u16 = 34;
+        let room = area.height.saturating_sub(HISTOGRAM_H).max(3);
+        let need = alerts::needed_height(app, area.width.saturating_sub(OFFENDERS_W), true)
+            .max(offenders_height(app));
         let [top, bottom] =
-            Layout::vertical([Constraint::Length(HISTOGRAM_H), Constraint::Min(0)]).areas(area);
+            Layout::vertical([Constraint::Min(0), Constraint::Length(need.min(room))]).areas(area);
         let [h, tr] = Layout::horizontal([Constraint::Length(38), Constraint::Min(0)]).areas(top);
         let [al, off] =
-            Layout::horizontal([Constraint::Min(0), Constraint::Length(34)]).areas(bottom);
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(OFFENDERS_W)]).areas(bottom);
         histogram::draw(frame, h, app);
         trends::draw(frame, tr, app);
         alerts::draw(frame, al, app, true);
         draw_offenders(frame, off, app);
     }
+}
+
+/// The height (borders included) the offenders list needs: a heading and at least one line
+/// for each of its two lists.
+fn offenders_height(app: &App) -> u16 {
+    let (cw, busy) = app.data().map_or((0, 0), |(_, an)| {
+        let agg = &an.aggregate;
+        (
+            agg.processes
+                .iter()
+                .filter(|p| p.states.get(TcpState::CloseWait) > 0)
+                .count(),
+            agg.listeners
+                .iter()
+                .filter(|l| l.states.total() > 1)
+                .count(),
+        )
+    });
+    u16::try_from(2 + cw.max(1) + busy.max(1) + 2).unwrap_or(u16::MAX)
 }
 
 /// Top processes by CLOSE_WAIT, then the busiest listeners, as many as fit.

@@ -1,110 +1,253 @@
-//! Sparklines for the states that build up (ESTABLISHED, TIME_WAIT, CLOSE_WAIT, SYN_RECV)
-//! with the current value, growth per minute and the window's range, from the dashboard's
-//! own history ring. Each line is scaled to its own min..max.
-//! Pure over `&App`.
+//! The trend charts: the states that build up (CLOSE_WAIT, SYN_RECV, FIN_WAIT2) and the
+//! connection states (ESTABLISHED, TIME_WAIT) over the chosen window (`w`: 1m, 10m, 1h), on
+//! a labelled time axis ending "now" and a labelled count axis from zero, with the current
+//! value and growth per minute of each series above its chart. A rule threshold is drawn as
+//! a line where it is near the data (close enough to matter on this scale); otherwise its
+//! value is named in the header. Pure over `&App`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, RenderDirection, Sparkline};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use crate::model::TcpState;
 use crate::tui::state::app::App;
+use crate::tui::state::history::{Series, TrendWindow};
 use crate::tui::views::fmt;
 use crate::tui::views::theme::Theme;
 
-/// The states with a sparkline, in display order.
-pub const TRENDED: [TcpState; 4] = [
-    TcpState::Established,
-    TcpState::TimeWait,
-    TcpState::CloseWait,
-    TcpState::SynRecv,
-];
+/// The states of the buildup chart, in legend order.
+pub const BUILDUP: [TcpState; 3] = [TcpState::CloseWait, TcpState::SynRecv, TcpState::FinWait2];
+
+/// The states of the connections chart.
+pub const CONNECTIONS: [TcpState; 2] = [TcpState::Established, TcpState::TimeWait];
 
 /// Growth per minute above which a trend is drawn as hot.
 const HOT_GROWTH_PER_MIN: f64 = 1.0;
 
-/// Maps `values` onto the sparkline's bar levels from their own min..max, one level above
-/// the floor for the minimum, so a flat line is a thin bar (not a full block that reads as
-/// "at max") and small changes on a large count stay visible. Returns the data and its max.
-fn scaled(values: &[u64], height: u16) -> (Vec<u64>, u64) {
-    let levels = u64::from(height.max(1)) * 8;
-    let lo = values.iter().copied().min().unwrap_or(0);
-    let hi = values.iter().copied().max().unwrap_or(0);
-    let span = hi - lo;
-    let data = values
-        .iter()
-        .map(|&v| match span {
-            0 => 1,
-            _ => 1 + (v - lo) * (levels - 1) / span,
-        })
-        .collect();
-    (data, levels)
+/// Inner height from which both charts get their own box; below it the connection states
+/// are one text line under the buildup chart.
+const TWO_CHARTS_H: u16 = 12;
+
+/// A threshold line: its value and label.
+struct Threshold {
+    value: f64,
+    label: String,
 }
 
-/// Draws the four trends in `area`.
-pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
-    let t = Theme::new(app.color);
-    let block = Block::bordered().title(" trends (per tick) ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let areas = Layout::vertical([Constraint::Fill(1); 4]).split(inner);
-    for (i, &state) in TRENDED.iter().enumerate() {
-        let Some(&r) = areas.get(i) else { break };
-        if r.height == 0 {
-            continue;
-        }
-        let [label, spark] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(r);
-        let series = app.history.series(state);
-        let cur = series.last().copied().unwrap_or(0);
+/// The smallest "round" number (1, 2 or 5 times a power of ten) at or above `v`, so the
+/// count axis reads 0, half, max in plain numbers.
+fn nice_ceiling(v: f64) -> f64 {
+    if v <= 1.0 {
+        return 1.0;
+    }
+    let mag = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|&c| c >= v)
+        .unwrap_or(10.0 * mag)
+}
+
+/// Time-axis labels for `window`: its start, its middle and now.
+fn time_labels(window: TrendWindow) -> [String; 3] {
+    let half = window.ms() / 2 / 1000;
+    let mid = if half >= 60 {
+        format!("-{}m", half / 60)
+    } else {
+        format!("-{half}s")
+    };
+    [format!("-{}", window.label()), mid, "now".to_string()]
+}
+
+/// A threshold is drawn when it would sit within the axis' range at a scale that still shows
+/// the data: at most twice the highest point (a far-away cap would flatten every series).
+fn near(t: &Threshold, data_max: f64) -> bool {
+    t.value > 0.0 && t.value <= (2.0 * data_max).max(10.0)
+}
+
+/// The header line of a chart: each state's name, current count and growth per minute.
+fn header<'a>(app: &App, t: Theme, states: &[TcpState], far: &[&Threshold]) -> Line<'a> {
+    let mut spans = Vec::new();
+    for &state in states {
+        let cur = app
+            .data()
+            .map_or(0, |(_, an)| an.aggregate.states.get(state));
         let growth = app.history.growth_per_min(state);
         let hot = state != TcpState::Established && growth.is_some_and(|g| g > HOT_GROWTH_PER_MIN);
-        let growth_span = match growth {
+        spans.push(Span::styled(
+            format!("{} ", fmt::state_short(state)),
+            t.state(state),
+        ));
+        spans.push(Span::styled(format!("{} ", fmt::count(cur)), t.title()));
+        spans.push(match growth {
             Some(g) => Span::styled(fmt::per_min(g), if hot { t.hot() } else { t.dim() }),
             None => Span::styled("–/min", t.dim()),
-        };
-        let mut spans = vec![
-            Span::styled(format!("{:<11} ", state.netstat_name()), t.state(state)),
-            Span::styled(format!("{:>6} ", fmt::count(cur)), t.title()),
-            growth_span,
-        ];
-        // The sparkline spans min..max of the window, so say what that is.
-        let shown = &series[series.len().saturating_sub(usize::from(spark.width))..];
-        if let (Some(lo), Some(hi)) = (shown.iter().min(), shown.iter().max()) {
-            let range = if lo == hi {
-                format!("  flat {}", fmt::count(*lo))
-            } else {
-                format!("  {}–{}", fmt::count(*lo), fmt::count(*hi))
-            };
-            spans.push(Span::styled(range, t.dim()));
+        });
+        spans.push(Span::raw("  "));
+    }
+    for th in far {
+        spans.push(Span::styled(format!("{}  ", th.label), t.dim()));
+    }
+    Line::from(spans)
+}
+
+/// Draws one chart of `states` (with `thresholds`) in `area`: a header line, then the chart.
+fn draw_chart(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    states: &[TcpState],
+    thresholds: &[Threshold],
+) {
+    let t = Theme::new(app.color);
+    let window = app.trend_window;
+    let series: Vec<Series> = states
+        .iter()
+        .map(|&s| app.history.window(s, window, app.now_ms))
+        .collect();
+    let data_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    let (shown, far): (Vec<&Threshold>, Vec<&Threshold>) =
+        thresholds.iter().partition(|th| near(th, data_max));
+    let top = nice_ceiling(shown.iter().map(|th| th.value).fold(data_max, f64::max));
+    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    frame.render_widget(Paragraph::new(header(app, t, states, &far)), head);
+    if body.height < 3 {
+        return;
+    }
+    let x0 = -(window.ms() as f64) / 1000.0;
+    let lines: Vec<[(f64, f64); 2]> = shown
+        .iter()
+        .map(|th| [(x0, th.value), (0.0, th.value)])
+        .collect();
+    let mut datasets: Vec<Dataset> = states
+        .iter()
+        .zip(&series)
+        .map(|(&s, ser)| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(t.state(s))
+                .data(&ser.points)
+        })
+        .collect();
+    for (th, pts) in shown.iter().zip(&lines) {
+        datasets.push(
+            Dataset::default()
+                .name(th.label.clone())
+                .marker(Marker::Dot)
+                .graph_type(GraphType::Line)
+                .style(t.warn())
+                .data(pts),
+        );
+    }
+    let coarse = series.iter().any(|s| s.coarse);
+    let x_title = if coarse { "10 s peaks" } else { "" };
+    let y_labels = [0.0, top / 2.0, top].map(|v| Span::styled(fmt::count(v as u64), t.dim()));
+    let chart = Chart::new(datasets)
+        .x_axis(
+            Axis::default()
+                .title(Span::styled(x_title, t.dim()))
+                .bounds([x0, 0.0])
+                .labels(time_labels(window).map(|l| Span::styled(l, t.dim())))
+                .style(t.dim()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .labels(y_labels)
+                .style(t.dim()),
+        )
+        .legend_position(None);
+    frame.render_widget(chart, body);
+}
+
+/// The thresholds that apply to the buildup chart.
+fn buildup_thresholds(app: &App) -> Vec<Threshold> {
+    vec![Threshold {
+        value: app.lines.close_wait_per_process as f64,
+        label: format!("warn {}/proc", app.lines.close_wait_per_process),
+    }]
+}
+
+/// The TIME_WAIT bucket threshold, where the namespace's `tcp_max_tw_buckets` is known.
+fn connection_thresholds(app: &App) -> Vec<Threshold> {
+    let cap = app
+        .data()
+        .and_then(|(snap, _)| snap.sysctls.as_ref()?.int("net.ipv4.tcp_max_tw_buckets"))
+        .filter(|&c| c > 0);
+    cap.map(|c| {
+        let value = (c as f64 * app.lines.time_wait_bucket_fill).round();
+        Threshold {
+            value,
+            label: format!("warn {}", fmt::count(value as u64)),
         }
-        let line = Line::from(spans);
-        frame.render_widget(Paragraph::new(line), label);
-        if spark.height > 0 {
-            // Right-aligned: the newest samples that fit, so the line ends "now".
-            let w = usize::from(spark.width);
-            let newest_first: Vec<u64> = series.iter().rev().take(w).copied().collect();
-            let (data, max) = scaled(&newest_first, spark.height);
-            frame.render_widget(
-                Sparkline::default()
-                    .data(&data)
-                    .max(max)
-                    .direction(RenderDirection::RightToLeft)
-                    .style(t.state(state)),
-                spark,
-            );
-        }
+    })
+    .into_iter()
+    .collect()
+}
+
+/// Draws the trend charts in `area`.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let t = Theme::new(app.color);
+    let title = Line::from(vec![
+        Span::raw(" trends, last "),
+        Span::styled(app.trend_window.label(), t.title()),
+        Span::styled(" (w) ", t.dim()),
+    ]);
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height >= TWO_CHARTS_H {
+        let [a, b] = Layout::vertical([Constraint::Fill(1); 2]).areas(inner);
+        draw_chart(frame, a, app, &BUILDUP, &buildup_thresholds(app));
+        draw_chart(frame, b, app, &CONNECTIONS, &connection_thresholds(app));
+    } else {
+        let [a, b] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+        draw_chart(frame, a, app, &BUILDUP, &buildup_thresholds(app));
+        let far: Vec<Threshold> = connection_thresholds(app);
+        let far: Vec<&Threshold> = far.iter().collect();
+        frame.render_widget(Paragraph::new(header(app, t, &CONNECTIONS, &far)), b);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::scaled;
+    use super::*;
 
     #[test]
-    fn flat_is_a_thin_bar_and_changes_span_the_height() {
-        assert_eq!(scaled(&[600, 600, 600], 2), (vec![1, 1, 1], 16));
-        assert_eq!(scaled(&[600, 610, 620], 2), (vec![1, 8, 16], 16));
-        assert_eq!(scaled(&[], 2), (vec![], 16));
+    fn the_count_axis_ends_on_a_round_number() {
+        assert_eq!(nice_ceiling(0.0), 1.0);
+        assert_eq!(nice_ceiling(3.0), 5.0);
+        assert_eq!(nice_ceiling(300.0), 500.0);
+        assert_eq!(nice_ceiling(200.0), 200.0);
+        assert_eq!(nice_ceiling(1001.0), 2000.0);
+    }
+
+    #[test]
+    fn time_labels_name_the_window() {
+        assert_eq!(time_labels(TrendWindow::OneMinute), ["-1m", "-30s", "now"]);
+        assert_eq!(time_labels(TrendWindow::TenMinutes), ["-10m", "-5m", "now"]);
+        assert_eq!(time_labels(TrendWindow::OneHour), ["-1h", "-30m", "now"]);
+    }
+
+    #[test]
+    fn a_far_threshold_is_named_not_drawn() {
+        let t = Threshold {
+            value: 200.0,
+            label: String::new(),
+        };
+        assert!(near(&t, 150.0));
+        assert!(near(&t, 100.0));
+        assert!(!near(&t, 20.0));
+        let small = Threshold {
+            value: 8.0,
+            label: String::new(),
+        };
+        assert!(near(&small, 0.0));
     }
 }

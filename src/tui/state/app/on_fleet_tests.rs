@@ -38,6 +38,7 @@ fn app() -> App {
         host: "h".into(),
         interval_ms: 1000,
         color: false,
+        lines: Default::default(),
     });
     a.on_event(fleet_tick(1_000_000, &["host", "web-1", "web-2"], 1));
     a
@@ -86,6 +87,7 @@ fn switch_keys_do_nothing_without_several_namespaces() {
         host: "h".into(),
         interval_ms: 1000,
         color: false,
+        lines: Default::default(),
     });
     single.on_tick(tick(1));
     single.apply(Action::NextNetns);
@@ -95,6 +97,7 @@ fn switch_keys_do_nothing_without_several_namespaces() {
         host: "h".into(),
         interval_ms: 1000,
         color: false,
+        lines: Default::default(),
     });
     one.on_event(fleet_tick(1, &["host"], 0));
     one.apply(Action::NextNetns);

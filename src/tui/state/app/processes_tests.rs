@@ -83,6 +83,7 @@ fn app_on(snap: Snapshot) -> App {
         host: "h".into(),
         interval_ms: 1000,
         color: false,
+        lines: Default::default(),
     });
     a.on_tick(tick_of(snap));
     a.apply(Action::GoView(1));
@@ -268,6 +269,7 @@ fn without_a_socket_list_the_rows_still_add_up_and_a_filter_is_not_applied() {
         host: "h".into(),
         interval_ms: 1000,
         color: false,
+        lines: Default::default(),
     });
     a.on_tick(t);
     a.apply(Action::GoView(1));
