@@ -123,6 +123,10 @@ pub struct GlobalArgs {
         allow_hyphen_values = true
     )]
     pub save_snapshot: Option<PathBuf>,
+    /// write into a directory other users can write to (sockscope refuses by default when
+    /// run as root)
+    #[arg(long, global = true)]
+    pub force: bool,
 }
 
 /// Socket source choice.
@@ -385,7 +389,10 @@ pub struct WatchArgs {
 /// `sockscope record`.
 #[derive(Debug, Args, Clone)]
 pub struct RecordArgs {
-    /// The file to write (an existing recording is replaced; any other file is refused).
+    /// The file to write, mode 0600 whatever the umask. An existing recording is replaced
+    /// (a new file is renamed over it, never truncated); any other file, a symlink, a FIFO
+    /// or a device is refused. As root, the directory must be one only root can change
+    /// (else --force).
     #[arg(long, short = 'o', value_name = "FILE")]
     #[arg(allow_hyphen_values = true)]
     pub output: PathBuf,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::RuleId;
+use crate::safefs::{self, ReadKind, SafeFsError};
 
 /// Why a config file or an override was rejected. Display is one line naming the file, the
 /// line and the key where known.
@@ -28,6 +29,12 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The file was refused by a root-safety rule ([`crate::safefs`]): as root, a config
+    /// another user could have written (not owned by root, or group/other-writable); a
+    /// FIFO, a device or a directory instead of a file; a file over 1 MiB. Display is
+    /// safefs' one line naming the path and the reason.
+    #[error("{0}")]
+    Refused(SafeFsError),
     /// A key or value in the file is wrong.
     #[error("{path}:{line}: {key}: {message}")]
     File {
@@ -430,40 +437,69 @@ impl Thresholds {
 }
 
 /// Reads thresholds from `path`. Missing keys keep their defaults; unknown keys are errors.
+///
+/// Read through [`safefs::read_to_string_capped`]: only a regular file of at most 1 MiB
+/// (a FIFO or `/dev/zero` is refused unopened), and as root only one owned by root and
+/// not writable by group or others ([`safefs::untrusted_config_reason`]), as sudo and
+/// sshd require of theirs.
 pub fn load(path: &Path) -> Result<Thresholds, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
+    let text = safefs::read_to_string_capped(path, ReadKind::Config).map_err(|e| match e {
+        SafeFsError::Io { source, .. } => ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        refusal => ConfigError::Refused(refusal),
     })?;
     Thresholds::from_toml(&text, path)
 }
 
 /// Where sockscope looks for its config, in order: `$SOCKSCOPE_CONFIG`,
 /// `$XDG_CONFIG_HOME/sockscope/sockscope.toml`, `~/.config/sockscope/sockscope.toml`,
-/// `/etc/sockscope/sockscope.toml`. Unset variables are skipped.
+/// `/etc/sockscope/sockscope.toml`. Unset variables are skipped, and so are
+/// `$XDG_CONFIG_HOME` and `$HOME` when the directory is not owned by the effective user
+/// ([`safefs::trusted_home_dir`]): under `sudo` with `$HOME` kept, a file in the invoking
+/// user's home is not root's config.
 pub fn default_search_path() -> Vec<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    search_path_with(|k| std::env::var_os(k), safefs::trusted_home_dir)
+}
+
+fn search_path_with(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    trusted: impl Fn(&Path) -> bool,
+) -> Vec<PathBuf> {
+    let env = |k: &str| var(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     let mut v = Vec::new();
     if let Some(p) = env("SOCKSCOPE_CONFIG") {
-        v.push(PathBuf::from(p));
+        v.push(p);
     }
-    if let Some(x) = env("XDG_CONFIG_HOME") {
-        v.push(PathBuf::from(x).join("sockscope/sockscope.toml"));
+    if let Some(x) = env("XDG_CONFIG_HOME").filter(|d| trusted(d)) {
+        v.push(x.join("sockscope/sockscope.toml"));
     }
-    if let Some(h) = env("HOME") {
-        v.push(PathBuf::from(h).join(".config/sockscope/sockscope.toml"));
+    if let Some(h) = env("HOME").filter(|d| trusted(d)) {
+        v.push(h.join(".config/sockscope/sockscope.toml"));
     }
     v.push(PathBuf::from("/etc/sockscope/sockscope.toml"));
     v
 }
 
 /// Loads the first existing file of [`default_search_path`]; defaults when none exists.
-/// Returns the file used, if any.
+/// Returns the file used, if any. A candidate is skipped only when it does not exist; one
+/// that exists but is refused (a FIFO, an untrusted file as root) or unreadable is an
+/// error, not a silent fall-through to the next.
 pub fn load_default() -> Result<(Thresholds, Option<PathBuf>), ConfigError> {
-    match default_search_path().into_iter().find(|p| p.is_file()) {
-        Some(p) => Ok((load(&p)?, Some(p))),
-        None => Ok((Thresholds::default(), None)),
+    for p in default_search_path() {
+        match load(&p) {
+            Ok(t) => return Ok((t, Some(p))),
+            Err(ConfigError::Io { source, .. }) if absent(&source) => continue,
+            Err(e) => return Err(e),
+        }
     }
+    Ok((Thresholds::default(), None))
+}
+
+/// Whether an open failed because the file, or a directory on its path, is not there.
+fn absent(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 /// 1-based line holding byte `offset`.

@@ -375,3 +375,24 @@ fn fuzz_seeds_hold_the_fuzz_invariants() {
     }
     assert!(seen >= 5, "only {seen} seeds in {}", dir.display());
 }
+
+#[test]
+fn home_and_xdg_are_searched_only_when_trusted() {
+    let env = |k: &str| match k {
+        "HOME" => Some("/home/u".into()),
+        "XDG_CONFIG_HOME" => Some("/home/u/.cfg".into()),
+        _ => None,
+    };
+    assert_eq!(
+        search_path_with(env, |_| false),
+        vec![PathBuf::from("/etc/sockscope/sockscope.toml")]
+    );
+    assert_eq!(
+        search_path_with(env, |_| true),
+        vec![
+            PathBuf::from("/home/u/.cfg/sockscope/sockscope.toml"),
+            PathBuf::from("/home/u/.config/sockscope/sockscope.toml"),
+            PathBuf::from("/etc/sockscope/sockscope.toml"),
+        ]
+    );
+}

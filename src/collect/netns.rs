@@ -7,11 +7,14 @@
 
 use std::fs::File;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
 use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::{fstat, Mode};
 use nix::sys::statfs::{fstatfs, NSFS_MAGIC};
 
 use crate::collect::CollectError;
@@ -39,8 +42,8 @@ pub fn enter(spec: &str) -> Result<(), CollectError> {
         return Err(fail("not a namespace name or path".into()));
     }
     let path = resolve(spec);
-    let file = File::open(&path).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENOENT) if !spec.contains('/') => {
+    let file = open_ns_file(&path).map_err(|e| match e {
+        NsOpen::Os(Errno::ENOENT) if !spec.contains('/') => {
             let names = list_named();
             if names.is_empty() {
                 fail(format!(
@@ -53,26 +56,24 @@ pub fn enter(spec: &str) -> Result<(), CollectError> {
                 ))
             }
         }
-        Some(libc::ENOENT) => fail(format!("{} does not exist", path.display())),
-        Some(libc::EACCES) | Some(libc::EPERM) => fail(format!(
+        NsOpen::Os(Errno::ENOENT) => fail(format!("{} does not exist", path.display())),
+        NsOpen::Os(Errno::EACCES | Errno::EPERM) => fail(format!(
             "permission denied opening {} (entering a namespace needs root or \
              CAP_SYS_ADMIN)",
             path.display()
         )),
-        _ => fail(format!("cannot open {}: {e}", path.display())),
+        NsOpen::Os(e) => fail(format!("cannot open {}: {}", path.display(), e.desc())),
+        // A /run/netns entry whose bind mount is gone is an ordinary empty file: say so
+        // instead of letting setns report a bare EINVAL.
+        NsOpen::NotNsfs("a regular file") => fail(format!(
+            "{} is not a namespace file (a stale /run/netns entry whose mount is gone?)",
+            path.display()
+        )),
+        NsOpen::NotNsfs(what) => fail(format!(
+            "{} is {what}, not a namespace file",
+            path.display()
+        )),
     })?;
-    // A /run/netns entry whose bind mount is gone is an ordinary empty file: say so
-    // instead of letting setns report a bare EINVAL.
-    match fstatfs(&file) {
-        Ok(fs) if fs.filesystem_type() == NSFS_MAGIC => {}
-        Ok(_) => {
-            return Err(fail(format!(
-                "{} is not a namespace file (a stale /run/netns entry whose mount is gone?)",
-                path.display()
-            )))
-        }
-        Err(e) => return Err(fail(format!("cannot inspect {}: {e}", path.display()))),
-    }
     setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
         Errno::EINVAL => fail(format!(
             "{} is a namespace but not a network namespace",
@@ -85,6 +86,53 @@ pub fn enter(spec: &str) -> Result<(), CollectError> {
         ),
         e => fail(format!("setns failed: {}", e.desc())),
     })
+}
+
+/// Why a namespace file was not opened.
+enum NsOpen {
+    /// The OS refused.
+    Os(Errno),
+    /// It is not on nsfs; what it is instead (`a FIFO`, `a character device`).
+    NotNsfs(&'static str),
+}
+
+/// Opens a namespace file without blocking and without calling a device driver: an
+/// `O_PATH` look first (opens nothing: a FIFO cannot block, `/dev/zero` is not opened)
+/// that must be on nsfs, then the real open `O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC`
+/// (setns needs a real descriptor), checked again, since the name may have changed
+/// between the two.
+fn open_ns_file(path: &Path) -> Result<File, NsOpen> {
+    fn check(fd: &OwnedFd) -> Result<(), NsOpen> {
+        match fstatfs(fd) {
+            Ok(fs) if fs.filesystem_type() == NSFS_MAGIC => Ok(()),
+            Ok(_) => Err(NsOpen::NotNsfs(
+                fstat(fd.as_raw_fd()).map_or("not a namespace", |st| kind_of(st.st_mode)),
+            )),
+            Err(e) => Err(NsOpen::Os(e)),
+        }
+    }
+    let open = |flags: OFlag| -> Result<OwnedFd, NsOpen> {
+        let fd = open(path, flags | OFlag::O_CLOEXEC, Mode::empty()).map_err(NsOpen::Os)?;
+        // SAFETY: open just returned this descriptor, and nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    check(&open(OFlag::O_PATH)?)?;
+    let fd = open(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)?;
+    check(&fd)?;
+    Ok(File::from(fd))
+}
+
+/// What a file of mode `mode` is, as a message names it.
+fn kind_of(mode: u32) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFSOCK => "a socket",
+        _ => "not a namespace",
+    }
 }
 
 /// Names of the namespaces under `/run/netns`, sorted; empty when there are none.

@@ -39,6 +39,7 @@ use crate::cli::{GlobalArgs, SourceArg};
 use crate::collect::collector::{CollectConfig, Collector, SourcePref};
 use crate::collect::CollectError;
 use crate::config::{self, ConfigError, Thresholds};
+use crate::safefs::WriteOpts;
 
 /// Why a mode failed; `main` maps it to an exit code.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,14 @@ pub enum RunError {
 /// Whether an error is a write into a closed pipe (`| head`), which exits 0.
 pub fn is_broken_pipe(e: &RunError) -> bool {
     matches!(e, RunError::Output(io) if io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// How files named on the command line are written: `--force` as a plain value, so
+/// `record` and `safefs` never see clap types.
+pub(super) fn write_opts(global: &GlobalArgs) -> WriteOpts {
+    WriteOpts {
+        force: global.force,
+    }
 }
 
 /// Builds the collector configuration shared by every mode.

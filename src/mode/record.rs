@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::watch::tolerant_collect;
-use super::{collect_config, open_collector, thresholds, RunError};
+use super::{collect_config, open_collector, thresholds, write_opts, RunError};
 use crate::analyze::engine::Analyzer;
 use crate::cli::{GlobalArgs, RecordArgs};
 use crate::record::{HeaderInfo, RecordError, Recorder};
@@ -22,7 +22,7 @@ pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
     let interval_ms = u64::try_from(args.interval.as_millis()).unwrap_or(u64::MAX);
     let info = HeaderInfo::detect(&netns, interval_ms, args.sockets);
     let usage = |e: RecordError| RunError::Usage(e.to_string());
-    let mut rec = Recorder::create(&args.output, &info).map_err(usage)?;
+    let mut rec = Recorder::create_with(&args.output, &info, &write_opts(global)).map_err(usage)?;
     eprintln!(
         "sockscope: recording to {} every {:?}",
         args.output.display(),

@@ -64,6 +64,8 @@ pub mod writer;
 
 use std::path::Path;
 
+use crate::safefs::SafeFsError;
+
 pub use format::{Header, Tick, SCHEMA_VERSION, TOP_REMOTES};
 pub use reader::Recording;
 pub use time::parse_time;
@@ -132,6 +134,11 @@ pub enum RecordError {
         /// The file.
         file: String,
     },
+    /// The file was refused by a root-safety rule ([`crate::safefs`]): a symlink, FIFO or
+    /// device where a file was expected, a directory other users can change, a file over
+    /// the size cap. Display is safefs' one line, which names the path and the reason.
+    #[error("{0}")]
+    Refused(SafeFsError),
     /// A tick could not be serialised.
     #[error("{file}: cannot encode tick: {source}")]
     Encode {
@@ -153,6 +160,14 @@ pub enum RecordError {
 }
 
 impl RecordError {
+    /// A safefs error as a record error: an OS error keeps the old `FILE: ERROR` shape.
+    pub(crate) fn from_safefs(path: &Path, e: SafeFsError) -> RecordError {
+        match e {
+            SafeFsError::Io { source, .. } => RecordError::io(path, source),
+            refusal => RecordError::Refused(refusal),
+        }
+    }
+
     fn io(path: &Path, source: std::io::Error) -> RecordError {
         RecordError::Io {
             file: path.display().to_string(),

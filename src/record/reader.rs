@@ -5,7 +5,6 @@
 //! Owns parsing and lookup by time; no analysis and no presentation. Never panics on any
 //! input.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -15,6 +14,7 @@ use serde_json::error::Category;
 use super::format::{Header, Tick, SCHEMA_VERSION};
 use super::writer::is_header_start;
 use super::RecordError;
+use crate::safefs::{self, ReadKind};
 
 /// Longest line read (a tick with ~4M sockets); longer is an error, not an allocation.
 pub const MAX_LINE: u64 = 1 << 30;
@@ -52,7 +52,10 @@ struct Bad {
 impl Recording {
     /// Opens and reads the recording at `path`.
     pub fn open(path: &Path) -> Result<Recording, RecordError> {
-        let file = File::open(path).map_err(|e| RecordError::io(path, e))?;
+        // Through safefs: a FIFO or a device (`/dev/zero`) is refused before it is opened,
+        // so it can neither block nor feed an endless line; MAX_LINE caps each line.
+        let file = safefs::open_read(path, ReadKind::Recording)
+            .map_err(|e| RecordError::from_safefs(path, e))?;
         Recording::from_reader(BufReader::new(file), &path.display().to_string())
     }
 

@@ -3,13 +3,14 @@
 //!
 //! Owns the output file only; it never reads the kernel's sockets or runs analysis.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::time::rfc3339;
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
+use crate::safefs::{self, SafeFsError, WriteOpts};
 
 use super::format::{Header, HeaderKind, Tick, SCHEMA_VERSION};
 use super::RecordError;
@@ -84,32 +85,31 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Creates (or truncates) `path` and writes the header line.
-    ///
-    /// Refuses with [`RecordError::WouldClobber`] when `path` exists, is not empty, and does
-    /// not start like a sockscope recording: an old recording may be overwritten, a log file
-    /// or a config typed by mistake after `-o` may not.
+    /// Creates `path` (mode 0600) and writes the header line, as root only in a directory
+    /// no other user can change; see [`Recorder::create_with`].
     pub fn create(path: &Path, info: &HeaderInfo) -> Result<Recorder, RecordError> {
-        let io = |e| RecordError::io(path, e);
-        if let Ok(existing) = File::open(path) {
-            let mut first = Vec::new();
-            let looks_like_recording = BufReader::new(existing)
-                .take(4096)
-                .read_until(b'\n', &mut first)
-                .map(|_| first.is_empty() || is_header_start(&first))
-                .unwrap_or(false);
-            if !looks_like_recording {
-                return Err(RecordError::WouldClobber {
+        Recorder::create_with(path, info, &WriteOpts::default())
+    }
+
+    /// Creates `path` through [`safefs::create_replacing`]: mode 0600 whatever the umask,
+    /// never through a symlink, and as root only in a directory no other user can change
+    /// (unless `opts.force`). An existing file is replaced (a new file renamed over it, not
+    /// truncated) only when it is empty or starts like a sockscope recording; anything else
+    /// is [`RecordError::WouldClobber`], so a log file or a config typed by mistake after
+    /// `-o` survives. A symlink, FIFO, device or directory at `path` is refused
+    /// ([`RecordError::Refused`]) and its target is not touched.
+    pub fn create_with(
+        path: &Path,
+        info: &HeaderInfo,
+        opts: &WriteOpts,
+    ) -> Result<Recorder, RecordError> {
+        let file =
+            safefs::create_replacing(path, opts, looks_like_recording).map_err(|e| match e {
+                SafeFsError::Declined { .. } => RecordError::WouldClobber {
                     file: path.display().to_string(),
-                });
-            }
-        }
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(io)?;
+                },
+                e => RecordError::from_safefs(path, e),
+            })?;
         let mut rec = Recorder {
             file,
             path: path.to_path_buf(),
@@ -176,6 +176,17 @@ impl Recorder {
         self.len += self.buf.len() as u64;
         Ok(())
     }
+}
+
+/// Whether the file at the name `-o` gives may be replaced: empty, or its first line
+/// (read up to 4 KiB) starts like a recording header.
+fn looks_like_recording(existing: &mut File) -> bool {
+    let mut first = Vec::new();
+    BufReader::new(existing)
+        .take(4096)
+        .read_until(b'\n', &mut first)
+        .map(|_| first.is_empty() || is_header_start(&first))
+        .unwrap_or(false)
 }
 
 /// Whether `line` starts like a recording header (`{"kind":"header"`), as this writer
