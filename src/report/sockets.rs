@@ -26,8 +26,9 @@ pub fn human_us(us: u32) -> String {
     }
 }
 
-/// The owner column: `comm/pid`, `comm/pid*` for a request socket counted to its
-/// listener's owner, `-` when unattributed, empty when no process owns it by design.
+/// The owner column: `comm/pid` (the comm escaped, [`crate::model::Name`]'s `Display`),
+/// `comm/pid*` for a request socket counted to its listener's owner, `-` when unattributed,
+/// empty when no process owns it by design.
 pub fn owner_cell(s: &SocketRecord, snap: &Snapshot) -> String {
     let named = |pid: u32| {
         snap.processes
@@ -40,6 +41,12 @@ pub fn owner_cell(s: &SocketRecord, snap: &Snapshot) -> String {
         Owner::Ownerless => String::new(),
         Owner::Unattributed | Owner::Unresolved => "-".into(),
     }
+}
+
+/// `s` (terminal-safe text) followed by spaces up to `cols` terminal columns.
+fn pad_cols(s: &str, cols: usize) -> String {
+    let pad = cols.saturating_sub(unicode_width::UnicodeWidthStr::width(s));
+    format!("{s}{}", " ".repeat(pad))
 }
 
 /// Writes the aligned socket list, header first.
@@ -85,13 +92,15 @@ pub fn write(
         };
         let _ = write!(
             line,
-            "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
+            "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {} {:<16}",
             s.state.netstat_name(),
             s.recv_q,
             s.send_q,
             s.local.to_string(),
             s.remote.to_string(),
-            owner_cell(s, snap),
+            // Padded by terminal columns, not chars: a wide (CJK) comm keeps the timer
+            // column in place.
+            pad_cols(&owner_cell(s, snap), 16),
             timer
         );
         if show_info {
