@@ -13,10 +13,12 @@ mod attribution;
 pub(crate) mod fixtures;
 mod listener;
 pub mod name;
+mod process;
 mod rule;
 pub use attribution::{Attribution, UnattributedReason};
 pub use listener::{listener_matches, ListenerIndex};
 pub use name::{Name, NameDecodeError};
+pub use process::ProcessInfo;
 pub use rule::RuleId;
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
@@ -389,63 +391,6 @@ impl SourceKind {
             SourceKind::Proc => "proc",
             SourceKind::File => "file",
         }
-    }
-}
-
-/// A process that owns at least one socket.
-///
-/// `comm` and `user` are chosen by unprivileged users, so they are [`Name`]s: printed only
-/// escaped. Serialized, each is the exact string plus a `comm_b64` / `user_b64` sibling
-/// holding the raw bytes when they are not valid UTF-8 (recordings restore them exactly;
-/// older recordings without the siblings read as before).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "ProcessInfoWire", try_from = "ProcessInfoWire")]
-pub struct ProcessInfo {
-    /// Process id.
-    pub pid: u32,
-    /// Command name (`/proc/PID/comm`), exact bytes.
-    pub comm: Name,
-    /// Real uid.
-    pub uid: u32,
-    /// User name for `uid`, or the number when the name is unknown.
-    pub user: Name,
-}
-
-/// [`ProcessInfo`] as serialized: names as strings with their raw-byte siblings.
-#[derive(Serialize, Deserialize)]
-struct ProcessInfoWire {
-    pid: u32,
-    comm: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    comm_b64: Option<String>,
-    uid: u32,
-    user: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    user_b64: Option<String>,
-}
-
-impl From<ProcessInfo> for ProcessInfoWire {
-    fn from(p: ProcessInfo) -> ProcessInfoWire {
-        ProcessInfoWire {
-            pid: p.pid,
-            comm: String::from_utf8_lossy(p.comm.raw_bytes()).into_owned(),
-            comm_b64: p.comm.raw_b64(),
-            uid: p.uid,
-            user: String::from_utf8_lossy(p.user.raw_bytes()).into_owned(),
-            user_b64: p.user.raw_b64(),
-        }
-    }
-}
-
-impl TryFrom<ProcessInfoWire> for ProcessInfo {
-    type Error = NameDecodeError;
-    fn try_from(w: ProcessInfoWire) -> Result<ProcessInfo, NameDecodeError> {
-        Ok(ProcessInfo {
-            pid: w.pid,
-            comm: Name::from_parts(&w.comm, w.comm_b64.as_deref())?,
-            uid: w.uid,
-            user: Name::from_parts(&w.user, w.user_b64.as_deref())?,
-        })
     }
 }
 

@@ -255,6 +255,33 @@ mod tests {
     }
 
     #[test]
+    fn subjects_keep_exact_names_on_the_wire() {
+        let s = Subject::Process {
+            pid: 9,
+            comm: Name::from(&b"\x1b[7m\xff"[..]),
+            user: Name::from("r\noot"),
+        };
+        assert_eq!(s.to_string(), "pid 9 (\\e[7m\\xff)");
+        let v = serde_json::to_value(&s).expect("json");
+        assert_eq!(v["kind"], "process");
+        assert_eq!(v["comm_b64"], "G1s3bf8=");
+        assert_eq!(v["user"], "r\noot");
+        assert!(v.get("user_b64").is_none(), "{v}");
+        assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), s);
+        let l = Subject::Listener {
+            local: Endpoint::unspecified(),
+            pid: Some(1),
+            comm: Some(Name::from(&b"\xfe"[..])),
+        };
+        let v = serde_json::to_value(&l).expect("json");
+        assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), l);
+        // Written before the siblings existed.
+        let old = r#"{"kind":"process","pid":1,"comm":"java","user":"root"}"#;
+        let back: Subject = serde_json::from_str(old).expect("old");
+        assert_eq!(back.to_string(), "pid 1 (java)");
+    }
+
+    #[test]
     fn growth_has_a_sign() {
         assert_eq!(human_growth(40.2), "+40/min");
         assert_eq!(human_growth(-3.0), "-3/min");

@@ -204,3 +204,36 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
     )?;
     write_notes(out, snap, agg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Name;
+
+    #[test]
+    fn wide_names_keep_the_columns_right_of_them_aligned() {
+        let mut t = Table::new(vec!["COMM".into(), "USER".into(), "TOTAL".into()]);
+        for comm in ["漢字漢字漢", "abcdefghij", "\x1b[7m"] {
+            t.push(vec![
+                Name::from(comm).to_string(),
+                "root".into(),
+                "1".into(),
+            ]);
+        }
+        let mut out = Vec::new();
+        t.write(&mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        let cols: Vec<usize> = text
+            .lines()
+            .map(|l| {
+                let at = l
+                    .find("root")
+                    .or_else(|| l.find("USER"))
+                    .expect("user column");
+                l[..at].width()
+            })
+            .collect();
+        assert!(cols.windows(2).all(|w| w[0] == w[1]), "{text}");
+        assert!(text.contains("\\e[7m"), "{text}");
+    }
+}

@@ -93,6 +93,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_are_escaped_and_cut_by_columns() {
+        assert_eq!(name(&Name::from("\x1b[7mEVIL"), 15), "\\e[7mEVIL");
+        // Five wide chars are ten columns: cut at 7 columns keeps three and the mark.
+        assert_eq!(name(&Name::from("漢字漢字漢"), 7), "漢字漢…");
+        assert_eq!(name(&Name::from("漢字漢字漢"), 10), "漢字漢字漢");
+    }
+
+    #[test]
     fn formats_are_compact() {
         assert_eq!(count(812), "812");
         assert_eq!(count(123_456), "123k");
