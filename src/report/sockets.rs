@@ -69,17 +69,32 @@ pub fn write(
         .max()
         .unwrap_or(0)
         .max(18);
+    // The Process column is as wide as its widest cell (in terminal columns), so a long or
+    // wide comm does not push the Timer column out of line.
+    let owners: Vec<String> = sockets.iter().map(|s| owner_cell(s, snap)).collect();
+    let ow = owners
+        .iter()
+        .map(|o| unicode_width::UnicodeWidthStr::width(o.as_str()))
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let mut line = String::with_capacity(160);
     let _ = write!(
         line,
-        "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
-        "State", "Recv-Q", "Send-Q", "Local", "Peer", "Process", "Timer"
+        "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {} {:<16}",
+        "State",
+        "Recv-Q",
+        "Send-Q",
+        "Local",
+        "Peer",
+        pad_cols("Process", ow),
+        "Timer"
     );
     if show_info {
         let _ = write!(line, " {:>9} {:>9}", "LastRecv", "RTT");
     }
     writeln!(out, "{}", line.trim_end())?;
-    for s in sockets {
+    for (s, owner) in sockets.iter().zip(&owners) {
         line.clear();
         let timer = match s.timer {
             crate::model::TimerKind::Off => "-".to_string(),
@@ -98,9 +113,9 @@ pub fn write(
             s.send_q,
             s.local.to_string(),
             s.remote.to_string(),
-            // Padded by terminal columns, not chars: a wide (CJK) comm keeps the timer
+            // Padded by terminal columns, not chars: a wide (CJK) comm keeps the Timer
             // column in place.
-            pad_cols(&owner_cell(s, snap), 16),
+            pad_cols(owner, ow),
             timer
         );
         if show_info {
