@@ -479,3 +479,48 @@ fn finite_alert(a: &Alert) -> Alert {
     f.metrics = finite_map(&f.metrics);
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_and_listener_names_replay_to_the_exact_bytes() {
+        let row = ProcessRow {
+            process: ProcessInfo {
+                pid: 7,
+                comm: Name::from(&b"\x1b[7m\xff"[..]),
+                uid: 0,
+                user: Name::from("root"),
+            },
+            states: StateCounts::default(),
+        };
+        let counts = ProcessCounts::from(&row);
+        let text = serde_json::to_string(&counts).expect("json");
+        assert!(text.contains("\"comm_b64\":\"G1s3bf8=\""), "{text}");
+        assert!(!text.contains("user_b64"), "{text}");
+        let back: ProcessCounts = serde_json::from_str(&text).expect("back");
+        assert_eq!(back.info(), row.process);
+
+        let l = ListenerRow {
+            local: Endpoint::unspecified(),
+            pid: Some(7),
+            comm: Some(Name::from(&b"\xfe"[..])),
+            backlog: 1,
+            accept_queue: 0,
+            states: StateCounts::default(),
+            syn_sources: 0,
+        };
+        let text = serde_json::to_string(&ListenerCounts::from(&l)).expect("json");
+        let back: ListenerCounts = serde_json::from_str(&text).expect("back");
+        assert_eq!(back.comm_b64.as_deref(), Some("/g=="));
+        assert_eq!(
+            restore(back.comm.as_deref().unwrap_or(""), back.comm_b64.as_deref()),
+            Name::from(&b"\xfe"[..])
+        );
+        // A recording written before the siblings existed.
+        let old = r#"{"pid":1,"comm":"java","uid":0,"user":"root","states":{}}"#;
+        let back: ProcessCounts = serde_json::from_str(old).expect("old");
+        assert_eq!(back.info().comm, "java");
+    }
+}
