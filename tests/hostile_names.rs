@@ -359,6 +359,68 @@ fn process_filter_matches_raw_bytes_and_errors_escape_the_bad_value() {
 }
 
 #[test]
+fn a_recording_replays_the_exact_bytes() {
+    if !require_root(
+        "a_recording_replays_the_exact_bytes",
+        "it creates a network namespace",
+    ) {
+        return;
+    }
+    let names: Vec<&[u8]> = HOSTILE.iter().map(|(n, _)| *n).collect();
+    let w = World::new("hr", &names);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rec.jsonl");
+    let file_s = file.to_str().unwrap();
+    let args = [
+        "record",
+        "--interval",
+        "200ms",
+        "--duration",
+        "1s",
+        "--sockets",
+        "-o",
+        file_s,
+    ];
+    w.out(&args, &[0]);
+    let rec = std::fs::read(&file).unwrap();
+    assert_clean(&rec, &["recording"]);
+    // The file itself: per-process counts and the socket list's processes.
+    let last = String::from_utf8_lossy(&rec)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .rfind(|v| v["socket_processes"].is_array())
+        .unwrap_or_else(|| panic!("no tick with socket_processes"));
+    // And what a replay makes of it.
+    let from = [
+        "summary", "--by", "process", "--format", "json", "--from", file_s,
+    ];
+    let o = run_sockscope(None, &from);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let replayed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (doc, list) in [
+        (&last, "processes"),
+        (&last, "socket_processes"),
+        (&replayed, "processes"),
+    ] {
+        for h in &w.holders {
+            let row = doc[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["pid"] == u64::from(h.pid))
+                .unwrap_or_else(|| panic!("{list}: no pid {}: {doc}", h.pid));
+            assert_eq!(decoded(row), h.comm, "{list}: {row}");
+        }
+    }
+    let text = run_sockscope(None, &["summary", "--by", "process", "--from", file_s]);
+    assert_clean(&text.stdout, &["summary --from"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    for (h, (_, escaped)) in w.holders.iter().zip(HOSTILE) {
+        assert!(text.contains(&format!("{}\t{escaped}\t", h.pid)), "{text}");
+    }
+}
+
+#[test]
 fn dashboard_shows_escapes_and_keeps_columns_right_of_a_wide_name() {
     if !require_root(
         "dashboard_shows_escapes_and_keeps_columns_right_of_a_wide_name",
