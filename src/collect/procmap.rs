@@ -532,19 +532,14 @@ impl ProcessResolver {
     /// `/proc/<pid>/status`; `?` when the process just exited.
     fn read_info(&mut self, pid: u32) -> ProcessInfo {
         let status = std::fs::read(self.proc_root.join(pid.to_string()).join("status"));
-        let parsed = status.ok().and_then(|s| status::name_and_ruid(&s));
-        let (comm, uid) = match parsed {
-            Some((comm, uid)) => (comm, Some(uid)),
-            None => (Name::from("?"), None),
-        };
-        let user = match uid {
-            Some(uid) => self.user_name(uid),
-            None => Name::from("?"),
+        let (comm, user, uid) = match status.ok().and_then(|s| status::name_and_ruid(&s)) {
+            Some((comm, uid)) => (comm, self.user_name(uid), uid),
+            None => (Name::from("?"), Name::from("?"), u32::MAX),
         };
         ProcessInfo {
             pid,
             comm,
-            uid: uid.unwrap_or(u32::MAX),
+            uid,
             user,
         }
     }
