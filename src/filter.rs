@@ -409,7 +409,9 @@ impl Filter {
         };
         self.process.iter().any(|m| match m {
             ProcessMatch::Pid(p) => *p == pid,
-            ProcessMatch::Name(n) => procs.get(&pid).is_some_and(|p| &p.comm == n),
+            // The raw bytes, not the escaped form: `process:a\nb` does not match a comm
+            // holding a newline, and a comm of `\e[7m` is matched by its exact bytes.
+            ProcessMatch::Name(n) => procs.get(&pid).is_some_and(|p| p.comm == *n.as_str()),
         })
     }
 

@@ -100,6 +100,31 @@ fn matching() {
 }
 
 #[test]
+fn process_names_match_the_raw_bytes_not_the_escaped_form() {
+    let mut procs = BTreeMap::new();
+    procs.insert(
+        9,
+        ProcessInfo {
+            pid: 9,
+            comm: crate::model::Name::from("a\x1bb"),
+            uid: 0,
+            user: "root".into(),
+        },
+    );
+    let s = rec(TcpState::CloseWait, "127.0.0.1:8080", "127.0.0.1:5000");
+    let by = |name: &str| Filter {
+        process: vec![ProcessMatch::Name(name.to_string())],
+        ..Filter::default()
+    };
+    assert!(by("a\x1bb").matches(&s, &procs));
+    assert!(
+        !by("a\\eb").matches(&s, &procs),
+        "the escaped form is not the name"
+    );
+    assert!(!by("ab").matches(&s, &procs));
+}
+
+#[test]
 fn owner_kinds() {
     let procs = BTreeMap::new();
     let with = |owner| SocketRecord {

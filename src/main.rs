@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use sockscope::cli::{Cli, Command};
 use sockscope::mode::{self, is_broken_pipe, RunError};
+use sockscope::model::Name;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -100,17 +101,9 @@ fn one_line(text: &str) -> String {
     printable(&line)
 }
 
-/// `s` with control characters escaped (`\n`, `\u{1b}`): an error names the bad value, and
-/// a value with a newline or an escape sequence must neither split the one line nor reach
-/// the terminal raw.
+/// `s` escaped by the one rule every face uses ([`Name`]'s `Display`: `\n`, `\e`, `\xNN`,
+/// bidi controls as `\u{..}`): an error names the bad value, and a value with a newline or
+/// an escape sequence must neither split the one line nor reach the terminal raw.
 fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    Name::from(s).to_string()
 }

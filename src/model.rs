@@ -13,10 +13,12 @@ mod attribution;
 pub(crate) mod fixtures;
 mod listener;
 pub mod name;
+mod process;
 mod rule;
 pub use attribution::{Attribution, UnattributedReason};
 pub use listener::{listener_matches, ListenerIndex};
 pub use name::{Name, NameDecodeError};
+pub use process::ProcessInfo;
 pub use rule::RuleId;
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
@@ -390,19 +392,6 @@ impl SourceKind {
             SourceKind::File => "file",
         }
     }
-}
-
-/// A process that owns at least one socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessInfo {
-    /// Process id.
-    pub pid: u32,
-    /// Command name (`/proc/PID/comm`).
-    pub comm: String,
-    /// Real uid.
-    pub uid: u32,
-    /// User name for `uid`, or the number when the name is unknown.
-    pub user: String,
 }
 
 /// How trustworthy a sample is.

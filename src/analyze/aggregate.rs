@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::model::{Endpoint, ListenerIndex, Owner, ProcessInfo, Snapshot, StateCounts, TcpState};
+use crate::model::{
+    Endpoint, ListenerIndex, Name, Owner, ProcessInfo, Snapshot, StateCounts, TcpState,
+};
 
 /// Counts for one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +25,7 @@ pub struct ListenerRow {
     /// Owning pid, when attributed.
     pub pid: Option<u32>,
     /// Owning command, when attributed.
-    pub comm: Option<String>,
+    pub comm: Option<Name>,
     /// The backlog (Send-Q of a LISTEN socket).
     pub backlog: u32,
     /// Connections waiting in the accept queue (Recv-Q of a LISTEN socket).
@@ -97,9 +99,9 @@ pub fn aggregate(snap: &Snapshot) -> Aggregate {
         .map(|(pid, states)| ProcessRow {
             process: snap.processes.get(&pid).cloned().unwrap_or(ProcessInfo {
                 pid,
-                comm: "?".into(),
+                comm: Name::from("?"),
                 uid: 0,
-                user: "?".into(),
+                user: Name::from("?"),
             }),
             states,
         })
@@ -247,7 +249,7 @@ mod tests {
         assert_eq!(a.listeners.len(), 1);
         let row = &a.listeners[0];
         assert_eq!((row.backlog, row.accept_queue, row.syn_recv()), (128, 3, 1));
-        assert_eq!(row.comm.as_deref(), Some("java"));
+        assert_eq!(row.comm, Some(Name::from("java")));
         assert_eq!(row.states.get(TcpState::CloseWait), 2);
         assert_eq!(a.remotes[0].ip.to_string(), "10.0.0.9");
         assert_eq!(a.remotes[0].states.get(TcpState::CloseWait), 2);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Endpoint, RuleId};
+use crate::model::{Endpoint, Name, NameDecodeError, RuleId};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -18,17 +18,21 @@ pub enum Severity {
 }
 
 /// What a finding is about.
+///
+/// Serialized (check and watch JSON, recordings) each name is its exact string plus a
+/// `comm_b64` / `user_b64` sibling when the bytes are not UTF-8; files without the siblings
+/// read as before.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(into = "SubjectWire", try_from = "SubjectWire")]
 pub enum Subject {
     /// A process.
     Process {
         /// Process id.
         pid: u32,
-        /// Command name.
-        comm: String,
+        /// Command name; printed only escaped (its `Display`).
+        comm: Name,
         /// User name.
-        user: String,
+        user: Name,
     },
     /// A listening endpoint and its owner.
     Listener {
@@ -37,7 +41,7 @@ pub enum Subject {
         /// Owning pid, when attributed.
         pid: Option<u32>,
         /// Owning command, when attributed.
-        comm: Option<String>,
+        comm: Option<Name>,
     },
     /// A remote destination ip:port.
     Destination {
@@ -46,6 +50,91 @@ pub enum Subject {
     },
     /// The whole host (namespace).
     Host,
+}
+
+/// [`Subject`] as serialized: names as text with their raw-byte siblings.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum SubjectWire {
+    Process {
+        pid: u32,
+        comm: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comm_b64: Option<String>,
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_b64: Option<String>,
+    },
+    Listener {
+        local: Endpoint,
+        pid: Option<u32>,
+        comm: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comm_b64: Option<String>,
+    },
+    Destination {
+        remote: Endpoint,
+    },
+    Host,
+}
+
+fn text(name: &Name) -> String {
+    String::from_utf8_lossy(name.raw_bytes()).into_owned()
+}
+
+impl From<Subject> for SubjectWire {
+    fn from(s: Subject) -> SubjectWire {
+        match s {
+            Subject::Process { pid, comm, user } => SubjectWire::Process {
+                pid,
+                comm: text(&comm),
+                comm_b64: comm.raw_b64(),
+                user: text(&user),
+                user_b64: user.raw_b64(),
+            },
+            Subject::Listener { local, pid, comm } => SubjectWire::Listener {
+                local,
+                pid,
+                comm: comm.as_ref().map(text),
+                comm_b64: comm.as_ref().and_then(Name::raw_b64),
+            },
+            Subject::Destination { remote } => SubjectWire::Destination { remote },
+            Subject::Host => SubjectWire::Host,
+        }
+    }
+}
+
+impl TryFrom<SubjectWire> for Subject {
+    type Error = NameDecodeError;
+    fn try_from(w: SubjectWire) -> Result<Subject, NameDecodeError> {
+        Ok(match w {
+            SubjectWire::Process {
+                pid,
+                comm,
+                comm_b64,
+                user,
+                user_b64,
+            } => Subject::Process {
+                pid,
+                comm: Name::from_parts(&comm, comm_b64.as_deref())?,
+                user: Name::from_parts(&user, user_b64.as_deref())?,
+            },
+            SubjectWire::Listener {
+                local,
+                pid,
+                comm,
+                comm_b64,
+            } => Subject::Listener {
+                local,
+                pid,
+                comm: comm
+                    .map(|c| Name::from_parts(&c, comm_b64.as_deref()))
+                    .transpose()?,
+            },
+            SubjectWire::Destination { remote } => Subject::Destination { remote },
+            SubjectWire::Host => Subject::Host,
+        })
+    }
 }
 
 /// One rule firing on one subject, with the numbers behind it.
@@ -163,6 +252,33 @@ mod tests {
         assert_eq!(human_duration(725), "12m5s");
         assert_eq!(human_duration(3 * 3600 + 12 * 60 + 7), "3h12m");
         assert_eq!(human_duration(2 * 86_400 + 3 * 3600), "2d3h");
+    }
+
+    #[test]
+    fn subjects_keep_exact_names_on_the_wire() {
+        let s = Subject::Process {
+            pid: 9,
+            comm: Name::from(&b"\x1b[7m\xff"[..]),
+            user: Name::from("r\noot"),
+        };
+        assert_eq!(s.to_string(), "pid 9 (\\e[7m\\xff)");
+        let v = serde_json::to_value(&s).expect("json");
+        assert_eq!(v["kind"], "process");
+        assert_eq!(v["comm_b64"], "G1s3bf8=");
+        assert_eq!(v["user"], "r\noot");
+        assert!(v.get("user_b64").is_none(), "{v}");
+        assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), s);
+        let l = Subject::Listener {
+            local: Endpoint::unspecified(),
+            pid: Some(1),
+            comm: Some(Name::from(&b"\xfe"[..])),
+        };
+        let v = serde_json::to_value(&l).expect("json");
+        assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), l);
+        // Written before the siblings existed.
+        let old = r#"{"kind":"process","pid":1,"comm":"java","user":"root"}"#;
+        let back: Subject = serde_json::from_str(old).expect("old");
+        assert_eq!(back.to_string(), "pid 1 (java)");
     }
 
     #[test]

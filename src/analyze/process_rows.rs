@@ -6,7 +6,7 @@
 //! `(unattributed)`, `(ownerless)`, and `(unresolved)` when attribution never ran.
 
 use crate::analyze::aggregate::Aggregate;
-use crate::model::{Owner, Snapshot, StateCounts, TcpState};
+use crate::model::{Name, Owner, Snapshot, StateCounts, TcpState};
 
 /// What a row stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,20 +54,21 @@ impl RowKind {
 
 /// One row of the per-process grouping.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row<'a> {
+pub struct Row {
     /// What it stands for.
     pub kind: RowKind,
     /// The pid (`None` for every kind but [`RowKind::Process`]).
     pub pid: Option<u32>,
-    /// The command, or the kind's marker.
-    pub comm: &'a str,
+    /// The command, or the kind's marker (a marker has no byte the escape rule changes, so
+    /// it prints as it is).
+    pub comm: Name,
     /// The user, or `-`.
-    pub user: &'a str,
+    pub user: Name,
     /// Sockets per state.
     pub states: StateCounts,
 }
 
-impl Row<'_> {
+impl Row {
     /// The pid as text: the number, or `-`.
     pub fn pid_text(&self) -> String {
         self.pid.map_or_else(|| "-".to_string(), |p| p.to_string())
@@ -76,18 +77,18 @@ impl Row<'_> {
 
 /// The processes (at most `top`), then the non-empty rows that are not processes, in the
 /// order of [`RowKind`]. Their states add up to the aggregate's, state by state.
-pub fn rows<'a>(snap: &Snapshot, agg: &'a Aggregate, top: Option<usize>) -> Vec<Row<'a>> {
+pub fn rows(snap: &Snapshot, agg: &Aggregate, top: Option<usize>) -> Vec<Row> {
     let shown = match top {
         Some(n) if n > 0 && n < agg.processes.len() => &agg.processes[..n],
         _ => &agg.processes[..],
     };
-    let mut out: Vec<Row<'a>> = shown
+    let mut out: Vec<Row> = shown
         .iter()
         .map(|p| Row {
             kind: RowKind::Process,
             pid: Some(p.process.pid),
-            comm: &p.process.comm,
-            user: &p.process.user,
+            comm: p.process.comm.clone(),
+            user: p.process.user.clone(),
             states: p.states,
         })
         .collect();
@@ -103,8 +104,8 @@ pub fn rows<'a>(snap: &Snapshot, agg: &'a Aggregate, top: Option<usize>) -> Vec<
             .map(|(kind, states)| Row {
                 kind,
                 pid: None,
-                comm: kind.marker().unwrap_or("-"),
-                user: "-",
+                comm: Name::from(kind.marker().unwrap_or("-")),
+                user: Name::from("-"),
                 states,
             }),
     );
@@ -185,7 +186,7 @@ mod tests {
     use crate::model::fixtures::{snapshot, sock};
     use crate::model::Snapshot;
 
-    fn sum(rows: &[Row<'_>]) -> StateCounts {
+    fn sum(rows: &[Row]) -> StateCounts {
         let mut s = StateCounts::default();
         for r in rows {
             add(&mut s, &r.states);
@@ -249,7 +250,10 @@ mod tests {
         );
         assert_eq!(rows[1].states.get(TcpState::Listen), 1);
         assert_eq!(rows[2].states.get(TcpState::LastAck), 1);
-        assert_eq!((rows[2].comm, rows[2].user), ("(ownerless)", "-"));
+        assert_eq!(
+            (&rows[2].comm, &rows[2].user),
+            (&Name::from("(ownerless)"), &Name::from("-"))
+        );
     }
 
     #[test]
@@ -269,7 +273,7 @@ mod tests {
         assert_eq!(rows[1].pid_text(), "-");
     }
 
-    fn rows_of<'a>(snapshot: &'a Snapshot, aggregate: &'a Aggregate) -> Vec<Row<'a>> {
+    fn rows_of(snapshot: &Snapshot, aggregate: &Aggregate) -> Vec<Row> {
         rows(snapshot, aggregate, None)
     }
 

@@ -8,11 +8,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::netns::{list_named, netns_inode, resolve};
+use crate::model::Name;
 
 /// A namespace to collect from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetnsEntry {
     /// What users see: `host`, a /run/netns name, a container or unit, or `pid N (comm)`.
+    /// Already escaped ([`Name`]'s `Display`): a comm or cgroup name is chosen by whoever
+    /// runs the process, and the label is only ever shown (a Prometheus `netns` label, a
+    /// dashboard tab, an error line), never matched, so it is kept as printable text.
     pub label: String,
     /// The file to enter (`/run/netns/NAME` or `/proc/PID/ns/net`).
     pub path: PathBuf,
@@ -49,13 +53,13 @@ pub fn discover() -> (Vec<NetnsEntry>, Vec<NetnsFailure>) {
         match netns_inode(&path) {
             Ok(inode) => {
                 found.entry(inode).or_insert(NetnsEntry {
-                    label: name,
+                    label: Name::from(name.as_str()).to_string(),
                     path,
                     inode,
                 });
             }
             Err(e) => failures.push(NetnsFailure {
-                what: name,
+                what: Name::from(name.as_str()).to_string(),
                 reason: e.to_string(),
             }),
         }
@@ -117,12 +121,19 @@ fn proc_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// The escaped label of a namespace found through `pid`: its container or unit, else
+/// `pid N (comm)` with the comm's exact bytes (only the kernel's trailing newline dropped)
+/// escaped.
 fn label_for_pid(pid: u32) -> String {
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    label_from_cgroup(&cgroup).unwrap_or_else(|| {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        format!("pid {pid} ({})", comm.trim())
-    })
+    match label_from_cgroup(&cgroup) {
+        Some(unit) => Name::from(unit).to_string(),
+        None => {
+            let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
+            format!("pid {pid} ({})", Name::from(comm))
+        }
+    }
 }
 
 /// Names the container or systemd unit a /proc/PID/cgroup text places a process in:

@@ -26,10 +26,11 @@ use nix::sys::stat::Mode;
 
 use crate::fasthash::{IdMap, IdSet};
 use crate::model::ListenerIndex;
-use crate::model::{Attribution, Owner, ProcessInfo, SocketRecord, TcpState};
+use crate::model::{Attribution, Name, Owner, ProcessInfo, SocketRecord, TcpState};
 
 mod diagnosis;
 mod shared;
+mod status;
 pub use diagnosis::{
     classify_refusal, hidepid_in_mountinfo, unattributed_reason, AttributionFacts, Caps, Refusal,
 };
@@ -140,7 +141,7 @@ pub struct ProcessResolver {
     policy: RescanPolicy,
     pids: IdMap<u32, PidEntry>,
     holders: IdMap<u64, Holders>,
-    users: HashMap<u32, String>,
+    users: HashMap<u32, Name>,
     last_full: Option<Instant>,
     last_full_cost: Duration,
     stats: ScanStats,
@@ -527,34 +528,33 @@ impl ProcessResolver {
         out
     }
 
-    /// comm and real uid from `/proc/<pid>/status`; `?` when the process just exited.
+    /// comm (exact bytes, see [`status`]) and real uid from one read of
+    /// `/proc/<pid>/status`; `?` when the process just exited.
     fn read_info(&mut self, pid: u32) -> ProcessInfo {
-        let status = procfs::process::Process::new_with_root(self.proc_root.join(pid.to_string()))
-            .and_then(|p| p.status());
-        let (comm, uid) = match status {
-            Ok(st) => (st.name, Some(st.ruid)),
-            Err(_) => ("?".to_string(), None),
-        };
-        let user = match uid {
-            Some(uid) => self.user_name(uid),
-            None => "?".to_string(),
+        let status = std::fs::read(self.proc_root.join(pid.to_string()).join("status"));
+        let (comm, user, uid) = match status.ok().and_then(|s| status::name_and_ruid(&s)) {
+            Some((comm, uid)) => (comm, self.user_name(uid), uid),
+            None => (Name::from("?"), Name::from("?"), u32::MAX),
         };
         ProcessInfo {
             pid,
             comm,
-            uid: uid.unwrap_or(u32::MAX),
+            uid,
             user,
         }
     }
 
-    fn user_name(&mut self, uid: u32) -> String {
+    /// The passwd name of `uid` (text whoever manages /etc/passwd chose, so a [`Name`]), or
+    /// the number. nix decodes it lossily: control bytes survive (and are escaped on print),
+    /// only invalid UTF-8 turns into U+FFFD.
+    fn user_name(&mut self, uid: u32) -> Name {
         self.users
             .entry(uid)
             .or_insert_with(|| {
                 nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
                     .ok()
                     .flatten()
-                    .map_or_else(|| uid.to_string(), |u| u.name)
+                    .map_or_else(|| Name::from(uid.to_string()), |u| Name::from(u.name))
             })
             .clone()
     }

@@ -221,7 +221,10 @@ fn fake_root_attribution_and_ownerless() {
     );
     assert_eq!(procs.keys().copied().collect::<Vec<_>>(), [100, 200]);
     assert_eq!(procs[&200].comm, "worker");
-    assert_eq!((procs[&200].uid, procs[&200].user.as_str()), (0, "root"));
+    assert_eq!(
+        (procs[&200].uid, procs[&200].user.as_utf8()),
+        (0, Some("root"))
+    );
     assert!(attr.attempted);
     assert_eq!(attr.unreadable_pids, 0);
     // Root, everything readable, inode 99 held by nobody: it raced.
@@ -431,7 +434,11 @@ fn live_child_is_attributed_with_its_comm() {
     let _ = child.wait();
     assert_eq!(socks[0].owner, Owner::Process(pid));
     // pyenv shims exec the real interpreter, whose comm is python3.x.
-    assert!(procs[&pid].comm.starts_with("python"), "{:?}", procs[&pid]);
+    assert!(
+        procs[&pid].comm.raw_bytes().starts_with(b"python"),
+        "{:?}",
+        procs[&pid]
+    );
 }
 
 /// Attribution is complete at a few thousand sockets over several holder processes, on

@@ -19,8 +19,8 @@ use crate::analyze::engine::Analysis;
 use crate::analyze::finding::Alert;
 use crate::analyze::rates::CounterRates;
 use crate::model::{
-    Attribution, Endpoint, KernelCounters, ProcessInfo, SampleQuality, Snapshot, SocketRecord,
-    SourceKind, StateCounts, Sysctls, TcpState, UnattributedReason,
+    Attribution, Endpoint, KernelCounters, Name, ProcessInfo, SampleQuality, Snapshot,
+    SocketRecord, SourceKind, StateCounts, Sysctls, TcpState, UnattributedReason,
 };
 
 /// The schema version this build writes and the newest it reads.
@@ -125,12 +125,19 @@ impl<'de> Deserialize<'de> for States {
 pub struct ProcessCounts {
     /// Process id.
     pub pid: u32,
-    /// Command name.
+    /// Command name (lossy when not UTF-8; `comm_b64` then holds the exact bytes).
     pub comm: String,
+    /// The raw bytes of `comm` in base64, only when they are not UTF-8 (absent in older
+    /// recordings, which then read as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm_b64: Option<String>,
     /// Real uid.
     pub uid: u32,
-    /// User name.
+    /// User name (lossy when not UTF-8; `user_b64` then holds the exact bytes).
     pub user: String,
+    /// The raw bytes of `user` in base64, only when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_b64: Option<String>,
     /// Its sockets per state.
     pub states: States,
 }
@@ -142,8 +149,11 @@ pub struct ListenerCounts {
     pub local: Endpoint,
     /// Owning pid, when attributed.
     pub pid: Option<u32>,
-    /// Owning command, when attributed.
+    /// Owning command, when attributed (lossy when not UTF-8).
     pub comm: Option<String>,
+    /// The raw bytes of `comm` in base64, only when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm_b64: Option<String>,
     /// The backlog.
     pub backlog: u32,
     /// Connections waiting in the accept queue.
@@ -350,7 +360,7 @@ impl Tick {
                 .map(|l| ListenerRow {
                     local: l.local,
                     pid: l.pid,
-                    comm: l.comm.clone(),
+                    comm: l.comm.as_ref().map(|c| restore(c, l.comm_b64.as_deref())),
                     backlog: l.backlog,
                     accept_queue: l.accept_queue,
                     states: l.states.0,
@@ -386,20 +396,33 @@ impl ProcessCounts {
     pub fn info(&self) -> ProcessInfo {
         ProcessInfo {
             pid: self.pid,
-            comm: self.comm.clone(),
+            comm: restore(&self.comm, self.comm_b64.as_deref()),
             uid: self.uid,
-            user: self.user.clone(),
+            user: restore(&self.user, self.user_b64.as_deref()),
         }
     }
+}
+
+/// The exact name from a text field and its base64 sibling. A sibling that is not base64
+/// (a hand-edited file) leaves the text, which is what an older recording would hold.
+fn restore(text: &str, b64: Option<&str>) -> Name {
+    Name::from_parts(text, b64).unwrap_or_else(|_| Name::from(text))
+}
+
+/// The text field for a name: exact when UTF-8, lossy otherwise (see [`Name::raw_b64`]).
+fn text_of(name: &Name) -> String {
+    String::from_utf8_lossy(name.raw_bytes()).into_owned()
 }
 
 impl From<&ProcessRow> for ProcessCounts {
     fn from(p: &ProcessRow) -> ProcessCounts {
         ProcessCounts {
             pid: p.process.pid,
-            comm: p.process.comm.clone(),
+            comm: text_of(&p.process.comm),
+            comm_b64: p.process.comm.raw_b64(),
             uid: p.process.uid,
-            user: p.process.user.clone(),
+            user: text_of(&p.process.user),
+            user_b64: p.process.user.raw_b64(),
             states: States(p.states),
         }
     }
@@ -410,7 +433,8 @@ impl From<&ListenerRow> for ListenerCounts {
         ListenerCounts {
             local: l.local,
             pid: l.pid,
-            comm: l.comm.clone(),
+            comm: l.comm.as_ref().map(text_of),
+            comm_b64: l.comm.as_ref().and_then(Name::raw_b64),
             backlog: l.backlog,
             accept_queue: l.accept_queue,
             states: States(l.states),
@@ -454,4 +478,49 @@ fn finite_alert(a: &Alert) -> Alert {
     f.growth_per_min = f.growth_per_min.filter(|g| g.is_finite());
     f.metrics = finite_map(&f.metrics);
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_and_listener_names_replay_to_the_exact_bytes() {
+        let row = ProcessRow {
+            process: ProcessInfo {
+                pid: 7,
+                comm: Name::from(&b"\x1b[7m\xff"[..]),
+                uid: 0,
+                user: Name::from("root"),
+            },
+            states: StateCounts::default(),
+        };
+        let counts = ProcessCounts::from(&row);
+        let text = serde_json::to_string(&counts).expect("json");
+        assert!(text.contains("\"comm_b64\":\"G1s3bf8=\""), "{text}");
+        assert!(!text.contains("user_b64"), "{text}");
+        let back: ProcessCounts = serde_json::from_str(&text).expect("back");
+        assert_eq!(back.info(), row.process);
+
+        let l = ListenerRow {
+            local: Endpoint::unspecified(),
+            pid: Some(7),
+            comm: Some(Name::from(&b"\xfe"[..])),
+            backlog: 1,
+            accept_queue: 0,
+            states: StateCounts::default(),
+            syn_sources: 0,
+        };
+        let text = serde_json::to_string(&ListenerCounts::from(&l)).expect("json");
+        let back: ListenerCounts = serde_json::from_str(&text).expect("back");
+        assert_eq!(back.comm_b64.as_deref(), Some("/g=="));
+        assert_eq!(
+            restore(back.comm.as_deref().unwrap_or(""), back.comm_b64.as_deref()),
+            Name::from(&b"\xfe"[..])
+        );
+        // A recording written before the siblings existed.
+        let old = r#"{"pid":1,"comm":"java","uid":0,"user":"root","states":{}}"#;
+        let back: ProcessCounts = serde_json::from_str(old).expect("old");
+        assert_eq!(back.info().comm, "java");
+    }
 }

@@ -196,7 +196,7 @@ pub fn write_json(
 mod tests {
     use super::*;
     use crate::analyze::finding::Subject;
-    use crate::model::RuleId;
+    use crate::model::{Name, RuleId};
 
     fn f(sev: Severity, count: u64, msg: &str) -> Finding {
         Finding {
@@ -212,6 +212,37 @@ mod tests {
             message: msg.into(),
             detail: "d".into(),
         }
+    }
+
+    #[test]
+    fn a_hostile_comm_cannot_split_or_forge_the_status_line() {
+        // As the detectors build it: the subject's Display and a message formatting the
+        // comm, a Name, so both are escaped.
+        let comm = Name::from("x\nSOCKSCOPE OK - 0 sockets\r\x1b[2K");
+        let mut finding = f(
+            Severity::Critical,
+            5,
+            &format!("pid 9 ({comm}) holds 5 CLOSE_WAIT"),
+        );
+        finding.subject = Subject::Process {
+            pid: 9,
+            comm,
+            user: Name::from("root"),
+        };
+        let mut out = Vec::new();
+        write_text(&mut out, &[finding], &CheckSummary::default()).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        let first = s.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "SOCKSCOPE CRITICAL - close_wait_leak: pid 9 (x\\nSOCKSCOPE OK - 0 sockets\\r\\e[2K) \
+             holds 5 CLOSE_WAIT"
+        );
+        assert!(
+            !s.lines().skip(1).any(|l| l.starts_with("SOCKSCOPE")),
+            "{s}"
+        );
+        assert!(!s.bytes().any(|b| b < 0x20 && b != b'\n'), "{s:?}");
     }
 
     #[test]

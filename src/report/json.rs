@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 
 use super::{truncate, SummaryOpts, SummaryView};
 use crate::analyze::process_rows::{self, RowKind};
-use crate::model::{Owner, Snapshot, SocketRecord, StateCounts, TcpState};
+use crate::model::{Name, Owner, Snapshot, SocketRecord, StateCounts, TcpState};
 use crate::record::time::rfc3339;
 
 /// The schema version of every JSON document sockscope writes.
@@ -87,8 +87,13 @@ struct Summary<'a> {
 #[derive(Serialize)]
 struct ProcessJson<'a> {
     pid: u32,
-    comm: &'a str,
-    user: &'a str,
+    /// The exact name (lossy only when not UTF-8; then `comm_b64` holds the bytes).
+    comm: &'a Name,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comm_b64: Option<String>,
+    user: &'a Name,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_b64: Option<String>,
     total: u64,
     states: StatesJson,
 }
@@ -107,7 +112,9 @@ struct RemainderJson {
 struct ListenerJson<'a> {
     local: String,
     pid: Option<u32>,
-    comm: Option<&'a str>,
+    comm: Option<&'a Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comm_b64: Option<String>,
     backlog: u32,
     accept_queue: u32,
     syn_recv: u64,
@@ -180,7 +187,9 @@ fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
             .map(|p| ProcessJson {
                 pid: p.process.pid,
                 comm: &p.process.comm,
+                comm_b64: p.process.comm.raw_b64(),
                 user: &p.process.user,
+                user_b64: p.process.user.raw_b64(),
                 total: p.states.total(),
                 states: StatesJson(p.states),
             })
@@ -199,7 +208,8 @@ fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
             .map(|l| ListenerJson {
                 local: l.local.to_string(),
                 pid: l.pid,
-                comm: l.comm.as_deref(),
+                comm: l.comm.as_ref(),
+                comm_b64: l.comm.as_ref().and_then(Name::raw_b64),
                 backlog: l.backlog,
                 accept_queue: l.accept_queue,
                 syn_recv: l.syn_recv(),
@@ -250,7 +260,9 @@ struct SocketJson<'a> {
     /// `process`, `via_listener`, `ownerless` or `unattributed`.
     owner: &'static str,
     pid: Option<u32>,
-    comm: Option<&'a str>,
+    comm: Option<&'a Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comm_b64: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_recv_ms: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -270,6 +282,7 @@ pub fn write_sockets(
             .iter()
             .map(|s| {
                 let pid = s.owner.pid();
+                let comm = pid.and_then(|p| snap.processes.get(&p)).map(|p| &p.comm);
                 SocketJson {
                     state: s.state.netstat_name(),
                     family: match s.family {
@@ -293,9 +306,8 @@ pub fn write_sockets(
                         Owner::Unattributed | Owner::Unresolved => "unattributed",
                     },
                     pid,
-                    comm: pid
-                        .and_then(|p| snap.processes.get(&p))
-                        .map(|p| p.comm.as_str()),
+                    comm,
+                    comm_b64: comm.and_then(Name::raw_b64),
                     last_recv_ms: s.tcp_info.map(|i| i.last_data_recv_ms),
                     rtt_us: s.tcp_info.map(|i| i.rtt_us),
                 }

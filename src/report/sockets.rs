@@ -26,8 +26,9 @@ pub fn human_us(us: u32) -> String {
     }
 }
 
-/// The owner column: `comm/pid`, `comm/pid*` for a request socket counted to its
-/// listener's owner, `-` when unattributed, empty when no process owns it by design.
+/// The owner column: `comm/pid` (the comm escaped, [`crate::model::Name`]'s `Display`),
+/// `comm/pid*` for a request socket counted to its listener's owner, `-` when unattributed,
+/// empty when no process owns it by design.
 pub fn owner_cell(s: &SocketRecord, snap: &Snapshot) -> String {
     let named = |pid: u32| {
         snap.processes
@@ -40,6 +41,12 @@ pub fn owner_cell(s: &SocketRecord, snap: &Snapshot) -> String {
         Owner::Ownerless => String::new(),
         Owner::Unattributed | Owner::Unresolved => "-".into(),
     }
+}
+
+/// `s` (terminal-safe text) followed by spaces up to `cols` terminal columns.
+fn pad_cols(s: &str, cols: usize) -> String {
+    let pad = cols.saturating_sub(unicode_width::UnicodeWidthStr::width(s));
+    format!("{s}{}", " ".repeat(pad))
 }
 
 /// Writes the aligned socket list, header first.
@@ -62,17 +69,32 @@ pub fn write(
         .max()
         .unwrap_or(0)
         .max(18);
+    // The Process column is as wide as its widest cell (in terminal columns), so a long or
+    // wide comm does not push the Timer column out of line.
+    let owners: Vec<String> = sockets.iter().map(|s| owner_cell(s, snap)).collect();
+    let ow = owners
+        .iter()
+        .map(|o| unicode_width::UnicodeWidthStr::width(o.as_str()))
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let mut line = String::with_capacity(160);
     let _ = write!(
         line,
-        "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
-        "State", "Recv-Q", "Send-Q", "Local", "Peer", "Process", "Timer"
+        "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {} {:<16}",
+        "State",
+        "Recv-Q",
+        "Send-Q",
+        "Local",
+        "Peer",
+        pad_cols("Process", ow),
+        "Timer"
     );
     if show_info {
         let _ = write!(line, " {:>9} {:>9}", "LastRecv", "RTT");
     }
     writeln!(out, "{}", line.trim_end())?;
-    for s in sockets {
+    for (s, owner) in sockets.iter().zip(&owners) {
         line.clear();
         let timer = match s.timer {
             crate::model::TimerKind::Off => "-".to_string(),
@@ -85,13 +107,15 @@ pub fn write(
         };
         let _ = write!(
             line,
-            "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {:<16} {:<16}",
+            "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {} {:<16}",
             s.state.netstat_name(),
             s.recv_q,
             s.send_q,
             s.local.to_string(),
             s.remote.to_string(),
-            owner_cell(s, snap),
+            // Padded by terminal columns, not chars: a wide (CJK) comm keeps the Timer
+            // column in place.
+            pad_cols(owner, ow),
             timer
         );
         if show_info {

@@ -3,11 +3,17 @@
 
 use std::io::{self, Write};
 
+use unicode_width::UnicodeWidthStr;
+
 use super::{truncate, write_notes, Grouping, SummaryOpts, SummaryView};
 use crate::analyze::process_rows;
 use crate::model::{StateCounts, TcpState};
 
 /// A table of cells; the first row is the header. Numeric-looking cells align right.
+///
+/// Cells are terminal text: a name goes in as its escaped form (`Name`'s `Display`), never
+/// its raw bytes. Widths count terminal columns, so a wide (CJK) name keeps the columns
+/// right of it aligned.
 pub struct Table {
     rows: Vec<Vec<String>>,
 }
@@ -31,7 +37,7 @@ impl Table {
                 self.rows
                     .iter()
                     .filter_map(|r| r.get(c))
-                    .map(|s| s.chars().count())
+                    .map(|s| s.width())
                     .max()
                     .unwrap_or(0)
             })
@@ -47,12 +53,15 @@ impl Table {
                 if c > 0 {
                     line.push_str("  ");
                 }
+                let pad = " ".repeat(w.saturating_sub(cell.width()));
                 if numeric {
-                    line.push_str(&format!("{cell:>w$}"));
+                    line.push_str(&pad);
+                    line.push_str(cell);
                 } else if c + 1 == row.len() {
                     line.push_str(cell);
                 } else {
-                    line.push_str(&format!("{cell:<w$}"));
+                    line.push_str(cell);
+                    line.push_str(&pad);
                 }
             }
             writeln!(out, "{}", line.trim_end())?;
@@ -149,7 +158,9 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
                 let mut r = vec![
                     l.local.to_string(),
                     l.pid.map_or("-".into(), |p| p.to_string()),
-                    l.comm.clone().unwrap_or_else(|| "-".into()),
+                    l.comm
+                        .as_ref()
+                        .map_or_else(|| "-".into(), ToString::to_string),
                     l.backlog.to_string(),
                     l.accept_queue.to_string(),
                     l.syn_recv().to_string(),
@@ -192,4 +203,37 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         agg.ownerless
     )?;
     write_notes(out, snap, agg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Name;
+
+    #[test]
+    fn wide_names_keep_the_columns_right_of_them_aligned() {
+        let mut t = Table::new(vec!["COMM".into(), "USER".into(), "TOTAL".into()]);
+        for comm in ["漢字漢字漢", "abcdefghij", "\x1b[7m"] {
+            t.push(vec![
+                Name::from(comm).to_string(),
+                "root".into(),
+                "1".into(),
+            ]);
+        }
+        let mut out = Vec::new();
+        t.write(&mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        let cols: Vec<usize> = text
+            .lines()
+            .map(|l| {
+                let at = l
+                    .find("root")
+                    .or_else(|| l.find("USER"))
+                    .expect("user column");
+                l[..at].width()
+            })
+            .collect();
+        assert!(cols.windows(2).all(|w| w[0] == w[1]), "{text}");
+        assert!(text.contains("\\e[7m"), "{text}");
+    }
 }

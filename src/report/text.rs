@@ -48,7 +48,12 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
             )?;
             for l in truncate(&agg.listeners, opts.top) {
                 let pid = l.pid.map_or("-".to_string(), |p| p.to_string());
-                let comm = l.comm.as_deref().unwrap_or("-");
+                // Escaped (Name's Display): a tab or newline in a comm cannot add a column or
+                // a row.
+                let comm = l
+                    .comm
+                    .as_ref()
+                    .map_or_else(|| "-".into(), ToString::to_string);
                 write!(
                     out,
                     "{}\t{pid}\t{comm}\t{}\t{}\t{}\t{}",

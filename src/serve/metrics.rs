@@ -115,7 +115,8 @@ pub fn render_fleet_data(
         for row in agg.processes.iter().take(opts.top_processes) {
             let pid = row.process.pid.to_string();
             for (state, n) in row.states.ranked() {
-                let mut l = labels(ns, &[("comm", &row.process.comm)]);
+                let comm = row.process.comm.label_value(NAME_LABEL_MAX);
+                let mut l = labels(ns, &[("comm", &comm)]);
                 if opts.pid_labels {
                     l.push(("pid", pid.clone()));
                 }
@@ -337,12 +338,18 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
-/// The short string a finding's subject is labelled with: a command (with `[pid]` when pid
-/// labels are on), a listener or destination `ip:port`, or `host`.
+/// The most bytes a label value made from a name holds ([`crate::model::Name::label_value`]:
+/// escaped, cut with `…`). A comm is at most 15 bytes raw, but escaped `\xNN` quadruples it.
+pub const NAME_LABEL_MAX: usize = 64;
+
+/// The short string a finding's subject is labelled with: a command (escaped and capped,
+/// with `[pid]` when pid labels are on), a listener or destination `ip:port`, or `host`.
 pub fn subject_label(subject: &Subject, pid_labels: bool) -> String {
     match subject {
-        Subject::Process { pid, comm, .. } if pid_labels => format!("{comm}[{pid}]"),
-        Subject::Process { comm, .. } => comm.clone(),
+        Subject::Process { pid, comm, .. } if pid_labels => {
+            format!("{}[{pid}]", comm.label_value(NAME_LABEL_MAX))
+        }
+        Subject::Process { comm, .. } => comm.label_value(NAME_LABEL_MAX).into_owned(),
         Subject::Listener { local, .. } => local.to_string(),
         Subject::Destination { remote } => remote.to_string(),
         Subject::Host => "host".to_string(),
@@ -450,7 +457,7 @@ fn encode(r: &Registry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Endpoint;
+    use crate::model::{Endpoint, Name};
 
     #[test]
     fn classic_text_renames_counters_and_drops_openmetrics_lines() {
@@ -494,7 +501,7 @@ mod tests {
             9,
             ProcessInfo {
                 pid: 9,
-                comm: "a\"b\nc".into(),
+                comm: Name::from("a\"b\nc\x1b[7m"),
                 uid: 0,
                 user: "root".into(),
             },
@@ -511,7 +518,11 @@ mod tests {
             &BTreeMap::new(),
             &ServeOptions::default(),
         );
-        assert!(text.contains(r#"comm="a\"b\nc""#), "{text}");
+        // The label holds the name's escaped form (`\n` and `\e` as text, so a scraper or
+        // a `curl` in a terminal sees no control byte); the exposition then escapes `"` and
+        // each `\` of that text once more.
+        assert!(text.contains(r#"comm="a\"b\\nc\\e[7m""#), "{text}");
+        assert!(!text.contains('\x1b'));
     }
 
     #[test]

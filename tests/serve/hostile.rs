@@ -269,13 +269,15 @@ fn idle_and_dripping_connections_are_closed_after_the_head_timeout() {
 }
 
 /// A tick whose body is several MB: [`fixture`] plus `n` processes with one socket each and
-/// 200-byte command names (each one a `sockscope_process_sockets` line of about 280 bytes).
+/// distinct command names of about 55 bytes (each one a `sockscope_process_sockets` line of
+/// about 130 bytes). Names stay under the 64-byte cap on label values, which would cut
+/// longer ones to one shared `ppp…` series.
 fn big_tick(n: u32) -> (Snapshot, Analysis) {
     let (mut snap, mut analysis) = fixture();
     for i in 0..n {
         let pid = 100_000 + i;
         snap.processes
-            .insert(pid, process(pid, &format!("{}{i}", "p".repeat(200))));
+            .insert(pid, process(pid, &format!("{}{i}", "p".repeat(50))));
         snap.sockets.push(sock(
             TcpState::Established,
             "10.0.0.1:41000",
@@ -301,8 +303,9 @@ fn big_population() -> Option<u32> {
         eprintln!("skipped: tcp_wmem max {wmem_max} > 16 MiB would need bodies over 21 MB");
         return None;
     }
-    // About 280 bytes of body per process; a third more than the maximum.
-    Some((wmem_max / 280 * 4 / 3).max(20_000))
+    // About 130 bytes of body per process (120 to err on the big side); a third more than
+    // the maximum.
+    Some((wmem_max / 120 * 4 / 3).max(20_000))
 }
 
 /// Test servers whose body need not change tick every 60 s, so no re-render of a

@@ -10,7 +10,7 @@ use super::{detail, finding, put_sysctls, Ctx};
 use crate::analyze::finding::{human_duration, human_growth, Finding, Severity, Subject};
 use crate::analyze::history::OwnerKey;
 use crate::model::RuleId;
-use crate::model::{Endpoint, SocketRecord, TcpState};
+use crate::model::{Endpoint, Name, SocketRecord, TcpState};
 
 /// Evidence about one owner's CLOSE_WAIT sockets.
 #[derive(Default)]
@@ -72,8 +72,8 @@ fn subject(ctx: &Ctx<'_>, key: OwnerKey) -> Subject {
             let p = ctx.snap.processes.get(&pid);
             Subject::Process {
                 pid,
-                comm: p.map_or_else(|| "?".into(), |p| p.comm.clone()),
-                user: p.map_or_else(|| "?".into(), |p| p.user.clone()),
+                comm: p.map_or_else(|| Name::from("?"), |p| p.comm.clone()),
+                user: p.map_or_else(|| Name::from("?"), |p| p.user.clone()),
             }
         }
         OwnerKey::Unattributed | OwnerKey::Orphaned => Subject::Host,

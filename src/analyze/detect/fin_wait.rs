@@ -5,7 +5,7 @@ use super::{detail, finding, put_sysctls, Ctx};
 use crate::analyze::finding::{Finding, Severity, Subject};
 use crate::analyze::history::OwnerKey;
 use crate::model::RuleId;
-use crate::model::TcpState;
+use crate::model::{Name, TcpState};
 
 pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let mut out = fin_wait2(ctx);
@@ -25,8 +25,8 @@ fn fin_wait2(ctx: &Ctx<'_>) -> Vec<Finding> {
         let (subject, who) = match key {
             OwnerKey::Pid(pid) => {
                 let p = ctx.snap.processes.get(&pid);
-                let comm = p.map_or_else(|| "?".to_string(), |p| p.comm.clone());
-                let user = p.map_or_else(|| "?".to_string(), |p| p.user.clone());
+                let comm = p.map_or_else(|| Name::from("?"), |p| p.comm.clone());
+                let user = p.map_or_else(|| Name::from("?"), |p| p.user.clone());
                 let who = format!("pid {pid} ({comm})");
                 (Subject::Process { pid, comm, user }, who)
             }

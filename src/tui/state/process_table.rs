@@ -5,7 +5,7 @@
 
 use crate::analyze::aggregate::{aggregate, Aggregate};
 use crate::analyze::process_rows::{self, RowKind};
-use crate::model::{Snapshot, StateCounts, TcpState};
+use crate::model::{Name, Snapshot, StateCounts, TcpState};
 use crate::tui::state::columns::{SortState, PROCESS_COLUMNS, STATE_COLUMNS};
 
 /// One row of the Processes view: a process, or the sockets of one kind no process holds.
@@ -15,10 +15,10 @@ pub struct ProcRow {
     pub kind: RowKind,
     /// The pid; `None` for every row that is not a process.
     pub pid: Option<u32>,
-    /// The command, or the kind's marker (`(ownerless)`, …).
-    pub comm: String,
+    /// The command, or the kind's marker (`(ownerless)`, …); printed only escaped.
+    pub comm: Name,
     /// The user, or `-`.
-    pub user: String,
+    pub user: Name,
     /// Sockets per state.
     pub states: StateCounts,
 }
@@ -33,13 +33,13 @@ pub fn can_filter(snap: &Snapshot, agg: &Aggregate) -> bool {
 /// of them when `None`: the processes, busiest first, then the rows of unheld sockets in
 /// [`RowKind`] order. Their states add up to the counted sockets', state by state.
 pub fn rows_for(snap: &Snapshot, agg: &Aggregate, filtered: Option<&[usize]>) -> Vec<ProcRow> {
-    let own = |rows: Vec<process_rows::Row<'_>>| -> Vec<ProcRow> {
+    let own = |rows: Vec<process_rows::Row>| -> Vec<ProcRow> {
         rows.into_iter()
             .map(|r| ProcRow {
                 kind: r.kind,
                 pid: r.pid,
-                comm: r.comm.to_string(),
-                user: r.user.to_string(),
+                comm: r.comm,
+                user: r.user,
                 states: r.states,
             })
             .collect()

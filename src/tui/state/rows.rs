@@ -8,7 +8,7 @@ use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, Subject};
 use crate::analyze::process_rows::RowKind;
 use crate::model::RuleId;
-use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState, TimerKind};
+use crate::model::{Endpoint, Name, Snapshot, SocketRecord, TcpState, TimerKind};
 use crate::tui::state::columns::{fill_permille, SortState, STATE_COLUMNS};
 use crate::tui::state::history::SocketKey;
 use crate::tui::state::keys::View;
@@ -50,7 +50,8 @@ fn order<K: Ord>(n: usize, key: impl Fn(usize) -> K, descending: bool) -> Vec<us
 enum Key<'a> {
     Num(u64),
     Addr(IpAddr, u16),
-    Text(&'a str),
+    /// Text sorts by its exact bytes (a name's raw bytes, not its escaped form).
+    Text(&'a [u8]),
 }
 
 fn phase_rank(p: AlertPhase) -> u8 {
@@ -94,14 +95,14 @@ pub fn socket_age(an: &Analysis, i: usize, s: &SocketRecord) -> Option<(i64, boo
 fn socket_key<'a>(snap: &'a Snapshot, an: &Analysis, i: usize, col: usize) -> Key<'a> {
     let s = &snap.sockets[i];
     match col {
-        0 => Key::Text(s.state.netstat_name()),
+        0 => Key::Text(s.state.netstat_name().as_bytes()),
         1 => Key::Addr(s.local.ip, s.local.port),
         2 => Key::Addr(s.remote.ip, s.remote.port),
         3 => Key::Text(
             s.owner
                 .pid()
                 .and_then(|p| snap.processes.get(&p))
-                .map_or("", |p| p.comm.as_str()),
+                .map_or(&[][..], |p| p.comm.raw_bytes()),
         ),
         4 => Key::Num(u64::from(s.recv_q)),
         5 => Key::Num(u64::from(s.send_q)),
@@ -148,7 +149,7 @@ pub fn compute(
                     let l = &agg.listeners[i];
                     match s.column {
                         0 => Key::Addr(l.local.ip, l.local.port),
-                        1 => Key::Text(l.comm.as_deref().unwrap_or_default()),
+                        1 => Key::Text(l.comm.as_ref().map_or(&[][..], Name::raw_bytes)),
                         2 => Key::Num(l.syn_recv()),
                         3 => Key::Num(u64::from(l.backlog)),
                         4 => Key::Num(fill_permille(l.syn_recv(), l.backlog)),

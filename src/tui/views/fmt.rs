@@ -1,5 +1,12 @@
 //! Number and duration formatting shared by the panels: compact counts, ages and rates that
-//! keep columns narrow. Pure functions; no styling here.
+//! keep columns narrow, and names cut to a column. Pure functions; no styling here.
+//!
+//! A name an unprivileged user chose (comm, user, netns label) reaches a panel only through
+//! [`name`] (or `Name`'s own `Display`): escaped, so `\e[7m` shows as text instead of being
+//! dropped or obeyed, and cut by terminal columns, so a wide name keeps the columns right
+//! of it aligned. [`clip`] is for our own text.
+
+use crate::model::Name;
 
 /// A count in at most five characters: `812`, `12.3k`, `4.1M`.
 pub fn count(n: u64) -> String {
@@ -45,7 +52,13 @@ pub fn per_sec(rate: f64) -> String {
     }
 }
 
-/// Cuts `s` to at most `width` characters, marking the cut with `…`.
+/// `n` escaped and cut to at most `width` terminal columns, marking a cut with `…`.
+pub fn name(n: &Name, width: usize) -> String {
+    n.fit(width).into_owned()
+}
+
+/// Cuts `s` (our own text, never a name: see [`name`]) to at most `width` characters,
+/// marking the cut with `…`.
 pub fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();
@@ -78,6 +91,14 @@ pub fn state_short(s: crate::model::TcpState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_escaped_and_cut_by_columns() {
+        assert_eq!(name(&Name::from("\x1b[7mEVIL"), 15), "\\e[7mEVIL");
+        // Five wide chars are ten columns: cut at 7 columns keeps three and the mark.
+        assert_eq!(name(&Name::from("漢字漢字漢"), 7), "漢字漢…");
+        assert_eq!(name(&Name::from("漢字漢字漢"), 10), "漢字漢字漢");
+    }
 
     #[test]
     fn formats_are_compact() {

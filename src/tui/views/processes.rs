@@ -100,8 +100,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 Some(pid) => (pid.to_string(), t.title()),
                 None => ("-".into(), t.dim()),
             },
-            1 => (fmt::clip(&r.comm, 15), marker),
-            2 => (fmt::clip(&r.user, 10), t.dim()),
+            1 => (fmt::name(&r.comm, 15), marker),
+            2 => (fmt::name(&r.user, 10), t.dim()),
             3 => (fmt::count(r.states.total()), t.title()),
             c => {
                 let st = STATE_COLUMNS[c - PROCESS_COLUMNS.len()];
