@@ -637,7 +637,10 @@ fn overview_panels_are_sized_to_their_content() {
             );
         }
         for label in ["-10m", "-5m", "now"] {
-            assert!(screen.contains(label), "{w}x{h}: time axis {label:?}\n{screen}");
+            assert!(
+                screen.contains(label),
+                "{w}x{h}: time axis {label:?}\n{screen}"
+            );
         }
         if w >= 120 {
             assert!(

@@ -7,7 +7,7 @@
 # leak, some ESTABLISHED pairs and TIME_WAIT in it (tests/support/pop.py), runs
 # `sockscope --netns $SHOT_NETNS` in a private tmux server (-L $SHOT_TMUX, 140x42,
 # TERM=xterm-256color), waits until the alert is FIRING with a growth figure and the sparklines
-# have $SHOT_WAIT seconds of history, captures the pane with its colours and renders it with
+# have $SHOT_WAIT seconds of history (after typing $SHOT_KEYS: the 1m window), captures the pane with its colours and renders it with
 # tests/support/ansi2png.py. Everything it starts is stopped and the namespace deleted on exit.
 #
 # Needs: root, ip (iproute2), tmux, python3 with Pillow, DejaVu Sans Mono (fonts-dejavu-core).
@@ -21,8 +21,9 @@ NS=${SHOT_NETNS:-ssc-shot}
 SOCK=${SHOT_TMUX:-shot}
 COLS=${SHOT_COLS:-140}
 ROWS=${SHOT_ROWS:-42}
-WAIT=${SHOT_WAIT:-20}         # seconds of history: sparklines ramp, the FIN_WAIT2 rule shows too
-MAX_WAIT=${SHOT_MAX_WAIT:-40} # give up if no FIRING alert by then
+WAIT=${SHOT_WAIT:-50}         # seconds of history: the charts ramp, the FIN_WAIT2 rule shows too
+KEYS=${SHOT_KEYS:-w w}        # keys typed once the dashboard is up (default: the 1m chart window)
+MAX_WAIT=${SHOT_MAX_WAIT:-80} # give up if no FIRING alert by then
 POP=$ROOT/tests/support/pop.py
 A2P=$ROOT/tests/support/ansi2png.py
 
@@ -106,6 +107,9 @@ TERM=xterm-256color tmux -L "$SOCK" -f /dev/null new-session -d -x "$COLS" -y "$
 tmux -L "$SOCK" set-option -g status off >/dev/null
 # a status line would steal a row: re-assert the size now that it is off
 tmux -L "$SOCK" resize-window -t 0 -x "$COLS" -y "$ROWS" 2>/dev/null || true
+
+sleep 2
+for k in $KEYS; do tmux -L "$SOCK" send-keys -t 0 "$k"; sleep 0.3; done
 
 start=$SECONDS
 while :; do

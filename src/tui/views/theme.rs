@@ -81,6 +81,20 @@ impl Theme {
         self.phase(Phase::of(s))
     }
 
+    /// The style of a state's series in a chart: its phase colour, except that two states
+    /// of one phase drawn on the same chart (CLOSE_WAIT and FIN_WAIT2) must differ.
+    pub fn series(self, s: TcpState) -> Style {
+        match s {
+            TcpState::FinWait2 => self.fg(Color::LightRed),
+            _ => self.state(s),
+        }
+    }
+
+    /// Whether styles carry colour (without it, charts tell series apart by marker).
+    pub fn has_color(self) -> bool {
+        self.color
+    }
+
     /// Emphasis for something that needs attention (a buildup, a firing alert).
     pub fn hot(self) -> Style {
         if self.color {

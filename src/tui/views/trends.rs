@@ -68,7 +68,13 @@ fn near(t: &Threshold, data_max: f64) -> bool {
 }
 
 /// The header line of a chart: each state's name, current count and growth per minute.
-fn header<'a>(app: &App, t: Theme, states: &[TcpState], far: &[&Threshold]) -> Line<'a> {
+fn header<'a>(
+    app: &App,
+    t: Theme,
+    states: &[TcpState],
+    drawn: &[&Threshold],
+    far: &[&Threshold],
+) -> Line<'a> {
     let mut spans = Vec::new();
     for &state in states {
         let cur = app
@@ -78,7 +84,7 @@ fn header<'a>(app: &App, t: Theme, states: &[TcpState], far: &[&Threshold]) -> L
         let hot = state != TcpState::Established && growth.is_some_and(|g| g > HOT_GROWTH_PER_MIN);
         spans.push(Span::styled(
             format!("{} ", fmt::state_short(state)),
-            t.state(state),
+            t.series(state),
         ));
         spans.push(Span::styled(format!("{} ", fmt::count(cur)), t.title()));
         spans.push(match growth {
@@ -86,6 +92,10 @@ fn header<'a>(app: &App, t: Theme, states: &[TcpState], far: &[&Threshold]) -> L
             None => Span::styled("–/min", t.dim()),
         });
         spans.push(Span::raw("  "));
+    }
+    // A drawn line is named in its own colour; one too far to draw is named dimmed.
+    for th in drawn {
+        spans.push(Span::styled(format!("┄ {}  ", th.label), t.warn()));
     }
     for th in far {
         spans.push(Span::styled(format!("{}  ", th.label), t.dim()));
@@ -115,7 +125,7 @@ fn draw_chart(
         thresholds.iter().partition(|th| near(th, data_max));
     let top = nice_ceiling(shown.iter().map(|th| th.value).fold(data_max, f64::max));
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    frame.render_widget(Paragraph::new(header(app, t, states, &far)), head);
+    frame.render_widget(Paragraph::new(header(app, t, states, &shown, &far)), head);
     if body.height < 3 {
         return;
     }
@@ -127,14 +137,24 @@ fn draw_chart(
     let mut datasets: Vec<Dataset> = states
         .iter()
         .zip(&series)
-        .map(|(&s, ser)| {
+        .enumerate()
+        .map(|(i, (&s, ser))| {
+            // Without colour the series differ by their marker.
+            let marker = match (t.has_color(), i) {
+                (true, _) | (false, 0) => Marker::Braille,
+                (false, 1) => Marker::Dot,
+                (false, _) => Marker::Block,
+            };
             Dataset::default()
-                .marker(Marker::Braille)
+                .marker(marker)
                 .graph_type(GraphType::Line)
-                .style(t.state(s))
+                .style(t.series(s))
                 .data(&ser.points)
         })
         .collect();
+    // Later datasets draw over earlier ones: the first-listed state (CLOSE_WAIT, the one a
+    // leak is about) goes last so it stays visible where series overlap.
+    datasets.reverse();
     for (th, pts) in shown.iter().zip(&lines) {
         datasets.push(
             Dataset::default()
@@ -211,7 +231,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         draw_chart(frame, a, app, &BUILDUP, &buildup_thresholds(app));
         let far: Vec<Threshold> = connection_thresholds(app);
         let far: Vec<&Threshold> = far.iter().collect();
-        frame.render_widget(Paragraph::new(header(app, t, &CONNECTIONS, &far)), b);
+        frame.render_widget(Paragraph::new(header(app, t, &CONNECTIONS, &[], &far)), b);
     }
 }
 
