@@ -114,7 +114,7 @@ pub struct ReplayStatus {
     pub sockets: bool,
 }
 
-/// What a recorded frame contributes to trends (sparklines, growth), without
+/// What a recorded frame contributes to trends (trend charts, growth), without
 /// its sockets: cheap enough to send a few hundred of after a jump.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadIn {

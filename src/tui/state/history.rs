@@ -1,8 +1,10 @@
-//! The dashboard's own short memory: per-state counts per tick for the sparklines and
-//! growth rates, kernel-counter rates from consecutive ticks, and the socket identity used to
-//! keep selections across ticks. Socket ages come from the analyzer ([`crate::analyze::ages`]),
-//! not from here, so the dashboard and the findings agree. Bounded; fed only by [`crate::tui::state::app::App`] on each tick. It does not
-//! depend on the analyzer's history so the dashboard works whatever the analyzer keeps.
+//! The dashboard's own short memory: per-state counts per tick (and the peak of each 10 s
+//! over the last hour) for the trend charts and growth rates, kernel-counter rates from
+//! consecutive ticks, and the socket identity used to keep selections across ticks. Socket
+//! ages come from the analyzer ([`crate::analyze::ages`]), not from here, so the dashboard
+//! and the findings agree. Bounded; fed only by [`crate::tui::state::app::App`] on each
+//! tick. It does not depend on the analyzer's history, so the dashboard works whatever the
+//! analyzer keeps.
 
 use std::collections::{HashMap, VecDeque};
 

@@ -11,7 +11,7 @@
 //! Seeking: `[`/`]` move a tenth of the recording's *frames* (at least one), not of its
 //! wall-clock span, so a recording with a gap (the recorder was stopped) still seeks evenly.
 //! After any jump (anything but "the next frame") the app's trends restart from a lead-in
-//! of up to [`HISTORY_LEN`] earlier frames, so sparklines show what led up to the frame.
+//! of up to [`HISTORY_LEN`] earlier frames, so the charts show what led up to the frame.
 
 use crate::analyze::ages::ages_from_snapshot;
 use crate::analyze::engine::Analysis;
