@@ -127,6 +127,16 @@ struct Ref {
     target: Vec<String>,
 }
 
+fn reference(
+    module: &[String],
+    rel: &Path,
+    line: usize,
+    target: Vec<String>,
+) -> (Vec<String>, Ref) {
+    let file = rel.display().to_string();
+    (module.to_vec(), Ref { file, line, target })
+}
+
 /// Every `crate::` path (and, resolved against the file's module, every `super::` path) in
 /// each file under `src/`.
 fn references() -> Vec<(Vec<String>, Ref)> {
@@ -152,14 +162,7 @@ fn references() -> Vec<(Vec<String>, Ref)> {
                     continue;
                 }
                 for target in paths_at(&code[at + "crate::".len()..]) {
-                    refs.push((
-                        module.clone(),
-                        Ref {
-                            file: rel.display().to_string(),
-                            line,
-                            target,
-                        },
-                    ));
+                    refs.push(reference(&module, &rel, line, target));
                 }
             }
             for (at, _) in code.match_indices("super::") {
@@ -176,14 +179,7 @@ fn references() -> Vec<(Vec<String>, Ref)> {
                 for tail in paths_at(&code[at + "super::".len()..]) {
                     let mut target = base.clone();
                     target.extend(tail);
-                    refs.push((
-                        module.clone(),
-                        Ref {
-                            file: rel.display().to_string(),
-                            line,
-                            target,
-                        },
-                    ));
+                    refs.push(reference(&module, &rel, line, target));
                 }
             }
         }
@@ -191,11 +187,11 @@ fn references() -> Vec<(Vec<String>, Ref)> {
     refs
 }
 
-#[test]
-fn no_import_runs_against_the_flow() {
+/// The imports that run against the flow, and the top-level modules with no layer.
+fn violations(refs: &[(Vec<String>, Ref)]) -> (Vec<String>, BTreeSet<String>) {
     let mut bad = Vec::new();
     let mut unknown = BTreeSet::new();
-    for (module, r) in references() {
+    for (module, r) in refs {
         let Some(from) = module.first() else { continue };
         let Some(to) = r.target.first() else { continue };
         if from == to {
@@ -221,6 +217,17 @@ fn no_import_runs_against_the_flow() {
             ));
         }
     }
+    (bad, unknown)
+}
+
+#[test]
+fn no_import_runs_against_the_flow() {
+    let refs = references();
+    assert!(
+        refs.len() > 200,
+        "the scan found almost no imports: the test is broken"
+    );
+    let (bad, unknown) = violations(&refs);
     assert!(
         unknown.is_empty(),
         "top-level modules with no layer (add them to LAYERS): {unknown:?}"
@@ -232,16 +239,18 @@ fn no_import_runs_against_the_flow() {
     );
 }
 
-/// The dashboard's own modules (`tui::a::b` → `a::b`), one node per file.
-fn tui_graph() -> BTreeMap<String, BTreeMap<String, (String, usize)>> {
-    let refs = references();
+type Graph = BTreeMap<String, BTreeMap<String, (String, usize)>>;
+
+/// The dashboard's own modules (`tui::a::b` → `a::b`), one node per file, and which import
+/// which (with the first place each import is written).
+fn tui_graph(refs: &[(Vec<String>, Ref)]) -> Graph {
     let nodes: BTreeSet<String> = refs
         .iter()
         .filter(|(m, _)| m.first().is_some_and(|t| t == "tui") && m.len() > 1)
         .map(|(m, _)| m[1..].join("::"))
         .collect();
-    let mut graph: BTreeMap<String, BTreeMap<String, (String, usize)>> = BTreeMap::new();
-    for (module, r) in &refs {
+    let mut graph = Graph::new();
+    for (module, r) in refs {
         if module.first().is_none_or(|t| t != "tui") || module.len() < 2 {
             continue;
         }
@@ -255,53 +264,35 @@ fn tui_graph() -> BTreeMap<String, BTreeMap<String, (String, usize)>> {
             .rev()
             .map(|n| tail[..n].join("::"))
             .find(|cand| nodes.contains(cand));
-        if let Some(to) = to {
-            if to != from {
-                graph
-                    .entry(from)
-                    .or_default()
-                    .entry(to)
-                    .or_insert((r.file.clone(), r.line));
-            }
+        if let Some(to) = to.filter(|to| *to != from) {
+            graph
+                .entry(from)
+                .or_default()
+                .entry(to)
+                .or_insert((r.file.clone(), r.line));
         }
     }
     graph
 }
 
-#[test]
-fn the_dashboard_has_no_circle() {
-    let graph = tui_graph();
-    assert!(
-        graph.len() > 5,
-        "the scan found almost no tui imports: the test itself is broken"
-    );
-    let mut circles = Vec::new();
-    for (a, outs) in &graph {
-        for (b, (file, line)) in outs {
-            if let Some(back) = graph.get(b).and_then(|o| o.get(a)) {
-                if a < b {
-                    circles.push(format!("{a} ↔ {b} ({file}:{line}; {}:{})", back.0, back.1));
-                }
-            }
-        }
-    }
-    // Longer circles too: a depth-first search for a back edge.
+/// Every circle a depth-first search meets (each back edge once), as `a → b → a`.
+fn circles(g: &Graph) -> Vec<String> {
     fn visit<'a>(
         n: &'a str,
-        g: &'a BTreeMap<String, BTreeMap<String, (String, usize)>>,
+        g: &'a Graph,
         state: &mut BTreeMap<&'a str, u8>,
         stack: &mut Vec<&'a str>,
         found: &mut Vec<String>,
     ) {
         state.insert(n, 1);
         stack.push(n);
-        for next in g.get(n).into_iter().flat_map(|o| o.keys()) {
+        for (next, (file, line)) in g.get(n).into_iter().flatten() {
             match state.get(next.as_str()) {
                 Some(1) => {
                     let at = stack.iter().position(|s| s == next).unwrap_or(0);
                     let mut c: Vec<&str> = stack[at..].to_vec();
                     c.push(next);
-                    found.push(c.join(" → "));
+                    found.push(format!("{} (closed at {file}:{line})", c.join(" → ")));
                 }
                 Some(_) => {}
                 None => visit(next, g, state, stack, found),
@@ -312,21 +303,59 @@ fn the_dashboard_has_no_circle() {
     }
     let mut state = BTreeMap::new();
     let mut found = Vec::new();
-    for n in graph.keys() {
+    for n in g.keys() {
         if !state.contains_key(n.as_str()) {
-            visit(n, &graph, &mut state, &mut Vec::new(), &mut found);
+            visit(n, g, &mut state, &mut Vec::new(), &mut found);
         }
     }
+    found
+}
+
+#[test]
+fn the_dashboard_has_no_circle() {
+    let graph = tui_graph(&references());
     assert!(
-        circles.is_empty() && found.is_empty(),
-        "circles in src/tui:\n{}\n{}",
-        circles.join("\n"),
+        graph.len() > 5,
+        "the scan found almost no tui imports: the test itself is broken"
+    );
+    let found = circles(&graph);
+    assert!(
+        found.is_empty(),
+        "circles in src/tui:\n{}",
         found.join("\n")
     );
 }
 
-/// The scanner itself: a test that cannot fail proves nothing, so it must see a known
-/// violation in a made-up file.
+/// The checks themselves: a test that cannot fail proves nothing, so each must catch a
+/// made-up violation.
+#[test]
+fn the_checks_catch_a_made_up_violation() {
+    let r = |module: &str, target: &str| {
+        let split = |s: &str| s.split("::").map(String::from).collect::<Vec<_>>();
+        reference(&split(module), Path::new("x.rs"), 1, split(target))
+    };
+    let (bad, unknown) = violations(&[
+        r("collect::procmap", "analyze::aggregate::ListenerIndex"),
+        r("tui::views::overview", "report::SummaryView"),
+        r("analyze::engine", "model::Snapshot"),
+        r("newthing", "model::Snapshot"),
+    ]);
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(bad[0].contains("collect (kernel, settings, texts) uses analyze"));
+    assert!(bad[1].contains("tui (presenters) uses report"));
+    assert_eq!(unknown.into_iter().collect::<Vec<_>>(), ["newthing"]);
+    let g = tui_graph(&[
+        r("tui::state::app", "tui::state::rows::Rows"),
+        r("tui::state::rows", "tui::views::sockets::age"),
+        r("tui::views::sockets", "tui::state::app::App"),
+        r("tui::views::fmt", "model::TcpState"),
+    ]);
+    let found = circles(&g);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("state::app → state::rows → views::sockets → state::app"));
+}
+
+/// The scanner reads `use` groups, nested paths and file names as rustc does.
 #[test]
 fn the_scanner_reads_groups_and_nested_paths() {
     let got = paths_at("{analyze::finding::{RuleId, Subject}, model::Snapshot};");
