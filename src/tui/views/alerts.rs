@@ -6,6 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
 use crate::model::RuleId;
@@ -91,20 +92,23 @@ fn full_text(a: &Alert) -> String {
     format!("▸ {}", a.finding.message)
 }
 
-/// Lines `text` takes when wrapped on spaces at `width` columns (at least one).
+/// Lines `text` takes when wrapped on spaces at `width` columns (at least one); a word
+/// longer than a line is broken, as the paragraph breaks it.
 fn wrapped_lines(text: &str, width: usize) -> usize {
     let width = width.max(1);
     let mut lines = 1;
     let mut col = 0;
     for word in text.split(' ') {
-        let w = word.chars().count();
-        let need = if col == 0 { w } else { col + 1 + w };
-        if need <= width {
-            col = need;
-        } else {
-            lines += 1 + w.saturating_sub(1) / width;
-            col = w % width;
+        let w = UnicodeWidthStr::width(word);
+        if col > 0 && col + 1 + w <= width {
+            col += 1 + w;
+            continue;
         }
+        if col > 0 {
+            lines += 1;
+        }
+        lines += w.saturating_sub(1) / width;
+        col = if w == 0 { 0 } else { (w - 1) % width + 1 };
     }
     lines
 }
@@ -251,5 +255,7 @@ mod tests {
         assert_eq!(wrapped_lines("abc def", 7), 1);
         assert_eq!(wrapped_lines("abc defg", 7), 2);
         assert_eq!(wrapped_lines("abcdefghijklmnop", 5), 4);
+        assert_eq!(wrapped_lines("ab abcdefghijklmnop", 5), 5);
+        assert_eq!(wrapped_lines("数数数 ab", 8), 2);
     }
 }
