@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use sockscope::cli::{Cli, Command};
 use sockscope::mode::{self, is_broken_pipe, RunError};
-use sockscope::model::Name;
+use sockscope::model::escape_controls;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -101,9 +101,11 @@ fn one_line(text: &str) -> String {
     printable(&line)
 }
 
-/// `s` escaped by the one rule every face uses ([`Name`]'s `Display`: `\n`, `\e`, `\xNN`,
-/// bidi controls as `\u{..}`): an error names the bad value, and a value with a newline or
-/// an escape sequence must neither split the one line nor reach the terminal raw.
+/// `s` with control and format characters escaped as every face escapes them (`\n`, `\e`,
+/// `\xNN`, bidi controls as `\u{..}`): an error names the bad value, and a value with a
+/// newline or an escape sequence must neither split the one line nor reach the terminal
+/// raw. Backslashes stay: most messages quote their value already escaped (`{:?}`), and
+/// escaping it again would make `\n` read `\\n`.
 fn printable(s: &str) -> String {
-    Name::from(s).to_string()
+    escape_controls(s)
 }

@@ -17,7 +17,7 @@ mod process;
 mod rule;
 pub use attribution::{Attribution, UnattributedReason};
 pub use listener::{listener_matches, ListenerIndex};
-pub use name::{Name, NameDecodeError};
+pub use name::{escape_controls, Name, NameDecodeError};
 pub use process::ProcessInfo;
 pub use rule::RuleId;
 

@@ -136,6 +136,22 @@ fn escape_char(c: char) -> Option<Escape> {
     Some(Escape::new(format_args!("{short}")))
 }
 
+/// `s` with its control and format characters escaped as [`Name`] escapes them, and its
+/// backslashes left alone. For a message line that quotes values already escaped (an error
+/// naming a bad argument as `{:?}` does): the line cannot be split and carries no control
+/// byte, and an escaped value is not escaped twice. Unlike [`Name`]'s `Display` it is not
+/// injective, so it is for messages, never for names shown in tables or compared.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match escape_char(c) {
+            Some(e) if c != '\\' => out.push_str(e.as_str()),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn code_point(c: char) -> Escape {
     Escape::new(format_args!("\\u{{{:x}}}", u32::from(c)))
 }

@@ -195,3 +195,13 @@ proptest! {
         prop_assert_eq!(back.raw_bytes(), &bytes[..]);
     }
 }
+
+#[test]
+fn escape_controls_keeps_backslashes_and_escapes_the_rest() {
+    use super::escape_controls;
+    assert_eq!(escape_controls("bad \"a\\nb\" x"), "bad \"a\\nb\" x");
+    assert_eq!(
+        escape_controls("a\nb\x1b[31m\u{202e}"),
+        "a\\nb\\e[31m\\u{202e}"
+    );
+}
