@@ -29,6 +29,7 @@ use crate::model::ListenerIndex;
 use crate::model::{Attribution, Name, Owner, ProcessInfo, SocketRecord, TcpState};
 
 mod diagnosis;
+mod passwd;
 mod shared;
 mod status;
 pub use diagnosis::{
@@ -544,18 +545,12 @@ impl ProcessResolver {
         }
     }
 
-    /// The passwd name of `uid` (text whoever manages /etc/passwd chose, so a [`Name`]), or
-    /// the number. nix decodes it lossily: control bytes survive (and are escaped on print),
-    /// only invalid UTF-8 turns into U+FFFD.
+    /// The passwd name of `uid` as its exact bytes (text whoever manages /etc/passwd
+    /// chose, so a [`Name`]), or the number.
     fn user_name(&mut self, uid: u32) -> Name {
         self.users
             .entry(uid)
-            .or_insert_with(|| {
-                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| Name::from(uid.to_string()), |u| Name::from(u.name))
-            })
+            .or_insert_with(|| passwd::passwd_name(uid).unwrap_or_else(|| uid.to_string().into()))
             .clone()
     }
 
