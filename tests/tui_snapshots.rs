@@ -17,6 +17,10 @@ use sockscope::model::RuleId;
 use sockscope::model::*;
 use sockscope::tui::{draw, Action, App, Event, TickData, TuiOptions};
 
+#[path = "common/screen.rs"]
+mod screen;
+use screen::{boxes, mostly_empty};
+
 #[path = "tui_snapshots/replay.rs"]
 mod replay;
 
@@ -582,31 +586,6 @@ fn rows_of(term: &Terminal<TestBackend>) -> Vec<String> {
         .collect()
 }
 
-/// Every bordered box on screen: (title row, its title text, interior rows).
-fn boxes(rows: &[String]) -> Vec<(usize, String, Vec<String>)> {
-    let grid: Vec<Vec<char>> = rows.iter().map(|r| r.chars().collect()).collect();
-    let mut out = Vec::new();
-    for (y, row) in grid.iter().enumerate() {
-        for (x, &c) in row.iter().enumerate() {
-            if c != '┌' {
-                continue;
-            }
-            let Some(right) = (x + 1..row.len()).find(|&i| row[i] == '┐') else {
-                continue;
-            };
-            let Some(bottom) = (y + 1..grid.len()).find(|&j| grid[j].get(x) == Some(&'└')) else {
-                continue;
-            };
-            let title: String = row[x + 1..right].iter().collect();
-            let interior = (y + 1..bottom)
-                .map(|j| grid[j][x + 1..right].iter().collect())
-                .collect();
-            out.push((y, title.trim_matches('─').trim().to_string(), interior));
-        }
-    }
-    out
-}
-
 /// The Overview at 80×24, 120×40 and 200×60: no panel is mostly empty, the alerts take the
 /// lines they need (every alert listed, the selected one's message whole where there is
 /// room), and the trends are charts with a labelled time axis.
@@ -618,14 +597,8 @@ fn overview_panels_are_sized_to_their_content() {
         let screen = rows.join("\n");
         let found = boxes(&rows);
         assert!(found.len() >= 4, "{w}x{h}: boxes {found:?}");
-        for (_, title, interior) in &found {
-            let blank = interior.iter().filter(|l| l.trim().is_empty()).count();
-            assert!(
-                blank * 2 <= interior.len(),
-                "{w}x{h}: panel {title:?} is mostly empty ({blank} of {} lines)\n{screen}",
-                interior.len()
-            );
-        }
+        let empty = mostly_empty(&found);
+        assert!(empty.is_empty(), "{w}x{h}: {empty:?}\n{screen}");
         let alerts = found
             .iter()
             .find(|(_, t, _)| t.starts_with("alerts"))

@@ -152,6 +152,7 @@ fn kill_group(pgid: u32, sig: i32) {
 mod netns;
 mod population;
 pub mod privilege;
+pub mod screen;
 mod tmux;
 pub use netns::*;
 pub use population::*;

@@ -11,7 +11,14 @@ use crate::tui::state::columns::STATE_COLUMNS as LIFECYCLE;
 use crate::tui::views::fmt;
 use crate::tui::views::theme::Theme;
 
-/// Draws the histogram in `area`.
+/// Height (borders included) of the histogram with one line per state.
+pub const HEIGHT: u16 = 13;
+
+/// Height of the histogram with a blank line between bars, for a tall column.
+pub const SPACED_HEIGHT: u16 = 24;
+
+/// Draws the histogram in `area`, its bars a line apart when the area is
+/// [`SPACED_HEIGHT`] tall.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = Theme::new(app.color);
     let counts = app
@@ -34,7 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .direction(ratatui::layout::Direction::Horizontal)
         .data(BarGroup::default().bars(&bars))
         .bar_width(1)
-        .bar_gap(0)
+        .bar_gap(u16::from(area.height >= SPACED_HEIGHT))
         .label_style(Style::new())
         .block(Block::bordered().title(" states "));
     frame.render_widget(chart, area);

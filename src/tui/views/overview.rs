@@ -16,8 +16,7 @@ use crate::tui::views::kernel;
 use crate::tui::views::theme::Theme;
 use crate::tui::views::trends;
 
-/// Height of the histogram: eleven bars and a border.
-const HISTOGRAM_H: u16 = 13;
+const HISTOGRAM_H: u16 = histogram::HEIGHT;
 
 /// Draws the Overview in `area`. Every panel is sized to what it holds: the alerts take the
 /// lines their alerts need (the rest goes to the charts), and on wide terminals the
@@ -30,17 +29,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Layout::vertical([Constraint::Min(0), Constraint::Length(alerts_h)]).areas(area);
         let [left, tr] =
             Layout::horizontal([Constraint::Length(44), Constraint::Fill(1)]).areas(top);
-        // Under the histogram: the offenders as tall as they need, then the kernel panel
-        // in what is left (when that holds a few lines); otherwise the offenders take it.
+        // Under the histogram: the offenders as tall as they need, then the kernel panel in
+        // what is left (when that holds a few lines; otherwise the offenders take it). Room
+        // beyond all three spaces the histogram's bars out, then goes to the kernel panel.
         let off_h = offenders_height(app);
-        let spare = left.height.saturating_sub(HISTOGRAM_H);
+        let hist_h = if left.height >= histogram::SPACED_HEIGHT + off_h + kernel::HEIGHT {
+            histogram::SPACED_HEIGHT
+        } else {
+            HISTOGRAM_H
+        };
+        let spare = left.height.saturating_sub(hist_h);
         let kernel_h = if spare >= off_h + kernel::MIN_HEIGHT {
             spare - off_h
         } else {
             0
         };
         let [h, off, k] = Layout::vertical([
-            Constraint::Length(HISTOGRAM_H),
+            Constraint::Length(hist_h),
             Constraint::Min(0),
             Constraint::Length(kernel_h),
         ])
