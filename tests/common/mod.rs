@@ -152,9 +152,11 @@ fn kill_group(pgid: u32, sig: i32) {
 mod netns;
 mod population;
 pub mod privilege;
+mod server;
 mod tmux;
 pub use netns::*;
 pub use population::*;
+pub use server::*;
 pub use tmux::{require_tmux, Tmux};
 
 // ------------------------------------------------------------------------------------ reference tools
