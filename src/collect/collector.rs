@@ -425,12 +425,8 @@ pub fn sweep(
             Err(why) => skipped.add(why),
         }
     }
-    if let Some(note) = skipped.note(cfg.netns_limit()) {
-        let (what, reason) = note.split_once(": ").unwrap_or((&note, ""));
-        failures.push(NetnsFailure {
-            what: what.to_string(),
-            reason: reason.to_string(),
-        });
+    if let Some((what, reason)) = skipped.failure(cfg.netns_limit()) {
+        failures.push(NetnsFailure { what, reason });
     }
     let shared = SharedResolver::new();
     let results: Vec<(String, Result<Vec<Snapshot>, CollectError>)> = std::thread::scope(|scope| {

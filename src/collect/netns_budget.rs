@@ -57,8 +57,15 @@ impl Skipped {
     }
 
     /// One line for every face: `300 namespaces not collected: 44 over --max-netns 256,
-    /// 256 for lack of file descriptors (RLIMIT_NOFILE 256)`; `None` when none was skipped.
+    /// 256 for lack of file descriptors (RLIMIT_NOFILE 256, 64 kept free)`; `None` when
+    /// none was skipped.
     pub fn note(&self, max: usize) -> Option<String> {
+        let (what, why) = self.failure(max)?;
+        Some(format!("{what} not collected: {why}"))
+    }
+
+    /// The same as a failure entry: what (`300 namespaces`) and why (`skipped: …`).
+    pub fn failure(&self, max: usize) -> Option<(String, String)> {
         if self.total() == 0 {
             return None;
         }
@@ -73,10 +80,9 @@ impl Skipped {
                 nofile_soft()
             ));
         }
-        Some(format!(
-            "{} namespaces not collected: {}",
-            self.total(),
-            parts.join(", ")
+        Some((
+            format!("{} namespaces", self.total()),
+            format!("skipped: {}", parts.join(", ")),
         ))
     }
 }
@@ -175,7 +181,7 @@ mod tests {
         let s = Skipped { limit: 3, fds: 0 };
         assert_eq!(
             s.note(256).unwrap(),
-            "3 namespaces not collected: 3 over --max-netns 256"
+            "3 namespaces not collected: skipped: 3 over --max-netns 256"
         );
     }
 }

@@ -46,12 +46,8 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
                 .collect();
             // Namespaces left out by the bounds go through the same channel as unreadable
             // ones: the header names them.
-            if let Some(note) = fleet.skipped_note() {
-                let (what, why) = note.split_once(": ").unwrap_or((&note, ""));
-                failures.push(tui::NetnsFailure {
-                    netns: what.to_string(),
-                    reason: format!("skipped: {why}"),
-                });
+            if let Some((netns, reason)) = fleet.skipped_failure() {
+                failures.push(tui::NetnsFailure { netns, reason });
             }
             Ok((ticks, failures))
         });

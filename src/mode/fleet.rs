@@ -87,6 +87,11 @@ impl NamespaceFleet {
         self.skipped.note(self.cfg.netns_limit())
     }
 
+    /// The latest tick's skips as a failure entry: (`N namespaces`, `skipped: …`).
+    pub(super) fn skipped_failure(&self) -> Option<(String, String)> {
+        self.skipped.failure(self.cfg.netns_limit())
+    }
+
     /// Namespaces the latest tick found: collected + skipped + unreadable.
     pub(super) fn discovered(&self) -> u64 {
         self.discovered
