@@ -13,6 +13,7 @@
 //! network namespaces are per thread. It never imports `report` or `tui`.
 
 mod accept;
+mod caps;
 pub mod http;
 pub mod metrics;
 
