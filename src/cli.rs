@@ -90,6 +90,19 @@ pub struct GlobalArgs {
     /// each reported separately (summary, check, serve; the dashboard switches with n/N).
     #[arg(long, global = true, conflicts_with = "netns")]
     pub all_netns: bool,
+    /// With --all-netns: most namespaces collected at once (host first, then named ones,
+    /// then in the order first seen). Fewer are collected when the open-file limit
+    /// (RLIMIT_NOFILE, less 64 kept free) does not allow two descriptors for each. The rest
+    /// are counted (sockscope_netns_skipped, a stderr or header line), never dropped silently.
+    #[arg(
+        long,
+        value_name = "N",
+        global = true,
+        allow_hyphen_values = true,
+        default_value_t = crate::collect::netns_budget::DEFAULT_MAX_NETNS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_netns: usize,
     /// Threshold/config file (TOML); default search path in the README.
     #[arg(long, value_name = "FILE", global = true)]
     #[arg(allow_hyphen_values = true)]

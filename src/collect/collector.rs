@@ -16,11 +16,13 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::collect::netlink::NetlinkSource;
-use crate::collect::netns_sweep::{discover, NetnsFailure};
+use crate::collect::netns::NsHandle;
+use crate::collect::netns_budget::{Admission, Skipped, DEFAULT_MAX_NETNS};
+use crate::collect::netns_sweep::{discover, referenced, NetnsFailure};
 use crate::collect::procmap::{ProcessResolver, SharedResolver};
 use crate::collect::procnet::ProcNetSource;
 use crate::collect::SocketDump;
-use crate::collect::{counters, netns, sysctl, CollectError, DumpRequest, SocketSource};
+use crate::collect::{counters, sysctl, CollectError, DumpRequest, SocketSource};
 use crate::filter::Filter;
 use crate::model::{Attribution, Owner, Snapshot, SourceKind, TcpState};
 
@@ -59,6 +61,16 @@ pub struct CollectConfig {
     pub counters: bool,
     /// Read the TCP sysctls.
     pub sysctls: bool,
+    /// `--all-netns`: most namespaces collected at once (`None`:
+    /// [`DEFAULT_MAX_NETNS`]).
+    pub max_netns: Option<usize>,
+}
+
+impl CollectConfig {
+    /// The namespace limit in force for `--all-netns`.
+    pub fn netns_limit(&self) -> usize {
+        self.max_netns.unwrap_or(DEFAULT_MAX_NETNS)
+    }
 }
 
 /// A socket source plus everything needed to turn its dumps into snapshots.
@@ -72,6 +84,12 @@ pub struct Collector {
     tick_fallback: Option<ProcNetSource>,
     /// Ticks in a row whose netlink dump failed.
     failed_ticks: u32,
+    /// The namespace collected, held open since it was chosen; `None`: the thread's own.
+    ns: Option<NsHandle>,
+    /// Whether to watch the name it was chosen by (`--netns`), and whether its being
+    /// re-pointed was already said.
+    watch_name: bool,
+    repoint_said: bool,
 }
 
 /// Where a collector's attribution comes from.
@@ -83,11 +101,30 @@ enum Resolver {
 }
 
 impl Collector {
-    /// Enters the namespace (for the calling thread) and opens the source.
+    /// Opens the namespace `cfg.netns` names and holds it, enters it (for the calling
+    /// thread) and opens the source. The name is looked at again every tick: if it comes to
+    /// point elsewhere, collection stays in the namespace opened here while that lives, and
+    /// a notice says so once.
     pub fn open(cfg: CollectConfig) -> Result<Collector, CollectError> {
-        if let Some(ns) = &cfg.netns {
-            netns::enter(ns)?;
+        let ns = cfg.netns.as_deref().map(NsHandle::open).transpose()?;
+        let watch = ns.is_some();
+        let mut c = Collector::open_in(cfg, ns)?;
+        c.watch_name = watch;
+        Ok(c)
+    }
+
+    /// [`Collector::open`] in a namespace already held (`None`: the thread's own); the name
+    /// it was found by is not watched (`--all-netns` rediscovers every tick).
+    pub fn open_in(cfg: CollectConfig, ns: Option<NsHandle>) -> Result<Collector, CollectError> {
+        if let Some(h) = &ns {
+            h.enter()?;
         }
+        let mut c = Collector::open_source(cfg)?;
+        c.ns = ns;
+        Ok(c)
+    }
+
+    fn open_source(cfg: CollectConfig) -> Result<Collector, CollectError> {
         let mut notice = None;
         let source: Box<dyn SocketSource + Send> = match cfg.source {
             SourcePref::Netlink => Box::new(NetlinkSource::open()?),
@@ -121,7 +158,23 @@ impl Collector {
             notice,
             tick_fallback: None,
             failed_ticks: 0,
+            ns: None,
+            watch_name: false,
+            repoint_said: false,
         }
+    }
+
+    /// Names the namespace differently from the next snapshot on (`--all-netns`: the pid
+    /// that named it exited while others keep it alive).
+    pub fn set_netns_label(&mut self, label: &str) {
+        if self.netns_label != label {
+            self.netns_label = label.to_string();
+        }
+    }
+
+    /// The namespace label snapshots carry.
+    pub fn netns_label(&self) -> &str {
+        &self.netns_label
     }
 
     /// Attributes through `shared` from now on (when attribution is on), with the
@@ -168,9 +221,10 @@ impl Collector {
     /// in, but /proc/thread-self/net and /proc/sys follow the calling thread, so the thread
     /// re-enters the namespace first: one thread can then serve collectors of several.
     pub fn collect(&mut self) -> Result<Snapshot, CollectError> {
-        if let Some(ns) = &self.cfg.netns {
-            netns::enter(ns)?;
+        if let Some(ns) = &self.ns {
+            ns.enter()?;
         }
+        self.check_name()?;
         let started = Instant::now();
         let taken_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -254,6 +308,48 @@ impl Collector {
 }
 
 impl Collector {
+    /// `--netns NAME`: when the name points elsewhere now, says so once and keeps
+    /// collecting the namespace held since the start, until nothing but our descriptor
+    /// refers to it (no process inside, no /run/netns entry): then each tick fails, saying
+    /// why, rather than reporting a namespace only sockscope keeps alive. The check while
+    /// re-pointed costs one look at every /proc/PID/ns/net per tick.
+    fn check_name(&mut self) -> Result<(), CollectError> {
+        let Some(h) = self.ns.as_ref().filter(|_| self.watch_name) else {
+            return Ok(());
+        };
+        let Some(now) = h.repointed() else {
+            return Ok(());
+        };
+        let now = match now {
+            Ok(id) => format!("now points to another namespace ({id})"),
+            Err(e) => format!("no longer names a namespace ({e})"),
+        };
+        if !self.repoint_said {
+            self.repoint_said = true;
+            let line = format!(
+                "sockscope: netns {}: the name {now}; still collecting the namespace it named \
+                 at start ({}) while that lives (restart to follow the name)",
+                h.spec(),
+                h.id()
+            );
+            self.notice = Some(match self.notice.take() {
+                Some(n) => format!("{n}\n{line}"),
+                None => line,
+            });
+        }
+        if referenced(h.id()) == Some(false) {
+            return Err(CollectError::Netns {
+                name: h.spec().to_string(),
+                reason: format!(
+                    "the namespace it named at start ({}) has no process or /run/netns entry \
+                     left, and the name {now}",
+                    h.id()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Dumps from the source, applying the fallback policy in the module doc. Returns the
     /// dump and the kind of source that produced it.
     fn dump_sockets(
@@ -294,7 +390,10 @@ fn fallback_notice(e: &CollectError) -> String {
 
 /// Collects `samples` snapshots `interval` apart in every network namespace, one thread per
 /// namespace (namespaces are per thread), all in parallel so the sweep takes one interval,
-/// attributing through one [`SharedResolver`] (one `/proc` scan per sample).
+/// attributing through one [`SharedResolver`] (one `/proc` scan per sample). At most
+/// [`CollectConfig::netns_limit`] namespaces, and only as many as the descriptors allow
+/// (see [`crate::collect::netns_budget`]); the rest are one failure entry that counts them.
+/// Each namespace is opened once and entered through that descriptor.
 /// Returns the samples per namespace, in discovery order.
 pub fn sweep(
     cfg: &CollectConfig,
@@ -302,19 +401,45 @@ pub fn sweep(
     interval: std::time::Duration,
 ) -> (Vec<Vec<Snapshot>>, Vec<NetnsFailure>) {
     let (entries, mut failures) = discover();
+    let mut room = Admission::new(cfg.netns_limit(), 0);
+    let mut skipped = Skipped::default();
+    let mut chosen = Vec::new();
+    for e in entries {
+        match room.admit() {
+            Ok(()) => match NsHandle::open(&e.path.to_string_lossy()) {
+                Ok(h) if h.id() == e.id => chosen.push((e.label, h)),
+                Ok(h) => failures.push(NetnsFailure {
+                    what: e.label,
+                    reason: format!(
+                        "{} changed from {} to {} between discovery and open",
+                        e.path.display(),
+                        e.id,
+                        h.id()
+                    ),
+                }),
+                Err(err) => failures.push(NetnsFailure {
+                    what: e.label,
+                    reason: err.to_string(),
+                }),
+            },
+            Err(why) => skipped.add(why),
+        }
+    }
+    if let Some((what, reason)) = skipped.failure(cfg.netns_limit()) {
+        failures.push(NetnsFailure { what, reason });
+    }
     let shared = SharedResolver::new();
     let results: Vec<(String, Result<Vec<Snapshot>, CollectError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = entries
-            .iter()
-            .map(|e| {
+        let handles: Vec<_> = chosen
+            .into_iter()
+            .map(|(label, h)| {
                 let mut c = cfg.clone();
-                c.netns = Some(e.path.to_string_lossy().into_owned());
-                c.netns_label = Some(e.label.clone());
-                let label = e.label.clone();
+                c.netns = None;
+                c.netns_label = Some(label.clone());
                 let shared = &shared;
                 scope.spawn(move || {
                     let run = || -> Result<Vec<Snapshot>, CollectError> {
-                        let mut col = Collector::open(c)?;
+                        let mut col = Collector::open_in(c, Some(h))?;
                         col.share_resolver(shared);
                         let mut out = Vec::with_capacity(samples);
                         for i in 0..samples {

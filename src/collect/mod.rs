@@ -8,6 +8,7 @@ pub mod collector;
 pub mod counters;
 pub mod netlink;
 pub mod netns;
+pub mod netns_budget;
 pub mod netns_sweep;
 pub mod procmap;
 pub mod procnet;

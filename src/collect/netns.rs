@@ -34,58 +34,132 @@ pub fn resolve(spec: &str) -> PathBuf {
 /// Moves the calling thread into the network namespace `spec` (a name under /run/netns
 /// or a path such as /proc/PID/ns/net). Other threads stay where they are.
 pub fn enter(spec: &str) -> Result<(), CollectError> {
-    let fail = |reason: String| CollectError::Netns {
-        name: spec.to_string(),
-        reason,
-    };
-    if spec.is_empty() || spec == "." || spec == ".." {
-        return Err(fail("not a namespace name or path".into()));
+    NsHandle::open(spec)?.enter()
+}
+
+/// A network namespace's identity: the nsfs device and inode of its namespace file. Two
+/// files with the same `NsId` are the same namespace; a name or pid that now shows another
+/// `NsId` points to a different namespace, whatever its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NsId {
+    /// Device of the nsfs mount (one per host).
+    pub dev: u64,
+    /// Inode: what `net:[INODE]` shows.
+    pub ino: u64,
+}
+
+impl std::fmt::Display for NsId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "net:[{}]", self.ino)
     }
-    let path = resolve(spec);
-    let file = open_ns_file(&path).map_err(|e| match e {
-        NsOpen::Os(Errno::ENOENT) if !spec.contains('/') => {
-            let names = list_named();
-            if names.is_empty() {
-                fail(format!(
-                    "no such namespace: {NAMED_DIR} has no named namespaces"
-                ))
-            } else {
-                fail(format!(
-                    "no such namespace; named namespaces: {}",
-                    names.join(", ")
-                ))
-            }
+}
+
+/// An open network namespace: held by a descriptor from the moment it was chosen or
+/// discovered, entered through that descriptor, so a name or pid reused meanwhile cannot
+/// move collection into another namespace. Holding it keeps the namespace alive even when
+/// no process is left in it; callers decide when it is dead (see `netns_sweep::referenced`).
+#[derive(Debug)]
+pub struct NsHandle {
+    file: File,
+    id: NsId,
+    spec: String,
+}
+
+impl NsHandle {
+    /// Opens the namespace `spec` names (a name under /run/netns or a path) without
+    /// entering it; refuses anything not on nsfs.
+    pub fn open(spec: &str) -> Result<NsHandle, CollectError> {
+        let fail = |reason: String| CollectError::Netns {
+            name: spec.to_string(),
+            reason,
+        };
+        if spec.is_empty() || spec == "." || spec == ".." {
+            return Err(fail("not a namespace name or path".into()));
         }
-        NsOpen::Os(Errno::ENOENT) => fail(format!("{} does not exist", path.display())),
-        NsOpen::Os(Errno::EACCES | Errno::EPERM) => fail(format!(
-            "permission denied opening {} (entering a namespace needs root or \
-             CAP_SYS_ADMIN)",
-            path.display()
-        )),
-        NsOpen::Os(e) => fail(format!("cannot open {}: {}", path.display(), e.desc())),
-        // A /run/netns entry whose bind mount is gone is an ordinary empty file: say so
-        // instead of letting setns report a bare EINVAL.
-        NsOpen::NotNsfs("a regular file") => fail(format!(
-            "{} is not a namespace file (a stale /run/netns entry whose mount is gone?)",
-            path.display()
-        )),
-        NsOpen::NotNsfs(what) => fail(format!(
-            "{} is {what}, not a namespace file",
-            path.display()
-        )),
-    })?;
-    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
-        Errno::EINVAL => fail(format!(
-            "{} is a namespace but not a network namespace",
-            path.display()
-        )),
-        Errno::EPERM => fail(
-            "permission denied: entering a network namespace needs \
-                              CAP_SYS_ADMIN (run as root)"
-                .into(),
-        ),
-        e => fail(format!("setns failed: {}", e.desc())),
-    })
+        let path = resolve(spec);
+        let file = open_ns_file(&path).map_err(|e| match e {
+            NsOpen::Os(Errno::ENOENT) if !spec.contains('/') => {
+                let names = list_named();
+                if names.is_empty() {
+                    fail(format!(
+                        "no such namespace: {NAMED_DIR} has no named namespaces"
+                    ))
+                } else {
+                    fail(format!(
+                        "no such namespace; named namespaces: {}",
+                        names.join(", ")
+                    ))
+                }
+            }
+            NsOpen::Os(Errno::ENOENT) => fail(format!("{} does not exist", path.display())),
+            NsOpen::Os(Errno::EACCES | Errno::EPERM) => fail(format!(
+                "permission denied opening {} (entering a namespace needs root or \
+                 CAP_SYS_ADMIN)",
+                path.display()
+            )),
+            NsOpen::Os(e) => fail(format!("cannot open {}: {}", path.display(), e.desc())),
+            // A /run/netns entry whose bind mount is gone is an ordinary empty file: say so
+            // instead of letting setns report a bare EINVAL.
+            NsOpen::NotNsfs("a regular file") => fail(format!(
+                "{} is not a namespace file (a stale /run/netns entry whose mount is gone?)",
+                path.display()
+            )),
+            NsOpen::NotNsfs(what) => fail(format!(
+                "{} is {what}, not a namespace file",
+                path.display()
+            )),
+        })?;
+        let st = fstat(file.as_raw_fd())
+            .map_err(|e| fail(format!("cannot stat {}: {}", path.display(), e.desc())))?;
+        Ok(NsHandle {
+            file,
+            id: NsId {
+                dev: st.st_dev,
+                ino: st.st_ino,
+            },
+            spec: spec.to_string(),
+        })
+    }
+
+    /// The namespace's identity.
+    pub fn id(&self) -> NsId {
+        self.id
+    }
+
+    /// The name or path it was opened by.
+    pub fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    /// Moves the calling thread into this namespace (through the held descriptor).
+    pub fn enter(&self) -> Result<(), CollectError> {
+        let fail = |reason: String| CollectError::Netns {
+            name: self.spec.clone(),
+            reason,
+        };
+        setns(&self.file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+            Errno::EINVAL => fail(format!(
+                "{} is a namespace but not a network namespace",
+                resolve(&self.spec).display()
+            )),
+            Errno::EPERM => fail(
+                "permission denied: entering a network namespace needs \
+                 CAP_SYS_ADMIN (run as root)"
+                    .into(),
+            ),
+            e => fail(format!("setns failed: {}", e.desc())),
+        })
+    }
+
+    /// What the name or path it was opened by points to now, when that is no longer this
+    /// namespace: `Some(Ok(other))`, or `Some(Err(why))` when it points nowhere.
+    pub fn repointed(&self) -> Option<Result<NsId, String>> {
+        match netns_id(resolve(&self.spec)) {
+            Ok(id) if id == self.id => None,
+            Ok(id) => Some(Ok(id)),
+            Err(e) => Some(Err(e.to_string())),
+        }
+    }
 }
 
 /// Why a namespace file was not opened.
@@ -164,6 +238,29 @@ pub fn netns_inode(path: impl AsRef<Path>) -> io::Result<u64> {
             })
             .ok_or(e),
     }
+}
+
+/// The identity of the namespace behind a namespace file or link. When the link cannot be
+/// followed (see [`netns_inode`]) the device is taken from the process's own namespace
+/// file: every network namespace lives on the one nsfs mount.
+pub fn netns_id(path: impl AsRef<Path>) -> io::Result<NsId> {
+    let path = path.as_ref();
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(NsId {
+            dev: m.dev(),
+            ino: m.ino(),
+        }),
+        Err(_) => Ok(NsId {
+            dev: nsfs_dev(),
+            ino: netns_inode(path)?,
+        }),
+    }
+}
+
+/// The nsfs device, from the process's own network namespace file (0 when unreadable).
+fn nsfs_dev() -> u64 {
+    static DEV: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *DEV.get_or_init(|| std::fs::metadata("/proc/self/ns/net").map_or(0, |m| m.dev()))
 }
 
 /// A label for the calling thread's network namespace: its `/run/netns` name when one

@@ -3,11 +3,16 @@
 //! name, or else by the container or systemd unit of a process inside it (from
 //! /proc/PID/cgroup). Namespaces that cannot be inspected are reported, never skipped
 //! silently. This module only looks; entering is [`super::netns`]'s job.
+//!
+//! Identity is the namespace's [`NsId`] (nsfs device and inode), never its path or label:
+//! a label follows whichever process names it this time (the naming pid may exit while
+//! siblings keep the namespace alive), and [`referenced`] tells whether a namespace held
+//! open by descriptor still has a process or a `/run/netns` mount referring to it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::netns::{list_named, netns_inode, resolve};
+use super::netns::{list_named, netns_id, resolve, NsId};
 use crate::model::Name;
 
 /// A namespace to collect from.
@@ -20,8 +25,8 @@ pub struct NetnsEntry {
     pub label: String,
     /// The file to enter (`/run/netns/NAME` or `/proc/PID/ns/net`).
     pub path: PathBuf,
-    /// The namespace inode (identity).
-    pub inode: u64,
+    /// The namespace's identity.
+    pub id: NsId,
 }
 
 /// A namespace (or a group of processes) that could not be inspected or entered.
@@ -33,29 +38,47 @@ pub struct NetnsFailure {
     pub reason: String,
 }
 
-/// Lists every network namespace: `host` first, then named ones, then the rest by inode.
+/// What one discovery found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Every namespace found: `host` first, then named ones, then the rest by label.
+    pub entries: Vec<NetnsEntry>,
+    /// What could not be inspected.
+    pub failures: Vec<NetnsFailure>,
+    /// Whether `/proc` itself could be listed: when not (no descriptor left, say), a
+    /// namespace missing from `entries` may still be alive.
+    pub proc_listed: bool,
+}
+
+/// Lists every network namespace: `host` first, then named ones, then the rest by label.
 pub fn discover() -> (Vec<NetnsEntry>, Vec<NetnsFailure>) {
-    let mut found: BTreeMap<u64, NetnsEntry> = BTreeMap::new();
+    let d = discover_all();
+    (d.entries, d.failures)
+}
+
+/// [`discover`], also saying whether `/proc` could be listed.
+pub fn discover_all() -> Discovery {
+    let mut found: BTreeMap<NsId, NetnsEntry> = BTreeMap::new();
     let mut failures = Vec::new();
-    let host = netns_inode("/proc/self/ns/net").ok();
-    if let Some(inode) = host {
+    let host = netns_id("/proc/self/ns/net").ok();
+    if let Some(id) = host {
         found.insert(
-            inode,
+            id,
             NetnsEntry {
                 label: "host".into(),
                 path: "/proc/self/ns/net".into(),
-                inode,
+                id,
             },
         );
     }
     for name in list_named() {
         let path = resolve(&name);
-        match netns_inode(&path) {
-            Ok(inode) => {
-                found.entry(inode).or_insert(NetnsEntry {
+        match netns_id(&path) {
+            Ok(id) => {
+                found.entry(id).or_insert(NetnsEntry {
                     label: Name::from(name.as_str()).to_string(),
                     path,
-                    inode,
+                    id,
                 });
             }
             Err(e) => failures.push(NetnsFailure {
@@ -66,14 +89,22 @@ pub fn discover() -> (Vec<NetnsEntry>, Vec<NetnsFailure>) {
     }
     let mut unreadable = 0u64;
     let mut first_err = None;
-    for pid in proc_pids() {
+    let pids = proc_pids();
+    let proc_listed = pids.is_ok();
+    if let Err(e) = &pids {
+        failures.push(NetnsFailure {
+            what: "/proc".into(),
+            reason: format!("cannot list processes: {e}"),
+        });
+    }
+    for pid in pids.unwrap_or_default() {
         let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
-        match netns_inode(&path) {
-            Ok(inode) => {
-                found.entry(inode).or_insert_with(|| NetnsEntry {
+        match netns_id(&path) {
+            Ok(id) => {
+                found.entry(id).or_insert_with(|| NetnsEntry {
                     label: label_for_pid(pid),
                     path,
-                    inode,
+                    id,
                 });
             }
             // The process exited between listing and looking: nothing to report.
@@ -103,22 +134,43 @@ pub fn discover() -> (Vec<NetnsEntry>, Vec<NetnsFailure>) {
     let mut entries: Vec<NetnsEntry> = found.into_values().collect();
     entries.sort_by_key(|e| {
         (
-            Some(e.inode) != host,
+            Some(e.id) != host,
             !e.path.starts_with("/run/netns"),
             e.label.clone(),
         )
     });
-    (entries, failures)
+    Discovery {
+        entries,
+        failures,
+        proc_listed,
+    }
 }
 
-fn proc_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+/// Whether anything besides sockscope itself still refers to namespace `id`: a
+/// `/run/netns` entry or another process inside it (our own threads enter it to collect,
+/// and our descriptor holds it: neither counts). `None` when `/proc` cannot be listed.
+pub fn referenced(id: NsId) -> Option<bool> {
+    if list_named()
+        .iter()
+        .any(|n| netns_id(resolve(n)).is_ok_and(|i| i == id))
+    {
+        return Some(true);
+    }
+    let me = std::process::id();
+    let pids = proc_pids().ok()?;
+    Some(
+        pids.into_iter()
+            .filter(|&pid| pid != me)
+            .any(|pid| netns_id(format!("/proc/{pid}/ns/net")).is_ok_and(|i| i == id)),
+    )
+}
+
+fn proc_pids() -> std::io::Result<Vec<u32>> {
+    std::fs::read_dir("/proc").map(|rd| {
+        rd.filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect()
+    })
 }
 
 /// The escaped label of a namespace found through `pid`: its container or unit, else
@@ -214,7 +266,8 @@ mod tests {
     fn host_comes_first_and_is_unique() {
         let (entries, _) = discover();
         assert_eq!(entries.first().map(|e| e.label.as_str()), Some("host"));
-        let mut inodes: Vec<u64> = entries.iter().map(|e| e.inode).collect();
+        let mut inodes: Vec<NsId> = entries.iter().map(|e| e.id).collect();
+        inodes.sort_unstable();
         inodes.dedup();
         assert_eq!(inodes.len(), entries.len());
     }

@@ -36,7 +36,7 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
         let mut fleet = NamespaceFleet::new(cfg, th).quiet();
         let result = tui::run_fleet(opts, move || {
             let ticks = fleet.tick();
-            let failures = fleet
+            let mut failures: Vec<tui::NetnsFailure> = fleet
                 .failures()
                 .iter()
                 .map(|(netns, reason)| tui::NetnsFailure {
@@ -44,11 +44,16 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
                     reason: reason.clone(),
                 })
                 .collect();
+            // Namespaces left out by the bounds go through the same channel as unreadable
+            // ones: the header names them.
+            if let Some((netns, reason)) = fleet.skipped_failure() {
+                failures.push(tui::NetnsFailure { netns, reason });
+            }
             Ok((ticks, failures))
         });
         return tui_result(result);
     }
-    let result = tui::run(opts, lazy_tick(cfg, th));
+    let result = tui::run(opts, lazy_tick(cfg, th, false));
     tui_result(result)
 }
 

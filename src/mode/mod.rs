@@ -87,6 +87,7 @@ pub fn collect_config(global: &GlobalArgs) -> CollectConfig {
         tcp_info: false,
         counters: false,
         sysctls: false,
+        max_netns: Some(global.max_netns),
     }
 }
 

@@ -40,20 +40,30 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         let mut fleet = NamespaceFleet::new(cfg, th);
         let tick = move || {
             let ticks = fleet.tick();
-            Ok((ticks, fleet.failures().len() as u64))
+            let skipped = fleet.skipped();
+            let counts = metrics::SweepCounts {
+                discovered: fleet.discovered(),
+                unreadable: fleet.failures().len() as u64,
+                skipped_limit: skipped.limit,
+                skipped_fds: skipped.fds,
+            };
+            Ok((ticks, counts))
         };
         return announce(metrics::start_fleet(opts, tick).map_err(usage)?);
     }
-    let mut tick = lazy_tick(cfg, th);
+    let mut tick = lazy_tick(cfg, th, true);
     let handle = metrics::start(opts, move || tick().map(|t| vec![t])).map_err(usage)?;
     announce(handle)
 }
 
 /// One collector and analyzer for the dashboard and `serve` ticks, opened on the first call,
-/// on the tick thread: namespaces are per thread, so it must not be opened here.
+/// on the tick thread: namespaces are per thread, so it must not be opened here. With
+/// `notices`, the collector's notices (a fallback, a `--netns` name re-pointed) go to
+/// stderr as they come.
 pub(super) fn lazy_tick(
     cfg: CollectConfig,
     th: Thresholds,
+    notices: bool,
 ) -> impl FnMut() -> Result<(Snapshot, Analysis), String> {
     let mut state: Option<(Collector, Analyzer)> = None;
     move || {
@@ -64,7 +74,11 @@ pub(super) fn lazy_tick(
         let Some((collector, analyzer)) = state.as_mut() else {
             return Err("collector unavailable".into());
         };
-        let snap = collector.collect().map_err(|e| e.to_string())?;
+        let snap = collector.collect();
+        if let Some(n) = collector.take_notice().filter(|_| notices) {
+            eprintln!("{n}");
+        }
+        let snap = snap.map_err(|e| e.to_string())?;
         let analysis = analyzer.observe(&snap);
         Ok((snap, analysis))
     }

@@ -233,22 +233,9 @@ pub(crate) fn spawn(
         let h = std::thread::Builder::new()
             .name(format!("sockscope-http-{i}"))
             .stack_size(256 * 1024)
-            .spawn(move || loop {
-                let next = match rx.lock() {
-                    Ok(guard) => guard.recv(),
-                    Err(_) => return,
-                };
-                let Ok(job) = next else { return };
-                let done = answer(job, &shared, &opts);
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                // Back to the acceptor for the rest of the response and the lingering
-                // close. A full wake socket already has a wake-up pending, so a failed write
-                // loses nothing.
-                if let Some(done) = done {
-                    if answered.send(done).is_ok() {
-                        let _ = (&*wake).write(&[1]);
-                    }
-                }
+            .spawn(move || {
+                super::caps::drop_for_server_thread();
+                worker_loop(&rx, &shared, &opts, &in_flight, &answered, &wake);
             })
             .map_err(ServeError::Spawn)?;
         handles.push(h);
@@ -265,9 +252,40 @@ pub(crate) fn spawn(
     let accept = std::thread::Builder::new()
         .name("sockscope-accept".into())
         // Dropping the acceptor drops the job sender, which ends every worker's recv loop.
-        .spawn(move || acceptor.run())
+        .spawn(move || {
+            super::caps::drop_for_server_thread();
+            acceptor.run()
+        })
         .map_err(ServeError::Spawn)?;
     Ok((handles, accept))
+}
+
+/// A worker: takes complete requests, answers them, hands the connections back.
+fn worker_loop(
+    rx: &Mutex<mpsc::Receiver<Job>>,
+    shared: &Shared,
+    opts: &ServeOptions,
+    in_flight: &AtomicUsize,
+    answered: &mpsc::Sender<Answered>,
+    wake: &UnixStream,
+) {
+    loop {
+        let next = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = next else { return };
+        let done = answer(job, shared, opts);
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        // Back to the acceptor for the rest of the response and the lingering
+        // close. A full wake socket already has a wake-up pending, so a failed write
+        // loses nothing.
+        if let Some(done) = done {
+            if answered.send(done).is_ok() {
+                let _ = (&*wake).write(&[1]);
+            }
+        }
+    }
 }
 
 /// Answers one complete request on its non-blocking stream: renders the response and

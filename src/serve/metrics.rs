@@ -252,6 +252,32 @@ pub fn render_fleet_data(
     encode(&r)
 }
 
+/// The `--all-netns` sweep's bounds, appended after [`render_fleet_data`]:
+/// `sockscope_netns_discovered` and `sockscope_netns_skipped{reason="limit"|"fds"}`, so that
+/// collected + skipped + unreadable namespaces add up to the discovered ones.
+pub fn render_sweep(discovered: u64, skipped: &[(&'static str, u64)]) -> String {
+    let mut r = Registry::with_prefix("sockscope");
+    let d = Gauge::<i64>::default();
+    d.set(i64::try_from(discovered).unwrap_or(i64::MAX));
+    r.register(
+        "netns_discovered",
+        "Network namespaces the latest --all-netns sweep found (collected, skipped or \
+         unreadable)",
+        d,
+    );
+    let mut s = Series::<u64>::gauge();
+    for &(reason, n) in skipped {
+        s.slot(vec![("reason", reason.to_string())]).set(n);
+    }
+    r.register(
+        "netns_skipped",
+        "Network namespaces found but not collected by the latest --all-netns sweep: over \
+         --max-netns (limit) or for lack of file descriptors (fds)",
+        s,
+    );
+    encode(&r)
+}
+
 /// Renders the per-scrape part: exporter health and build information.
 pub fn render_status(status: &Status) -> String {
     let up = Gauge::<i64>::default();

@@ -13,6 +13,7 @@
 //! network namespaces are per thread. It never imports `report` or `tui`.
 
 mod accept;
+mod caps;
 pub mod http;
 pub mod metrics;
 
@@ -40,12 +41,24 @@ pub const DEFAULT_PORT: u16 = 9847;
 pub type TickResult = Result<Vec<(Snapshot, Analysis)>, String>;
 
 /// What one `--all-netns` tick produces: the snapshot and analysis of every namespace
-/// collected, and how many the sweep found but could not read; or a one-line error.
-pub type FleetTickResult = Result<(Vec<(Snapshot, Analysis)>, u64), String>;
+/// collected, and what the sweep found but did not collect; or a one-line error.
+pub type FleetTickResult = Result<(Vec<(Snapshot, Analysis)>, SweepCounts), String>;
 
-/// A tick as the tick thread sees it: the fleet's unreadable count is `None` for one
-/// namespace.
-type Collected = Result<(Vec<(Snapshot, Analysis)>, Option<u64>), String>;
+/// What an `--all-netns` sweep found besides the snapshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepCounts {
+    /// Namespaces found (collected, skipped or unreadable).
+    pub discovered: u64,
+    /// Found but not readable (`sockscope_netns_unreadable`).
+    pub unreadable: u64,
+    /// Left out over `--max-netns`.
+    pub skipped_limit: u64,
+    /// Left out for lack of file descriptors.
+    pub skipped_fds: u64,
+}
+
+/// A tick as the tick thread sees it: the sweep's counts are `None` for one namespace.
+type Collected = Result<(Vec<(Snapshot, Analysis)>, Option<SweepCounts>), String>;
 
 /// How the endpoint runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,8 +305,9 @@ where
     start_collecting(opts, move || make_tick().map(|t| (t, None)))
 }
 
-/// [`start`] for `--all-netns`: the tick also says how many namespaces it could not read,
-/// exported as `sockscope_netns_unreadable`.
+/// [`start`] for `--all-netns`: the tick also says what its sweep found and left out,
+/// exported as `sockscope_netns_unreadable`, `sockscope_netns_discovered` and
+/// `sockscope_netns_skipped{reason}`.
 pub fn start_fleet<F>(opts: ServeOptions, mut make_tick: F) -> Result<ServeHandle, ServeError>
 where
     F: FnMut() -> FleetTickResult + Send + 'static,
@@ -354,13 +368,23 @@ where
         let started = Instant::now();
         let result = make_tick();
         match result {
-            Ok((ticks, unreadable)) => {
+            Ok((ticks, sweep)) => {
                 for (snap, _) in &ticks {
                     *parse_errors.entry(snap.netns.clone()).or_default() +=
                         snap.quality.parse_errors;
                 }
-                let openmetrics =
-                    metrics::render_fleet_data(&ticks, &parse_errors, unreadable, opts);
+                let mut openmetrics = metrics::render_fleet_data(
+                    &ticks,
+                    &parse_errors,
+                    sweep.map(|c| c.unreadable),
+                    opts,
+                );
+                if let Some(c) = sweep {
+                    openmetrics.push_str(&metrics::render_sweep(
+                        c.discovered,
+                        &[("limit", c.skipped_limit), ("fds", c.skipped_fds)],
+                    ));
+                }
                 let body = Arc::new(Body {
                     prometheus: metrics::to_prometheus_text(&openmetrics),
                     openmetrics,

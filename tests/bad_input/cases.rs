@@ -72,6 +72,21 @@ fn filter_cases() -> Vec<Case> {
             &["summary", "--all-netns", "--netns", "x"],
             "--all-netns",
         ),
+        c(
+            "*:max_netns",
+            &["summary", "--all-netns", "--max-netns", "0"],
+            "--max-netns",
+        ),
+        c(
+            "*:max_netns",
+            &["summary", "--all-netns", "--max-netns", "-1"],
+            "--max-netns",
+        ),
+        c(
+            "*:max_netns",
+            &["summary", "--all-netns", "--max-netns", "many"],
+            "--max-netns",
+        ),
     ];
     let bad: &[(&str, &[&str])] = &[
         (

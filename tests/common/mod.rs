@@ -153,9 +153,11 @@ mod netns;
 mod population;
 pub mod privilege;
 pub mod screen;
+mod server;
 mod tmux;
 pub use netns::*;
 pub use population::*;
+pub use server::*;
 pub use tmux::{require_tmux, Tmux};
 
 // ------------------------------------------------------------------------------------ reference tools
