@@ -180,7 +180,7 @@ fn open_ns_file(path: &Path) -> Result<File, NsOpen> {
         match fstatfs(fd) {
             Ok(fs) if fs.filesystem_type() == NSFS_MAGIC => Ok(()),
             Ok(_) => Err(NsOpen::NotNsfs(
-                fstat(fd.as_raw_fd()).map_or("not a namespace", |st| kind_of(st.st_mode)),
+                fstat(fd.as_raw_fd()).map_or("not a namespace", |st| crate::safefs::kind_of(&st)),
             )),
             Err(e) => Err(NsOpen::Os(e)),
         }
@@ -194,19 +194,6 @@ fn open_ns_file(path: &Path) -> Result<File, NsOpen> {
     let fd = open(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)?;
     check(&fd)?;
     Ok(File::from(fd))
-}
-
-/// What a file of mode `mode` is, as a message names it.
-fn kind_of(mode: u32) -> &'static str {
-    match mode & libc::S_IFMT {
-        libc::S_IFREG => "a regular file",
-        libc::S_IFDIR => "a directory",
-        libc::S_IFIFO => "a FIFO",
-        libc::S_IFCHR => "a character device",
-        libc::S_IFBLK => "a block device",
-        libc::S_IFSOCK => "a socket",
-        _ => "not a namespace",
-    }
 }
 
 /// Names of the namespaces under `/run/netns`, sorted; empty when there are none.

@@ -261,8 +261,8 @@ pub(crate) fn is_regular(st: &FileStat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFREG
 }
 
-/// What `st` is, as a message names it.
-pub(crate) fn kind_of(st: &FileStat) -> &'static str {
+/// What `st` is, as a message names it (`a FIFO`, `a directory`, …).
+pub fn kind_of(st: &FileStat) -> &'static str {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => "a regular file",
         libc::S_IFDIR => "a directory",
