@@ -6,7 +6,7 @@
 #   RUNS=100000 bash tests/reliability/fuzz.sh      # smoke run
 #   TARGETS="filter_parse config_parse" RUNS=1000000 bash tests/reliability/fuzz.sh
 #
-# Environment: RUNS (default 10000000), TARGETS (default: all six), SANITIZER (default
+# Environment: RUNS (default 10000000), TARGETS (default: all eight), SANITIZER (default
 # none: the fuzzed parsers have no unsafe code, and without ASan they run about twice as
 # fast; set SANITIZER=address to use it), LOGDIR (default fuzz/logs), MAX_TIME (seconds;
 # stops each target after this long even short of RUNS, which then counts as a shortfall).
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 RUNS=${RUNS:-10000000}
-TARGETS=${TARGETS:-procnet_parse netlink_decode counters_parse record_read config_parse filter_parse}
+TARGETS=${TARGETS:-procnet_parse netlink_decode counters_parse record_read config_parse filter_parse name_escape name_faces}
 SANITIZER=${SANITIZER:-none}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -38,6 +38,7 @@ max_len() {
         record_read) echo 12288 ;;      # a header and a tick with its sockets
         config_parse) echo 4096 ;;      # the shipped config is 3.2 kB
         filter_parse) echo 512 ;;       # a prompt line and one socket
+        name_escape|name_faces) echo 256 ;;  # names: comm is 15 bytes, paths 108
         *) echo 4096 ;;
     esac
 }
