@@ -160,6 +160,7 @@ fn exposition() -> String {
         collect_duration_s: 0.25,
         scrape_duration_s: 0.001,
         scrapes_total: 9,
+        http_privileged: false,
     };
     assemble(&data, &render_status(&status))
 }
@@ -466,6 +467,7 @@ fn data_part_converted_once_per_tick_matches_whole_conversion() {
         collect_duration_s: 0.5,
         scrape_duration_s: 0.002,
         scrapes_total: 11,
+        http_privileged: false,
     });
     let whole = to_prometheus_text(&assemble(&data, &status));
     let split = to_prometheus_text(&data) + &to_prometheus_text(&status);

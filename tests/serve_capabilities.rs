@@ -69,9 +69,29 @@ fn http_threads_hold_no_capability() {
         .iter()
         .find(|(n, _, _)| n == "sockscope-tick")
         .unwrap_or_else(|| panic!("no tick thread among {threads:?}"));
-    // CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19): what attribution needs.
-    let need = (1u64 << 2) | (1u64 << 19);
-    assert_eq!(tick.1 & need, need, "the tick thread lost its capabilities");
+    // CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19): what attribution needs; CAP_SYS_ADMIN
+    // (21) to enter namespaces. Exactly those, in both sets: nothing else is kept.
+    let need = (1u64 << 2) | (1u64 << 19) | (1u64 << 21);
+    assert_eq!(
+        (tick.1, tick.2),
+        (need, need),
+        "the tick thread holds {:x}",
+        tick.1
+    );
+    // The main thread only waits once the others run: it holds nothing either.
+    let main = threads
+        .iter()
+        .find(|(n, _, _)| n == "sockscope")
+        .unwrap_or_else(|| panic!("no main thread among {threads:?}"));
+    assert_eq!(
+        (main.1, main.2),
+        (0, 0),
+        "the main thread holds capabilities"
+    );
+    assert!(
+        text.contains("sockscope_http_threads_privileged 0"),
+        "{text}"
+    );
     // Scrapes keep working from the capability-less threads.
     for _ in 0..5 {
         assert!(scrape(&addr).contains("sockscope_up 1"));

@@ -34,6 +34,7 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
             "sockscope: serving metrics on http://{}/metrics",
             h.local_addr()
         );
+        metrics::drop_caller_capabilities();
         h.join().map_err(usage)
     };
     if global.all_netns {

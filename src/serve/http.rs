@@ -407,6 +407,7 @@ fn scrape(shared: &Shared, accept: &str) -> Response {
         scrape_duration_s: Duration::from_nanos(shared.last_scrape_ns.load(Ordering::Relaxed))
             .as_secs_f64(),
         scrapes_total: scrapes,
+        http_privileged: super::caps::http_threads_privileged(),
     });
     let status = metrics::render_status(&status);
     // The data part of both formats was rendered once per tick and is shared, not copied;

@@ -52,6 +52,8 @@ pub struct Status {
     pub scrape_duration_s: f64,
     /// `/metrics` scrapes served since start.
     pub scrapes_total: u64,
+    /// True when an HTTP thread could not drop its capabilities.
+    pub http_privileged: bool,
 }
 
 /// Renders the per-tick part: every metric about sockets, listeners, processes, findings
@@ -313,6 +315,14 @@ pub fn render_status(status: &Status) -> String {
         scrape,
     );
     r.register("scrapes", "/metrics scrapes served", scrapes);
+    let privileged = Gauge::<i64>::default();
+    privileged.set(i64::from(status.http_privileged));
+    r.register(
+        "http_threads_privileged",
+        "1 when the threads that parse HTTP could not drop their capabilities (a sandbox \
+         forbids capset), 0 when they hold none",
+        privileged,
+    );
     r.register(
         "build_info",
         "sockscope build information (always 1)",

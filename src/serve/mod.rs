@@ -335,7 +335,10 @@ where
         let opts = Arc::clone(&opts);
         std::thread::Builder::new()
             .name("sockscope-tick".into())
-            .spawn(move || tick_loop(&shared, &opts, make_tick))
+            .spawn(move || {
+                caps::narrow(caps::COLLECTION_CAPS, "collection thread");
+                tick_loop(&shared, &opts, make_tick)
+            })
             .map_err(ServeError::Spawn)?
     };
     let mut handle = ServeHandle {
@@ -348,6 +351,14 @@ where
     handle.threads.extend(workers);
     handle.accept = Some(accept);
     Ok(handle)
+}
+
+/// Drops every capability of the calling thread: for the thread that started the endpoint
+/// and from then on only waits in [`ServeHandle::join`] (the threads that work narrowed
+/// their own sets as they started). Not done by [`start`] itself, whose caller may go on
+/// to do privileged work on the same thread.
+pub fn drop_caller_capabilities() {
+    caps::narrow(0, "main thread");
 }
 
 /// Runs the endpoint until a fatal error: [`start`] then [`ServeHandle::join`].
