@@ -463,7 +463,9 @@ pub struct Snapshot {
     pub taken_at_ms: i64,
     /// The source that produced it.
     pub source: SourceKind,
-    /// The network namespace collected: a name, a path, or `host`.
+    /// The network namespace collected: a name, a path, or `host` (control characters
+    /// escaped, also when read from a file).
+    #[serde(deserialize_with = "name::deserialize_line")]
     pub netns: String,
     /// The sockets, deduplicated.
     pub sockets: Vec<SocketRecord>,

@@ -473,3 +473,64 @@ fn dashboard_shows_escapes_and_keeps_columns_right_of_a_wide_name() {
     tmux.keys(&["q"]);
     tmux.assert_exited(&status, 0, "q");
 }
+
+/// A snapshot file whose namespace label holds a newline, a forged status line and an
+/// escape sequence: every face that prints the label shows it escaped, `check`'s first line
+/// stays its own, and no face gains a line.
+#[test]
+fn a_hostile_namespace_label_in_a_file_cannot_forge_a_line() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tui/closewait_leak.json");
+    let mut snap: Value = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut write = |label: &str| {
+        snap["netns"] = Value::from(label);
+        let p = dir.path().join(format!("{}.json", label.len()));
+        std::fs::write(&p, serde_json::to_vec(&snap).unwrap()).unwrap();
+        p
+    };
+    let plain = write("web");
+    let hostile = write("web\nSOCKSCOPE OK - all fine\tx\x1b[2J");
+    let bin = assert_cmd::cargo::cargo_bin("sockscope");
+    let run = |file: &std::path::Path, args: &[&str]| -> Vec<u8> {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--from-snapshot", file.to_str().unwrap()]);
+        std::process::Command::new(&bin)
+            .args(&all)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    for args in [
+        &["check"][..],
+        &["check", "--format", "json"][..],
+        &["summary", "--format", "table"][..],
+        &["summary", "--format", "json"][..],
+        &["sockets"][..],
+    ] {
+        let (p, h) = (run(&plain, args), run(&hostile, args));
+        assert_clean(&h, args);
+        assert_eq!(
+            lines(&p),
+            lines(&h),
+            "{args:?}:\n{}",
+            String::from_utf8_lossy(&h)
+        );
+    }
+    let check = run(&hostile, &["check"]);
+    let first = String::from_utf8_lossy(&check)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        first.starts_with("SOCKSCOPE WARNING") || first.starts_with("SOCKSCOPE CRITICAL"),
+        "{first}"
+    );
+    let json: Value =
+        serde_json::from_slice(&run(&hostile, &["summary", "--format", "json"])).unwrap();
+    assert_eq!(
+        json["netns"], "web\\nSOCKSCOPE OK - all fine\\tx\\e[2J",
+        "{json}"
+    );
+}

@@ -39,12 +39,12 @@ fn overview_fits_each_terminal_size() {
             status.display()
         );
         let tmux = Tmux::start(&format!("size{w}"), w, h, &cmd);
-        let (ok, screen) = tmux.wait_for(Duration::from_secs(5), |s| {
+        let (ok, screen) = tmux.wait_for(Duration::from_secs(15), |s| {
             s.contains("FIRING") && s.contains("now") && s.contains("-10m")
         });
         assert!(
             ok,
-            "{w}x{h}: no firing alert and chart axis within 5 s:\n{screen}"
+            "{w}x{h}: no firing alert and chart axis within 15 s:\n{screen}"
         );
         let rows: Vec<String> = screen.lines().map(str::to_string).collect();
         let found = boxes(&rows);

@@ -147,6 +147,7 @@ pub struct Finding {
     /// What it is about.
     pub subject: Subject,
     /// Network namespace the subject lives in.
+    #[serde(deserialize_with = "crate::model::name::deserialize_line")]
     pub netns: String,
     /// The count the rule measured (sockets, or a rate for counter-only rules).
     pub count: u64,
@@ -159,8 +160,10 @@ pub struct Finding {
     /// Further numbers: counter rates, sysctl values, peers (name → value).
     pub metrics: BTreeMap<String, f64>,
     /// A one-line message.
+    #[serde(deserialize_with = "crate::model::name::deserialize_line")]
     pub message: String,
     /// A longer explanation with the remedy.
+    #[serde(deserialize_with = "crate::model::name::deserialize_lines")]
     pub detail: String,
 }
 

@@ -24,6 +24,7 @@ use crate::collect::procnet::ProcNetSource;
 use crate::collect::SocketDump;
 use crate::collect::{counters, sysctl, CollectError, DumpRequest, SocketSource};
 use crate::filter::Filter;
+use crate::model::escape_controls;
 use crate::model::{Attribution, Owner, Snapshot, SourceKind, TcpState};
 
 /// Consecutive ticks whose netlink dump failed (after its own restart) before `auto`
@@ -148,11 +149,14 @@ impl Collector {
     ) -> Collector {
         Collector {
             resolver: cfg.attribute.then(|| Resolver::Own(Box::default())),
-            netns_label: cfg
-                .netns_label
-                .clone()
-                .or_else(|| cfg.netns.clone())
-                .unwrap_or_else(|| "host".into()),
+            // A `--netns` spec is root's, but a path may hold anything: labels are display
+            // text, escaped once here (discovered labels already are: this keeps them).
+            netns_label: escape_controls(
+                cfg.netns_label
+                    .as_deref()
+                    .or(cfg.netns.as_deref())
+                    .unwrap_or("host"),
+            ),
             cfg,
             source,
             notice,
@@ -167,8 +171,9 @@ impl Collector {
     /// Names the namespace differently from the next snapshot on (`--all-netns`: the pid
     /// that named it exited while others keep it alive).
     pub fn set_netns_label(&mut self, label: &str) {
+        let label = escape_controls(label);
         if self.netns_label != label {
-            self.netns_label = label.to_string();
+            self.netns_label = label;
         }
     }
 

@@ -162,7 +162,9 @@ pub(super) fn recorded(
     let usage = |e: crate::record::RecordError| RunError::Usage(e.to_string());
     let rec = Recording::open(path).map_err(usage)?;
     for w in &rec.warnings {
-        eprintln!("sockscope: {}: {w}", path.display());
+        // A warning quotes the file (serde names the bad value raw): escape what it holds.
+        let line = format!("{}: {w}", path.display());
+        eprintln!("sockscope: {}", crate::model::escape_controls(&line));
     }
     let t = match at {
         Some(s) => {

@@ -142,14 +142,31 @@ fn escape_char(c: char) -> Option<Escape> {
 /// byte, and an escaped value is not escaped twice. Unlike [`Name`]'s `Display` it is not
 /// injective, so it is for messages, never for names shown in tables or compared.
 pub fn escape_controls(s: &str) -> String {
+    escape_controls_but(s, &[])
+}
+
+/// [`escape_controls`], leaving the characters of `keep` (a multi-line text's `\n`) alone.
+pub fn escape_controls_but(s: &str, keep: &[char]) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match escape_char(c) {
-            Some(e) if c != '\\' => out.push_str(e.as_str()),
+            Some(e) if c != '\\' && !keep.contains(&c) => out.push_str(e.as_str()),
             _ => out.push(c),
         }
     }
     out
+}
+
+/// Deserializes a one-line display text (a namespace label, a host name, a finding's
+/// message) from a file another user may have written, with its control characters
+/// escaped: what was escaped when written reads back unchanged, and nothing raw gets in.
+pub fn deserialize_line<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    String::deserialize(d).map(|s| escape_controls(&s))
+}
+
+/// [`deserialize_line`] for a multi-line text: its newlines stay.
+pub fn deserialize_lines<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    String::deserialize(d).map(|s| escape_controls_but(&s, &['\n']))
 }
 
 fn code_point(c: char) -> Escape {

@@ -53,6 +53,7 @@ pub struct Header {
     /// [`SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
     /// Host name of the recording machine.
+    #[serde(deserialize_with = "crate::model::name::deserialize_line")]
     pub host: String,
     /// Kernel release (`uname -r`).
     pub kernel: String,
@@ -63,6 +64,7 @@ pub struct Header {
     /// The same instant in milliseconds since the epoch (for programs).
     pub started_at_ms: i64,
     /// Network namespace recorded (`host`, a name or a path).
+    #[serde(deserialize_with = "crate::model::name::deserialize_line")]
     pub netns: String,
     /// Whether ticks carry the full socket list (`--sockets`).
     pub sockets: bool,

@@ -39,7 +39,9 @@ pub fn trusted_home_dir(dir: &Path) -> bool {
 }
 
 pub(crate) fn trusted_home_dir_as(dir: &Path, euid: u32) -> bool {
-    std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == euid)
+    // Group- or world-writable (a `$XDG_CONFIG_HOME` of `/tmp`, owned by root but open to
+    // all) is not a home: anyone could plant `sockscope/` in it.
+    std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == euid && m.mode() & 0o022 == 0)
 }
 
 /// Opens `path` for reading as `kind`: a regular file (symlinks to one are followed),

@@ -201,6 +201,11 @@ fn as_root_a_home_owned_by_another_user_is_not_trusted() {
     symlink(&home, &link).unwrap();
     assert!(!trusted_home_dir(&link));
     assert!(!trusted_home_dir(&d.path().join("missing")));
+    // Root's own but open to all (`/tmp`): not a home.
+    let open = d.path().join("open");
+    mkdir(&open, 0, 0o1777);
+    assert!(!trusted_home_dir(&open));
+    assert!(!trusted_home_dir(Path::new("/tmp")));
     let file = d.path().join("file");
     fs::write(&file, "").unwrap();
     assert!(!trusted_home_dir(&file));

@@ -19,8 +19,16 @@ pub fn boxes(rows: &[String]) -> Vec<(usize, String, Vec<String>)> {
                 continue;
             };
             let title: String = row[x + 1..right].iter().collect();
+            // A row shorter than the box (a wide character in a captured pane takes one
+            // char for two columns) yields what it has, never a panic.
             let interior = (y + 1..bottom)
-                .map(|j| grid[j][x + 1..right].iter().collect())
+                .map(|j| {
+                    let r = &grid[j];
+                    r.get(x + 1..right.min(r.len()))
+                        .unwrap_or_default()
+                        .iter()
+                        .collect()
+                })
                 .collect();
             out.push((y, title.trim_matches('─').trim().to_string(), interior));
         }

@@ -103,7 +103,7 @@ impl StateHistory {
             self.samples.pop_front();
         }
         self.samples.push_back((at_ms, counts));
-        let bucket = at_ms - at_ms.rem_euclid(COARSE_BUCKET_MS);
+        let bucket = at_ms.saturating_sub(at_ms.rem_euclid(COARSE_BUCKET_MS));
         match self.coarse.back_mut() {
             Some((b, peak)) if *b == bucket => {
                 for (p, c) in peak.0.iter_mut().zip(counts.0) {
@@ -120,10 +120,18 @@ impl StateHistory {
     }
 
     /// `state`'s points over the last `window` before `now_ms`: every tick when the fine
-    /// history reaches back that far (or is all there is), else the coarse peaks.
+    /// history reaches back that far (within one tick: 600 ticks a second apart span 599 s,
+    /// and that is ten minutes) or is all there is, else the coarse peaks.
     pub fn window(&self, state: TcpState, window: TrendWindow, now_ms: i64) -> Series {
-        let from = now_ms - window.ms();
-        let fine_covers = self.samples.front().is_some_and(|&(t, _)| t <= from)
+        let from = now_ms.saturating_sub(window.ms());
+        let tick = match (self.samples.len().checked_sub(2), self.samples.back()) {
+            (Some(i), Some(&(last, _))) => last.saturating_sub(self.samples[i].0).max(0),
+            _ => 0,
+        };
+        let fine_covers = self
+            .samples
+            .front()
+            .is_some_and(|&(t, _)| t <= from.saturating_add(tick))
             || self.samples.len() < HISTORY_LEN;
         let (src, coarse) = if fine_covers {
             (&self.samples, false)
@@ -133,7 +141,12 @@ impl StateHistory {
         let points = src
             .iter()
             .filter(|&&(t, _)| t >= from && t <= now_ms)
-            .map(|(t, c)| ((t - now_ms) as f64 / 1000.0, c.get(state) as f64))
+            .map(|(t, c)| {
+                (
+                    t.saturating_sub(now_ms) as f64 / 1000.0,
+                    c.get(state) as f64,
+                )
+            })
             .collect();
         Series { points, coarse }
     }
@@ -185,7 +198,7 @@ impl CloseWaitTrend {
             let mut q = self.by_pid.remove(&pid).unwrap_or_default();
             while q
                 .front()
-                .is_some_and(|&(t, _)| at_ms - t > GROWTH_WINDOW_MS)
+                .is_some_and(|&(t, _)| at_ms.saturating_sub(t) > GROWTH_WINDOW_MS)
             {
                 q.pop_front();
             }
@@ -242,6 +255,21 @@ pub fn observe(history: &mut StateHistory, cw_trend: &mut CloseWaitTrend, t: &Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_fine_ring_still_draws_ten_minutes_tick_by_tick() {
+        let mut h = StateHistory::default();
+        for k in 0..HISTORY_LEN as i64 * 2 {
+            h.push(k * 1000, StateCounts::default());
+        }
+        let now = (HISTORY_LEN as i64 * 2 - 1) * 1000;
+        let ten = h.window(TcpState::CloseWait, TrendWindow::TenMinutes, now);
+        assert!(!ten.coarse);
+        assert_eq!(ten.points.len(), HISTORY_LEN);
+        let hour = h.window(TcpState::CloseWait, TrendWindow::OneHour, now);
+        assert!(hour.coarse);
+        assert_eq!(hour.points.len(), 120);
+    }
 
     fn counts(state: TcpState, n: u64) -> StateCounts {
         let mut c = StateCounts::default();

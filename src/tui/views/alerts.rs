@@ -175,7 +175,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
     for (row, &(ns, now_ms, a)) in rows.iter().enumerate().skip(skip).take(height) {
         let f = &a.finding;
         let style = t.alert(f.severity, a.phase);
-        let age = fmt::age_ms(now_ms - a.since_ms);
+        let age = fmt::age_ms(now_ms.saturating_sub(a.since_ms));
         // Narrow panes drop the severity word (the colour carries it) before the rule.
         let tag = if wide {
             format!("{} {} ", phase_tag(a.phase), sev_tag(f.severity))

@@ -120,7 +120,10 @@ fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
                 t.alert(f.severity, a.phase),
             ),
             Span::styled(
-                format!("for {} ", fmt::age_ms(app.now_ms - a.since_ms)),
+                format!(
+                    "for {} ",
+                    fmt::age_ms(app.now_ms.saturating_sub(a.since_ms))
+                ),
                 t.dim(),
             ),
             Span::raw(f.message.as_str()),

@@ -7,6 +7,7 @@
 //! of it aligned. [`clip`] is for our own text.
 
 use crate::model::Name;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A count in at most five characters: `812`, `12.3k`, `4.1M`.
 pub fn count(n: u64) -> String {
@@ -57,14 +58,25 @@ pub fn name(n: &Name, width: usize) -> String {
     n.fit(width).into_owned()
 }
 
-/// Cuts `s` (our own text, never a name: see [`name`]) to at most `width` characters,
-/// marking the cut with `…`.
+/// Cuts `s` (our own text, or a name already escaped: see [`name`]) to at most `width`
+/// terminal columns, marking the cut with `…`: wide characters count twice.
 pub fn clip(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
+    if s.width() <= width {
         return s.to_string();
     }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    if width > 0 {
+        out.push('…');
+    }
     out
 }
 

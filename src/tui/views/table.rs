@@ -153,7 +153,7 @@ pub fn draw(frame: &mut Frame, area: Rect, spec: &Spec) {
         }
         let widest = cells
             .iter()
-            .map(|r| r[k].0.chars().count())
+            .map(|r| unicode_width::UnicodeWidthStr::width(r[k].0.as_str()))
             .max()
             .unwrap_or(0);
         let want = u16::try_from(widest).unwrap_or(u16::MAX).min(c.max_width);

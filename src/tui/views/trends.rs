@@ -168,7 +168,7 @@ fn draw_chart(
     let coarse = series.iter().any(|s| s.coarse);
     let x_title = if coarse { "10 s peaks" } else { "" };
     // A half that is not a whole count (the axis of an empty chart ends at 1) stays blank.
-    let half = (top >= 2.0).then(|| fmt::count((top / 2.0) as u64));
+    let half = (top >= 2.0 && (top as u64) % 2 == 0).then(|| fmt::count((top / 2.0) as u64));
     let y_labels = [Some(fmt::count(0)), half, Some(fmt::count(top as u64))]
         .map(|l| Span::styled(l.unwrap_or_default(), t.dim()));
     let chart = Chart::new(datasets)
