@@ -81,7 +81,7 @@ impl Default for AlertSettings {
     }
 }
 
-/// How much history the analyzer keeps for growth rates and sparklines.
+/// How much history the analyzer keeps for growth rates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HistorySettings {

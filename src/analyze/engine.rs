@@ -84,7 +84,7 @@ impl Analyzer {
         &self.thresholds
     }
 
-    /// History, for sparklines (`history().series(state)`) and growth rates.
+    /// History, for growth rates (and `history().series(state)` for a caller that plots it).
     pub fn history(&self) -> &History {
         &self.history
     }

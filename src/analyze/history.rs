@@ -1,4 +1,4 @@
-//! A bounded ring of per-tick summaries: per-state counts (sparklines), CLOSE_WAIT and
+//! A bounded ring of per-tick summaries: per-state counts (growth), CLOSE_WAIT and
 //! FIN_WAIT2 per owner, SYN_RECV per listener and TIME_WAIT per destination. Gives growth
 //! per minute (least-squares slope, so one noisy sample moves it by 1/n rather than
 //! deciding it) and "grew at every sample" checks. Owns no socket-level state (that is
@@ -145,7 +145,7 @@ impl History {
         self.ticks.is_empty()
     }
 
-    /// Sparkline series for `state`, oldest first.
+    /// The counts of `state` over the window, oldest first.
     pub fn series(&self, state: TcpState) -> Vec<u64> {
         self.ticks.iter().map(|t| t.states.get(state)).collect()
     }

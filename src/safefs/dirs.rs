@@ -105,6 +105,7 @@ fn open_dir_checked(dir: &Path) -> Result<OwnedFd, SafeFsError> {
                 let target = PathBuf::from(target);
                 if target.is_absolute() {
                     cur = open_dir(Some(&root), OsStr::new("."))?;
+                    cur_st = stat(&cur, dir)?;
                     here = PathBuf::from("/");
                 }
                 for p in parts(&target).into_iter().rev() {

@@ -42,7 +42,7 @@ pub use read::{
 pub use write::{create_new, create_replacing, replace, AtomicFile, WriteOpts};
 
 use std::ffi::OsStr;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -52,6 +52,8 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode};
 use thiserror::Error;
+
+use crate::model::Name;
 
 /// A path as messages print it: control characters (a newline, an escape sequence) and
 /// bytes that are not UTF-8 are escaped, so a hostile file name cannot split or forge a
@@ -66,20 +68,10 @@ impl ShownPath {
 }
 
 impl fmt::Display for ShownPath {
+    /// The path by the one rule for untrusted text ([`Name`]'s escapes): whoever made a
+    /// directory may have named it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.0.as_os_str().as_bytes().utf8_chunks() {
-            for c in chunk.valid().chars() {
-                if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-                    write!(f, "{}", c.escape_default())?;
-                } else {
-                    f.write_char(c)?;
-                }
-            }
-            for b in chunk.invalid() {
-                write!(f, "\\x{b:02x}")?;
-            }
-        }
-        Ok(())
+        write!(f, "{}", Name::from_bytes(self.0.as_os_str().as_bytes()))
     }
 }
 

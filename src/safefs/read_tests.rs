@@ -225,7 +225,7 @@ fn paths_in_messages_stay_on_one_line() {
     let s = e.to_string();
     assert_eq!(
         s,
-        "refusing to read /tmp/a\\nb\\u{1b}[31m\\xff\\u{2028}c: it is a FIFO, not a regular file"
+        "refusing to read /tmp/a\\nb\\e[31m\\xff\\u{2028}c: it is a FIFO, not a regular file"
     );
     assert_eq!(s.lines().count(), 1);
     assert_eq!(ShownPath::of(Path::new("/tmp/ü x")).to_string(), "/tmp/ü x");

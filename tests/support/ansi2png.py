@@ -12,7 +12,7 @@ Used to make ``assets/screenshot.png`` from a real dashboard run (see ``screensh
   (East Asian W/F) characters take two cells, combining marks join the previous cell.
 * Box drawing (U+2500-257F, the light/heavy/double/rounded subset ratatui uses), block
   elements (U+2580-259F) and braille (U+2800-28FF) are drawn as shapes, so borders join
-  and sparkline/bar heights are exact whatever the font's line metrics.
+  and chart/bar heights are exact whatever the font's line metrics.
 * Characters missing from the monospace font fall back to a second font, shrunk to fit.
 
 Needs Python 3 and Pillow. Default font: DejaVu Sans Mono (Debian: fonts-dejavu-core).

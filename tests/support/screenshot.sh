@@ -6,7 +6,7 @@
 # Creates the network namespace $SHOT_NETNS (default ssc-shot), builds a growing CLOSE_WAIT
 # leak, some ESTABLISHED pairs and TIME_WAIT in it (tests/support/pop.py), runs
 # `sockscope --netns $SHOT_NETNS` in a private tmux server (-L $SHOT_TMUX, 140x42,
-# TERM=xterm-256color), waits until the alert is FIRING with a growth figure and the sparklines
+# TERM=xterm-256color), waits until the alert is FIRING with a growth figure and the charts
 # have $SHOT_WAIT seconds of history (after typing $SHOT_KEYS: the 1m window), captures the pane with its colours and renders it with
 # tests/support/ansi2png.py. Everything it starts is stopped and the namespace deleted on exit.
 #

@@ -151,11 +151,6 @@ impl StateHistory {
         Series { points, coarse }
     }
 
-    /// The series for one state, oldest first.
-    pub fn series(&self, state: TcpState) -> Vec<u64> {
-        self.samples.iter().map(|(_, c)| c.get(state)).collect()
-    }
-
     /// Change per minute of `state` over the last minute (or what history there is);
     /// `None` until two ticks at different times exist.
     pub fn growth_per_min(&self, state: TcpState) -> Option<f64> {
@@ -286,7 +281,7 @@ mod tests {
         }
         let g = h.growth_per_min(TcpState::CloseWait).unwrap();
         assert!((g - 120.0).abs() < 1e-9, "{g}");
-        assert_eq!(h.series(TcpState::CloseWait).len(), 121);
+        assert_eq!(h.len(), 121);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::model::TcpState;
 use crate::tui::state::app::tests::tick;
 use crate::tui::state::app::TuiOptions;
 use crate::tui::state::event::{Event, NetnsFailure, TickData};
+use crate::tui::state::history::TrendWindow;
 use crate::tui::state::keys::Action;
 
 /// A tick of namespace `ns`; only `leaky` ones keep the fixture's firing alert.
@@ -124,7 +125,10 @@ fn each_namespace_keeps_its_own_history() {
     a.apply(Action::PrevNetns);
     assert_eq!(shown(&a).0, "new");
     assert_eq!(a.history.len(), 1);
-    assert_eq!(a.history.series(TcpState::CloseWait).len(), a.history.len());
+    let drawn = a
+        .history
+        .window(TcpState::CloseWait, TrendWindow::OneMinute, a.now_ms);
+    assert_eq!(drawn.points.len(), 1);
 }
 
 #[test]
