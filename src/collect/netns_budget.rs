@@ -3,12 +3,26 @@
 //! scans always keep theirs. Namespaces left out are counted by reason, never dropped
 //! silently. This module only counts; it opens nothing but `/proc/self/fd` to count.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 /// Namespaces collected at once unless `--max-netns` says otherwise.
 pub const DEFAULT_MAX_NETNS: usize = 256;
 
 /// Descriptors always left free for discovery (`/proc`, `/run/netns`), the attribution
 /// scan (`/proc/PID/fd`), counters and sysctls, and the rest of the process.
 pub const FD_RESERVE: u64 = 64;
+
+/// Descriptors another part of the process may take at any time (the endpoint's
+/// connections under `serve --all-netns`): set once by the mode, kept out of the namespaces'
+/// share so the two budgets never add up past the limit.
+static RESERVED_ELSEWHERE: AtomicU64 = AtomicU64::new(0);
+
+/// Keeps `n` descriptors out of every later [`Admission`]: what another part of the process
+/// may hold at most. Counted whole even while that part holds fewer (those are in the open
+/// count too), so the namespaces' share errs small, never over.
+pub fn reserve_elsewhere(n: u64) {
+    RESERVED_ELSEWHERE.store(n, Ordering::Relaxed);
+}
 
 /// Descriptors a collected namespace holds between ticks: the namespace itself and its
 /// sock_diag socket.
@@ -75,9 +89,10 @@ impl Skipped {
         }
         if self.fds > 0 {
             parts.push(format!(
-                "{} for lack of file descriptors (RLIMIT_NOFILE {}, {FD_RESERVE} kept free)",
+                "{} for lack of file descriptors (RLIMIT_NOFILE {}, {} kept free)",
                 self.fds,
-                nofile_soft()
+                nofile_soft(),
+                FD_RESERVE + RESERVED_ELSEWHERE.load(Ordering::Relaxed)
             ));
         }
         Some((
@@ -103,7 +118,8 @@ impl Admission {
         let open = open_fds().unwrap_or(u64::MAX);
         let free = nofile_soft()
             .saturating_sub(open)
-            .saturating_sub(FD_RESERVE);
+            .saturating_sub(FD_RESERVE)
+            .saturating_sub(RESERVED_ELSEWHERE.load(Ordering::Relaxed));
         Admission {
             by_limit: max.saturating_sub(held),
             by_fds: free / FDS_PER_NETNS,

@@ -38,6 +38,8 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         h.join().map_err(usage)
     };
     if global.all_netns {
+        // The endpoint's connections and the namespaces share one descriptor limit.
+        crate::collect::netns_budget::reserve_elsewhere(metrics::http_fd_budget(opts.max_pending));
         let mut fleet = NamespaceFleet::new(cfg, th);
         let tick = move || {
             let ticks = fleet.tick();

@@ -240,6 +240,13 @@ impl Acceptor {
     }
 }
 
+/// The descriptors the HTTP side may hold at most with `max_pending`: the connections held
+/// and as many with the workers. `--all-netns` keeps them out of its own budget, so neither
+/// side can take what the other (or discovery) counts on.
+pub fn http_fd_budget(max_pending: usize) -> u64 {
+    u64::try_from(connection_budget(max_pending).saturating_mul(2)).unwrap_or(u64::MAX)
+}
+
 /// The connections that may be held, and as many with the workers: `max_pending`, cut so both
 /// together leave [`FD_RESERVE`] of the soft open-file limit.
 fn connection_budget(max_pending: usize) -> usize {

@@ -13,6 +13,7 @@
 //! network namespaces are per thread. It never imports `report` or `tui`.
 
 mod accept;
+pub use accept::http_fd_budget;
 mod caps;
 pub mod http;
 pub mod metrics;
