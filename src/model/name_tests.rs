@@ -205,3 +205,17 @@ fn escape_controls_keeps_backslashes_and_escapes_the_rest() {
         "a\\nb\\e[31m\\u{202e}"
     );
 }
+
+#[test]
+fn unassigned_invisible_code_points_are_escaped_too() {
+    for (c, want) in [
+        ('\u{2065}', "\\u{2065}"),
+        ('\u{fff0}', "\\u{fff0}"),
+        ('\u{e0100}', "\\u{e0100}"),
+    ] {
+        assert_eq!(
+            Name::from(format!("a{c}b")).to_string(),
+            format!("a{want}b")
+        );
+    }
+}
