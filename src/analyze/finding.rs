@@ -78,24 +78,20 @@ enum SubjectWire {
     Host,
 }
 
-fn text(name: &Name) -> String {
-    String::from_utf8_lossy(name.raw_bytes()).into_owned()
-}
-
 impl From<Subject> for SubjectWire {
     fn from(s: Subject) -> SubjectWire {
         match s {
             Subject::Process { pid, comm, user } => SubjectWire::Process {
                 pid,
-                comm: text(&comm),
+                comm: comm.wire_text(),
                 comm_b64: comm.raw_b64(),
-                user: text(&user),
+                user: user.wire_text(),
                 user_b64: user.raw_b64(),
             },
             Subject::Listener { local, pid, comm } => SubjectWire::Listener {
                 local,
                 pid,
-                comm: comm.as_ref().map(text),
+                comm: comm.as_ref().map(Name::wire_text),
                 comm_b64: comm.as_ref().and_then(Name::raw_b64),
             },
             Subject::Destination { remote } => SubjectWire::Destination { remote },

@@ -248,6 +248,12 @@ impl Name {
         }
     }
 
+    /// The text field of a wire format (JSON, a recording): the exact text when the bytes
+    /// are UTF-8, lossy otherwise, with [`Name::raw_b64`] as its sibling. Never for printing.
+    pub fn wire_text(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
+    }
+
     /// The escaped, terminal-safe form (see the module docs); borrowed when nothing needed
     /// escaping.
     pub fn escaped(&self) -> Cow<'_, str> {

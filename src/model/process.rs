@@ -43,10 +43,10 @@ impl From<ProcessInfo> for ProcessInfoWire {
     fn from(p: ProcessInfo) -> ProcessInfoWire {
         ProcessInfoWire {
             pid: p.pid,
-            comm: String::from_utf8_lossy(p.comm.raw_bytes()).into_owned(),
+            comm: p.comm.wire_text(),
             comm_b64: p.comm.raw_b64(),
             uid: p.uid,
-            user: String::from_utf8_lossy(p.user.raw_bytes()).into_owned(),
+            user: p.user.wire_text(),
             user_b64: p.user.raw_b64(),
         }
     }

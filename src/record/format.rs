@@ -411,19 +411,14 @@ fn restore(text: &str, b64: Option<&str>) -> Name {
     Name::from_parts(text, b64).unwrap_or_else(|_| Name::from(text))
 }
 
-/// The text field for a name: exact when UTF-8, lossy otherwise (see [`Name::raw_b64`]).
-fn text_of(name: &Name) -> String {
-    String::from_utf8_lossy(name.raw_bytes()).into_owned()
-}
-
 impl From<&ProcessRow> for ProcessCounts {
     fn from(p: &ProcessRow) -> ProcessCounts {
         ProcessCounts {
             pid: p.process.pid,
-            comm: text_of(&p.process.comm),
+            comm: p.process.comm.wire_text(),
             comm_b64: p.process.comm.raw_b64(),
             uid: p.process.uid,
-            user: text_of(&p.process.user),
+            user: p.process.user.wire_text(),
             user_b64: p.process.user.raw_b64(),
             states: States(p.states),
         }
@@ -435,7 +430,7 @@ impl From<&ListenerRow> for ListenerCounts {
         ListenerCounts {
             local: l.local,
             pid: l.pid,
-            comm: l.comm.as_ref().map(text_of),
+            comm: l.comm.as_ref().map(Name::wire_text),
             comm_b64: l.comm.as_ref().and_then(Name::raw_b64),
             backlog: l.backlog,
             accept_queue: l.accept_queue,
