@@ -11,99 +11,41 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const STALE: [&str; 2] = ["ssc-stale-a", "ssc-stale-b"];
 
-/// The server and its private namespaces; the whole process group is killed on drop.
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: Vec<String>,
+/// Starts the server in private mount and pid namespaces whose `/run/netns` holds stale
+/// entries; the whole process group is killed on drop.
+fn start_server() -> Server {
+    let script = format!(
+        "mkdir -p /run/netns && mount -t tmpfs ssc-test /run/netns && touch {} && exec \
+         \"$0\" serve --all-netns --listen 127.0.0.1:0 --interval 100ms",
+        STALE.map(|n| format!("/run/netns/{n}")).join(" ")
+    );
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        "-c",
+    ])
+    .arg(script)
+    .arg(sockscope_path());
+    Server::spawn(c)
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(pgid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own child's process group; no memory is involved.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start() -> Server {
-        let script = format!(
-            "mkdir -p /run/netns && mount -t tmpfs ssc-test /run/netns && touch {} && exec \
-             \"$0\" serve --all-netns --listen 127.0.0.1:0 --interval 100ms",
-            STALE.map(|n| format!("/run/netns/{n}")).join(" ")
-        );
-        let mut c = Command::new("unshare");
-        c.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "sh",
-            "-c",
-        ])
-        .arg(script)
-        .arg(sockscope_path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-        let mut child = c.spawn().unwrap();
-        let err = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Server {
-            child,
-            lines,
-            stderr: Vec::new(),
-        }
-    }
-
-    /// The stderr lines so far.
-    fn drain(&mut self) -> &[String] {
-        while let Ok(l) = self.lines.try_recv() {
-            self.stderr.push(l);
-        }
-        &self.stderr
-    }
-
-    /// `host:port` from the "serving metrics on http://…/metrics" line.
-    fn addr(&mut self) -> String {
-        wait_for("the serving line", Duration::from_secs(30), || {
-            self.drain().iter().find_map(|l| {
-                let rest = l.split("serving metrics on http://").nth(1)?;
-                Some(rest.trim_end_matches("/metrics").to_string())
-            })
-        })
-    }
-
-    /// Deletes a stale entry inside the server's mount namespace.
-    fn remove(&self, name: &str) {
-        let path = format!("/proc/{}/root/run/netns/{name}", self.child.id());
-        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("rm {path}: {e}"));
-    }
+/// Deletes a stale entry inside the server's mount namespace.
+fn remove(server: &Server, name: &str) {
+    let path = format!("/proc/{}/root/run/netns/{name}", server.pid());
+    std::fs::remove_file(&path).unwrap_or_else(|e| panic!("rm {path}: {e}"));
 }
 
 fn gauge(text: &str) -> Option<u64> {
@@ -137,7 +79,7 @@ fn unreadable_namespaces_are_counted_in_a_gauge() {
     ) {
         return;
     }
-    let mut server = Server::start();
+    let mut server = start_server();
     let addr = server.addr();
 
     let text = until_gauge(&addr, 2);
@@ -159,7 +101,7 @@ fn unreadable_namespaces_are_counted_in_a_gauge() {
         "both stale entries named on stderr",
         Duration::from_secs(5),
         || {
-            let err = server.drain();
+            let err = server.stderr();
             STALE
                 .iter()
                 .all(|n| {
@@ -174,8 +116,8 @@ fn unreadable_namespaces_are_counted_in_a_gauge() {
         assert_eq!(times, 1, "{n} named {times} times:\n{named:?}");
     }
 
-    server.remove(STALE[0]);
+    remove(&server, STALE[0]);
     until_gauge(&addr, 1);
-    server.remove(STALE[1]);
+    remove(&server, STALE[1]);
     until_gauge(&addr, 0);
 }

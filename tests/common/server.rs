@@ -19,8 +19,14 @@ impl Server {
         c.arg("-c")
             .arg(format!("{prelude} exec \"$0\" \"$@\""))
             .arg(sockscope_path())
-            .args(args)
-            .stdin(Stdio::null())
+            .args(args);
+        Server::spawn(c)
+    }
+
+    /// Runs `c` (which execs `sockscope serve` in the end) in its own process group, with
+    /// stderr collected.
+    pub fn spawn(mut c: Command) -> Server {
+        c.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .process_group(0);
