@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::RunError;
+use super::{one_namespace, RunError};
 use crate::cli::{ExplainArgs, GlobalArgs};
 
 /// `sockscope explain TOPIC`, with the sysctls of the selected namespace.
@@ -11,6 +11,7 @@ pub fn explain(
     args: &ExplainArgs,
     out: &mut impl Write,
 ) -> Result<(), RunError> {
+    one_namespace(global, "explain")?;
     if let Some(ns) = &global.netns {
         crate::collect::netns::enter(ns).map_err(|e| RunError::Usage(e.to_string()))?;
     }

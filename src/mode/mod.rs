@@ -71,6 +71,18 @@ pub(super) fn write_opts(global: &GlobalArgs) -> WriteOpts {
     }
 }
 
+/// Refuses `--all-netns` in a mode that shows one namespace: collecting the host alone
+/// under that flag would pass off one namespace as all of them.
+pub fn one_namespace(global: &GlobalArgs, mode: &str) -> Result<(), RunError> {
+    if global.all_netns {
+        return Err(RunError::Usage(format!(
+            "--all-netns works with summary, check, serve and the dashboard; {mode} shows one \
+             namespace (choose it with --netns)"
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the collector configuration shared by every mode.
 pub fn collect_config(global: &GlobalArgs) -> CollectConfig {
     let filter = global.filter.to_filter();

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::watch::tolerant_collect;
-use super::{collect_config, open_collector, thresholds, write_opts, RunError};
+use super::{collect_config, one_namespace, open_collector, thresholds, write_opts, RunError};
 use crate::analyze::engine::Analyzer;
 use crate::cli::{GlobalArgs, RecordArgs};
 use crate::record::{HeaderInfo, RecordError, Recorder};
@@ -11,6 +11,7 @@ use crate::record::{HeaderInfo, RecordError, Recorder};
 /// `sockscope record`: one flushed line per tick, so a `kill -9` loses at most the tick
 /// being written.
 pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
+    one_namespace(global, "record")?;
     let mut cfg = collect_config(global);
     cfg.attribute = true;
     cfg.counters = true;

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::snapshot::collect_once;
-use super::{collect_config, RunError};
+use super::{collect_config, one_namespace, RunError};
 use crate::analyze::aggregate::aggregate;
 use crate::cli::{Format, GlobalArgs, SocketsArgs};
 use crate::report::{self};
@@ -14,6 +14,7 @@ pub fn sockets(
     args: &SocketsArgs,
     out: &mut impl Write,
 ) -> Result<(), RunError> {
+    one_namespace(global, "sockets")?;
     let mut cfg = collect_config(global);
     cfg.attribute = true;
     cfg.tcp_info = args.info;

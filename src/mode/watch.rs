@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use super::{collect_config, open_collector, thresholds, RunError};
+use super::{collect_config, one_namespace, open_collector, thresholds, RunError};
 use crate::analyze::engine::Analyzer;
 use crate::cli::{GlobalArgs, WatchArgs, WatchFormat};
 use crate::collect::collector::Collector;
@@ -12,6 +12,7 @@ use crate::report::watch::{write_jsonl, write_text, WatchLine};
 
 /// `sockscope watch`: runs until `--count` lines were written or the pipe closes.
 pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Result<(), RunError> {
+    one_namespace(global, "watch")?;
     let mut cfg = collect_config(global);
     cfg.attribute = true;
     cfg.counters = true;

@@ -72,6 +72,24 @@ fn filter_cases() -> Vec<Case> {
             &["summary", "--all-netns", "--netns", "x"],
             "--all-netns",
         ),
+        // A mode that shows one namespace refuses --all-netns rather than show the host
+        // alone as if it were all of them.
+        c(
+            "*:all_netns",
+            &["--all-netns", "watch", "--count", "1"],
+            "--all-netns",
+        ),
+        c("*:all_netns", &["--all-netns", "sockets"], "--all-netns"),
+        c(
+            "*:all_netns",
+            &["--all-netns", "record", "-o", "/nonexistent/x"],
+            "--all-netns",
+        ),
+        c(
+            "*:all_netns",
+            &["--all-netns", "explain", "close-wait"],
+            "--all-netns",
+        ),
         c(
             "*:max_netns",
             &["summary", "--all-netns", "--max-netns", "0"],
