@@ -245,3 +245,114 @@ fn empty_namespace_is_ok() {
         assert_eq!(s, "OK", "{v}");
     }
 }
+
+/// A server holding CLOSE_WAIT sockets of all three kinds, in a private namespace: 80 that
+/// read the end of stream (Recv-Q 0), 70 whose peer sent nothing (Recv-Q 1: the FIN), 60 whose
+/// peer sent 10 bytes first (Recv-Q 11). The finding's three counts and data bytes equal what
+/// `ss` shows for the same sockets, and its words keep the FIN apart from data.
+#[test]
+fn close_wait_recv_q_kinds_match_ss() {
+    if !require_root(
+        "close_wait_recv_q_kinds_match_ss",
+        "it creates a network namespace",
+    ) {
+        return;
+    }
+    let ns = Netns::new("recvq");
+    let script = r#"
+import socket, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0)); srv.listen(512); port = srv.getsockname()[1]
+held = []
+for kind, n in (("eof", 80), ("fin", 70), ("data", 60)):
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", port))
+        if kind == "data":
+            c.sendall(b"0123456789")
+        c.shutdown(socket.SHUT_WR)
+        s, _ = srv.accept()
+        if kind == "eof":
+            s.settimeout(5)
+            while s.recv(4096):
+                pass
+        held.append((s, c))
+print("ready", port, flush=True)
+time.sleep(120)
+"#;
+    let mut child = ns
+        .cmd(&python(), &["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let guard = KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert!(line.starts_with("ready"), "holder said {line:?}");
+    let port: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+
+    let rows: Vec<SsRow> = ss_rows(ns.some(), &sport(port))
+        .into_iter()
+        .filter(|r| r.state == "CLOSE_WAIT")
+        .collect();
+    let ss_eof = rows.iter().filter(|r| r.recv_q == 0).count() as f64;
+    let ss_fin = rows.iter().filter(|r| r.recv_q == 1).count() as f64;
+    let ss_data = rows.iter().filter(|r| r.recv_q > 1).count() as f64;
+    let ss_bytes: f64 = rows
+        .iter()
+        .filter(|r| r.recv_q > 1)
+        .map(|r| (r.recv_q - 1) as f64)
+        .sum();
+    println!(
+        "ss: {} CLOSE_WAIT: Recv-Q 0 {ss_eof}, 1 {ss_fin}, >1 {ss_data} ({ss_bytes} data bytes)",
+        rows.len()
+    );
+    assert_eq!(
+        (ss_eof, ss_fin, ss_data),
+        (80.0, 70.0, 60.0),
+        "the population itself"
+    );
+
+    let (code, out, err) = check(ns.some(), &["--interval", "200ms", "--format", "json"]);
+    assert!(matches!(code, 1 | 2), "exit {code}\n{out}\n{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "close_wait_leak")
+        .unwrap_or_else(|| panic!("no close_wait_leak in {out}"));
+    let m = |k: &str| f["metrics"][k].as_f64().unwrap_or(-1.0);
+    println!(
+        "sockscope: eof_read {} fin_unread {} data_unread {} data_bytes {}",
+        m("recvq.eof_read"),
+        m("recvq.fin_unread"),
+        m("recvq.data_unread"),
+        m("recvq.data_bytes")
+    );
+    assert_eq!(m("recvq.eof_read"), ss_eof, "{f}");
+    assert_eq!(m("recvq.fin_unread"), ss_fin, "{f}");
+    assert_eq!(m("recvq.data_unread"), ss_data, "{f}");
+    assert_eq!(m("recvq.data_bytes"), ss_bytes, "{f}");
+    let detail = f["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("80 read the end of stream and never closed"),
+        "{detail}"
+    );
+    assert!(detail.contains("70 never read the peer's FIN"), "{detail}");
+    assert!(
+        detail.contains("60 hold unread data and the FIN (Recv-Q > 1: 600 bytes"),
+        "{detail}"
+    );
+    drop(guard);
+}
+
+/// Kills and reaps a child on drop, also when an assertion fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -477,3 +477,64 @@ fn data_part_converted_once_per_tick_matches_whole_conversion() {
         "the fixture has counters to rewrite"
     );
 }
+
+/// Before the first collection has finished, a scrape gets 503 with `Retry-After`, never
+/// `sockscope_up 0` (an `up == 0` alert would fire on every restart); once it has, 200 and
+/// `up 1`. A first tick that fails is a real answer: `up 0` then.
+#[test]
+fn no_up_0_before_the_first_collection() {
+    let (release, gate) = std::sync::mpsc::channel::<bool>();
+    let h = start(
+        opts(4, Duration::from_secs(2), Duration::from_millis(100)),
+        move || -> TickResult {
+            // The first tick waits for the test; later ones run at once.
+            match gate.recv_timeout(Duration::from_secs(20)) {
+                Ok(true) | Err(_) => Ok(vec![fixture()]),
+                Ok(false) => Err("first tick failed".into()),
+            }
+        },
+    )
+    .unwrap();
+    let a = h.local_addr();
+    for _ in 0..3 {
+        let (code, text) = get(a, "/metrics");
+        assert_eq!(code, 503, "{text}");
+        assert!(text.contains("Retry-After: 1"), "{text}");
+        assert!(!text.contains("sockscope_up"), "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    release.send(true).unwrap();
+    wait_up(a);
+    let (code, text) = get(a, "/metrics");
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("sockscope_up 1"), "{text}");
+    h.shutdown();
+
+    let (release, gate) = std::sync::mpsc::channel::<bool>();
+    let h = start(
+        opts(4, Duration::from_secs(2), Duration::from_millis(100)),
+        move || -> TickResult {
+            match gate.recv_timeout(Duration::from_secs(20)) {
+                Ok(false) | Err(_) => Err("collection failed".into()),
+                Ok(true) => Ok(vec![fixture()]),
+            }
+        },
+    )
+    .unwrap();
+    let a = h.local_addr();
+    release.send(false).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (code, text) = get(a, "/metrics");
+        if code == 200 {
+            break text;
+        }
+        assert!(
+            Instant::now() < until,
+            "still {code} after a failed tick:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(text.contains("sockscope_up 0"), "{text}");
+    h.shutdown();
+}

@@ -122,8 +122,13 @@ socket stays until the process closes it or exits. Keepalive does not remove it.
 for LAST_ACK when the application closes.\n\
 A growing CLOSE_WAIT count in one process is nearly always a bug in that application: an \
 error path that returns without closing, or a connection pool that never evicts dead \
-connections. Old CLOSE_WAIT sockets have a large lastrcv (tcp_info); Recv-Q > 0 means data \
-was never read either. When the peer is on this host it sits in FIN_WAIT2. Look at the \
+connections. Old CLOSE_WAIT sockets have a large lastrcv (tcp_info). Recv-Q tells three \
+bugs apart, because the peer's FIN takes one sequence number and counts until the \
+application reads the end of stream: Recv-Q 0, it read the end of stream and never closed \
+(a close() missing on the EOF or error path); Recv-Q 1, it never read the FIN, with no data \
+pending (it stopped looking at the socket: an idle pooled connection, an abandoned handle); \
+Recv-Q n > 1, n-1 bytes of data and the FIN were never read (a reader stopped mid-stream). \
+When the peer is on this host it sits in FIN_WAIT2. Look at the \
 owning process, its count and growth, the oldest socket and the remote peers: they point to \
 the code path that forgets to close. See close_wait_leak.",
         sysctls: &[],

@@ -399,6 +399,14 @@ fn route(head: &Head, shared: &Shared, opts: &ServeOptions) -> (Response, bool, 
 }
 
 fn scrape(shared: &Shared, accept: &str) -> Response {
+    // Before the first collection has finished there is nothing true to say: `up 0` would
+    // fire an alert on every restart (with `--all-netns` the first sweep takes seconds), so
+    // the scrape is refused and Prometheus tries again next interval.
+    if shared.tick_state(|t| t.last_ok.is_none() && t.errors == 0) {
+        let mut r = Response::text(503, "the first collection has not finished yet\n");
+        r.extra = Some(("Retry-After", "1"));
+        return r;
+    }
     let scrapes = shared.scrapes.fetch_add(1, Ordering::Relaxed) + 1;
     let status = shared.tick_state(|t| Status {
         up: t.up,

@@ -17,7 +17,14 @@ use crate::model::{Endpoint, Name, SocketRecord, TcpState};
 struct Group {
     count: u64,
     oldest_s: Option<u64>,
-    unread: u64,
+    /// Recv-Q 0: the application read the end of stream and never closed.
+    eof_read: u64,
+    /// Recv-Q 1: nothing but the peer's FIN is unread (the FIN takes one sequence number).
+    fin_unread: u64,
+    /// Recv-Q > 1: data and the FIN unread.
+    data_unread: u64,
+    /// The data bytes those hold: Recv-Q less the FIN's one.
+    data_bytes: u64,
     peers: HashMap<IpAddr, u64>,
     locals: HashMap<Endpoint, u64>,
     local_peers: HashMap<OwnerKey, u64>,
@@ -47,8 +54,13 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         if let Some(a) = ctx.ages.age_s(s) {
             g.oldest_s = Some(g.oldest_s.map_or(a, |o| o.max(a)));
         }
-        if s.recv_q > 0 {
-            g.unread += 1;
+        match s.recv_q {
+            0 => g.eof_read += 1,
+            1 => g.fin_unread += 1,
+            n => {
+                g.data_unread += 1;
+                g.data_bytes += u64::from(n) - 1;
+            }
         }
         *g.peers.entry(s.remote.ip).or_default() += 1;
         *g.locals.entry(s.local).or_default() += 1;
@@ -89,6 +101,34 @@ fn owner_label(ctx: &Ctx<'_>, key: OwnerKey) -> String {
         OwnerKey::Unattributed => "an unnamed process".into(),
         OwnerKey::Orphaned => "no process (orphaned)".into(),
     }
+}
+
+/// One line per kind of CLOSE_WAIT the group holds, each with its own remedy.
+fn recvq_lines(g: &Group) -> Vec<String> {
+    let mut lines = Vec::new();
+    if g.eof_read > 0 {
+        lines.push(format!(
+            "{} read the end of stream and never closed (Recv-Q 0): a close() is missing on the \
+             path where read() returns 0 or an error; close there.",
+            g.eof_read
+        ));
+    }
+    if g.fin_unread > 0 {
+        lines.push(format!(
+            "{} never read the peer's FIN (Recv-Q 1: the FIN itself, no data): the application \
+             stopped looking at them (an idle pooled connection, an abandoned handle); evict \
+             idle connections or poll them for EOF.",
+            g.fin_unread
+        ));
+    }
+    if g.data_unread > 0 {
+        lines.push(format!(
+            "{} hold unread data and the FIN (Recv-Q > 1: {} bytes of data in all): a reader \
+             stopped mid-stream; read to the end, then close.",
+            g.data_unread, g.data_bytes
+        ));
+    }
+    lines
 }
 
 fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
@@ -177,13 +217,16 @@ fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
     for (l, n) in &locals {
         f.metrics.insert(format!("local.{l}"), *n as f64);
     }
-    if g.unread > 0 {
-        f.metrics.insert("unread".into(), g.unread as f64);
-        lines.push(format!(
-            "{} of them have unread data (Recv-Q > 0): the application stopped reading too.",
-            g.unread
-        ));
-    }
+    // In CLOSE_WAIT the peer's FIN takes one sequence number: Recv-Q counts it until the
+    // application reads the end of stream, so 0, 1 and more are three different bugs.
+    f.metrics.insert("recvq.eof_read".into(), g.eof_read as f64);
+    f.metrics
+        .insert("recvq.fin_unread".into(), g.fin_unread as f64);
+    f.metrics
+        .insert("recvq.data_unread".into(), g.data_unread as f64);
+    f.metrics
+        .insert("recvq.data_bytes".into(), g.data_bytes as f64);
+    lines.extend(recvq_lines(&g));
     if let Some((&pk, &matched)) = g
         .local_peers
         .iter()

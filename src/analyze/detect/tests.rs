@@ -99,6 +99,60 @@ fn close_wait_200_warns_at_once() {
     assert_eq!(an.findings[0].severity, Severity::Critical);
 }
 
+/// Recv-Q in CLOSE_WAIT counts the peer's FIN: 0, 1 and more are three bugs, each counted
+/// and explained on its own, and the FIN is never called data.
+#[test]
+fn close_wait_tells_eof_read_fin_unread_and_data_unread_apart() {
+    let mut socks = close_waits(210, 42);
+    for (i, s) in socks.iter_mut().enumerate() {
+        s.recv_q = match i % 3 {
+            0 => 0,
+            1 => 1,
+            _ => 11,
+        };
+    }
+    let an = Analyzer::new().observe(&at(snapshot(socks), 1_000));
+    let f = only(&an.findings, RuleId::CloseWaitLeak);
+    let m = |k: &str| f.metrics.get(k).copied();
+    assert_eq!(m("recvq.eof_read"), Some(70.0));
+    assert_eq!(m("recvq.fin_unread"), Some(70.0));
+    assert_eq!(m("recvq.data_unread"), Some(70.0));
+    assert_eq!(
+        m("recvq.data_bytes"),
+        Some(700.0),
+        "ten bytes each: Recv-Q less the FIN"
+    );
+    assert!(
+        f.detail
+            .contains("70 read the end of stream and never closed (Recv-Q 0)"),
+        "{}",
+        f.detail
+    );
+    assert!(
+        f.detail.contains("70 never read the peer's FIN (Recv-Q 1"),
+        "{}",
+        f.detail
+    );
+    assert!(
+        f.detail
+            .contains("70 hold unread data and the FIN (Recv-Q > 1: 700 bytes"),
+        "{}",
+        f.detail
+    );
+    assert!(!f.detail.contains("Recv-Q > 0"), "{}", f.detail);
+
+    // Only FINs unread: one line, no word of data.
+    let mut socks = close_waits(200, 42);
+    for s in &mut socks {
+        s.recv_q = 1;
+    }
+    let an = Analyzer::new().observe(&at(snapshot(socks), 1_000));
+    let f = only(&an.findings, RuleId::CloseWaitLeak);
+    assert_eq!(f.metrics.get("recvq.fin_unread"), Some(&200.0));
+    assert_eq!(f.metrics.get("recvq.data_unread"), Some(&0.0));
+    assert!(!f.detail.contains("unread data"), "{}", f.detail);
+}
+
 #[test]
 fn close_wait_growing_every_sample_for_a_minute_warns_at_small_counts() {
     let mut a = Analyzer::new();
