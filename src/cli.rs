@@ -227,6 +227,16 @@ fn parse_process(s: &str) -> Result<ProcessMatch, String> {
 /// Parses an interval: `500ms`, `1s`, `1.5s`, `2m` or a bare number of seconds; 10 ms to
 /// 1 h.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    // A bare number is seconds, but `--interval 500` waited 500 seconds for someone who
+    // meant milliseconds: above a minute, make the user say which.
+    if let Ok(v) = t.parse::<f64>() {
+        if v > 60.0 {
+            return Err(format!(
+                "ambiguous duration '{s}': a bare number is seconds only up to 60; write {t}s or {t}ms"
+            ));
+        }
+    }
     parse_span(s, 0.01, 3600.0, "from 10ms to 1h")
 }
 
@@ -385,12 +395,12 @@ pub enum WatchFormat {
 /// `sockscope watch`.
 #[derive(Debug, Args, Clone)]
 pub struct WatchArgs {
-    /// Time between lines.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    /// Time between lines; `-n` as in watch(1) and vmstat (`-n 2`: every 2 seconds).
+    #[arg(long, short = 'n', value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
     /// Stop after N lines (default: run until interrupted).
-    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'c', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     #[arg(allow_hyphen_values = true)]
     pub count: Option<u64>,
     /// Output format.

@@ -274,6 +274,30 @@ fn watch_count_jsonl() {
     }
 }
 
+/// `watch -n 300ms -c 3`: `-n` is the interval as in watch(1) (it used to be the count), and
+/// `-c` the count: three lines, the last at least 600 ms after the first.
+#[test]
+fn watch_n_is_the_interval_and_c_the_count() {
+    let t0 = std::time::Instant::now();
+    let out = sockscope()
+        .args(["watch", "-n", "300ms", "-c", "3", "-f", "jsonl"])
+        .output()
+        .unwrap();
+    let took = t0.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        took >= std::time::Duration::from_millis(600),
+        "took {took:?}"
+    );
+}
+
 /// `watch | head -1` exits 0: the second line's write hits the closed pipe.
 #[test]
 fn watch_into_closed_pipe_exits_0() {

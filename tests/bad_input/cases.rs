@@ -333,12 +333,20 @@ fn mode_cases(env: &Env) -> Vec<Case> {
         ),
         c("watch:count", &["watch", "--count", "0"], "--count"),
         c("watch:count", &["watch", "--count", "-1"], "--count"),
-        c("watch:count", &["watch", "-n", "x"], "--count"),
-        c("watch:count", &["watch", "-n", "1.5"], "--count"),
+        c("watch:count", &["watch", "-c", "x"], "--count"),
+        c("watch:count", &["watch", "-c", "1.5"], "--count"),
         c(
             "watch:count",
-            &["watch", "-n", "99999999999999999999999"],
+            &["watch", "-c", "99999999999999999999999"],
             "--count",
+        ),
+        // `-n` is the interval, as in watch(1); a bare number over a minute is ambiguous.
+        c("watch:interval", &["watch", "-n", "x"], "--interval"),
+        c("watch:interval", &["watch", "-n", "500"], "500s or 500ms"),
+        c(
+            "check:interval",
+            &["check", "--interval", "500"],
+            "500s or 500ms",
         ),
         c(
             "serve:top_processes",
