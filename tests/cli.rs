@@ -298,6 +298,25 @@ fn watch_n_is_the_interval_and_c_the_count() {
     );
 }
 
+/// A filter that matches nothing is an answer (exit 0), and stderr says so in one line.
+#[test]
+fn a_filter_that_matches_nothing_says_so() {
+    for args in [
+        &["summary", "--process", "nosuch-xyz"][..],
+        &["sockets", "--process", "nosuch-xyz"][..],
+    ] {
+        let out = sockscope().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no socket matched process:nosuch-xyz"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = sockscope().args(["summary"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("no socket matched"));
+}
+
 /// `watch | head -1` exits 0: the second line's write hits the closed pipe.
 #[test]
 fn watch_into_closed_pipe_exits_0() {

@@ -83,6 +83,18 @@ pub fn one_namespace(global: &GlobalArgs, mode: &str) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Says on stderr when a filter left nothing: an empty answer is valid (exit 0 stays), but
+/// silence reads like a tool that did not look.
+pub(crate) fn note_empty(global: &GlobalArgs, counted: u64) {
+    let filter = global.filter.to_filter().to_string();
+    if counted == 0 && !filter.is_empty() {
+        eprintln!(
+            "sockscope: no socket matched {}",
+            crate::model::escape_controls(&filter)
+        );
+    }
+}
+
 /// Builds the collector configuration shared by every mode.
 pub fn collect_config(global: &GlobalArgs) -> CollectConfig {
     let filter = global.filter.to_filter();

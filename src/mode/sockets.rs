@@ -19,6 +19,7 @@ pub fn sockets(
     cfg.attribute = true;
     cfg.tcp_info = args.info;
     let snap = collect_once(global, cfg)?;
+    super::note_empty(global, snap.sockets.len() as u64);
     let mut list: Vec<&crate::model::SocketRecord> = snap.sockets.iter().collect();
     list.sort_by(|a, b| {
         a.state

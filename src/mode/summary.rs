@@ -46,6 +46,7 @@ pub fn summary(
             (snap, agg)
         }
     };
+    super::note_empty(global, agg.states.total());
     let view = SummaryView {
         snapshot: &snap,
         aggregate: &agg,
