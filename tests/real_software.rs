@@ -1,0 +1,257 @@
+//! Issue 14, "Real software": Debian-packaged programs (nginx, wrk, redis-server, hping3)
+//! create each buildup inside a network namespace the test makes, and sockscope's
+//! `check --netns NS --format json` verdict is compared with `ss` in that namespace at the
+//! same moment (ss right before and right after: anything between is accepted) and with what
+//! the program is known to do. Each test prints the figures it compared (RELIABILITY.md,
+//! "Real software"). Traffic stays on the namespace's loopback, or inside a veth pair of two
+//! namespaces the test creates; every program is continued and killed on drop.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod realsw;
+
+use std::time::Duration;
+
+use common::*;
+use realsw::*;
+use serde_json::Value;
+
+fn has(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Root and the programs present; else prints why (and fails under CI, like require_root).
+fn ready(test: &str, programs: &[&str]) -> bool {
+    if !require_root(
+        test,
+        "it creates network namespaces and runs servers in them",
+    ) {
+        return false;
+    }
+    let missing: Vec<&&str> = programs.iter().filter(|p| !has(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("SKIPPED: {test} needs {missing:?} (tests/run-all.sh installs them)");
+    assert!(std::env::var_os("CI").is_none(), "{msg} (CI is set)");
+    eprintln!("{msg}");
+    false
+}
+
+/// `lo <= x <= hi` for x measured by sockscope between two ss readings.
+fn between(x: f64, a: u64, b: u64) -> bool {
+    x >= a.min(b) as f64 && x <= a.max(b) as f64
+}
+
+fn state_count(ns: &Netns, filter: &str, state: &str) -> u64 {
+    ss_counts(ns.some(), filter)
+        .get(state)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// nginx serving a static file, loaded by wrk with `Connection: close`, in a namespace whose
+/// ephemeral range is 500 ports and tcp_tw_reuse 0: wrk's side keeps a TIME_WAIT per port
+/// toward 127.0.0.1:18080 until the range is gone.
+#[test]
+fn nginx_wrk_connection_close_is_time_wait_storm() {
+    if !ready(
+        "nginx_wrk_connection_close_is_time_wait_storm",
+        &["nginx", "wrk"],
+    ) {
+        return;
+    }
+    let ns = Netns::new("rtw");
+    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40499");
+    ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
+    let _nginx = nginx(&ns, "127.0.0.1", 18080, 512);
+    let to_dest = "( dst 127.0.0.1:18080 )";
+    let mut summary = String::new();
+    for _ in 0..3 {
+        let out = run_ok(&mut ns.cmd(
+            "wrk",
+            &[
+                "-t1",
+                "-c8",
+                "-d3s",
+                "-H",
+                "Connection: close",
+                "http://127.0.0.1:18080/index.html",
+            ],
+        ));
+        summary = out
+            .lines()
+            .find(|l| l.contains("requests in"))
+            .unwrap_or("")
+            .trim()
+            .into();
+        if state_count(&ns, to_dest, "TIME_WAIT") >= 400 {
+            break;
+        }
+    }
+    let before = state_count(&ns, to_dest, "TIME_WAIT");
+    let in_use_before = ss_counts(ns.some(), to_dest).values().sum::<u64>();
+    let v = check_json(&ns, "1s");
+    let after = state_count(&ns, to_dest, "TIME_WAIT");
+    let fs = findings(&v, "time_wait_storm");
+    let f = fs
+        .iter()
+        .find(|f| f["subject"]["remote"]["port"] == 18080)
+        .unwrap_or_else(|| panic!("no time_wait_storm toward :18080 in {v}"));
+    let (tw, used, cap, head) = (
+        fmetric(f, "time_wait"),
+        fmetric(f, "ports_in_use"),
+        fmetric(f, "port_capacity"),
+        fmetric(f, "headroom"),
+    );
+    println!(
+        "wrk: {summary}\nss: TIME_WAIT to 127.0.0.1:18080 before {before}, after {after}; \
+         sockets to it {in_use_before}\nsockscope: {} time_wait {tw}, ports_in_use {used} of \
+         {cap}, headroom {head}: {}",
+        f["severity"], f["message"]
+    );
+    assert_eq!(f["subject"]["remote"]["ip"], "127.0.0.1", "{f}");
+    assert!(
+        before >= 400,
+        "wrk left only {before} TIME_WAIT of 500 ports"
+    );
+    assert!(
+        between(tw, before, after),
+        "sockscope {tw}, ss {before}..{after}"
+    );
+    assert_eq!(f["count"].as_f64(), Some(tw), "{f}");
+    assert_eq!(cap, 500.0, "port range 40000-40499");
+    assert_eq!(head, cap - used, "{f}");
+    assert!(
+        (used - in_use_before as f64).abs() <= 2.0,
+        "in use {used} vs ss {in_use_before}"
+    );
+}
+
+/// redis-server accepts 240 clients, is stopped (SIGSTOP), and the clients close: 120 send 5
+/// bytes first. A stopped redis never reads, so every socket keeps the FIN unread: 120 with
+/// Recv-Q 1 (fin_unread) and 120 with Recv-Q 6 (data_unread, 600 bytes), none eof_read.
+#[test]
+fn stopped_redis_close_wait_leak_recv_q_kinds_match_ss() {
+    if !ready(
+        "stopped_redis_close_wait_leak_recv_q_kinds_match_ss",
+        &["redis-server"],
+    ) {
+        return;
+    }
+    let ns = Netns::new("rcw");
+    let redis = redis(&ns, 16379);
+    let mut cl = clients(&ns, 16379, 240);
+    wait_owned(&ns, redis.pid, "ESTABLISHED", 240);
+    redis.signal(libc::SIGSTOP);
+    cl.say("close 120 0");
+    cl.expect("done");
+    cl.say("close 120 5");
+    cl.expect("done");
+    let rows = wait_owned(&ns, redis.pid, "CLOSE_WAIT", 240);
+    let kind = |f: fn(u64) -> bool| rows.iter().filter(|r| f(r.recv_q)).count() as f64;
+    let ss = (kind(|q| q == 0), kind(|q| q == 1), kind(|q| q > 1));
+    let ss_bytes: u64 = rows
+        .iter()
+        .filter(|r| r.recv_q > 1)
+        .map(|r| r.recv_q - 1)
+        .sum();
+    let v = check_json(&ns, "500ms");
+    let f = process_finding(&v, redis.pid);
+    let got = (
+        fmetric(f, "recvq.eof_read"),
+        fmetric(f, "recvq.fin_unread"),
+        fmetric(f, "recvq.data_unread"),
+    );
+    println!(
+        "ss: {} CLOSE_WAIT of redis-server pid {}: Recv-Q 0 {}, 1 {}, >1 {} ({ss_bytes} data \
+         bytes)\nsockscope: count {} eof_read {} fin_unread {} data_unread {} data_bytes {}",
+        rows.len(),
+        redis.pid,
+        ss.0,
+        ss.1,
+        ss.2,
+        f["count"],
+        got.0,
+        got.1,
+        got.2,
+        fmetric(f, "recvq.data_bytes")
+    );
+    assert_eq!(f["subject"]["comm"], "redis-server", "{f}");
+    assert_eq!(f["count"].as_u64(), Some(rows.len() as u64), "{f}");
+    assert_eq!(got, ss, "sockscope vs ss");
+    assert_eq!(got, (0.0, 120.0, 120.0), "what a stopped redis does");
+    assert_eq!(fmetric(f, "recvq.data_bytes"), ss_bytes as f64, "{f}");
+    redis.signal(libc::SIGCONT);
+}
+
+/// The same stopped redis; its 220 clients shutdown(SHUT_WR) and keep their sockets: each
+/// pair is FIN_WAIT2 (the Python client) ↔ CLOSE_WAIT (redis), both ends named.
+#[test]
+fn stopped_redis_fin_wait2_close_wait_pair_names_both_ends() {
+    if !ready(
+        "stopped_redis_fin_wait2_close_wait_pair_names_both_ends",
+        &["redis-server"],
+    ) {
+        return;
+    }
+    let ns = Netns::new("rfw");
+    let redis = redis(&ns, 16379);
+    let mut cl = clients(&ns, 16379, 220);
+    wait_owned(&ns, redis.pid, "ESTABLISHED", 220);
+    redis.signal(libc::SIGSTOP);
+    cl.say("shutdown 220");
+    cl.expect("done");
+    let cw = wait_owned(&ns, redis.pid, "CLOSE_WAIT", 220).len() as u64;
+    let fw = wait_owned(&ns, cl.pid, "FIN_WAIT2", 220).len() as u64;
+    let v = check_json(&ns, "500ms");
+    let f = process_finding(&v, redis.pid);
+    println!(
+        "ss: redis-server pid {} CLOSE_WAIT {cw}; client pid {} FIN_WAIT2 {fw}\nsockscope: \
+         count {} local_peer.pid {} local_peer.fin_wait2 {} (total {}): {}",
+        redis.pid,
+        cl.pid,
+        f["count"],
+        fmetric(f, "local_peer.pid"),
+        fmetric(f, "local_peer.fin_wait2"),
+        fmetric(f, "local_peer.fin_wait2_total"),
+        f["message"]
+    );
+    assert_eq!(f["count"].as_u64(), Some(cw), "{f}");
+    assert_eq!(fmetric(f, "local_peer.pid"), f64::from(cl.pid), "{f}");
+    assert_eq!(fmetric(f, "local_peer.fin_wait2"), fw as f64, "{f}");
+    assert_eq!(
+        fmetric(f, "recvq.fin_unread"),
+        cw as f64,
+        "a stopped redis reads no FIN"
+    );
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("pid {}", cl.pid)), "{msg}");
+    redis.signal(libc::SIGCONT);
+}
+
+/// Rows of `state` owned by `pid` in the namespace, once there are `n` of them (10 s).
+fn wait_owned(ns: &Netns, pid: u32, state: &str, n: usize) -> Vec<SsRow> {
+    wait_for(
+        &format!("{n} {state} of pid {pid}"),
+        Duration::from_secs(10),
+        || {
+            let rows: Vec<SsRow> = ss_rows(ns.some(), "")
+                .into_iter()
+                .filter(|r| r.state == state && r.pids.contains(&pid))
+                .collect();
+            (rows.len() == n).then_some(rows)
+        },
+    )
+}
+
+fn process_finding(v: &Value, pid: u32) -> &Value {
+    findings(v, "close_wait_leak")
+        .into_iter()
+        .find(|f| f["subject"]["pid"] == pid)
+        .unwrap_or_else(|| panic!("no close_wait_leak naming pid {pid} in {v}"))
+}
