@@ -255,3 +255,165 @@ fn process_finding(v: &Value, pid: u32) -> &Value {
         .find(|f| f["subject"]["pid"] == pid)
         .unwrap_or_else(|| panic!("no close_wait_leak naming pid {pid} in {v}"))
 }
+
+/// hping3 floods nginx (`backlog=32`, in the server namespace) from 16 spoofed, unassigned
+/// addresses of the veth /24: the SYN+ACKs go unanswered. syn_flood fires, naming the
+/// listener; accept_queue_overflow does not (nginx accepts all it gets: nothing completes).
+fn hping3_syn_flood(syncookies: &str) {
+    let pair = NetnsPair::new(&format!("rsyn{syncookies}"));
+    pair.b.sysctl("net.ipv4.tcp_syncookies", syncookies);
+    let port = 18090;
+    let ng = nginx(&pair.b, &pair.b_addr(), port, 32);
+    let listener = sport(port);
+    let sent0 = kernel_counter(pair.b.some(), "SyncookiesSent");
+    let drop0 = kernel_counter(pair.b.some(), "TCPReqQFullDrop");
+    // 16 sources × 500 SYNs at 400/s: 20 s at most, check runs within the first few.
+    let _flood = hping3_flood(&pair, port, 16, 500, 2500);
+    let b = &pair.b;
+    if syncookies == "2" {
+        wait_for("SyncookiesSent", Duration::from_secs(10), || {
+            (kernel_counter(b.some(), "SyncookiesSent") >= sent0 + 200).then_some(())
+        });
+    } else {
+        wait_for("SYN_RECV at the backlog", Duration::from_secs(10), || {
+            (state_count(b, &listener, "SYN_RECV") >= 30).then_some(())
+        });
+    }
+    let before = state_count(b, &listener, "SYN_RECV");
+    let v = check_json(b, "2s");
+    let after = state_count(b, &listener, "SYN_RECV");
+    let sent = kernel_counter(b.some(), "SyncookiesSent") - sent0;
+    let dropped = kernel_counter(b.some(), "TCPReqQFullDrop") - drop0;
+    let fs = findings(&v, "syn_flood");
+    let aq = findings(&v, "accept_queue_overflow");
+    let f = fs
+        .first()
+        .unwrap_or_else(|| panic!("no syn_flood finding in {v}"));
+    println!(
+        "syncookies={syncookies} ss: SYN_RECV on :{port} before {before}, after {after}; \
+         SyncookiesSent +{sent}, TCPReqQFullDrop +{dropped}\nsockscope: syn_flood {} count \
+         {} syn_recv {}: {}; accept_queue_overflow findings {}",
+        f["severity"],
+        f["count"],
+        fmetric(f, "syn_recv"),
+        f["message"],
+        aq.len()
+    );
+    assert!(aq.is_empty(), "a SYN flood is not slow accept(): {v}");
+    let names_listener = f["subject"]["local"]["port"] == port
+        || f["message"].as_str().unwrap().contains(&format!(":{port}"));
+    assert!(names_listener, "syn_flood must name :{port}: {f}");
+    assert_eq!(
+        f["subject"]["pid"], ng.pid,
+        "the listener's owner, nginx: {f}"
+    );
+    // The listener's SYN_RECV (0 under syncookies=2, where `count` is the cookie rate).
+    let n = fmetric(f, "syn_recv");
+    assert!(
+        between(n, before, after),
+        "sockscope {n}, ss {before}..{after}"
+    );
+    // Cookies or drops per second, against what hping3 was seen to send (>= 100/s).
+    let rate = fmetric(f, "rate.SyncookiesSent").max(fmetric(f, "rate.TCPReqQFullDrop"));
+    assert!(rate >= 100.0, "pressure {rate}/s: {f}");
+    if syncookies == "2" {
+        assert_eq!(
+            (before, after),
+            (0, 0),
+            "syncookies=2 keeps no request sockets"
+        );
+    } else {
+        assert!(before >= 30, "SYN_RECV {before} of backlog 32");
+    }
+}
+
+#[test]
+fn hping3_syn_flood_syncookies_0() {
+    if ready("hping3_syn_flood_syncookies_0", &["nginx", "hping3"]) {
+        hping3_syn_flood("0");
+    }
+}
+
+#[test]
+fn hping3_syn_flood_syncookies_1() {
+    if ready("hping3_syn_flood_syncookies_1", &["nginx", "hping3"]) {
+        hping3_syn_flood("1");
+    }
+}
+
+#[test]
+fn hping3_syn_flood_syncookies_2() {
+    if ready("hping3_syn_flood_syncookies_2", &["nginx", "hping3"]) {
+        hping3_syn_flood("2");
+    }
+}
+
+/// nginx with `backlog=8`, stopped (SIGSTOP), and 20 clients: the accept queue holds
+/// backlog + 1 = 9 and the rest wait in SYN_SENT. accept_queue_overflow fires with ss's
+/// Recv-Q/Send-Q; syn_flood does not.
+#[test]
+fn stopped_nginx_is_accept_queue_overflow_not_syn_flood() {
+    if !ready(
+        "stopped_nginx_is_accept_queue_overflow_not_syn_flood",
+        &["nginx"],
+    ) {
+        return;
+    }
+    let ns = Netns::new("raq");
+    let somaxconn = ns.read_sysctl("net.core.somaxconn");
+    let ng = nginx(&ns, "127.0.0.1", 18081, 8);
+    ng.signal(libc::SIGSTOP);
+    let ovf0 = kernel_counter(ns.some(), "ListenOverflows");
+    let _cl = clients_nonblocking(&ns, 18081, 20);
+    let queue = || {
+        ss_rows(ns.some(), &sport(18081))
+            .into_iter()
+            .find(|r| r.state == "LISTEN")
+            .map(|r| (r.recv_q, r.send_q))
+            .unwrap()
+    };
+    wait_for(
+        "accept queue at backlog + 1",
+        Duration::from_secs(10),
+        || (queue().0 >= 9).then_some(()),
+    );
+    let before = queue();
+    let v = check_json(&ns, "2s");
+    let after = queue();
+    let ovf = kernel_counter(ns.some(), "ListenOverflows") - ovf0;
+    let f = findings(&v, "accept_queue_overflow")
+        .into_iter()
+        .find(|f| f["subject"]["local"]["port"] == 18081)
+        .unwrap_or_else(|| panic!("no accept_queue_overflow on :18081 in {v}"));
+    println!(
+        "ss: listener :18081 Recv-Q {} Send-Q {} (after: {} {}), somaxconn {somaxconn}, \
+         ListenOverflows +{ovf}\nsockscope: {} count {} backlog {}: {}; syn_flood findings {}",
+        before.0,
+        before.1,
+        after.0,
+        after.1,
+        f["severity"],
+        f["count"],
+        fmetric(f, "backlog"),
+        f["message"],
+        findings(&v, "syn_flood").len()
+    );
+    assert!(
+        findings(&v, "syn_flood").is_empty(),
+        "slow accept() is not a flood: {v}"
+    );
+    assert_eq!(f["subject"]["pid"], ng.pid, "{f}");
+    assert_eq!(f["subject"]["comm"], "nginx", "{f}");
+    let n = f["count"].as_f64().unwrap();
+    assert!(
+        between(n, before.0, after.0),
+        "sockscope {n}, ss {before:?}..{after:?}"
+    );
+    assert_eq!(
+        fmetric(f, "backlog"),
+        before.1 as f64,
+        "backlog vs ss Send-Q"
+    );
+    assert_eq!((before.1, after.0), (8, 9), "nginx backlog=8 queues 9");
+    ng.signal(libc::SIGCONT);
+}

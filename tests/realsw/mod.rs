@@ -155,10 +155,16 @@ fn wait_listening(ns: &Netns, port: u16, pid: u32) {
 
 /// A Python client holding `n` connections to 127.0.0.1:`port`. Commands on stdin:
 /// `close K DATA` (send DATA bytes, if any, then close K of them), `shutdown K` (send FIN,
-/// keep the socket). Says `connected N`, then
+/// keep the socket); [`clients_nonblocking`] does not wait for handshakes. Says `connected N`, then
 /// `done` after each command.
 pub fn clients(ns: &Netns, port: u16, n: u32) -> Proc {
     spawn_clients(ns, port, n, false)
+}
+
+/// As [`clients`], but connects without waiting for each handshake (for a listener whose
+/// queue is full: later connects stay in SYN_SENT).
+pub fn clients_nonblocking(ns: &Netns, port: u16, n: u32) -> Proc {
+    spawn_clients(ns, port, n, true)
 }
 
 const CLIENT: &str = r#"
@@ -234,4 +240,18 @@ pub fn findings<'a>(v: &'a Value, rule: &str) -> Vec<&'a Value> {
 /// A finding's metric, -1 when absent.
 pub fn fmetric(f: &Value, key: &str) -> f64 {
     f["metrics"][key].as_f64().unwrap_or(-1.0)
+}
+
+/// hping3 in `pair.a` sending SYNs to `pair.b`'s `port` from `sources` spoofed, unassigned
+/// addresses of the pair's /24 (never `--rand-source`): for each, `count` SYNs one every
+/// `gap_us` µs, one address after the other. Bounded: sources × count SYNs in all.
+pub fn hping3_flood(pair: &NetnsPair, port: u16, sources: u32, count: u32, gap_us: u32) -> Proc {
+    let prefix = pair.b_addr().rsplit_once('.').unwrap().0.to_string();
+    let script = format!(
+        "for i in $(seq 100 {last}); do hping3 -q -S -p {port} -a {prefix}.$i -c {count} \
+         -i u{gap_us} {dst} >/dev/null 2>&1; done",
+        last = 99 + sources,
+        dst = pair.b_addr()
+    );
+    Proc::spawn(pair.a.cmd("sh", &["-c", &script]), None)
 }
