@@ -95,6 +95,9 @@ fn nginx_wrk_connection_close_is_time_wait_storm() {
     }
     let before = state_count(&ns, to_dest, "TIME_WAIT");
     let in_use_before = ss_counts(ns.some(), to_dest).values().sum::<u64>();
+    // The closes race: where nginx closed first, TIME_WAIT sits on its side (local :18080),
+    // which holds no ephemeral port and must not be counted.
+    let server_side = state_count(&ns, &sport(18080), "TIME_WAIT");
     let v = check_json(&ns, "1s");
     let after = state_count(&ns, to_dest, "TIME_WAIT");
     let fs = findings(&v, "time_wait_storm");
@@ -110,8 +113,8 @@ fn nginx_wrk_connection_close_is_time_wait_storm() {
     );
     println!(
         "wrk: {summary}\nss: TIME_WAIT to 127.0.0.1:18080 before {before}, after {after}; \
-         sockets to it {in_use_before}\nsockscope: {} time_wait {tw}, ports_in_use {used} of \
-         {cap}, headroom {head}: {}",
+         sockets to it {in_use_before}; nginx's side {server_side} TIME_WAIT\nsockscope: {} \
+         time_wait {tw}, ports_in_use {used} of {cap}, headroom {head}: {}",
         f["severity"], f["message"]
     );
     assert_eq!(f["subject"]["remote"]["ip"], "127.0.0.1", "{f}");
