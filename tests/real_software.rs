@@ -10,6 +10,7 @@
 mod common;
 mod realsw;
 
+use std::io::Write;
 use std::time::Duration;
 
 use common::*;
@@ -38,7 +39,8 @@ fn ready(test: &str, programs: &[&str]) -> bool {
     }
     let msg = format!("SKIPPED: {test} needs {missing:?} (tests/run-all.sh installs them)");
     assert!(std::env::var_os("CI").is_none(), "{msg} (CI is set)");
-    eprintln!("{msg}");
+    // Straight to fd 2, as require_root does: libtest would capture eprintln!.
+    let _ = writeln!(std::io::stderr(), "{msg}");
     false
 }
 
