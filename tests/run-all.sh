@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs the tools the real-kernel tests drive
-# (ss, netstat, ip, tmux, setpriv, setcap, wrk, python3, prometheus + promtool), then runs every test. Run as root: the live
+# (ss, netstat, ip, tmux, setpriv, setcap, wrk, python3, prometheus + promtool, and for
+# tests/real_software.rs nginx, redis-server, hping3, socat, nc), then runs every test. Run as root: the live
 # tests create sockets in network namespaces and compare with ss; as non-root they print
 # why they cannot run (and fail under CI=true rather than pass silently).
 set -euo pipefail
@@ -17,12 +18,20 @@ command -v pgrep >/dev/null || need+=(procps)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v setcap >/dev/null || need+=(libcap2-bin)
 command -v wrk >/dev/null || need+=(wrk)
+# tests/real_software.rs: real servers and load generators make each buildup.
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v hping3 >/dev/null || need+=(hping3)
+command -v socat >/dev/null || need+=(socat)
+command -v nc >/dev/null || need+=(netcat-openbsd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     # The package may start its daemon where an init system runs; the tests start their own.
     pkill -x prometheus 2>/dev/null || true
+    pkill -x nginx 2>/dev/null || true
+    pkill -x redis-server 2>/dev/null || true
   else
     echo "missing tools: ${need[*]} (install them, or run this script as root)" >&2
     exit 1
