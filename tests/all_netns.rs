@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{require_root, scrape, Netns, Population};
+use common::{require_root, scrape, Netns, Population, Server};
 
 #[test]
 fn summary_and_check_keep_namespaces_apart() {
@@ -237,4 +237,50 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `serve --all-netns` takes a whole sweep before its first data: until then every scrape is
+/// 503 with `Retry-After`, never `sockscope_up 0` (which would fire an alert on every
+/// restart); the first 200 says `up 1`.
+#[test]
+fn serve_all_netns_never_says_up_0_before_its_first_sweep() {
+    if !require_root(
+        "serve_all_netns_never_says_up_0_before_its_first_sweep",
+        "it enters every network namespace",
+    ) {
+        return;
+    }
+    let mut server = Server::start(
+        "",
+        &[
+            "--all-netns",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "1s",
+        ],
+    );
+    let addr = server.addr();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut not_yet = 0;
+    let first = loop {
+        let text = scrape(&addr);
+        assert!(
+            !text.contains("sockscope_up 0"),
+            "up 0 before the first sweep:\n{text}"
+        );
+        if text.starts_with("HTTP/1.1 200") {
+            break text;
+        }
+        assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+        assert!(text.contains("Retry-After: 1"), "{text}");
+        not_yet += 1;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no data after 20 s:\n{text}"
+        );
+    };
+    println!("{not_yet} scrapes answered 503 before the first sweep");
+    assert!(first.contains("sockscope_up 1"), "{first}");
 }

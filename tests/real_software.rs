@@ -137,6 +137,65 @@ fn nginx_wrk_connection_close_is_time_wait_storm() {
     );
 }
 
+/// nginx as a reverse proxy to a second nginx, without upstream keepalive (nginx's default),
+/// loaded by wrk over keepalive connections: the proxy opens a connection to the upstream per
+/// request, and the closes leave TIME_WAIT on the proxy's ephemeral ports toward the
+/// upstream. time_wait_storm names the upstream, not the proxy's own address.
+#[test]
+fn nginx_reverse_proxy_without_upstream_keepalive_is_time_wait_storm() {
+    if !ready(
+        "nginx_reverse_proxy_without_upstream_keepalive_is_time_wait_storm",
+        &["nginx", "wrk"],
+    ) {
+        return;
+    }
+    let ns = Netns::new("rpx");
+    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40499");
+    ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
+    let _upstream = nginx(&ns, "127.0.0.1", 18081, 512);
+    let _proxy = nginx_proxy(&ns, 18080, 18081);
+    let to_upstream = "( dst 127.0.0.1:18081 )";
+    for _ in 0..3 {
+        run_ok(&mut ns.cmd(
+            "wrk",
+            &["-t1", "-c8", "-d3s", "http://127.0.0.1:18080/index.html"],
+        ));
+        if state_count(&ns, to_upstream, "TIME_WAIT") >= 250 {
+            break;
+        }
+    }
+    let before = state_count(&ns, to_upstream, "TIME_WAIT");
+    let client_side = state_count(&ns, "( dst 127.0.0.1:18080 )", "TIME_WAIT");
+    let v = check_json(&ns, "1s");
+    let after = state_count(&ns, to_upstream, "TIME_WAIT");
+    let fs = findings(&v, "time_wait_storm");
+    let f = fs
+        .iter()
+        .find(|f| f["subject"]["remote"]["port"] == 18081)
+        .unwrap_or_else(|| panic!("no time_wait_storm toward the upstream :18081 in {v}"));
+    let tw = fmetric(f, "time_wait");
+    println!(
+        "ss: TIME_WAIT proxy -> upstream 127.0.0.1:18081 before {before}, after {after}; \
+         wrk -> proxy {client_side}\nsockscope: {} time_wait {tw}, ports_in_use {} of {}: {}",
+        f["severity"],
+        fmetric(f, "ports_in_use"),
+        fmetric(f, "port_capacity"),
+        f["message"]
+    );
+    assert!(
+        before >= 250,
+        "the proxy left only {before} TIME_WAIT toward the upstream"
+    );
+    assert!(
+        between(tw, before, after),
+        "sockscope {tw}, ss {before}..{after}"
+    );
+    assert!(
+        !fs.iter().any(|f| f["subject"]["remote"]["port"] == 18080),
+        "the proxy's own address is not the destination running out of ports: {v}"
+    );
+}
+
 /// redis-server accepts 240 clients, is stopped (SIGSTOP), and the clients close: 120 send 5
 /// bytes first. A stopped redis never reads, so every socket keeps the FIN unread: 120 with
 /// Recv-Q 1 (fin_unread) and 120 with Recv-Q 6 (data_unread, 600 bytes), none eof_read.

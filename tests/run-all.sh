@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs the tools the real-kernel tests drive
 # (ss, netstat, ip, tmux, setpriv, setcap, wrk, python3, prometheus + promtool, and for
-# tests/real_software.rs nginx, redis-server, hping3, socat, nc), then runs every test. Run as root: the live
+# tests/real_software.rs nginx, redis-server, hping3), then runs every test. Run as root: the live
 # tests create sockets in network namespaces and compare with ss; as non-root they print
 # why they cannot run (and fail under CI=true rather than pass silently).
 set -euo pipefail
@@ -22,8 +22,6 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v hping3 >/dev/null || need+=(hping3)
-command -v socat >/dev/null || need+=(socat)
-command -v nc >/dev/null || need+=(netcat-openbsd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

@@ -88,16 +88,40 @@ impl Drop for Proc {
 /// nginx, single process (`master_process off`), serving one small file from a temp dir,
 /// listening on 127.0.0.1:`port` with `backlog`. Returns once ss shows the listener.
 pub fn nginx(ns: &Netns, addr: &str, port: u16, backlog: u32) -> Proc {
+    nginx_serving(
+        ns,
+        port,
+        &format!("listen {addr}:{port} backlog={backlog}; root DIR/www;"),
+    )
+}
+
+/// nginx on 127.0.0.1:`port` as a reverse proxy to 127.0.0.1:`upstream`, with nginx's
+/// defaults: HTTP/1.0 and no keepalive toward the upstream, so every request opens (and
+/// closes) a connection to it.
+pub fn nginx_proxy(ns: &Netns, port: u16, upstream: u16) -> Proc {
+    nginx_serving(
+        ns,
+        port,
+        &format!(
+            "listen 127.0.0.1:{port}; location / {{ proxy_pass http://127.0.0.1:{upstream}; }}"
+        ),
+    )
+}
+
+/// nginx with one `server { … }` block (`DIR` in it is the temp dir, which holds
+/// `www/index.html`), single process; returns once ss shows it listening on `port`.
+fn nginx_serving(ns: &Netns, port: u16, server: &str) -> Proc {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_string();
     std::fs::create_dir(dir.path().join("www")).unwrap();
     std::fs::write(dir.path().join("www/index.html"), "hello\n").unwrap();
+    let server = server.replace("DIR", &d);
     let conf = format!(
         "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
          error_log {d}/error.log;\nevents {{ worker_connections 1024; }}\nhttp {{\n  \
          access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  \
          fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  \
-         server {{ listen {addr}:{port} backlog={backlog}; root {d}/www; }}\n}}\n"
+         server {{ {server} }}\n}}\n"
     );
     let path = dir.path().join("nginx.conf");
     std::fs::write(&path, conf).unwrap();
