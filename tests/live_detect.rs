@@ -356,3 +356,58 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `watch` gives the same oldest age as `check` for a leak older than either run (it used to
+/// count from its own start and said `oldest 0s` for a leak minutes old), and its JSON lines
+/// carry the age.
+#[test]
+fn watch_and_check_agree_on_the_oldest_age() {
+    if !require_root(
+        "watch_and_check_agree_on_the_oldest_age",
+        "it creates a network namespace",
+    ) {
+        return;
+    }
+    let ns = Netns::new("wage");
+    let _leak = Population::spawn(
+        ns.some(),
+        &["closewait", "--count", "250", "--client-mode", "shutdown"],
+    );
+    // Older than anything the next two runs could see for themselves.
+    std::thread::sleep(Duration::from_secs(4));
+    let (_, out, err) = parts(&run_sockscope(
+        None,
+        &[
+            "--netns", &ns.name, "watch", "-n", "200ms", "-c", "2", "-f", "jsonl",
+        ],
+    ));
+    let last: Value = serde_json::from_str(out.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let f = last["findings"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["rule"] == "close_wait_leak"))
+        .unwrap_or_else(|| panic!("no close_wait_leak in {last}"));
+    let watched = f["oldest_age_s"].as_u64().unwrap();
+    let (_, out, _) = check(ns.some(), &["--interval", "200ms", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let checked = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "close_wait_leak")
+        .and_then(|f| f["oldest_age_s"].as_u64())
+        .unwrap();
+    println!(
+        "oldest: watch {watched} s, check {checked} s, lower bound {}",
+        f["oldest_age_lower_bound"]
+    );
+    assert!(
+        watched >= 4,
+        "watch says {watched} s for a leak at least 4 s old: {f}"
+    );
+    assert!(
+        checked.abs_diff(watched) <= 2,
+        "watch {watched} s, check {checked} s"
+    );
+    assert_eq!(f["oldest_age_lower_bound"], false, "tcp_info dates it: {f}");
+}

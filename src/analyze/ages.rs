@@ -166,6 +166,26 @@ impl SocketAges {
         (seen.state == s.state).then(|| u64::try_from(self.now_ms - seen.since_ms).unwrap_or(0))
     }
 
+    /// The age of `s` in its state, and whether it is only a lower bound (the socket was
+    /// there when tracking started and the kernel dates it no further back); `None` for an
+    /// untracked socket the kernel gives no date for.
+    pub fn age(&self, s: &SocketRecord) -> Option<Age> {
+        let (seen, first) = match s.cookie {
+            Some(c) => (self.by_cookie.get(&c), self.first_cookie_ms),
+            None => (
+                self.by_tuple.get(&(s.family, s.local, s.remote, s.inode)),
+                self.first_tuple_ms,
+            ),
+        };
+        match seen.filter(|v| v.state == s.state) {
+            Some(v) => Some(age_of(s, v.since_ms, self.now_ms, first)),
+            None => lastrcv_ms(s).map(|ms| Age {
+                secs: u32::try_from(ms / 1000).unwrap_or(u32::MAX),
+                lower_bound: false,
+            }),
+        }
+    }
+
     /// Best estimate of the age in seconds of `s` in its state. For CLOSE_WAIT this is at
     /// least tcp_info's `last_data_recv` (the peer's FIN was the last data), which knows about
     /// time before sockscope started.

@@ -15,6 +15,9 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
     one_namespace(global, "watch")?;
     let mut cfg = collect_config(global);
     cfg.attribute = true;
+    // tcp_info dates a CLOSE_WAIT from before sockscope started (its last receive): without
+    // it `watch` counted ages from its own start and called a three-hour leak new.
+    cfg.tcp_info = true;
     cfg.counters = true;
     cfg.sysctls = true;
     let mut collector = open_collector(cfg)?;

@@ -117,6 +117,12 @@ struct FindingJson<'a> {
     phase: AlertPhase,
     subject: &'a crate::analyze::finding::Subject,
     count: u64,
+    /// Growth per minute, when known.
+    growth_per_min: Option<f64>,
+    /// The oldest socket's age in its state, as `check` and the dashboard give it.
+    oldest_age_s: Option<u64>,
+    /// True when that age is only a lower bound (there when sockscope started).
+    oldest_age_lower_bound: bool,
     message: &'a str,
 }
 
@@ -142,6 +148,13 @@ pub fn write_jsonl(out: &mut impl Write, line: &WatchLine<'_>) -> io::Result<()>
                 phase: a.phase,
                 subject: &a.finding.subject,
                 count: a.finding.count,
+                growth_per_min: a.finding.growth_per_min,
+                oldest_age_s: a.finding.oldest_age_s,
+                oldest_age_lower_bound: a
+                    .finding
+                    .metrics
+                    .get("oldest_age_lower_bound")
+                    .is_some_and(|&v| v > 0.0),
                 message: &a.finding.message,
             })
             .collect(),

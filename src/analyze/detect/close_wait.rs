@@ -17,6 +17,9 @@ use crate::model::{Endpoint, Name, SocketRecord, TcpState};
 struct Group {
     count: u64,
     oldest_s: Option<u64>,
+    /// The oldest age is only a lower bound (there when sockscope started, undated by the
+    /// kernel).
+    oldest_lower_bound: bool,
     /// Recv-Q 0: the application read the end of stream and never closed.
     eof_read: u64,
     /// Recv-Q 1: nothing but the peer's FIN is unread (the FIN takes one sequence number).
@@ -51,8 +54,15 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         };
         let g = groups.entry(key).or_default();
         g.count += 1;
-        if let Some(a) = ctx.ages.age_s(s) {
-            g.oldest_s = Some(g.oldest_s.map_or(a, |o| o.max(a)));
+        if let Some(a) = ctx.ages.age(s) {
+            let secs = u64::from(a.secs);
+            // The oldest decides; among equals, an exact age beats a lower bound.
+            if g.oldest_s
+                .is_none_or(|o| secs > o || (secs == o && !a.lower_bound))
+            {
+                g.oldest_lower_bound = a.lower_bound;
+            }
+            g.oldest_s = Some(g.oldest_s.map_or(secs, |o| o.max(secs)));
         }
         match s.recv_q {
             0 => g.eof_read += 1,
@@ -179,7 +189,10 @@ fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
         paren.push(human_growth(gr));
     }
     if let Some(a) = g.oldest_s {
-        paren.push(format!("oldest {}", human_duration(a)));
+        // An age only known from sockscope's own start is said as such: a three-hour leak
+        // must not read as new.
+        let at_least = if g.oldest_lower_bound { "≥" } else { "" };
+        paren.push(format!("oldest {at_least}{}", human_duration(a)));
     }
     let paren = if paren.is_empty() {
         String::new()
@@ -219,6 +232,10 @@ fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
     }
     // In CLOSE_WAIT the peer's FIN takes one sequence number: Recv-Q counts it until the
     // application reads the end of stream, so 0, 1 and more are three different bugs.
+    f.metrics.insert(
+        "oldest_age_lower_bound".into(),
+        f64::from(u8::from(g.oldest_lower_bound)),
+    );
     f.metrics.insert("recvq.eof_read".into(), g.eof_read as f64);
     f.metrics
         .insert("recvq.fin_unread".into(), g.fin_unread as f64);
