@@ -411,3 +411,43 @@ fn watch_and_check_agree_on_the_oldest_age() {
     );
     assert_eq!(f["oldest_age_lower_bound"], false, "tcp_info dates it: {f}");
 }
+
+/// `summary --state close-wait --by listener` cannot show listeners (the filter left none)
+/// and says so in one line with the way out; the way out counts the CLOSE_WAIT sockets on
+/// their listener's row.
+#[test]
+fn listener_summary_under_a_state_filter_says_why_it_is_empty() {
+    if !require_root(
+        "listener_summary_under_a_state_filter_says_why_it_is_empty",
+        "it creates a network namespace",
+    ) {
+        return;
+    }
+    let ns = Netns::new("lsum");
+    let _leak = Population::spawn(
+        ns.some(),
+        &["closewait", "--count", "50", "--client-mode", "shutdown"],
+    );
+    let args = |states: &str| {
+        parts(&run_sockscope(
+            None,
+            &[
+                "--netns", &ns.name, "summary", "--state", states, "--by", "listener", "--format",
+                "table",
+            ],
+        ))
+    };
+    let (code, out, err) = args("close-wait");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no LISTEN socket passed the filter"), "{err}");
+    assert!(err.contains("--state close-wait,listen"), "{err}");
+    assert!(out.contains("sockets: 50"), "{out}");
+    let (code, out, err) = args("close-wait,listen");
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("no LISTEN socket"), "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("sscpop-cw"))
+        .unwrap_or_else(|| panic!("no listener row:\n{out}"));
+    assert!(row.trim_end().ends_with(" 50"), "{row}");
+}

@@ -47,6 +47,14 @@ pub fn summary(
         }
     };
     super::note_empty(global, agg.states.total());
+    if args.by == GroupBy::Listener && agg.listeners.is_empty() && agg.states.total() > 0 {
+        // A state filter without LISTEN leaves the sockets but not the listeners they
+        // belong to: say why the table is empty instead of printing a bare header.
+        eprintln!(
+            "sockscope: no LISTEN socket passed the filter, so there is no listener row; add \
+             listen to --state (e.g. --state close-wait,listen)"
+        );
+    }
     let view = SummaryView {
         snapshot: &snap,
         aggregate: &agg,
