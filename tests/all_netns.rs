@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{require_root, scrape, Netns, Population, Server};
+use common::{require_root, scrape, KillOnDrop, Netns, Population, Server};
 
 #[test]
 fn summary_and_check_keep_namespaces_apart() {
@@ -226,16 +226,6 @@ fn serve_attributes_each_namespace_tick_after_tick() {
                 .all(|ns| series(&text, ns, "sockscope_unattributed_sockets", "") == Some(0));
         in_a_row = if named { in_a_row + 1 } else { 0 };
         std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
-/// Kills and reaps the test's server when dropped, on failure too.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

@@ -347,16 +347,6 @@ time.sleep(120)
     drop(guard);
 }
 
-/// Kills and reaps a child on drop, also when an assertion fails first.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `watch` gives the same oldest age as `check` for a leak older than either run (it used to
 /// count from its own start and said `oldest 0s` for a leak minutes old), and its JSON lines
 /// carry the age.

@@ -11,16 +11,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// Kills and reaps a child on drop.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A `pop.py listen` started with `nsenter --net=PATH` (no /run/netns name needed).
 fn listener_in(ns_path: &str) -> (Child, u32, u16) {
     let py = python();
@@ -158,7 +148,7 @@ fn a_namespace_outlives_its_naming_pid() {
         return;
     }
     // The naming process: the first pid in the new namespace.
-    let first = Reap(
+    let first = KillOnDrop(
         Command::new("unshare")
             .args(["--net", "sleep", "120"])
             .spawn()

@@ -137,6 +137,16 @@ pub fn in_netns(netns: Option<&str>, program: &str, args: &[&str]) -> Command {
     }
 }
 
+/// Kills and reaps a child on drop, also when an assertion fails first.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn kill_group(pgid: u32, sig: i32) {
     let Ok(pgid) = i32::try_from(pgid) else {
         return;
