@@ -29,7 +29,8 @@ use crate::model::Snapshot;
 /// new ones admitted in discovery order (host, named, then the rest), and the rest counted
 /// in [`NamespaceFleet::skipped`]. Each namespace that cannot be entered or collected is
 /// listed in [`NamespaceFleet::failures`] for that tick and (unless
-/// [`NamespaceFleet::quiet`]) reported on stderr once: never skipped silently.
+/// [`NamespaceFleet::quiet`]) reported on stderr once while it keeps failing: never skipped
+/// silently.
 pub(super) struct NamespaceFleet {
     cfg: CollectConfig,
     thresholds: Thresholds,
@@ -173,6 +174,10 @@ impl NamespaceFleet {
         }
         self.discovered = discovered;
         self.say_skipped();
+        // Said once per episode: a failure that cleared is forgotten, so the set stays as
+        // small as this tick's failures (labels carry pids, and pids come and go).
+        let failing: BTreeSet<&String> = self.failures.iter().map(|(what, _)| what).collect();
+        self.reported.retain(|what| failing.contains(what));
         out
     }
 
