@@ -8,8 +8,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use crate::filter::{parse_cidr, Filter, OwnerKind, PortRange, ProcessMatch, StateSet};
-use crate::model::Family;
+use crate::filter::{
+    parse_cidr, Filter, OwnerKind, PortRange, ProcessMatch, StateSet, UnixPathMatch,
+};
+use crate::model::{Family, Protocols};
 
 // Every value-taking flag below also carries `allow_hyphen_values`: without it `--top -1`
 // or `--interval -5s` is refused as "unexpected argument '-1'", a line that does not name
@@ -118,6 +120,15 @@ pub struct GlobalArgs {
     /// Socket filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// TCP sockets (the default when none of -t, -u, -x is given). Combinable: -tu.
+    #[arg(short = 't', long = "tcp", global = true)]
+    pub tcp: bool,
+    /// UDP sockets, v4 and v6 (as ss -u). Combinable with -t and -x.
+    #[arg(short = 'u', long = "udp", global = true)]
+    pub udp: bool,
+    /// UNIX domain sockets: stream, datagram, seqpacket (as ss -x). Combinable.
+    #[arg(short = 'x', long = "unix", global = true)]
+    pub unix: bool,
     /// Read a recorded snapshot (JSON) instead of the kernel; for tests and bug reports.
     #[arg(
         long,
@@ -140,6 +151,13 @@ pub struct GlobalArgs {
     /// run as root)
     #[arg(long, global = true)]
     pub force: bool,
+}
+
+impl GlobalArgs {
+    /// The protocols `-t/-u/-x` select; none given is TCP alone.
+    pub fn protocols(&self) -> Protocols {
+        Protocols::from_flags(self.tcp, self.udp, self.unix)
+    }
 }
 
 /// Socket source choice.
@@ -192,6 +210,11 @@ pub struct FilterArgs {
     /// IPv6 sockets only.
     #[arg(short = '6', global = true)]
     pub ipv6: bool,
+    /// UNIX sockets bound to this path or abstract name (`@name`); a trailing `*` matches
+    /// a prefix (`/run/php/*`). Repeatable; implies nothing about -x (give -x to see them).
+    #[arg(long, value_name = "PATH|@NAME", value_parser = parse_unix_path, global = true)]
+    #[arg(allow_hyphen_values = true)]
+    pub path: Vec<UnixPathMatch>,
 }
 
 /// A parsed `--state` value (clap needs a `Clone + Send + Sync` newtype).
@@ -215,6 +238,11 @@ fn parse_net(s: &str) -> Result<IpNet, String> {
 }
 
 fn parse_owner(s: &str) -> Result<OwnerKind, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
+}
+
+fn parse_unix_path(s: &str) -> Result<UnixPathMatch, String> {
     s.parse()
         .map_err(|e: crate::filter::FilterError| e.to_string())
 }
@@ -283,6 +311,7 @@ impl FilterArgs {
                 _ => None,
             },
             states: None,
+            path: self.path.clone(),
         };
         for s in &self.state {
             f.add_states(s.0);

@@ -14,12 +14,18 @@ pub(crate) mod fixtures;
 mod listener;
 pub mod name;
 mod process;
+mod proto;
 mod rule;
+mod skmem;
+mod unix;
 pub use attribution::{Attribution, UnattributedReason};
 pub use listener::{listener_matches, ListenerIndex};
 pub use name::{escape_controls, Name, NameDecodeError};
 pub use process::ProcessInfo;
+pub use proto::{Protocol, Protocols};
 pub use rule::RuleId;
+pub use skmem::SkMem;
+pub use unix::{UnixKind, UnixName, UnixRecord, UnixVfs};
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
 /// sock_diag `idiag_state`).
@@ -306,7 +312,8 @@ impl Owner {
     }
 }
 
-/// One TCP socket as the kernel reported it.
+/// One TCP or UDP socket as the kernel reported it (which one is the [`Snapshot`] list it
+/// sits in: [`Snapshot::sockets`] or [`Snapshot::udp`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SocketRecord {
     /// The socket's own family (a v4-mapped peer still has [`Family::V6`]).
@@ -335,6 +342,9 @@ pub struct SocketRecord {
     pub cookie: Option<u64>,
     /// tcp_info, when the caller asked for it and the kernel gave it.
     pub tcp_info: Option<TcpInfoLite>,
+    /// Memory and drops (UDP always asks for them; absent in older recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skmem: Option<SkMem>,
     /// Owner, filled by attribution.
     pub owner: Owner,
 }
@@ -366,6 +376,7 @@ impl SocketRecord {
             retransmits: 0,
             cookie: None,
             tcp_info: None,
+            skmem: None,
             owner,
         }
     }
@@ -412,6 +423,14 @@ pub struct KernelCounters {
     pub tcp_ext: BTreeMap<String, u64>,
     /// Tcp counters by name (CurrEstab is a gauge; the rest are counters).
     pub tcp: BTreeMap<String, u64>,
+    /// `Udp:` counters from /proc/net/snmp (InErrors, RcvbufErrors, NoPorts, …); empty in
+    /// recordings made before UDP was collected.
+    #[serde(default)]
+    pub udp: BTreeMap<String, u64>,
+    /// `Udp6:` counters from /proc/net/snmp6, named as in `Udp:` (`Udp6InErrors` is
+    /// `InErrors` here).
+    #[serde(default)]
+    pub udp6: BTreeMap<String, u64>,
 }
 
 /// The sysctls shown next to verdicts, as dotted names.
@@ -467,8 +486,18 @@ pub struct Snapshot {
     /// escaped, also when read from a file).
     #[serde(deserialize_with = "name::deserialize_line")]
     pub netns: String,
-    /// The sockets, deduplicated.
+    /// Which socket tables were collected: an empty [`Snapshot::udp`] means "no UDP
+    /// socket" only when UDP is in here. Recordings from before UDP and UNIX read as TCP.
+    #[serde(default)]
+    pub protocols: Protocols,
+    /// The TCP sockets, deduplicated.
     pub sockets: Vec<SocketRecord>,
+    /// The UDP sockets (states ESTABLISHED = connected, CLOSE = unconnected), when collected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udp: Vec<SocketRecord>,
+    /// The UNIX domain sockets, when collected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unix: Vec<UnixRecord>,
     /// Processes referenced by [`Owner::Process`] / [`Owner::ViaListener`], by pid.
     pub processes: BTreeMap<u32, ProcessInfo>,
     /// What attribution achieved.

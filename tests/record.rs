@@ -90,12 +90,17 @@ fn snapshot(tick: i64, leak: u64, extra: u64) -> Snapshot {
     let counters = KernelCounters {
         tcp_ext: [("ListenOverflows".to_string(), 10 * tick as u64)].into(),
         tcp: [("ActiveOpens".to_string(), 100 + 5 * tick as u64)].into(),
+        udp: Default::default(),
+        udp6: Default::default(),
     };
     Snapshot {
         taken_at_ms: T0 + tick * 1000,
         source: SourceKind::Netlink,
         netns: "host".into(),
         sockets,
+        protocols: Default::default(),
+        udp: Vec::new(),
+        unix: Vec::new(),
         processes: BTreeMap::from([(42, proc(42, "java", "app")), (7, proc(7, "nginx", "www"))]),
         attribution: Attribution {
             attempted: true,

@@ -98,6 +98,9 @@ fn fixture() -> (Snapshot, Analysis) {
         source: SourceKind::Netlink,
         netns: "host".into(),
         sockets,
+        protocols: Default::default(),
+        udp: Vec::new(),
+        unix: Vec::new(),
         processes: BTreeMap::from([(42, process(42, "java")), (7, process(7, "curl"))]),
         attribution: Attribution::default(),
         quality: SampleQuality {

@@ -56,6 +56,9 @@ fn snapshot(i: usize) -> Snapshot {
         source: SourceKind::Netlink,
         netns: "host".into(),
         sockets,
+        protocols: Default::default(),
+        udp: Vec::new(),
+        unix: Vec::new(),
         processes: BTreeMap::from([(
             42,
             ProcessInfo {

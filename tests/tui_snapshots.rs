@@ -201,6 +201,9 @@ fn snapshot(k: u64) -> Snapshot {
         source: SourceKind::Netlink,
         netns: "host".into(),
         sockets: s,
+        protocols: Default::default(),
+        udp: Vec::new(),
+        unix: Vec::new(),
         processes: BTreeMap::from([
             process(4242, "java", "app"),
             process(812, "nginx", "www-data"),

@@ -97,6 +97,8 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            udp: Default::default(),
+            udp6: Default::default(),
         }
     }
 

@@ -25,7 +25,7 @@ use crate::collect::SocketDump;
 use crate::collect::{counters, sysctl, CollectError, DumpRequest, SocketSource};
 use crate::filter::Filter;
 use crate::model::escape_controls;
-use crate::model::{Attribution, Owner, Snapshot, SourceKind, TcpState};
+use crate::model::{Attribution, Owner, Protocols, Snapshot, SourceKind, TcpState};
 
 /// Consecutive ticks whose netlink dump failed (after its own restart) before `auto`
 /// stops trying netlink.
@@ -62,6 +62,8 @@ pub struct CollectConfig {
     pub counters: bool,
     /// Read the TCP sysctls.
     pub sysctls: bool,
+    /// Which socket tables to dump (default TCP alone).
+    pub protocols: Protocols,
     /// `--all-netns`: most namespaces collected at once (`None`:
     /// [`DEFAULT_MAX_NETNS`]).
     pub max_netns: Option<usize>,
@@ -302,6 +304,9 @@ impl Collector {
             source: source_kind,
             netns: self.netns_label.clone(),
             sockets: dump.sockets,
+            protocols: Default::default(),
+            udp: Vec::new(),
+            unix: Vec::new(),
             processes,
             attribution,
             quality: dump.quality,

@@ -165,6 +165,7 @@ pub fn parse_row(line: &[u8], family: Family, user_hz: u32) -> Result<SocketReco
         retransmits: u8::try_from(retrans).unwrap_or(u8::MAX),
         cookie: None,
         tcp_info: None,
+        skmem: None,
         owner: Owner::Unresolved,
     })
 }

@@ -371,6 +371,7 @@ fn record(family: Family, local: Endpoint, inode: u64) -> SocketRecord {
         retransmits: 0,
         cookie: None,
         tcp_info: None,
+        skmem: None,
         owner: Owner::Unresolved,
     }
 }
@@ -419,6 +420,7 @@ fn arb_record() -> impl Strategy<Value = SocketRecord> {
                     retransmits,
                     cookie: None,
                     tcp_info: None,
+                    skmem: None,
                     owner: Owner::Unresolved,
                 }
             },

@@ -112,6 +112,7 @@ pub fn collect_config(global: &GlobalArgs) -> CollectConfig {
         counters: false,
         sysctls: false,
         max_netns: Some(global.max_netns),
+        protocols: global.protocols(),
     }
 }
 

@@ -321,6 +321,9 @@ impl Tick {
             source: self.source,
             netns: netns.to_string(),
             sockets: self.sockets.clone().unwrap_or_default(),
+            protocols: Default::default(),
+            udp: Vec::new(),
+            unix: Vec::new(),
             processes,
             attribution: Attribution {
                 attempted: self.ownership.attempted,

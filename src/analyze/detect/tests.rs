@@ -39,6 +39,8 @@ fn counters(ext: &[(&str, u64)]) -> Option<KernelCounters> {
     Some(KernelCounters {
         tcp_ext: ext.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
         tcp: BTreeMap::new(),
+        udp: Default::default(),
+        udp6: Default::default(),
     })
 }
 

@@ -320,6 +320,7 @@ pub fn parse_inet_diag(payload: &[u8]) -> Parsed {
             retransmits: read_u8(header, OFF_RETRANS)?,
             cookie: Some(read_cookie(header, OFF_COOKIE)?),
             tcp_info: None,
+            skmem: None,
             owner: Owner::Unresolved,
         })
     })();

@@ -27,6 +27,9 @@ pub(crate) fn tick(at_ms: i64) -> TickData {
         taken_at_ms: at_ms,
         source: SourceKind::Netlink,
         netns: "host".into(),
+        protocols: Default::default(),
+        udp: Vec::new(),
+        unix: Vec::new(),
         sockets: vec![
             sock(
                 TcpState::Listen,

@@ -13,6 +13,9 @@ use ipnet::IpNet;
 
 use crate::model::{normalize_ip, Family, Owner, ProcessInfo, SocketRecord, TcpState};
 
+mod unix_path;
+pub use unix_path::UnixPathMatch;
+
 /// A filter that could not be parsed. `Display` is one line naming the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
@@ -38,8 +41,11 @@ pub enum FilterError {
     #[error("unknown owner '{0}' (expected process, unattributed, ownerless or unresolved)")]
     Owner(String),
     /// Not a `key:value` term the prompt understands.
-    #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, owner:, -4 or -6)")]
+    #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, owner:, path:, -4 or -6)")]
     Term(String),
+    /// A UNIX path filter that is neither absolute nor abstract.
+    #[error("invalid UNIX socket path '{0}' (expected an absolute path such as /run/x.sock, an abstract name such as @name, or a prefix ending in *)")]
+    UnixPath(String),
 }
 
 /// Named groups of states, as `ss` defines them.
@@ -337,6 +343,8 @@ pub struct Filter {
     pub owner: Vec<OwnerKind>,
     /// Only this family.
     pub family: Option<Family>,
+    /// Allowed UNIX socket names (any of); UNIX sockets only.
+    pub path: Vec<UnixPathMatch>,
 }
 
 /// The prompt syntax (`state:close-wait sport:8080 -4`), terms in a fixed order; it parses
@@ -357,6 +365,7 @@ impl fmt::Display for Filter {
             ProcessMatch::Name(n) => format!("process:{n}"),
         }));
         terms.extend(self.owner.iter().map(|k| format!("owner:{}", k.name())));
+        terms.extend(self.path.iter().map(|p| format!("path:{p}")));
         match self.family {
             Some(Family::V4) => terms.push("-4".into()),
             Some(Family::V6) => terms.push("-6".into()),
@@ -430,6 +439,7 @@ impl Filter {
                 Some(("src", v)) => f.src.push(parse_cidr(v)?),
                 Some(("dst", v)) => f.dst.push(parse_cidr(v)?),
                 Some(("process", v)) => f.process.push(v.parse()?),
+                Some(("path", v)) => f.path.push(v.parse()?),
                 Some(("owner", v)) => {
                     for k in v.split(',') {
                         f.add_owner(k.parse()?);
@@ -460,5 +470,4 @@ impl Filter {
 }
 
 #[cfg(test)]
-#[path = "filter_tests.rs"]
 mod tests;

@@ -212,8 +212,10 @@ mod props {
             process in proptest::collection::vec(process(), 0..3),
             owner in proptest::sample::subsequence(OwnerKind::ALL.to_vec(), 0..=4),
             family in proptest::option::of(prop_oneof![Just(Family::V4), Just(Family::V6)]),
+            path in proptest::collection::vec("(/|@)[a-z0-9/._-]{1,12}[*]?", 0..3),
         ) -> Filter {
-            Filter { states, sport, dport, src, dst, process, owner, family }
+            let path = path.iter().map(|p| p.parse().expect("generated path")).collect();
+            Filter { states, sport, dport, src, dst, process, owner, family, path }
         }
     }
 
