@@ -13,4 +13,5 @@ pub mod engine;
 pub mod finding;
 pub mod history;
 pub mod process_rows;
+pub mod proto_counts;
 pub mod rates;
