@@ -500,7 +500,7 @@ fn attributes_thousands_across_holders() {
     r.incremental(&listed);
     let t_probe = t.elapsed();
     let t = std::time::Instant::now();
-    r.assign_owners(&mut socks);
+    r.assign_owners(&mut Tables::tcp(&mut socks));
     let t_assign = t.elapsed();
     println!("cached breakdown: list {t_list:?} probe+rescan {t_probe:?} assign {t_assign:?}");
     let mut always_full = ProcessResolver::new().with_policy(RescanPolicy {

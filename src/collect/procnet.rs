@@ -1,6 +1,7 @@
-//! The `/proc/net/tcp{,6}` fallback socket source: a pure, allocation-light parser over
-//! [`BufRead`] ([`Parser`], [`parse`], [`parse_row`]) and [`ProcNetSource`], which feeds it
-//! the calling thread's `/proc/thread-self/net/tcp` and `tcp6`.
+//! The `/proc/net` fallback socket source: a pure, allocation-light parser over [`BufRead`]
+//! for `tcp{,6}` ([`Parser`], [`parse`], [`parse_row`]) and, with the rows of
+//! [`super::procnet_udp`], `udp{,6}`; and [`ProcNetSource`], which feeds it the calling
+//! thread's `/proc/thread-self/net/…` (UNIX sockets: [`super::procnet_unix`]).
 //!
 //! This module owns the text format and the defences against its unreliability. It must not
 //! resolve owners (that is `procmap`), enter namespaces (that is `netns`) or know about
@@ -35,7 +36,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{CollectError, DumpRequest, SocketDump, SocketSource};
+use super::procnet_udp::parse_udp_row;
+use super::procnet_unix::UnixParser;
+use super::{CollectError, DumpRequest, InetProtocol, SocketDump, SocketSource, UnixDump};
 use crate::model::{Endpoint, Family, Owner, SocketRecord, SourceKind, TcpState, TimerKind};
 
 /// Default (and smallest derived) wall-clock budget for reading both files.
@@ -88,6 +91,9 @@ pub enum RowError {
     /// Not 12 (TIME_WAIT, request socket) or 17 (full socket) fields.
     #[error("expected 12 or 17 fields, found {0}")]
     FieldCount(usize),
+    /// A `/proc/net/udp{,6}` row without its 13 fields.
+    #[error("expected 13 fields, found {0}")]
+    UdpFieldCount(usize),
     /// A field is malformed (bad hex or decimal, wrong width, missing separator).
     #[error("malformed {0} field")]
     Field(&'static str),
@@ -170,12 +176,12 @@ pub fn parse_row(line: &[u8], family: Family, user_hz: u32) -> Result<SocketReco
     })
 }
 
-fn split2(tok: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn split2(tok: &[u8]) -> Option<(&[u8], &[u8])> {
     let i = tok.iter().position(|&b| b == b':')?;
     Some((&tok[..i], &tok[i + 1..]))
 }
 
-fn endpoint(tok: &[u8], family: Family) -> Result<Endpoint, RowError> {
+pub(crate) fn endpoint(tok: &[u8], family: Family) -> Result<Endpoint, RowError> {
     let (addr, port) = split2(tok).ok_or(RowError::Field("address"))?;
     let port = hex_exact(port, 4).ok_or(RowError::Field("port"))? as u16;
     // Each 32-bit word of the address is printed as a host-order hex number of the bytes
@@ -201,11 +207,11 @@ fn endpoint(tok: &[u8], family: Family) -> Result<Endpoint, RowError> {
     Ok(Endpoint::new(ip, port))
 }
 
-fn hex_exact(tok: &[u8], width: usize) -> Option<u64> {
+pub(crate) fn hex_exact(tok: &[u8], width: usize) -> Option<u64> {
     hex_range(tok, width, width)
 }
 
-fn hex_range(tok: &[u8], min: usize, max: usize) -> Option<u64> {
+pub(crate) fn hex_range(tok: &[u8], min: usize, max: usize) -> Option<u64> {
     if tok.len() < min || tok.len() > max || tok.len() > 16 {
         return None;
     }
@@ -215,7 +221,7 @@ fn hex_range(tok: &[u8], min: usize, max: usize) -> Option<u64> {
     })
 }
 
-fn dec(tok: &[u8]) -> Option<u64> {
+pub(crate) fn dec(tok: &[u8]) -> Option<u64> {
     if tok.is_empty() || tok.len() > 20 {
         return None;
     }
@@ -249,6 +255,7 @@ impl DedupKey {
 #[derive(Debug)]
 pub struct Parser {
     limits: Limits,
+    protocol: InetProtocol,
     started: Instant,
     rows: u64,
     stopped: Option<String>,
@@ -259,10 +266,16 @@ pub struct Parser {
 }
 
 impl Parser {
-    /// A parser with empty results; the time budget starts now.
+    /// A `tcp{,6}` parser with empty results; the time budget starts now.
     pub fn new(limits: Limits) -> Parser {
+        Parser::for_protocol(limits, InetProtocol::Tcp)
+    }
+
+    /// A parser for the rows of `protocol`'s files (`tcp{,6}` or `udp{,6}`).
+    pub fn for_protocol(limits: Limits, protocol: InetProtocol) -> Parser {
         Parser {
             limits,
+            protocol,
             started: Instant::now(),
             rows: 0,
             stopped: None,
@@ -289,10 +302,7 @@ impl Parser {
         if !wanted || self.stopped.is_some() {
             return Ok(());
         }
-        let file = match family {
-            Family::V4 => "tcp",
-            Family::V6 => "tcp6",
-        };
+        let file = file_name(self.protocol, family);
         let mut first = true;
         let mut line = std::mem::take(&mut self.line);
         while let Some(too_long) = read_line_bounded(&mut reader, &mut line, MAX_LINE)? {
@@ -309,7 +319,11 @@ impl Parser {
             } else if too_long {
                 self.error(RowError::TooLong);
             } else {
-                match parse_row(&line, family, self.limits.user_hz) {
+                let parsed = match self.protocol {
+                    InetProtocol::Tcp => parse_row(&line, family, self.limits.user_hz),
+                    InetProtocol::Udp => parse_udp_row(&line, family),
+                };
+                match parsed {
                     Ok(rec) if req.wants_state(rec.state.code()) => {
                         if self.seen.insert(DedupKey::of(&rec)) {
                             self.dump.sockets.push(rec);
@@ -381,6 +395,16 @@ impl Parser {
     }
 }
 
+/// The file a family's rows come from: `tcp`, `tcp6`, `udp`, `udp6`.
+pub fn file_name(protocol: InetProtocol, family: Family) -> &'static str {
+    match (protocol, family) {
+        (InetProtocol::Tcp, Family::V4) => "tcp",
+        (InetProtocol::Tcp, Family::V6) => "tcp6",
+        (InetProtocol::Udp, Family::V4) => "udp",
+        (InetProtocol::Udp, Family::V6) => "udp6",
+    }
+}
+
 /// Parses one `/proc/net/tcp` (`Family::V4`) or `tcp6` (`Family::V6`) text in one call.
 pub fn parse<R: BufRead>(
     reader: R,
@@ -396,7 +420,7 @@ pub fn parse<R: BufRead>(
 // Reads one line (without its newline) into `buf`, keeping at most `max` bytes and
 // discarding the rest, so a file without newlines cannot grow memory without bound.
 // Returns None at end of input, else whether the line was cut.
-fn read_line_bounded<R: BufRead>(
+pub(crate) fn read_line_bounded<R: BufRead>(
     r: &mut R,
     buf: &mut Vec<u8>,
     max: usize,
@@ -474,13 +498,23 @@ impl ProcNetSource {
         &self.root
     }
 
-    /// The limits the next dump will use (reads `sockstat` for what is derived).
+    /// The limits the next TCP dump will use (reads `sockstat` for what is derived).
     pub fn limits(&self) -> Limits {
-        let expected = match (self.time, self.max_rows) {
-            (Some(_), Some(_)) => None,
+        self.limits_for(SockstatLine::Tcp)
+    }
+
+    /// The limits for one table, derived from its `sockstat` line (UNIX has none there:
+    /// its budgets are the fallback ones unless set).
+    fn limits_for(&self, line: SockstatLine) -> Limits {
+        let expected = match (self.time, self.max_rows, line) {
+            (Some(_), Some(_), _) | (_, _, SockstatLine::None) => None,
             _ => std::fs::read_to_string(self.root.join("sockstat"))
                 .ok()
-                .and_then(|s| sockstat_tcp_total(&s)),
+                .and_then(|s| match line {
+                    SockstatLine::Tcp => sockstat_tcp_total(&s),
+                    SockstatLine::Udp => sockstat_udp_total(&s),
+                    SockstatLine::None => None,
+                }),
         };
         let derived_time = expected.map_or(DEFAULT_TIME_BUDGET, |n| {
             let n = u32::try_from(n).unwrap_or(u32::MAX);
@@ -495,6 +529,26 @@ impl ProcNetSource {
             max_rows: self.max_rows.unwrap_or(derived_rows),
         }
     }
+}
+
+/// Which `sockstat` line sizes a table's budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SockstatLine {
+    Tcp,
+    Udp,
+    None,
+}
+
+// `UDP: inuse 5 mem 1` -> inuse.
+fn sockstat_udp_total(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("UDP:"))?;
+    let mut it = line.split_whitespace().skip(1);
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        if k == "inuse" {
+            return v.parse().ok();
+        }
+    }
+    None
 }
 
 // `TCP: inuse 5 orphan 0 tw 3 alloc 7 mem 1` -> alloc + tw.
@@ -524,15 +578,16 @@ impl SocketSource for ProcNetSource {
     }
 
     fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
-        let mut parser = Parser::new(self.limits());
-        for (family, name, wanted) in [
-            (Family::V4, "tcp", req.ipv4),
-            (Family::V6, "tcp6", req.ipv6),
-        ] {
+        let line = match req.protocol {
+            InetProtocol::Tcp => SockstatLine::Tcp,
+            InetProtocol::Udp => SockstatLine::Udp,
+        };
+        let mut parser = Parser::for_protocol(self.limits_for(line), req.protocol);
+        for (family, wanted) in [(Family::V4, req.ipv4), (Family::V6, req.ipv6)] {
             if !wanted {
                 continue;
             }
-            let path = self.root.join(name);
+            let path = self.root.join(file_name(req.protocol, family));
             let file = match File::open(&path) {
                 Ok(f) => f,
                 // No tcp6 means IPv6 is disabled here: there are no v6 sockets to miss.
@@ -543,6 +598,18 @@ impl SocketSource for ProcNetSource {
                 .feed(BufReader::with_capacity(READ_BUFFER, file), family, req)
                 .map_err(|e| CollectError::io(format!("read {}", path.display()), e))?;
         }
+        Ok(parser.finish())
+    }
+
+    /// `unix` from the same directory (no queues, no uid: those stay `None`).
+    fn dump_unix(&mut self, req: &DumpRequest) -> Result<UnixDump, CollectError> {
+        let path = self.root.join("unix");
+        let file = File::open(&path)
+            .map_err(|e| CollectError::io(format!("open {}", path.display()), e))?;
+        let mut parser = UnixParser::new(self.limits_for(SockstatLine::None), req.state_mask);
+        parser
+            .feed(BufReader::with_capacity(READ_BUFFER, file))
+            .map_err(|e| CollectError::io(format!("read {}", path.display()), e))?;
         Ok(parser.finish())
     }
 }
