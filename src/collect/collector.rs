@@ -528,3 +528,6 @@ fn merge_quality(parts: [SampleQuality; 3]) -> SampleQuality {
 fn fallback_notice(e: &CollectError, files: &str) -> String {
     format!("sockscope: netlink sock_diag unavailable ({e}); falling back to {files}")
 }
+
+#[cfg(test)]
+mod tests;

@@ -83,3 +83,74 @@ pub fn parse_udp_row(line: &[u8], family: Family) -> Result<SocketRecord, RowErr
         owner: Owner::Unresolved,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::netlink::decode::decode_dump;
+    use crate::collect::procnet::{Limits, Parser};
+    use crate::collect::{DumpRequest, InetProtocol, SocketDump};
+
+    const UDP: &[u8] = include_bytes!("../../tests/fixtures/proc/udp");
+    const UDP6: &[u8] = include_bytes!("../../tests/fixtures/proc/udp6");
+    const NL_V4: &[u8] = include_bytes!("../../tests/fixtures/netlink/udp_v4.bin");
+    const NL_V6: &[u8] = include_bytes!("../../tests/fixtures/netlink/udp_v6.bin");
+
+    fn proc_dump() -> SocketDump {
+        let req = DumpRequest {
+            protocol: InetProtocol::Udp,
+            ..DumpRequest::default()
+        };
+        let mut p = Parser::for_protocol(Limits::default(), InetProtocol::Udp);
+        p.feed(UDP, Family::V4, &req).unwrap();
+        p.feed(UDP6, Family::V6, &req).unwrap();
+        p.finish()
+    }
+
+    #[test]
+    fn same_numbers_as_sock_diag_where_proc_has_them() {
+        let d = proc_dump();
+        assert_eq!(d.quality, Default::default());
+        let mut nl = decode_dump(NL_V4, 1, 0xFFF).unwrap().sockets;
+        nl.extend(decode_dump(NL_V6, 2, 0xFFF).unwrap().sockets);
+        assert_eq!(d.sockets.len(), nl.len());
+        for p in &d.sockets {
+            let n = nl.iter().find(|n| n.inode == p.inode).unwrap();
+            assert_eq!(
+                (p.family, p.state, p.local, p.remote, p.uid, p.recv_q, p.send_q),
+                (n.family, n.state, n.local, n.remote, n.uid, n.recv_q, n.send_q),
+                "inode {}",
+                p.inode
+            );
+            let (pm, nm) = (p.skmem.unwrap(), n.skmem.unwrap());
+            assert_eq!((pm.drops, pm.rmem_alloc), (nm.drops, nm.rmem_alloc));
+            assert_eq!((pm.rcvbuf, pm.sndbuf), (None, None), "not in /proc");
+        }
+        let flooded = d.sockets.iter().find(|s| s.local.port == 7101).unwrap();
+        assert_eq!(flooded.skmem.map(|m| m.drops), Some(44));
+    }
+
+    #[test]
+    fn rows_need_their_13_fields() {
+        let good = b"13093: 0100007F:1BBD 00000000:0000 07 00000000:00001E00 00:00000000 \
+                     00000000     0        0 26437 2 000000009894d13e 44        ";
+        let r = parse_udp_row(good, Family::V4).unwrap();
+        assert_eq!(
+            (r.inode, r.recv_q, r.state),
+            (26437, 0x1E00, TcpState::Close)
+        );
+        assert_eq!(
+            parse_udp_row(&good[..good.len() - 12], Family::V4),
+            Err(RowError::UdpFieldCount(12))
+        );
+        let mut extra = good.to_vec();
+        extra.extend_from_slice(b" 1");
+        assert_eq!(
+            parse_udp_row(&extra, Family::V4),
+            Err(RowError::UdpFieldCount(14))
+        );
+        let neg = String::from_utf8_lossy(good).replace(" 44", " -4");
+        assert!(parse_udp_row(neg.as_bytes(), Family::V4).is_err());
+        assert_eq!(parse_udp_row(good, Family::V6), Err(RowError::Family));
+    }
+}

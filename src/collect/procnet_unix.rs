@@ -25,11 +25,15 @@
 //! own, which must then pass the whole fixed grammar below (exact field widths, hex where
 //! the kernel prints hex, a known type and state) or it is counted in
 //! `quality.parse_errors`, never parsed into a record. A forged line that repeats an inode
-//! already read is counted as a duplicate. What text alone cannot tell apart is a line
-//! crafted to match the grammar exactly, with an inode no other row uses: the binary
-//! unix_diag answer (`--source netlink`, preferred by `auto`) has no such ambiguity, which
-//! is one more reason it is the default. A path bound as `@x` (relative, starting with `@`)
-//! also prints like the abstract name `x`, as ss shows it.
+//! already read is counted as a duplicate. Num is `%pK`: with `kptr_restrict` 1 (the
+//! usual distribution default) an unprivileged reader sees it blank (all zeros) while root
+//! sees a hashed address, so the forger, copying what it sees, writes a blank Num into a
+//! file whose real rows are hashed: a blank Num among hashed ones is counted as a parse
+//! error, never a socket. What text alone cannot tell apart is a line crafted to match the
+//! file exactly (an attacker who sees the same Num form as the reader, and an unused
+//! inode): the binary unix_diag answer (`--source netlink`, preferred by `auto`) has no
+//! such ambiguity. A path bound as `@x` (relative, starting with `@`) also prints like the
+//! abstract name `x`, as ss shows it.
 
 use std::collections::HashSet;
 use std::io::{self, BufRead};
@@ -67,9 +71,18 @@ pub enum UnixRowError {
     MissingHeader,
 }
 
-/// Parses one data row. `Ok(None)` for an inode-0 row (a connection not yet accepted; see
-/// the module doc).
-pub fn parse_unix_row(line: &[u8]) -> Result<Option<UnixRecord>, UnixRowError> {
+/// One parsed `/proc/net/unix` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixRow {
+    /// The socket; `None` for an inode-0 row (a connection not yet accepted; see the module
+    /// doc).
+    pub record: Option<UnixRecord>,
+    /// Num (the kernel address) printed blank, as `kptr_restrict` does.
+    pub blank_num: bool,
+}
+
+/// Parses one data row.
+pub fn parse_unix_row(line: &[u8]) -> Result<UnixRow, UnixRowError> {
     let mut rest = line;
     let mut fixed: [&[u8]; 7] = [&[]; 7];
     for (i, slot) in fixed.iter_mut().enumerate() {
@@ -93,10 +106,12 @@ pub fn parse_unix_row(line: &[u8]) -> Result<Option<UnixRecord>, UnixRowError> {
         rest = &rest[end..];
     }
     let [num, refcnt, proto, flags, kind, st, inode] = fixed;
-    match num.split_last() {
-        Some((b':', h)) if matches!(h.len(), 8 | 16) && hex_exact(h, h.len()).is_some() => {}
+    let blank_num = match num.split_last() {
+        Some((b':', h)) if matches!(h.len(), 8 | 16) => {
+            hex_exact(h, h.len()).ok_or(UnixRowError::Field("Num"))? == 0
+        }
         _ => return Err(UnixRowError::Field("Num")),
-    }
+    };
     hex_exact(refcnt, 8).ok_or(UnixRowError::Field("RefCount"))?;
     hex_exact(proto, 8).ok_or(UnixRowError::Field("Protocol"))?;
     let flags = hex_exact(flags, 8).ok_or(UnixRowError::Field("Flags"))?;
@@ -124,12 +139,12 @@ pub fn parse_unix_row(line: &[u8]) -> Result<Option<UnixRecord>, UnixRowError> {
         }),
         _ => return Err(UnixRowError::Field("Path")),
     };
-    if inode == 0 {
-        return Ok(None);
-    }
-    let mut r = UnixRecord::new(kind, state, inode);
-    r.name = name;
-    Ok(Some(r))
+    let record = (inode != 0).then(|| {
+        let mut r = UnixRecord::new(kind, state, inode);
+        r.name = name;
+        r
+    });
+    Ok(UnixRow { record, blank_num })
 }
 
 /// Reads `/proc/net/unix` text: header check, budgets (time and rows, as
@@ -143,6 +158,10 @@ pub struct UnixParser {
     unaccepted: u64,
     seen: HashSet<u64>,
     dump: UnixDump,
+    /// Sockets whose Num was blank, kept aside until the whole file says whether blank is
+    /// its form (see the module doc).
+    blank: Vec<UnixRecord>,
+    hashed_rows: bool,
     stopped: Option<String>,
     first_error: Option<(u64, UnixRowError)>,
 }
@@ -158,6 +177,8 @@ impl UnixParser {
             unaccepted: 0,
             seen: HashSet::new(),
             dump: UnixDump::default(),
+            blank: Vec::new(),
+            hashed_rows: false,
             stopped: None,
             first_error: None,
         }
@@ -180,15 +201,7 @@ impl UnixParser {
                 self.error(UnixRowError::TooLong);
             } else {
                 match parse_unix_row(&line) {
-                    Ok(Some(r)) if self.wants(r.state) => {
-                        if self.seen.insert(r.inode) {
-                            self.dump.sockets.push(r);
-                        } else {
-                            self.dump.quality.duplicates += 1;
-                        }
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) => self.unaccepted += 1,
+                    Ok(row) => self.keep(row),
                     Err(e) => self.error(e),
                 }
             }
@@ -212,6 +225,17 @@ impl UnixParser {
             self.error(UnixRowError::MissingHeader);
         }
         Ok(())
+    }
+
+    fn keep(&mut self, row: UnixRow) {
+        self.hashed_rows |= !row.blank_num;
+        match row.record {
+            None => self.unaccepted += 1,
+            Some(r) if !self.wants(r.state) => {}
+            Some(r) if !self.seen.insert(r.inode) => self.dump.quality.duplicates += 1,
+            Some(r) if row.blank_num => self.blank.push(r),
+            Some(r) => self.dump.sockets.push(r),
+        }
     }
 
     fn wants(&self, state: TcpState) -> bool {
@@ -245,6 +269,16 @@ impl UnixParser {
     pub fn finish(self) -> UnixDump {
         let mut dump = self.dump;
         let mut reasons: Vec<String> = self.stopped.into_iter().collect();
+        if self.hashed_rows && !self.blank.is_empty() {
+            dump.quality.parse_errors += self.blank.len() as u64;
+            reasons.push(format!(
+                "{} rows with a blank kernel address among hashed ones were not counted \
+                 (a socket name holding a newline forges such rows)",
+                self.blank.len()
+            ));
+        } else {
+            dump.sockets.extend(self.blank);
+        }
         if dump.quality.duplicates > 0 {
             reasons.push(format!(
                 "{} rows repeated an inode already read (the table changed during the read, \

@@ -31,6 +31,8 @@ mod live_tests;
 #[cfg(test)]
 mod tests;
 pub mod transport;
+#[cfg(test)]
+mod udp_unix_tests;
 pub mod unix;
 
 use std::time::{Duration, Instant};
