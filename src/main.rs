@@ -47,7 +47,7 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<i32, RunError> {
         Some(Command::Watch(args)) => mode::watch(g, args, out),
         Some(Command::Record(args)) => mode::record(g, args),
         Some(Command::Serve(args)) => mode::serve(g, args),
-        Some(Command::DumpFloor) => mode::dump_floor(out),
+        Some(Command::DumpFloor) => mode::dump_floor(g, out),
         Some(Command::Check(args)) => return mode::check(g, args, out),
         Some(Command::Explain(args)) => mode::explain(g, args, out),
         Some(Command::Replay(args)) => mode::replay(&args.file),

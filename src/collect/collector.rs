@@ -12,20 +12,30 @@
 //!   [`MAX_FAILED_TICKS`] such ticks in a row, switch for good.
 //!
 //! A partial netlink dump is never used. With `--source netlink` every failure is returned.
+//!
+//! The policy runs per table (TCP, UDP, UNIX), all dumped over the one netlink socket: a
+//! kernel without unix_diag sends only UNIX to `/proc/net/unix`, each table with its own
+//! notice. A snapshot says `source: proc` when any of its tables came from /proc. A TCP-only
+//! run (the default) dumps nothing else.
+
+mod sweep;
+pub use sweep::sweep;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::collect::netlink::NetlinkSource;
 use crate::collect::netns::NsHandle;
-use crate::collect::netns_budget::{Admission, Skipped, DEFAULT_MAX_NETNS};
-use crate::collect::netns_sweep::{discover, referenced, NetnsFailure};
-use crate::collect::procmap::{ProcessResolver, SharedResolver};
+use crate::collect::netns_budget::DEFAULT_MAX_NETNS;
+use crate::collect::netns_sweep::referenced;
+use crate::collect::procmap::{ProcessResolver, SharedResolver, Tables};
 use crate::collect::procnet::ProcNetSource;
-use crate::collect::SocketDump;
-use crate::collect::{counters, sysctl, CollectError, DumpRequest, SocketSource};
+use crate::collect::{counters, sysctl, CollectError, DumpRequest, InetProtocol, SocketSource};
+use crate::collect::{SocketDump, UnixDump};
 use crate::filter::Filter;
 use crate::model::escape_controls;
-use crate::model::{Attribution, Owner, Protocols, Snapshot, SourceKind, TcpState};
+use crate::model::{
+    Attribution, Owner, Protocol, Protocols, SampleQuality, Snapshot, SourceKind, TcpState,
+};
 
 /// Consecutive ticks whose netlink dump failed (after its own restart) before `auto`
 /// stops trying netlink.
@@ -39,7 +49,7 @@ pub enum SourcePref {
     Auto,
     /// Netlink only.
     Netlink,
-    /// /proc/net/tcp only.
+    /// /proc/net only.
     Proc,
 }
 
@@ -83,16 +93,46 @@ pub struct Collector {
     resolver: Option<Resolver>,
     netns_label: String,
     notice: Option<String>,
-    /// /proc source for single ticks whose netlink dump failed (auto only).
+    /// The latest fallback notice of each table (TCP, UDP, UNIX), replaced, not appended,
+    /// so notices nobody takes stay bounded.
+    table_notice: [Option<String>; 3],
+    /// /proc source for single ticks whose netlink dump failed, and for tables that fell
+    /// back for good (auto only).
     tick_fallback: Option<ProcNetSource>,
-    /// Ticks in a row whose netlink dump failed.
-    failed_ticks: u32,
+    /// Per table (TCP, UDP, UNIX): the fallback state.
+    lanes: [Lane; 3],
     /// The namespace collected, held open since it was chosen; `None`: the thread's own.
     ns: Option<NsHandle>,
     /// Whether to watch the name it was chosen by (`--netns`), and whether its being
     /// re-pointed was already said.
     watch_name: bool,
     repoint_said: bool,
+}
+
+/// One table's fallback state under `auto`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lane {
+    /// Ticks in a row whose netlink dump failed.
+    failed_ticks: u32,
+    /// Reads /proc for good (the kernel refused, or too many failed ticks).
+    proc_for_good: bool,
+}
+
+fn lane(p: Protocol) -> usize {
+    match p {
+        Protocol::Tcp => 0,
+        Protocol::Udp => 1,
+        Protocol::Unix => 2,
+    }
+}
+
+/// The /proc file a table falls back to, as notices name it.
+fn proc_file(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "/proc/net/tcp",
+        Protocol::Udp => "/proc/net/udp",
+        Protocol::Unix => "/proc/net/unix",
+    }
 }
 
 /// Where a collector's attribution comes from.
@@ -135,7 +175,8 @@ impl Collector {
             SourcePref::Auto => match NetlinkSource::open() {
                 Ok(s) => Box::new(s),
                 Err(e) => {
-                    notice = Some(fallback_notice(&e));
+                    let files: Vec<&str> = cfg.protocols.iter().map(proc_file).collect();
+                    notice = Some(fallback_notice(&e, &files.join(", ")));
                     Box::new(ProcNetSource::new())
                 }
             },
@@ -162,8 +203,9 @@ impl Collector {
             cfg,
             source,
             notice,
+            table_notice: Default::default(),
             tick_fallback: None,
-            failed_ticks: 0,
+            lanes: [Lane::default(); 3],
             ns: None,
             watch_name: false,
             repoint_said: false,
@@ -204,14 +246,31 @@ impl Collector {
         }
     }
 
-    /// The source in use.
+    /// The source in use: `Proc` when the source is /proc or any collected table reads
+    /// /proc for good.
     pub fn source_kind(&self) -> SourceKind {
-        self.source.kind()
+        let any_proc = self
+            .cfg
+            .protocols
+            .iter()
+            .any(|p| self.lanes[lane(p)].proc_for_good);
+        if any_proc {
+            SourceKind::Proc
+        } else {
+            self.source.kind()
+        }
     }
 
-    /// A one-line notice about a fallback, taken once (the caller prints it on stderr).
+    /// Notices about fallbacks (one line each), taken once (the caller prints them on
+    /// stderr).
     pub fn take_notice(&mut self) -> Option<String> {
-        self.notice.take()
+        let lines: Vec<String> = self
+            .notice
+            .take()
+            .into_iter()
+            .chain(self.table_notice.iter_mut().filter_map(Option::take))
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 
     fn request(&self) -> DumpRequest {
@@ -221,6 +280,7 @@ impl Collector {
             ipv4: f.family != Some(crate::model::Family::V6),
             ipv6: f.family != Some(crate::model::Family::V4),
             tcp_info: self.cfg.tcp_info,
+            protocol: InetProtocol::Tcp,
         }
     }
 
@@ -237,13 +297,33 @@ impl Collector {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let req = self.request();
-        let (mut dump, source_kind) = self.dump_sockets(&req)?;
+        let protocols = self.cfg.protocols;
+        let (mut dump, tcp_kind) = match protocols.contains(Protocol::Tcp) {
+            true => self.dump_table(Protocol::Tcp, |s| s.dump(&req))?,
+            false => (SocketDump::default(), None),
+        };
+        let (mut udp, udp_kind) = match protocols.contains(Protocol::Udp) {
+            true => {
+                let ureq = DumpRequest {
+                    protocol: InetProtocol::Udp,
+                    tcp_info: false,
+                    ..req
+                };
+                self.dump_table(Protocol::Udp, |s| s.dump(&ureq))?
+            }
+            false => (SocketDump::default(), None),
+        };
+        let (mut unix, unix_kind) = match protocols.contains(Protocol::Unix) {
+            true => self.dump_table(Protocol::Unix, |s| s.dump_unix(&req))?,
+            false => (UnixDump::default(), None),
+        };
 
         let (processes, attribution) = match self.resolver.as_mut() {
             Some(resolver) => {
                 // Request sockets are attributed to their listener's owner; when the state
                 // filter hid the listeners, fetch them (a LISTEN-only dump costs ~2 ms).
-                let extra = if req.state_mask & TcpState::SynRecv.kernel_mask() != 0
+                let extra = if tcp_kind.is_some()
+                    && req.state_mask & TcpState::SynRecv.kernel_mask() != 0
                     && req.state_mask & TcpState::Listen.kernel_mask() == 0
                 {
                     let lreq = DumpRequest {
@@ -252,7 +332,7 @@ impl Collector {
                         ..req
                     };
                     let listeners = match self.tick_fallback.as_mut() {
-                        Some(proc) if source_kind == SourceKind::Proc => proc.dump(&lreq),
+                        Some(proc) if tcp_kind == Some(SourceKind::Proc) => proc.dump(&lreq),
                         _ => self.source.dump(&lreq),
                     };
                     listeners.map(|d| d.sockets).unwrap_or_default()
@@ -261,20 +341,26 @@ impl Collector {
                 };
                 let keep = dump.sockets.len();
                 dump.sockets.extend(extra);
+                let tables = Tables {
+                    tcp: &mut dump.sockets,
+                    udp: &mut udp.sockets,
+                    unix: &mut unix.sockets,
+                };
                 let out = match resolver {
-                    Resolver::Own(r) => r.attribute(&mut dump.sockets),
-                    Resolver::Shared { shared, round } => {
-                        shared.attribute(*round, &mut dump.sockets)
-                    }
+                    Resolver::Own(r) => r.attribute_tables(tables),
+                    Resolver::Shared { shared, round } => shared.attribute_tables(*round, tables),
                 };
                 dump.sockets.truncate(keep);
                 out
             }
             None => {
-                for s in &mut dump.sockets {
+                for s in dump.sockets.iter_mut().chain(udp.sockets.iter_mut()) {
                     if s.inode == 0 {
                         s.owner = Owner::Ownerless;
                     }
+                }
+                for s in unix.sockets.iter_mut().filter(|s| s.inode == 0) {
+                    s.owner = Owner::Ownerless;
                 }
                 (Default::default(), Attribution::default())
             }
@@ -284,32 +370,56 @@ impl Collector {
         // Both sources already applied the state mask; only the other criteria remain.
         if !filter.is_state_only() {
             dump.sockets.retain(|s| filter.matches(s, &processes));
+            udp.sockets.retain(|s| filter.matches(s, &processes));
+        }
+        if !filter.is_state_only_unix() {
+            unix.sockets.retain(|s| filter.matches_unix(s, &processes));
         }
         let mut processes = processes;
-        let referenced: std::collections::HashSet<u32> =
-            dump.sockets.iter().filter_map(|s| s.owner.pid()).collect();
+        let referenced: std::collections::HashSet<u32> = Tables {
+            tcp: &mut dump.sockets,
+            udp: &mut udp.sockets,
+            unix: &mut unix.sockets,
+        }
+        .pids()
+        .collect();
         processes.retain(|pid, _| referenced.contains(pid));
 
+        let mut quality = merge_quality([dump.quality, udp.quality, unix.quality]);
         let counters = if self.cfg.counters {
-            let parsed = counters::read_counters_checked()?;
-            dump.quality.parse_errors += parsed.errors;
+            let parsed = if protocols.contains(Protocol::Udp) {
+                counters::read_counters_with_udp6()?
+            } else {
+                counters::read_counters_checked()?
+            };
+            quality.parse_errors += parsed.errors;
             Some(parsed.counters)
         } else {
             None
         };
         let sysctls = self.cfg.sysctls.then(sysctl::read_sysctls);
 
+        let kinds = [tcp_kind, udp_kind, unix_kind];
+        let source = if kinds.contains(&Some(SourceKind::Proc)) {
+            SourceKind::Proc
+        } else {
+            kinds
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or(self.source.kind())
+        };
         Ok(Snapshot {
             taken_at_ms,
-            source: source_kind,
+            source,
             netns: self.netns_label.clone(),
             sockets: dump.sockets,
-            protocols: Default::default(),
-            udp: Vec::new(),
-            unix: Vec::new(),
+            protocols,
+            udp: udp.sockets,
+            unix: unix.sockets,
             processes,
             attribution,
-            quality: dump.quality,
+            quality,
             counters,
             sysctls,
             collect_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -360,134 +470,64 @@ impl Collector {
         Ok(())
     }
 
-    /// Dumps from the source, applying the fallback policy in the module doc. Returns the
-    /// dump and the kind of source that produced it.
-    fn dump_sockets(
+    /// Dumps one table with `dump`, applying the fallback policy in the module doc to it.
+    /// Returns the dump and the kind of source that produced it (always `Some`).
+    fn dump_table<D>(
         &mut self,
-        req: &DumpRequest,
-    ) -> Result<(SocketDump, SourceKind), CollectError> {
-        let err = match self.source.dump(req) {
+        p: Protocol,
+        dump: impl Fn(&mut dyn SocketSource) -> Result<D, CollectError>,
+    ) -> Result<(D, Option<SourceKind>), CollectError> {
+        let i = lane(p);
+        if self.lanes[i].proc_for_good {
+            let proc = self.tick_fallback.get_or_insert_with(ProcNetSource::new);
+            return Ok((dump(proc)?, Some(SourceKind::Proc)));
+        }
+        let err = match dump(self.source.as_mut()) {
             Ok(d) => {
-                self.failed_ticks = 0;
-                return Ok((d, self.source.kind()));
+                self.lanes[i].failed_ticks = 0;
+                return Ok((d, Some(self.source.kind())));
             }
             Err(e) => e,
         };
         if self.cfg.source != SourcePref::Auto || self.source.kind() != SourceKind::Netlink {
             return Err(err);
         }
-        self.failed_ticks += 1;
+        let lane = &mut self.lanes[i];
+        lane.failed_ticks += 1;
         let refused = matches!(
             err,
             CollectError::PermissionDenied(_) | CollectError::Unsupported(_)
         );
-        if refused || self.failed_ticks >= MAX_FAILED_TICKS {
-            self.notice = Some(fallback_notice(&err));
-            self.source = Box::new(self.tick_fallback.take().unwrap_or_default());
-            return Ok((self.source.dump(req)?, self.source.kind()));
-        }
-        self.notice = Some(format!(
-            "sockscope: netlink sock_diag dump failed ({err}); this sample is from /proc/net/tcp"
-        ));
+        self.table_notice[i] = Some(if refused || lane.failed_ticks >= MAX_FAILED_TICKS {
+            lane.proc_for_good = true;
+            fallback_notice(&err, proc_file(p))
+        } else {
+            format!(
+                "sockscope: netlink sock_diag dump failed ({err}); this sample is from {}",
+                proc_file(p)
+            )
+        });
         let proc = self.tick_fallback.get_or_insert_with(ProcNetSource::new);
-        Ok((proc.dump(req)?, proc.kind()))
+        Ok((dump(proc)?, Some(SourceKind::Proc)))
     }
 }
 
-fn fallback_notice(e: &CollectError) -> String {
-    format!("sockscope: netlink sock_diag unavailable ({e}); falling back to /proc/net/tcp")
+/// One quality for the whole snapshot: counts add up, reasons are joined.
+fn merge_quality(parts: [SampleQuality; 3]) -> SampleQuality {
+    let mut q = SampleQuality::default();
+    let mut reasons = Vec::new();
+    for p in parts {
+        q.parse_errors += p.parse_errors;
+        q.duplicates += p.duplicates;
+        reasons.extend(p.inconsistent);
+    }
+    q.inconsistent = (!reasons.is_empty()).then(|| reasons.join("; "));
+    q
 }
 
-/// Collects `samples` snapshots `interval` apart in every network namespace, one thread per
-/// namespace (namespaces are per thread), all in parallel so the sweep takes one interval,
-/// attributing through one [`SharedResolver`] (one `/proc` scan per sample). At most
-/// [`CollectConfig::netns_limit`] namespaces, and only as many as the descriptors allow
-/// (see [`crate::collect::netns_budget`]); the rest are one failure entry that counts them.
-/// Each namespace is opened once and entered through that descriptor.
-/// Returns the samples per namespace, in discovery order.
-pub fn sweep(
-    cfg: &CollectConfig,
-    samples: usize,
-    interval: std::time::Duration,
-) -> (Vec<Vec<Snapshot>>, Vec<NetnsFailure>) {
-    let (entries, mut failures) = discover();
-    let mut room = Admission::new(cfg.netns_limit(), 0);
-    let mut skipped = Skipped::default();
-    let mut chosen = Vec::new();
-    for e in entries {
-        match room.admit() {
-            Ok(()) => match NsHandle::open(&e.path.to_string_lossy()) {
-                Ok(h) if h.id() == e.id => chosen.push((e.label, h)),
-                Ok(h) => failures.push(NetnsFailure {
-                    what: e.label,
-                    reason: format!(
-                        "{} changed from {} to {} between discovery and open",
-                        e.path.display(),
-                        e.id,
-                        h.id()
-                    ),
-                }),
-                Err(err) => failures.push(NetnsFailure {
-                    what: e.label,
-                    reason: err.to_string(),
-                }),
-            },
-            Err(why) => skipped.add(why),
-        }
-    }
-    if let Some((what, reason)) = skipped.failure(cfg.netns_limit()) {
-        failures.push(NetnsFailure { what, reason });
-    }
-    let shared = SharedResolver::new();
-    let results: Vec<(String, Result<Vec<Snapshot>, CollectError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chosen
-            .into_iter()
-            .map(|(label, h)| {
-                let mut c = cfg.clone();
-                c.netns = None;
-                c.netns_label = Some(label.clone());
-                let shared = &shared;
-                scope.spawn(move || {
-                    let run = || -> Result<Vec<Snapshot>, CollectError> {
-                        let mut col = Collector::open_in(c, Some(h))?;
-                        col.share_resolver(shared);
-                        let mut out = Vec::with_capacity(samples);
-                        for i in 0..samples {
-                            if i > 0 {
-                                std::thread::sleep(interval);
-                            }
-                            col.set_round(i as u64);
-                            out.push(col.collect()?);
-                        }
-                        Ok(out)
-                    };
-                    (label, run())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        "?".into(),
-                        Err(CollectError::Unsupported(
-                            "collector thread panicked".into(),
-                        )),
-                    )
-                })
-            })
-            .collect()
-    });
-    let mut ok = Vec::new();
-    for (label, r) in results {
-        match r {
-            Ok(s) => ok.push(s),
-            Err(e) => failures.push(NetnsFailure {
-                what: label,
-                reason: e.to_string(),
-            }),
-        }
-    }
-    (ok, failures)
+fn fallback_notice(e: &CollectError, files: &str) -> String {
+    format!("sockscope: netlink sock_diag unavailable ({e}); falling back to {files}")
 }
+
+#[cfg(test)]
+mod tests;

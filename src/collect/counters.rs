@@ -1,8 +1,10 @@
-//! Kernel TCP counters: `TcpExt` from `/proc/net/netstat` and `Tcp` from `/proc/net/snmp`.
+//! Kernel counters: `TcpExt` from `/proc/net/netstat`, `Tcp` and `Udp` from
+//! `/proc/net/snmp`, and `Udp6*` from `/proc/net/snmp6`.
 //!
-//! Owns the parser for those files' header/value line pairs ([`parse_counters`], pure over
-//! `impl BufRead`, fuzzed) and reading them for the calling thread's network namespace.
-//! Rates (deltas between polls) belong to `analyze`, not here.
+//! Owns the parsers for those files ([`parse_counters`] for header/value line pairs,
+//! [`parse_snmp6`] for snmp6's one-counter-per-line form; both pure over `impl BufRead`,
+//! fuzzed) and reading them for the calling thread's network namespace. Rates (deltas
+//! between polls) belong to `analyze`, not here.
 //!
 //! Both files are sequences of pairs: `Prefix: Name1 Name2 …` then `Prefix: v1 v2 …`. A pair
 //! whose lengths differ is dropped whole, because zipping it would silently shift every
@@ -24,8 +26,8 @@ pub struct ParsedCounters {
 }
 
 /// Parses netstat- or snmp-format text from `reader` into `out`; returns the number of
-/// parse errors. Only `TcpExt` and `Tcp` are stored; other sections (Ip, Udp, IpExt,
-/// MPTcpExt …) are checked for shape and skipped. Call it once per file to fold both into one [`KernelCounters`].
+/// parse errors. Only `TcpExt`, `Tcp` and `Udp` are stored; other sections (Ip, UdpLite,
+/// IpExt, MPTcpExt …) are checked for shape and skipped. Call it once per file to fold both into one [`KernelCounters`].
 ///
 /// Errors counted: a line without `Prefix:`, a header with no value line after it, a pair
 /// whose lengths differ (dropped whole), a value that is not an integer, and a read
@@ -86,6 +88,7 @@ fn store_pair(prefix: &str, names: &[String], values: &[&str], out: &mut KernelC
     let mut map = match prefix {
         "TcpExt" => Some(&mut out.tcp_ext),
         "Tcp" => Some(&mut out.tcp),
+        "Udp" => Some(&mut out.udp),
         _ => None,
     };
     let mut errors = 0;
@@ -101,6 +104,46 @@ fn store_pair(prefix: &str, names: &[String], values: &[&str], out: &mut KernelC
         };
         if let (Some(m), Some(v)) = (map.as_deref_mut(), parsed) {
             m.insert(name.clone(), v);
+        }
+    }
+    errors
+}
+
+/// Parses `/proc/net/snmp6` text (`Name<whitespace>value` per line) into `out.udp6`,
+/// keeping the `Udp6` counters with the prefix stripped (`Udp6InErrors` is stored as
+/// `InErrors`, the name `Udp:` uses); returns the number of parse errors. Other counters
+/// (Ip6, Icmp6, UdpLite6 …) are checked for shape and skipped. Errors counted: a line
+/// that is not exactly a name and a value, a value that is not an integer, and a read
+/// failure (which ends the parse).
+pub fn parse_snmp6<R: BufRead>(mut reader: R, out: &mut KernelCounters) -> u64 {
+    let mut errors = 0u64;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => {
+                errors += 1;
+                break;
+            }
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let mut it = line.split_ascii_whitespace();
+        let (name, value) = match (it.next(), it.next(), it.next()) {
+            (None, _, _) => continue,
+            (Some(n), Some(v), None) => (n, v),
+            _ => {
+                errors += 1;
+                continue;
+            }
+        };
+        let Ok(value) = value.parse::<u64>() else {
+            errors += 1;
+            continue;
+        };
+        if let Some(short) = name.strip_prefix("Udp6").filter(|s| !s.is_empty()) {
+            out.udp6.insert(short.to_string(), value);
         }
     }
     errors
@@ -127,6 +170,27 @@ pub fn read_counters_checked() -> Result<ParsedCounters, CollectError> {
         Path::new("/proc/thread-self/net/netstat"),
         Path::new("/proc/thread-self/net/snmp"),
     )
+}
+
+/// Reads `snmp6` at `path` into `parsed` (its `Udp6` counters). A missing file means IPv6
+/// is disabled here: nothing to read, not an error.
+pub fn read_snmp6_from(path: &Path, parsed: &mut ParsedCounters) -> Result<(), CollectError> {
+    match std::fs::File::open(path) {
+        Ok(f) => {
+            parsed.errors += parse_snmp6(std::io::BufReader::new(f), &mut parsed.counters);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(CollectError::io(format!("open {}", path.display()), e)),
+    }
+}
+
+/// [`read_counters_checked`] plus the `Udp6` counters of `/proc/thread-self/net/snmp6`,
+/// for runs that collect UDP (a TCP-only run does not read the extra file).
+pub fn read_counters_with_udp6() -> Result<ParsedCounters, CollectError> {
+    let mut parsed = read_counters_checked()?;
+    read_snmp6_from(Path::new("/proc/thread-self/net/snmp6"), &mut parsed)?;
+    Ok(parsed)
 }
 
 /// Reads TcpExt and Tcp counters of the calling thread's network namespace.

@@ -134,3 +134,53 @@ proptest! {
         prop_assert!(c.tcp.len() <= 6 && c.tcp_ext.len() <= 6);
     }
 }
+
+fn proc_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/proc")
+        .join(name)
+}
+
+#[test]
+fn udp_counters_come_from_snmp_and_snmp6() {
+    // Captured with the UDP flood of tests/fixtures/netlink (44 datagrams dropped at 7101).
+    let mut p = read_counters_from(&fixture("netstat"), &proc_fixture("snmp")).unwrap();
+    read_snmp6_from(&proc_fixture("snmp6"), &mut p).unwrap();
+    assert_eq!(p.errors, 0);
+    let c = &p.counters;
+    assert_eq!(c.udp.get("RcvbufErrors"), Some(&44));
+    assert_eq!(c.udp.get("InErrors"), Some(&44));
+    assert_eq!(c.udp.get("OutDatagrams"), Some(&50));
+    assert_eq!(c.udp.len(), 9, "UdpLite kept apart");
+    for name in [
+        "InErrors",
+        "RcvbufErrors",
+        "SndbufErrors",
+        "NoPorts",
+        "OutDatagrams",
+    ] {
+        assert!(c.udp6.contains_key(name), "{name}");
+    }
+    assert_eq!(c.udp6.get("OutDatagrams"), Some(&3));
+    assert_eq!(c.udp6.len(), 9, "UdpLite6 and Ip6 kept apart");
+    assert!(!c.udp6.keys().any(|k| k.starts_with("Udp")));
+}
+
+#[test]
+fn snmp6_bad_lines_are_counted_and_a_missing_file_is_no_error() {
+    let mut c = KernelCounters::default();
+    let text = b"Udp6InErrors 3\nUdp6NoPorts x\nUdp6 7\nUdp6RcvbufErrors 1 2\n\nIp6InReceives 9\n";
+    // "Udp6 7" has the shape but names no counter: skipped, not an error.
+    assert_eq!(parse_snmp6(&text[..], &mut c), 2);
+    assert_eq!(c.udp6.len(), 1);
+    assert_eq!(c.udp6.get("InErrors"), Some(&3));
+    let mut p = ParsedCounters::default();
+    read_snmp6_from(&fixture("no-snmp6-here"), &mut p).unwrap();
+    assert_eq!(p, ParsedCounters::default());
+}
+
+#[test]
+fn reads_udp_counters_of_this_namespace() {
+    let p = read_counters_with_udp6().unwrap();
+    assert!(p.counters.udp.contains_key("RcvbufErrors"));
+}

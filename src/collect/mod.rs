@@ -1,5 +1,6 @@
-//! Everything that reads the kernel, and nothing else: sock_diag and /proc/net/tcp socket
-//! sources, process attribution, kernel counters, sysctls and network namespaces.
+//! Everything that reads the kernel, and nothing else: sock_diag and /proc/net socket
+//! sources (TCP, UDP, UNIX), process attribution, kernel counters, sysctls and network
+//! namespaces.
 //!
 //! This layer never imports `analyze`, `report`, `serve` or `tui`. Its output is a
 //! [`crate::model::Snapshot`]; see [`collector`] for the piece that assembles one.
@@ -12,9 +13,22 @@ pub mod netns_budget;
 pub mod netns_sweep;
 pub mod procmap;
 pub mod procnet;
+pub mod procnet_udp;
+pub mod procnet_unix;
 pub mod sysctl;
 
-use crate::model::{SampleQuality, SocketRecord, SourceKind};
+use crate::model::{SampleQuality, SocketRecord, SourceKind, UnixRecord};
+
+/// Which inet socket table a [`DumpRequest`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InetProtocol {
+    /// TCP (`IPPROTO_TCP`, `/proc/net/tcp{,6}`).
+    #[default]
+    Tcp,
+    /// UDP (`IPPROTO_UDP`, `/proc/net/udp{,6}`); sock_diag is asked for
+    /// `INET_DIAG_SKMEMINFO`, so every record carries its buffers and drop counter.
+    Udp,
+}
 
 /// What a socket source is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +39,10 @@ pub struct DumpRequest {
     pub ipv4: bool,
     /// Dump AF_INET6 sockets.
     pub ipv6: bool,
-    /// Ask the kernel for tcp_info (costs about 20% more).
+    /// Ask the kernel for tcp_info (costs about 20% more; TCP only).
     pub tcp_info: bool,
+    /// The table to dump. [`SocketSource::dump_unix`] reads only `state_mask`.
+    pub protocol: InetProtocol,
 }
 
 impl Default for DumpRequest {
@@ -36,6 +52,7 @@ impl Default for DumpRequest {
             ipv4: true,
             ipv6: true,
             tcp_info: false,
+            protocol: InetProtocol::Tcp,
         }
     }
 }
@@ -57,6 +74,15 @@ impl DumpRequest {
 pub struct SocketDump {
     /// Deduplicated sockets, `owner` still [`crate::model::Owner::Unresolved`].
     pub sockets: Vec<SocketRecord>,
+    /// Parse errors, duplicates dropped, and consistency.
+    pub quality: SampleQuality,
+}
+
+/// The UNIX sockets one dump returned, with what went wrong on the way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnixDump {
+    /// Deduplicated sockets, `owner` still [`crate::model::Owner::Unresolved`].
+    pub sockets: Vec<UnixRecord>,
     /// Parse errors, duplicates dropped, and consistency.
     pub quality: SampleQuality,
 }
@@ -117,10 +143,13 @@ impl CollectError {
     }
 }
 
-/// A producer of TCP socket lists: sock_diag, /proc/net/tcp, or a fixture.
+/// A producer of socket lists: sock_diag, /proc/net, or a fixture.
 pub trait SocketSource {
     /// Which kind of source this is, for reporting.
     fn kind(&self) -> SourceKind;
-    /// Dumps the sockets matching `req`.
+    /// Dumps the TCP or UDP sockets (`req.protocol`) matching `req`.
     fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError>;
+    /// Dumps the UNIX sockets whose state is in `req.state_mask` (families, tcp_info and
+    /// protocol do not apply).
+    fn dump_unix(&mut self, req: &DumpRequest) -> Result<UnixDump, CollectError>;
 }

@@ -32,10 +32,12 @@ mod diagnosis;
 mod passwd;
 mod shared;
 mod status;
+mod tables;
 pub use diagnosis::{
     classify_refusal, hidepid_in_mountinfo, unattributed_reason, AttributionFacts, Caps, Refusal,
 };
 pub use shared::SharedResolver;
+pub use tables::{Attributable, Tables};
 
 /// When the resolver falls back to reading every pid's fd links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,10 +196,19 @@ impl ProcessResolver {
         &self.stats
     }
 
-    /// Sets `owner` on every socket and returns the processes referenced.
+    /// Sets `owner` on every TCP socket and returns the processes referenced.
     pub fn attribute(
         &mut self,
         sockets: &mut [SocketRecord],
+    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
+        self.attribute_tables(Tables::tcp(sockets))
+    }
+
+    /// Sets `owner` on every socket of every table, with one probe of the pids for all of
+    /// them, and returns the processes referenced.
+    pub fn attribute_tables(
+        &mut self,
+        mut t: Tables<'_>,
     ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         let started = Instant::now();
         self.probes += 1;
@@ -212,52 +223,54 @@ impl ProcessResolver {
             self.full_rescan(&listed, FullRescan::Periodic);
         } else {
             self.incremental(&listed);
-            if self.count_unknown(sockets) > 0 && self.unknown_rescan_due() {
+            if self.count_unknown(&t) > 0 && self.unknown_rescan_due() {
                 self.full_rescan(&listed, FullRescan::UnknownInodes);
             }
         }
-        let out = self.assign(sockets);
+        let out = self.assign(&mut t);
         self.stats.elapsed = started.elapsed();
         out
     }
 
-    /// [`ProcessResolver::attribute`] without probing the pids when the last scan already
-    /// mapped every inode in `sockets`: for more sockets of the same moment (another
+    /// [`ProcessResolver::attribute_tables`] without probing the pids when the last scan
+    /// already mapped every inode in `t`: for more sockets of the same moment (another
     /// namespace's; sockfs inodes are host-wide). An unknown inode (a socket opened since)
-    /// takes the full [`ProcessResolver::attribute`] path, probe and rate limits included,
-    /// so a later namespace is attributed as well as the first; one that a probe already
-    /// failed to name (another user's, without the capabilities) does not probe again
-    /// until the next full rescan, or a fleet of namespaces would probe once each per tick.
+    /// takes the full path, probe and rate limits included, so a later namespace is
+    /// attributed as well as the first; one that a probe already failed to name (another
+    /// user's, without the capabilities) does not probe again until the next full rescan,
+    /// or a fleet of namespaces would probe once each per tick.
     pub fn attribute_from_last_scan(
         &mut self,
-        sockets: &mut [SocketRecord],
+        mut t: Tables<'_>,
     ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
-        let fresh = |s: &SocketRecord| {
-            s.inode != 0
-                && !self.holders.contains_key(&s.inode)
-                && !self.unresolved.contains(&s.inode)
-        };
-        if self.last_full.is_none() || sockets.iter().any(fresh) {
-            return self.attribute_noting_unresolved(sockets);
+        let (holders, unresolved) = (&self.holders, &self.unresolved);
+        let fresh = t.any_inode(|i| !holders.contains_key(&i) && !unresolved.contains(&i));
+        if self.last_full.is_none() || fresh {
+            return self.attribute_noting_unresolved(t);
         }
-        self.assign(sockets)
+        self.assign(&mut t)
     }
 
-    /// [`ProcessResolver::attribute`], then remembers the inodes it left unknown for
+    /// [`ProcessResolver::attribute_tables`], then remembers the inodes it left unknown for
     /// [`ProcessResolver::attribute_from_last_scan`] (only the shared path reads them, so a
     /// single namespace's tick does not pay for the set).
     pub fn attribute_noting_unresolved(
         &mut self,
-        sockets: &mut [SocketRecord],
+        t: Tables<'_>,
     ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
-        let out = self.attribute(sockets);
-        let holders = &self.holders;
-        self.unresolved.extend(
-            sockets
-                .iter()
-                .filter(|s| s.inode != 0 && !holders.contains_key(&s.inode))
-                .map(|s| s.inode),
-        );
+        let (tcp, udp, unix) = (t.tcp, t.udp, t.unix);
+        let out = self.attribute_tables(Tables {
+            tcp: &mut *tcp,
+            udp: &mut *udp,
+            unix: &mut *unix,
+        });
+        let t = Tables { tcp, udp, unix };
+        let (holders, unresolved) = (&self.holders, &mut self.unresolved);
+        t.each_inode(|i| {
+            if !holders.contains_key(&i) {
+                unresolved.insert(i);
+            }
+        });
         out
     }
 
@@ -267,15 +280,12 @@ impl ProcessResolver {
     }
 
     /// Sets owners from the maps the last scan left and explains what stayed unattributed.
-    fn assign(
-        &mut self,
-        sockets: &mut [SocketRecord],
-    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
-        let unknown = self.assign_owners(sockets);
+    fn assign(&mut self, t: &mut Tables<'_>) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
+        let unknown = self.assign_owners(t);
         self.stats.unknown_inodes = unknown;
         self.stats.denied_pids = self.pids.values().filter(|e| e.denied).count() as u64;
 
-        let processes = self.referenced_processes(sockets);
+        let processes = self.referenced_processes(t);
         let facts = AttributionFacts {
             unattributed: unknown,
             denied_pids: self.stats.denied_pids,
@@ -483,33 +493,20 @@ impl ProcessResolver {
         }
     }
 
-    fn count_unknown(&self, sockets: &[SocketRecord]) -> u64 {
-        sockets
-            .iter()
-            .filter(|s| s.inode != 0 && !self.holders.contains_key(&s.inode))
-            .count() as u64
+    fn count_unknown(&self, t: &Tables<'_>) -> u64 {
+        t.count_where(|i| !self.holders.contains_key(&i))
     }
 
     /// Sets every owner; returns how many sockets stayed [`Owner::Unattributed`].
-    fn assign_owners(&self, sockets: &mut [SocketRecord]) -> u64 {
-        let mut unknown = 0;
-        for s in sockets.iter_mut() {
-            s.owner = if s.inode == 0 || s.state == TcpState::TimeWait {
-                Owner::Ownerless
-            } else if let Some(pid) = self.holders.get(&s.inode).and_then(Holders::lowest) {
-                Owner::Process(pid)
-            } else {
-                unknown += 1;
-                Owner::Unattributed
-            };
-        }
-        attribute_requests(sockets);
+    fn assign_owners(&self, t: &mut Tables<'_>) -> u64 {
+        let unknown = t.assign(|i| self.holders.get(&i).and_then(Holders::lowest));
+        attribute_requests(t.tcp);
         unknown
     }
 
-    fn referenced_processes(&mut self, sockets: &[SocketRecord]) -> BTreeMap<u32, ProcessInfo> {
+    fn referenced_processes(&mut self, t: &Tables<'_>) -> BTreeMap<u32, ProcessInfo> {
         let mut out = BTreeMap::new();
-        for pid in sockets.iter().filter_map(|s| s.owner.pid()) {
+        for pid in t.pids() {
             if out.contains_key(&pid) {
                 continue;
             }

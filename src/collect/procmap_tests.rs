@@ -500,7 +500,7 @@ fn attributes_thousands_across_holders() {
     r.incremental(&listed);
     let t_probe = t.elapsed();
     let t = std::time::Instant::now();
-    r.assign_owners(&mut socks);
+    r.assign_owners(&mut Tables::tcp(&mut socks));
     let t_assign = t.elapsed();
     println!("cached breakdown: list {t_list:?} probe+rescan {t_probe:?} assign {t_assign:?}");
     let mut always_full = ProcessResolver::new().with_policy(RescanPolicy {
@@ -529,4 +529,55 @@ fn attributes_thousands_across_holders() {
         println!("full poll: {f:?}");
     }
     assert_eq!(attributed, socks.len());
+}
+
+#[test]
+fn one_probe_attributes_tcp_udp_and_unix_together() {
+    use crate::model::{UnixKind, UnixRecord};
+    let fake = FakeProc::new();
+    fake.add_pid(100, "dns", 1000, &[11, 21]);
+    fake.add_pid(200, "fpm", 2000, &[31]);
+    let mut tcp = vec![estab(11)];
+    let mut udp = vec![estab(21), estab(22)];
+    for s in &mut udp {
+        s.state = TcpState::Close;
+    }
+    let mut unix = vec![
+        UnixRecord::new(UnixKind::Stream, TcpState::Listen, 31),
+        UnixRecord::new(UnixKind::Dgram, TcpState::Close, 0),
+    ];
+    let mut r = ProcessResolver::with_proc_root(fake.root());
+    let (procs, attr) = r.attribute_tables(Tables {
+        tcp: &mut tcp,
+        udp: &mut udp,
+        unix: &mut unix,
+    });
+    assert_eq!(r.probes(), 1, "one /proc scan for every table");
+    assert_eq!(tcp[0].owner, Owner::Process(100));
+    assert_eq!(
+        [udp[0].owner, udp[1].owner],
+        [Owner::Process(100), Owner::Unattributed]
+    );
+    assert_eq!(
+        [unix[0].owner, unix[1].owner],
+        [Owner::Process(200), Owner::Ownerless]
+    );
+    assert_eq!(procs.keys().copied().collect::<Vec<_>>(), [100, 200]);
+    assert_eq!(r.last_scan_stats().unknown_inodes, 1);
+    assert!(attr.attempted);
+
+    // The shared resolver: a second namespace's tables in the same round reuse the scan.
+    let shared = SharedResolver::with_resolver(ProcessResolver::with_proc_root(fake.root()));
+    let mut u2 = vec![UnixRecord::new(UnixKind::Stream, TcpState::Listen, 31)];
+    shared.attribute_tables(0, Tables::default());
+    let (p2, _) = shared.attribute_tables(
+        0,
+        Tables {
+            unix: &mut u2,
+            ..Tables::default()
+        },
+    );
+    assert_eq!(shared.probes(), 1);
+    assert_eq!(u2[0].owner, Owner::Process(200));
+    assert!(p2.contains_key(&200));
 }

@@ -1,6 +1,7 @@
-//! The `/proc/net/tcp{,6}` fallback socket source: a pure, allocation-light parser over
-//! [`BufRead`] ([`Parser`], [`parse`], [`parse_row`]) and [`ProcNetSource`], which feeds it
-//! the calling thread's `/proc/thread-self/net/tcp` and `tcp6`.
+//! The `/proc/net` fallback socket source: a pure, allocation-light parser over [`BufRead`]
+//! for `tcp{,6}` ([`Parser`], [`parse`], [`parse_row`]) and, with the rows of
+//! [`super::procnet_udp`], `udp{,6}`; and [`ProcNetSource`], which feeds it the calling
+//! thread's `/proc/thread-self/net/…` (UNIX sockets: [`super::procnet_unix`]).
 //!
 //! This module owns the text format and the defences against its unreliability. It must not
 //! resolve owners (that is `procmap`), enter namespaces (that is `netns`) or know about
@@ -29,14 +30,13 @@
 //! snd_una` (0), not the backlog sock_diag reports; /proc has no backlog.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{CollectError, DumpRequest, SocketDump, SocketSource};
-use crate::model::{Endpoint, Family, Owner, SocketRecord, SourceKind, TcpState, TimerKind};
+use super::procnet_udp::parse_udp_row;
+use super::{DumpRequest, InetProtocol, SocketDump};
+use crate::model::{Endpoint, Family, Owner, SocketRecord, TcpState, TimerKind};
 
 /// Default (and smallest derived) wall-clock budget for reading both files.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(2);
@@ -59,7 +59,7 @@ pub const MAX_LINE: usize = 1024;
 const CLOCK_EVERY: u64 = 64;
 // Kernel pages are 4 KiB and each read() returns at most one, but a big buffer costs
 // nothing and helps fixtures and pipes.
-const READ_BUFFER: usize = 128 * 1024;
+pub(crate) const READ_BUFFER: usize = 128 * 1024;
 
 /// Limits one parse (or one [`ProcNetSource::dump`]) must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,9 @@ pub enum RowError {
     /// Not 12 (TIME_WAIT, request socket) or 17 (full socket) fields.
     #[error("expected 12 or 17 fields, found {0}")]
     FieldCount(usize),
+    /// A `/proc/net/udp{,6}` row without its 13 fields.
+    #[error("expected 13 fields, found {0}")]
+    UdpFieldCount(usize),
     /// A field is malformed (bad hex or decimal, wrong width, missing separator).
     #[error("malformed {0} field")]
     Field(&'static str),
@@ -170,12 +173,12 @@ pub fn parse_row(line: &[u8], family: Family, user_hz: u32) -> Result<SocketReco
     })
 }
 
-fn split2(tok: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn split2(tok: &[u8]) -> Option<(&[u8], &[u8])> {
     let i = tok.iter().position(|&b| b == b':')?;
     Some((&tok[..i], &tok[i + 1..]))
 }
 
-fn endpoint(tok: &[u8], family: Family) -> Result<Endpoint, RowError> {
+pub(crate) fn endpoint(tok: &[u8], family: Family) -> Result<Endpoint, RowError> {
     let (addr, port) = split2(tok).ok_or(RowError::Field("address"))?;
     let port = hex_exact(port, 4).ok_or(RowError::Field("port"))? as u16;
     // Each 32-bit word of the address is printed as a host-order hex number of the bytes
@@ -201,11 +204,11 @@ fn endpoint(tok: &[u8], family: Family) -> Result<Endpoint, RowError> {
     Ok(Endpoint::new(ip, port))
 }
 
-fn hex_exact(tok: &[u8], width: usize) -> Option<u64> {
+pub(crate) fn hex_exact(tok: &[u8], width: usize) -> Option<u64> {
     hex_range(tok, width, width)
 }
 
-fn hex_range(tok: &[u8], min: usize, max: usize) -> Option<u64> {
+pub(crate) fn hex_range(tok: &[u8], min: usize, max: usize) -> Option<u64> {
     if tok.len() < min || tok.len() > max || tok.len() > 16 {
         return None;
     }
@@ -215,7 +218,7 @@ fn hex_range(tok: &[u8], min: usize, max: usize) -> Option<u64> {
     })
 }
 
-fn dec(tok: &[u8]) -> Option<u64> {
+pub(crate) fn dec(tok: &[u8]) -> Option<u64> {
     if tok.is_empty() || tok.len() > 20 {
         return None;
     }
@@ -249,6 +252,7 @@ impl DedupKey {
 #[derive(Debug)]
 pub struct Parser {
     limits: Limits,
+    protocol: InetProtocol,
     started: Instant,
     rows: u64,
     stopped: Option<String>,
@@ -259,10 +263,16 @@ pub struct Parser {
 }
 
 impl Parser {
-    /// A parser with empty results; the time budget starts now.
+    /// A `tcp{,6}` parser with empty results; the time budget starts now.
     pub fn new(limits: Limits) -> Parser {
+        Parser::for_protocol(limits, InetProtocol::Tcp)
+    }
+
+    /// A parser for the rows of `protocol`'s files (`tcp{,6}` or `udp{,6}`).
+    pub fn for_protocol(limits: Limits, protocol: InetProtocol) -> Parser {
         Parser {
             limits,
+            protocol,
             started: Instant::now(),
             rows: 0,
             stopped: None,
@@ -289,10 +299,7 @@ impl Parser {
         if !wanted || self.stopped.is_some() {
             return Ok(());
         }
-        let file = match family {
-            Family::V4 => "tcp",
-            Family::V6 => "tcp6",
-        };
+        let file = file_name(self.protocol, family);
         let mut first = true;
         let mut line = std::mem::take(&mut self.line);
         while let Some(too_long) = read_line_bounded(&mut reader, &mut line, MAX_LINE)? {
@@ -309,7 +316,11 @@ impl Parser {
             } else if too_long {
                 self.error(RowError::TooLong);
             } else {
-                match parse_row(&line, family, self.limits.user_hz) {
+                let parsed = match self.protocol {
+                    InetProtocol::Tcp => parse_row(&line, family, self.limits.user_hz),
+                    InetProtocol::Udp => parse_udp_row(&line, family),
+                };
+                match parsed {
                     Ok(rec) if req.wants_state(rec.state.code()) => {
                         if self.seen.insert(DedupKey::of(&rec)) {
                             self.dump.sockets.push(rec);
@@ -381,6 +392,16 @@ impl Parser {
     }
 }
 
+/// The file a family's rows come from: `tcp`, `tcp6`, `udp`, `udp6`.
+pub fn file_name(protocol: InetProtocol, family: Family) -> &'static str {
+    match (protocol, family) {
+        (InetProtocol::Tcp, Family::V4) => "tcp",
+        (InetProtocol::Tcp, Family::V6) => "tcp6",
+        (InetProtocol::Udp, Family::V4) => "udp",
+        (InetProtocol::Udp, Family::V6) => "udp6",
+    }
+}
+
 /// Parses one `/proc/net/tcp` (`Family::V4`) or `tcp6` (`Family::V6`) text in one call.
 pub fn parse<R: BufRead>(
     reader: R,
@@ -396,7 +417,7 @@ pub fn parse<R: BufRead>(
 // Reads one line (without its newline) into `buf`, keeping at most `max` bytes and
 // discarding the rest, so a file without newlines cannot grow memory without bound.
 // Returns None at end of input, else whether the line was cut.
-fn read_line_bounded<R: BufRead>(
+pub(crate) fn read_line_bounded<R: BufRead>(
     r: &mut R,
     buf: &mut Vec<u8>,
     max: usize,
@@ -428,124 +449,8 @@ fn read_line_bounded<R: BufRead>(
     }
 }
 
-/// Reads `tcp` and `tcp6` from a directory: by default the calling thread's
-/// `/proc/thread-self/net`, so a thread that entered another netns reads that netns.
-#[derive(Debug, Clone)]
-pub struct ProcNetSource {
-    root: PathBuf,
-    time: Option<Duration>,
-    max_rows: Option<u64>,
-    user_hz: u32,
-}
-
-impl ProcNetSource {
-    /// A source reading `/proc/thread-self/net/tcp{,6}` with the default budgets.
-    pub fn new() -> ProcNetSource {
-        ProcNetSource::with_root("/proc/thread-self/net")
-    }
-
-    /// A source reading `tcp`, `tcp6` (and `sockstat`, for the budgets) from `root`:
-    /// fixtures, or another pid's `/proc/PID/net`.
-    pub fn with_root(root: impl Into<PathBuf>) -> ProcNetSource {
-        let hz = procfs::ticks_per_second();
-        ProcNetSource {
-            root: root.into(),
-            time: None,
-            max_rows: None,
-            user_hz: u32::try_from(hz)
-                .ok()
-                .filter(|&h| h > 0)
-                .unwrap_or(DEFAULT_USER_HZ),
-        }
-    }
-
-    /// Sets the budgets; `None` derives one at each dump from `sockstat`'s `alloc + tw`
-    /// (N): time `max(DEFAULT_TIME_BUDGET, N × TIME_PER_SOCKET)`, rows
-    /// `max(MIN_ROW_BUDGET, 2 × N)`: room for every socket the kernel has, once more for
-    /// churn, and no more. Without `sockstat`: 2 s and `FALLBACK_ROW_BUDGET`.
-    pub fn with_budget(mut self, time: Option<Duration>, max_rows: Option<u64>) -> ProcNetSource {
-        self.time = time;
-        self.max_rows = max_rows;
-        self
-    }
-
-    /// The directory this source reads.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The limits the next dump will use (reads `sockstat` for what is derived).
-    pub fn limits(&self) -> Limits {
-        let expected = match (self.time, self.max_rows) {
-            (Some(_), Some(_)) => None,
-            _ => std::fs::read_to_string(self.root.join("sockstat"))
-                .ok()
-                .and_then(|s| sockstat_tcp_total(&s)),
-        };
-        let derived_time = expected.map_or(DEFAULT_TIME_BUDGET, |n| {
-            let n = u32::try_from(n).unwrap_or(u32::MAX);
-            TIME_PER_SOCKET.saturating_mul(n).max(DEFAULT_TIME_BUDGET)
-        });
-        let derived_rows = expected.map_or(FALLBACK_ROW_BUDGET, |n| {
-            n.saturating_mul(2).max(MIN_ROW_BUDGET)
-        });
-        Limits {
-            user_hz: self.user_hz,
-            time: self.time.unwrap_or(derived_time),
-            max_rows: self.max_rows.unwrap_or(derived_rows),
-        }
-    }
-}
-
-// `TCP: inuse 5 orphan 0 tw 3 alloc 7 mem 1` -> alloc + tw.
-fn sockstat_tcp_total(text: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with("TCP:"))?;
-    let mut it = line.split_whitespace().skip(1);
-    let (mut alloc, mut tw) = (None, None);
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        match k {
-            "alloc" => alloc = v.parse::<u64>().ok(),
-            "tw" => tw = v.parse::<u64>().ok(),
-            _ => {}
-        }
-    }
-    Some(alloc?.saturating_add(tw?))
-}
-
-impl Default for ProcNetSource {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SocketSource for ProcNetSource {
-    fn kind(&self) -> SourceKind {
-        SourceKind::Proc
-    }
-
-    fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
-        let mut parser = Parser::new(self.limits());
-        for (family, name, wanted) in [
-            (Family::V4, "tcp", req.ipv4),
-            (Family::V6, "tcp6", req.ipv6),
-        ] {
-            if !wanted {
-                continue;
-            }
-            let path = self.root.join(name);
-            let file = match File::open(&path) {
-                Ok(f) => f,
-                // No tcp6 means IPv6 is disabled here: there are no v6 sockets to miss.
-                Err(e) if family == Family::V6 && e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(CollectError::io(format!("open {}", path.display()), e)),
-            };
-            parser
-                .feed(BufReader::with_capacity(READ_BUFFER, file), family, req)
-                .map_err(|e| CollectError::io(format!("read {}", path.display()), e))?;
-        }
-        Ok(parser.finish())
-    }
-}
+mod source;
+pub use source::ProcNetSource;
 
 #[cfg(test)]
 #[path = "procnet_tests.rs"]

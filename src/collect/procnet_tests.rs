@@ -1,11 +1,17 @@
 //! Tests for the /proc/net/tcp parser and source: kernel-captured and malformed fixtures,
 //! budgets and property tests. Live tests against the kernel are in `live`.
 
+use super::source::{sockstat_tcp_total, sockstat_udp_total};
 use super::*;
+use crate::collect::SocketSource;
+use crate::model::SourceKind;
 use crate::model::{SampleQuality, StateCounts};
 use proptest::prelude::*;
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{BufReader, Cursor};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -478,3 +484,18 @@ proptest! {
 
 #[path = "procnet_live_tests.rs"]
 pub(crate) mod live;
+
+#[test]
+fn udp_budget_comes_from_the_udp_sockstat_line() {
+    let s = std::fs::read_to_string(fixture("sockstat_udp")).unwrap();
+    assert_eq!(
+        sockstat_udp_total(&s),
+        Some(3),
+        "the fixture's three v4 sockets"
+    );
+    assert_eq!(
+        sockstat_udp_total("UDP6: inuse 3\nUDPLITE6: inuse 0\n"),
+        Some(3)
+    );
+    assert_eq!(sockstat_udp_total("UDP: mem 1\n"), None);
+}

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 
-use crate::model::{normalize_ip, Family, Owner, ProcessInfo, SocketRecord, TcpState};
+use crate::model::{normalize_ip, Family, Owner, ProcessInfo, SocketRecord, TcpState, UnixRecord};
 
 mod unix_path;
 pub use unix_path::UnixPathMatch;
@@ -397,7 +397,23 @@ impl Filter {
             && self.family.is_none()
     }
 
-    /// Whether `s` passes. `procs` resolves owner pids for the process criterion.
+    /// Whether, for UNIX sockets, anything beyond states is restricted: process, owner or
+    /// path (ports, addresses and family do not apply to them).
+    pub fn is_state_only_unix(&self) -> bool {
+        self.process.is_empty() && self.owner.is_empty() && self.path.is_empty()
+    }
+
+    /// Whether the UNIX socket `s` passes: states, process, owner kind and path. Ports,
+    /// CIDRs and family do not apply to UNIX sockets and are ignored.
+    pub fn matches_unix(&self, s: &UnixRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
+        self.states.is_none_or(|set| set.contains(s.state))
+            && (self.process.is_empty() || self.process_matches(s.owner, procs))
+            && (self.owner.is_empty() || self.owner.contains(&OwnerKind::of(s.owner)))
+            && (self.path.is_empty() || self.path.iter().any(|p| p.matches(s.name.as_ref())))
+    }
+
+    /// Whether the TCP or UDP socket `s` passes (`path` applies only to UNIX sockets and
+    /// is ignored). `procs` resolves owner pids for the process criterion.
     pub fn matches(&self, s: &SocketRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
         let any_port = |v: &[PortRange], p: u16| v.is_empty() || v.iter().any(|r| r.contains(p));
         let any_net =
@@ -408,12 +424,12 @@ impl Filter {
             && any_port(&self.dport, s.remote.port)
             && any_net(&self.src, s.local.ip)
             && any_net(&self.dst, s.remote.ip)
-            && (self.process.is_empty() || self.process_matches(s, procs))
+            && (self.process.is_empty() || self.process_matches(s.owner, procs))
             && (self.owner.is_empty() || self.owner.contains(&OwnerKind::of(s.owner)))
     }
 
-    fn process_matches(&self, s: &SocketRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
-        let Some(pid) = s.owner.pid() else {
+    fn process_matches(&self, owner: Owner, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
+        let Some(pid) = owner.pid() else {
             return false;
         };
         self.process.iter().any(|m| match m {

@@ -374,3 +374,38 @@ fn fuzz_seeds_parse() {
         dir.display()
     );
 }
+
+#[test]
+fn unix_matching_uses_states_process_owner_and_path_and_ignores_inet_criteria() {
+    use crate::model::{Name, UnixKind, UnixName, UnixRecord};
+    let mut r = UnixRecord::new(UnixKind::Stream, TcpState::Listen, 7);
+    r.name = Some(UnixName::Path(Name::from("/run/php/fpm.sock")));
+    r.owner = Owner::Process(42);
+    let mut procs = BTreeMap::new();
+    procs.insert(
+        42,
+        ProcessInfo {
+            pid: 42,
+            comm: Name::from("php-fpm"),
+            uid: 0,
+            user: Name::from("root"),
+        },
+    );
+    let f = |e: &str| Filter::parse_expr(e).unwrap();
+    assert!(f("").matches_unix(&r, &procs));
+    assert!(
+        f("state:listen path:/run/php/* process:php-fpm owner:process").matches_unix(&r, &procs)
+    );
+    assert!(!f("state:estab").matches_unix(&r, &procs));
+    assert!(!f("path:@fpm").matches_unix(&r, &procs));
+    assert!(!f("process:nginx").matches_unix(&r, &procs));
+    assert!(!f("owner:unattributed").matches_unix(&r, &procs));
+    // Ports, addresses and family do not apply to UNIX sockets.
+    assert!(f("sport:80 src:10.0.0.0/8 -6").matches_unix(&r, &procs));
+    assert!(f("sport:80").is_state_only_unix());
+    assert!(!f("path:/x").is_state_only_unix());
+    // The path criterion does not change TCP/UDP matching.
+    let s = rec(TcpState::Established, "127.0.0.1:80", "127.0.0.1:5000");
+    assert!(f("path:/nothing").matches(&s, &procs));
+    assert!(f("path:/nothing").is_state_only());
+}

@@ -1,16 +1,34 @@
-//! The hidden benchmark floor: one bare sock_diag dump and its time.
+//! The hidden benchmark floor: one bare sock_diag dump per selected table and its time.
 
 use std::io::Write;
 
 use super::RunError;
+use crate::cli::GlobalArgs;
+use crate::collect::{netlink::NetlinkSource, DumpRequest, InetProtocol, SocketSource};
+use crate::model::Protocol;
 
-/// The benchmark floor: one bare sock_diag dump, no attribution, no aggregation beyond a
-/// count. Prints the socket count and the dump time in microseconds.
-pub fn dump_floor(out: &mut impl Write) -> Result<(), RunError> {
-    use crate::collect::{netlink::NetlinkSource, DumpRequest, SocketSource};
+/// The benchmark floor: one bare sock_diag dump of each table `-t/-u/-x` select (TCP
+/// alone by default), no attribution, no aggregation beyond a count. Prints the socket
+/// count and the dump time in microseconds (summed over the tables, so `-u -x` is the floor
+/// of a `summary -u -x`).
+pub fn dump_floor(global: &GlobalArgs, out: &mut impl Write) -> Result<(), RunError> {
+    let protocols = global.protocols();
     let mut src = NetlinkSource::open()?;
     let t = std::time::Instant::now();
-    let dump = src.dump(&DumpRequest::default())?;
-    writeln!(out, "{}\t{}us", dump.sockets.len(), t.elapsed().as_micros())?;
+    let mut count = 0;
+    for p in protocols.iter() {
+        count += match p {
+            Protocol::Tcp => src.dump(&DumpRequest::default())?.sockets.len(),
+            Protocol::Udp => {
+                let req = DumpRequest {
+                    protocol: InetProtocol::Udp,
+                    ..DumpRequest::default()
+                };
+                src.dump(&req)?.sockets.len()
+            }
+            Protocol::Unix => src.dump_unix(&DumpRequest::default())?.sockets.len(),
+        };
+    }
+    writeln!(out, "{}\t{}us", count, t.elapsed().as_micros())?;
     Ok(())
 }

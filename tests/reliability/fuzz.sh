@@ -6,7 +6,7 @@
 #   RUNS=100000 bash tests/reliability/fuzz.sh      # smoke run
 #   TARGETS="filter_parse config_parse" RUNS=1000000 bash tests/reliability/fuzz.sh
 #
-# Environment: RUNS (default 10000000), TARGETS (default: all eight), SANITIZER (default
+# Environment: RUNS (default 10000000), TARGETS (default: all ten), SANITIZER (default
 # none: the fuzzed parsers have no unsafe code, and without ASan they run about twice as
 # fast; set SANITIZER=address to use it), LOGDIR (default fuzz/logs), MAX_TIME (seconds;
 # stops each target after this long even short of RUNS, which then counts as a shortfall).
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 RUNS=${RUNS:-10000000}
-TARGETS=${TARGETS:-procnet_parse netlink_decode counters_parse record_read config_parse filter_parse name_escape name_faces}
+TARGETS=${TARGETS:-procnet_parse netlink_decode counters_parse record_read config_parse filter_parse name_escape name_faces unix_diag_decode procnet_udp_unix_parse}
 SANITIZER=${SANITIZER:-none}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -33,6 +33,8 @@ fi
 max_len() {
     case $1 in
         netlink_decode) echo 8192 ;;    # the largest fixture dump is 7340 bytes
+        unix_diag_decode) echo 4096 ;;  # the UNIX fixture dump is 2248 bytes
+        procnet_udp_unix_parse) echo 4096 ;;  # ~35 rows of /proc/net/unix
         procnet_parse) echo 4096 ;;     # ~27 rows of /proc/net/tcp6
         counters_parse) echo 8192 ;;    # netstat + snmp together are ~5.4 kB
         record_read) echo 12288 ;;      # a header and a tick with its sockets

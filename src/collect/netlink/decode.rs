@@ -9,16 +9,16 @@
 //! `netlink-packet-core`'s zero-copy [`NlasIterator`].
 
 use crate::fasthash::IdSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_packet_core::{
-    NlasIterator, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR,
-};
-use netlink_packet_sock_diag::{INET_DIAG_INFO, SOCK_DIAG_BY_FAMILY};
+use netlink_packet_core::NlasIterator;
+use netlink_packet_sock_diag::{INET_DIAG_INFO, INET_DIAG_SKMEMINFO};
+
+use super::framing::{read_be16, read_cookie, read_u32, read_u8, read_v4, read_v6};
+pub use super::framing::{DiagDecoder, Framing};
 
 use crate::collect::{CollectError, DumpRequest, SocketDump};
 use crate::model::{
-    Endpoint, Family, Owner, SampleQuality, SocketRecord, TcpInfoLite, TcpState, TimerKind,
+    Endpoint, Family, Owner, SampleQuality, SkMem, SocketRecord, TcpInfoLite, TcpState, TimerKind,
 };
 
 /// Size of `struct nlmsghdr`.
@@ -56,6 +56,13 @@ const TI_LAST_ACK_RECV: usize = 56;
 const TI_RTT: usize = 68;
 const TI_TOTAL_RETRANS: usize = 100;
 
+// enum sk_meminfo indices (linux/sock_diag.h).
+const SKMEM_RMEM_ALLOC: usize = 0;
+const SKMEM_RCVBUF: usize = 1;
+const SKMEM_WMEM_ALLOC: usize = 2;
+const SKMEM_SNDBUF: usize = 3;
+const SKMEM_DROPS: usize = 8;
+
 const AF_INET: u8 = libc::AF_INET as u8;
 const AF_INET6: u8 = libc::AF_INET6 as u8;
 
@@ -85,26 +92,18 @@ pub enum Progress {
     Done,
 }
 
-/// Incremental decoder for one dump: one or more requests (one per address family),
-/// each answered by any number of datagrams and closed by NLMSG_DONE.
-///
-/// Sequence policy: a message whose `nlmsg_seq` differs from the request being decoded
-/// is an error. The live source drains the socket before each request and the kernel runs
-/// one dump per socket at a time, so such a message is either corrupt or stale output that
-/// may stand where one of ours should be; skipping it could silently lose sockets, so the
-/// caller restarts the dump instead.
+/// Incremental decoder for one inet (TCP or UDP) dump: one or more requests (one per
+/// address family), each answered by any number of datagrams and closed by NLMSG_DONE
+/// (framing and sequence policy: [`Framing`]).
 ///
 /// The decoder keeps its cookie set between dumps so the live source does not
 /// reallocate it each poll.
 #[derive(Debug, Default)]
 pub struct DumpDecoder {
     sockets: Vec<SocketRecord>,
-    quality: SampleQuality,
-    stats: DecodeStats,
     seen: IdSet<u64>,
     state_mask: u32,
-    seq: u32,
-    done: bool,
+    frame: Framing,
 }
 
 impl DumpDecoder {
@@ -119,133 +118,98 @@ impl DumpDecoder {
     /// Clears everything from a previous dump, keeping allocations, and sets the mask.
     pub fn reset(&mut self, state_mask: u32, capacity_hint: usize) {
         self.sockets = Vec::with_capacity(capacity_hint);
-        self.quality = SampleQuality::default();
-        self.stats = DecodeStats::default();
         self.seen.clear();
         self.state_mask = state_mask;
-        self.seq = 0;
-        self.done = false;
+        self.frame.reset();
     }
 
     /// Starts decoding the answer to the request sent with sequence number `seq`.
     /// Sockets and cookies from earlier requests of the same dump are kept, so a socket
     /// seen under both families is still reported once.
     pub fn begin(&mut self, seq: u32) {
-        self.seq = seq;
-        self.done = false;
+        self.frame.begin(seq);
     }
 
     /// Whether the current request's DONE has been seen.
     pub fn is_done(&self) -> bool {
-        self.done
+        self.frame.is_done()
     }
 
     /// Counters gathered so far.
     pub fn stats(&self) -> DecodeStats {
-        self.stats
+        self.frame.stats()
     }
 
-    /// Decodes one received datagram, which may hold many netlink messages.
-    ///
-    /// Framing damage (a message running past the datagram end, a length below the
-    /// netlink header) and NLMSG_ERROR / NLMSG_OVERRUN / a failed DONE are errors: the
-    /// rest of the dump cannot be trusted. A damaged socket message only costs that
-    /// socket (short header) or its attributes (bad NLA); both count as parse errors.
+    /// Decodes one received datagram, which may hold many netlink messages (see
+    /// [`Framing::feed`] for what is an error and what is counted).
     pub fn feed(&mut self, datagram: &[u8]) -> Result<Progress, CollectError> {
-        let mut rest = datagram;
-        while !rest.is_empty() {
-            if self.done {
-                // Anything after our DONE would be a kernel bug; ignore it rather than
-                // fold it into the next request.
-                break;
-            }
-            let (msg_type, flags, seq, payload, next) = split_message(rest)?;
-            rest = next;
-            self.stats.messages += 1;
-            if seq != self.seq {
-                self.stats.foreign_seq += 1;
-                return Err(CollectError::Protocol(format!(
-                    "message with sequence number {seq} in the answer to request {}",
-                    self.seq
-                )));
-            }
-            // Never seen for TCP dumps on this kernel, so nothing relies on it; when a
-            // kernel does set it, saying so is better than staying quiet.
-            if flags & NLM_F_DUMP_INTR != 0 {
-                self.stats.dump_intr += 1;
-                if self.quality.inconsistent.is_none() {
-                    self.quality.inconsistent =
-                        Some("kernel flagged the sock_diag dump as interrupted".into());
-                }
-            }
-            match msg_type {
-                SOCK_DIAG_BY_FAMILY => self.socket_message(payload),
-                NLMSG_DONE => {
-                    check_error_code(payload, "NLMSG_DONE")?;
-                    self.done = true;
-                }
-                // Code 0 is an ACK, which a dump does not ask for; harmless.
-                NLMSG_ERROR => check_error_code(payload, "NLMSG_ERROR")?,
-                NLMSG_OVERRUN => {
-                    return Err(CollectError::Protocol(
-                        "kernel reported NLMSG_OVERRUN".into(),
-                    ))
-                }
-                NLMSG_NOOP => {}
-                _ => self.quality.parse_errors += 1,
-            }
-        }
-        Ok(if self.done {
-            Progress::Done
-        } else {
-            Progress::More
+        let (sockets, seen, mask) = (&mut self.sockets, &mut self.seen, self.state_mask);
+        self.frame.feed(datagram, |payload, quality, stats| {
+            inet_socket(payload, mask, quality, stats, sockets, seen);
         })
     }
 
     /// Ends the dump and hands over its sockets. Fails if the current request's DONE was
     /// never seen: a dump without DONE is incomplete, never a short success.
     pub fn finish(&mut self) -> Result<SocketDump, CollectError> {
-        if !self.done {
-            return Err(CollectError::Protocol(
-                "dump ended without NLMSG_DONE".into(),
-            ));
-        }
+        let quality = self.frame.finish()?;
         Ok(SocketDump {
             sockets: std::mem::take(&mut self.sockets),
-            quality: std::mem::take(&mut self.quality),
+            quality,
         })
     }
+}
 
-    fn socket_message(&mut self, payload: &[u8]) {
-        match parse_inet_diag(payload) {
-            Parsed::Socket { record, nla_error } => {
-                if nla_error {
-                    self.quality.parse_errors += 1;
-                }
-                if !wants(self.state_mask, record.state) {
-                    self.stats.filtered += 1;
-                } else if record
-                    .cookie
-                    .is_some_and(|cookie| !self.seen.insert(cookie))
-                {
-                    self.quality.duplicates += 1;
-                } else {
-                    self.sockets.push(record);
-                }
+impl DiagDecoder for DumpDecoder {
+    type Dump = SocketDump;
+    fn begin(&mut self, seq: u32) {
+        DumpDecoder::begin(self, seq);
+    }
+    fn feed(&mut self, datagram: &[u8]) -> Result<Progress, CollectError> {
+        DumpDecoder::feed(self, datagram)
+    }
+    fn finish(&mut self) -> Result<SocketDump, CollectError> {
+        DumpDecoder::finish(self)
+    }
+    fn stats(&self) -> DecodeStats {
+        DumpDecoder::stats(self)
+    }
+}
+
+/// Keeps one decoded inet socket: state re-check, cookie dedup, error counts.
+fn inet_socket(
+    payload: &[u8],
+    state_mask: u32,
+    quality: &mut SampleQuality,
+    stats: &mut DecodeStats,
+    sockets: &mut Vec<SocketRecord>,
+    seen: &mut IdSet<u64>,
+) {
+    match parse_inet_diag(payload) {
+        Parsed::Socket { record, nla_error } => {
+            if nla_error {
+                quality.parse_errors += 1;
             }
-            Parsed::UnknownState(code) => {
-                let req = DumpRequest {
-                    state_mask: self.state_mask,
-                    ..DumpRequest::default()
-                };
-                if req.wants_state(code) {
-                    self.stats.unknown_state += 1;
-                } else {
-                    self.stats.filtered += 1;
-                }
+            if !wants(state_mask, record.state) {
+                stats.filtered += 1;
+            } else if record.cookie.is_some_and(|cookie| !seen.insert(cookie)) {
+                quality.duplicates += 1;
+            } else {
+                sockets.push(record);
             }
-            Parsed::Malformed => self.quality.parse_errors += 1,
         }
+        Parsed::UnknownState(code) => {
+            let req = DumpRequest {
+                state_mask,
+                ..DumpRequest::default()
+            };
+            if req.wants_state(code) {
+                stats.unknown_state += 1;
+            } else {
+                stats.filtered += 1;
+            }
+        }
+        Parsed::Malformed => quality.parse_errors += 1,
     }
 }
 
@@ -334,6 +298,10 @@ pub fn parse_inet_diag(payload: &[u8]) -> Parsed {
                 Some(info) => record.tcp_info = Some(info),
                 None => nla_error = true,
             },
+            Ok(nla) if nla.kind() == INET_DIAG_SKMEMINFO => match parse_skmem(nla.value()) {
+                Some(mem) => record.skmem = Some(mem),
+                None => nla_error = true,
+            },
             Ok(_) => {}
             Err(_) => {
                 nla_error = true;
@@ -355,102 +323,21 @@ pub fn parse_tcp_info(info: &[u8]) -> Option<TcpInfoLite> {
     })
 }
 
-/// Whether a decoded state passes a kernel state mask (SYN_RECV also passes on bit 12).
-fn wants(mask: u32, state: TcpState) -> bool {
-    mask & state.kernel_mask() != 0
-}
-
-/// One netlink message split off a datagram: `(type, flags, seq, payload, rest)`.
-type Split<'a> = (u16, u16, u32, &'a [u8], &'a [u8]);
-
-/// Splits the first netlink message off `buf`.
-fn split_message(buf: &[u8]) -> Result<Split<'_>, CollectError> {
-    let truncated = || {
-        CollectError::Protocol(format!(
-            "truncated netlink message: {} bytes left in the datagram",
-            buf.len()
-        ))
-    };
-    let len = read_u32(buf, 0).ok_or_else(truncated)? as usize;
-    let msg_type = read_u16(buf, 4).ok_or_else(truncated)?;
-    let flags = read_u16(buf, 6).ok_or_else(truncated)?;
-    let seq = read_u32(buf, 8).ok_or_else(truncated)?;
-    if len < NLMSG_HDR_LEN {
-        return Err(CollectError::Protocol(format!(
-            "netlink message length {len} is shorter than its header"
-        )));
-    }
-    let payload = buf.get(NLMSG_HDR_LEN..len).ok_or_else(truncated)?;
-    // The last message of a datagram may omit its alignment padding.
-    let next = buf.get(nlmsg_align(len)..).unwrap_or_default();
-    Ok((msg_type, flags, seq, payload, next))
-}
-
-fn nlmsg_align(len: usize) -> usize {
-    len.saturating_add(3) & !3
-}
-
-/// Reads the `int error` that opens NLMSG_DONE and NLMSG_ERROR payloads (negative errno,
-/// 0 for success) and turns a failure into [`CollectError::Netlink`].
-fn check_error_code(payload: &[u8], what: &str) -> Result<(), CollectError> {
-    let code = read_i32(payload, 0)
-        .ok_or_else(|| CollectError::Protocol(format!("{what} without its error code")))?;
-    if code == 0 {
-        return Ok(());
-    }
-    let errno = code.saturating_neg();
-    let msg = std::io::Error::from_raw_os_error(errno).to_string();
-    // The fallback matches on these variants (an LSM or a kernel without inet_diag
-    // refuses the dump itself, not the socket open).
-    Err(match errno {
-        libc::EPERM | libc::EACCES => {
-            CollectError::PermissionDenied(format!("sock_diag refused the dump ({what}): {msg}"))
-        }
-        libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT | libc::ENOENT | libc::EOPNOTSUPP => {
-            CollectError::Unsupported(format!("sock_diag refused the dump ({what}): {msg}"))
-        }
-        _ => CollectError::Netlink { errno, msg },
+/// Reads `INET_DIAG_SKMEMINFO`: the kernel's `u32 [SK_MEMINFO_VARS]` array (rmem_alloc 0,
+/// rcvbuf 1, wmem_alloc 2, sndbuf 3, fwd_alloc 4, wmem_queued 5, optmem 6, backlog 7,
+/// drops 8; `linux/sock_diag.h`, host order). `None` when it is too short to reach the
+/// drop counter.
+pub fn parse_skmem(value: &[u8]) -> Option<SkMem> {
+    Some(SkMem {
+        rmem_alloc: read_u32(value, SKMEM_RMEM_ALLOC * 4)?,
+        rcvbuf: Some(read_u32(value, SKMEM_RCVBUF * 4)?),
+        wmem_alloc: read_u32(value, SKMEM_WMEM_ALLOC * 4)?,
+        sndbuf: Some(read_u32(value, SKMEM_SNDBUF * 4)?),
+        drops: read_u32(value, SKMEM_DROPS * 4)?,
     })
 }
 
-fn read_u8(buf: &[u8], off: usize) -> Option<u8> {
-    buf.get(off).copied()
-}
-
-fn read_array<const N: usize>(buf: &[u8], off: usize) -> Option<[u8; N]> {
-    buf.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-
-fn read_u16(buf: &[u8], off: usize) -> Option<u16> {
-    read_array(buf, off).map(u16::from_ne_bytes)
-}
-
-fn read_be16(buf: &[u8], off: usize) -> Option<u16> {
-    read_array(buf, off).map(u16::from_be_bytes)
-}
-
-fn read_u32(buf: &[u8], off: usize) -> Option<u32> {
-    read_array(buf, off).map(u32::from_ne_bytes)
-}
-
-fn read_i32(buf: &[u8], off: usize) -> Option<i32> {
-    read_array(buf, off).map(i32::from_ne_bytes)
-}
-
-fn read_v4(buf: &[u8], off: usize) -> Option<IpAddr> {
-    read_array::<4>(buf, off).map(|b| IpAddr::V4(Ipv4Addr::from(b)))
-}
-
-fn read_v6(buf: &[u8], off: usize) -> Option<IpAddr> {
-    read_array::<16>(buf, off).map(|b| IpAddr::V6(Ipv6Addr::from(b)))
-}
-
-/// The kernel stores the 64-bit socket cookie as `__u32 idiag_cookie[2]`, low word first,
-/// each word in host order (`sock_diag_save_cookie` in net/core/sock_diag.c). Reading the
-/// words separately keeps the value right on big-endian hosts too, where the 8 bytes are
-/// not a native u64.
-fn read_cookie(buf: &[u8], off: usize) -> Option<u64> {
-    let low = read_u32(buf, off)?;
-    let high = read_u32(buf, off.checked_add(4)?)?;
-    Some(u64::from(low) | (u64::from(high) << 32))
+/// Whether a decoded state passes a kernel state mask (SYN_RECV also passes on bit 12).
+fn wants(mask: u32, state: TcpState) -> bool {
+    mask & state.kernel_mask() != 0
 }

@@ -222,6 +222,7 @@ fn live_tcp_info_and_family_selection() {
         ipv6: false,
         tcp_info: true,
         state_mask: TcpState::Established.kernel_mask() | TcpState::Listen.kernel_mask(),
+        protocol: crate::collect::InetProtocol::Tcp,
     };
     let dump = src.dump(&req).unwrap();
     let mine: Vec<_> = dump
@@ -249,7 +250,11 @@ fn stale_datagrams_from_an_abandoned_dump_are_drained() {
     let mut src = NetlinkSource::open().unwrap();
     // Send a request and walk away without reading the answer.
     // No wait needed: the kernel builds the first dump datagram inside sendmsg itself.
-    src.request(Family::V4, &DumpRequest::default()).unwrap();
+    src.request(
+        super::DiagRequest::Inet(Family::V4, crate::collect::InetProtocol::Tcp),
+        &DumpRequest::default(),
+    )
+    .unwrap();
     let dump = src.dump(&DumpRequest::default()).unwrap();
     assert!(dump.sockets.len() >= 10);
     assert!(src.last_stats().drained >= 1);

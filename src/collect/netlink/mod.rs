@@ -1,6 +1,8 @@
-//! sock_diag (NETLINK_SOCK_DIAG) TCP dump: one persistent netlink socket, one request per
-//! address family, every datagram checked before the pure decoder in [`decode`] turns it
-//! into [`SocketRecord`](crate::model::SocketRecord)s.
+//! sock_diag (NETLINK_SOCK_DIAG) dumps of TCP, UDP and UNIX sockets: one persistent netlink
+//! socket for all three, one request per address family (one for UNIX), every datagram
+//! checked before a pure decoder turns it into records: [`decode`] for inet sockets
+//! ([`SocketRecord`](crate::model::SocketRecord)), [`unix`] for UNIX ones, both over the
+//! shared [`framing`].
 //!
 //! Owns the receive loop and its recovery policy, nothing else: the socket itself sits
 //! behind [`transport::DiagTransport`] (whose module documents what each fault at the
@@ -23,21 +25,26 @@ pub mod decode;
 mod fault_tests;
 #[cfg(test)]
 mod fault_transport;
+pub mod framing;
 #[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod tests;
 pub mod transport;
+#[cfg(test)]
+mod udp_unix_tests;
+pub mod unix;
 
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
-use netlink_packet_sock_diag::{SockDiagMessage, AF_INET, AF_INET6, IPPROTO_TCP};
+use netlink_packet_sock_diag::{SockDiagMessage, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
 
-use self::decode::{DecodeStats, DumpDecoder, Progress};
+use self::decode::{DecodeStats, DiagDecoder, DumpDecoder, Progress};
 use self::transport::{DiagTransport, KernelSocket};
-use super::{CollectError, DumpRequest, SocketDump, SocketSource};
+use self::unix::UnixDecoder;
+use super::{CollectError, DumpRequest, InetProtocol, SocketDump, SocketSource, UnixDump};
 use crate::model::{Family, SourceKind, KERNEL_NEW_SYN_RECV};
 
 /// Initial user-space receive buffer. The kernel sizes dump datagrams from the reader's
@@ -57,16 +64,27 @@ const MAX_EINTR: u32 = 8;
 /// in a row, and a persistent one should surface within one tick, not a loop.
 const MAX_RESTARTS: u32 = 1;
 
-/// A persistent NETLINK_SOCK_DIAG socket that dumps TCP sockets. Generic over the
-/// transport so tests can inject faults; production uses [`KernelSocket`] (static
-/// dispatch, no cost).
+/// A persistent NETLINK_SOCK_DIAG socket that dumps TCP, UDP and UNIX sockets. Generic
+/// over the transport so tests can inject faults; production uses [`KernelSocket`]
+/// (static dispatch, no cost).
 pub struct NetlinkSource<T: DiagTransport = KernelSocket> {
     transport: T,
     buf: Vec<u8>,
     decoder: DumpDecoder,
+    unix: UnixDecoder,
     seq: u32,
-    last_len: usize,
+    /// Sockets in the last dump of each table (TCP, UDP, UNIX): the next one's capacity.
+    last_len: [usize; 3],
     last_stats: DumpStats,
+}
+
+/// One request of a dump: an inet table in one family, or the UNIX table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagRequest {
+    /// `AF_INET` / `AF_INET6` with `IPPROTO_TCP` / `IPPROTO_UDP`.
+    Inet(Family, InetProtocol),
+    /// `AF_UNIX`.
+    Unix,
 }
 
 /// What the last dump saw besides sockets, for diagnostics and tests.
@@ -104,8 +122,9 @@ impl<T: DiagTransport> NetlinkSource<T> {
             transport,
             buf: Vec::with_capacity(RECV_BUF),
             decoder: DumpDecoder::default(),
+            unix: UnixDecoder::default(),
             seq: 0,
-            last_len: 0,
+            last_len: [0; 3],
             last_stats: DumpStats::default(),
         }
     }
@@ -115,44 +134,77 @@ impl<T: DiagTransport> NetlinkSource<T> {
         &self.last_stats
     }
 
-    /// Sends one request for `family` and appends every datagram of the answer, raw, to
-    /// `out`. Returns the request's sequence number. The concatenation is exactly what
-    /// [`decode::decode_dump`] takes; this is how the fixtures were recorded. No restart:
-    /// a fixture must be one clean answer.
+    /// Sends one request for `family` (of `req.protocol`) and appends every datagram of
+    /// the answer, raw, to `out`. Returns the request's sequence number. The concatenation
+    /// is exactly what [`decode::decode_dump`] takes; this is how the fixtures were
+    /// recorded. No restart: a fixture must be one clean answer.
     pub fn dump_raw(
         &mut self,
         family: Family,
         req: &DumpRequest,
         out: &mut Vec<u8>,
     ) -> Result<u32, CollectError> {
+        let mut decoder = DumpDecoder::new(req.state_mask);
+        self.raw(
+            &mut decoder,
+            DiagRequest::Inet(family, req.protocol),
+            req,
+            out,
+        )
+    }
+
+    /// [`NetlinkSource::dump_raw`] for the UNIX table: what [`unix::decode_unix_dump`]
+    /// takes.
+    pub fn dump_raw_unix(
+        &mut self,
+        req: &DumpRequest,
+        out: &mut Vec<u8>,
+    ) -> Result<u32, CollectError> {
+        let mut decoder = UnixDecoder::new(req.state_mask);
+        self.raw(&mut decoder, DiagRequest::Unix, req, out)
+    }
+
+    fn raw<D: DiagDecoder>(
+        &mut self,
+        decoder: &mut D,
+        what: DiagRequest,
+        req: &DumpRequest,
+        out: &mut Vec<u8>,
+    ) -> Result<u32, CollectError> {
         let deadline = Instant::now() + DUMP_DEADLINE;
         self.last_stats = DumpStats::default();
-        self.decoder.reset(req.state_mask, 0);
-        let seq = self.request(family, req)?;
-        self.decoder.begin(seq);
-        self.receive_until_done(deadline, |datagram| out.extend_from_slice(datagram))?;
+        let seq = self.request(what, req)?;
+        decoder.begin(seq);
+        self.receive_until_done(decoder, deadline, |datagram| {
+            out.extend_from_slice(datagram)
+        })?;
         Ok(seq)
     }
 
-    /// One complete dump attempt: every wanted family, from request to DONE.
-    fn dump_once(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
+    /// One complete dump attempt: every request, from the first to its DONE.
+    fn dump_once<D: DiagDecoder>(
+        &mut self,
+        decoder: &mut D,
+        requests: &[DiagRequest],
+        req: &DumpRequest,
+    ) -> Result<D::Dump, CollectError> {
         let deadline = Instant::now() + DUMP_DEADLINE;
-        self.decoder
-            .reset(req.state_mask, self.last_len + self.last_len / 8);
-        let families = [(req.ipv4, Family::V4), (req.ipv6, Family::V6)];
-        for (_, family) in families.iter().filter(|(on, _)| *on) {
-            let seq = self.request(*family, req)?;
-            self.decoder.begin(seq);
-            self.receive_until_done(deadline, |_| {})?;
+        for what in requests {
+            let seq = self.request(*what, req)?;
+            decoder.begin(seq);
+            self.receive_until_done(decoder, deadline, |_| {})?;
         }
-        self.decoder.finish()
+        decoder.finish()
     }
 
-    /// Drains stale datagrams, then sends the dump request for `family`.
-    fn request(&mut self, family: Family, req: &DumpRequest) -> Result<u32, CollectError> {
+    /// Drains stale datagrams, then sends one request.
+    fn request(&mut self, what: DiagRequest, req: &DumpRequest) -> Result<u32, CollectError> {
         self.last_stats.drained += self.drain();
         self.seq = self.seq.wrapping_add(1);
-        let msg = request_message(self.seq, family, req);
+        let msg = match what {
+            DiagRequest::Inet(family, protocol) => request_message(self.seq, family, protocol, req),
+            DiagRequest::Unix => unix::request_message(self.seq, req.state_mask),
+        };
         let mut bytes = [0u8; 128];
         let len = msg.buffer_len();
         let out = bytes
@@ -171,9 +223,10 @@ impl<T: DiagTransport> NetlinkSource<T> {
         Ok(self.seq)
     }
 
-    /// Reads datagrams into the decoder until the current request's DONE.
-    fn receive_until_done(
+    /// Reads datagrams into `decoder` until the current request's DONE.
+    fn receive_until_done<D: DiagDecoder>(
         &mut self,
+        decoder: &mut D,
         deadline: Instant,
         mut tap: impl FnMut(&[u8]),
     ) -> Result<(), CollectError> {
@@ -186,7 +239,7 @@ impl<T: DiagTransport> NetlinkSource<T> {
             self.receive_one()?;
             self.last_stats.datagrams += 1;
             tap(&self.buf);
-            if self.decoder.feed(&self.buf)? == Progress::Done {
+            if decoder.feed(&self.buf)? == Progress::Done {
                 return Ok(());
             }
         }
@@ -248,25 +301,69 @@ impl<T: DiagTransport> SocketSource for NetlinkSource<T> {
     /// Dumps, restarting once from scratch when the answer broke on the way (see
     /// [`transport`] for the table). What is returned is always one complete attempt.
     fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
-        if !req.ipv4 && !req.ipv6 {
+        let wanted = [(req.ipv4, Family::V4), (req.ipv6, Family::V6)];
+        let mut requests = [DiagRequest::Unix; 2];
+        let mut n = 0;
+        for (_, family) in wanted.iter().filter(|(on, _)| *on) {
+            requests[n] = DiagRequest::Inet(*family, req.protocol);
+            n += 1;
+        }
+        if n == 0 {
             return Ok(SocketDump::default());
         }
+        let slot = match req.protocol {
+            InetProtocol::Tcp => 0,
+            InetProtocol::Udp => 1,
+        };
+        let hint = self.last_len[slot] + self.last_len[slot] / 8;
+        let mut decoder = std::mem::take(&mut self.decoder);
+        let out = self.dump_restarting(&mut decoder, &requests[..n], req, |d| {
+            d.reset(req.state_mask, hint);
+        });
+        self.decoder = decoder;
+        let dump = out?;
+        self.last_len[slot] = dump.sockets.len();
+        Ok(dump)
+    }
+
+    /// The UNIX table, with the same restart policy as [`SocketSource::dump`].
+    fn dump_unix(&mut self, req: &DumpRequest) -> Result<UnixDump, CollectError> {
+        let hint = self.last_len[2] + self.last_len[2] / 8;
+        let mut decoder = std::mem::take(&mut self.unix);
+        let out = self.dump_restarting(&mut decoder, &[DiagRequest::Unix], req, |d| {
+            d.reset(req.state_mask, hint);
+        });
+        self.unix = decoder;
+        let dump = out?;
+        self.last_len[2] = dump.sockets.len();
+        Ok(dump)
+    }
+}
+
+impl<T: DiagTransport> NetlinkSource<T> {
+    /// Runs `requests` as one dump, restarting once from scratch when the answer broke on
+    /// the way; `prepare` empties the decoder before each attempt.
+    fn dump_restarting<D: DiagDecoder>(
+        &mut self,
+        decoder: &mut D,
+        requests: &[DiagRequest],
+        req: &DumpRequest,
+        prepare: impl Fn(&mut D),
+    ) -> Result<D::Dump, CollectError> {
         self.last_stats = DumpStats::default();
         let mut restarts = 0;
         loop {
             let again = restarts < MAX_RESTARTS;
-            let attempt = self.dump_once(req);
-            self.last_stats.decode = self.decoder.stats();
+            prepare(decoder);
+            let attempt = self.dump_once(decoder, requests, req);
+            self.last_stats.decode = decoder.stats();
             match attempt {
                 // The kernel says the table changed under the dump: one fresh try may be
                 // consistent; if not, the sample goes out marked inconsistent.
                 Ok(_) if again && self.last_stats.decode.dump_intr > 0 => {
                     self.note_restart("kernel flagged the dump as interrupted (NLM_F_DUMP_INTR)");
                 }
-                Ok(dump) => {
-                    self.last_len = dump.sockets.len();
-                    return Ok(dump);
-                }
+                Ok(dump) => return Ok(dump),
                 Err(e) if again && restartable(&e) => self.note_restart(&e.to_string()),
                 Err(e) if restarts > 0 && restartable(&e) => {
                     return Err(gave_up(e, restarts));
@@ -314,21 +411,27 @@ fn gave_up(e: CollectError, restarts: u32) -> CollectError {
     }
 }
 
-/// The dump request for one family. SYN_RECV's mask bit also asks for NEW_SYN_RECV (12)
-/// so request sockets are never dropped, whatever the kernel version does on its own.
-fn request_message(seq: u32, family: Family, req: &DumpRequest) -> NetlinkMessage<SockDiagMessage> {
+/// The inet dump request for one family. For TCP, SYN_RECV's mask bit also asks for
+/// NEW_SYN_RECV (12) so request sockets are never dropped, whatever the kernel version does
+/// on its own; UDP always asks for `INET_DIAG_SKMEMINFO` (buffers and drops).
+fn request_message(
+    seq: u32,
+    family: Family,
+    protocol: InetProtocol,
+    req: &DumpRequest,
+) -> NetlinkMessage<SockDiagMessage> {
     let mut states = req.state_mask;
-    if states & (1 << 3) != 0 {
+    if protocol == InetProtocol::Tcp && states & (1 << 3) != 0 {
         states |= 1 << KERNEL_NEW_SYN_RECV;
     }
     let (af, socket_id) = match family {
         Family::V4 => (AF_INET, SocketId::new_v4()),
         Family::V6 => (AF_INET6, SocketId::new_v6()),
     };
-    let extensions = if req.tcp_info {
-        ExtensionFlags::INFO
-    } else {
-        ExtensionFlags::empty()
+    let (ipproto, extensions) = match protocol {
+        InetProtocol::Tcp if req.tcp_info => (IPPROTO_TCP, ExtensionFlags::INFO),
+        InetProtocol::Tcp => (IPPROTO_TCP, ExtensionFlags::empty()),
+        InetProtocol::Udp => (IPPROTO_UDP, ExtensionFlags::SKMEMINFO),
     };
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -337,7 +440,7 @@ fn request_message(seq: u32, family: Family, req: &DumpRequest) -> NetlinkMessag
         header,
         SockDiagMessage::InetRequest(InetRequest {
             family: af,
-            protocol: IPPROTO_TCP,
+            protocol: ipproto,
             extensions,
             states: StateFlags::from_bits_retain(states),
             socket_id,

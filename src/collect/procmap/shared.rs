@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::ProcessResolver;
+use super::{ProcessResolver, Tables};
 use crate::model::{Attribution, ProcessInfo, SocketRecord};
 
 /// A [`ProcessResolver`] shared by collectors, possibly on several threads.
@@ -43,12 +43,21 @@ impl SharedResolver {
         round: u64,
         sockets: &mut [SocketRecord],
     ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
+        self.attribute_tables(round, Tables::tcp(sockets))
+    }
+
+    /// [`SharedResolver::attribute`] for every socket table of one collection.
+    pub fn attribute_tables(
+        &self,
+        round: u64,
+        t: Tables<'_>,
+    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         // A panic elsewhere leaves at worst a stale cache, which the next scan corrects.
         let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if g.scanned.is_some_and(|s| round <= s) {
-            return g.resolver.attribute_from_last_scan(sockets);
+            return g.resolver.attribute_from_last_scan(t);
         }
-        let out = g.resolver.attribute_noting_unresolved(sockets);
+        let out = g.resolver.attribute_noting_unresolved(t);
         // Only once the scan is whole: a panic mid-scan leaves the round unscanned.
         g.scanned = Some(round);
         out
