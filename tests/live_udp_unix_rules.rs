@@ -53,7 +53,7 @@ fn own_comm() -> String {
 
 /// The drop counter `ss -uamn` shows for the socket on 127.0.0.1:`port` (`d<N>` in skmem).
 fn ss_drops(port: u16) -> u64 {
-    let out = run_ok(&mut std::process::Command::new("ss").args([
+    let out = run_ok(std::process::Command::new("ss").args([
         "-uamnH",
         "src",
         &format!("127.0.0.1:{port}"),
@@ -231,7 +231,7 @@ fn a_listener_that_never_accepts_is_named_by_check_x() {
     assert_eq!((clients.len(), eagain), (5, 15), "Linux admits backlog + 1");
     let shown = path.to_str().unwrap();
     // ss -xl: Recv-Q 5 (pending), Send-Q 4 (backlog).
-    let ss = run_ok(&mut std::process::Command::new("ss").args(["-xlnH"]));
+    let ss = run_ok(std::process::Command::new("ss").args(["-xlnH"]));
     let row = ss
         .lines()
         .find(|l| l.split_whitespace().any(|w| w == shown))

@@ -41,6 +41,16 @@ impl Group {
     }
 }
 
+/// One process's measured drops over all its endpoints.
+#[derive(Default)]
+struct ProcessDrops {
+    per_s: f64,
+    dropped: u64,
+    sockets: u64,
+    /// One of its endpoints fired on its own (then the process-wide finding would repeat it).
+    endpoint_fired: bool,
+}
+
 /// What a finding is judged on: the rate and fill against the thresholds.
 struct Verdict {
     severity: Severity,
@@ -77,24 +87,23 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         }
     }
     let mut out = Vec::new();
-    // Per process: the rate summed over its endpoints, and whether one of them fired.
-    let mut per_pid: BTreeMap<u32, (f64, u64, u64, bool)> = BTreeMap::new();
+    let mut per_pid: BTreeMap<u32, ProcessDrops> = BTreeMap::new();
     for ((pid, local), g) in &groups {
         let f = judge_endpoint(ctx, *pid, *local, g);
         if let Some(pid) = pid {
-            let e = per_pid.entry(*pid).or_default();
+            let p = per_pid.entry(*pid).or_default();
             if let Some(r) = g.rate() {
-                e.0 += r;
-                e.1 += g.dropped;
-                e.2 += g.sockets;
+                p.per_s += r;
+                p.dropped += g.dropped;
+                p.sockets += g.sockets;
             }
-            e.3 |= f.is_some();
+            p.endpoint_fired |= f.is_some();
         }
         out.extend(f);
     }
-    for (pid, (rate, dropped, sockets, fired)) in per_pid {
-        if !fired {
-            out.extend(judge_process(ctx, pid, rate, dropped, sockets));
+    for (pid, p) in per_pid {
+        if !p.endpoint_fired && p.sockets > 0 {
+            out.extend(judge_process(ctx, pid, &p));
         }
     }
     out
@@ -260,13 +269,8 @@ fn judge_endpoint(ctx: &Ctx<'_>, pid: Option<u32>, local: Endpoint, g: &Group) -
     Some(f)
 }
 
-fn judge_process(
-    ctx: &Ctx<'_>,
-    pid: u32,
-    rate: f64,
-    dropped: u64,
-    sockets: u64,
-) -> Option<Finding> {
+fn judge_process(ctx: &Ctx<'_>, pid: u32, d: &ProcessDrops) -> Option<Finding> {
+    let (rate, dropped, sockets) = (d.per_s, d.dropped, d.sockets);
     let p = ctx.snap.processes.get(&pid);
     let subject = Subject::Process {
         pid,
