@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::RuleId;
 use crate::safefs::{self, ReadKind, SafeFsError};
 
+mod rules;
+pub use rules::{
+    AcceptQueueOverflow, CloseWaitLeak, FinWait2Buildup, Orphans, SynFlood, TimeWaitStorm,
+    UdpDrops, UnixAcceptOverflow,
+};
+
 /// Why a config file or an override was rejected. Display is one line naming the file, the
 /// line and the key where known.
 #[derive(Debug, thiserror::Error)]
@@ -100,179 +106,6 @@ impl Default for HistorySettings {
     }
 }
 
-/// `close_wait_leak`: a process accumulates CLOSE_WAIT sockets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CloseWaitLeak {
-    /// Seconds a condition must hold before the alert fires (0: at once).
-    pub for_s: u64,
-    /// CLOSE_WAIT sockets in one process that make a warning on their own.
-    pub warn_count: u64,
-    /// CLOSE_WAIT sockets in one process that make it critical.
-    pub crit_count: u64,
-    /// Smallest count the growth and age conditions consider.
-    pub min_count: u64,
-    /// A count that grew at every sample over this many seconds is a warning.
-    pub growth_window_s: u64,
-    /// A CLOSE_WAIT socket older than this many seconds is a warning.
-    pub warn_age_s: u64,
-    /// How many remote peers and local endpoints a finding lists.
-    pub top_peers: usize,
-}
-
-impl Default for CloseWaitLeak {
-    fn default() -> Self {
-        CloseWaitLeak {
-            for_s: 0,
-            warn_count: 200,
-            crit_count: 1000,
-            min_count: 1,
-            growth_window_s: 60,
-            warn_age_s: 300,
-            top_peers: 5,
-        }
-    }
-}
-
-/// `syn_flood`: a listener receives more SYNs than it completes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SynFlood {
-    /// Seconds a condition must hold before the alert fires.
-    pub for_s: u64,
-    /// Fewer SYN_RECV sockets than this never fire on the count alone.
-    pub min_syn_recv: u64,
-    /// SYN_RECV as a fraction of the SYN queue limit that makes a warning.
-    pub warn_fill: f64,
-    /// SYN_RECV as a fraction of the SYN queue limit that makes it critical.
-    pub crit_fill: f64,
-    /// SYN-side pressure (cookies sent + SYNs dropped) per second that makes a warning.
-    pub warn_rate: f64,
-    /// SYN-side pressure per second that makes it critical.
-    pub crit_rate: f64,
-    /// Distinct source prefixes (/24, /64) from which on a verdict says "flood".
-    pub flood_sources: u64,
-}
-
-impl Default for SynFlood {
-    fn default() -> Self {
-        SynFlood {
-            for_s: 10,
-            min_syn_recv: 16,
-            warn_fill: 0.5,
-            crit_fill: 0.9,
-            warn_rate: 1.0,
-            crit_rate: 100.0,
-            flood_sources: 16,
-        }
-    }
-}
-
-/// `accept_queue_overflow`: the application accepts too slowly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AcceptQueueOverflow {
-    /// Seconds a condition must hold before the alert fires.
-    pub for_s: u64,
-    /// Accept queue (Recv-Q) as a fraction of the backlog that makes a warning.
-    pub warn_fill: f64,
-    /// Accept queue as a fraction of the backlog that makes it critical.
-    pub crit_fill: f64,
-    /// ListenOverflows per second above which the rule fires (default: any).
-    pub warn_overflow_rate: f64,
-}
-
-impl Default for AcceptQueueOverflow {
-    fn default() -> Self {
-        AcceptQueueOverflow {
-            for_s: 15,
-            warn_fill: 0.9,
-            crit_fill: 1.0,
-            warn_overflow_rate: 0.0,
-        }
-    }
-}
-
-/// `time_wait_storm`: TIME_WAIT eats the ephemeral ports to one destination, or the global
-/// bucket cap.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TimeWaitStorm {
-    /// Seconds a condition must hold before the alert fires.
-    pub for_s: u64,
-    /// Fewer TIME_WAIT sockets to one destination than this never fire.
-    pub min_count: u64,
-    /// Ephemeral ports in use toward one destination, as a fraction of the range, for a
-    /// warning.
-    pub warn_port_fill: f64,
-    /// The same fraction for critical.
-    pub crit_port_fill: f64,
-    /// TIME_WAIT sockets as a fraction of `tcp_max_tw_buckets` for a warning.
-    pub warn_bucket_fill: f64,
-    /// The same fraction for critical.
-    pub crit_bucket_fill: f64,
-}
-
-impl Default for TimeWaitStorm {
-    fn default() -> Self {
-        TimeWaitStorm {
-            for_s: 30,
-            min_count: 50,
-            warn_port_fill: 0.5,
-            crit_port_fill: 0.8,
-            warn_bucket_fill: 0.5,
-            crit_bucket_fill: 0.9,
-        }
-    }
-}
-
-/// `fin_wait2_buildup`: FIN_WAIT2 sockets pile up (peers that never close).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FinWait2Buildup {
-    /// Seconds a condition must hold before the alert fires.
-    pub for_s: u64,
-    /// FIN_WAIT2 sockets of one process (or orphaned ones host-wide) for a warning.
-    pub warn_count: u64,
-    /// The same count for critical.
-    pub crit_count: u64,
-}
-
-impl Default for FinWait2Buildup {
-    fn default() -> Self {
-        FinWait2Buildup {
-            for_s: 60,
-            warn_count: 500,
-            crit_count: 5000,
-        }
-    }
-}
-
-/// `orphans`: orphaned sockets approach `tcp_max_orphans`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Orphans {
-    /// Seconds a condition must hold before the alert fires.
-    pub for_s: u64,
-    /// Fewer orphans than this never fire.
-    pub min_count: u64,
-    /// Orphans as a fraction of `tcp_max_orphans` for a warning.
-    pub warn_fill: f64,
-    /// The same fraction for critical.
-    pub crit_fill: f64,
-}
-
-impl Default for Orphans {
-    fn default() -> Self {
-        Orphans {
-            for_s: 30,
-            min_count: 100,
-            warn_fill: 0.5,
-            crit_fill: 0.8,
-        }
-    }
-}
-
 /// Every threshold the rules use. `Default` is the shipped production setting.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -293,6 +126,10 @@ pub struct Thresholds {
     pub fin_wait2_buildup: FinWait2Buildup,
     /// `orphans`.
     pub orphans: Orphans,
+    /// `udp_drops`.
+    pub udp_drops: UdpDrops,
+    /// `unix_accept_overflow`.
+    pub unix_accept_overflow: UnixAcceptOverflow,
 }
 
 impl Thresholds {
@@ -369,6 +206,8 @@ impl Thresholds {
             RuleId::TimeWaitStorm => self.time_wait_storm.for_s,
             RuleId::FinWait2Buildup => self.fin_wait2_buildup.for_s,
             RuleId::Orphans => self.orphans.for_s,
+            RuleId::UdpDrops => self.udp_drops.for_s,
+            RuleId::UnixAcceptOverflow => self.unix_accept_overflow.for_s,
         };
         i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
@@ -412,6 +251,16 @@ impl Thresholds {
             ("time_wait_storm.crit_bucket_fill", t.crit_bucket_fill),
             ("orphans.warn_fill", self.orphans.warn_fill),
             ("orphans.crit_fill", self.orphans.crit_fill),
+            ("udp_drops.crit_drop_rate", self.udp_drops.crit_drop_rate),
+            ("udp_drops.warn_fill", self.udp_drops.warn_fill),
+            (
+                "unix_accept_overflow.warn_fill",
+                self.unix_accept_overflow.warn_fill,
+            ),
+            (
+                "unix_accept_overflow.crit_fill",
+                self.unix_accept_overflow.crit_fill,
+            ),
         ];
         for (key, v) in positive {
             if !(v.is_finite() && v > 0.0) {
@@ -430,6 +279,19 @@ impl Thresholds {
             return Err((
                 "fin_wait2_buildup.crit_count".into(),
                 format!("must be >= warn_count ({})", f.warn_count),
+            ));
+        }
+        let u = &self.udp_drops;
+        if !(u.warn_drop_rate.is_finite() && u.warn_drop_rate >= 0.0) {
+            return Err((
+                "udp_drops.warn_drop_rate".into(),
+                format!("must be a number >= 0, got {}", u.warn_drop_rate),
+            ));
+        }
+        if u.crit_drop_rate < u.warn_drop_rate {
+            return Err((
+                "udp_drops.crit_drop_rate".into(),
+                format!("must be >= warn_drop_rate ({})", u.warn_drop_rate),
             ));
         }
         Ok(())

@@ -53,6 +53,90 @@ fn overrides_apply_and_reject() {
 }
 
 #[test]
+fn udp_and_unix_sections_parse_override_and_validate() {
+    let d = Thresholds::default();
+    assert_eq!(d.udp_drops.warn_drop_rate, 0.0, "any growth warns");
+    assert_eq!(d.unix_accept_overflow.crit_fill, 1.0);
+    assert_eq!(d.for_ms(RuleId::UdpDrops), 10_000);
+    assert_eq!(d.for_ms(RuleId::UnixAcceptOverflow), 15_000);
+
+    let p = Path::new("t.toml");
+    let th = Thresholds::from_toml(
+        "[udp_drops]\nwarn_drop_rate = 5\ncrit_drop_rate = 50.5\nwarn_fill = 0.75\n\n\
+         [unix_accept_overflow]\nfor_s = 0\nwarn_fill = 0.5\n",
+        p,
+    )
+    .unwrap();
+    assert_eq!(th.udp_drops.warn_drop_rate, 5.0);
+    assert_eq!(th.udp_drops.crit_drop_rate, 50.5);
+    assert_eq!(th.udp_drops.warn_fill, 0.75);
+    assert_eq!(th.udp_drops.for_s, 10, "unset keys keep their defaults");
+    assert_eq!(th.unix_accept_overflow.warn_fill, 0.5);
+    assert_eq!(th.for_ms(RuleId::UnixAcceptOverflow), 0);
+
+    let e = Thresholds::from_toml("[udp_drops]\nwarn_drop_rate = 200\n", p)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "t.toml:0: udp_drops.crit_drop_rate: must be >= warn_drop_rate (200)"
+    );
+    let e = Thresholds::from_toml("[udp_drops]\nwarn_drop_rate = -1\n", p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(":2: udp_drops.warn_drop_rate: must be a number >= 0"),
+        "{e}"
+    );
+    let e = Thresholds::from_toml("[unix_accept_overflow]\nwarn_fill = 0\n", p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(":2: unix_accept_overflow.warn_fill: must be a positive"),
+        "{e}"
+    );
+    let e = Thresholds::from_toml("[unix_accept_overflow]\nbacklog = 3\n", p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(":2: unix_accept_overflow.backlog: unknown field"),
+        "{e}"
+    );
+
+    let mut th = Thresholds::default();
+    th.apply_overrides(&[
+        "udp_drops.warn_drop_rate=1000",
+        "udp_drops.crit_drop_rate=5000",
+    ])
+    .unwrap();
+    assert_eq!(th.udp_drops.crit_drop_rate, 5000.0);
+    th.apply_override("unix_accept_overflow.crit_fill=2")
+        .unwrap();
+    assert_eq!(th.unix_accept_overflow.crit_fill, 2.0);
+    let e = th
+        .apply_override("udp_drops.crit_drop_rate=10")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "override `udp_drops.crit_drop_rate=10`: udp_drops.crit_drop_rate: must be >= \
+         warn_drop_rate (1000)"
+    );
+    let e = th
+        .apply_override("udp_drops.warn_fill=full")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("override `udp_drops.warn_fill=full`: udp_drops.warn_fill:"),
+        "{e}"
+    );
+    assert_eq!(
+        th.udp_drops.crit_drop_rate, 5000.0,
+        "a refused override changes nothing"
+    );
+}
+
+#[test]
 fn file_errors_name_file_line_and_key() {
     let p = Path::new("/etc/sockscope/sockscope.toml");
     let text = "[alerts]\nclear_ticks = 2\n\n[close_wait_leak]\nwarn_count = \"many\"\n";
@@ -124,7 +208,11 @@ mod props {
             top_peers in 0usize..100,
             fills in proptest::array::uniform12(1e-6f64..1e6),
             overflow_rate in 0.0f64..1e6,
+            udp in (0u64..1_000_000, 0.0f64..1e6, 0.0f64..1e6, 1e-6f64..1e6),
+            unix in (0u64..1_000_000, 1e-6f64..1e6, 1e-6f64..1e6),
         ) -> Thresholds {
+            let (ud_for, ud_warn, ud_extra, ud_fill) = udp;
+            let (ux_for, ux_warn, ux_crit) = unix;
             let [clear_ticks, keep, window, cw_for, cw_warn, cw_extra, cw_min, cw_growth,
                  cw_age, sf_for, sf_min, sf_sources, aq_for, tw_for, tw_min, fw_for] = ints;
             Thresholds {
@@ -177,6 +265,18 @@ mod props {
                     warn_fill: fills[10],
                     crit_fill: fills[11],
                 },
+                udp_drops: UdpDrops {
+                    for_s: ud_for,
+                    warn_drop_rate: ud_warn,
+                    // Strictly positive and never below the warning rate.
+                    crit_drop_rate: ud_warn + ud_extra + 1e-3,
+                    warn_fill: ud_fill,
+                },
+                unix_accept_overflow: UnixAcceptOverflow {
+                    for_s: ux_for,
+                    warn_fill: ux_warn,
+                    crit_fill: ux_crit,
+                },
             }
         }
     }
@@ -191,6 +291,8 @@ mod props {
         let t = &th.time_wait_storm;
         let f = &th.fin_wait2_buildup;
         let o = &th.orphans;
+        let u = &th.udp_drops;
+        let x = &th.unix_accept_overflow;
         format!(
             "# generated\n[alerts]\nclear_ratio = {}\nclear_ticks = {}\nresolved_keep_s = {}\n\n\
              [history]\nwindow_s = {}\nmax_samples = {}\n\n\
@@ -203,7 +305,9 @@ mod props {
              [time_wait_storm]\nfor_s = {}\nmin_count = {}\nwarn_port_fill = {}\n\
              crit_port_fill = {}\nwarn_bucket_fill = {}\ncrit_bucket_fill = {}\n\n\
              [fin_wait2_buildup]\nfor_s = {}\nwarn_count = {}\ncrit_count = {}\n\n\
-             [orphans]\nfor_s = {}\nmin_count = {}\nwarn_fill = {}\ncrit_fill = {}\n",
+             [orphans]\nfor_s = {}\nmin_count = {}\nwarn_fill = {}\ncrit_fill = {}\n\n\
+             [udp_drops]\nfor_s = {}\nwarn_drop_rate = {}\ncrit_drop_rate = {}\nwarn_fill = {}\n\n\
+             [unix_accept_overflow]\nfor_s = {}\nwarn_fill = {}\ncrit_fill = {}\n",
             lit(a.clear_ratio),
             a.clear_ticks,
             a.resolved_keep_s,
@@ -240,6 +344,13 @@ mod props {
             o.min_count,
             lit(o.warn_fill),
             lit(o.crit_fill),
+            u.for_s,
+            lit(u.warn_drop_rate),
+            lit(u.crit_drop_rate),
+            lit(u.warn_fill),
+            x.for_s,
+            lit(x.warn_fill),
+            lit(x.crit_fill),
         )
     }
 
@@ -249,6 +360,8 @@ mod props {
         "close_wait_leak",
         "syn_flood",
         "orphans",
+        "udp_drops",
+        "unix_accept_overflow",
     ];
     const FIELDS: &[&str] = &[
         "clear_ratio",
@@ -273,6 +386,10 @@ mod props {
         "crit_count",
         "warn_fill",
         "warn_overflow_rate",
+        "[udp_drops]",
+        "[unix_accept_overflow]",
+        "warn_drop_rate",
+        "crit_drop_rate",
         " = ",
         "=",
         "\n",

@@ -116,6 +116,38 @@ mod tests {
     }
 
     #[test]
+    fn udp_and_unix_rules_cite_this_hosts_buffers_and_backlog_cap() {
+        let mut s = Sysctls::default();
+        for (k, v) in [
+            ("net.core.rmem_max", "4194304"),
+            ("net.core.rmem_default", "212992"),
+            ("net.core.somaxconn", "4096"),
+        ] {
+            s.values.insert(k.into(), v.into());
+        }
+        let t = explain("udp-drops", Some(&s)).unwrap();
+        assert!(t.starts_with("udp_drops\n"), "{t}");
+        assert!(t.contains("  net.core.rmem_max = 4194304\n"), "{t}");
+        assert!(t.contains("  net.core.rmem_default = 212992\n"), "{t}");
+        assert!(
+            t.contains("SO_REUSEPORT") && t.contains("RcvbufErrors"),
+            "{t}"
+        );
+        let t = explain("UNIX-ACCEPT-OVERFLOW", Some(&s)).unwrap();
+        assert!(t.starts_with("unix_accept_overflow\n"), "{t}");
+        assert!(t.contains("  net.core.somaxconn = 4096\n"), "{t}");
+        assert!(
+            t.contains("  net.unix.max_dgram_qlen = (not read)\n"),
+            "{t}"
+        );
+        assert!(t.contains("backlog + 1") && t.contains("EAGAIN"), "{t}");
+        assert!(t.contains("/proc/net/unix have no queue lengths"), "{t}");
+        // Findings carry the same remedy.
+        assert!(remedy(RuleId::UdpDrops).contains("net.core.rmem_max"));
+        assert!(remedy(RuleId::UnixAcceptOverflow).contains("net.core.somaxconn"));
+    }
+
+    #[test]
     fn sysctl_values_are_shown_and_recycle_never_suggested() {
         let mut s = Sysctls::default();
         s.values

@@ -433,7 +433,8 @@ pub struct KernelCounters {
     pub udp6: BTreeMap<String, u64>,
 }
 
-/// The sysctls shown next to verdicts, as dotted names.
+/// The sysctls shown next to verdicts, as dotted names: TCP's, and the UDP and UNIX ones
+/// their verdicts cite (the name stays for its users in `collect`).
 pub const TCP_SYSCTLS: &[&str] = &[
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_keepalive_time",
@@ -449,6 +450,9 @@ pub const TCP_SYSCTLS: &[&str] = &[
     "net.ipv4.tcp_max_orphans",
     "net.ipv4.tcp_orphan_retries",
     "net.ipv4.tcp_syn_retries",
+    "net.core.rmem_max",
+    "net.core.rmem_default",
+    "net.unix.max_dgram_qlen",
 ];
 
 /// The sysctls the verdicts cite, read in the collected namespace.

@@ -15,7 +15,7 @@ use crate::analyze::alerts::AlertBook;
 use crate::analyze::detect::{self, Ctx};
 use crate::analyze::finding::{Alert, Finding};
 use crate::analyze::history::{History, Tick};
-use crate::analyze::rates::{rates, CounterRates};
+use crate::analyze::rates::{rates, CounterRates, SocketDropTracker};
 use crate::config::Thresholds;
 use crate::model::{KernelCounters, Snapshot};
 
@@ -42,6 +42,7 @@ pub struct Analyzer {
     history: History,
     ages: SocketAges,
     prev_counters: Option<(i64, KernelCounters)>,
+    socket_drops: SocketDropTracker,
     alerts: AlertBook,
     hysteresis: bool,
 }
@@ -65,6 +66,7 @@ impl Analyzer {
             thresholds,
             ages: SocketAges::new(),
             prev_counters: None,
+            socket_drops: SocketDropTracker::new(),
             alerts: AlertBook::new(),
             hysteresis: true,
         }
@@ -106,6 +108,7 @@ impl Analyzer {
         if let Some(c) = &snap.counters {
             self.prev_counters = Some((snap.taken_at_ms, c.clone()));
         }
+        let socket_drops = self.socket_drops.observe(snap);
         let active = if self.hysteresis {
             self.alerts.active(&snap.netns)
         } else {
@@ -115,6 +118,7 @@ impl Analyzer {
             snap,
             agg: &agg,
             rates: rates.as_ref(),
+            socket_drops: &socket_drops,
             history: &self.history,
             ages: &self.ages,
             th: &self.thresholds,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Endpoint, Name, NameDecodeError, RuleId};
+use crate::model::{Endpoint, Name, NameDecodeError, RuleId, UnixName};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -34,7 +34,8 @@ pub enum Subject {
         /// User name.
         user: Name,
     },
-    /// A listening endpoint and its owner.
+    /// A listening TCP endpoint, or a bound UDP endpoint (`udp_drops`; `ss -ul` lists those
+    /// as listening too), and its owner. The rule says which protocol.
     Listener {
         /// Local address and port.
         local: Endpoint,
@@ -50,6 +51,18 @@ pub enum Subject {
     },
     /// The whole host (namespace).
     Host,
+    /// A listening UNIX stream or seqpacket socket and its owner.
+    UnixListener {
+        /// Where it is bound (hostile text: printed only through its escaping `Display`);
+        /// `None` for an unnamed listener.
+        name: Option<UnixName>,
+        /// Its inode, which tells two listeners on one name apart (a restart rebinds).
+        inode: u64,
+        /// Owning pid, when attributed.
+        pid: Option<u32>,
+        /// Owning command, when attributed.
+        comm: Option<Name>,
+    },
 }
 
 /// [`Subject`] as serialized: names as text with their raw-byte siblings.
@@ -76,6 +89,19 @@ enum SubjectWire {
         remote: Endpoint,
     },
     Host,
+    UnixListener {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name_b64: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        name_abstract: bool,
+        inode: u64,
+        pid: Option<u32>,
+        comm: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comm_b64: Option<String>,
+    },
 }
 
 impl From<Subject> for SubjectWire {
@@ -96,6 +122,27 @@ impl From<Subject> for SubjectWire {
             },
             Subject::Destination { remote } => SubjectWire::Destination { remote },
             Subject::Host => SubjectWire::Host,
+            Subject::UnixListener {
+                name,
+                inode,
+                pid,
+                comm,
+            } => {
+                let (text, b64, is_abstract) = match &name {
+                    None => (None, None, false),
+                    Some(UnixName::Path(n)) => (Some(n.wire_text()), n.raw_b64(), false),
+                    Some(UnixName::Abstract(n)) => (Some(n.wire_text()), n.raw_b64(), true),
+                };
+                SubjectWire::UnixListener {
+                    name: text,
+                    name_b64: b64,
+                    name_abstract: is_abstract,
+                    inode,
+                    pid,
+                    comm: comm.as_ref().map(Name::wire_text),
+                    comm_b64: comm.as_ref().and_then(Name::raw_b64),
+                }
+            }
         }
     }
 }
@@ -129,6 +176,31 @@ impl TryFrom<SubjectWire> for Subject {
             },
             SubjectWire::Destination { remote } => Subject::Destination { remote },
             SubjectWire::Host => Subject::Host,
+            SubjectWire::UnixListener {
+                name,
+                name_b64,
+                name_abstract,
+                inode,
+                pid,
+                comm,
+                comm_b64,
+            } => Subject::UnixListener {
+                name: name
+                    .map(|t| Name::from_parts(&t, name_b64.as_deref()))
+                    .transpose()?
+                    .map(|n| {
+                        if name_abstract {
+                            UnixName::Abstract(n)
+                        } else {
+                            UnixName::Path(n)
+                        }
+                    }),
+                inode,
+                pid,
+                comm: comm
+                    .map(|c| Name::from_parts(&c, comm_b64.as_deref()))
+                    .transpose()?,
+            },
         })
     }
 }
@@ -189,7 +261,9 @@ pub struct Alert {
 }
 
 impl std::fmt::Display for Subject {
-    /// `pid 4242 (java)`, `0.0.0.0:80 (pid 42 nginx)`, `10.0.0.8:443`, `host`.
+    /// `pid 4242 (java)`, `0.0.0.0:80 (pid 42 nginx)`, `10.0.0.8:443`, `host`,
+    /// `/run/php/fpm.sock (pid 7 php-fpm)`, `@abstract (pid 7)`, `unnamed UNIX listener
+    /// inode 812`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Subject::Process { pid, comm, .. } => write!(f, "pid {pid} ({comm})"),
@@ -200,6 +274,22 @@ impl std::fmt::Display for Subject {
             },
             Subject::Destination { remote } => write!(f, "{remote}"),
             Subject::Host => f.write_str("host"),
+            Subject::UnixListener {
+                name,
+                inode,
+                pid,
+                comm,
+            } => {
+                match name {
+                    Some(n) => write!(f, "{n}")?,
+                    None => write!(f, "unnamed UNIX listener inode {inode}")?,
+                }
+                match (pid, comm) {
+                    (Some(p), Some(c)) => write!(f, " (pid {p} {c})"),
+                    (Some(p), None) => write!(f, " (pid {p})"),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 }
@@ -278,6 +368,44 @@ mod tests {
         let old = r#"{"kind":"process","pid":1,"comm":"java","user":"root"}"#;
         let back: Subject = serde_json::from_str(old).expect("old");
         assert_eq!(back.to_string(), "pid 1 (java)");
+    }
+
+    #[test]
+    fn unix_listener_subjects_escape_and_round_trip_exactly() {
+        let hostile = Subject::UnixListener {
+            name: Some(UnixName::Path(Name::from(&b"/run/\x1b[2Jx\n\xff.sock"[..]))),
+            inode: 812,
+            pid: Some(7),
+            comm: Some(Name::from("php\rfpm")),
+        };
+        let shown = hostile.to_string();
+        assert_eq!(shown, "/run/\\e[2Jx\\n\\xff.sock (pid 7 php\\rfpm)");
+        let v = serde_json::to_value(&hostile).expect("json");
+        assert_eq!(v["kind"], "unix_listener");
+        assert!(v.get("name_b64").is_some(), "{v}");
+        assert!(v.get("name_abstract").is_none(), "{v}");
+        assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), hostile);
+
+        let abs = Subject::UnixListener {
+            name: UnixName::from_sun_path(b"\0dbus"),
+            inode: 9,
+            pid: None,
+            comm: None,
+        };
+        assert_eq!(abs.to_string(), "@dbus");
+        let v = serde_json::to_value(&abs).expect("json");
+        assert_eq!(v["name_abstract"], true);
+        assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), abs);
+
+        let unnamed = Subject::UnixListener {
+            name: None,
+            inode: 3,
+            pid: Some(1),
+            comm: None,
+        };
+        assert_eq!(unnamed.to_string(), "unnamed UNIX listener inode 3 (pid 1)");
+        let v = serde_json::to_value(&unnamed).expect("json");
+        assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), unnamed);
     }
 
     #[test]

@@ -258,4 +258,42 @@ tcp_max_orphans only if memory allows.",
             "net.ipv4.tcp_orphan_retries",
         ],
     },
+    Topic {
+        name: "udp_drops",
+        aka: &["udp_drop", "rcvbuferrors"],
+        body: "Fires for a UDP socket (or the sockets of one process) whose drop counter \
+grows, or whose receive queue sits near its buffer. The kernel queues each datagram on the \
+socket until the application reads it; the queue (Recv-Q, bytes of buffer charged, more than \
+the payload) may not pass rcvbuf, so once it is full every further datagram is dropped, \
+counted on the socket (ss -uam prints it as d<N> in skmem) and host-wide as Udp \
+RcvbufErrors (InErrors counts them too). The sender is not told: DNS, syslog, statsd or QUIC \
+simply lose data. The per-socket counter starts at the socket's creation, so only its growth \
+between two samples is a rate.\n\
+Remedy: read faster: a tight receive loop with no blocking work in it (hand datagrams to \
+workers), recvmmsg() to take many per call, or more readers: several sockets bound to the \
+same port with SO_REUSEPORT, one per thread or process, so the kernel spreads the load. \
+Absorb bursts with a larger buffer: setsockopt(SO_RCVBUF, n) gives min(n, \
+net.core.rmem_max) × 2, so raise net.core.rmem_max first when the socket is at that cap \
+(`sysctl -w net.core.rmem_max=8388608`, persisted in /etc/sysctl.d/); \
+net.core.rmem_default is what a socket gets without asking. A bigger buffer only buys time \
+if the reader is slower than the traffic on average.",
+        sysctls: &["net.core.rmem_max", "net.core.rmem_default"],
+    },
+    Topic {
+        name: "unix_accept_overflow",
+        aka: &["unix_accept", "unix_backlog"],
+        body: "Fires for a listening UNIX stream or seqpacket socket whose pending \
+connections reach its backlog: ss -xl shows the pending connections as Recv-Q and the \
+backlog as Send-Q. Linux admits backlog + 1 connections; past that a non-blocking connect() \
+fails with EAGAIN (\"Resource temporarily unavailable\") and a blocking one waits until the \
+server accepts. This is how connect() to php-fpm's, docker's or postgres' socket hangs. \
+Listeners read from /proc/net/unix have no queue lengths and are never judged (use the \
+netlink source).\n\
+Remedy: make the server accept faster (more workers, no blocking work in the accept loop; \
+check it is not stuck or overloaded, e.g. php-fpm's pm.max_children all busy); raise the \
+listen() backlog to absorb bursts, within net.core.somaxconn, which caps it (raise both: \
+`sysctl -w net.core.somaxconn=4096`). Datagram UNIX sockets have no backlog: their queue is \
+limited by net.unix.max_dgram_qlen, and a full one makes senders block or get EAGAIN.",
+        sysctls: &["net.core.somaxconn", "net.unix.max_dgram_qlen"],
+    },
 ];

@@ -1,4 +1,6 @@
-//! `sockscope check`: two samples an interval apart, findings, a Nagios exit code.
+//! `sockscope check`: two samples an interval apart, findings, a Nagios exit code. With
+//! `-u` / `-x` the UDP and UNIX rules run too (the drop rates need both samples); a table
+//! that was asked for but not collected makes the check UNKNOWN, never a silent OK.
 
 use std::io::{self, Write};
 
@@ -6,11 +8,12 @@ use super::snapshot::collect_once;
 use super::{collect_config, open_collector, thresholds, RunError};
 use crate::analyze::aggregate::aggregate;
 use crate::analyze::engine::check as analyze_check;
+use crate::analyze::proto_counts::aggregate_proto;
 use crate::cli::{CheckArgs, CheckFormat, GlobalArgs};
 use crate::collect::collector::{sweep, CollectConfig};
 use crate::config::Thresholds;
-use crate::model::Snapshot;
-use crate::report::check::{self as check_report, CheckSummary};
+use crate::model::{Protocol, Protocols, Snapshot};
+use crate::report::check::{self as check_report, CheckSummary, ProtoTotals};
 use crate::report::{self};
 
 /// `sockscope check`: two samples `--interval` apart, findings of the second, Nagios exit
@@ -25,11 +28,13 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
     if global.all_netns {
         return check_all(&th, cfg, args, out);
     }
+    // What `-t/-u/-x` asked for (TCP alone without any).
+    let asked = cfg.protocols;
     let samples = match global.from_snapshot {
         Some(_) => collect_once(global, cfg).map(|s| vec![s]),
         None => two_samples(cfg, args.interval),
     };
-    let samples = match samples {
+    let mut samples = match samples {
         Ok(s) => s,
         Err(RunError::Collect(e)) => {
             writeln!(out, "SOCKSCOPE UNKNOWN - cannot collect sockets: {e}")?;
@@ -37,11 +42,18 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
         }
         Err(e) => return Err(e),
     };
-    let findings = analyze_check(&th, &samples);
+    for s in &mut samples {
+        keep_protocols(s, asked);
+    }
     let Some(last) = samples.last() else {
         writeln!(out, "SOCKSCOPE UNKNOWN - no sample")?;
         return Ok(3);
     };
+    if let Some(line) = not_collected(asked, last.protocols) {
+        writeln!(out, "SOCKSCOPE UNKNOWN - {line}")?;
+        return Ok(3);
+    }
+    let findings = analyze_check(&th, &samples);
     let agg = aggregate(last);
     let summary = CheckSummary {
         states: last.state_counts(),
@@ -49,6 +61,8 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
         perfdata: true,
         unattributed: agg.unattributed,
         unattributed_reason: last.attribution.reason.map(|r| r.explain()),
+        protocols: last.protocols,
+        others: other_totals(last),
     };
     match args.format {
         CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,
@@ -57,7 +71,64 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
     // Both formats: stdout stays one status line or one JSON document, and a monitoring
     // agent's log still shows how many owners are missing and how to fix it.
     report::write_notes(&mut io::stderr(), last, &agg)?;
+    write_unknown_queues(&mut io::stderr(), &summary.others)?;
     Ok(check_report::exit_code(&findings))
+}
+
+/// Narrows `snap` to the protocols asked for: a recorded snapshot may hold more tables than
+/// this check was asked to judge.
+fn keep_protocols(snap: &mut Snapshot, asked: Protocols) {
+    let mut kept = Protocols::NONE;
+    for p in asked.iter().filter(|p| snap.protocols.contains(*p)) {
+        kept.insert(p);
+    }
+    snap.protocols = kept;
+    if !kept.contains(Protocol::Tcp) {
+        snap.sockets.clear();
+    }
+    if !kept.contains(Protocol::Udp) {
+        snap.udp.clear();
+    }
+    if !kept.contains(Protocol::Unix) {
+        snap.unix.clear();
+    }
+}
+
+/// Why the check cannot judge what it was asked to, when a table was not collected.
+fn not_collected(asked: Protocols, got: Protocols) -> Option<String> {
+    let missing: Vec<&str> = asked
+        .iter()
+        .filter(|p| !got.contains(*p))
+        .map(Protocol::name)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} sockets were not collected (the source or snapshot has no such table)",
+            missing.join(" and ")
+        )
+    })
+}
+
+/// The UDP and UNIX totals of `snap`, for the tables it holds.
+fn other_totals(snap: &Snapshot) -> Vec<ProtoTotals> {
+    [Protocol::Udp, Protocol::Unix]
+        .into_iter()
+        .filter(|p| snap.protocols.contains(*p))
+        .map(|p| ProtoTotals::of(&aggregate_proto(snap, p)))
+        .collect()
+}
+
+/// One stderr line when UNIX listeners could not be judged (no queue lengths).
+fn write_unknown_queues(err: &mut impl Write, others: &[ProtoTotals]) -> io::Result<()> {
+    for o in others.iter().filter(|o| o.listeners_unknown_queue > 0) {
+        writeln!(
+            err,
+            "note: {} UNIX listeners have no queue lengths (the /proc/net/unix source has \
+             none): unix_accept_overflow could not judge them; the netlink source can",
+            o.listeners_unknown_queue
+        )?;
+    }
+    Ok(())
 }
 
 /// `check --all-netns`: two samples in every namespace at once (one thread each), findings
@@ -77,12 +148,31 @@ pub(super) fn check_all(
         )?;
         return Ok(3);
     }
+    let asked = cfg.protocols;
     let mut findings = Vec::new();
     let mut states = crate::model::StateCounts::default();
+    let mut others: Vec<ProtoTotals> = Vec::new();
     let (mut unattributed, mut unattributed_reason) = (0, None);
-    for samples in &per_ns {
-        findings.extend(analyze_check(th, samples));
+    let namespaces = per_ns.len();
+    for mut samples in per_ns {
+        for s in &mut samples {
+            keep_protocols(s, asked);
+        }
+        if let Some(line) = samples
+            .last()
+            .and_then(|l| not_collected(asked, l.protocols))
+        {
+            writeln!(out, "SOCKSCOPE UNKNOWN - {line}")?;
+            return Ok(3);
+        }
+        findings.extend(analyze_check(th, &samples));
         if let Some(last) = samples.last() {
+            for t in other_totals(last) {
+                match others.iter_mut().find(|o| o.protocol == t.protocol) {
+                    Some(o) => o.add(&t),
+                    None => others.push(t),
+                }
+            }
             let c = last.state_counts();
             for s in crate::model::TcpState::ALL {
                 states.0[s.index()] += c.get(s);
@@ -102,10 +192,12 @@ pub(super) fn check_all(
     }
     let summary = CheckSummary {
         states,
-        netns: format!("all ({} namespaces)", per_ns.len()),
+        netns: format!("all ({namespaces} namespaces)"),
         perfdata: true,
         unattributed,
         unattributed_reason,
+        protocols: asked,
+        others,
     };
     match args.format {
         CheckFormat::Text => check_report::write_text(out, &findings, &summary)?,
@@ -115,6 +207,7 @@ pub(super) fn check_all(
     for f in &failures {
         writeln!(err, "note: netns {} not checked: {}", f.what, f.reason)?;
     }
+    write_unknown_queues(&mut err, &summary.others)?;
     Ok(check_report::exit_code(&findings))
 }
 

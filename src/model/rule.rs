@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Protocol;
+
 /// The detection rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,17 +22,23 @@ pub enum RuleId {
     FinWait2Buildup,
     /// Orphaned sockets approach tcp_max_orphans.
     Orphans,
+    /// A UDP socket (or process) drops datagrams, or its receive queue sits at its buffer.
+    UdpDrops,
+    /// A UNIX stream/seqpacket listener's pending connections reach its backlog.
+    UnixAcceptOverflow,
 }
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 6] = [
+    pub const ALL: [RuleId; 8] = [
         RuleId::CloseWaitLeak,
         RuleId::SynFlood,
         RuleId::AcceptQueueOverflow,
         RuleId::TimeWaitStorm,
         RuleId::FinWait2Buildup,
         RuleId::Orphans,
+        RuleId::UdpDrops,
+        RuleId::UnixAcceptOverflow,
     ];
 
     /// The rule id as users type it.
@@ -42,6 +50,18 @@ impl RuleId {
             RuleId::TimeWaitStorm => "time_wait_storm",
             RuleId::FinWait2Buildup => "fin_wait2_buildup",
             RuleId::Orphans => "orphans",
+            RuleId::UdpDrops => "udp_drops",
+            RuleId::UnixAcceptOverflow => "unix_accept_overflow",
+        }
+    }
+
+    /// The protocol whose sockets the rule judges: it runs only on snapshots that collected
+    /// it.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            RuleId::UdpDrops => Protocol::Udp,
+            RuleId::UnixAcceptOverflow => Protocol::Unix,
+            _ => Protocol::Tcp,
         }
     }
 

@@ -392,6 +392,7 @@ impl Tick {
             tcp_ext: r.tcp_ext.clone(),
             tcp: r.tcp.clone(),
             resets: r.resets.clone(),
+            ..CounterRates::default()
         })
     }
 }

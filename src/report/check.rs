@@ -1,6 +1,8 @@
 //! The `check` output: Nagios-convention text (status line, optional perfdata, one line per
 //! finding), JSON through its own serde structs (`schema_version: 1`), and the exit code.
-//! Pure over findings; it never collects or analyses.
+//! Pure over findings; it never collects or analyses. With UDP or UNIX checked (`-u`, `-x`)
+//! the status line counts each protocol, perfdata and JSON gain their per-state counts; the
+//! default (TCP alone) prints exactly what it always printed.
 //!
 //! Exit codes: 0 OK, 1 WARNING, 2 CRITICAL. 3 (UNKNOWN) belongs to the caller, for a check
 //! that could not run.
@@ -11,7 +13,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::analyze::finding::{Finding, Severity};
-use crate::model::{StateCounts, TcpState};
+use crate::analyze::proto_counts::ProtoAggregate;
+use crate::model::{Protocol, Protocols, StateCounts, TcpState};
 
 /// What the status line says besides the findings.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +29,95 @@ pub struct CheckSummary {
     pub unattributed: u64,
     /// Why, with the fix, when `unattributed > 0`.
     pub unattributed_reason: Option<&'static str>,
+    /// The protocols checked ([`Protocols::TCP`], the default, keeps the TCP-only output).
+    pub protocols: Protocols,
+    /// Totals of the UDP and UNIX tables checked, in [`Protocol::ALL`] order.
+    pub others: Vec<ProtoTotals>,
+}
+
+/// One UDP or UNIX table's counts for the status line, perfdata and JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtoTotals {
+    /// Which table.
+    pub protocol: Protocol,
+    /// Sockets per state.
+    pub states: StateCounts,
+    /// UDP: drop counters summed (since each socket was created).
+    pub drops: u64,
+    /// UNIX: listeners whose queues are unknown (the /proc/net/unix source), which
+    /// `unix_accept_overflow` cannot judge.
+    pub listeners_unknown_queue: u64,
+}
+
+impl ProtoTotals {
+    /// The totals of one protocol's aggregate.
+    pub fn of(agg: &ProtoAggregate) -> ProtoTotals {
+        ProtoTotals {
+            protocol: agg.protocol,
+            states: agg.states,
+            drops: agg.drops,
+            listeners_unknown_queue: agg
+                .unix_listeners
+                .iter()
+                .filter(|l| l.pending.is_none() || l.backlog.is_none())
+                .count() as u64,
+        }
+    }
+
+    /// Adds another namespace's totals of the same protocol.
+    pub fn add(&mut self, other: &ProtoTotals) {
+        for (a, b) in self.states.0.iter_mut().zip(other.states.0) {
+            *a += b;
+        }
+        self.drops += other.drops;
+        self.listeners_unknown_queue += other.listeners_unknown_queue;
+    }
+
+    /// The states perfdata and JSON always list for this protocol (the ones `ss` shows for
+    /// it); JSON adds any other that is non-zero.
+    fn main_states(&self) -> &'static [TcpState] {
+        match self.protocol {
+            Protocol::Udp => &[TcpState::Close, TcpState::Established],
+            _ => &[
+                TcpState::Listen,
+                TcpState::Established,
+                TcpState::Close,
+                TcpState::SynSent,
+            ],
+        }
+    }
+}
+
+impl CheckSummary {
+    /// Whether this is the default TCP-only check, whose output never changes.
+    fn tcp_only(&self) -> bool {
+        self.protocols == Protocols::TCP
+    }
+
+    /// Sockets over every table checked.
+    fn total(&self) -> u64 {
+        let tcp = if self.protocols.contains(Protocol::Tcp) {
+            self.states.total()
+        } else {
+            0
+        };
+        tcp + self.others.iter().map(|o| o.states.total()).sum::<u64>()
+    }
+
+    /// `40 sockets` (TCP alone), else `3 tcp, 12 udp, 40 unix sockets`.
+    fn count_phrase(&self) -> String {
+        if self.tcp_only() {
+            return format!("{} sockets", self.states.total());
+        }
+        let mut parts = Vec::new();
+        if self.protocols.contains(Protocol::Tcp) {
+            parts.push(format!("{} tcp", self.states.total()));
+        }
+        for o in &self.others {
+            parts.push(format!("{} {}", o.states.total(), o.protocol));
+        }
+        format!("{} sockets", parts.join(", "))
+    }
 }
 
 /// The Nagios status of a set of findings.
@@ -59,9 +151,12 @@ pub fn write_text(
 ) -> io::Result<()> {
     let (name, _) = status(findings);
     let v = ordered(findings);
-    let total = summary.states.total();
     match v.first() {
-        None => write!(out, "SOCKSCOPE OK - {total} sockets, no findings")?,
+        None => write!(
+            out,
+            "SOCKSCOPE OK - {}, no findings",
+            summary.count_phrase()
+        )?,
         Some(w) => {
             write!(
                 out,
@@ -77,13 +172,26 @@ pub fn write_text(
     }
     if summary.perfdata {
         write!(out, " |")?;
-        for s in TcpState::ALL {
-            write!(
-                out,
-                " {}={}",
-                s.netstat_name().to_ascii_lowercase(),
-                summary.states.get(s)
-            )?;
+        if summary.protocols.contains(Protocol::Tcp) {
+            for s in TcpState::ALL {
+                write!(
+                    out,
+                    " {}={}",
+                    s.netstat_name().to_ascii_lowercase(),
+                    summary.states.get(s)
+                )?;
+            }
+        }
+        for o in &summary.others {
+            let p = o.protocol;
+            for &s in o.main_states() {
+                let label = p.state_name(s).to_ascii_lowercase();
+                write!(out, " {p}_{label}={}", o.states.get(s))?;
+            }
+            if p == Protocol::Udp {
+                // A counter since each socket's creation: Nagios' `c` unit.
+                write!(out, " udp_drops={}c", o.drops)?;
+            }
         }
     }
     writeln!(out)?;
@@ -118,9 +226,46 @@ struct CheckJson<'a> {
     exit_code: i32,
     netns: &'a str,
     sockets: u64,
-    states: BTreeMap<&'static str, u64>,
+    /// TCP states; absent when TCP was not checked (`-u` or `-x` alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    states: Option<BTreeMap<&'static str, u64>>,
+    /// The protocols checked; absent for the default TCP-only check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocols: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    udp: Option<ProtoJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unix: Option<ProtoJson>,
     findings: Vec<FindingJson<'a>>,
     unattributed: UnattributedJson,
+}
+
+/// A UDP or UNIX table in the check JSON: states spelled as ss spells them.
+#[derive(Debug, Serialize)]
+struct ProtoJson {
+    sockets: u64,
+    states: BTreeMap<&'static str, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drops: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listeners_unknown_queue: Option<u64>,
+}
+
+impl ProtoJson {
+    fn of(t: &ProtoTotals) -> ProtoJson {
+        let p = t.protocol;
+        let states = TcpState::ALL
+            .iter()
+            .filter(|s| t.main_states().contains(s) || t.states.get(**s) > 0)
+            .map(|&s| (p.state_name(s), t.states.get(s)))
+            .collect();
+        ProtoJson {
+            sockets: t.states.total(),
+            states,
+            drops: (p == Protocol::Udp).then_some(t.drops),
+            listeners_unknown_queue: (p == Protocol::Unix).then_some(t.listeners_unknown_queue),
+        }
+    }
 }
 
 /// `{"count": N, "reason": "..."}`, as in the summary JSON.
@@ -152,16 +297,29 @@ pub fn write_json(
     summary: &CheckSummary,
 ) -> io::Result<()> {
     let (name, code) = status(findings);
+    let other = |p: Protocol| {
+        summary
+            .others
+            .iter()
+            .find(|o| o.protocol == p)
+            .map(ProtoJson::of)
+    };
     let doc = CheckJson {
         schema_version: 1,
         status: name,
         exit_code: code,
         netns: &summary.netns,
-        sockets: summary.states.total(),
-        states: TcpState::ALL
-            .iter()
-            .map(|&s| (s.netstat_name(), summary.states.get(s)))
-            .collect(),
+        sockets: summary.total(),
+        states: summary.protocols.contains(Protocol::Tcp).then(|| {
+            TcpState::ALL
+                .iter()
+                .map(|&s| (s.netstat_name(), summary.states.get(s)))
+                .collect()
+        }),
+        protocols: (!summary.tcp_only())
+            .then(|| summary.protocols.iter().map(Protocol::name).collect()),
+        udp: other(Protocol::Udp),
+        unix: other(Protocol::Unix),
         findings: ordered(findings)
             .into_iter()
             .map(|f| FindingJson {
@@ -255,6 +413,7 @@ mod tests {
             perfdata: true,
             unattributed: 0,
             unattributed_reason: Some("ignored when the count is 0"),
+            ..CheckSummary::default()
         };
         let mut out = Vec::new();
         write_text(&mut out, &[], &sum).unwrap();
@@ -313,5 +472,110 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["unattributed"]["count"], 7);
         assert_eq!(v["unattributed"]["reason"], "not root; fix: setcap");
+    }
+
+    fn udp_unix_summary(protocols: Protocols) -> CheckSummary {
+        let mut udp = StateCounts::default();
+        for _ in 0..3 {
+            udp.add(TcpState::Close);
+        }
+        udp.add(TcpState::Established);
+        let mut unix = StateCounts::default();
+        unix.add(TcpState::Listen);
+        unix.add(TcpState::Established);
+        unix.add(TcpState::Established);
+        let mut tcp = StateCounts::default();
+        tcp.add(TcpState::Listen);
+        CheckSummary {
+            states: tcp,
+            netns: "host".into(),
+            perfdata: true,
+            protocols,
+            others: [
+                ProtoTotals {
+                    protocol: Protocol::Udp,
+                    states: udp,
+                    drops: 1234,
+                    listeners_unknown_queue: 0,
+                },
+                ProtoTotals {
+                    protocol: Protocol::Unix,
+                    states: unix,
+                    drops: 0,
+                    listeners_unknown_queue: 1,
+                },
+            ]
+            .into_iter()
+            .filter(|o| protocols.contains(o.protocol))
+            .collect(),
+            ..CheckSummary::default()
+        }
+    }
+
+    #[test]
+    fn udp_and_unix_are_counted_in_the_status_line_perfdata_and_json() {
+        let sum = udp_unix_summary(Protocols::from_flags(false, true, true));
+        let mut out = Vec::new();
+        write_text(&mut out, &[], &sum).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "SOCKSCOPE OK - 4 udp, 3 unix sockets, no findings | udp_unconn=3 udp_estab=1 \
+             udp_drops=1234c unix_listen=1 unix_estab=2 unix_unconn=0 unix_syn_sent=0\n"
+        );
+        let mut out = Vec::new();
+        write_json(&mut out, &[], &sum).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["sockets"], 7);
+        assert!(v.get("states").is_none(), "TCP was not checked: {v}");
+        assert_eq!(v["protocols"], serde_json::json!(["udp", "unix"]));
+        assert_eq!(
+            v["udp"],
+            serde_json::json!({"sockets": 4, "states": {"UNCONN": 3, "ESTAB": 1}, "drops": 1234})
+        );
+        assert_eq!(v["unix"]["states"]["ESTAB"], 2);
+        assert_eq!(v["unix"]["listeners_unknown_queue"], 1);
+        assert!(v["unix"].get("drops").is_none());
+
+        let sum = udp_unix_summary(Protocols::from_flags(true, true, false));
+        let mut out = Vec::new();
+        write_text(&mut out, &[], &sum).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(
+            s.starts_with("SOCKSCOPE OK - 1 tcp, 4 udp sockets, no findings | established=0 "),
+            "{s}"
+        );
+        assert!(s.contains(" listen=1 closing=0 udp_unconn=3 "), "{s}");
+    }
+
+    #[test]
+    fn the_default_tcp_check_prints_what_it_always_printed() {
+        let sum = udp_unix_summary(Protocols::TCP);
+        assert!(sum.others.is_empty());
+        let mut out = Vec::new();
+        write_text(&mut out, &[], &sum).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(
+            s.starts_with("SOCKSCOPE OK - 1 sockets, no findings | established=0"),
+            "{s}"
+        );
+        assert!(!s.contains("udp") && !s.contains("unix"), "{s}");
+        let mut out = Vec::new();
+        write_json(&mut out, &[], &sum).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "exit_code",
+                "findings",
+                "netns",
+                "schema_version",
+                "sockets",
+                "states",
+                "status",
+                "unattributed"
+            ]
+        );
     }
 }

@@ -12,6 +12,8 @@ mod close_wait;
 mod fin_wait;
 mod syn;
 mod time_wait;
+mod udp_drops;
+mod unix_accept;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -19,10 +21,10 @@ use crate::analyze::ages::SocketAges;
 use crate::analyze::aggregate::Aggregate;
 use crate::analyze::finding::{Finding, Severity, Subject};
 use crate::analyze::history::History;
-use crate::analyze::rates::CounterRates;
+use crate::analyze::rates::{CounterRates, SocketDropRates};
 use crate::config::Thresholds;
-use crate::model::RuleId;
 use crate::model::Snapshot;
+use crate::model::{Protocol, RuleId};
 
 /// Everything a rule may look at for one tick.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +35,8 @@ pub struct Ctx<'a> {
     pub agg: &'a Aggregate,
     /// Counter rates since the previous snapshot, when both had counters.
     pub rates: Option<&'a CounterRates>,
+    /// Each UDP socket's drops since the previous snapshot.
+    pub socket_drops: &'a SocketDropRates,
     /// History including this tick.
     pub history: &'a History,
     /// First-seen ages including this tick.
@@ -64,14 +68,24 @@ impl Ctx<'_> {
     }
 }
 
-/// Runs every rule; findings come back worst first.
+/// Runs the rules of every protocol the snapshot collected (an uncollected table is no
+/// evidence of anything); findings come back worst first.
 pub fn run(ctx: &Ctx<'_>) -> Vec<Finding> {
     let mut v = Vec::new();
-    v.extend(close_wait::detect(ctx));
-    v.extend(syn::detect(ctx));
-    v.extend(accept::detect(ctx));
-    v.extend(time_wait::detect(ctx));
-    v.extend(fin_wait::detect(ctx));
+    let collected = |p: Protocol| ctx.snap.protocols.contains(p);
+    if collected(Protocol::Tcp) {
+        v.extend(close_wait::detect(ctx));
+        v.extend(syn::detect(ctx));
+        v.extend(accept::detect(ctx));
+        v.extend(time_wait::detect(ctx));
+        v.extend(fin_wait::detect(ctx));
+    }
+    if collected(Protocol::Udp) {
+        v.extend(udp_drops::detect(ctx));
+    }
+    if collected(Protocol::Unix) {
+        v.extend(unix_accept::detect(ctx));
+    }
     sort_worst_first(&mut v);
     v
 }
@@ -133,5 +147,7 @@ fn put_rates(ctx: &Ctx<'_>, metrics: &mut BTreeMap<String, f64>, names: &[&str])
     }
 }
 
+#[cfg(test)]
+mod proto_tests;
 #[cfg(test)]
 mod tests;

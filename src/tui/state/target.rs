@@ -31,7 +31,10 @@ pub fn rule_state(rule: RuleId) -> Option<TcpState> {
         RuleId::SynFlood => Some(TcpState::SynRecv),
         RuleId::TimeWaitStorm => Some(TcpState::TimeWait),
         RuleId::FinWait2Buildup => Some(TcpState::FinWait2),
-        RuleId::AcceptQueueOverflow | RuleId::Orphans => None,
+        RuleId::AcceptQueueOverflow
+        | RuleId::Orphans
+        | RuleId::UdpDrops
+        | RuleId::UnixAcceptOverflow => None,
     }
 }
 
@@ -56,6 +59,7 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
                     Subject::Listener { local, .. } => listener_matches(local, &s.local),
                     Subject::Destination { remote } => s.remote == *remote,
                     Subject::Host => true,
+                    Subject::UnixListener { .. } => false,
                 }
         }
     }

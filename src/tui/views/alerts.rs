@@ -38,6 +38,8 @@ pub fn rule_label(r: RuleId) -> &'static str {
         RuleId::TimeWaitStorm => "TIME_WAIT storm",
         RuleId::FinWait2Buildup => "FIN_WAIT2 buildup",
         RuleId::Orphans => "orphans",
+        RuleId::UdpDrops => "UDP drops",
+        RuleId::UnixAcceptOverflow => "unix accept q",
     }
 }
 

@@ -30,6 +30,7 @@ fn subject_text(s: &Subject) -> String {
         },
         Subject::Destination { remote } => format!("destination {remote}"),
         Subject::Host => "this host".into(),
+        Subject::UnixListener { .. } => format!("UNIX listener {s}"),
     }
 }
 
@@ -165,6 +166,7 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
             Subject::Listener { local, .. } => listener(local),
             Subject::Destination { remote: r } => remote(r.ip),
             Subject::Host => Some(agg.states),
+            Subject::UnixListener { .. } => None,
         },
     };
     found.unwrap_or_default()
