@@ -100,12 +100,12 @@ pub fn check_paths(
     for p in paths {
         if !snap.unix.iter().any(|u| p.matches(u.name.as_ref())) {
             let also = if filtered {
-                " that passes the other filters"
+                "bound to it passes the other filters"
             } else {
-                ""
+                "is bound to it"
             };
             return Err(RunError::Usage(format!(
-                "--path {p}: no UNIX socket is bound to it{also} (abstract names start with @; \
+                "--path {p}: no UNIX socket {also} (abstract names start with @; \
                  a trailing * matches a prefix)"
             )));
         }
