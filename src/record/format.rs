@@ -18,7 +18,7 @@ use super::proto::ProtoCounts;
 use crate::analyze::aggregate::{aggregate, Aggregate, ListenerRow, ProcessRow, RemoteRow};
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::Alert;
-use crate::analyze::proto_counts::{aggregate_proto, ProtoAggregate, ProtoProcessRow};
+use crate::analyze::proto_counts::aggregate_proto;
 use crate::analyze::rates::CounterRates;
 use crate::model::{
     Attribution, Endpoint, KernelCounters, Name, ProcessInfo, Protocol, Protocols, SampleQuality,
@@ -421,53 +421,6 @@ impl Tick {
                 .collect(),
             ownerless: self.ownership.ownerless,
             unattributed: self.ownership.unattributed,
-        }
-    }
-
-    /// The counts of one protocol, as [`aggregate_proto`] gives them live: recomputed from
-    /// the recorded sockets when the tick has them, else rebuilt from the recorded rows. A
-    /// protocol the tick did not collect comes back with `collected: false` and zeros.
-    pub fn proto_aggregate(&self, p: Protocol) -> ProtoAggregate {
-        let listed = match p {
-            Protocol::Tcp => self.sockets.is_some(),
-            Protocol::Udp => self.udp_sockets.is_some(),
-            Protocol::Unix => self.unix_sockets.is_some(),
-        };
-        if listed || !self.protocols.contains(p) {
-            return aggregate_proto(&self.to_snapshot(""), p);
-        }
-        match (p, &self.udp, &self.unix) {
-            (Protocol::Udp, Some(c), _) | (Protocol::Unix, _, Some(c)) => c.to_aggregate(p),
-            (Protocol::Tcp, _, _) => {
-                let a = self.aggregate();
-                ProtoAggregate {
-                    protocol: p,
-                    collected: true,
-                    states: a.states,
-                    processes: a
-                        .processes
-                        .into_iter()
-                        .map(|r| ProtoProcessRow {
-                            process: r.process,
-                            states: r.states,
-                            drops: 0,
-                            recv_q: 0,
-                        })
-                        .collect(),
-                    ownerless: a.ownerless,
-                    unattributed: a.unattributed,
-                    drops: 0,
-                    unix_kinds: [0; 3],
-                    unix_listeners: Vec::new(),
-                }
-            }
-            // Collected, yet no counts: a hand-edited line. Say "not collected" rather
-            // than zero sockets.
-            _ => {
-                let mut a = aggregate_proto(&self.to_snapshot(""), p);
-                a.collected = false;
-                a
-            }
         }
     }
 

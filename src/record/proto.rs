@@ -7,8 +7,10 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::format::restore;
-use crate::analyze::proto_counts::{ProtoAggregate, ProtoProcessRow, UnixListenerRow};
+use super::format::{restore, Tick};
+use crate::analyze::proto_counts::{
+    aggregate_proto, ProtoAggregate, ProtoProcessRow, UnixListenerRow,
+};
 use crate::model::{Name, ProcessInfo, Protocol, StateCounts, TcpState, UnixKind, UnixName};
 
 /// Counts per state keyed by the UDP/UNIX spelling (`{"UNCONN":12,"ESTAB":3}`); only
@@ -251,6 +253,55 @@ impl ProtoProcessCounts {
             states: self.states.0,
             drops: self.drops,
             recv_q: self.recv_q,
+        }
+    }
+}
+
+impl Tick {
+    /// The counts of one protocol, as [`aggregate_proto`] gives them live: recomputed from
+    /// the recorded sockets when the tick has them, else rebuilt from the recorded rows. A
+    /// protocol the tick did not collect comes back with `collected: false` and zeros.
+    pub fn proto_aggregate(&self, p: Protocol) -> ProtoAggregate {
+        let listed = match p {
+            Protocol::Tcp => self.sockets.is_some(),
+            Protocol::Udp => self.udp_sockets.is_some(),
+            Protocol::Unix => self.unix_sockets.is_some(),
+        };
+        if listed || !self.protocols.contains(p) {
+            return aggregate_proto(&self.to_snapshot(""), p);
+        }
+        match (p, &self.udp, &self.unix) {
+            (Protocol::Udp, Some(c), _) | (Protocol::Unix, _, Some(c)) => c.to_aggregate(p),
+            (Protocol::Tcp, _, _) => {
+                let a = self.aggregate();
+                ProtoAggregate {
+                    protocol: p,
+                    collected: true,
+                    states: a.states,
+                    processes: a
+                        .processes
+                        .into_iter()
+                        .map(|r| ProtoProcessRow {
+                            process: r.process,
+                            states: r.states,
+                            drops: 0,
+                            recv_q: 0,
+                        })
+                        .collect(),
+                    ownerless: a.ownerless,
+                    unattributed: a.unattributed,
+                    drops: 0,
+                    unix_kinds: [0; 3],
+                    unix_listeners: Vec::new(),
+                }
+            }
+            // Collected, yet no counts: a hand-edited line. Say "not collected" rather
+            // than zero sockets.
+            _ => {
+                let mut a = aggregate_proto(&self.to_snapshot(""), p);
+                a.collected = false;
+                a
+            }
         }
     }
 }
