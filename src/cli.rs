@@ -29,8 +29,9 @@ Exit codes:
      also when the terminal hangs up); the terminal is restored first
 Output into a closed pipe (| head) exits 0.";
 
-/// A TCP socket-state monitor: finds CLOSE_WAIT leaks, TIME_WAIT storms and SYN floods, per
-/// process and listener, straight from the kernel's sock_diag interface.
+/// A socket-state monitor: finds CLOSE_WAIT leaks, TIME_WAIT storms and SYN floods, per
+/// process and listener, straight from the kernel's sock_diag interface. TCP by default; UDP
+/// and UNIX sockets with -u and -x (combinable: -tux).
 #[derive(Debug, Parser)]
 #[command(name = "sockscope", version, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
@@ -49,9 +50,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Count sockets per state (the netstat | awk one-liner), process, listener or remote.
+    /// Count sockets per state (the netstat | awk one-liner), process, listener or remote;
+    /// -u/-x count UDP/UNIX sockets (states as ss spells them: UNCONN, ESTAB, LISTEN).
     Summary(SummaryArgs),
-    /// List sockets, like `ss -tanp`.
+    /// List sockets, like `ss -tanp` (-u: like ss -uanp with drops; -x: like ss -xanp).
     Sockets(SocketsArgs),
     /// Detect buildups and exit with a Nagios-style code (0 ok, 1 warning, 2 critical, 3 unknown).
     Check(CheckArgs),
@@ -211,7 +213,8 @@ pub struct FilterArgs {
     #[arg(short = '6', global = true)]
     pub ipv6: bool,
     /// UNIX sockets bound to this path or abstract name (`@name`); a trailing `*` matches
-    /// a prefix (`/run/php/*`). Repeatable; implies nothing about -x (give -x to see them).
+    /// a prefix (`/run/php/*`). Repeatable. Needs -x; a path no UNIX socket is bound to is
+    /// an error (exit 2), as are --sport/--dport/--src/--dst/-4/-6 with -x alone.
     #[arg(long, value_name = "PATH|@NAME", value_parser = parse_unix_path, global = true)]
     #[arg(allow_hyphen_values = true)]
     pub path: Vec<UnixPathMatch>,
@@ -354,7 +357,8 @@ pub struct SummaryArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
     #[arg(allow_hyphen_values = true)]
     pub format: Format,
-    /// Grouping (text and table formats; JSON always carries every grouping).
+    /// Grouping (text and table formats; JSON always carries every grouping). UDP and UNIX:
+    /// state and process; listener also for -x alone (pending/backlog); remote TCP only.
     #[arg(long, value_enum, default_value_t = GroupBy::State)]
     #[arg(allow_hyphen_values = true)]
     pub by: GroupBy,
@@ -456,7 +460,8 @@ pub struct RecordArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_length)]
     #[arg(allow_hyphen_values = true)]
     pub duration: Option<Duration>,
-    /// Also record every socket (about 300 bytes per socket per tick).
+    /// Also record every socket (about 300 bytes per socket per tick), UDP and UNIX ones
+    /// too when -u/-x collect them.
     #[arg(long)]
     pub sockets: bool,
 }

@@ -17,7 +17,8 @@ fn main() -> ExitCode {
     // other thread that writes to stdout, and the dashboard's panic hook does (it restores
     // the terminal from whichever thread panicked), so a collector panic hung forever.
     let mut out = io::BufWriter::new(io::stdout());
-    match check_config(&cli).and_then(|()| run(&cli, &mut out)) {
+    let checked = check_config(&cli).and_then(|()| mode::check_flags(&cli.global));
+    match checked.and_then(|()| run(&cli, &mut out)) {
         Ok(code) => finish(out, code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(RunError::Signal(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),

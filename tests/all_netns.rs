@@ -41,7 +41,7 @@ fn summary_and_check_keep_namespaces_apart() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     let nss = v["namespaces"].as_array().unwrap();
     let find = |name: &str| {
         nss.iter()

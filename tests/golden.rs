@@ -59,7 +59,11 @@ fn summary_json_schema() {
     let (code, out, _) = run(&["summary", "--format", "json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    // Version 2 (UDP and UNIX) is additive: the TCP fields stay where version 1 had them.
+    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["protocols"], serde_json::json!(["tcp"]));
+    assert_eq!(v["totals"], serde_json::json!({"tcp": 158}));
+    assert!(v.get("udp").is_none() && v.get("unix").is_none(), "{v}");
     assert_eq!(v["states"].as_object().unwrap().len(), 11);
     assert_eq!(v["total"], 158);
     assert_eq!(v["unattributed"]["count"], 3);

@@ -33,7 +33,7 @@ fn state_of(entry: &Value, state: &str) -> u64 {
 }
 
 fn assert_summary_matches(json: &Value, ss: &Counts) {
-    assert_eq!(json["schema_version"], 1, "{json}");
+    assert_eq!(json["schema_version"], 2, "{json}");
     assert_eq!(json_states(json), full(ss), "sockscope vs ss");
     let total: u64 = ss.values().sum();
     assert_eq!(json["total"].as_u64(), Some(total), "{json}");
@@ -154,7 +154,7 @@ fn sockets_lists_each_closewait_with_owner() {
     let (ss, json) = stable_against_ss(None, &sport(pop.port()), || {
         sockscope_json(None, &["sockets", "--sport", &p])
     });
-    assert_eq!(json["schema_version"], 1, "{json}");
+    assert_eq!(json["schema_version"], 2, "{json}");
     let rows = json["sockets"]
         .as_array()
         .unwrap_or_else(|| panic!("no sockets array: {json}"));

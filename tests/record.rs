@@ -159,7 +159,9 @@ fn leak_reads_back_tick_by_tick() {
     let path = dir.path().join("leak.jsonl");
     let written = record_leak(&path, false);
     if std::env::var_os("SOCKSCOPE_REGEN_RECORD_FIXTURE").is_some() {
-        std::fs::copy(&path, fixture()).unwrap();
+        // A new file per schema: the older ones stay, so later versions must read them.
+        let name = format!("leak-v{}.jsonl", sockscope::record::SCHEMA_VERSION);
+        std::fs::copy(&path, fixture().with_file_name(name)).unwrap();
     }
     let rec = Recording::open(&path).unwrap();
     assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
@@ -302,7 +304,10 @@ fn foreign_and_broken_files_are_one_line_errors() {
     record_leak(&path, false);
     let text = std::fs::read_to_string(&path).unwrap();
     let header = text.lines().next().unwrap();
-    let future = header.replace("\"schema_version\":1", "\"schema_version\":2") + "\n";
+    let future = header.replace(
+        &format!("\"schema_version\":{}", sockscope::record::SCHEMA_VERSION),
+        "\"schema_version\":99",
+    ) + "\n";
     let header_nl = format!("{header}\n");
     let cases: [(&[u8], &str); 10] = [
         (b"", "empty file"),
@@ -316,7 +321,7 @@ fn foreign_and_broken_files_are_one_line_errors() {
             b"{\"kind\":\"tick\"}\n",
             "is a \"tick\" record, not a header",
         ),
-        (future.as_bytes(), "schema_version 2 is newer"),
+        (future.as_bytes(), "schema_version 99 is newer"),
         (
             b"{\"kind\":\"header\",\"schema_version\":1}\n",
             "bad header: missing field",
@@ -364,7 +369,7 @@ fn v1_fixture_still_reads() {
 }
 
 /// A schema-1 recording of the leak, kept so that later versions must still read it
-/// (regenerate with `SOCKSCOPE_REGEN_RECORD_FIXTURE=1` only on a schema change).
+/// (`SOCKSCOPE_REGEN_RECORD_FIXTURE=1` writes the current schema's beside it).
 fn fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/record/leak-v1.jsonl")
 }

@@ -13,6 +13,7 @@ use ipnet::IpNet;
 
 use crate::model::{normalize_ip, Family, Owner, ProcessInfo, SocketRecord, TcpState, UnixRecord};
 
+mod unix_match;
 mod unix_path;
 pub use unix_path::UnixPathMatch;
 

@@ -69,6 +69,8 @@ pub(super) fn load_snapshot(path: &Path, filter: &Filter) -> Result<Snapshot, Ru
     })?;
     let procs = snap.processes.clone();
     snap.sockets.retain(|s| filter.matches(s, &procs));
+    snap.udp.retain(|s| filter.matches(s, &procs));
+    snap.unix.retain(|s| filter.matches_unix(s, &procs));
     snap.source = SourceKind::File;
     Ok(snap)
 }

@@ -1,16 +1,19 @@
 //! `sockscope summary`: counts per state (the `netstat | awk` lines), per process,
-//! listener or remote, live, from a snapshot file, or at a moment of a recording.
+//! listener or remote, live, from a snapshot file, or at a moment of a recording; for TCP
+//! (the default) and, with `-u` / `-x`, UDP and UNIX sockets.
 
 use std::io::{self, Write};
 use std::path::Path;
 
+use super::select;
 use super::snapshot::collect_once;
 use super::{collect_config, RunError};
 use crate::analyze::aggregate::{aggregate, Aggregate};
+use crate::analyze::proto_counts::{aggregate_proto, ProtoAggregate};
 use crate::cli::{Format, GlobalArgs, GroupBy, SummaryArgs};
 use crate::collect::collector::sweep;
 use crate::filter::Filter;
-use crate::model::Snapshot;
+use crate::model::{Protocol, Protocols, Snapshot};
 use crate::record::Recording;
 use crate::report::{self, Grouping, SummaryOpts, SummaryView};
 
@@ -21,10 +24,12 @@ pub fn summary(
     out: &mut impl Write,
 ) -> Result<(), RunError> {
     let opts = summary_opts(args);
+    let protocols = global.protocols();
+    select::check_grouping(protocols, args.by)?;
     if global.all_netns {
         return summary_all(global, args, &opts, out);
     }
-    let (snap, agg) = match &args.from {
+    let (snap, agg, others) = match &args.from {
         Some(path) => recorded(global, path, args.at.as_deref())?,
         None => {
             let mut cfg = collect_config(global);
@@ -34,8 +39,9 @@ pub fn summary(
             // A recorded snapshot already carries its owners: aggregating it costs nothing.
             let full = cfg.attribute || global.from_snapshot.is_some();
             let snap = collect_once(global, cfg)?;
+            select::require_collected(&snap, protocols, global.from_snapshot.as_deref())?;
             // The default per-state count is the hot path scripts poll: skip the rest.
-            let agg = if full {
+            let agg = if full && protocols.contains(Protocol::Tcp) {
                 aggregate(&snap)
             } else {
                 Aggregate {
@@ -43,11 +49,29 @@ pub fn summary(
                     ..Aggregate::default()
                 }
             };
-            (snap, agg)
+            let others = others_of(&snap, protocols);
+            (snap, agg, others)
         }
     };
-    super::note_empty(global, agg.states.total());
-    if args.by == GroupBy::Listener && agg.listeners.is_empty() && agg.states.total() > 0 {
+    let filter = global.filter.to_filter();
+    let other_terms = Filter {
+        path: Vec::new(),
+        ..filter.clone()
+    } != Filter::default();
+    select::check_paths(&filter.path, &snap, other_terms)?;
+    let view = SummaryView {
+        snapshot: &snap,
+        aggregate: &agg,
+        protocols,
+        others: &others,
+    };
+    let shown: u64 = protocols.iter().map(|p| view.total(p)).sum();
+    super::note_empty(global, shown);
+    if args.by == GroupBy::Listener
+        && protocols == Protocols::TCP
+        && agg.listeners.is_empty()
+        && agg.states.total() > 0
+    {
         // A state filter without LISTEN leaves the sockets but not the listeners they
         // belong to: say why the table is empty instead of printing a bare header.
         eprintln!(
@@ -55,15 +79,19 @@ pub fn summary(
              listen to --state (e.g. --state close-wait,listen)"
         );
     }
-    let view = SummaryView {
-        snapshot: &snap,
-        aggregate: &agg,
-    };
     match args.format {
         Format::Text => {
             report::text::write(out, &view, &opts)?;
             // stdout stays parseable; the honesty notes go to stderr.
-            report::write_notes(&mut io::stderr(), &snap, &agg)?;
+            let mut err = io::stderr();
+            if protocols.contains(Protocol::Tcp) {
+                report::write_notes(&mut err, &snap, &agg)?;
+            } else {
+                report::write_notes(&mut err, &snap, &Aggregate::default())?;
+            }
+            for a in &others {
+                report::proto::write_notes(&mut err, &snap, a)?;
+            }
         }
         Format::Table => report::table::write(out, &view, &opts)?,
         Format::Json => report::json::write_summary(out, &view, &opts)?,
@@ -105,23 +133,41 @@ pub(super) fn summary_all(
     cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
     let (per_ns, failures) = sweep(&cfg, 1, std::time::Duration::ZERO);
     let snaps: Vec<Snapshot> = per_ns.into_iter().flatten().collect();
+    let protocols = global.protocols();
+    for s in &snaps {
+        select::require_collected(s, protocols, None)?;
+    }
     let aggs: Vec<Aggregate> = snaps.iter().map(aggregate).collect();
+    let others: Vec<Vec<ProtoAggregate>> = snaps.iter().map(|s| others_of(s, protocols)).collect();
     let views: Vec<SummaryView<'_>> = snaps
         .iter()
         .zip(&aggs)
-        .map(|(snapshot, aggregate)| SummaryView {
+        .zip(&others)
+        .map(|((snapshot, aggregate), others)| SummaryView {
             snapshot,
             aggregate,
+            protocols,
+            others,
         })
         .collect();
     let failures: Vec<(String, String)> =
         failures.into_iter().map(|f| (f.what, f.reason)).collect();
     match args.format {
         Format::Json => report::json::write_summary_all(out, &views, opts, &failures)?,
-        Format::Text if opts.by == Grouping::State => {
+        Format::Text if opts.by == Grouping::State && protocols == Protocols::TCP => {
             for v in &views {
                 for (state, n) in v.aggregate.states.ranked() {
                     writeln!(out, "{state}\t{n}\t{}", v.snapshot.netns)?;
+                }
+            }
+        }
+        Format::Text if opts.by == Grouping::State => {
+            // The same third column: each line as the one-namespace text prints it.
+            for v in &views {
+                let mut lines = Vec::new();
+                report::text::write(&mut lines, v, opts)?;
+                for line in String::from_utf8_lossy(&lines).lines() {
+                    writeln!(out, "{line}\t{}", v.snapshot.netns)?;
                 }
             }
         }
@@ -161,13 +207,23 @@ pub(super) fn within_recording(spec: &str, t: i64, rec: &Recording) -> Result<()
     Ok(())
 }
 
-/// One recorded moment as a snapshot and its aggregate. Filters need the socket list, so
-/// they are refused for a recording made without `--sockets`.
+/// The UDP and UNIX counts of the shown protocols, in protocol order.
+fn others_of(snap: &Snapshot, protocols: Protocols) -> Vec<ProtoAggregate> {
+    protocols
+        .iter()
+        .filter(|p| *p != Protocol::Tcp)
+        .map(|p| aggregate_proto(snap, p))
+        .collect()
+}
+
+/// One recorded moment as a snapshot, its TCP aggregate and the UDP/UNIX counts asked for.
+/// Filters need the socket list, so they are refused for a recording made without
+/// `--sockets`; a protocol the recording did not collect is refused by name.
 pub(super) fn recorded(
     global: &GlobalArgs,
     path: &Path,
     at: Option<&str>,
-) -> Result<(Snapshot, Aggregate), RunError> {
+) -> Result<(Snapshot, Aggregate, Vec<ProtoAggregate>), RunError> {
     let usage = |e: crate::record::RecordError| RunError::Usage(e.to_string());
     let rec = Recording::open(path).map_err(usage)?;
     for w in &rec.warnings {
@@ -186,10 +242,24 @@ pub(super) fn recorded(
     let tick = rec
         .tick_at(t)
         .ok_or_else(|| RunError::Usage(format!("{}: no tick at or before {t}", path.display())))?;
+    let protocols = global.protocols();
+    if let Some(p) = protocols.iter().find(|p| !tick.protocols.contains(*p)) {
+        return Err(RunError::Usage(format!(
+            "{}: recorded without {} (the recording has {})",
+            path.display(),
+            p.flag(),
+            tick.protocols
+        )));
+    }
     let mut snap = tick.to_snapshot(&rec.header().netns);
     let filter = global.filter.to_filter();
     if filter == Filter::default() {
-        return Ok((snap, tick.aggregate()));
+        let others = protocols
+            .iter()
+            .filter(|p| *p != Protocol::Tcp)
+            .map(|p| tick.proto_aggregate(p))
+            .collect();
+        return Ok((snap, tick.aggregate(), others));
     }
     if !tick.has_sockets() {
         return Err(RunError::Usage(format!(
@@ -199,6 +269,9 @@ pub(super) fn recorded(
     }
     let procs = snap.processes.clone();
     snap.sockets.retain(|s| filter.matches(s, &procs));
+    snap.udp.retain(|s| filter.matches(s, &procs));
+    snap.unix.retain(|s| filter.matches_unix(s, &procs));
     let agg = aggregate(&snap);
-    Ok((snap, agg))
+    let others = others_of(&snap, protocols);
+    Ok((snap, agg, others))
 }

@@ -14,17 +14,25 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::proto::ProtoCounts;
 use crate::analyze::aggregate::{aggregate, Aggregate, ListenerRow, ProcessRow, RemoteRow};
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::Alert;
+use crate::analyze::proto_counts::aggregate_proto;
 use crate::analyze::rates::CounterRates;
 use crate::model::{
-    Attribution, Endpoint, KernelCounters, Name, ProcessInfo, SampleQuality, Snapshot,
-    SocketRecord, SourceKind, StateCounts, Sysctls, TcpState, UnattributedReason,
+    Attribution, Endpoint, KernelCounters, Name, ProcessInfo, Protocol, Protocols, SampleQuality,
+    Snapshot, SocketRecord, SourceKind, StateCounts, Sysctls, TcpState, UnattributedReason,
+    UnixRecord,
 };
 
-/// The schema version this build writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes and the newest it reads. Version 2 added UDP and
+/// UNIX (`protocols`, `udp`, `unix`, `udp_sockets`, `unix_sockets` on ticks); version 1
+/// files read as TCP-only recordings.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema version this build reads.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
 
 /// How many remote addresses (most sockets first) a tick keeps.
 pub const TOP_REMOTES: usize = 32;
@@ -255,12 +263,29 @@ pub struct Tick {
     /// The processes the sockets refer to (only with `--sockets`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket_processes: Option<Vec<ProcessInfo>>,
+    /// Which protocols were collected (schema 2; a version 1 tick is TCP alone).
+    #[serde(default)]
+    pub protocols: Protocols,
+    /// UDP counts, when UDP was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp: Option<ProtoCounts>,
+    /// UNIX counts, when UNIX sockets were collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix: Option<ProtoCounts>,
+    /// Every UDP socket (only with `--sockets` and UDP collected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_sockets: Option<Vec<SocketRecord>>,
+    /// Every UNIX socket (only with `--sockets` and UNIX collected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_sockets: Option<Vec<UnixRecord>>,
 }
 
 impl Tick {
     /// Builds the tick for `snap`, keeping its sockets when `with_sockets`.
     pub fn new(snap: &Snapshot, analysis: &Analysis, with_sockets: bool) -> Tick {
         let agg = &analysis.aggregate;
+        let has = |p| snap.protocols.contains(p);
+        let counts = |p| has(p).then(|| ProtoCounts::of(&aggregate_proto(snap, p)));
         Tick {
             kind: TickKind::Tick,
             taken_at_ms: snap.taken_at_ms,
@@ -296,6 +321,11 @@ impl Tick {
             sysctls: snap.sysctls.clone(),
             sockets: with_sockets.then(|| snap.sockets.clone()),
             socket_processes: with_sockets.then(|| snap.processes.values().cloned().collect()),
+            protocols: snap.protocols,
+            udp: counts(Protocol::Udp),
+            unix: counts(Protocol::Unix),
+            udp_sockets: (with_sockets && has(Protocol::Udp)).then(|| snap.udp.clone()),
+            unix_sockets: (with_sockets && has(Protocol::Unix)).then(|| snap.unix.clone()),
         }
     }
 
@@ -314,16 +344,25 @@ impl Tick {
     pub fn to_snapshot(&self, netns: &str) -> Snapshot {
         let processes = match &self.socket_processes {
             Some(p) => p.iter().map(|p| (p.pid, p.clone())).collect(),
-            None => self.processes.iter().map(|p| (p.pid, p.info())).collect(),
+            None => {
+                let mut m: std::collections::BTreeMap<u32, ProcessInfo> =
+                    self.processes.iter().map(|p| (p.pid, p.info())).collect();
+                for c in self.udp.iter().chain(&self.unix) {
+                    for p in &c.processes {
+                        m.entry(p.pid).or_insert_with(|| p.info());
+                    }
+                }
+                m
+            }
         };
         Snapshot {
             taken_at_ms: self.taken_at_ms,
             source: self.source,
             netns: netns.to_string(),
             sockets: self.sockets.clone().unwrap_or_default(),
-            protocols: Default::default(),
-            udp: Vec::new(),
-            unix: Vec::new(),
+            protocols: self.protocols,
+            udp: self.udp_sockets.clone().unwrap_or_default(),
+            unix: self.unix_sockets.clone().unwrap_or_default(),
             processes,
             attribution: Attribution {
                 attempted: self.ownership.attempted,
@@ -411,7 +450,7 @@ impl ProcessCounts {
 
 /// The exact name from a text field and its base64 sibling. A sibling that is not base64
 /// (a hand-edited file) leaves the text, which is what an older recording would hold.
-fn restore(text: &str, b64: Option<&str>) -> Name {
+pub(super) fn restore(text: &str, b64: Option<&str>) -> Name {
     Name::from_parts(text, b64).unwrap_or_else(|_| Name::from(text))
 }
 

@@ -3,14 +3,14 @@
 //! reader and `--at` time parsing. Must not touch the kernel (the caller collects), run
 //! analysis (the caller's [`crate::analyze::engine::Analyzer`] does) or format reports.
 //!
-//! # File format (schema_version 1)
+//! # File format (schema_version 2; version 1 files still read)
 //!
 //! [JSON Lines](https://jsonlines.org): one JSON object per line, `\n`-terminated, UTF-8.
 //!
 //! **Line 1, the header** ([`Header`]):
 //!
 //! ```text
-//! {"kind":"header","schema_version":1,"host":"web-3","kernel":"6.8.0-45-generic",
+//! {"kind":"header","schema_version":2,"host":"web-3","kernel":"6.8.0-45-generic",
 //!  "interval_ms":1000,"started_at":"2026-11-22T04:31:07.25Z","started_at_ms":1795321867250,
 //!  "netns":"host","sockets":false,"sockscope_version":"0.1.0"}
 //! ```
@@ -35,7 +35,15 @@
 //! - `counters` ([`crate::model::KernelCounters`]) and `sysctls`
 //!   ([`crate::model::Sysctls`]), raw, so a replay can recompute rates;
 //! - with `--sockets` only: `sockets`, every [`crate::model::SocketRecord`], and
-//!   `socket_processes`, the [`crate::model::ProcessInfo`]s they refer to.
+//!   `socket_processes`, the [`crate::model::ProcessInfo`]s they refer to;
+//! - since schema 2: `protocols` (`["tcp","udp","unix"]`, which tables were collected; a
+//!   version 1 tick reads as `["tcp"]`), and per collected protocol other than TCP an object
+//!   `udp` / `unix` ([`proto::ProtoCounts`]): `states` keyed as ss spells them (`UNCONN`,
+//!   `ESTAB`, `LISTEN`), `processes` `[{pid, comm, uid, user, states, drops, recv_q}]`,
+//!   `unattributed`, `drops` (UDP), `types` and `listeners`
+//!   `[{name, abstract, type, inode, pid, comm, pending, backlog}]` (UNIX); with `--sockets`
+//!   also `udp_sockets` and `unix_sockets` (every [`crate::model::UnixRecord`]). When TCP
+//!   was not collected (`-u`/`-x` without `-t`) its fields are zero and `protocols` says so.
 //!
 //! The file's own structs live in [`format`](mod@format). `SocketRecord`, `ProcessInfo`, `Alert`,
 //! `KernelCounters`, `Sysctls` and `UnattributedReason` are embedded as the model
@@ -58,6 +66,7 @@
 //! engineer wants the rest of the incident, and to be told what is missing.
 
 pub mod format;
+pub mod proto;
 pub mod reader;
 pub mod time;
 pub mod writer;
@@ -66,7 +75,8 @@ use std::path::Path;
 
 use crate::safefs::SafeFsError;
 
-pub use format::{Header, Tick, SCHEMA_VERSION, TOP_REMOTES};
+pub use format::{Header, Tick, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, TOP_REMOTES};
+pub use proto::ProtoCounts;
 pub use reader::Recording;
 pub use time::parse_time;
 pub use writer::{HeaderInfo, Recorder};

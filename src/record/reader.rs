@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::error::Category;
 
-use super::format::{Header, Tick, SCHEMA_VERSION};
+use super::format::{Header, Tick, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION};
 use super::writer::is_header_start;
 use super::RecordError;
 use crate::safefs::{self, ReadKind};
@@ -227,7 +227,9 @@ fn parse_header(buf: &[u8], complete: bool, name: &str) -> Result<Header, Record
                 supported: SCHEMA_VERSION,
             })
         }
-        (Some("header"), Some(v)) if v == u64::from(SCHEMA_VERSION) => {
+        (Some("header"), Some(v))
+            if (u64::from(OLDEST_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) =>
+        {
             serde_json::from_slice(line).map_err(|e| not(format!("bad header: {}", short(&e))))
         }
         (Some("header"), Some(v)) => Err(not(format!("unknown schema_version {v}"))),

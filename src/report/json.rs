@@ -1,19 +1,35 @@
 //! Versioned JSON for scripts: `summary --format json` and `sockets --format json`. The
 //! structs here are the schema (documented in the README); they are built from analysis
 //! results and never serialised from internal types directly.
+//!
+//! Version 2 (UDP and UNIX) is additive: a document gains `protocols` (what it covers) and
+//! `totals` (sockets per protocol), and `udp` / `unix` objects or lists when `-u` / `-x`
+//! asked for them. The TCP fields stay where version 1 had them, present whenever TCP is
+//! shown (always, without `-u`/`-x`); with `-u` or `-x` alone they are left out rather than
+//! reported as zero sockets.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::json_proto::{self, ProtoSummaryJson, UdpJson, UnixJson};
 use super::{truncate, SummaryOpts, SummaryView};
 use crate::analyze::process_rows::{self, RowKind};
-use crate::model::{Name, Owner, Snapshot, SocketRecord, StateCounts, TcpState};
+use crate::analyze::proto_counts::ProtoAggregate;
+use crate::model::{
+    Name, Owner, Protocol, Protocols, Snapshot, SocketRecord, StateCounts, TcpState, UnixRecord,
+};
 use crate::record::time::rfc3339;
 
-/// The schema version of every JSON document sockscope writes.
+/// The schema version of the JSON documents whose shape did not change with UDP and UNIX
+/// (`watch` lines).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The schema version of the `summary` and `sockets` documents: 2 since UDP and UNIX
+/// (additive to 1; see the module docs).
+pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
 
 /// All eleven states by netstat name, zeros included, in kernel order.
 pub struct StatesJson(pub StateCounts);
@@ -39,7 +55,7 @@ struct Header<'a> {
 impl<'a> Header<'a> {
     fn of(snap: &'a Snapshot) -> Header<'a> {
         Header {
-            schema_version: SCHEMA_VERSION,
+            schema_version: SUMMARY_SCHEMA_VERSION,
             source: snap.source.name(),
             taken_at: rfc3339(snap.taken_at_ms),
             netns: &snap.netns,
@@ -66,10 +82,43 @@ impl Unattributed {
     }
 }
 
+/// What a document covers: the protocols shown and their socket counts.
+#[derive(Serialize)]
+struct Coverage {
+    protocols: Protocols,
+    totals: BTreeMap<&'static str, u64>,
+}
+
+impl Coverage {
+    fn of(protocols: Protocols, total: impl Fn(Protocol) -> u64) -> Coverage {
+        Coverage {
+            protocols,
+            totals: protocols.iter().map(|p| (p.name(), total(p))).collect(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Summary<'a> {
     #[serde(flatten)]
     header: Header<'a>,
+    #[serde(flatten)]
+    coverage: Coverage,
+    #[serde(flatten)]
+    tcp: Option<TcpSummary<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    udp: Option<ProtoSummaryJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unix: Option<ProtoSummaryJson<'a>>,
+    parse_errors: u64,
+    duplicates: u64,
+    inconsistent: Option<&'a str>,
+    collect_ms: f64,
+}
+
+/// The TCP fields, where version 1 had them.
+#[derive(Serialize)]
+struct TcpSummary<'a> {
     total: u64,
     states: StatesJson,
     processes: Vec<ProcessJson<'a>>,
@@ -78,10 +127,6 @@ struct Summary<'a> {
     remotes: Vec<RemoteJson>,
     unattributed: Unattributed,
     ownerless: u64,
-    parse_errors: u64,
-    duplicates: u64,
-    inconsistent: Option<&'a str>,
-    collect_ms: f64,
 }
 
 #[derive(Serialize)]
@@ -161,7 +206,7 @@ pub fn write_summary_all(
     unreachable: &[(String, String)],
 ) -> io::Result<()> {
     let doc = AllNetns {
-        schema_version: SCHEMA_VERSION,
+        schema_version: SUMMARY_SCHEMA_VERSION,
         total: views.iter().map(|v| v.aggregate.states.total()).sum(),
         namespaces: views.iter().map(|v| summary_doc(v, opts)).collect(),
         unreachable: unreachable
@@ -177,9 +222,33 @@ pub fn write_summary_all(
 }
 
 fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
-    let (snap, agg) = (view.snapshot, view.aggregate);
+    let snap = view.snapshot;
+    let others: &'a [ProtoAggregate] = view.others;
+    let proto = |p: Protocol| {
+        others
+            .iter()
+            .find(|a| a.protocol == p)
+            .map(|agg| json_proto::summary(snap, agg, opts.top))
+    };
     Summary {
         header: Header::of(snap),
+        coverage: Coverage::of(view.protocols, |p| view.total(p)),
+        tcp: view
+            .protocols
+            .contains(Protocol::Tcp)
+            .then(|| tcp_summary(view, opts)),
+        udp: proto(Protocol::Udp),
+        unix: proto(Protocol::Unix),
+        parse_errors: snap.quality.parse_errors,
+        duplicates: snap.quality.duplicates,
+        inconsistent: snap.quality.inconsistent.as_deref(),
+        collect_ms: snap.collect_us as f64 / 1000.0,
+    }
+}
+
+fn tcp_summary<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> TcpSummary<'a> {
+    let (snap, agg) = (view.snapshot, view.aggregate);
+    TcpSummary {
         total: agg.states.total(),
         states: StatesJson(agg.states),
         processes: truncate(&agg.processes, opts.top)
@@ -226,10 +295,6 @@ fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
             .collect(),
         unattributed: Unattributed::of(snap, agg.unattributed),
         ownerless: agg.ownerless,
-        parse_errors: snap.quality.parse_errors,
-        duplicates: snap.quality.duplicates,
-        inconsistent: snap.quality.inconsistent.as_deref(),
-        collect_ms: snap.collect_us as f64 / 1000.0,
     }
 }
 
@@ -237,10 +302,54 @@ fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
 struct SocketsDoc<'a> {
     #[serde(flatten)]
     header: Header<'a>,
-    total: usize,
-    sockets: Vec<SocketJson<'a>>,
+    #[serde(flatten)]
+    coverage: Coverage,
+    #[serde(flatten)]
+    tcp: Option<TcpSockets<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    udp: Option<Vec<UdpJson<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unix: Option<Vec<UnixJson<'a>>>,
     unattributed: Unattributed,
     parse_errors: u64,
+}
+
+/// The TCP fields of the socket document, where version 1 had them.
+#[derive(Serialize)]
+struct TcpSockets<'a> {
+    total: usize,
+    sockets: Vec<SocketJson<'a>>,
+}
+
+/// The sockets a `sockets` run shows, per protocol, already filtered and sorted.
+pub struct SocketLists<'a> {
+    /// The protocols shown.
+    pub protocols: Protocols,
+    /// TCP sockets.
+    pub tcp: Vec<&'a SocketRecord>,
+    /// UDP sockets.
+    pub udp: Vec<&'a SocketRecord>,
+    /// UNIX sockets.
+    pub unix: Vec<&'a UnixRecord>,
+}
+
+impl SocketLists<'_> {
+    /// How many sockets of `p` are listed.
+    pub fn len(&self, p: Protocol) -> usize {
+        match p {
+            Protocol::Tcp => self.tcp.len(),
+            Protocol::Udp => self.udp.len(),
+            Protocol::Unix => self.unix.len(),
+        }
+    }
+
+    /// Listed sockets a process owns but procfs would not name, over every protocol shown.
+    pub fn unattributed(&self) -> u64 {
+        let un = |o: Owner| o == Owner::Unattributed;
+        (self.tcp.iter().filter(|s| un(s.owner)).count()
+            + self.udp.iter().filter(|s| un(s.owner)).count()
+            + self.unix.iter().filter(|s| un(s.owner)).count()) as u64
+    }
 }
 
 #[derive(Serialize)]
@@ -273,10 +382,24 @@ struct SocketJson<'a> {
 pub fn write_sockets(
     out: &mut impl Write,
     snap: &Snapshot,
-    sockets: &[&SocketRecord],
+    lists: &SocketLists<'_>,
 ) -> io::Result<()> {
+    let shown = |p| lists.protocols.contains(p);
     let doc = SocketsDoc {
         header: Header::of(snap),
+        coverage: Coverage::of(lists.protocols, |p| lists.len(p) as u64),
+        tcp: shown(Protocol::Tcp).then(|| tcp_sockets(snap, &lists.tcp)),
+        udp: shown(Protocol::Udp).then(|| json_proto::udp_sockets(snap, &lists.udp)),
+        unix: shown(Protocol::Unix).then(|| json_proto::unix_sockets(snap, &lists.unix)),
+        unattributed: Unattributed::of(snap, lists.unattributed()),
+        parse_errors: snap.quality.parse_errors,
+    };
+    serde_json::to_writer(&mut *out, &doc).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+fn tcp_sockets<'a>(snap: &'a Snapshot, sockets: &[&'a SocketRecord]) -> TcpSockets<'a> {
+    TcpSockets {
         total: sockets.len(),
         sockets: sockets
             .iter()
@@ -299,12 +422,7 @@ pub fn write_sockets(
                     expires_ms: s.expires_ms,
                     retransmits: s.retransmits,
                     cookie: s.cookie,
-                    owner: match s.owner {
-                        Owner::Process(_) => "process",
-                        Owner::ViaListener(_) => "via_listener",
-                        Owner::Ownerless => "ownerless",
-                        Owner::Unattributed | Owner::Unresolved => "unattributed",
-                    },
+                    owner: json_proto::owner_name(s.owner),
                     pid,
                     comm,
                     comm_b64: comm.and_then(Name::raw_b64),
@@ -313,9 +431,5 @@ pub fn write_sockets(
                 }
             })
             .collect(),
-        unattributed: Unattributed::of(snap, snap.unattributed()),
-        parse_errors: snap.quality.parse_errors,
-    };
-    serde_json::to_writer(&mut *out, &doc).map_err(io::Error::other)?;
-    writeln!(out)
+    }
 }

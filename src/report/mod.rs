@@ -6,7 +6,10 @@
 /// Output of the one-shot `check`.
 pub mod check;
 pub mod json;
+pub mod json_proto;
+pub mod proto;
 pub mod sockets;
+pub mod sockets_proto;
 pub mod table;
 pub mod text;
 pub mod watch;
@@ -14,7 +17,8 @@ pub mod watch;
 use std::io::{self, Write};
 
 use crate::analyze::aggregate::Aggregate;
-use crate::model::Snapshot;
+use crate::analyze::proto_counts::ProtoAggregate;
+use crate::model::{Protocol, Protocols, Snapshot};
 
 /// Which grouping a summary shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +46,38 @@ pub struct SummaryOpts {
 pub struct SummaryView<'a> {
     /// The snapshot.
     pub snapshot: &'a Snapshot,
-    /// Its aggregate.
+    /// Its TCP aggregate.
     pub aggregate: &'a Aggregate,
+    /// The protocols shown (`-t/-u/-x`; TCP alone by default).
+    pub protocols: Protocols,
+    /// The UDP and UNIX counts, one per shown protocol other than TCP.
+    pub others: &'a [ProtoAggregate],
+}
+
+impl SummaryView<'_> {
+    /// Whether only TCP is shown: every face then prints exactly what it printed before
+    /// UDP and UNIX existed.
+    pub fn tcp_only(&self) -> bool {
+        self.protocols == Protocols::TCP
+    }
+
+    /// Whether more than one protocol is shown (lines then carry the protocol).
+    pub fn several(&self) -> bool {
+        self.protocols.iter().count() > 1
+    }
+
+    /// The counts of a shown protocol other than TCP.
+    pub fn other(&self, p: Protocol) -> Option<&ProtoAggregate> {
+        self.others.iter().find(|a| a.protocol == p)
+    }
+
+    /// Sockets of `p` in this view.
+    pub fn total(&self, p: Protocol) -> u64 {
+        match p {
+            Protocol::Tcp => self.aggregate.states.total(),
+            _ => self.other(p).map_or(0, ProtoAggregate::total),
+        }
+    }
 }
 
 /// Writes the notes that belong beside any human-readable output: unattributed sockets

@@ -5,9 +5,11 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthStr;
 
+use super::proto::{self, state_columns};
 use super::{truncate, write_notes, Grouping, SummaryOpts, SummaryView};
 use crate::analyze::process_rows;
-use crate::model::{StateCounts, TcpState};
+use crate::analyze::proto_counts::ProtoAggregate;
+use crate::model::{Protocol, Snapshot, StateCounts, TcpState};
 
 /// A table of cells; the first row is the header. Numeric-looking cells align right.
 ///
@@ -95,10 +97,168 @@ fn state_cells<'a>(
     states.iter().map(move |s| counts.get(*s).to_string())
 }
 
-/// Writes the table summary followed by its notes.
+/// Writes the table summary followed by its notes. TCP alone is the table it always was;
+/// with `-u`/`-x` each protocol gets its own table (under a `== udp ==` line when several
+/// are shown), then one footer and the notes.
 pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -> io::Result<()> {
-    let agg = view.aggregate;
+    if view.tcp_only() {
+        return write_tcp(out, view, opts);
+    }
     let snap = view.snapshot;
+    for p in view.protocols.iter() {
+        if view.several() {
+            writeln!(out, "== {p} ==")?;
+        }
+        match view.other(p) {
+            Some(agg) => write_proto(out, snap, agg, opts)?,
+            None => tcp_table(out, view, opts)?,
+        }
+    }
+    let counts: Vec<String> = view
+        .protocols
+        .iter()
+        .map(|p| format!("{p} {}", view.total(p)))
+        .collect();
+    write!(
+        out,
+        "source: {}  netns: {}  sockets: {}",
+        snap.source.name(),
+        snap.netns,
+        counts.join(", ")
+    )?;
+    if view.protocols.contains(Protocol::Tcp) {
+        write!(out, "  ownerless: {}", view.aggregate.ownerless)?;
+    }
+    writeln!(out)?;
+    if view.protocols.contains(Protocol::Tcp) {
+        write_notes(out, snap, view.aggregate)?;
+    } else {
+        // Parse errors and an inconsistent sample concern every protocol.
+        write_notes(out, snap, &crate::analyze::aggregate::Aggregate::default())?;
+    }
+    for agg in view.others {
+        proto::write_notes(out, snap, agg)?;
+    }
+    Ok(())
+}
+
+/// A UDP or UNIX table.
+fn write_proto(
+    out: &mut impl Write,
+    snap: &Snapshot,
+    agg: &ProtoAggregate,
+    opts: &SummaryOpts,
+) -> io::Result<()> {
+    let p = agg.protocol;
+    let head = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (table, all) = match opts.by {
+        Grouping::State | Grouping::Remote => {
+            let total = agg.total();
+            let mut t = Table::new(head(&["STATE", "COUNT", "%"]));
+            for (s, n) in agg.states.ranked() {
+                let pct = 100.0 * n as f64 / total.max(1) as f64;
+                t.push(vec![
+                    p.state_name(s).to_string(),
+                    n.to_string(),
+                    format!("{pct:.1}"),
+                ]);
+            }
+            t.push(vec!["TOTAL".into(), total.to_string()]);
+            (t, None)
+        }
+        Grouping::Process => {
+            let rows = proto::rows(snap, agg, opts.top);
+            let cols = state_columns(p, &agg.states);
+            let mut h = head(&["PID", "COMM", "USER", "TOTAL"]);
+            h.extend(cols.iter().map(|s| p.state_name(*s).to_string()));
+            if p == Protocol::Udp {
+                h.push("DROPS".into());
+            }
+            h.push("RECV-Q".into());
+            let mut t = Table::new(h);
+            for r in &rows {
+                let mut cells = vec![
+                    r.pid_text(),
+                    r.comm.to_string(),
+                    r.user.to_string(),
+                    r.states.total().to_string(),
+                ];
+                cells.extend(cols.iter().map(|s| r.states.get(*s).to_string()));
+                if p == Protocol::Udp {
+                    cells.push(r.drops.to_string());
+                }
+                cells.push(r.recv_q.to_string());
+                t.push(cells);
+            }
+            let mut cells = vec![
+                "TOTAL".into(),
+                String::new(),
+                String::new(),
+                agg.total().to_string(),
+            ];
+            cells.extend(cols.iter().map(|s| agg.states.get(*s).to_string()));
+            if p == Protocol::Udp {
+                cells.push(agg.drops.to_string());
+            }
+            t.push(cells);
+            (t, Some(agg.processes.len()))
+        }
+        Grouping::Listener => {
+            let dash = || "-".to_string();
+            let mut t = Table::new(head(&[
+                "NAME", "TYPE", "INODE", "PID", "COMM", "PENDING", "BACKLOG",
+            ]));
+            for l in truncate(&agg.unix_listeners, opts.top) {
+                t.push(vec![
+                    l.name
+                        .as_ref()
+                        .map_or_else(|| "*".into(), ToString::to_string),
+                    l.kind.ss_name().into(),
+                    l.inode.to_string(),
+                    l.pid.map_or_else(dash, |n| n.to_string()),
+                    l.comm.as_ref().map_or_else(dash, ToString::to_string),
+                    l.pending.map_or_else(dash, |n| n.to_string()),
+                    l.backlog.map_or_else(dash, |n| n.to_string()),
+                ]);
+            }
+            (t, Some(agg.unix_listeners.len()))
+        }
+    };
+    table.write(out)?;
+    if p == Protocol::Unix && matches!(opts.by, Grouping::State | Grouping::Remote) {
+        let k = agg.unix_kinds;
+        writeln!(out, "types: u_str {}  u_dgr {}  u_seq {}", k[0], k[1], k[2])?;
+    }
+    more_line(out, all, opts.top)
+}
+
+fn more_line(out: &mut impl Write, all: Option<usize>, top: Option<usize>) -> io::Result<()> {
+    if let (Some(all), Some(top)) = (all, top) {
+        if top > 0 && all > top {
+            writeln!(out, "({} more; --top 0 shows all)", all - top)?;
+        }
+    }
+    Ok(())
+}
+
+/// The TCP table, footer and notes, as they always were.
+fn write_tcp(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -> io::Result<()> {
+    tcp_table(out, view, opts)?;
+    let (snap, agg) = (view.snapshot, view.aggregate);
+    writeln!(
+        out,
+        "source: {}  netns: {}  sockets: {}  ownerless: {}",
+        snap.source.name(),
+        snap.netns,
+        agg.states.total(),
+        agg.ownerless
+    )?;
+    write_notes(out, snap, agg)
+}
+
+/// The TCP table and its `(N more)` line.
+fn tcp_table(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -> io::Result<()> {
+    let agg = view.aggregate;
     let head = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let table = match opts.by {
         Grouping::State => {
@@ -189,20 +349,7 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         Grouping::Listener => Some(agg.listeners.len()),
         Grouping::Remote => Some(agg.remotes.len()),
     };
-    if let (Some(all), Some(top)) = (shown, opts.top) {
-        if top > 0 && all > top {
-            writeln!(out, "({} more; --top 0 shows all)", all - top)?;
-        }
-    }
-    writeln!(
-        out,
-        "source: {}  netns: {}  sockets: {}  ownerless: {}",
-        snap.source.name(),
-        snap.netns,
-        agg.states.total(),
-        agg.ownerless
-    )?;
-    write_notes(out, snap, agg)
+    more_line(out, shown, opts.top)
 }
 
 #[cfg(test)]

@@ -20,6 +20,86 @@ pub fn cases(env: &Env) -> Vec<Case> {
     v.extend(mode_cases(env));
     v.extend(file_cases(env));
     v.extend(control_character_cases(env));
+    v.extend(protocol_cases());
+    v
+}
+
+/// `-t/-u/-x` and `--path`: an unknown protocol flag, a path that is not one, and the
+/// combinations that can only be a mistake (over a snapshot holding all three protocols).
+fn protocol_cases() -> Vec<Case> {
+    let c = Case::new;
+    let snap = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/snapshots/udp_unix.json"
+    );
+    let tcp_only = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tui/closewait_leak.json"
+    );
+    let mut v = vec![
+        c(
+            "*:tcp",
+            &["summary", "--sctp"],
+            "unexpected argument '--sctp'",
+        ),
+        c("*:udp", &["sockets", "-w"], "unexpected argument '-w'"),
+    ];
+    for bad in ["run/x.sock", "", "x", "-1"] {
+        v.push(c("*:path", &["sockets", "-x", "--path", bad], "--path"));
+    }
+    let from = |args: &[&'static str]| -> Vec<&'static str> {
+        let mut a = vec!["--from-snapshot", snap];
+        a.extend_from_slice(args);
+        a
+    };
+    for (covers, args, needle) in [
+        (
+            "*:path",
+            from(&["summary", "--path", "/run/x.sock"]),
+            "add -x",
+        ),
+        ("*:path", from(&["sockets", "-u", "--path", "@x"]), "add -x"),
+        (
+            "*:unix",
+            from(&["sockets", "-x", "--sport", "22"]),
+            "--sport filters TCP and UDP",
+        ),
+        (
+            "*:unix",
+            from(&["summary", "-x", "--dst", "10.0.0.0/8"]),
+            "--dst filters",
+        ),
+        ("*:unix", from(&["summary", "-x", "-4"]), "-4 filters"),
+        (
+            "*:path",
+            from(&["summary", "-x", "--path", "/run/nothing.sock"]),
+            "--path /run/nothing.sock: no UNIX socket is bound to it",
+        ),
+        (
+            "*:path",
+            from(&["sockets", "-x", "--path", "@nothing*"]),
+            "--path @nothing*: no UNIX socket",
+        ),
+        (
+            "summary:by",
+            from(&["summary", "-u", "--by", "listener"]),
+            "--by listener",
+        ),
+        (
+            "summary:by",
+            from(&["summary", "-x", "--by", "remote"]),
+            "--by remote",
+        ),
+    ] {
+        v.push(c(covers, &args, needle));
+    }
+    for mode in ["summary", "sockets"] {
+        v.push(c(
+            "*:udp",
+            &["--from-snapshot", tcp_only, mode, "-u"],
+            "holds no udp sockets (it has tcp): it was saved without -u",
+        ));
+    }
     v
 }
 
