@@ -1,4 +1,5 @@
 //! Tests of the watch line formats (TCP alone, and with UDP and UNIX).
+
 use super::*;
 use crate::model::fixtures::{snapshot, sock};
 use crate::model::Owner;
