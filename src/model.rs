@@ -24,7 +24,7 @@ pub use name::{escape_controls, Name, NameDecodeError};
 pub use process::ProcessInfo;
 pub use proto::{Protocol, Protocols};
 pub use rule::RuleId;
-pub use skmem::SkMem;
+pub use skmem::{udp_drops_between, SkMem};
 pub use unix::{UnixKind, UnixName, UnixRecord, UnixVfs};
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and

@@ -1,6 +1,7 @@
 //! The metrics endpoint as a library: routing, hostile clients (in `serve/hostile.rs`), the
 //! one-dump-per-interval guarantee, the exposition's golden form, and `promtool check
-//! metrics`. No kernel needed: every tick is a hand-built snapshot.
+//! metrics`; the UDP and UNIX families in `serve/protocols.rs`. No kernel needed: every
+//! tick is a hand-built snapshot.
 
 #![allow(clippy::unwrap_used)]
 
@@ -23,6 +24,8 @@ use sockscope::serve::{start, ServeHandle, ServeOptions, TickResult, DEFAULT_POR
 
 #[path = "serve/hostile.rs"]
 mod hostile;
+#[path = "serve/protocols.rs"]
+mod protocols;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
     let mut s = SocketRecord::new(

@@ -1,12 +1,16 @@
 //! `sockscope serve`: the Prometheus endpoint, fed by a tick thread that owns the collector.
 
+use std::path::Path;
+
 use super::fleet::NamespaceFleet;
+use super::snapshot::load_snapshot;
 use super::{collect_config, probe, thresholds, RunError};
 use crate::analyze::engine::{Analysis, Analyzer};
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::collect::collector::{CollectConfig, Collector};
 use crate::config::Thresholds;
-use crate::model::Snapshot;
+use crate::filter::Filter;
+use crate::model::{Protocol, Protocols, Snapshot};
 use crate::serve::{self as metrics, ServeOptions};
 
 /// `sockscope serve`: the tick thread owns the collector (namespaces are per thread), so it
@@ -18,7 +22,9 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
     cfg.attribute = true;
     cfg.counters = true;
     cfg.sysctls = true;
-    probe(&cfg)?;
+    if global.from_snapshot.is_none() {
+        probe(&cfg)?;
+    }
     let opts = ServeOptions {
         listen: args.listen,
         interval: args.interval,
@@ -37,6 +43,23 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         metrics::drop_caller_capabilities();
         h.join().map_err(usage)
     };
+    if let Some(path) = global.from_snapshot.clone() {
+        if global.all_netns {
+            return Err(RunError::Usage(
+                "--from-snapshot serves one recorded namespace; drop --all-netns".into(),
+            ));
+        }
+        // Read once now so a bad file is a usage error before the port is bound, then on
+        // every tick, so a test (or a bug report) can change it under a running server.
+        load_for(&path, &cfg.filter, cfg.protocols)?;
+        let mut analyzer = Analyzer::with_thresholds(th);
+        let tick = move || {
+            let snap = load_for(&path, &cfg.filter, cfg.protocols).map_err(|e| e.to_string())?;
+            let analysis = analyzer.observe(&snap);
+            Ok(vec![(snap, analysis)])
+        };
+        return announce(metrics::start(opts, tick).map_err(usage)?);
+    }
     if global.all_netns {
         // The endpoint's connections and the namespaces share one descriptor limit.
         crate::collect::netns_budget::reserve_elsewhere(metrics::http_fd_budget(opts.max_pending));
@@ -85,4 +108,34 @@ pub(super) fn lazy_tick(
         let analysis = analyzer.observe(&snap);
         Ok((snap, analysis))
     }
+}
+
+/// A `--from-snapshot` file as `watch` and `serve` tick on it: loaded and filtered as
+/// [`load_snapshot`] does, then cut to the protocols `-t/-u/-x` ask for, as a collector
+/// would have collected them (a file saved with `-tux` served without flags is TCP alone).
+pub(super) fn load_for(
+    path: &Path,
+    filter: &Filter,
+    asked: Protocols,
+) -> Result<Snapshot, RunError> {
+    let mut snap = load_snapshot(path, filter)?;
+    keep_protocols(&mut snap, asked);
+    Ok(snap)
+}
+
+fn keep_protocols(snap: &mut Snapshot, asked: Protocols) {
+    let mut kept = Protocols::NONE;
+    for p in snap.protocols.iter().filter(|&p| asked.contains(p)) {
+        kept.insert(p);
+    }
+    if !kept.contains(Protocol::Tcp) {
+        snap.sockets.clear();
+    }
+    if !kept.contains(Protocol::Udp) {
+        snap.udp.clear();
+    }
+    if !kept.contains(Protocol::Unix) {
+        snap.unix.clear();
+    }
+    snap.protocols = kept;
 }

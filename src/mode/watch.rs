@@ -3,12 +3,14 @@
 use std::io::Write;
 use std::time::Instant;
 
+use super::serve::load_for;
 use super::{collect_config, one_namespace, open_collector, thresholds, RunError};
 use crate::analyze::engine::Analyzer;
+use crate::analyze::proto_counts::{aggregate_proto, ProtoAggregate};
 use crate::cli::{GlobalArgs, WatchArgs, WatchFormat};
 use crate::collect::collector::Collector;
-use crate::model::Snapshot;
-use crate::report::watch::{write_jsonl, write_text, WatchLine};
+use crate::model::{Protocol, Snapshot};
+use crate::report::watch::{write_jsonl, write_text, ProtoLine, WatchLine};
 
 /// `sockscope watch`: runs until `--count` lines were written or the pipe closes.
 pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Result<(), RunError> {
@@ -20,25 +22,53 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
     cfg.tcp_info = true;
     cfg.counters = true;
     cfg.sysctls = true;
-    let mut collector = open_collector(cfg)?;
+    // --from-snapshot: the file is read on every tick (a test can change it in between).
+    let mut collector = match &global.from_snapshot {
+        Some(path) => {
+            load_for(path, &cfg.filter, cfg.protocols)?;
+            None
+        }
+        None => Some(open_collector(cfg.clone())?),
+    };
     let mut analyzer = Analyzer::with_thresholds(thresholds(global)?);
     let mut previous = None;
+    let mut previous_snap: Option<Snapshot> = None;
+    let mut previous_proto: [Option<ProtoAggregate>; 2] = [None, None];
     let mut line_no = 0usize;
     let mut failed = 0;
     loop {
         let started = Instant::now();
-        let Some(snap) = tolerant_collect(&mut collector, &mut failed)? else {
+        let snap = match (&mut collector, &global.from_snapshot) {
+            (Some(c), _) => tolerant_collect(c, &mut failed)?,
+            (None, Some(path)) => Some(load_for(path, &cfg.filter, cfg.protocols)?),
+            (None, None) => None,
+        };
+        let Some(snap) = snap else {
             std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
             continue;
         };
         let analysis = analyzer.observe(&snap);
         let states = analysis.aggregate.states;
+        let proto = [Protocol::Udp, Protocol::Unix].map(|p| {
+            snap.protocols
+                .contains(p)
+                .then(|| aggregate_proto(&snap, p))
+        });
+        let proto_line = |i: usize| {
+            proto[i].as_ref().map(|now| ProtoLine {
+                now,
+                previous: previous_proto[i].as_ref(),
+            })
+        };
         let line = WatchLine {
             snapshot: &snap,
             states,
             previous,
             alerts: &analysis.alerts,
             line_no,
+            previous_snapshot: previous_snap.as_ref(),
+            udp: proto_line(0),
+            unix: proto_line(1),
         };
         match args.format {
             WatchFormat::Text => write_text(out, &line)?,
@@ -46,6 +76,9 @@ pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Res
         }
         out.flush()?;
         previous = Some(states);
+        previous_proto = proto;
+        // Only UDP reads the previous snapshot (drops in the interval); a TCP run keeps none.
+        previous_snap = snap.protocols.contains(Protocol::Udp).then_some(snap);
         line_no += 1;
         if args.count.is_some_and(|n| line_no as u64 >= n) {
             return Ok(());

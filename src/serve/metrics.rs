@@ -26,11 +26,11 @@ use prometheus_client::registry::Registry;
 
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{AlertPhase, Subject};
-use crate::model::{Snapshot, TcpState};
+use crate::model::{Protocol, Snapshot, TcpState};
 use crate::serve::ServeOptions;
 
 /// A label set: (name, value) pairs, in a fixed order.
-type Labels = Vec<(&'static str, String)>;
+pub(super) type Labels = Vec<(&'static str, String)>;
 
 /// A float gauge (prometheus-client's default gauge is integer).
 type FGauge = Gauge<f64, AtomicU64>;
@@ -77,6 +77,21 @@ pub fn render_fleet_data(
     netns_unreadable: Option<u64>,
     opts: &ServeOptions,
 ) -> String {
+    render_tick(ticks, parse_errors_total, None, netns_unreadable, opts)
+}
+
+/// What the tick thread renders: [`render_fleet_data`] plus
+/// `sockscope_udp_drops_observed_total` from `udp_drops_observed` (per namespace, kept by
+/// [`super::udp_drops::DropLedger`] across ticks; `None` leaves that counter out). The UDP and
+/// UNIX families ([`super::proto_metrics`]) follow the TCP ones, for the namespaces that
+/// collected them; a TCP-only tick renders exactly what it always did.
+pub fn render_tick(
+    ticks: &[(Snapshot, Analysis)],
+    parse_errors_total: &BTreeMap<String, u64>,
+    udp_drops_observed: Option<&BTreeMap<String, u64>>,
+    netns_unreadable: Option<u64>,
+    opts: &ServeOptions,
+) -> String {
     let mut sockets = Series::gauge();
     let mut l_sockets = Series::gauge();
     let mut l_backlog = Series::gauge();
@@ -94,7 +109,9 @@ pub fn render_fleet_data(
     for (snap, analysis) in ticks {
         let ns = snap.netns.as_str();
         let agg = &analysis.aggregate;
-        for state in TcpState::ALL {
+        // A run with -u or -x alone collected no TCP: zeros would claim "no TCP socket".
+        let tcp = snap.protocols.contains(Protocol::Tcp);
+        for state in TcpState::ALL.into_iter().filter(|_| tcp) {
             sockets
                 .slot(labels(ns, &[("state", state.netstat_name())]))
                 .set(agg.states.get(state));
@@ -165,8 +182,10 @@ pub fn render_fleet_data(
             }
         }
         let only_ns = labels(ns, &[]);
-        unattributed.slot(only_ns.clone()).set(agg.unattributed);
-        ownerless.slot(only_ns.clone()).set(agg.ownerless);
+        if tcp {
+            unattributed.slot(only_ns.clone()).set(agg.unattributed);
+            ownerless.slot(only_ns.clone()).set(agg.ownerless);
+        }
         parse_errors
             .slot(only_ns.clone())
             .inc_by(parse_errors_total.get(ns).copied().unwrap_or(0));
@@ -251,7 +270,13 @@ pub fn render_fleet_data(
             g,
         );
     }
-    encode(&r)
+    let mut out = encode(&r);
+    out.push_str(&super::proto_metrics::render(
+        ticks,
+        udp_drops_observed,
+        opts,
+    ));
+    out
 }
 
 /// The `--all-netns` sweep's bounds, appended after [`render_fleet_data`]:
@@ -399,7 +424,7 @@ pub fn subject_label(subject: &Subject, pid_labels: bool) -> String {
     }
 }
 
-fn labels(netns: &str, rest: &[(&'static str, &str)]) -> Labels {
+pub(super) fn labels(netns: &str, rest: &[(&'static str, &str)]) -> Labels {
     let mut v: Labels = Vec::with_capacity(rest.len() + 1);
     v.push(("netns", netns.to_string()));
     v.extend(rest.iter().map(|&(k, val)| (k, val.to_string())));
@@ -414,14 +439,14 @@ fn micros_to_seconds(us: u64) -> f64 {
 /// One metric family whose series keep the order they were first set in (prometheus-client's
 /// `Family` iterates a `HashMap`, which would make the exposition's order random).
 #[derive(Debug)]
-struct Series<V> {
+pub(super) struct Series<V> {
     kind: MetricType,
     rows: Vec<(Labels, V)>,
     index: HashMap<Labels, usize>,
 }
 
 impl<V: Copy + Default + std::ops::AddAssign> Series<V> {
-    fn gauge() -> Series<V> {
+    pub(super) fn gauge() -> Series<V> {
         Series {
             kind: MetricType::Gauge,
             rows: Vec::new(),
@@ -429,14 +454,14 @@ impl<V: Copy + Default + std::ops::AddAssign> Series<V> {
         }
     }
 
-    fn counter() -> Series<V> {
+    pub(super) fn counter() -> Series<V> {
         Series {
             kind: MetricType::Counter,
             ..Series::gauge()
         }
     }
 
-    fn slot(&mut self, labels: Labels) -> Slot<'_, V> {
+    pub(super) fn slot(&mut self, labels: Labels) -> Slot<'_, V> {
         let i = match self.index.get(&labels) {
             Some(&i) => i,
             None => {
@@ -450,14 +475,14 @@ impl<V: Copy + Default + std::ops::AddAssign> Series<V> {
 }
 
 /// The value of one series, being set.
-struct Slot<'a, V>(&'a mut V);
+pub(super) struct Slot<'a, V>(&'a mut V);
 
 impl<V: std::ops::AddAssign> Slot<'_, V> {
-    fn set(self, v: V) {
+    pub(super) fn set(self, v: V) {
         *self.0 = v;
     }
 
-    fn inc_by(self, v: V) {
+    pub(super) fn inc_by(self, v: V) {
         *self.0 += v;
     }
 }
@@ -486,7 +511,7 @@ where
     }
 }
 
-fn encode(r: &Registry) -> String {
+pub(super) fn encode(r: &Registry) -> String {
     let mut s = String::new();
     // Writing into a String cannot fail; an encoder error would be a bug in a metric's
     // label set, and an empty part is the safest thing to serve then.

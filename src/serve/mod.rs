@@ -17,6 +17,8 @@ pub use accept::http_fd_budget;
 mod caps;
 pub mod http;
 pub mod metrics;
+pub mod proto_metrics;
+mod udp_drops;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -375,6 +377,7 @@ where
     F: FnMut() -> Collected,
 {
     let mut parse_errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut udp_drops = udp_drops::DropLedger::default();
     let mut next = Instant::now();
     while !shared.stop.load(Ordering::SeqCst) {
         let started = Instant::now();
@@ -385,9 +388,11 @@ where
                     *parse_errors.entry(snap.netns.clone()).or_default() +=
                         snap.quality.parse_errors;
                 }
-                let mut openmetrics = metrics::render_fleet_data(
+                udp_drops.observe(&ticks);
+                let mut openmetrics = metrics::render_tick(
                     &ticks,
                     &parse_errors,
+                    Some(udp_drops.totals()),
                     sweep.map(|c| c.unreadable),
                     opts,
                 );
