@@ -346,6 +346,7 @@ fn app() -> App {
         interval_ms: 1000,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     for k in 0..10 {
         app.on_event(tick(k));
@@ -485,6 +486,7 @@ fn paused_and_stretched_header() {
         interval_ms: 250,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     a.on_event(tick_took(0, 1530));
     a.apply(Action::TogglePause);
@@ -499,6 +501,7 @@ fn before_the_first_tick() {
         interval_ms: 1000,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     let term = render(&a, 80, 24);
     insta::assert_snapshot!("no_data_yet", term.backend());
@@ -521,6 +524,7 @@ fn no_color_means_no_colours() {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     for k in 0..10 {
         a.on_event(tick(k));

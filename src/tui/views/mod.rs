@@ -13,6 +13,9 @@ pub mod listeners;
 pub mod namespaces;
 pub mod overview;
 pub mod processes;
+pub mod proto_detail;
+pub mod proto_panels;
+pub mod proto_sockets;
 pub mod remotes;
 pub mod sockets;
 pub mod statemachine;
@@ -72,7 +75,29 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         None => body,
     };
-    match app.view {
+    match (app.view, app.proto_aggregate()) {
+        (View::Overview, _) => overview::draw(frame, body, app),
+        (View::Processes, Some(agg)) => proto_panels::draw_processes(frame, body, app, agg),
+        (View::Sockets, Some(_)) => proto_sockets::draw(frame, body, app),
+        (View::Detail, Some(_)) => proto_detail::draw(frame, body, app),
+        (View::Listeners, Some(_)) => proto_panels::draw_tcp_only(frame, body, app, "Listeners"),
+        (View::Remotes, Some(_)) => proto_panels::draw_tcp_only(frame, body, app, "Remotes"),
+        (View::StateMachine, Some(_)) => {
+            proto_panels::draw_tcp_only(frame, body, app, "State machine")
+        }
+        (view, None) => draw_tcp_view(frame, body, app, view),
+    }
+    draw_footer(frame, footer, app);
+    match app.mode {
+        Mode::Help => draw_help(frame, area, app),
+        Mode::Explain => draw_explain(frame, area, app),
+        Mode::Normal | Mode::Filter => {}
+    }
+}
+
+/// The TCP body of `view`.
+fn draw_tcp_view(frame: &mut Frame, body: Rect, app: &App, view: View) {
+    match view {
         View::Overview => overview::draw(frame, body, app),
         View::Processes => processes::draw(frame, body, app),
         View::Listeners => listeners::draw(frame, body, app),
@@ -80,12 +105,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Sockets => sockets::draw(frame, body, app),
         View::StateMachine => statemachine::draw(frame, body, app),
         View::Detail => detail::draw(frame, body, app),
-    }
-    draw_footer(frame, footer, app);
-    match app.mode {
-        Mode::Help => draw_help(frame, area, app),
-        Mode::Explain => draw_explain(frame, area, app),
-        Mode::Normal | Mode::Filter => {}
     }
 }
 
@@ -142,6 +161,15 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let t = Theme::new(app.color);
     let [l0, l1] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let mut first = vec![Span::styled("sockscope", t.title()), sep()];
+    // Which protocol the tables show, up front (at 80 columns the line's tail is cut);
+    // a TCP-only dashboard looks as it always did.
+    let proto = app.protocol();
+    if proto != crate::model::Protocol::Tcp || app.protocols().iter().count() > 1 {
+        first.extend([
+            Span::styled(format!(" {} ", proto.name().to_uppercase()), t.selected()),
+            Span::styled(" p ", t.dim()),
+        ]);
+    }
     // In replay the player's status comes first: at 80 columns it is what must not be cut.
     if let Some(r) = app.replay() {
         first.extend([Span::styled(replay_status(r), t.hot()), sep()]);
@@ -156,6 +184,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
                 sep(),
                 Span::raw(format!("source {}", snap.source.name())),
             ]);
+            if let Some(agg) = app.proto_aggregate() {
+                second.extend(proto_counts_spans(app, agg));
+            } else {
             // The aggregate, not the socket list: a replay without sockets has counts only.
             second.extend([
                 Span::styled(fmt::count(an.aggregate.states.total()), t.title()),
@@ -170,6 +201,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
                 format!("{} unattributed", fmt::count(un)),
                 un_style,
             ));
+            }
             if snap.quality.inconsistent.is_some() {
                 second.extend([sep(), Span::styled("inconsistent sample", t.warn())]);
             }
@@ -204,6 +236,54 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     }
     frame.render_widget(Paragraph::new(Line::from(first)), l0);
     frame.render_widget(Paragraph::new(Line::from(second)), l1);
+}
+
+/// The header's counts for a UDP/UNIX protocol: its sockets, UDP's drops or UNIX's types,
+/// the unattributed ones, and that the trend charts stay TCP's.
+fn proto_counts_spans(
+    app: &App,
+    agg: &crate::analyze::proto_counts::ProtoAggregate,
+) -> Vec<Span<'static>> {
+    let t = Theme::new(app.color);
+    let name = agg.protocol.name();
+    if !agg.collected {
+        return vec![Span::styled(
+            format!(
+                "{} not collected in this snapshot (start with {})",
+                name.to_uppercase(),
+                agg.protocol.flag()
+            ),
+            t.warn(),
+        )];
+    }
+    let mut v = vec![
+        Span::styled(fmt::count(agg.total()), t.title()),
+        Span::raw(format!(" {name} sockets")),
+        sep(),
+    ];
+    match agg.protocol {
+        crate::model::Protocol::Unix => {
+            let [st, dg, sq] = agg.unix_kinds;
+            v.push(Span::raw(format!(
+                "stream {} dgram {} seqpacket {}",
+                fmt::count(st),
+                fmt::count(dg),
+                fmt::count(sq)
+            )));
+        }
+        _ => v.push(Span::styled(
+            format!("{} drops", fmt::count(agg.drops)),
+            if agg.drops > 0 { t.hot() } else { t.dim() },
+        )),
+    }
+    let un_style = if agg.unattributed > 0 { t.warn() } else { t.dim() };
+    v.extend([
+        sep(),
+        Span::styled(format!("{} unattributed", fmt::count(agg.unattributed)), un_style),
+        sep(),
+        Span::styled("charts: TCP", t.dim()),
+    ]);
+    v
 }
 
 /// `netns web-1`, or under `--all-netns` `netns web-1 (2/5)`.
