@@ -32,6 +32,9 @@ mod fleet;
 #[path = "tui_snapshots/processes.rs"]
 mod processes;
 
+#[path = "tui_snapshots/protocols.rs"]
+mod protocols;
+
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
@@ -361,7 +364,12 @@ fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
 }
 
 fn snap_both(name: &str, app: &App) {
-    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+    snap_sizes(name, app, &[(80, 24), (120, 40), (200, 60)]);
+}
+
+/// Snapshots `app` at each size, named `{name}_{w}x{h}` (all in `tests/snapshots/`).
+fn snap_sizes(name: &str, app: &App, sizes: &[(u16, u16)]) {
+    for &(w, h) in sizes {
         let term = render(app, w, h);
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), term.backend());
     }

@@ -13,15 +13,15 @@ use crate::tui::state::filter;
 use crate::tui::state::fleet::Fleet;
 use crate::tui::state::history::{observe, CloseWaitTrend, StateHistory, TrendWindow};
 use crate::tui::state::keys::{lookup, Action, Mode, View};
-use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::proto_rows;
+use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::target::DetailTarget;
 
 mod drill;
-mod on_proto;
-mod options;
 mod on_fleet;
+mod on_proto;
 mod on_replay;
+mod options;
 #[cfg(test)]
 mod processes_tests;
 

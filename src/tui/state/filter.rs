@@ -81,7 +81,11 @@ mod tests {
         let mut a = UnixRecord::new(UnixKind::Dgram, TcpState::Close, 11);
         a.name = Some(UnixName::Abstract(Name::from("journal")));
         a.owner = Owner::Unattributed;
-        s.unix = vec![l, a, UnixRecord::new(UnixKind::Stream, TcpState::Established, 12)];
+        s.unix = vec![
+            l,
+            a,
+            UnixRecord::new(UnixKind::Stream, TcpState::Established, 12),
+        ];
         s
     }
 

@@ -308,7 +308,7 @@ pub const BINDINGS: &[Binding] = &[
         Code(K::Char('p')),
         Action::NextProtocol,
         "p",
-        "protocol: TCP, UDP, UNIX (-t -u -x)",
+        "next protocol: TCP/UDP/UNIX",
     ),
     netns(
         Code(K::Char('n')),

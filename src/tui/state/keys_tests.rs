@@ -194,7 +194,7 @@ fn p_cycles_the_protocol_live_and_in_replay_and_help_says_so() {
         let rows = help_rows(replay, false);
         let row = rows.iter().find(|(k, _)| *k == "p");
         assert!(
-            row.is_some_and(|(_, what)| what.contains("UDP") && what.contains("-x")),
+            row.is_some_and(|(_, what)| what.contains("UDP") && what.contains("UNIX")),
             "{rows:?}"
         );
     }

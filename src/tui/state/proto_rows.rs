@@ -280,7 +280,10 @@ mod tests {
             udp(55, 0, 800, Owner::Unattributed),
             udp(56, 0, 0, Owner::Unresolved),
         ];
-        assert_eq!(ordered(&snap, Protocol::Udp, vec![0, 1, 2, 3]), vec![1, 2, 0, 3]);
+        assert_eq!(
+            ordered(&snap, Protocol::Udp, vec![0, 1, 2, 3]),
+            vec![1, 2, 0, 3]
+        );
         let agg = aggregate_proto(&snap, Protocol::Udp);
         let rows = process_rows(&snap, &agg);
         let kinds: Vec<RowKind> = rows.iter().map(|r| r.kind).collect();
@@ -315,7 +318,10 @@ mod tests {
     fn a_filter_narrows_the_process_rows() {
         let mut snap = snapshot(Vec::new());
         snap.protocols = Protocols::ALL;
-        snap.udp = vec![udp(53, 1, 0, Owner::Process(42)), udp(54, 2, 0, Owner::Process(42))];
+        snap.udp = vec![
+            udp(53, 1, 0, Owner::Process(42)),
+            udp(54, 2, 0, Owner::Process(42)),
+        ];
         let sub = narrowed(&snap, Protocol::Udp, &[1]);
         let rows = process_rows(&sub, &aggregate_proto(&sub, Protocol::Udp));
         assert_eq!(rows.len(), 1);

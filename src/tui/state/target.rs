@@ -127,6 +127,9 @@ mod tests {
         assert!(in_unix_detail(&DetailTarget::Unix(9, None), &s));
         assert!(!in_unix_detail(&DetailTarget::Unix(8, None), &s));
         assert!(in_unix_detail(&DetailTarget::Process(7), &s));
-        assert!(!in_unix_detail(&DetailTarget::Remote("::1".parse().expect("ip")), &s));
+        assert!(!in_unix_detail(
+            &DetailTarget::Remote("::1".parse().expect("ip")),
+            &s
+        ));
     }
 }

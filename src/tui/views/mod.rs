@@ -113,14 +113,26 @@ fn draw_tcp_view(frame: &mut Frame, body: Rect, app: &App, view: View) {
 /// whole fix does not fit, the row keeps just the setcap command: that is the part to copy.
 pub fn attribution_notice(app: &App, width: u16) -> Option<Vec<Line<'static>>> {
     let (snap, an) = app.data()?;
-    let un = an.aggregate.unattributed;
+    // The shown protocol's sockets: the notice counts what the tables show.
+    let (un, total, what) = match app.proto_aggregate() {
+        Some(a) => (
+            a.unattributed,
+            a.total(),
+            format!("{} sockets", a.protocol.name()),
+        ),
+        None => (
+            an.aggregate.unattributed,
+            an.aggregate.states.total(),
+            "sockets".into(),
+        ),
+    };
     if un == 0 {
         return None;
     }
     let mut head = format!(
-        "{} of {} sockets unattributed",
+        "{} of {} {what} unattributed",
         fmt::count(un),
-        fmt::count(an.aggregate.states.total())
+        fmt::count(total)
     );
     let reason = snap.attribution.reason;
     if let Some(r) = reason {
@@ -187,20 +199,20 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
             if let Some(agg) = app.proto_aggregate() {
                 second.extend(proto_counts_spans(app, agg));
             } else {
-            // The aggregate, not the socket list: a replay without sockets has counts only.
-            second.extend([
-                Span::styled(fmt::count(an.aggregate.states.total()), t.title()),
-                Span::raw(" sockets"),
-                sep(),
-                Span::raw(format!("{} ownerless", fmt::count(an.aggregate.ownerless))),
-                sep(),
-            ]);
-            let un = an.aggregate.unattributed;
-            let un_style = if un > 0 { t.warn() } else { t.dim() };
-            second.push(Span::styled(
-                format!("{} unattributed", fmt::count(un)),
-                un_style,
-            ));
+                // The aggregate, not the socket list: a replay without sockets has counts only.
+                second.extend([
+                    Span::styled(fmt::count(an.aggregate.states.total()), t.title()),
+                    Span::raw(" sockets"),
+                    sep(),
+                    Span::raw(format!("{} ownerless", fmt::count(an.aggregate.ownerless))),
+                    sep(),
+                ]);
+                let un = an.aggregate.unattributed;
+                let un_style = if un > 0 { t.warn() } else { t.dim() };
+                second.push(Span::styled(
+                    format!("{} unattributed", fmt::count(un)),
+                    un_style,
+                ));
             }
             if snap.quality.inconsistent.is_some() {
                 second.extend([sep(), Span::styled("inconsistent sample", t.warn())]);
@@ -248,11 +260,7 @@ fn proto_counts_spans(
     let name = agg.protocol.name();
     if !agg.collected {
         return vec![Span::styled(
-            format!(
-                "{} not collected in this snapshot (start with {})",
-                name.to_uppercase(),
-                agg.protocol.flag()
-            ),
+            proto_panels::not_collected(app, agg.protocol),
             t.warn(),
         )];
     }
@@ -276,10 +284,17 @@ fn proto_counts_spans(
             if agg.drops > 0 { t.hot() } else { t.dim() },
         )),
     }
-    let un_style = if agg.unattributed > 0 { t.warn() } else { t.dim() };
+    let un_style = if agg.unattributed > 0 {
+        t.warn()
+    } else {
+        t.dim()
+    };
     v.extend([
         sep(),
-        Span::styled(format!("{} unattributed", fmt::count(agg.unattributed)), un_style),
+        Span::styled(
+            format!("{} unattributed", fmt::count(agg.unattributed)),
+            un_style,
+        ),
         sep(),
         Span::styled("charts: TCP", t.dim()),
     ]);
@@ -401,6 +416,9 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
         };
         if switchable(app) {
             hints.insert(2, ("n/N", "netns"));
+        }
+        if app.protocols().iter().count() > 1 {
+            hints.insert(2, ("p", "protocol"));
         }
         // Only whole hints: drop the tail rather than cut one in half.
         let mut used: usize = spans.iter().map(|s| s.width()).sum();

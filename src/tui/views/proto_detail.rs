@@ -37,7 +37,8 @@ fn udp_lines(t: Theme, snap: &Snapshot, s: &SocketRecord) -> Vec<Line<'static>> 
             s.send_q,
             s.inode,
             s.uid,
-            s.cookie.map_or_else(String::new, |c| format!(" · cookie {c:#x}"))
+            s.cookie
+                .map_or_else(String::new, |c| format!(" · cookie {c:#x}"))
         )),
     ];
     lines.push(match s.skmem {
@@ -70,7 +71,11 @@ fn unix_lines(t: Theme, snap: &Snapshot, s: &UnixRecord) -> Vec<Line<'static>> {
     let mut lines = vec![
         Line::from(vec![
             Span::styled(
-                format!("{} {} ", s.kind.ss_name(), Protocol::Unix.state_name(s.state)),
+                format!(
+                    "{} {} ",
+                    s.kind.ss_name(),
+                    Protocol::Unix.state_name(s.state)
+                ),
                 t.state(s.state),
             ),
             Span::raw(name),
@@ -81,9 +86,12 @@ fn unix_lines(t: Theme, snap: &Snapshot, s: &UnixRecord) -> Vec<Line<'static>> {
             s.inode,
             s.peer_inode.map_or("-".into(), |p| p.to_string()),
             s.uid.map_or("-".into(), |u| u.to_string()),
-            s.vfs
-                .map_or_else(String::new, |v| format!(" · file dev {} ino {}", v.dev, v.ino)),
-            s.cookie.map_or_else(String::new, |c| format!(" · cookie {c:#x}"))
+            s.vfs.map_or_else(String::new, |v| format!(
+                " · file dev {} ino {}",
+                v.dev, v.ino
+            )),
+            s.cookie
+                .map_or_else(String::new, |c| format!(" · cookie {c:#x}"))
         )),
     ];
     lines.push(match (s.listen_queue(), s.recv_q, s.send_q) {
@@ -106,7 +114,11 @@ fn unix_lines(t: Theme, snap: &Snapshot, s: &UnixRecord) -> Vec<Line<'static>> {
             "queues: not reported by this source (/proc/net/unix has none)",
             t.dim(),
         ),
-        (None, r, w) => Line::raw(format!("recv-q {} · send-q {}", fmt::maybe(r), fmt::maybe(w))),
+        (None, r, w) => Line::raw(format!(
+            "recv-q {} · send-q {}",
+            fmt::maybe(r),
+            fmt::maybe(w)
+        )),
     });
     lines
 }
@@ -127,12 +139,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         )
     };
     match target {
-        DetailTarget::Socket(key, _) => {
-            match snap.udp.iter().find(|s| SocketKey::of(s) == *key) {
-                Some(s) => lines.extend(udp_lines(t, snap, s)),
-                None => lines.push(gone()),
-            }
-        }
+        DetailTarget::Socket(key, _) => match snap.udp.iter().find(|s| SocketKey::of(s) == *key) {
+            Some(s) => lines.extend(udp_lines(t, snap, s)),
+            None => lines.push(gone()),
+        },
         DetailTarget::Unix(inode, _) => match snap.unix.iter().find(|s| s.inode == *inode) {
             Some(s) => lines.extend(unix_lines(t, snap, s)),
             None => lines.push(gone()),
@@ -156,7 +166,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         proto.name()
     ))];
     for (s, n) in counts.ranked() {
-        by_state.push(Span::styled(format!("{} {n}  ", proto.state_name(s)), t.state(s)));
+        by_state.push(Span::styled(
+            format!("{} {n}  ", proto.state_name(s)),
+            t.state(s),
+        ));
     }
     lines.push(Line::from(by_state));
     if let Some(a) = app.alert_about(target) {
@@ -187,6 +200,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             .block(block),
         info,
     );
-    let title = format!(" {whose} {} sockets ({}), worst first ", proto.name(), rows.len());
+    let title = format!(
+        " {whose} {} sockets ({}), worst first ",
+        proto.name(),
+        rows.len()
+    );
     proto_sockets::draw_table(frame, list, app, rows, title, "no sockets right now");
 }

@@ -33,23 +33,28 @@ pub fn states(p: Protocol) -> &'static [TcpState] {
     }
 }
 
-/// The note a protocol that was not collected shows in place of zeros.
-fn not_collected(p: Protocol) -> String {
+/// The note a protocol that was not collected shows in place of zeros; the flag that asks
+/// for it when it was not asked for.
+pub fn not_collected(app: &App, p: Protocol) -> String {
+    let hint = if app.wanted.contains(p) {
+        String::new()
+    } else {
+        format!(" (start sockscope with {})", p.flag())
+    };
     format!(
-        "{} was not collected in this snapshot (start sockscope with {})",
-        p.name().to_uppercase(),
-        p.flag()
+        "{} was not collected in this snapshot{hint}",
+        p.name().to_uppercase()
     )
 }
 
 /// The states panel of a UDP/UNIX aggregate: one bar per state; UNIX adds its socket
-/// types (`u_str`, `u_dgr`, `u_seq`), UDP the drops summed over its sockets.
+/// types (`u_str`, `u_dgr`, `u_seq`).
 pub fn draw_histogram(frame: &mut Frame, area: Rect, app: &App, agg: &ProtoAggregate) {
     let t = Theme::new(app.color);
     let title = format!(" {} states ", agg.protocol.name());
     if !agg.collected {
         frame.render_widget(
-            Paragraph::new(not_collected(agg.protocol))
+            Paragraph::new(not_collected(app, agg.protocol))
                 .style(t.dim())
                 .wrap(Wrap { trim: true })
                 .block(Block::bordered().title(title)),
@@ -69,13 +74,15 @@ pub fn draw_histogram(frame: &mut Frame, area: Rect, app: &App, agg: &ProtoAggre
                 .value_style(t.state(s).add_modifier(Modifier::REVERSED))
         })
         .collect();
+    // UNIX types count sockets too, so they share the bars' scale (UDP's drops do not:
+    // the header carries them).
     let extra: Vec<(&str, u64)> = match agg.protocol {
         Protocol::Unix => vec![
             ("u_str", agg.unix_kinds[0]),
             ("u_dgr", agg.unix_kinds[1]),
             ("u_seq", agg.unix_kinds[2]),
         ],
-        _ => vec![("drops", agg.drops)],
+        _ => Vec::new(),
     };
     for (label, n) in extra {
         bars.push(
@@ -156,7 +163,11 @@ pub fn draw_processes(frame: &mut Frame, area: Rect, app: &App, agg: &ProtoAggre
     let sockets = if app.filter.is_empty() {
         format!("{} sockets", fmt::count(shown))
     } else {
-        format!("{} of {} sockets match", fmt::count(shown), fmt::count(agg.total()))
+        format!(
+            "{} of {} sockets match",
+            fmt::count(shown),
+            fmt::count(agg.total())
+        )
     };
     let spec = Spec {
         title: format!(
@@ -186,7 +197,7 @@ pub fn offender_lines(app: &App, agg: &ProtoAggregate, w: usize) -> Vec<Line<'st
     let t = Theme::new(app.color);
     let mut lines = Vec::new();
     if !agg.collected {
-        lines.push(Line::styled(not_collected(agg.protocol), t.dim()));
+        lines.push(Line::styled(not_collected(app, agg.protocol), t.dim()));
         return lines;
     }
     let row = |name: String, nums: String, hot: bool| {

@@ -10,7 +10,6 @@ use ratatui::Frame;
 use crate::model::{Owner, Protocol, Snapshot, SocketRecord, UnixRecord};
 use crate::tui::state::app::App;
 use crate::tui::views::fmt;
-use crate::tui::views::sockets::owner_text;
 use crate::tui::views::table::{self, Column, Spec};
 use crate::tui::views::theme::Theme;
 
@@ -31,7 +30,7 @@ const UNIX_FIXED: [(usize, u16, bool); 7] = [
     (1, 6, false),
     (2, 6, true),
     (3, 6, true),
-    (7, 14, false),
+    (7, PROCESS_W, false),
     (5, 10, true),
     (6, 10, true),
 ];
@@ -39,17 +38,32 @@ const UNIX_FIXED: [(usize, u16, bool); 7] = [
 /// The narrowest the NAME column gets before lower-priority columns give way.
 const UNIX_NAME_MIN: u16 = 20;
 
-/// A UNIX socket's owner, as the tables print it (escaped comm).
-pub fn unix_owner_text(snap: &Snapshot, s: &UnixRecord) -> String {
-    match s.owner {
-        Owner::Process(pid) | Owner::ViaListener(pid) => snap
-            .processes
-            .get(&pid)
-            .map_or_else(|| format!("[{pid}]"), |p| format!("{}[{pid}]", p.comm)),
+/// Width of the PROCESS column of the UDP and UNIX tables.
+const PROCESS_W: u16 = 18;
+
+/// A socket's owner in at most `width` columns: the command escaped and cut with `…` so
+/// that its `[pid]` is always whole (a number is never cut).
+pub fn owner_fit(snap: &Snapshot, owner: Owner, width: usize) -> String {
+    match owner {
+        Owner::Process(pid) | Owner::ViaListener(pid) => {
+            let tag = format!("[{pid}]");
+            match snap.processes.get(&pid) {
+                Some(p) => {
+                    let room = width.saturating_sub(tag.len());
+                    format!("{}{tag}", fmt::name(&p.comm, room))
+                }
+                None => tag,
+            }
+        }
         Owner::Ownerless => "(ownerless)".into(),
         Owner::Unattributed => "(unattributed)".into(),
         Owner::Unresolved => "-".into(),
     }
+}
+
+/// A UNIX socket's owner, as the Detail view prints it (escaped comm, whole).
+pub fn unix_owner_text(snap: &Snapshot, s: &UnixRecord) -> String {
+    owner_fit(snap, s.owner, usize::MAX)
 }
 
 /// How full a UDP socket's receive buffer is (`37%`), or `-` when its size is unknown.
@@ -63,13 +77,10 @@ pub fn rcvbuf_fill(s: &SocketRecord) -> String {
 pub fn udp_cell(t: Theme, snap: &Snapshot, s: &SocketRecord, col: usize) -> (String, Style) {
     let drops = s.skmem.map(|m| m.drops);
     match col {
-        0 => (
-            Protocol::Udp.state_name(s.state).into(),
-            t.state(s.state),
-        ),
+        0 => (Protocol::Udp.state_name(s.state).into(), t.state(s.state)),
         1 => (s.local.to_string(), Style::new()),
         2 => (s.remote.to_string(), Style::new()),
-        3 => (owner_text(snap, s), t.dim()),
+        3 => (owner_fit(snap, s.owner, usize::from(PROCESS_W)), t.dim()),
         4 => {
             let style = if s.recv_q > 0 { t.warn() } else { t.dim() };
             (fmt::count(u64::from(s.recv_q)), style)
@@ -98,7 +109,7 @@ pub fn udp_columns() -> Vec<Column> {
         Column::text(1, c[1], 21),
         Column::num(6, c[6], 6),
         Column::num(4, c[4], 6),
-        Column::growing(3, c[3], 14, 32),
+        Column::text(3, c[3], PROCESS_W),
         Column::num(7, c[7], 6),
         Column::text(2, c[2], 21),
         Column::num(5, c[5], 6),
@@ -141,10 +152,7 @@ pub fn unix_cell(
     let full = s.listen_queue().is_some_and(|(p, b)| p > b);
     match col {
         0 => (s.kind.ss_name().into(), t.dim()),
-        1 => (
-            Protocol::Unix.state_name(s.state).into(),
-            t.state(s.state),
-        ),
+        1 => (Protocol::Unix.state_name(s.state).into(), t.state(s.state)),
         2 => {
             let style = if full {
                 t.hot()
@@ -162,7 +170,7 @@ pub fn unix_cell(
         },
         5 => (s.inode.to_string(), t.dim()),
         6 => (s.peer_inode.map_or("-".into(), |p| p.to_string()), t.dim()),
-        _ => (unix_owner_text(snap, s), t.dim()),
+        _ => (owner_fit(snap, s.owner, usize::from(PROCESS_W)), t.dim()),
     }
 }
 

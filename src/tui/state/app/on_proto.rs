@@ -72,7 +72,12 @@ impl App {
             self.view = self.back_to;
         }
         self.proto = p;
-        for v in [View::Processes, View::Listeners, View::Sockets, View::Detail] {
+        for v in [
+            View::Processes,
+            View::Listeners,
+            View::Sockets,
+            View::Detail,
+        ] {
             self.selected[view_slot(v)] = 0;
             self.saved_keys[view_slot(v)] = None;
         }

@@ -247,7 +247,9 @@ fn under_a_filter_the_rows_count_only_the_passing_sockets() {
         filter(&mut a, expr);
         let passing = {
             let (snap, _) = a.data().unwrap();
-            let idx = crate::tui::state::filter::apply_filter(expr, snap, crate::model::Protocol::Tcp).unwrap();
+            let idx =
+                crate::tui::state::filter::apply_filter(expr, snap, crate::model::Protocol::Tcp)
+                    .unwrap();
             let mut c = StateCounts::default();
             for i in idx {
                 c.add(snap.sockets[i].state);
