@@ -299,3 +299,29 @@ fn unix_filter_by_path_and_tcp_only_views_say_so() {
     a.apply(Action::SortNext);
     assert!(a.status().is_some_and(|s| s.contains("worst first")));
 }
+
+#[test]
+fn p_on_a_tcp_only_dashboard_says_how_to_get_the_others() {
+    let mut a = super::app();
+    a.apply(P);
+    assert_eq!(a.protocol(), Protocol::Tcp);
+    assert!(
+        a.status()
+            .is_some_and(|s| s.contains("only TCP") && s.contains("-tux")),
+        "{:?}",
+        a.status()
+    );
+    // A TCP-only header is unchanged: no protocol tag.
+    assert!(!text(&a, 120, 40).lines().next().unwrap().contains(" TCP "));
+}
+
+#[test]
+fn p_closes_a_drill_down_and_its_rows_follow_the_new_protocol() {
+    let mut a = proto_app(&[P, Action::GoView(4), Action::DrillDown]);
+    assert_eq!(a.view(), View::Detail);
+    a.apply(P);
+    assert_eq!(a.protocol(), Protocol::Unix);
+    assert_eq!(a.view(), View::Sockets);
+    assert!(a.detail().is_none());
+    assert!(text(&a, 120, 40).contains("unix sockets (6 of 6)"));
+}
