@@ -32,6 +32,9 @@ mod fleet;
 #[path = "tui_snapshots/processes.rs"]
 mod processes;
 
+#[path = "tui_snapshots/protocols.rs"]
+mod protocols;
+
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {
@@ -346,6 +349,7 @@ fn app() -> App {
         interval_ms: 1000,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     for k in 0..10 {
         app.on_event(tick(k));
@@ -360,7 +364,12 @@ fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
 }
 
 fn snap_both(name: &str, app: &App) {
-    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+    snap_sizes(name, app, &[(80, 24), (120, 40), (200, 60)]);
+}
+
+/// Snapshots `app` at each size, named `{name}_{w}x{h}` (all in `tests/snapshots/`).
+fn snap_sizes(name: &str, app: &App, sizes: &[(u16, u16)]) {
+    for &(w, h) in sizes {
         let term = render(app, w, h);
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), term.backend());
     }
@@ -485,6 +494,7 @@ fn paused_and_stretched_header() {
         interval_ms: 250,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     a.on_event(tick_took(0, 1530));
     a.apply(Action::TogglePause);
@@ -499,6 +509,7 @@ fn before_the_first_tick() {
         interval_ms: 1000,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     let term = render(&a, 80, 24);
     insta::assert_snapshot!("no_data_yet", term.backend());
@@ -521,6 +532,7 @@ fn no_color_means_no_colours() {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     for k in 0..10 {
         a.on_event(tick(k));

@@ -1,23 +1,10 @@
-//! Matching a [`UnixRecord`] against a [`Filter`]: the criteria that mean something for a
-//! UNIX socket (states, process, owner kind, `--path`). Ports, addresses and the address
-//! family describe IP sockets and are not applied here; the modes refuse them when UNIX is
-//! the only protocol shown, so they never pass silently.
+//! Which filter terms describe IP sockets only ([`Filter::has_ip_terms`]): the modes refuse
+//! them when UNIX is the only protocol shown, so they never pass silently
+//! ([`Filter::matches_unix`] ignores them).
 
-use std::collections::BTreeMap;
-
-use super::{Filter, OwnerKind, ProcessMatch};
-use crate::model::{ProcessInfo, UnixRecord};
+use super::Filter;
 
 impl Filter {
-    /// Whether the UNIX socket `s` passes. `procs` resolves owner pids for the process
-    /// criterion; `--path` compares the kernel's exact bytes.
-    pub fn matches_unix(&self, s: &UnixRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
-        self.states.is_none_or(|set| set.contains(s.state))
-            && (self.path.is_empty() || self.path.iter().any(|p| p.matches(s.name.as_ref())))
-            && (self.owner.is_empty() || self.owner.contains(&OwnerKind::of(s.owner)))
-            && (self.process.is_empty() || self.unix_process_matches(s, procs))
-    }
-
     /// Whether any criterion only IP sockets have is set (ports, addresses, family).
     pub fn has_ip_terms(&self) -> bool {
         !(self.sport.is_empty()
@@ -26,22 +13,14 @@ impl Filter {
             && self.dst.is_empty()
             && self.family.is_none())
     }
-
-    fn unix_process_matches(&self, s: &UnixRecord, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
-        let Some(pid) = s.owner.pid() else {
-            return false;
-        };
-        self.process.iter().any(|m| match m {
-            ProcessMatch::Pid(p) => *p == pid,
-            ProcessMatch::Name(n) => procs.get(&pid).is_some_and(|p| p.comm == *n.as_str()),
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
-    use crate::model::{Name, Owner, TcpState, UnixKind, UnixName};
+    use crate::model::{Name, Owner, ProcessInfo, TcpState, UnixKind, UnixName, UnixRecord};
 
     fn listener(path: &[u8], pid: u32) -> UnixRecord {
         let mut r = UnixRecord::new(UnixKind::Stream, TcpState::Listen, 10);

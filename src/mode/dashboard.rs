@@ -31,6 +31,8 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
     let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(1000);
     let mut opts = TuiOptions::new(host.trim(), interval_ms);
     opts.lines = tui::TrendLines::from_thresholds(&th);
+    // -t/-u/-x: the first asked for is shown first; `p` cycles through them.
+    opts.protocols = cfg.protocols;
     if global.all_netns {
         // Unreadable namespaces go to the header, not stderr (the alternate screen is up).
         let mut fleet = NamespaceFleet::new(cfg, th).quiet();

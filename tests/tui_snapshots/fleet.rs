@@ -44,6 +44,7 @@ fn fleet_app() -> App {
         interval_ms: 1000,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     for k in 0..10 {
         let ticks = ["host", "app-a", "db"]

@@ -45,6 +45,7 @@ fn replayed(rec: &Recording, controls: &[ReplayControl]) -> App {
         interval_ms: rec.header().interval_ms,
         color: true,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     let times = rec.ticks().iter().map(|t| t.taken_at_ms).collect();
     let mut p = Player::new(times);

@@ -4,8 +4,8 @@
 //! latest snapshot's time (`now_ms`), so rendering is deterministic under test.
 
 use crate::analyze::engine::Analysis;
-use crate::config::Thresholds;
-use crate::model::{Snapshot, TcpState};
+use crate::analyze::proto_counts::ProtoAggregate;
+use crate::model::{Protocol, Protocols, Snapshot, TcpState};
 use crate::tui::state::columns::{self, SortState};
 use crate::tui::state::event::ReplayStatus;
 use crate::tui::state::event::{Control, Event, TickData};
@@ -13,14 +13,19 @@ use crate::tui::state::filter;
 use crate::tui::state::fleet::Fleet;
 use crate::tui::state::history::{observe, CloseWaitTrend, StateHistory, TrendWindow};
 use crate::tui::state::keys::{lookup, Action, Mode, View};
+use crate::tui::state::proto_rows;
 use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::target::DetailTarget;
 
 mod drill;
 mod on_fleet;
+mod on_proto;
 mod on_replay;
+mod options;
 #[cfg(test)]
 mod processes_tests;
+
+pub use options::{color_from_env, TrendLines, TuiOptions};
 
 /// The intervals `+` and `-` step through, in milliseconds.
 pub const INTERVALS_MS: [u64; 9] = [250, 500, 1000, 2000, 3000, 5000, 10_000, 30_000, 60_000];
@@ -30,63 +35,6 @@ const PAGE: usize = 10;
 
 /// Lines J/K scroll the Detail view's explanation by.
 const INFO_STEP: u16 = 3;
-
-/// Whether to draw in colour: yes unless `NO_COLOR` is set to anything non-empty.
-pub fn color_from_env() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Settings the caller chooses when starting the dashboard.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TuiOptions {
-    /// Host name shown in the header.
-    pub host: String,
-    /// Initial collection interval in milliseconds (clamped to [`INTERVALS_MS`]'s range).
-    pub interval_ms: u64,
-    /// Use colour. [`TuiOptions::new`] sets it from `NO_COLOR`.
-    pub color: bool,
-    /// The rule thresholds the trend charts draw as lines.
-    pub lines: TrendLines,
-}
-
-/// The host-level lines the trend charts draw beside the series, from the rule thresholds
-/// in force (a replay uses the defaults: recordings do not carry thresholds).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrendLines {
-    /// `close_wait_leak.warn_count`: CLOSE_WAIT sockets in *one process* that warn.
-    pub close_wait_per_process: u64,
-    /// `time_wait_storm.warn_bucket_fill`: TIME_WAIT as a share of `tcp_max_tw_buckets`
-    /// that warns (the line is drawn where the namespace's cap is known).
-    pub time_wait_bucket_fill: f64,
-}
-
-impl TrendLines {
-    /// The lines of `th`.
-    pub fn from_thresholds(th: &Thresholds) -> TrendLines {
-        TrendLines {
-            close_wait_per_process: th.close_wait_leak.warn_count,
-            time_wait_bucket_fill: th.time_wait_storm.warn_bucket_fill,
-        }
-    }
-}
-
-impl Default for TrendLines {
-    fn default() -> TrendLines {
-        TrendLines::from_thresholds(&Thresholds::default())
-    }
-}
-
-impl TuiOptions {
-    /// Options for `host` at `interval_ms`, with colour unless `NO_COLOR` is set.
-    pub fn new(host: impl Into<String>, interval_ms: u64) -> TuiOptions {
-        TuiOptions {
-            host: host.into(),
-            interval_ms,
-            color: color_from_env(),
-            lines: TrendLines::default(),
-        }
-    }
-}
 
 /// An open explanation popup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +86,12 @@ pub struct App {
     pub(crate) replay: Option<ReplayStatus>,
     /// Set under `--all-netns`: every namespace, and which one is shown.
     pub(crate) fleet: Option<Fleet>,
+    /// The protocols asked for at start (`-t/-u/-x`; none in a replay).
+    pub(crate) wanted: Protocols,
+    /// The protocol the views show (`p` cycles).
+    pub(crate) proto: Protocol,
+    /// The shown protocol's counts when it is UDP or UNIX (see `on_proto`).
+    pub(crate) proto_agg: Option<ProtoAggregate>,
     /// A one-line answer to the last key, shown in the footer until the next key (why
     /// Enter opened nothing).
     pub(crate) status: Option<String>,
@@ -183,6 +137,9 @@ impl App {
             signal: None,
             replay: None,
             fleet: None,
+            wanted: opts.protocols,
+            proto: opts.protocols.iter().next().unwrap_or(Protocol::Tcp),
+            proto_agg: None,
             status: None,
         }
     }
@@ -320,6 +277,9 @@ impl App {
     /// The key of the row at `pos` in view `v`, so a selection can follow its row.
     pub fn key_at(&self, v: View, pos: usize) -> Option<RowKey> {
         let (snap, an) = self.data()?;
+        if self.proto != Protocol::Tcp {
+            return proto_rows::key_at(&self.rows, snap, an, self.proto, v, pos);
+        }
         rows::key_at(&self.rows, snap, an, v, pos)
     }
 
@@ -332,6 +292,7 @@ impl App {
     /// (or clamps it when that row is gone). Other views' rows are left empty until shown.
     /// `filtered` saves evaluating the filter again when the caller just did.
     pub(crate) fn refresh_keeping(&mut self, key: Option<RowKey>, filtered: Option<Vec<usize>>) {
+        self.recount_protocol();
         let Some(t) = &self.tick else {
             return;
         };
@@ -340,7 +301,7 @@ impl App {
         let filters = v == View::Sockets || (v == View::Processes && !self.filter.is_empty());
         let filtered = match (filters, filtered) {
             (true, Some(idx)) => Some(idx),
-            (true, None) => match filter::apply_filter(&self.filter, &t.snapshot) {
+            (true, None) => match filter::apply_filter(&self.filter, &t.snapshot, self.proto) {
                 Ok(idx) => Some(idx),
                 Err(e) => {
                     self.filter_error = Some(e);
@@ -349,7 +310,10 @@ impl App {
             },
             _ => None,
         };
-        self.rows = rows::compute(self.data(), &self.sort, self.detail.as_ref(), v, filtered);
+        self.rows = match &self.proto_agg {
+            Some(agg) => proto_rows::compute(self.data(), agg, self.detail.as_ref(), v, filtered),
+            None => rows::compute(self.data(), &self.sort, self.detail.as_ref(), v, filtered),
+        };
         let found = key.and_then(|k| self.position(v, &k));
         let n = self.row_count(v);
         let s = &mut self.selected[view_slot(v)];
@@ -377,6 +341,8 @@ impl App {
             View::Listeners => self.rows.listeners.len(),
             View::Remotes => self.rows.remotes.len(),
             View::Sockets => self.rows.sockets.len(),
+            // The state diagram is TCP's; other protocols show a note there.
+            View::StateMachine if self.proto != Protocol::Tcp => 0,
             View::StateMachine => TcpState::ALL.len(),
             View::Detail => self.rows.detail.len(),
         }
@@ -504,6 +470,9 @@ impl App {
                 self.filter_saved = self.filter.clone();
                 self.mode = Mode::Normal;
             }
+            Action::SortNext | Action::SortReverse if self.proto_sort_refusal().is_some() => {
+                self.status = self.proto_sort_refusal();
+            }
             Action::SortNext | Action::SortReverse => {
                 let slot = self.sort_slot()?;
                 let ncols = columns::column_count(slot);
@@ -542,6 +511,7 @@ impl App {
             }
             Action::InfoDown | Action::InfoUp => {}
             Action::CycleTrendWindow => self.trend_window = self.trend_window.next(),
+            Action::NextProtocol => self.next_protocol(),
             Action::Explain => {
                 self.explanation = self.explain_selected();
                 if self.explanation.is_some() {

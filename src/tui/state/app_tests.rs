@@ -111,6 +111,7 @@ fn app() -> App {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     a.on_tick(tick(1_000_000));
     a

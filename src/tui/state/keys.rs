@@ -117,6 +117,8 @@ pub enum Action {
     Explain,
     /// Show the trend charts over the next window (1m, 10m, 1h).
     CycleTrendWindow,
+    /// Show the next collected protocol (TCP, UDP, UNIX).
+    NextProtocol,
     /// (`--all-netns`) Show the next namespace.
     NextNetns,
     /// (`--all-netns`) Show the previous namespace.
@@ -300,6 +302,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::GoView(5),
         "6",
         "State machine",
+    ),
+    b(
+        N,
+        Code(K::Char('p')),
+        Action::NextProtocol,
+        "p",
+        "next protocol: TCP/UDP/UNIX",
     ),
     netns(
         Code(K::Char('n')),

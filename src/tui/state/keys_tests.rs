@@ -178,3 +178,30 @@ fn n_and_shift_n_switch_namespaces_live_only_and_help_lists_them_only_then() {
     assert!(!without.iter().any(|(k, _)| *k == "n" || *k == "N"));
     assert_eq!(with.len(), without.len() + 2);
 }
+
+#[test]
+fn p_cycles_the_protocol_live_and_in_replay_and_help_says_so() {
+    let p = key(K::Char('p'));
+    assert_eq!(action_for(&p, Mode::Normal), Some(Action::NextProtocol));
+    assert_eq!(
+        replay_action_for(&p, Mode::Normal),
+        Some(Action::NextProtocol)
+    );
+    // Typed into a filter it is a letter, and popups ignore it.
+    assert_eq!(action_for(&p, Mode::Filter), Some(Action::FilterChar('p')));
+    assert_eq!(action_for(&p, Mode::Help), None);
+    for replay in [false, true] {
+        let rows = help_rows(replay, false);
+        let row = rows.iter().find(|(k, _)| *k == "p");
+        assert!(
+            row.is_some_and(|(_, what)| what.contains("UDP") && what.contains("UNIX")),
+            "{rows:?}"
+        );
+    }
+    // No other binding claims `p` in the modes it applies to.
+    let claims = BINDINGS
+        .iter()
+        .filter(|b| b.key == KeyMatch::Code(K::Char('p')))
+        .count();
+    assert_eq!(claims, 1);
+}

@@ -7,7 +7,7 @@
 //! - [`keys`]: the key table and the help it generates;
 //! - [`history`]: trends and growth per minute; [`columns`]: the tables' columns and sorts;
 //! - [`process_table`], [`target`], [`rows`]: derived rows, what a drill-down opened, and
-//!   the row orders of each view;
+//!   the row orders of each view ([`proto_rows`] for UDP and UNIX);
 //! - [`fleet`]: the `--all-netns` namespaces parked beside the shown one; [`replay`]: the
 //!   replay player; [`filter`], [`explain`]: one-function seams to `crate::filter` and
 //!   `crate::explain`;
@@ -23,6 +23,7 @@ pub mod fleet;
 pub mod history;
 pub mod keys;
 pub mod process_table;
+pub mod proto_rows;
 pub mod replay;
 pub mod rows;
 pub mod target;

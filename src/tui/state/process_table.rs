@@ -21,6 +21,10 @@ pub struct ProcRow {
     pub user: Name,
     /// Sockets per state.
     pub states: StateCounts,
+    /// UDP: drops summed over its sockets (0 for TCP and UNIX rows).
+    pub drops: u64,
+    /// UDP and UNIX: receive queues summed (bytes; a UNIX listener's pending connections).
+    pub recv_q: u64,
 }
 
 /// Whether the snapshot carries its socket list, so a filter can be applied (a recording
@@ -41,6 +45,8 @@ pub fn rows_for(snap: &Snapshot, agg: &Aggregate, filtered: Option<&[usize]>) ->
                 comm: r.comm,
                 user: r.user,
                 states: r.states,
+                drops: 0,
+                recv_q: 0,
             })
             .collect()
     };

@@ -213,8 +213,10 @@ pub enum RowKey {
     Listener(Endpoint),
     /// A remote address.
     Remote(IpAddr),
-    /// A socket.
+    /// A TCP or UDP socket.
     Socket(SocketKey),
+    /// A UNIX socket, by inode.
+    Unix(u64),
     /// A fixed position (the state diagram).
     Index(usize),
 }

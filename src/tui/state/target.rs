@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use crate::analyze::finding::Subject;
-use crate::model::{listener_matches, Endpoint, RuleId, SocketRecord, TcpState};
+use crate::model::{
+    listener_matches, Endpoint, Protocol, RuleId, SocketRecord, TcpState, UnixRecord,
+};
 use crate::tui::state::history::SocketKey;
 
 /// What a drill-down opened.
@@ -20,8 +22,11 @@ pub enum DetailTarget {
     State(TcpState),
     /// A finding (by rule and subject, so it survives ticks) and its subject's sockets.
     Finding(RuleId, Subject),
-    /// One socket (by identity, so it survives ticks) and its owner's other sockets.
+    /// One TCP or UDP socket (by identity, so it survives ticks) and its owner's other
+    /// sockets of the same protocol.
     Socket(SocketKey, Option<u32>),
+    /// One UNIX socket (by inode) and its owner's other UNIX sockets.
+    Unix(u64, Option<u32>),
 }
 
 /// The state a rule is about, when it is about one.
@@ -38,6 +43,11 @@ pub fn rule_state(rule: RuleId) -> Option<TcpState> {
     }
 }
 
+/// The protocol whose sockets a rule's finding is about.
+pub fn rule_protocol(rule: RuleId) -> Protocol {
+    rule.protocol()
+}
+
 /// Does socket `s` belong to the drill-down `t`?
 pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
     match t {
@@ -47,6 +57,7 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
             s.remote.ip == *ip && !matches!(s.state, TcpState::Listen | TcpState::Close)
         }
         DetailTarget::State(st) => s.state == *st,
+        DetailTarget::Unix(..) => false,
         DetailTarget::Socket(key, pid) => match pid {
             Some(p) => s.owner.pid() == Some(*p),
             None => SocketKey::of(s) == *key,
@@ -62,5 +73,57 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
                     Subject::UnixListener { .. } => false,
                 }
         }
+    }
+}
+
+/// Does UNIX socket `s` belong to the drill-down `t`? A finding names a process or the
+/// host; a UNIX listener is named by its owner (the Detail view shows its path).
+pub fn in_unix_detail(t: &DetailTarget, s: &UnixRecord) -> bool {
+    match t {
+        DetailTarget::Process(pid) | DetailTarget::Unix(_, Some(pid)) => {
+            s.owner.pid() == Some(*pid)
+        }
+        DetailTarget::Unix(inode, None) => s.inode == *inode,
+        DetailTarget::State(st) => s.state == *st,
+        DetailTarget::Finding(_, subject) => match subject {
+            Subject::Process { pid, .. } | Subject::Listener { pid: Some(pid), .. } => {
+                s.owner.pid() == Some(*pid)
+            }
+            // The listener itself, and any other socket bound to its name (a rebind, or
+            // its accepted connections, which carry the listener's name).
+            Subject::UnixListener { inode, name, .. } => {
+                s.inode == *inode || (name.is_some() && s.name == *name)
+            }
+            Subject::Host => true,
+            _ => false,
+        },
+        DetailTarget::Listener(_) | DetailTarget::Remote(_) | DetailTarget::Socket(..) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_rules_keep_their_states_and_protocol() {
+        assert_eq!(rule_state(RuleId::CloseWaitLeak), Some(TcpState::CloseWait));
+        assert_eq!(rule_state(RuleId::Orphans), None);
+        assert_eq!(rule_protocol(RuleId::SynFlood), Protocol::Tcp);
+        assert_eq!(rule_protocol(RuleId::Orphans), Protocol::Tcp);
+    }
+
+    #[test]
+    fn a_unix_socket_belongs_to_its_owner_or_its_inode() {
+        let mut s = UnixRecord::new(crate::model::UnixKind::Stream, TcpState::Listen, 9);
+        s.owner = crate::model::Owner::Process(7);
+        assert!(in_unix_detail(&DetailTarget::Unix(1, Some(7)), &s));
+        assert!(in_unix_detail(&DetailTarget::Unix(9, None), &s));
+        assert!(!in_unix_detail(&DetailTarget::Unix(8, None), &s));
+        assert!(in_unix_detail(&DetailTarget::Process(7), &s));
+        assert!(!in_unix_detail(
+            &DetailTarget::Remote("::1".parse().expect("ip")),
+            &s
+        ));
     }
 }

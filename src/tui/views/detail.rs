@@ -34,7 +34,8 @@ fn subject_text(s: &Subject) -> String {
     }
 }
 
-fn target_text(snap: &Snapshot, t: &DetailTarget) -> String {
+/// What a drill-down opened, as the Detail view's title says it.
+pub fn target_text(snap: &Snapshot, t: &DetailTarget) -> String {
     match t {
         DetailTarget::Process(pid) => match snap.processes.get(pid) {
             Some(p) => format!("process {}[{pid}] user {}", p.comm, p.user),
@@ -46,7 +47,7 @@ fn target_text(snap: &Snapshot, t: &DetailTarget) -> String {
         DetailTarget::Finding(rule, subject) => {
             format!("finding {} on {}", rule.as_str(), subject_text(subject))
         }
-        DetailTarget::Socket(..) => "socket".into(),
+        DetailTarget::Socket(..) | DetailTarget::Unix(..) => "socket".into(),
     }
 }
 
@@ -94,7 +95,8 @@ fn socket_lines<'a>(app: &App, snap: &Snapshot, an: &Analysis, key: &SocketKey) 
     lines
 }
 
-fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
+/// A finding's phase, severity, age, message and numbers, as the Detail view shows them.
+pub fn finding_lines<'a>(app: &App, a: &'a Alert) -> Vec<Line<'a>> {
     let t = Theme::new(app.color);
     let f = &a.finding;
     let phase = match a.phase {
@@ -160,7 +162,7 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
         DetailTarget::Listener(ep) => listener(ep),
         DetailTarget::Remote(ip) => remote(*ip),
         DetailTarget::State(s) => only(*s),
-        DetailTarget::Socket(_, pid) => pid.and_then(process),
+        DetailTarget::Socket(_, pid) | DetailTarget::Unix(_, pid) => pid.and_then(process),
         DetailTarget::Finding(_, subject) => match subject {
             Subject::Process { pid, .. } => process(*pid),
             Subject::Listener { local, .. } => listener(local),
@@ -174,7 +176,7 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
 
 /// Rows `line` takes when word-wrapped at `width` (greedy, like ratatui's `Wrap`), so the
 /// pane's height and scroll limit match what is drawn.
-fn wrapped_rows(line: &Line, width: usize) -> usize {
+pub fn wrapped_rows(line: &Line, width: usize) -> usize {
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
     let mut rows = 1;
     let mut col = 0;

@@ -6,7 +6,7 @@
 //! dropped or obeyed, and cut by terminal columns, so a wide name keeps the columns right
 //! of it aligned. [`clip`] is for our own text.
 
-use crate::model::Name;
+use crate::model::{Name, UnixName};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A count in at most five characters: `812`, `12.3k`, `4.1M`.
@@ -56,6 +56,26 @@ pub fn per_sec(rate: f64) -> String {
 /// `n` escaped and cut to at most `width` terminal columns, marking a cut with `…`.
 pub fn name(n: &Name, width: usize) -> String {
     n.fit(width).into_owned()
+}
+
+/// A UNIX socket's name as `ss -x` prints it (the path, or `@` and the abstract name with
+/// its NULs as `@`), escaped exactly as [`UnixName`]'s `Display` escapes it, and cut to at
+/// most `width` terminal columns with `…` (never mid-escape).
+pub fn unix_name(n: &UnixName, width: usize) -> String {
+    match n {
+        UnixName::Path(p) => name(p, width),
+        UnixName::Abstract(a) => {
+            let mut shown = Vec::with_capacity(a.raw_bytes().len() + 1);
+            shown.push(b'@');
+            shown.extend(a.raw_bytes().iter().map(|&b| if b == 0 { b'@' } else { b }));
+            name(&Name::from_bytes(shown), width)
+        }
+    }
+}
+
+/// A count the kernel may not have given: [`count`], or `-` when unknown (never 0).
+pub fn maybe(n: Option<impl Into<u64>>) -> String {
+    n.map_or_else(|| "-".into(), |n| count(n.into()))
 }
 
 /// Cuts `s` (our own text, or a name already escaped: see [`name`]) to at most `width`
@@ -110,6 +130,20 @@ mod tests {
         // Five wide chars are ten columns: cut at 7 columns keeps three and the mark.
         assert_eq!(name(&Name::from("漢字漢字漢"), 7), "漢字漢…");
         assert_eq!(name(&Name::from("漢字漢字漢"), 10), "漢字漢字漢");
+    }
+
+    #[test]
+    fn unix_names_print_as_their_display_and_cut_with_a_mark() {
+        let hostile = UnixName::Path(Name::from_bytes(b"/tmp/\x1b[31mred\xff.sock"));
+        assert_eq!(unix_name(&hostile, 80), hostile.to_string());
+        assert!(!unix_name(&hostile, 80).contains('\x1b'));
+        let abs = UnixName::Abstract(Name::from_bytes(b"dbus\0x"));
+        assert_eq!(unix_name(&abs, 80), "@dbus@x");
+        assert_eq!(unix_name(&abs, 80), abs.to_string());
+        let cut = unix_name(&UnixName::Path(Name::from("/run/very/long/path.sock")), 10);
+        assert!(cut.ends_with('…') && cut.chars().count() <= 10, "{cut}");
+        assert_eq!(maybe(None::<u32>), "-");
+        assert_eq!(maybe(Some(0u32)), "0");
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub const SPACED_HEIGHT: u16 = 24;
 /// Draws the histogram in `area`, its bars a line apart when the area is
 /// [`SPACED_HEIGHT`] tall.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    if let Some(agg) = app.proto_aggregate() {
+        return crate::tui::views::proto_panels::draw_histogram(frame, area, app, agg);
+    }
     let t = Theme::new(app.color);
     let counts = app
         .data()

@@ -13,6 +13,9 @@ pub mod listeners;
 pub mod namespaces;
 pub mod overview;
 pub mod processes;
+pub mod proto_detail;
+pub mod proto_panels;
+pub mod proto_sockets;
 pub mod remotes;
 pub mod sockets;
 pub mod statemachine;
@@ -72,14 +75,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         None => body,
     };
-    match app.view {
-        View::Overview => overview::draw(frame, body, app),
-        View::Processes => processes::draw(frame, body, app),
-        View::Listeners => listeners::draw(frame, body, app),
-        View::Remotes => remotes::draw(frame, body, app),
-        View::Sockets => sockets::draw(frame, body, app),
-        View::StateMachine => statemachine::draw(frame, body, app),
-        View::Detail => detail::draw(frame, body, app),
+    match (app.view, app.proto_aggregate()) {
+        (View::Overview, _) => overview::draw(frame, body, app),
+        (View::Processes, Some(agg)) => proto_panels::draw_processes(frame, body, app, agg),
+        (View::Sockets, Some(_)) => proto_sockets::draw(frame, body, app),
+        (View::Detail, Some(_)) => proto_detail::draw(frame, body, app),
+        (View::Listeners, Some(_)) => proto_panels::draw_tcp_only(frame, body, app, "Listeners"),
+        (View::Remotes, Some(_)) => proto_panels::draw_tcp_only(frame, body, app, "Remotes"),
+        (View::StateMachine, Some(_)) => {
+            proto_panels::draw_tcp_only(frame, body, app, "State machine")
+        }
+        (view, None) => draw_tcp_view(frame, body, app, view),
     }
     draw_footer(frame, footer, app);
     match app.mode {
@@ -89,19 +95,44 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
+/// The TCP body of `view`.
+fn draw_tcp_view(frame: &mut Frame, body: Rect, app: &App, view: View) {
+    match view {
+        View::Overview => overview::draw(frame, body, app),
+        View::Processes => processes::draw(frame, body, app),
+        View::Listeners => listeners::draw(frame, body, app),
+        View::Remotes => remotes::draw(frame, body, app),
+        View::Sockets => sockets::draw(frame, body, app),
+        View::StateMachine => statemachine::draw(frame, body, app),
+        View::Detail => detail::draw(frame, body, app),
+    }
+}
+
 /// `1,001 of 2,202 sockets unattributed: <cause>` and `fix: <command>`, one row each
 /// (the first clipped with `…` at `width`), when attribution left some sockets without an owner. Where the
 /// whole fix does not fit, the row keeps just the setcap command: that is the part to copy.
 pub fn attribution_notice(app: &App, width: u16) -> Option<Vec<Line<'static>>> {
     let (snap, an) = app.data()?;
-    let un = an.aggregate.unattributed;
+    // The shown protocol's sockets: the notice counts what the tables show.
+    let (un, total, what) = match app.proto_aggregate() {
+        Some(a) => (
+            a.unattributed,
+            a.total(),
+            format!("{} sockets", a.protocol.name()),
+        ),
+        None => (
+            an.aggregate.unattributed,
+            an.aggregate.states.total(),
+            "sockets".into(),
+        ),
+    };
     if un == 0 {
         return None;
     }
     let mut head = format!(
-        "{} of {} sockets unattributed",
+        "{} of {} {what} unattributed",
         fmt::count(un),
-        fmt::count(an.aggregate.states.total())
+        fmt::count(total)
     );
     let reason = snap.attribution.reason;
     if let Some(r) = reason {
@@ -142,6 +173,15 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let t = Theme::new(app.color);
     let [l0, l1] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let mut first = vec![Span::styled("sockscope", t.title()), sep()];
+    // Which protocol the tables show, up front (at 80 columns the line's tail is cut);
+    // a TCP-only dashboard looks as it always did.
+    let proto = app.protocol();
+    if proto != crate::model::Protocol::Tcp || app.protocols().iter().count() > 1 {
+        first.extend([
+            Span::styled(format!(" {} ", proto.name().to_uppercase()), t.selected()),
+            Span::styled(" p ", t.dim()),
+        ]);
+    }
     // In replay the player's status comes first: at 80 columns it is what must not be cut.
     if let Some(r) = app.replay() {
         first.extend([Span::styled(replay_status(r), t.hot()), sep()]);
@@ -156,20 +196,24 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
                 sep(),
                 Span::raw(format!("source {}", snap.source.name())),
             ]);
-            // The aggregate, not the socket list: a replay without sockets has counts only.
-            second.extend([
-                Span::styled(fmt::count(an.aggregate.states.total()), t.title()),
-                Span::raw(" sockets"),
-                sep(),
-                Span::raw(format!("{} ownerless", fmt::count(an.aggregate.ownerless))),
-                sep(),
-            ]);
-            let un = an.aggregate.unattributed;
-            let un_style = if un > 0 { t.warn() } else { t.dim() };
-            second.push(Span::styled(
-                format!("{} unattributed", fmt::count(un)),
-                un_style,
-            ));
+            if let Some(agg) = app.proto_aggregate() {
+                second.extend(proto_counts_spans(app, agg));
+            } else {
+                // The aggregate, not the socket list: a replay without sockets has counts only.
+                second.extend([
+                    Span::styled(fmt::count(an.aggregate.states.total()), t.title()),
+                    Span::raw(" sockets"),
+                    sep(),
+                    Span::raw(format!("{} ownerless", fmt::count(an.aggregate.ownerless))),
+                    sep(),
+                ]);
+                let un = an.aggregate.unattributed;
+                let un_style = if un > 0 { t.warn() } else { t.dim() };
+                second.push(Span::styled(
+                    format!("{} unattributed", fmt::count(un)),
+                    un_style,
+                ));
+            }
             if snap.quality.inconsistent.is_some() {
                 second.extend([sep(), Span::styled("inconsistent sample", t.warn())]);
             }
@@ -204,6 +248,57 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     }
     frame.render_widget(Paragraph::new(Line::from(first)), l0);
     frame.render_widget(Paragraph::new(Line::from(second)), l1);
+}
+
+/// The header's counts for a UDP/UNIX protocol: its sockets, UDP's drops or UNIX's types,
+/// the unattributed ones, and that the trend charts stay TCP's.
+fn proto_counts_spans(
+    app: &App,
+    agg: &crate::analyze::proto_counts::ProtoAggregate,
+) -> Vec<Span<'static>> {
+    let t = Theme::new(app.color);
+    let name = agg.protocol.name();
+    if !agg.collected {
+        return vec![Span::styled(
+            proto_panels::not_collected(app, agg.protocol),
+            t.warn(),
+        )];
+    }
+    let mut v = vec![
+        Span::styled(fmt::count(agg.total()), t.title()),
+        Span::raw(format!(" {name} sockets")),
+        sep(),
+    ];
+    match agg.protocol {
+        crate::model::Protocol::Unix => {
+            let [st, dg, sq] = agg.unix_kinds;
+            v.push(Span::raw(format!(
+                "stream {} dgram {} seqpacket {}",
+                fmt::count(st),
+                fmt::count(dg),
+                fmt::count(sq)
+            )));
+        }
+        _ => v.push(Span::styled(
+            format!("{} drops", fmt::count(agg.drops)),
+            if agg.drops > 0 { t.hot() } else { t.dim() },
+        )),
+    }
+    let un_style = if agg.unattributed > 0 {
+        t.warn()
+    } else {
+        t.dim()
+    };
+    v.extend([
+        sep(),
+        Span::styled(
+            format!("{} unattributed", fmt::count(agg.unattributed)),
+            un_style,
+        ),
+        sep(),
+        Span::styled("charts: TCP", t.dim()),
+    ]);
+    v
 }
 
 /// `netns web-1`, or under `--all-netns` `netns web-1 (2/5)`.
@@ -321,6 +416,9 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
         };
         if switchable(app) {
             hints.insert(2, ("n/N", "netns"));
+        }
+        if app.protocols().iter().count() > 1 {
+            hints.insert(2, ("p", "protocol"));
         }
         // Only whole hints: drop the tail rather than cut one in half.
         let mut used: usize = spans.iter().map(|s| s.width()).sum();

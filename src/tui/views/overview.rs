@@ -13,6 +13,7 @@ use crate::tui::views::alerts;
 use crate::tui::views::fmt;
 use crate::tui::views::histogram;
 use crate::tui::views::kernel;
+use crate::tui::views::proto_panels;
 use crate::tui::views::theme::Theme;
 use crate::tui::views::trends;
 
@@ -77,6 +78,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 /// The height (borders included) the offenders list needs: a heading and at least one line
 /// for each of its two lists.
 fn offenders_height(app: &App) -> u16 {
+    if let Some(agg) = app.proto_aggregate() {
+        let n = proto_panels::offender_lines(app, agg, 80).len();
+        return u16::try_from(n + 2).unwrap_or(u16::MAX).max(4);
+    }
     let (cw, busy) = app.data().map_or((0, 0), |(_, an)| {
         let agg = &an.aggregate;
         (
@@ -101,7 +106,9 @@ fn draw_offenders(frame: &mut Frame, area: Rect, app: &App) {
     let w = usize::from(inner.width);
     let h = usize::from(inner.height);
     let mut lines: Vec<Line> = Vec::new();
-    if let Some((_, an)) = app.data() {
+    if let Some(agg) = app.proto_aggregate() {
+        lines = proto_panels::offender_lines(app, agg, w);
+    } else if let Some((_, an)) = app.data() {
         let agg = &an.aggregate;
         let mut cw: Vec<_> = agg
             .processes

@@ -217,11 +217,16 @@ fn connection_thresholds(app: &App) -> Vec<Threshold> {
 /// Draws the trend charts in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let t = Theme::new(app.color);
-    let title = Line::from(vec![
+    let mut title = vec![
         Span::raw(" trends, last "),
         Span::styled(app.trend_window.label(), t.title()),
         Span::styled(" (w) ", t.dim()),
-    ]);
+    ];
+    // The series are TCP's whatever protocol the rest of the screen shows: say so.
+    if app.protocol() != crate::model::Protocol::Tcp {
+        title.push(Span::styled("TCP ", t.warn()));
+    }
+    let title = Line::from(title);
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -7,21 +7,37 @@ use crate::analyze::finding::{Alert, Subject};
 use crate::analyze::process_rows::RowKind;
 use crate::filter::{Filter, OwnerKind};
 use crate::model::RuleId;
-use crate::model::TcpState;
+use crate::model::{Protocol, TcpState};
 use crate::tui::state::app::{view_slot, App, Explanation};
 use crate::tui::state::explain;
 use crate::tui::state::history::SocketKey;
 use crate::tui::state::keys::View;
 use crate::tui::state::rows::RowKey;
 use crate::tui::state::target::DetailTarget;
-use crate::tui::state::{process_table, target};
+use crate::tui::state::{process_table, proto_rows, target};
 
 impl App {
     /// What Enter would open from the current selection.
     pub(crate) fn selected_target(&self) -> Option<DetailTarget> {
+        let (snap, _) = self.data()?;
+        let sel = self.selected();
+        if self.proto != Protocol::Tcp {
+            return match self.view {
+                View::Sockets => {
+                    proto_rows::socket_target(snap, self.proto, *self.rows.sockets.get(sel)?)
+                }
+                View::Overview | View::Processes => self.tcp_target(sel),
+                _ => None,
+            };
+        }
+        self.tcp_target(sel)
+    }
+
+    /// What Enter opens on row `sel` of the shown TCP view (also an alert or a process
+    /// row, which every protocol opens alike).
+    fn tcp_target(&self, sel: usize) -> Option<DetailTarget> {
         let (snap, an) = self.data()?;
         let agg = &an.aggregate;
-        let sel = self.selected();
         Some(match self.view {
             View::Overview => {
                 let a = &an.alerts[*self.rows.alerts.get(sel)?];
@@ -62,7 +78,7 @@ impl App {
                 return Some(Err(format!("{marker}: several processes; nothing to open")))
             }
         };
-        if !process_table::can_filter(snap, &an.aggregate) {
+        if self.proto == Protocol::Tcp && !process_table::can_filter(snap, &an.aggregate) {
             return Some(Err(format!(
                 "{marker}: no process to open; this recording kept counts only"
             )));
@@ -95,8 +111,16 @@ impl App {
             // A socket's detail opens with that socket selected among its owner's.
             self.saved_keys[view_slot(View::Detail)] = match &t {
                 DetailTarget::Socket(k, _) => Some(RowKey::Socket(*k)),
+                DetailTarget::Unix(inode, _) => Some(RowKey::Unix(*inode)),
                 _ => None,
             };
+            // A finding about UDP or UNIX sockets lists that protocol's sockets.
+            if let DetailTarget::Finding(rule, _) = &t {
+                let p = target::rule_protocol(*rule);
+                if p != self.proto && self.protocols().contains(p) {
+                    self.proto = p;
+                }
+            }
             self.detail = Some(t);
             self.info_scroll = 0;
             self.selected[view_slot(View::Detail)] = 0;
@@ -117,7 +141,7 @@ impl App {
     pub(crate) fn alert_about(&self, target: &DetailTarget) -> Option<&Alert> {
         match target {
             DetailTarget::Finding(rule, subject) => return self.alert_for(*rule, subject),
-            DetailTarget::Socket(_, Some(pid)) => {
+            DetailTarget::Socket(_, Some(pid)) | DetailTarget::Unix(_, Some(pid)) => {
                 return self.alert_about(&DetailTarget::Process(*pid))
             }
             _ => {}
@@ -148,6 +172,15 @@ impl App {
         if let DetailTarget::State(s) = target {
             return Some(state_text(s));
         }
+        // The state texts are TCP's: a UDP or UNIX socket or process is explained only
+        // through an alert about it.
+        if self.proto != Protocol::Tcp {
+            let a = self.alert_about(&target)?;
+            return Some(Explanation {
+                title: a.finding.rule.as_str().to_string(),
+                text: explain::explain_finding(&a.finding, sysctls),
+            });
+        }
         if let DetailTarget::Socket(k, _) = target {
             // A socket: its state, whatever its owner's alerts say.
             let s = snap.sockets.iter().find(|s| SocketKey::of(s) == k)?;
@@ -170,7 +203,7 @@ impl App {
             DetailTarget::Process(_) => state_text(TcpState::CloseWait),
             DetailTarget::Listener(_) => state_text(TcpState::SynRecv),
             DetailTarget::Remote(_) => state_text(TcpState::TimeWait),
-            DetailTarget::Socket(..) => return None,
+            DetailTarget::Socket(..) | DetailTarget::Unix(..) => return None,
         })
     }
 }

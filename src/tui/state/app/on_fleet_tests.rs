@@ -40,6 +40,7 @@ fn app() -> App {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     a.on_event(fleet_tick(1_000_000, &["host", "web-1", "web-2"], 1));
     a
@@ -89,6 +90,7 @@ fn switch_keys_do_nothing_without_several_namespaces() {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     single.on_tick(tick(1));
     single.apply(Action::NextNetns);
@@ -99,6 +101,7 @@ fn switch_keys_do_nothing_without_several_namespaces() {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     one.on_event(fleet_tick(1, &["host"], 0));
     one.apply(Action::NextNetns);

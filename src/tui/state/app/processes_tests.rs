@@ -84,6 +84,7 @@ fn app_on(snap: Snapshot) -> App {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     a.on_tick(tick_of(snap));
     a.apply(Action::GoView(1));
@@ -246,7 +247,9 @@ fn under_a_filter_the_rows_count_only_the_passing_sockets() {
         filter(&mut a, expr);
         let passing = {
             let (snap, _) = a.data().unwrap();
-            let idx = crate::tui::state::filter::apply_filter(expr, snap).unwrap();
+            let idx =
+                crate::tui::state::filter::apply_filter(expr, snap, crate::model::Protocol::Tcp)
+                    .unwrap();
             let mut c = StateCounts::default();
             for i in idx {
                 c.add(snap.sockets[i].state);
@@ -273,6 +276,7 @@ fn without_a_socket_list_the_rows_still_add_up_and_a_filter_is_not_applied() {
         interval_ms: 1000,
         color: false,
         lines: Default::default(),
+        protocols: Default::default(),
     });
     a.on_tick(t);
     a.apply(Action::GoView(1));
