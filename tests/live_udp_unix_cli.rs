@@ -140,11 +140,13 @@ impl Drop for Holder {
     }
 }
 
-/// `ss <args>` in the namespace: first column counted.
+/// `ss <args>` in the namespace: the State column counted (`ss -x` prints a Netid column
+/// first; `ss -u` alone does not).
 fn ss_states(ns: &Netns, args: &[&str]) -> BTreeMap<String, u64> {
+    let col = usize::from(args.iter().any(|a| a.starts_with('-') && a.contains('x')));
     let mut c = BTreeMap::new();
     for l in run_ok(&mut in_netns(Some(&ns.name), "ss", args)).lines() {
-        if let Some(st) = l.split_whitespace().next() {
+        if let Some(st) = l.split_whitespace().nth(col) {
             *c.entry(st.to_string()).or_default() += 1;
         }
     }
