@@ -314,3 +314,55 @@ fn unix_sockets_match_ss_and_proc_gives_the_same_set() {
     }
     drop((clients, pa, pb));
 }
+
+/// A lean dump (what `summary` by state asks for) counts the same sockets in the same
+/// states and only leaves out the details it was told to skip: UDP memory info, UNIX names.
+#[test]
+fn lean_dump_counts_the_same_and_skips_only_the_details() {
+    if !require_root(
+        "lean_dump_counts_the_same",
+        "a sock_diag dump that names our sockets",
+    ) {
+        return;
+    }
+    let rx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("lean.sock");
+    let l = std::os::unix::net::UnixListener::bind(&path).expect("bind unix");
+    let both = Protocols::from_flags(false, true, true);
+    let cfg = |lean| CollectConfig {
+        source: SourcePref::Netlink,
+        protocols: both,
+        lean,
+        ..CollectConfig::default()
+    };
+    let mut full_c = Collector::open(cfg(false)).expect("open");
+    let mut lean_c = Collector::open(cfg(true)).expect("open");
+    let full = full_c.collect().expect("full");
+    let lean = lean_c.collect().expect("lean");
+    let udp_ino = inode(rx.as_raw_fd());
+    let unix_ino = inode(l.as_raw_fd());
+    let f = full
+        .udp
+        .iter()
+        .find(|s| s.inode == udp_ino)
+        .expect("udp in full");
+    let g = lean
+        .udp
+        .iter()
+        .find(|s| s.inode == udp_ino)
+        .expect("udp in lean");
+    assert!(f.skmem.is_some() && g.skmem.is_none(), "{f:?} / {g:?}");
+    assert_eq!((f.state, f.local, f.recv_q), (g.state, g.local, g.recv_q));
+    let f = find(&full.unix, unix_ino);
+    let g = find(&lean.unix, unix_ino);
+    assert!(f.name.is_some() && g.name.is_none(), "{f:?} / {g:?}");
+    assert_eq!(
+        (f.state, f.kind, f.recv_q, f.send_q),
+        (g.state, g.kind, g.recv_q, g.send_q)
+    );
+    // Same totals per state, give or take sockets other processes opened in between.
+    let diff = |a: usize, b: usize| a.abs_diff(b);
+    assert!(diff(full.udp.len(), lean.udp.len()) <= 5);
+    assert!(diff(full.unix.len(), lean.unix.len()) <= 5);
+}

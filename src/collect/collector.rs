@@ -68,6 +68,9 @@ pub struct CollectConfig {
     pub attribute: bool,
     /// Ask for tcp_info.
     pub tcp_info: bool,
+    /// Skip UDP memory/drops and UNIX names/peers (see [`DumpRequest::lean`]): for counts
+    /// by state only.
+    pub lean: bool,
     /// Read /proc/net/netstat and snmp.
     pub counters: bool,
     /// Read the TCP sysctls.
@@ -281,6 +284,7 @@ impl Collector {
             ipv6: f.family != Some(crate::model::Family::V4),
             tcp_info: self.cfg.tcp_info,
             protocol: InetProtocol::Tcp,
+            lean: self.cfg.lean,
         }
     }
 

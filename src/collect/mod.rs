@@ -41,8 +41,12 @@ pub struct DumpRequest {
     pub ipv6: bool,
     /// Ask the kernel for tcp_info (costs about 20% more; TCP only).
     pub tcp_info: bool,
-    /// The table to dump. [`SocketSource::dump_unix`] reads only `state_mask`.
+    /// The table to dump. [`SocketSource::dump_unix`] reads only `state_mask` and `lean`.
     pub protocol: InetProtocol,
+    /// Skip the per-socket details a count by state does not need: UDP's
+    /// `INET_DIAG_SKMEMINFO` (measured: it makes the kernel's UDP dump about 1.7× as costly)
+    /// and UNIX names, VFS, peers and uids. Records then carry `None` for them.
+    pub lean: bool,
 }
 
 impl Default for DumpRequest {
@@ -53,6 +57,7 @@ impl Default for DumpRequest {
             ipv6: true,
             tcp_info: false,
             protocol: InetProtocol::Tcp,
+            lean: false,
         }
     }
 }

@@ -111,6 +111,7 @@ pub fn collect_config(global: &GlobalArgs) -> CollectConfig {
         attribute: filter.needs_attribution(),
         filter,
         tcp_info: false,
+        lean: false,
         counters: false,
         sysctls: false,
         max_netns: Some(global.max_netns),

@@ -36,6 +36,9 @@ pub fn summary(
             // Per-state text needs no owners; everything else shows them (a table's footer
             // counts ownerless sockets and notes unattributed ones: unattributed, it said 0).
             cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
+            // Text per state shows no drops, names or peers: do not make the kernel fill
+            // them (UDP's memory info alone costs it as much again). `--path` needs names.
+            cfg.lean = !cfg.attribute && cfg.filter.path.is_empty();
             // A recorded snapshot already carries its owners: aggregating it costs nothing.
             let full = cfg.attribute || global.from_snapshot.is_some();
             let snap = collect_once(global, cfg)?;

@@ -223,6 +223,7 @@ fn live_tcp_info_and_family_selection() {
         tcp_info: true,
         state_mask: TcpState::Established.kernel_mask() | TcpState::Listen.kernel_mask(),
         protocol: crate::collect::InetProtocol::Tcp,
+        lean: false,
     };
     let dump = src.dump(&req).unwrap();
     let mine: Vec<_> = dump

@@ -203,7 +203,7 @@ impl<T: DiagTransport> NetlinkSource<T> {
         self.seq = self.seq.wrapping_add(1);
         let msg = match what {
             DiagRequest::Inet(family, protocol) => request_message(self.seq, family, protocol, req),
-            DiagRequest::Unix => unix::request_message(self.seq, req.state_mask),
+            DiagRequest::Unix => unix::request_message(self.seq, req.state_mask, req.lean),
         };
         let mut bytes = [0u8; 128];
         let len = msg.buffer_len();
@@ -431,6 +431,7 @@ fn request_message(
     let (ipproto, extensions) = match protocol {
         InetProtocol::Tcp if req.tcp_info => (IPPROTO_TCP, ExtensionFlags::INFO),
         InetProtocol::Tcp => (IPPROTO_TCP, ExtensionFlags::empty()),
+        InetProtocol::Udp if req.lean => (IPPROTO_UDP, ExtensionFlags::empty()),
         InetProtocol::Udp => (IPPROTO_UDP, ExtensionFlags::SKMEMINFO),
     };
     let mut header = NetlinkHeader::default();

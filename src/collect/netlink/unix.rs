@@ -41,8 +41,8 @@ const OFF_COOKIE: usize = 8;
 const AF_UNIX: u8 = libc::AF_UNIX as u8;
 
 /// The dump request for every UNIX socket whose state is in `state_mask`, showing
-/// [`UNIX_SHOW`].
-pub fn request_message(seq: u32, state_mask: u32) -> NetlinkMessage<SockDiagMessage> {
+/// [`UNIX_SHOW`], or only the queues when `lean` (a count by state needs no names).
+pub fn request_message(seq: u32, state_mask: u32, lean: bool) -> NetlinkMessage<SockDiagMessage> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
@@ -51,7 +51,11 @@ pub fn request_message(seq: u32, state_mask: u32) -> NetlinkMessage<SockDiagMess
         SockDiagMessage::UnixRequest(UnixRequest {
             state_flags: StateFlags::from_bits_retain(state_mask),
             inode: 0,
-            show_flags: ShowFlags::from_bits_retain(UNIX_SHOW),
+            show_flags: ShowFlags::from_bits_retain(if lean {
+                UDIAG_SHOW_RQLEN
+            } else {
+                UNIX_SHOW
+            }),
             // Ignored by a dump; all-ones is what ss sends.
             cookie: [0xff; 8],
         })
