@@ -5,7 +5,9 @@
 
 /// Output of the one-shot `check`.
 pub mod check;
+pub mod events;
 pub mod json;
+pub mod kill;
 pub mod sockets;
 pub mod table;
 pub mod text;
