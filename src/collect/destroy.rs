@@ -378,6 +378,60 @@ mod tests {
         assert!(parse_acks(&short).is_empty());
     }
 
+    /// The safety the cookie buys, on the real kernel: a connection that closed after it
+    /// was listed is "gone", and the listener its 4-tuple now falls through to survives
+    /// (without the cookie this kernel destroyed the listener). Needs CAP_NET_ADMIN.
+    #[test]
+    fn live_a_closed_connection_is_gone_and_its_listener_survives() {
+        use crate::collect::netlink::NetlinkSource;
+        use crate::collect::{DumpRequest, SocketSource};
+        use std::net::{TcpListener, TcpStream};
+        if has_net_admin() != Some(true) {
+            eprintln!("SKIPPED: live destroy test needs CAP_NET_ADMIN");
+            assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+            return;
+        }
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        let dump = |st: TcpState| {
+            let mut src = NetlinkSource::open().unwrap();
+            let req = DumpRequest {
+                state_mask: st.kernel_mask(),
+                ipv6: false,
+                ..DumpRequest::default()
+            };
+            src.dump(&req)
+                .unwrap()
+                .sockets
+                .into_iter()
+                .filter(|s| s.local.port == port)
+                .collect::<Vec<_>>()
+        };
+        let estab = dump(TcpState::Established);
+        assert_eq!(estab.len(), 1);
+        let old = SockId::of(Protocol::Tcp, &estab[0]).unwrap();
+        // The client closes first: its side keeps the TIME_WAIT (which inherits the cookie
+        // and would still be "this socket"); the server side goes away entirely.
+        drop(c);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        drop(server);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut d = Destroyer::open().unwrap();
+        assert_eq!(d.destroy_all(&[old]).unwrap(), [Outcome::Gone]);
+        assert_eq!(dump(TcpState::Listen).len(), 1, "the listener must survive");
+        // And a live one is killed, once.
+        let c2 = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (_s2, _) = l.accept().unwrap();
+        let live = dump(TcpState::Established);
+        let id = SockId::of(Protocol::Tcp, &live[0]).unwrap();
+        assert_eq!(d.destroy_all(&[id, id]).unwrap(), [Outcome::Killed, Outcome::Gone]);
+        let mut buf = [0u8; 1];
+        let err = std::io::Read::read(&mut &c2, &mut buf);
+        assert!(matches!(err, Ok(0)) || err.is_err(), "the peer got the RST: {err:?}");
+    }
+
     #[test]
     fn capability_parser() {
         let status = "Name:\tx\nCapEff:\t0000000000001000\n";
