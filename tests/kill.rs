@@ -38,16 +38,21 @@ fn healthy(ns: &Netns) -> Vec<(String, String)> {
 
 #[test]
 fn kill_a_close_wait_leak_and_nothing_else() {
-    if !require_root("kill_a_close_wait_leak_and_nothing_else", "it creates a namespace and destroys sockets") {
+    if !require_root(
+        "kill_a_close_wait_leak_and_nothing_else",
+        "it creates a namespace and destroys sockets",
+    ) {
         return;
     }
     let ns = Netns::new("kill");
     let leak = Population::spawn(ns.some(), &["closewait", "--count", "120"]);
     let _pairs = Population::spawn(ns.some(), &["established", "--count", "20"]);
     let port = leak.port().to_string();
-    wait_for("120 CLOSE_WAIT and 40 ESTABLISHED", Duration::from_secs(10), || {
-        (count(&ns, "CLOSE_WAIT") == 120 && count(&ns, "ESTABLISHED") == 40).then_some(())
-    });
+    wait_for(
+        "120 CLOSE_WAIT and 40 ESTABLISHED",
+        Duration::from_secs(10),
+        || (count(&ns, "CLOSE_WAIT") == 120 && count(&ns, "ESTABLISHED") == 40).then_some(()),
+    );
     let before = healthy(&ns);
     assert_eq!(before.len(), 40);
 
@@ -73,19 +78,47 @@ fn kill_a_close_wait_leak_and_nothing_else() {
     assert_eq!(count(&ns, "CLOSE_WAIT"), 120);
 
     // --dry-run: exit 0, says 120, per state and per process, all remain.
-    let (code, out, err) = kill(&ns, &["--state", "close-wait", "--sport", &port, "--dry-run", "--max", "200"]);
+    let (code, out, err) = kill(
+        &ns,
+        &[
+            "--state",
+            "close-wait",
+            "--sport",
+            &port,
+            "--dry-run",
+            "--max",
+            "200",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("120 sockets to kill"), "{out}");
     assert!(out.contains("tcp  CLOSE_WAIT   120"), "{out}");
-    assert!(out.contains(&format!("   120  {}[{}]", leak.comm(), leak.pid())), "{out}");
+    assert!(
+        out.contains(&format!("   120  {}[{}]", leak.comm(), leak.pid())),
+        "{out}"
+    );
     assert!(out.contains("dry run: would kill 120 sockets"), "{out}");
     assert_eq!(count(&ns, "CLOSE_WAIT"), 120);
 
     // --yes: all 120 killed, 0 remain (re-dump and ss agree), the 40 healthy untouched.
-    let (code, out, err) = kill(&ns, &["--state", "close-wait", "--sport", &port, "--yes", "--max", "200"]);
+    let (code, out, err) = kill(
+        &ns,
+        &[
+            "--state",
+            "close-wait",
+            "--sport",
+            &port,
+            "--yes",
+            "--max",
+            "200",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("killed          120\n"), "{out}");
-    assert!(out.contains("remaining       0 of the 120 targeted sockets"), "{out}");
+    assert!(
+        out.contains("remaining       0 of the 120 targeted sockets"),
+        "{out}"
+    );
     assert_eq!(count(&ns, "CLOSE_WAIT"), 0);
     // The RST took the clients' FIN_WAIT2 halves too.
     assert_eq!(count(&ns, "FIN_WAIT2"), 0);
@@ -100,7 +133,10 @@ fn kill_a_close_wait_leak_and_nothing_else() {
 
 #[test]
 fn listeners_only_when_named() {
-    if !require_root("listeners_only_when_named", "it creates a namespace and destroys sockets") {
+    if !require_root(
+        "listeners_only_when_named",
+        "it creates a namespace and destroys sockets",
+    ) {
         return;
     }
     let ns = Netns::new("killl");
@@ -113,10 +149,17 @@ fn listeners_only_when_named() {
     let (code, out, err) = kill(&ns, &["--sport", &port, "--dry-run"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("3 sockets to kill"), "{out}");
-    assert!(out.contains("1 LISTEN socket matched too and is left alone"), "{out}");
+    assert!(
+        out.contains("1 LISTEN socket matched too and is left alone"),
+        "{out}"
+    );
     let (code, out, _) = kill(&ns, &["--state", "all", "--sport", &port, "--yes"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(count(&ns, "LISTEN"), 1, "a group does not name listeners: {out}");
+    assert_eq!(
+        count(&ns, "LISTEN"),
+        1,
+        "a group does not name listeners: {out}"
+    );
     // Named: the listener goes.
     let (code, out, err) = kill(&ns, &["--state", "listen", "--sport", &port, "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -126,7 +169,10 @@ fn listeners_only_when_named() {
 
 #[test]
 fn kill_without_cap_net_admin_is_one_clear_line() {
-    if !require_root("kill_without_cap_net_admin", "it drops a capability root has") {
+    if !require_root(
+        "kill_without_cap_net_admin",
+        "it drops a capability root has",
+    ) {
         return;
     }
     let ns = Netns::new("killcap");
@@ -139,13 +185,23 @@ fn kill_without_cap_net_admin_is_one_clear_line() {
         Command::new("setpriv")
             .args(["--inh-caps=-net_admin", "--bounding-set=-net_admin"])
             .arg(&bin)
-            .args(["kill", "--netns", &ns.name, "--state", "close-wait", "--yes"]),
+            .args([
+                "kill",
+                "--netns",
+                &ns.name,
+                "--state",
+                "close-wait",
+                "--yes",
+            ]),
         Duration::from_secs(30),
     );
     let (code, out, err) = parts(&o);
     assert_eq!(code, 2, "{out}{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("CAP_NET_ADMIN") && err.contains("nothing was touched"), "{err}");
+    assert!(
+        err.contains("CAP_NET_ADMIN") && err.contains("nothing was touched"),
+        "{err}"
+    );
     assert!(out.is_empty(), "nothing listed before the refusal: {out}");
     assert_eq!(count(&ns, "CLOSE_WAIT"), 5);
 }
@@ -154,8 +210,14 @@ fn kill_without_cap_net_admin_is_one_clear_line() {
 fn kill_refuses_unix_proc_and_recordings() {
     for (args, want) in [
         (&["kill", "-x", "--state", "estab"][..], "UNIX"),
-        (&["kill", "--source", "proc", "--state", "estab"][..], "cookie"),
-        (&["kill", "--all-netns", "--state", "estab"][..], "--all-netns"),
+        (
+            &["kill", "--source", "proc", "--state", "estab"][..],
+            "cookie",
+        ),
+        (
+            &["kill", "--all-netns", "--state", "estab"][..],
+            "--all-netns",
+        ),
     ] {
         let (code, out, err) = parts(&run_sockscope(None, args));
         assert_eq!(code, 2, "{args:?}: {out}{err}");

@@ -426,10 +426,16 @@ mod tests {
         let (_s2, _) = l.accept().unwrap();
         let live = dump(TcpState::Established);
         let id = SockId::of(Protocol::Tcp, &live[0]).unwrap();
-        assert_eq!(d.destroy_all(&[id, id]).unwrap(), [Outcome::Killed, Outcome::Gone]);
+        assert_eq!(
+            d.destroy_all(&[id, id]).unwrap(),
+            [Outcome::Killed, Outcome::Gone]
+        );
         let mut buf = [0u8; 1];
         let err = std::io::Read::read(&mut &c2, &mut buf);
-        assert!(matches!(err, Ok(0)) || err.is_err(), "the peer got the RST: {err:?}");
+        assert!(
+            matches!(err, Ok(0)) || err.is_err(),
+            "the peer got the RST: {err:?}"
+        );
     }
 
     #[test]

@@ -163,8 +163,15 @@ impl Run<'_> {
         let mut window_start = Instant::now();
         let mut next_poll = Instant::now();
         loop {
-            if signal.load(Ordering::Relaxed) != 0 || self.done() {
+            if self.done() {
                 return Ok(());
+            }
+            if signal.load(Ordering::Relaxed) != 0 {
+                // What the kernel already queued was delivered: report it, and count what
+                // it dropped, before the totals say what was seen and lost.
+                self.drain(events, out)?;
+                let lost = events.take_lost();
+                return self.lost(lost, out);
             }
             let now = Instant::now();
             if now >= next_poll {
