@@ -242,6 +242,20 @@ impl Run<'_> {
 
     fn event(&mut self, e: &DestroyEvent, at: i64, out: &mut impl Write) -> Result<(), RunError> {
         let known = self.known.lookup(e.protocol, e.cookie);
+        // An aborted connection arrives with its addresses cleared; a poll that saw it
+        // still knows them (a listener's remote port is 0 in the poll too: left alone).
+        let restored;
+        let e = match known {
+            Some(k) if e.remote.port == 0 && k.remote.port != 0 => {
+                restored = DestroyEvent {
+                    local: k.local,
+                    remote: k.remote,
+                    ..*e
+                };
+                &restored
+            }
+            _ => e,
+        };
         if !self.passes(e, known) || self.done() {
             return Ok(());
         }

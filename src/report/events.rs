@@ -355,6 +355,8 @@ mod tests {
                 user: Name::from("u"),
             }),
             first_seen_ms: 0,
+            local: Endpoint::new("127.0.0.1".parse().unwrap(), 40000),
+            remote: Endpoint::new("127.0.0.1".parse().unwrap(), 8080),
         }
     }
 

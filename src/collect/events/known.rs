@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Owner, ProcessInfo, Protocol, Protocols, Snapshot, SocketRecord, TcpState};
+use crate::model::{Endpoint, Owner, ProcessInfo, Protocol, Protocols, Snapshot, SocketRecord, TcpState};
 
 /// One socket as the polls knew it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,12 @@ pub struct Known {
     pub process: Option<ProcessInfo>,
     /// When a poll first saw it (ms since the epoch).
     pub first_seen_ms: i64,
+    /// Its endpoints at that poll. An aborted connection (RST on close, `SO_LINGER` 0) is
+    /// announced with its local address and remote port cleared (measured on 6.18), so
+    /// these are the only ones left to show.
+    pub local: Endpoint,
+    /// See `local`.
+    pub remote: Endpoint,
 }
 
 /// The cookie cache over the last two polls.
@@ -101,6 +107,8 @@ fn known(s: &SocketRecord, snap: &Snapshot, first_seen_ms: i64) -> Known {
         uid: s.uid,
         process,
         first_seen_ms,
+        local: s.local,
+        remote: s.remote,
     }
 }
 
