@@ -8,7 +8,12 @@
 //! this kernel (6.18): without the cookie, a request naming a connection that had just
 //! gone fell through the kernel's lookup to the *listener* on the same local port and
 //! destroyed it; with the cookie the same request is refused with `ENOENT`. A wrong cookie
-//! is `ENOENT` too (TCP and UDP alike), never `ESTALE`, so "already gone" is both.
+//! is `ENOENT` too (TCP and UDP alike), never `ESTALE`, so "already gone" is both. A
+//! TIME_WAIT entry inherits its full socket's cookie, so a socket listed ESTABLISHED that
+//! moved to TIME_WAIT is still "this socket" and its TIME_WAIT entry is what goes. No state
+//! was refused on 6.18 (SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT2, CLOSE_WAIT, TIME_WAIT,
+//! LISTEN, UDP UNCONN and ESTAB all destroyed); `EOPNOTSUPP`/`EINVAL` are still classified
+//! as "refused" for kernels or protocols without a `diag_destroy`.
 //!
 //! Not handled: a socket bound to a device (`SO_BINDTODEVICE`, VRF, a v6 link-local
 //! peer) is looked up with its interface index, which [`SocketRecord`] does not carry;

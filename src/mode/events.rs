@@ -18,8 +18,8 @@ use crate::collect::events::decode::DestroyEvent;
 use crate::collect::events::known::KnownSockets;
 use crate::collect::events::{EventSocket, Groups, Received, DEFAULT_RCVBUF};
 use crate::collect::CollectError;
-use crate::filter::Filter;
-use crate::model::{Family, Protocol, Protocols};
+use crate::filter::{Filter, StateSet};
+use crate::model::{Family, Protocol, Protocols, TcpState};
 use crate::report::events::{
     write_event_json, write_event_text, write_lost, write_window_json, write_window_text, EventRow,
     EventWindow,
@@ -78,6 +78,18 @@ pub fn watch_events(
     let mut cfg = collect_config(global);
     cfg.attribute = true;
     cfg.protocols = protocols;
+    // TIME_WAIT and request sockets are no full sockets: they send no notification of
+    // their own (a TIME_WAIT's came when its full socket was replaced), so the polls skip
+    // them, which under churn is most of the table.
+    cfg.filter.add_states(
+        TcpState::ALL
+            .into_iter()
+            .filter(|s| !matches!(s, TcpState::TimeWait | TcpState::SynRecv))
+            .fold(StateSet::default(), |mut set, s| {
+                set.insert(s);
+                set
+            }),
+    );
     // Opening the collector enters --netns for this thread; the event socket joins the
     // groups of the namespace it is opened in, so it must come second.
     let mut collector = open_collector(cfg)?;
@@ -197,8 +209,13 @@ impl Run<'_> {
                 }
                 continue;
             }
-            let wait = next_poll.saturating_duration_since(now).min(MAX_WAIT);
-            self.receive(events, wait, out)?;
+            // Output is written in batches while notifications keep coming, and flushed
+            // as soon as the queue is empty (before any wait).
+            if !self.receive(events, Duration::ZERO, out)? {
+                out.flush()?;
+                let wait = next_poll.saturating_duration_since(now).min(MAX_WAIT);
+                self.receive(events, wait, out)?;
+            }
         }
     }
 
@@ -232,9 +249,6 @@ impl Run<'_> {
                     self.event(e, at, out)?;
                 }
                 self.batch = batch;
-                if !self.args.aggregate {
-                    out.flush()?;
-                }
             }
         }
         Ok(true)
@@ -319,7 +333,6 @@ impl Run<'_> {
         self.window.lost += n;
         if !self.args.aggregate {
             write_lost(out, self.json(), now_ms(), n, self.totals.lost)?;
-            out.flush()?;
         }
         Ok(())
     }

@@ -12,7 +12,9 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Endpoint, Owner, ProcessInfo, Protocol, Protocols, Snapshot, SocketRecord, TcpState};
+use crate::model::{
+    Endpoint, Owner, ProcessInfo, Protocol, Protocols, Snapshot, SocketRecord, TcpState,
+};
 
 /// One socket as the polls knew it.
 #[derive(Debug, Clone, PartialEq, Eq)]
