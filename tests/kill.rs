@@ -225,3 +225,59 @@ fn kill_refuses_unix_proc_and_recordings() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// `kill` under `script` (a pty as its terminal), answering `answer` to the prompt.
+fn kill_on_terminal(ns: &Netns, answer: &str, args: &str) -> (i32, String) {
+    use std::io::Write;
+    let bin = sockscope_path();
+    let cmdline = format!("{} kill --netns {} {args}", bin.display(), ns.name);
+    let mut child = Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answer.as_bytes())
+        .expect("answer");
+    let o = wait_for("kill under script", Duration::from_secs(30), || {
+        child.try_wait().ok().flatten()
+    });
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("read");
+    (o.code().unwrap_or(-1), out)
+}
+
+#[test]
+fn on_a_terminal_it_asks_with_the_count() {
+    if !require_root(
+        "on_a_terminal_it_asks",
+        "it creates a namespace and destroys sockets",
+    ) {
+        return;
+    }
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI must have script(1)");
+        eprintln!("SKIPPED: on_a_terminal_it_asks needs script(1) for a pty");
+        return;
+    }
+    let ns = Netns::new("killtty");
+    let _leak = Population::spawn(ns.some(), &["closewait", "--count", "3"]);
+    wait_for("3 CLOSE_WAIT", Duration::from_secs(10), || {
+        (count(&ns, "CLOSE_WAIT") == 3).then_some(())
+    });
+    let (code, out) = kill_on_terminal(&ns, "n\n", "--state close-wait");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("Kill these 3 sockets? [y/N]"), "{out}");
+    assert!(out.contains("not confirmed; nothing was touched"), "{out}");
+    assert_eq!(count(&ns, "CLOSE_WAIT"), 3);
+    let (code, out) = kill_on_terminal(&ns, "y\n", "--state close-wait");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("killed          3"), "{out}");
+    assert_eq!(count(&ns, "CLOSE_WAIT"), 0);
+}

@@ -170,7 +170,8 @@ pub fn parse_acks(datagram: &[u8]) -> Vec<(u32, i32)> {
         if len < 16 || len > rest.len() {
             break;
         }
-        if kind == libc::NLMSG_ERROR as u16 {
+        // The error code must lie inside this message, not in the next one.
+        if kind == libc::NLMSG_ERROR as u16 && len >= 20 {
             if let Some(code) = u32_at(rest, 16) {
                 out.push((seq, (code as i32).saturating_neg()));
             }
