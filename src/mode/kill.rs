@@ -26,6 +26,15 @@ pub fn kill(global: &GlobalArgs, args: &KillArgs, out: &mut impl Write) -> Resul
     let mut cfg = collect_config(global);
     cfg.attribute = true;
     cfg.source = SourcePref::Netlink;
+    // The re-dump only looks for the targets' cookies: no attribution, and only the
+    // criteria the kernel applies (states, family), so it costs a bare dump.
+    let mut recheck_cfg = cfg.clone();
+    recheck_cfg.attribute = false;
+    recheck_cfg.filter = Filter {
+        states: filter.states,
+        family: filter.family,
+        ..Filter::default()
+    };
     let mut collector = open_collector(cfg)?;
     let snap = collector.collect()?;
     if protocols.contains(Protocol::Udp) && !snap.protocols.contains(Protocol::Udp) {
@@ -116,7 +125,7 @@ pub fn kill(global: &GlobalArgs, args: &KillArgs, out: &mut impl Write) -> Resul
                 .into(),
         ));
     }
-    let after = collector.collect()?;
+    let after = open_collector(recheck_cfg)?.collect()?;
     result.remaining = remaining(&plan, &after);
     write_result(out, &result)?;
     Ok(if result.clean() { 0 } else { 1 })
