@@ -115,21 +115,24 @@ nsx "$PY" "$CHURN" --rate "$RATE" --seconds "$SECONDS_" --workers "$WORKERS" >"$
     || die "churn failed: $(cat "$WORK/churn.err")"
 sleep 2
 c1_ssc=$(cpu_ticks $SSC); c1_ss=$(cpu_ticks $SSE)
+ss_alive=yes; kill -0 "$SSE" 2>/dev/null || ss_alive="no (exited early: $(tail -c 200 "$WORK/ss.err" | tr '\n' ' '))"
+ssc_alive=yes; kill -0 "$SSC" 2>/dev/null || ssc_alive="no: $(tail -c 200 "$WORK/ev.err" | tr '\n' ' ')"
 kill -TERM "$SSC" "$SSE" 2>/dev/null || true
 for _ in $(seq 50); do kill -0 "$SSC" 2>/dev/null || break; sleep 0.1; done
-conns=$("$PY" -c '
+read -r conns errs < <("$PY" -c '
 import json,sys
-n=0
+n=e=0
 for l in open(sys.argv[1]):
     v=json.loads(l)
-    if v.get("done"): n=v.get("connections",0)
-print(n)' "$WORK/churn.out")
+    if v.get("done"): n=v.get("connections",0); e=v.get("errors",0)
+print(n, e)' "$WORK/churn.out")
 seen=$(grep -c '"kind":"destroy"' "$WORK/ev.json" || true)
 lost=$("$PY" -c '
 import json,sys
 print(sum(json.loads(l).get("lost",0) for l in open(sys.argv[1]) if "\"lost\"" in l))' "$WORK/ev.json")
 ss_lines=$(wc -l <"$WORK/ss.out")
-echo "churn: $conns connections ($(( 2 * conns )) destroyed sockets + 1 listener expected)"
+echo "churn: $conns connections, $errs failed attempts ($(( 2 * conns )) destroyed sockets + 1 listener expected; a failed attempt destroys a socket too)"
+echo "running at the end: sockscope $ssc_alive; ss -E $ss_alive"
 echo "sockscope: $(tail -1 "$WORK/ev.err")"
 printf "%-28s %10s %10s %10s\n" tool "cpu s" events lost
 printf "%-28s %10s %10s %10s\n" "sockscope watch --events" \
