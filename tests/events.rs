@@ -57,6 +57,10 @@ impl Watcher {
         }
     }
 
+    fn child_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
@@ -65,7 +69,9 @@ impl Watcher {
 
     /// SIGTERM, then (exit code, stdout JSON lines, stderr lines).
     fn stop(mut self) -> (i32, Vec<Value>, Vec<String>) {
-        self.signal(libc::SIGTERM);
+        if self.child_status().is_none() {
+            self.signal(libc::SIGTERM);
+        }
         let status = wait_for("sockscope to exit", Duration::from_secs(10), || {
             self.child.try_wait().ok().flatten()
         });
@@ -222,4 +228,39 @@ fn a_stopped_reader_counts_what_the_kernel_dropped() {
     // Every destroy accounted for: seen or counted as lost, exactly.
     assert_eq!(seen + lost, 601, "seen {seen} lost {lost}");
     assert_eq!(totals(&err), (seen, lost));
+}
+
+#[test]
+fn aggregate_intervals_count_every_close_once() {
+    if !require_root(
+        "aggregate_intervals",
+        "joining sock_diag's destroy groups needs CAP_NET_ADMIN",
+    ) {
+        return;
+    }
+    let ns = Netns::new("evagg");
+    let mut w = Watcher::start(&ns, &["--aggregate", "-n", "1s", "-c", "3"]);
+    let (port, clients) = short_conns(&ns, 200, 5);
+    let status = wait_for("three intervals", Duration::from_secs(15), || {
+        w.child_status()
+    });
+    assert!(status.success(), "{status:?}");
+    let (_, lines, err) = w.stop();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|v| v["kind"] == "interval"));
+    let closes: u64 = lines
+        .iter()
+        .map(|v| v["closes"].as_u64().expect("closes"))
+        .sum();
+    assert_eq!(closes, 2 * clients.len() as u64 + 1, "{lines:?}");
+    assert_eq!(totals(&err), (closes, 0));
+    // The client ends all close toward the listener: the top remote, at 200 closes.
+    let listener = format!("127.0.0.1:{port}");
+    let top: u64 = lines
+        .iter()
+        .flat_map(|v| v["top_remotes"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["remote"] == listener.as_str())
+        .map(|r| r["closes"].as_u64().expect("closes"))
+        .sum();
+    assert_eq!(top, 200, "{lines:?}");
 }

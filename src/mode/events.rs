@@ -191,7 +191,8 @@ impl Run<'_> {
                 self.poll(collector);
                 let lost = events.take_lost();
                 self.lost(lost, out)?;
-                if self.args.aggregate && now > window_start {
+                // The first poll runs at once: no window of (nearly) zero seconds.
+                if self.args.aggregate && now.duration_since(window_start) >= interval / 2 {
                     let secs = now.duration_since(window_start).as_secs_f64();
                     if self.json() {
                         write_window_json(out, &self.window, now_ms(), secs)?;
