@@ -69,21 +69,22 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TCK="$(getconf CLK_TCK)"
 
-# A fresh CLOSE_WAIT population of KILL_N; prints its port.
+# A fresh CLOSE_WAIT population of KILL_N; sets PORT. (Not called in a command
+# substitution: a subshell's PIDS+= would be lost and the population never stopped.)
 leak() {
     local out="$WORK/leak.$1"
-    nsx "$PY" "$POP" --hold 300 closewait --count "$KILL_N" >"$out" 2>"$out.err" </dev/null &
+    ip netns exec "$NS" "$PY" "$POP" --hold 300 closewait --count "$KILL_N" >"$out" 2>"$out.err" </dev/null &
     PIDS+=($!)
     for _ in $(seq 600); do grep -q '"ready"' "$out" 2>/dev/null && break; sleep 0.2; done
     grep -q '"ready": true' "$out" || die "population failed: $(cat "$out" "$out.err")"
-    "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$out"
+    PORT="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$out")"
 }
 
 echo "== kill: $KILL_N CLOSE_WAIT sockets, $ROUNDS rounds (binary $BIN)"
 printf "%-6s %-10s %10s %8s\n" round tool ms left
 for r in $(seq "$ROUNDS"); do
     for tool in sockscope ss; do
-        port="$(leak "$r.$tool")"
+        leak "$r.$tool"; port="$PORT"
         [[ "$(count_cw)" -eq "$KILL_N" ]] || die "expected $KILL_N CLOSE_WAIT, ss says $(count_cw)"
         t0=$(date +%s%N)
         if [[ $tool == sockscope ]]; then
