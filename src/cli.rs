@@ -24,6 +24,8 @@ Exit codes:
   2  check: a critical finding; a usage error (bad flag, filter, config or namespace);
      or sockets could not be collected (watch/record: after 5 failed ticks in a row)
   3  check: unknown (the check could not run)
+  kill: 0 every targeted socket is gone; 1 some could not be killed or remain; 2 nothing
+     was touched (no filter, no --yes without a terminal, over --max, no CAP_NET_ADMIN)
   101  a bug: sockscope panicked (the dashboard restores the terminal first)
   128+N  the dashboard or replay was ended by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129,
      also when the terminal hangs up); the terminal is restored first
@@ -71,6 +73,36 @@ pub enum Command {
     DumpFloor,
     /// Open the dashboard over a recording (Space play/pause, ←/→ step, [/] seek, -/+ speed).
     Replay(ReplayArgs),
+    /// Destroy the TCP/UDP sockets a filter selects (sock_diag SOCK_DESTROY, as ss -K);
+    /// needs CAP_NET_ADMIN and a filter.
+    Kill(KillArgs),
+}
+
+/// `sockscope kill`.
+#[derive(Debug, Args, Clone)]
+pub struct KillArgs {
+    /// Kill without asking (required when there is no terminal to ask on).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show what would be killed, touch nothing, exit 0.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Refuse to kill more than N sockets.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        allow_hyphen_values = true
+    )]
+    pub max: usize,
+    /// Show at most N of the sockets before acting (0 = all).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        allow_hyphen_values = true
+    )]
+    pub rows: usize,
 }
 
 /// Where and what to collect, and which sockets to keep. Valid for every subcommand.
@@ -422,6 +454,7 @@ pub enum WatchFormat {
     /// Aligned columns; the header repeats every 20 lines.
     Text,
     /// One JSON object per line.
+    #[value(alias = "json")]
     Jsonl,
 }
 
@@ -440,6 +473,17 @@ pub struct WatchArgs {
     #[arg(long, short = 'f', value_enum, default_value_t = WatchFormat::Text)]
     #[arg(allow_hyphen_values = true)]
     pub format: WatchFormat,
+    /// Print the kernel's destroy events instead (one line per closed TCP/UDP socket, as
+    /// ss -E; -t/-u pick the protocols, both by default; needs CAP_NET_ADMIN).
+    #[arg(long)]
+    pub events: bool,
+    /// With --events: one line per interval (closes/s per remote and per process,
+    /// connections that lived less than one interval, lost events) instead of one a socket.
+    #[arg(long, requires = "events")]
+    pub aggregate: bool,
+    /// With --events: the kernel receive buffer to ask for, in bytes (tests use a tiny one).
+    #[arg(long, value_name = "BYTES", requires = "events", hide = true)]
+    pub rcvbuf: Option<usize>,
 }
 
 /// `sockscope record`.

@@ -50,6 +50,7 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<i32, RunError> {
         Some(Command::Serve(args)) => mode::serve(g, args),
         Some(Command::DumpFloor) => mode::dump_floor(g, out),
         Some(Command::Check(args)) => return mode::check(g, args, out),
+        Some(Command::Kill(args)) => return mode::kill(g, args, out),
         Some(Command::Explain(args)) => mode::explain(g, args, out),
         Some(Command::Replay(args)) => mode::replay(&args.file),
         None => mode::dashboard(g, cli.interval),

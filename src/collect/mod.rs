@@ -7,6 +7,8 @@
 
 pub mod collector;
 pub mod counters;
+pub mod destroy;
+pub mod events;
 pub mod netlink;
 pub mod netns;
 pub mod netns_budget;

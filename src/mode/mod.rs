@@ -11,9 +11,11 @@
 
 mod check;
 mod dashboard;
+mod events;
 mod explain;
 mod fleet;
 mod floor;
+mod kill;
 mod record;
 mod replay;
 mod select;
@@ -27,6 +29,7 @@ pub use check::check;
 pub use dashboard::dashboard;
 pub use explain::explain;
 pub use floor::dump_floor;
+pub use kill::kill;
 pub use record::record;
 pub use replay::replay;
 pub use select::check_flags;

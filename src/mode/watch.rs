@@ -14,6 +14,9 @@ use crate::report::watch::{write_jsonl, write_text, ProtoLine, WatchLine};
 
 /// `sockscope watch`: runs until `--count` lines were written or the pipe closes.
 pub fn watch(global: &GlobalArgs, args: &WatchArgs, out: &mut impl Write) -> Result<(), RunError> {
+    if args.events {
+        return super::events::watch_events(global, args, out);
+    }
     one_namespace(global, "watch")?;
     let mut cfg = collect_config(global);
     cfg.attribute = true;

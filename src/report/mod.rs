@@ -5,8 +5,10 @@
 
 /// Output of the one-shot `check`.
 pub mod check;
+pub mod events;
 pub mod json;
 pub mod json_proto;
+pub mod kill;
 pub mod proto;
 pub mod sockets;
 pub mod sockets_proto;
