@@ -281,3 +281,83 @@ fn on_a_terminal_it_asks_with_the_count() {
     assert!(out.contains("killed          3"), "{out}");
     assert_eq!(count(&ns, "CLOSE_WAIT"), 0);
 }
+
+const UDP_HOLDER: &str = r#"
+import errno, socket, sys
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.bind(("127.0.0.1", 41000))
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+b.connect(("127.0.0.1", 41000))
+print("ready", b.getsockname()[1], flush=True)
+sys.stdin.readline()
+a.setblocking(False)
+try:
+    a.recv(10)
+    print("a-ok", flush=True)
+except OSError as e:
+    print("a-errno", errno.errorcode.get(e.errno, e.errno), flush=True)
+print("b-soerror", b.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), flush=True)
+sys.stdin.readline()
+"#;
+
+/// UDP: the kernel aborts both sockets (their owner sees ECONNABORTED), unhashes the one
+/// whose port was chosen by connect(), and leaves the explicitly bound one in the table:
+/// sockscope says which remain and why, rather than claiming they are gone.
+#[test]
+fn kill_udp_aborts_and_says_what_stays_bound() {
+    if !require_root(
+        "kill_udp_aborts_and_says_what_stays_bound",
+        "it creates a namespace and destroys sockets",
+    ) {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    let ns = Netns::new("killudp");
+    let mut holder = KillOnDrop(
+        in_netns(Some(&ns.name), "python3", &["-c", UDP_HOLDER])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3"),
+    );
+    let mut lines = BufReader::new(holder.0.stdout.take().expect("stdout")).lines();
+    let ready = lines.next().expect("ready line").expect("read");
+    assert!(ready.starts_with("ready "), "{ready}");
+    let (code, out, err) = kill(&ns, &["-u", "--src", "127.0.0.1", "--yes"]);
+    assert_eq!(
+        code, 1,
+        "two targeted, one stays bound: exit 1\n{out}\n{err}"
+    );
+    assert!(out.contains("killed          2"), "{out}");
+    assert!(out.contains("remaining       1 of the 2"), "{out}");
+    assert!(
+        out.contains("1 of them UDP: the kernel aborted them"),
+        "{out}"
+    );
+    let left = ss_rows_udp(&ns);
+    assert_eq!(
+        left,
+        vec!["127.0.0.1:41000".to_string()],
+        "ss -uan after the kill"
+    );
+    let mut stdin = holder.0.stdin.take().expect("stdin");
+    writeln!(stdin).expect("poke");
+    let a = lines.next().expect("a line").expect("read");
+    let b = lines.next().expect("b line").expect("read");
+    assert_eq!(
+        a, "a-errno ECONNABORTED",
+        "the bound socket's owner is told"
+    );
+    assert_eq!(
+        b,
+        format!("b-soerror {}", libc::ECONNABORTED),
+        "so is the connected one's"
+    );
+}
+
+fn ss_rows_udp(ns: &Netns) -> Vec<String> {
+    let out = run_ok(&mut in_netns(Some(&ns.name), "ss", &["-uanH"]));
+    out.lines()
+        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .collect()
+}

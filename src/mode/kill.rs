@@ -126,7 +126,7 @@ pub fn kill(global: &GlobalArgs, args: &KillArgs, out: &mut impl Write) -> Resul
         ));
     }
     let after = open_collector(recheck_cfg)?.collect()?;
-    result.remaining = remaining(&plan, &after);
+    (result.remaining, result.remaining_udp) = remaining(&plan, &after);
     write_result(out, &result)?;
     Ok(if result.clean() { 0 } else { 1 })
 }
@@ -213,20 +213,25 @@ fn confirm(n: usize) -> Result<(), RunError> {
     }
 }
 
-/// How many targeted sockets `after` still lists, by protocol and cookie.
-fn remaining(plan: &KillPlan<'_>, after: &Snapshot) -> usize {
+/// How many targeted sockets `after` still lists, by protocol and cookie, and how many of
+/// those are UDP.
+fn remaining(plan: &KillPlan<'_>, after: &Snapshot) -> (usize, usize) {
     let mut left = std::collections::HashSet::new();
     for (proto, list) in [(Protocol::Tcp, &after.sockets), (Protocol::Udp, &after.udp)] {
         left.extend(list.iter().filter_map(|s| s.cookie.map(|c| (proto, c))));
     }
-    plan.targets
+    let left: Vec<Protocol> = plan
+        .targets
         .iter()
         .filter(|t| {
             t.socket
                 .cookie
                 .is_some_and(|c| left.contains(&(t.protocol, c)))
         })
-        .count()
+        .map(|t| t.protocol)
+        .collect();
+    let udp = left.iter().filter(|p| **p == Protocol::Udp).count();
+    (left.len(), udp)
 }
 
 #[cfg(test)]

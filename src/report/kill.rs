@@ -140,6 +140,8 @@ pub struct KillResult {
     pub failed: BTreeMap<i32, usize>,
     /// Targeted sockets a dump after the run still lists (by cookie).
     pub remaining: usize,
+    /// Of those, UDP sockets the kernel aborted but left bound (see [`write_result`]).
+    pub remaining_udp: usize,
 }
 
 impl KillResult {
@@ -214,7 +216,19 @@ pub fn write_result(out: &mut impl Write, r: &KillResult) -> io::Result<()> {
         r.remaining,
         r.targeted,
         if r.targeted == 1 { "" } else { "s" }
-    )
+    )?;
+    if r.remaining_udp > 0 {
+        // Measured (Linux 6.18, as with ss -K): udp_abort() sets ECONNABORTED on the socket
+        // and disconnects it, but unhashes it only when its port was not bound explicitly.
+        writeln!(
+            out,
+            "                {} of them UDP: the kernel aborted them (the owner gets \
+             ECONNABORTED on its next call; a connected one is disconnected) but a UDP socket \
+             bound to a port keeps it until its owner closes it",
+            r.remaining_udp
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
