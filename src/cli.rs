@@ -87,12 +87,13 @@ pub struct KillArgs {
     /// Show what would be killed, touch nothing, exit 0.
     #[arg(long)]
     pub dry_run: bool,
-    /// Refuse to kill more than N sockets.
+    /// Refuse to kill more than N sockets (at least 1).
     #[arg(
         long,
         value_name = "N",
         default_value_t = 100,
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max: usize,
     /// Show at most N of the sockets before acting (0 = all).

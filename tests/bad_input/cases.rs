@@ -399,7 +399,16 @@ fn mode_cases(env: &Env) -> Vec<Case> {
             "--format",
         ),
         c("check:format", &["check", "--format", "table"], "--format"),
-        c("watch:format", &["watch", "--format", "json"], "--format"),
+        c("watch:format", &["watch", "--format", "xml"], "--format"),
+        c("kill:max", &["kill", "--state", "close-wait", "--max", "x"], "--max"),
+        c("kill:max", &["kill", "--state", "close-wait", "--max", "0"], "--max"),
+        c("kill:max", &["kill", "--state", "close-wait", "--max", "-1"], "--max"),
+        c("kill:rows", &["kill", "--state", "close-wait", "--rows", "x"], "--rows"),
+        c(
+            "watch:rcvbuf",
+            &["watch", "--events", "--rcvbuf", "lots"],
+            "--rcvbuf",
+        ),
         c(
             "explain:topic",
             &["explain", "tcp_tw_recycle"],
