@@ -400,10 +400,26 @@ fn mode_cases(env: &Env) -> Vec<Case> {
         ),
         c("check:format", &["check", "--format", "table"], "--format"),
         c("watch:format", &["watch", "--format", "xml"], "--format"),
-        c("kill:max", &["kill", "--state", "close-wait", "--max", "x"], "--max"),
-        c("kill:max", &["kill", "--state", "close-wait", "--max", "0"], "--max"),
-        c("kill:max", &["kill", "--state", "close-wait", "--max", "-1"], "--max"),
-        c("kill:rows", &["kill", "--state", "close-wait", "--rows", "x"], "--rows"),
+        c(
+            "kill:max",
+            &["kill", "--state", "close-wait", "--max", "x"],
+            "--max",
+        ),
+        c(
+            "kill:max",
+            &["kill", "--state", "close-wait", "--max", "0"],
+            "--max",
+        ),
+        c(
+            "kill:max",
+            &["kill", "--state", "close-wait", "--max", "-1"],
+            "--max",
+        ),
+        c(
+            "kill:rows",
+            &["kill", "--state", "close-wait", "--rows", "x"],
+            "--rows",
+        ),
         c(
             "watch:rcvbuf",
             &["watch", "--events", "--rcvbuf", "lots"],
