@@ -21,7 +21,6 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
@@ -216,7 +215,7 @@ impl Destroyer {
             .bind_auto()
             .map_err(|e| CollectError::io("binding NETLINK_SOCK_DIAG socket", e))?;
         let _ = socket.set_rx_buf_sz(RCVBUF);
-        set_timeout(&socket, RECV_TIMEOUT)
+        crate::collect::netlink::transport::set_recv_timeout(&socket, RECV_TIMEOUT)
             .map_err(|e| CollectError::io("setting SO_RCVTIMEO on netlink socket", e))?;
         Ok(Destroyer {
             socket,
@@ -271,30 +270,6 @@ impl Destroyer {
             }
         }
         Ok(out)
-    }
-}
-
-fn set_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_usec: 0,
-    };
-    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::timeval>())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: `tv` is a live timeval of exactly `len` bytes; the fd is open for the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            len,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 

@@ -126,27 +126,18 @@ pub fn parse_row(line: &[u8], family: Family, user_hz: u32) -> Result<SocketReco
     if n != 12 && n != 17 {
         return Err(RowError::FieldCount(n));
     }
-    match f[0].split_last() {
-        Some((b':', digits)) if dec(digits).is_some() => {}
-        _ => return Err(RowError::Field("sl")),
-    }
-    let local = endpoint(f[1], family)?;
-    let remote = endpoint(f[2], family)?;
-    let code = hex_exact(f[3], 2).ok_or(RowError::Field("st"))? as u8;
-    let state = TcpState::from_kernel(code).ok_or(RowError::UnknownState(code))?;
-    let (tx, rx) = split2(f[4]).ok_or(RowError::Field("tx_queue:rx_queue"))?;
-    let send_q = hex_exact(tx, 8).ok_or(RowError::Field("tx_queue"))? as u32;
-    let recv_q = hex_exact(rx, 8).ok_or(RowError::Field("rx_queue"))? as u32;
-    let (tr, when) = split2(f[5]).ok_or(RowError::Field("tr:tm->when"))?;
-    let timer = hex_exact(tr, 2).ok_or(RowError::Field("tr"))?;
-    let ticks = hex_range(when, 8, 16).ok_or(RowError::Field("tm->when"))?;
-    let retrans = hex_range(f[6], 1, 8).ok_or(RowError::Field("retrnsmt"))?;
-    let uid = dec(f[7])
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or(RowError::Field("uid"))?;
-    let probes = f[8].strip_prefix(b"-").unwrap_or(f[8]);
-    dec(probes).ok_or(RowError::Field("timeout"))?;
-    let inode = dec(f[9]).ok_or(RowError::Field("inode"))?;
+    let RowHead {
+        local,
+        remote,
+        state,
+        send_q,
+        recv_q,
+        timer,
+        ticks,
+        retrans,
+        uid,
+        inode,
+    } = row_head(&f, family)?;
     let timer = TimerKind::from_kernel(u8::try_from(timer).unwrap_or(0));
     let expires_ms = if timer == TimerKind::Off {
         0
@@ -171,6 +162,56 @@ pub fn parse_row(line: &[u8], family: Family, user_hz: u32) -> Result<SocketReco
         skmem: None,
         owner: Owner::Unresolved,
     })
+}
+
+/// The columns `/proc/net/tcp{,6}` and `/proc/net/udp{,6}` share, `sl` through `inode`.
+pub(crate) struct RowHead {
+    pub local: Endpoint,
+    pub remote: Endpoint,
+    pub state: TcpState,
+    pub send_q: u32,
+    pub recv_q: u32,
+    /// `tr`: the kernel's timer code.
+    pub timer: u64,
+    /// `tm->when`, in clock ticks.
+    pub ticks: u64,
+    pub retrans: u64,
+    pub uid: u32,
+    pub inode: u64,
+}
+
+/// Parses the shared columns of a row already split into fields (at least 10).
+pub(crate) fn row_head(f: &[&[u8]], family: Family) -> Result<RowHead, RowError> {
+    if f.len() < 10 {
+        return Err(RowError::FieldCount(f.len()));
+    }
+    match f[0].split_last() {
+        Some((b':', digits)) if dec(digits).is_some() => {}
+        _ => return Err(RowError::Field("sl")),
+    }
+    let code = hex_exact(f[3], 2).ok_or(RowError::Field("st"))? as u8;
+    let (tx, rx) = split2(f[4]).ok_or(RowError::Field("tx_queue:rx_queue"))?;
+    let (tr, when) = split2(f[5]).ok_or(RowError::Field("tr:tm->when"))?;
+    // The `timeout` column is the keepalive probe count, printed signed on some kernels.
+    let probes = f[8].strip_prefix(b"-").unwrap_or(f[8]);
+    let head = RowHead {
+        local: endpoint(f[1], family)?,
+        remote: endpoint(f[2], family)?,
+        state: TcpState::from_kernel(code).ok_or(RowError::UnknownState(code))?,
+        send_q: hex_exact(tx, 8).ok_or(RowError::Field("tx_queue"))? as u32,
+        recv_q: hex_exact(rx, 8).ok_or(RowError::Field("rx_queue"))? as u32,
+        timer: hex_exact(tr, 2).ok_or(RowError::Field("tr"))?,
+        ticks: hex_range(when, 8, 16).ok_or(RowError::Field("tm->when"))?,
+        retrans: hex_range(f[6], 1, 8).ok_or(RowError::Field("retrnsmt"))?,
+        uid: dec(f[7])
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or(RowError::Field("uid"))?,
+        inode: {
+            dec(probes).ok_or(RowError::Field("timeout"))?;
+            dec(f[9]).ok_or(RowError::Field("inode"))?
+        },
+    };
+    Ok(head)
 }
 
 pub(crate) fn split2(tok: &[u8]) -> Option<(&[u8], &[u8])> {

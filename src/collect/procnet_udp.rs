@@ -11,8 +11,8 @@
 //! `r`); `drops` is `sk_drops`, sock_diag's `d`. The file has no buffer sizes, so
 //! `rcvbuf`/`sndbuf` stay `None`, and no cookie.
 
-use super::procnet::{dec, endpoint, hex_exact, hex_range, split2, RowError};
-use crate::model::{Family, Owner, SkMem, SocketRecord, TcpState, TimerKind};
+use super::procnet::{dec, hex_range, row_head, RowError, RowHead};
+use crate::model::{Family, Owner, SkMem, SocketRecord, TimerKind};
 
 const FIELDS: usize = 13;
 
@@ -34,26 +34,16 @@ pub fn parse_udp_row(line: &[u8], family: Family) -> Result<SocketRecord, RowErr
     if n != FIELDS {
         return Err(RowError::UdpFieldCount(n));
     }
-    match f[0].split_last() {
-        Some((b':', digits)) if dec(digits).is_some() => {}
-        _ => return Err(RowError::Field("sl")),
-    }
-    let local = endpoint(f[1], family)?;
-    let remote = endpoint(f[2], family)?;
-    let code = hex_exact(f[3], 2).ok_or(RowError::Field("st"))? as u8;
-    let state = TcpState::from_kernel(code).ok_or(RowError::UnknownState(code))?;
-    let (tx, rx) = split2(f[4]).ok_or(RowError::Field("tx_queue:rx_queue"))?;
-    let send_q = hex_exact(tx, 8).ok_or(RowError::Field("tx_queue"))? as u32;
-    let recv_q = hex_exact(rx, 8).ok_or(RowError::Field("rx_queue"))? as u32;
-    let (tr, when) = split2(f[5]).ok_or(RowError::Field("tr:tm->when"))?;
-    hex_exact(tr, 2).ok_or(RowError::Field("tr"))?;
-    hex_range(when, 8, 16).ok_or(RowError::Field("tm->when"))?;
-    hex_range(f[6], 1, 8).ok_or(RowError::Field("retrnsmt"))?;
-    let uid = dec(f[7])
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or(RowError::Field("uid"))?;
-    dec(f[8]).ok_or(RowError::Field("timeout"))?;
-    let inode = dec(f[9]).ok_or(RowError::Field("inode"))?;
+    let RowHead {
+        local,
+        remote,
+        state,
+        send_q,
+        recv_q,
+        uid,
+        inode,
+        ..
+    } = row_head(&f, family)?;
     dec(f[10]).ok_or(RowError::Field("ref"))?;
     hex_range(f[11], 1, 16).ok_or(RowError::Field("pointer"))?;
     let drops = dec(f[12])
@@ -90,6 +80,7 @@ mod tests {
     use crate::collect::netlink::decode::decode_dump;
     use crate::collect::procnet::{Limits, Parser};
     use crate::collect::{DumpRequest, InetProtocol, SocketDump};
+    use crate::model::TcpState;
 
     const UDP: &[u8] = include_bytes!("../../tests/fixtures/proc/udp");
     const UDP6: &[u8] = include_bytes!("../../tests/fixtures/proc/udp6");

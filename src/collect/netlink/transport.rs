@@ -98,7 +98,8 @@ impl DiagTransport for KernelSocket {
     }
 }
 
-fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
+/// Sets `SO_RCVTIMEO` on a netlink socket, so a recv never blocks past `timeout`.
+pub(crate) fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
     let tv = libc::timeval {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_usec: libc::suseconds_t::from(0u8),
