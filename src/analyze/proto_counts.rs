@@ -42,6 +42,21 @@ pub struct UnixListenerRow {
     pub backlog: Option<u32>,
 }
 
+/// The sockets of one kind no process holds ([`Owner::Unattributed`],
+/// [`Owner::Ownerless`] or [`Owner::Unresolved`]), so per-process tables can end with rows
+/// that make them add up to the total, state by state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnheldRow {
+    /// Which kind.
+    pub owner: Owner,
+    /// Its sockets per state.
+    pub states: StateCounts,
+    /// UDP drops summed over them.
+    pub drops: u64,
+    /// Receive queues summed over them.
+    pub recv_q: u64,
+}
+
 /// Every count of one protocol in one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtoAggregate {
@@ -64,6 +79,9 @@ pub struct ProtoAggregate {
     pub unix_kinds: [u64; 3],
     /// UNIX: listeners, fullest accept queue (pending/backlog) first.
     pub unix_listeners: Vec<UnixListenerRow>,
+    /// The sockets no process holds, per kind (unattributed, ownerless, unresolved; only
+    /// the kinds present). Empty when counted from a recording without its socket list.
+    pub unheld: Vec<UnheldRow>,
 }
 
 impl ProtoAggregate {
@@ -101,8 +119,11 @@ pub fn aggregate_proto(snap: &Snapshot, proto: Protocol) -> ProtoAggregate {
         drops: 0,
         unix_kinds: [0; 3],
         unix_listeners: Vec::new(),
+        unheld: Vec::new(),
     };
     let mut procs: HashMap<u32, Tally> = HashMap::new();
+    // Unattributed, ownerless, unresolved.
+    let mut unheld: [Tally; 3] = Default::default();
     let mut count = |agg: &mut ProtoAggregate, owner: Owner, state, drops: u64, recv_q: u64| {
         agg.states.add(state);
         agg.drops += drops;
@@ -113,9 +134,23 @@ pub fn aggregate_proto(snap: &Snapshot, proto: Protocol) -> ProtoAggregate {
                 t.drops += drops;
                 t.recv_q += recv_q;
             }
-            Owner::Ownerless => agg.ownerless += 1,
-            Owner::Unattributed => agg.unattributed += 1,
-            Owner::Unresolved => {}
+            Owner::Unattributed | Owner::Ownerless | Owner::Unresolved => {
+                let i = match owner {
+                    Owner::Unattributed => {
+                        agg.unattributed += 1;
+                        0
+                    }
+                    Owner::Ownerless => {
+                        agg.ownerless += 1;
+                        1
+                    }
+                    _ => 2,
+                };
+                let t = &mut unheld[i];
+                t.states.add(state);
+                t.drops += drops;
+                t.recv_q += recv_q;
+            }
         }
     };
     match proto {
@@ -152,6 +187,18 @@ pub fn aggregate_proto(snap: &Snapshot, proto: Protocol) -> ProtoAggregate {
             }
         }
     }
+    let kinds = [Owner::Unattributed, Owner::Ownerless, Owner::Unresolved];
+    agg.unheld = kinds
+        .into_iter()
+        .zip(unheld)
+        .filter(|(_, t)| t.states.total() > 0)
+        .map(|(owner, t)| UnheldRow {
+            owner,
+            states: t.states,
+            drops: t.drops,
+            recv_q: t.recv_q,
+        })
+        .collect();
     agg.processes = procs
         .into_iter()
         .map(|(pid, t)| ProtoProcessRow {

@@ -232,6 +232,7 @@ impl ProtoCounts {
                     backlog: l.backlog,
                 })
                 .collect(),
+            unheld: Vec::new(),
         }
     }
 }
@@ -293,6 +294,7 @@ impl Tick {
                     drops: 0,
                     unix_kinds: [0; 3],
                     unix_listeners: Vec::new(),
+                    unheld: Vec::new(),
                 }
             }
             // Collected, yet no counts: a hand-edited line. Say "not collected" rather
@@ -332,6 +334,11 @@ mod tests {
             "{text}"
         );
         let back: ProtoCounts = serde_json::from_str(&text).expect("back");
+        // Counts without the socket list do not split the unheld sockets by kind.
+        let agg = ProtoAggregate {
+            unheld: Vec::new(),
+            ..agg
+        };
         assert_eq!(back.to_aggregate(Protocol::Unix), agg);
     }
 

@@ -149,32 +149,25 @@ fn empty(kind: ProtoRowKind) -> ProtoRow {
 /// The sockets no process row holds: counted from the socket list when the snapshot has
 /// it, else split from the counts (exact unless both kinds are present).
 fn unlisted(snap: &Snapshot, agg: &ProtoAggregate) -> Vec<ProtoRow> {
-    let mut un = empty(ProtoRowKind::Unattributed);
-    let mut unres = empty(ProtoRowKind::Unresolved);
-    let mut take = |owner: Owner, state, drops: u64, q: u64| {
-        let row = match owner {
-            Owner::Unattributed => &mut un,
-            Owner::Unresolved => &mut unres,
-            _ => return,
-        };
-        row.states.add(state);
-        row.drops += drops;
-        row.recv_q += q;
-    };
     let listed = match agg.protocol {
         Protocol::Tcp => false,
         Protocol::Udp => snap.udp.len() as u64 == agg.total(),
         Protocol::Unix => snap.unix.len() as u64 == agg.total(),
     };
     if listed {
-        for s in snap.udp.iter().filter(|_| agg.protocol == Protocol::Udp) {
-            let drops = s.skmem.map_or(0, |m| u64::from(m.drops));
-            take(s.owner, s.state, drops, u64::from(s.recv_q));
-        }
-        for s in snap.unix.iter().filter(|_| agg.protocol == Protocol::Unix) {
-            take(s.owner, s.state, 0, s.recv_q.map_or(0, u64::from));
-        }
-        return vec![un, unres];
+        let row = |owner: Owner, kind: ProtoRowKind| {
+            let mut r = empty(kind);
+            if let Some(u) = agg.unheld.iter().find(|u| u.owner == owner) {
+                r.states = u.states;
+                r.drops = u.drops;
+                r.recv_q = u.recv_q;
+            }
+            r
+        };
+        return vec![
+            row(Owner::Unattributed, ProtoRowKind::Unattributed),
+            row(Owner::Unresolved, ProtoRowKind::Unresolved),
+        ];
     }
     let mut rest = agg.states;
     for p in &agg.processes {

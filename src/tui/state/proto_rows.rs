@@ -9,17 +9,17 @@ use std::cmp::Reverse;
 use crate::analyze::engine::Analysis;
 use crate::analyze::process_rows::RowKind;
 use crate::analyze::proto_counts::{aggregate_proto, ProtoAggregate};
-use crate::model::{Name, Owner, Protocol, Snapshot, SocketRecord, StateCounts, UnixRecord};
+use crate::model::{Name, Owner, Protocol, Snapshot, SocketRecord, UnixRecord};
 use crate::tui::state::history::SocketKey;
 use crate::tui::state::keys::View;
 use crate::tui::state::process_table::ProcRow;
 use crate::tui::state::rows::{alert_order, RowKey, Rows};
 use crate::tui::state::target::{in_detail, in_unix_detail, DetailTarget};
 
-/// The Processes rows of `agg` (counted over `snap`'s sockets of its protocol): its
-/// processes (most sockets first), then one row per kind of socket no process holds, in
-/// [`RowKind`] order, so the rows add up to the protocol's sockets, state by state.
-pub fn process_rows(snap: &Snapshot, agg: &ProtoAggregate) -> Vec<ProcRow> {
+/// The Processes rows of `agg`: its processes (most sockets first), then one row per kind
+/// of socket no process holds, in [`RowKind`] order, so the rows add up to the protocol's
+/// sockets, state by state.
+pub fn process_rows(agg: &ProtoAggregate) -> Vec<ProcRow> {
     let mut rows: Vec<ProcRow> = agg
         .processes
         .iter()
@@ -33,55 +33,23 @@ pub fn process_rows(snap: &Snapshot, agg: &ProtoAggregate) -> Vec<ProcRow> {
             recv_q: p.recv_q,
         })
         .collect();
-    // The aggregate counts sockets no process holds but not their states: count those here.
-    let mut unheld = [
-        (RowKind::Unattributed, Owner::Unattributed, Tally::default()),
-        (RowKind::Ownerless, Owner::Ownerless, Tally::default()),
-        (RowKind::Unresolved, Owner::Unresolved, Tally::default()),
-    ];
-    let mut add = |owner: Owner, state, drops: u64, q: u64| {
-        if let Some((_, _, t)) = unheld.iter_mut().find(|(_, o, _)| *o == owner) {
-            t.states.add(state);
-            t.drops += drops;
-            t.recv_q += q;
-        }
-    };
-    match agg.protocol {
-        Protocol::Udp => {
-            for s in &snap.udp {
-                let drops = s.skmem.map_or(0, |m| u64::from(m.drops));
-                add(s.owner, s.state, drops, u64::from(s.recv_q));
-            }
-        }
-        Protocol::Unix => {
-            for s in &snap.unix {
-                add(s.owner, s.state, 0, s.recv_q.map_or(0, u64::from));
-            }
-        }
-        Protocol::Tcp => {}
-    }
-    for (kind, _, t) in unheld {
-        if t.states.total() == 0 {
-            continue;
-        }
+    for u in &agg.unheld {
+        let kind = match u.owner {
+            Owner::Unattributed => RowKind::Unattributed,
+            Owner::Ownerless => RowKind::Ownerless,
+            _ => RowKind::Unresolved,
+        };
         rows.push(ProcRow {
             kind,
             pid: None,
             comm: Name::from(kind.marker().unwrap_or("?")),
             user: Name::from("-"),
-            states: t.states,
-            drops: t.drops,
-            recv_q: t.recv_q,
+            states: u.states,
+            drops: u.drops,
+            recv_q: u.recv_q,
         });
     }
     rows
-}
-
-#[derive(Default)]
-struct Tally {
-    states: StateCounts,
-    drops: u64,
-    recv_q: u64,
 }
 
 /// Sockets rows a UDP socket sorts by: most drops, then fullest queue, then local port.
@@ -180,9 +148,9 @@ pub fn compute(
             rows.processes = match filtered {
                 Some(idx) => {
                     let sub = narrowed(snap, proto, &idx);
-                    process_rows(&sub, &aggregate_proto(&sub, proto))
+                    process_rows(&aggregate_proto(&sub, proto))
                 }
-                None => process_rows(snap, agg),
+                None => process_rows(agg),
             };
         }
         View::Sockets => rows.sockets = ordered(snap, proto, filtered.unwrap_or_default()),
@@ -285,7 +253,7 @@ mod tests {
             vec![1, 2, 0, 3]
         );
         let agg = aggregate_proto(&snap, Protocol::Udp);
-        let rows = process_rows(&snap, &agg);
+        let rows = process_rows(&agg);
         let kinds: Vec<RowKind> = rows.iter().map(|r| r.kind).collect();
         assert_eq!(
             kinds,
@@ -323,7 +291,7 @@ mod tests {
             udp(54, 2, 0, Owner::Process(42)),
         ];
         let sub = narrowed(&snap, Protocol::Udp, &[1]);
-        let rows = process_rows(&sub, &aggregate_proto(&sub, Protocol::Udp));
+        let rows = process_rows(&aggregate_proto(&sub, Protocol::Udp));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].drops, 2);
         assert_eq!(&*rows[0].comm.escaped(), "java");
