@@ -431,6 +431,11 @@ pub struct KernelCounters {
     /// `InErrors` here).
     #[serde(default)]
     pub udp6: BTreeMap<String, u64>,
+    /// Sockets in use per kernel protocol in this namespace, from `/proc/net/protocols`
+    /// (`UNIX` is datagram, `UNIX-STREAM` stream and seqpacket, `UDP`, `UDPv6`, …): the
+    /// kernel's own totals beside what a dump listed. Read when UDP or UNIX is collected.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sockets_in_use: BTreeMap<String, u64>,
 }
 
 /// The sysctls shown next to verdicts, as dotted names: TCP's, and the UDP and UNIX ones

@@ -92,6 +92,7 @@ fn snapshot(tick: i64, leak: u64, extra: u64) -> Snapshot {
         tcp: [("ActiveOpens".to_string(), 100 + 5 * tick as u64)].into(),
         udp: Default::default(),
         udp6: Default::default(),
+        sockets_in_use: Default::default(),
     };
     Snapshot {
         taken_at_ms: T0 + tick * 1000,

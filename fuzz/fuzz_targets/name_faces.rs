@@ -3,17 +3,20 @@
 //! holds one CLOSE_WAIT socket, and `summary --by process` (text and table) and the
 //! dashboard's Processes view at 80×24 must show it with no control byte (text keeps only
 //! its own newlines and tabs), the same number of lines as a plain name gives, a table
-//! whose columns still line up, and a screen whose rows are all 80 columns wide.
+//! whose columns still line up, and a screen whose rows are all 80 columns wide. The same
+//! bytes as a UNIX socket path must reach `summary -x --by listener` and `--by process`
+//! with no control byte either.
 
 use std::collections::BTreeMap;
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use sockscope::analyze::aggregate::aggregate;
+use sockscope::analyze::proto_counts::aggregate_proto;
 use sockscope::analyze::engine::Analysis;
 use sockscope::model::{
-    Attribution, Name, Owner, ProcessInfo, SampleQuality, Snapshot, SocketRecord, SourceKind,
-    TcpState,
+    Attribution, Name, Owner, ProcessInfo, Protocol, Protocols, SampleQuality, Snapshot,
+    SocketRecord, SourceKind, TcpState, UnixKind, UnixName, UnixRecord,
 };
 use sockscope::report::{self, Grouping, SummaryOpts, SummaryView};
 use sockscope::tui::{draw, Action, App, Event, TickData, TuiOptions};
@@ -42,9 +45,9 @@ fn snapshot(comm: &Name) -> Snapshot {
         source: SourceKind::Netlink,
         netns: "host".into(),
         sockets: vec![s],
-        protocols: Default::default(),
+        protocols: Protocols::ALL,
         udp: Vec::new(),
-        unix: Vec::new(),
+        unix: vec![unix_listener(comm)],
         processes,
         attribution: Attribution::default(),
         quality: SampleQuality::default(),
@@ -54,6 +57,38 @@ fn snapshot(comm: &Name) -> Snapshot {
     }
 }
 
+/// A UNIX listener bound to `/` and the fuzzed bytes, owned by the same process.
+fn unix_listener(name: &Name) -> UnixRecord {
+    let mut path = b"/".to_vec();
+    path.extend_from_slice(name.raw_bytes());
+    let mut l = UnixRecord::new(UnixKind::Stream, TcpState::Listen, 2);
+    l.name = Some(UnixName::Path(Name::from_bytes(path)));
+    l.recv_q = Some(5);
+    l.send_q = Some(4);
+    l.owner = Owner::Process(42);
+    l
+}
+
+/// `summary -x` text by listener and by process: no control byte may reach them.
+fn unix_reports(comm: &Name) -> String {
+    let snap = snapshot(comm);
+    let agg = aggregate(&snap);
+    let others = [aggregate_proto(&snap, Protocol::Unix)];
+    let view = SummaryView {
+        snapshot: &snap,
+        aggregate: &agg,
+        protocols: Protocols::only(Protocol::Unix),
+        others: &others,
+    };
+    let mut text = Vec::new();
+    for by in [Grouping::Listener, Grouping::Process] {
+        let opts = SummaryOpts { by, top: None };
+        report::text::write(&mut text, &view, &opts).expect("writes to a Vec");
+        report::table::write(&mut text, &view, &opts).expect("writes to a Vec");
+    }
+    String::from_utf8(text).expect("reports are UTF-8")
+}
+
 /// The text and table summaries by process.
 fn reports(comm: &Name) -> (String, String) {
     let snap = snapshot(comm);
@@ -61,6 +96,8 @@ fn reports(comm: &Name) -> (String, String) {
     let view = SummaryView {
         snapshot: &snap,
         aggregate: &agg,
+        protocols: Protocols::TCP,
+        others: &[],
     };
     let opts = SummaryOpts {
         by: Grouping::Process,
@@ -125,6 +162,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         lines[1].trim_end().width(),
         "{table}"
     );
+    let unix = unix_reports(&comm);
+    assert!(!unix.bytes().any(|b| b < 0x20 && b != b'\n' && b != b'\t'), "{unix}");
+    assert!(!unix.contains('\u{7f}'), "{unix}");
     for row in dashboard(&comm) {
         assert!(!row.chars().any(|c| c < ' ' || ('\u{7f}'..='\u{9f}').contains(&c)), "{row:?}");
         assert_eq!(row.width(), 80, "{row:?}");

@@ -212,6 +212,7 @@ mod tests {
             .collect(),
             udp: Default::default(),
             udp6: Default::default(),
+            sockets_in_use: Default::default(),
         }
     }
 

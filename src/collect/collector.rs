@@ -391,11 +391,17 @@ impl Collector {
 
         let mut quality = merge_quality([dump.quality, udp.quality, unix.quality]);
         let counters = if self.cfg.counters {
-            let parsed = if protocols.contains(Protocol::Udp) {
+            let mut parsed = if protocols.contains(Protocol::Udp) {
                 counters::read_counters_with_udp6()?
             } else {
                 counters::read_counters_checked()?
             };
+            if protocols.contains(Protocol::Udp) || protocols.contains(Protocol::Unix) {
+                counters::read_protocols_from(
+                    std::path::Path::new("/proc/thread-self/net/protocols"),
+                    &mut parsed,
+                )?;
+            }
             quality.parse_errors += parsed.errors;
             Some(parsed.counters)
         } else {

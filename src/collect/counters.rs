@@ -149,6 +149,50 @@ pub fn parse_snmp6<R: BufRead>(mut reader: R, out: &mut KernelCounters) -> u64 {
     errors
 }
 
+/// Parses `/proc/net/protocols` (a header, then `name size sockets memory …` per protocol)
+/// into `out.sockets_in_use`: the `sockets` column by protocol name. Returns the number of
+/// lines that did not have that shape (a read failure counts one and ends the parse).
+pub fn parse_protocols<R: BufRead>(mut reader: R, out: &mut KernelCounters) -> u64 {
+    let mut errors = 0u64;
+    let mut buf = Vec::new();
+    let mut header = true;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => {
+                errors += 1;
+                break;
+            }
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let mut it = line.split_ascii_whitespace();
+        let (Some(name), Some(size), Some(sockets)) = (it.next(), it.next(), it.next()) else {
+            errors += u64::from(!line.trim().is_empty());
+            continue;
+        };
+        if std::mem::take(&mut header) && name == "protocol" {
+            continue;
+        }
+        match (size.parse::<u64>(), sockets.parse::<u64>()) {
+            (Ok(_), Ok(n)) => {
+                out.sockets_in_use.insert(name.to_string(), n);
+            }
+            _ => errors += 1,
+        }
+    }
+    errors
+}
+
+/// Reads `/proc/thread-self/net/protocols` into `parsed` (see [`parse_protocols`]).
+pub fn read_protocols_from(path: &Path, parsed: &mut ParsedCounters) -> Result<(), CollectError> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| CollectError::io(format!("open {}", path.display()), e))?;
+    parsed.errors += parse_protocols(std::io::BufReader::new(f), &mut parsed.counters);
+    Ok(())
+}
+
 /// Reads and parses `netstat` and `snmp` files at the given paths.
 pub fn read_counters_from(netstat: &Path, snmp: &Path) -> Result<ParsedCounters, CollectError> {
     let mut parsed = ParsedCounters::default();

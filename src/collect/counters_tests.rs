@@ -184,3 +184,17 @@ fn reads_udp_counters_of_this_namespace() {
     let p = read_counters_with_udp6().unwrap();
     assert!(p.counters.udp.contains_key("RcvbufErrors"));
 }
+
+#[test]
+fn protocols_gives_the_kernel_socket_totals() {
+    let mut c = KernelCounters::default();
+    let f = std::fs::read("tests/fixtures/counters/protocols").expect("fixture");
+    assert_eq!(parse_protocols(&f[..], &mut c), 0);
+    for name in ["UNIX", "UNIX-STREAM", "UDP", "UDPv6", "TCP", "TCPv6"] {
+        assert!(c.sockets_in_use.contains_key(name), "{name}: {c:?}");
+    }
+    let mut c = KernelCounters::default();
+    let bad = b"protocol  size sockets  memory\nUNIX 1152 x -1\nUDP 1344 7 0\n\nshort\n";
+    assert_eq!(parse_protocols(&bad[..], &mut c), 2);
+    assert_eq!(c.sockets_in_use.get("UDP"), Some(&7));
+}

@@ -37,6 +37,7 @@ fn snap_at(t_ms: i64, protocols: Protocols, rcvbuf_errors: u64) -> Snapshot {
         .into_iter()
         .collect(),
         udp6: BTreeMap::new(),
+        sockets_in_use: BTreeMap::new(),
     });
     s
 }

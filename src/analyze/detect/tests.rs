@@ -41,6 +41,7 @@ fn counters(ext: &[(&str, u64)]) -> Option<KernelCounters> {
         tcp: BTreeMap::new(),
         udp: Default::default(),
         udp6: Default::default(),
+        sockets_in_use: Default::default(),
     })
 }
 
