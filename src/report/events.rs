@@ -10,8 +10,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-pub use crate::analyze::churn::{EventRow, EventWindow};
 use crate::analyze::churn::rate;
+pub use crate::analyze::churn::{EventRow, EventWindow};
 use crate::collect::events::decode::DestroyEvent;
 use crate::record::time::rfc3339;
 
