@@ -27,6 +27,8 @@ mod on_replay;
 mod options;
 #[cfg(test)]
 mod processes_tests;
+#[cfg(test)]
+mod kill_tests;
 
 pub use options::{color_from_env, TrendLines, TuiOptions};
 
