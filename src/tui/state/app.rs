@@ -20,6 +20,8 @@ use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::target::DetailTarget;
 
 mod drill;
+#[cfg(test)]
+mod kill_tests;
 mod on_fleet;
 mod on_kill;
 mod on_proto;
@@ -27,8 +29,6 @@ mod on_replay;
 mod options;
 #[cfg(test)]
 mod processes_tests;
-#[cfg(test)]
-mod kill_tests;
 
 pub use options::{color_from_env, TrendLines, TuiOptions};
 

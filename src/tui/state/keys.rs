@@ -496,7 +496,7 @@ pub const BINDINGS: &[Binding] = &[
         Code(K::Char('K')),
         Action::Kill,
         "K",
-        "kill the selection's sockets (asks first)",
+        "kill the selection (asks)",
     ),
     live(CONFIRM, Code(K::Char('y')), Action::ConfirmKill, "", ""),
     live(CONFIRM, Code(K::Enter), Action::ConfirmKill, "", ""),

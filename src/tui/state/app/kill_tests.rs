@@ -120,12 +120,17 @@ fn greyed_read_only_unix_and_other_views_say_why() {
     a.apply(Action::Kill);
     assert_eq!(a.mode(), Mode::Normal);
     assert!(a.kill_plan().is_none());
-    assert_eq!(a.status(), Some("K is off: this dashboard runs --read-only"));
+    assert_eq!(
+        a.status(),
+        Some("K is off: this dashboard runs --read-only")
+    );
 
     let mut a = app(KillGate::Ready);
     a.proto = Protocol::Unix;
     a.apply(Action::Kill);
-    assert!(a.status().is_some_and(|s| s.contains("UNIX sockets cannot be killed")));
+    assert!(a
+        .status()
+        .is_some_and(|s| s.contains("UNIX sockets cannot be killed")));
 
     let mut a = app(KillGate::Ready);
     a.apply(Action::GoView(2));

@@ -167,7 +167,7 @@ impl App {
                 }
                 let p = f.rule.protocol();
                 let target = DetailTarget::Finding(f.rule, f.subject.clone());
-                let what = format!("the sockets behind {}", f.rule.as_str());
+                let what = format!("{}: {}", f.rule.as_str(), f.message);
                 let chosen = list(snap, p).iter().filter(|s| in_detail(&target, s));
                 Ok(KillPlan::new(what, p, chosen, procs, false))
             }
