@@ -116,11 +116,15 @@ fn k_kills_a_close_wait_leak_from_the_dashboard_and_nothing_else() {
             .and_then(|n| n.replace(',', "").parse::<u64>().ok());
         s.contains("churn from destroy events, last")
             && tcp.is_some_and(|n| n >= 30)
-            && s.split("closes/s by process").nth(1).is_some_and(|t| t.contains(&comm))
+            && s.split("closes/s by process")
+                .nth(1)
+                .is_some_and(|t| t.contains(&comm))
     });
-    assert!(ok, "the churn panel did not count the leak's closes:\n{screen}");
+    assert!(
+        ok,
+        "the churn panel did not count the leak's closes:\n{screen}"
+    );
     println!("--- churn ---\n{screen}");
-
 
     tmux.keys(&["q"]);
     tmux.assert_exited(&status, 0, "q after a kill");
