@@ -47,6 +47,9 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
+    /// Dashboard: no kill (`K` says it is off).
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// The subcommands.

@@ -53,7 +53,7 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<i32, RunError> {
         Some(Command::Kill(args)) => return mode::kill(g, args, out),
         Some(Command::Explain(args)) => mode::explain(g, args, out),
         Some(Command::Replay(args)) => mode::replay(&args.file),
-        None => mode::dashboard(g, cli.interval),
+        None => mode::dashboard(g, cli.interval, cli.read_only),
     }
     .map(|()| 0)
 }

@@ -8,6 +8,7 @@
 pub mod ages;
 pub mod aggregate;
 pub mod alerts;
+pub mod churn;
 pub mod detect;
 pub mod engine;
 pub mod finding;

@@ -1,13 +1,17 @@
 //! The live dashboard (no subcommand): the collector on a tick thread, the ratatui app on
-//! the calling one.
+//! the calling one. On that thread [`live::LiveDashboard`] also reads the destroy events
+//! (the churn panel) and carries out `K` kills.
+
+mod live;
 
 use std::time::Duration;
 
 use super::fleet::NamespaceFleet;
-use super::serve::lazy_tick;
 use super::{collect_config, probe, thresholds, RunError};
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, SourceArg};
+use crate::collect::destroy::has_net_admin;
 use crate::tui;
+use crate::tui::state::kill::KillGate;
 use crate::tui::TuiError;
 use crate::tui::TuiOptions;
 
@@ -15,7 +19,9 @@ use crate::tui::TuiOptions;
 /// thread, and a probe open first turns a bad namespace into a usage error before the
 /// terminal switches to the alternate screen. A panic on the collector thread is resumed
 /// here once the terminal is restored, so it ends the process as any panic does (101).
-pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError> {
+///
+/// `read_only` (`--read-only`) turns `K` off entirely.
+pub fn dashboard(global: &GlobalArgs, interval: Duration, read_only: bool) -> Result<(), RunError> {
     if !tui::is_tty() {
         return Err(RunError::Usage(TuiError::NotATerminal.to_string()));
     }
@@ -55,8 +61,27 @@ pub fn dashboard(global: &GlobalArgs, interval: Duration) -> Result<(), RunError
         });
         return tui_result(result);
     }
-    let result = tui::run(opts, lazy_tick(cfg, th, false));
+    let gate = kill_gate(global, read_only);
+    let result = tui::run(opts, live::LiveDashboard::new(cfg, th, gate));
     tui_result(result)
+}
+
+/// Whether `K` may kill: never under `--read-only`; not over `/proc` (no cookies); greyed
+/// out, the plan still shown, without CAP_NET_ADMIN.
+fn kill_gate(global: &GlobalArgs, read_only: bool) -> KillGate {
+    if read_only {
+        KillGate::ReadOnly
+    } else if global.source == SourceArg::Proc {
+        KillGate::Unavailable(
+            "--source proc: /proc/net/tcp has no socket cookies to kill by".into(),
+        )
+    } else if has_net_admin() == Some(false) {
+        KillGate::Greyed(
+            "needs CAP_NET_ADMIN (sock_diag SOCK_DESTROY), which this process lacks".into(),
+        )
+    } else {
+        KillGate::Ready
+    }
 }
 
 /// Makes glibc hand every large block (a tick's socket vector is megabytes) back to the

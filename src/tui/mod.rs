@@ -17,7 +17,7 @@ pub mod runtime;
 pub mod state;
 pub mod views;
 
-pub use runtime::{is_tty, replay, run, run_fleet, TuiError};
+pub use runtime::{is_tty, replay, run, run_fleet, LiveSource, TuiError};
 pub use state::app::{App, TrendLines, TuiOptions};
 pub use state::event::{Control, Event, FleetTick, NetnsFailure, TickData};
 pub use state::keys::{action_for, replay_action_for, Action, Mode, View};

@@ -42,9 +42,16 @@ use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
 use crate::record::Recording;
 use crate::tui::state::app::{App, TuiOptions};
-use crate::tui::state::event::{Control, Event, FleetTick, NetnsFailure, TickData};
+use crate::tui::state::churn::Churn;
+use crate::tui::state::event::{Control, Event};
+use crate::tui::state::kill::{KillGate, KillRequest};
 use crate::tui::state::replay::{self as player, Player};
 use crate::tui::views;
+
+mod source;
+
+use source::{collector_loop, fleet_tick, tick_loop};
+pub use source::{FleetCollection, LiveSource};
 
 /// Why the dashboard could not run.
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +255,8 @@ enum ToSource {
     /// The source's last event was folded in and drawn: it may collect (or send a frame)
     /// again (see the module doc on back-pressure).
     Taken,
+    /// (live) A confirmed `K`: destroy these sockets (see [`source`]).
+    Kill(KillRequest),
 }
 
 /// Whether the UI loop must answer `ev` with [`ToSource::Taken`]: it is what the collector
@@ -257,105 +266,6 @@ fn from_source(ev: &Event) -> bool {
         ev,
         Event::Tick(_) | Event::Fleet(_) | Event::CollectError(_) | Event::Replay(_)
     )
-}
-
-/// The collector loop: tick, send, wait out the rest of the interval (and until the UI
-/// loop took the tick) while listening for control messages. A tick slower than the
-/// interval is followed at once by the next one (the interval stretches; the header
-/// reports it via `tick_ms`).
-fn collector_loop<F>(make_tick: F, tx: Sender<Event>, ctl: Receiver<ToSource>, interval_ms: u64)
-where
-    F: FnMut() -> Result<(Snapshot, Analysis), String>,
-{
-    tick_loop(make_tick, one_tick, tx, ctl, interval_ms);
-}
-
-fn one_tick((snapshot, analysis): (Snapshot, Analysis), tick_ms: u64) -> Event {
-    Event::Tick(Box::new(TickData {
-        snapshot,
-        analysis,
-        tick_ms,
-    }))
-}
-
-/// What an `--all-netns` tick closure returns: a collection per readable namespace and
-/// the namespaces it could not read.
-pub type FleetCollection = (Vec<(Snapshot, Analysis)>, Vec<NetnsFailure>);
-
-fn fleet_tick((pairs, failures): FleetCollection, tick_ms: u64) -> Event {
-    let ticks = pairs
-        .into_iter()
-        .map(|(snapshot, analysis)| TickData {
-            snapshot,
-            analysis,
-            tick_ms,
-        })
-        .collect();
-    Event::Fleet(Box::new(FleetTick { ticks, failures }))
-}
-
-/// [`collector_loop`] over any tick result: `wrap` turns a result and the tick's duration
-/// into the event sent (one namespace's [`Event::Tick`] or every namespace's
-/// [`Event::Fleet`]).
-fn tick_loop<F, T>(
-    mut make_tick: F,
-    wrap: fn(T, u64) -> Event,
-    tx: Sender<Event>,
-    ctl: Receiver<ToSource>,
-    interval_ms: u64,
-) where
-    F: FnMut() -> Result<T, String>,
-{
-    let mut interval = Duration::from_millis(interval_ms);
-    let mut paused = false;
-    // Sent and not yet taken by the UI loop: no collecting until it is.
-    let mut in_flight = false;
-    // When the last tick started; `None` makes the next one due at once.
-    let mut last: Option<Instant> = None;
-    loop {
-        let due = last.is_none_or(|t| t.elapsed() >= interval);
-        if due && !paused && !in_flight {
-            let started = Instant::now();
-            last = Some(started);
-            // A panic in the caller's closure must end the dashboard, not leave it frozen
-            // on a terminal the panic hook has already restored.
-            let tick = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut make_tick));
-            let Ok(tick) = tick else {
-                let _ = tx.send(Event::CollectorGone("the collector panicked".into()));
-                return;
-            };
-            let ev = match tick {
-                Ok(t) => wrap(t, started.elapsed().as_millis() as u64),
-                Err(e) => Event::CollectError(e),
-            };
-            if tx.send(ev).is_err() {
-                return;
-            }
-            in_flight = true;
-            continue;
-        }
-        let wait = match last {
-            Some(t) if !paused && !in_flight => interval.saturating_sub(t.elapsed()),
-            _ => IDLE_WAIT,
-        };
-        match ctl.recv_timeout(wait) {
-            Ok(ToSource::Taken) => in_flight = false,
-            Ok(ToSource::Control(Control::SetInterval(ms))) => {
-                interval = Duration::from_millis(ms);
-            }
-            Ok(ToSource::Control(Control::Pause(p))) => {
-                // Resuming collects at once rather than waiting out an old interval.
-                if paused && !p {
-                    last = None;
-                }
-                paused = p;
-            }
-            Ok(ToSource::Control(Control::Shutdown)) | Err(RecvTimeoutError::Disconnected) => {
-                return
-            }
-            Ok(ToSource::Control(Control::Replay(_))) | Err(RecvTimeoutError::Timeout) => {}
-        }
-    }
 }
 
 /// How long a source thread with nothing due waits for a message before looking again.
@@ -390,7 +300,9 @@ fn player_loop(rec: Recording, tx: Sender<Event>, ctl: Receiver<ToSource>) {
                 return
             }
             Ok(ToSource::Taken) => in_flight = false,
-            Ok(ToSource::Control(Control::SetInterval(_) | Control::Pause(_))) => {}
+            Ok(
+                ToSource::Kill(_) | ToSource::Control(Control::SetInterval(_) | Control::Pause(_)),
+            ) => {}
             Err(RecvTimeoutError::Timeout) => p.advance(),
         }
     }
@@ -402,17 +314,18 @@ fn player_loop(rec: Recording, tx: Sender<Event>, ctl: Receiver<ToSource>) {
 /// `Collector` and an `Analyzer`) once per interval; its error text is shown in the header
 /// and the dashboard keeps the last good data. Returns [`TuiError::NotATerminal`] without
 /// touching the terminal when stdin/stdout is not a tty.
-pub fn run<F>(opts: TuiOptions, make_tick: F) -> Result<(), TuiError>
+pub fn run<S>(opts: TuiOptions, source: S) -> Result<(), TuiError>
 where
-    F: FnMut() -> Result<(Snapshot, Analysis), String> + Send + 'static,
+    S: LiveSource<Output = (Snapshot, Analysis)>,
 {
     if !is_tty() {
         return Err(TuiError::NotATerminal);
     }
-    let app = App::new(&opts);
+    let mut app = App::new(&opts);
+    app.set_kill_gate(source.kill_gate());
     let interval = app.interval_ms();
     ui_loop(app, "sockscope-collector", move |tx, ctl| {
-        collector_loop(make_tick, tx, ctl, interval)
+        collector_loop(source, tx, ctl, interval)
     })
 }
 
@@ -427,7 +340,13 @@ where
     if !is_tty() {
         return Err(TuiError::NotATerminal);
     }
-    let app = App::new(&opts);
+    let mut app = App::new(&opts);
+    app.set_kill_gate(KillGate::Unavailable(
+        "not with --all-netns: a kill acts on one namespace (use --netns)".into(),
+    ));
+    app.on_event(Event::Churn(Box::new(Churn::Off(
+        "not with --all-netns (run with --netns for one namespace)".into(),
+    ))));
     let interval = app.interval_ms();
     ui_loop(app, "sockscope-collector", move |tx, ctl| {
         tick_loop(make_ticks, fleet_tick, tx, ctl, interval)
@@ -554,6 +473,10 @@ where
     // The source may already be gone (it only exits on Shutdown), hence the ignored sends.
     if let Some(c) = app.on_event(ev) {
         let _ = to_source.send(ToSource::Control(c));
+    }
+    // The UI loop never waits on a kill: the collector thread answers with an event.
+    if let Some(req) = app.take_kill_request() {
+        let _ = to_source.send(ToSource::Kill(req));
     }
     if app.should_quit() {
         return Ok(false);

@@ -3,6 +3,7 @@
 use super::*;
 use crate::analyze::aggregate::Aggregate;
 use crate::model::{Attribution, SampleQuality, SourceKind};
+use crate::tui::state::event::{NetnsFailure, TickData};
 
 fn empty() -> (Snapshot, Analysis) {
     let snap = Snapshot {

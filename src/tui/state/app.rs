@@ -6,6 +6,7 @@
 use crate::analyze::engine::Analysis;
 use crate::analyze::proto_counts::ProtoAggregate;
 use crate::model::{Protocol, Protocols, Snapshot, TcpState};
+use crate::tui::state::churn::Churn;
 use crate::tui::state::columns::{self, SortState};
 use crate::tui::state::event::ReplayStatus;
 use crate::tui::state::event::{Control, Event, TickData};
@@ -13,12 +14,16 @@ use crate::tui::state::filter;
 use crate::tui::state::fleet::Fleet;
 use crate::tui::state::history::{observe, CloseWaitTrend, StateHistory, TrendWindow};
 use crate::tui::state::keys::{lookup, Action, Mode, View};
+use crate::tui::state::kill::KillUi;
 use crate::tui::state::proto_rows;
 use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::target::DetailTarget;
 
 mod drill;
+#[cfg(test)]
+mod kill_tests;
 mod on_fleet;
+mod on_kill;
 mod on_proto;
 mod on_replay;
 mod options;
@@ -33,7 +38,7 @@ pub const INTERVALS_MS: [u64; 9] = [250, 500, 1000, 2000, 3000, 5000, 10_000, 30
 /// Rows PgUp/PgDn move by.
 const PAGE: usize = 10;
 
-/// Lines J/K scroll the Detail view's explanation by.
+/// Lines J/U scroll the Detail view's explanation by.
 const INFO_STEP: u16 = 3;
 
 /// An open explanation popup.
@@ -95,6 +100,10 @@ pub struct App {
     /// A one-line answer to the last key, shown in the footer until the next key (why
     /// Enter opened nothing).
     pub(crate) status: Option<String>,
+    /// `K`: whether it may kill, the open confirmation, the request on its way.
+    pub(crate) kill: KillUi,
+    /// The churn panel's destroy events.
+    pub(crate) churn: Churn,
 }
 
 pub(crate) fn view_slot(v: View) -> usize {
@@ -141,6 +150,8 @@ impl App {
             proto: opts.protocols.iter().next().unwrap_or(Protocol::Tcp),
             proto_agg: None,
             status: None,
+            kill: KillUi::default(),
+            churn: Churn::default(),
         }
     }
 
@@ -236,6 +247,14 @@ impl App {
                 self.signal = Some(sig);
                 self.quit = true;
                 Some(Control::Shutdown)
+            }
+            Event::Killed(done) => {
+                self.on_killed(*done);
+                None
+            }
+            Event::Churn(c) => {
+                self.on_churn(*c);
+                None
             }
             Event::CollectorGone(why) => {
                 self.fatal = Some(why);
@@ -510,6 +529,9 @@ impl App {
                 self.info_scroll = self.info_scroll.saturating_sub(INFO_STEP);
             }
             Action::InfoDown | Action::InfoUp => {}
+            Action::Kill => self.open_kill(),
+            Action::ConfirmKill => self.confirm_kill(),
+            Action::CancelKill => self.cancel_kill(),
             Action::CycleTrendWindow => self.trend_window = self.trend_window.next(),
             Action::NextProtocol => self.next_protocol(),
             Action::Explain => {
@@ -533,6 +555,7 @@ impl App {
                 self.refresh();
             }
             Mode::Help | Mode::Explain => self.mode = Mode::Normal,
+            Mode::Confirm => self.cancel_kill(),
             Mode::Normal if self.view == View::Detail => {
                 self.detail = None;
                 self.switch_to(self.back_to);

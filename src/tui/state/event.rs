@@ -8,6 +8,8 @@ use crossterm::event::KeyEvent;
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
 use crate::model::StateCounts;
+use crate::tui::state::churn::Churn;
+use crate::tui::state::kill::KillDone;
 
 /// One collection and its analysis, as the collector thread produced it.
 #[derive(Debug, Clone)]
@@ -60,6 +62,10 @@ pub enum Event {
     CollectorGone(String),
     /// (replay) The player moved, paused or changed speed. Boxed like [`Event::Tick`].
     Replay(Box<ReplayFrame>),
+    /// The collector thread carried out a `K` kill: what happened.
+    Killed(Box<KillDone>),
+    /// The destroy events of the interval before the next tick, or why there are none.
+    Churn(Box<Churn>),
 }
 
 /// Requests from the UI loop to the collector thread.

@@ -64,6 +64,8 @@ pub enum Mode {
     Help,
     /// An explanation is open.
     Explain,
+    /// The kill confirmation is open: `y`/Enter kills, any other key cancels.
+    Confirm,
 }
 
 /// Everything a key can ask for.
@@ -143,6 +145,12 @@ pub enum Action {
     SlowerPlayback,
     /// (replay) Double the playback speed.
     FasterPlayback,
+    /// Show what `K` would kill from the selection and ask (see `state::kill`).
+    Kill,
+    /// (kill confirmation) Kill them.
+    ConfirmKill,
+    /// (kill confirmation) Do not.
+    CancelKill,
 }
 
 /// Whether a binding applies to the live dashboard, to a replay, or to both.
@@ -178,6 +186,8 @@ pub enum KeyMatch {
     Ctrl(char),
     /// Any printable character (filter typing).
     AnyChar,
+    /// Any key at all (the kill confirmation's "anything else cancels").
+    Any,
 }
 
 /// One row of the key table.
@@ -200,7 +210,14 @@ pub struct Binding {
 const N: &[Mode] = &[Mode::Normal];
 const BROWSE: &[Mode] = &[Mode::Normal, Mode::Help, Mode::Explain];
 const F: &[Mode] = &[Mode::Filter];
-const ALL: &[Mode] = &[Mode::Normal, Mode::Filter, Mode::Help, Mode::Explain];
+const ALL: &[Mode] = &[
+    Mode::Normal,
+    Mode::Filter,
+    Mode::Help,
+    Mode::Explain,
+    Mode::Confirm,
+];
+const CONFIRM: &[Mode] = &[Mode::Confirm];
 const POPUP: &[Mode] = &[Mode::Help, Mode::Explain];
 
 const fn b(
@@ -250,7 +267,7 @@ const fn scoped(
 }
 
 use KeyCode as K;
-use KeyMatch::{AnyChar, Code, Ctrl};
+use KeyMatch::{Any, AnyChar, Code, Ctrl};
 
 /// The key table. Earlier rows win, so filter typing comes after the filter's own keys.
 pub const BINDINGS: &[Binding] = &[
@@ -469,11 +486,21 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         N,
-        Code(K::Char('K')),
+        Code(K::Char('U')),
         Action::InfoUp,
-        "K",
+        "U",
         "scroll it back (Detail)",
     ),
+    live(
+        N,
+        Code(K::Char('K')),
+        Action::Kill,
+        "K",
+        "kill the selection (asks)",
+    ),
+    live(CONFIRM, Code(K::Char('y')), Action::ConfirmKill, "", ""),
+    live(CONFIRM, Code(K::Enter), Action::ConfirmKill, "", ""),
+    live(CONFIRM, Any, Action::CancelKill, "", ""),
     b(
         F,
         Code(K::Enter),
@@ -505,6 +532,7 @@ fn matches(key: &KeyMatch, ev: &KeyEvent) -> bool {
         KeyMatch::Ctrl(c) => ctrl && ev.code == KeyCode::Char(c),
         KeyMatch::Code(code) => !ctrl && !alt && ev.code == code,
         KeyMatch::AnyChar => !ctrl && !alt && matches!(ev.code, KeyCode::Char(_)),
+        KeyMatch::Any => true,
     }
 }
 

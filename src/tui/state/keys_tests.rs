@@ -205,3 +205,54 @@ fn p_cycles_the_protocol_live_and_in_replay_and_help_says_so() {
         .count();
     assert_eq!(claims, 1);
 }
+
+#[test]
+fn k_kills_live_only_and_the_confirmation_takes_y_or_enter_else_cancels() {
+    let k = key(K::Char('K'));
+    assert_eq!(action_for(&k, Mode::Normal), Some(Action::Kill));
+    assert_eq!(
+        replay_action_for(&k, Mode::Normal),
+        None,
+        "a recording kills nothing"
+    );
+    assert_eq!(action_for(&k, Mode::Filter), Some(Action::FilterChar('K')));
+    assert_eq!(action_for(&k, Mode::Help), None);
+    // The Detail explanation scrolls back with U now that K kills.
+    assert_eq!(
+        action_for(&key(K::Char('U')), Mode::Normal),
+        Some(Action::InfoUp)
+    );
+    assert_eq!(
+        action_for(&key(K::Char('J')), Mode::Normal),
+        Some(Action::InfoDown)
+    );
+    let c = Mode::Confirm;
+    assert_eq!(action_for(&key(K::Char('y')), c), Some(Action::ConfirmKill));
+    assert_eq!(action_for(&key(K::Enter), c), Some(Action::ConfirmKill));
+    for other in [
+        K::Char('n'),
+        K::Char('Y'),
+        K::Char('q'),
+        K::Esc,
+        K::Up,
+        K::Char(' '),
+    ] {
+        assert_eq!(
+            action_for(&key(other), c),
+            Some(Action::CancelKill),
+            "{other:?}"
+        );
+    }
+    let ctrl_c = KeyEvent::new(K::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(action_for(&ctrl_c, c), Some(Action::Quit));
+    // y outside the confirmation does nothing.
+    assert_eq!(action_for(&key(K::Char('y')), Mode::Normal), None);
+    let live = help_rows(false, false);
+    assert!(live.iter().any(|(k, h)| *k == "K" && h.contains("kill")));
+    assert!(!help_rows(true, false).iter().any(|(k, _)| *k == "K"));
+    let claims = BINDINGS
+        .iter()
+        .filter(|b| b.key == KeyMatch::Code(K::Char('K')))
+        .count();
+    assert_eq!(claims, 1);
+}

@@ -11,10 +11,13 @@
 //! - [`fleet`]: the `--all-netns` namespaces parked beside the shown one; [`replay`]: the
 //!   replay player; [`filter`], [`explain`]: one-function seams to `crate::filter` and
 //!   `crate::explain`;
+//! - [`kill`], [`churn`]: what `K` would kill and what it did; the destroy events'
+//!   interval for the churn panel;
 //! - [`app`]: [`app::App`] itself, with its drill-down, fleet and replay actions in
 //!   `app/`.
 
 pub mod app;
+pub mod churn;
 pub mod columns;
 pub mod event;
 pub mod explain;
@@ -22,6 +25,7 @@ pub mod filter;
 pub mod fleet;
 pub mod history;
 pub mod keys;
+pub mod kill;
 pub mod process_table;
 pub mod proto_rows;
 pub mod replay;

@@ -5,10 +5,12 @@
 //! formatting, table widget and colours.
 
 pub mod alerts;
+pub mod churn;
 pub mod detail;
 pub mod fmt;
 pub mod histogram;
 pub mod kernel;
+pub mod kill;
 pub mod listeners;
 pub mod namespaces;
 pub mod overview;
@@ -91,6 +93,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match app.mode {
         Mode::Help => draw_help(frame, area, app),
         Mode::Explain => draw_explain(frame, area, app),
+        Mode::Confirm => kill::draw(frame, area, app),
         Mode::Normal | Mode::Filter => {}
     }
 }

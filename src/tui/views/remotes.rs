@@ -1,8 +1,9 @@
 //! The Remotes view: remote address × state counts, with TIME_WAIT against the ephemeral
-//! port range where the sysctl is known. Enter opens the sockets to that address.
-//! Pure over `&App`.
+//! port range where the sysctl is known. Enter opens the sockets to that address. Under
+//! the table, the churn panel ([`super::churn`]): the same remotes as destroy events count
+//! them. Pure over `&App`.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::Frame;
 
@@ -16,6 +17,12 @@ use crate::tui::views::theme::Theme;
 
 /// Draws the Remotes view in `area`.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let [area, churn_area] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(super::churn::height(app, area.height)),
+    ])
+    .areas(area);
+    super::churn::draw(frame, churn_area, app);
     let t = Theme::new(app.color);
     let (remotes, ports) = match app.data() {
         Some((snap, an)) => (

@@ -12,6 +12,8 @@ impl App {
     pub fn new_replay(opts: &TuiOptions) -> App {
         let mut app = App::new(opts);
         app.paused = true;
+        app.churn =
+            crate::tui::state::churn::Churn::Off("a recording carries no destroy events".into());
         app.replay = Some(ReplayStatus {
             file: String::new(),
             frame: 0,
