@@ -500,14 +500,14 @@ pub const BINDINGS: &[Binding] = &[
         Code(K::Char('J')),
         Action::InfoDown,
         "J",
-        "scroll explanation (Detail, e)",
+        "scroll down (Detail, e popup)",
     ),
     b(
         NE,
         Code(K::Char('K')),
         Action::InfoUp,
         "K",
-        "scroll it back (Detail, e)",
+        "scroll up (Detail, e popup)",
     ),
     b(
         F,

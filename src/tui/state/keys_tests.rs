@@ -95,7 +95,7 @@ fn the_explanation_popup_scrolls_with_the_keys_help_names() {
     assert_eq!(a(K::Char('s')), None);
     let help = help_rows(false, false);
     let j = help.iter().find(|(k, _)| *k == "J").unwrap();
-    assert!(j.1.contains("e)"), "{j:?}");
+    assert!(j.1.contains("e popup"), "{j:?}");
 }
 
 #[test]

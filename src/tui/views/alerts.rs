@@ -78,7 +78,7 @@ pub fn fitted_message(f: &Finding, room: usize) -> String {
             },
             Some(rest),
         ) => return fit_after(&local.to_string(), &format!(" {c}{rest}"), room),
-        _ => return fmt::clip(&short_message(f), room),
+        _ => return fmt::clip_words(&short_message(f), room),
     };
     fit_after(&subject, rest, room)
 }
@@ -90,11 +90,15 @@ fn fit_after(head: &str, rest: &str, room: usize) -> String {
     if w + rest.width() <= room {
         format!("{head}{rest}")
     } else if w < room {
-        format!("{head}{}", fmt::clip(rest, room - w))
+        format!("{head}{}", fmt::clip_words(rest, room - w))
     } else {
         fmt::fit(head, room)
     }
 }
+
+/// Fewest columns a row's message gets before the rule's name gives way: a short
+/// `comm[pid]` and a word.
+const MIN_MESSAGE_W: usize = 12;
 
 /// Most lines the selected alert's full message may take under the list.
 const DETAIL_MAX_LINES: usize = 4;
@@ -233,10 +237,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
         spans.extend([
             Span::styled(tag, style),
             Span::styled(format!("{age:>6} "), t.dim()),
-            Span::styled(format!("{} ", rule_label(f.rule)), t.title()),
         ]);
-        let used: usize = spans.iter().map(Span::width).sum();
-        let room = usize::from(list_area.width).saturating_sub(used);
+        let label = format!("{} ", rule_label(f.rule));
+        let used: usize = spans.iter().map(Span::width).sum::<usize>() + label.width();
+        let mut room = usize::from(list_area.width).saturating_sub(used);
+        // Where the rule's name leaves no room for a `comm[pid]`, the message (which names
+        // the state) goes without it.
+        if room >= MIN_MESSAGE_W {
+            spans.push(Span::styled(label, t.title()));
+        } else {
+            room += label.width();
+        }
         spans.push(Span::raw(fitted_message(f, room)));
         let mut line = Line::from(spans);
         if selectable && row == sel {
@@ -309,7 +320,8 @@ mod tests {
             fitted_message(&f, 80),
             "python3[10055] holds 300 CLOSE_WAIT (+0/min, oldest 4m43s)"
         );
-        assert_eq!(fitted_message(&f, 20), "python3[10055] hold…");
+        assert_eq!(fitted_message(&f, 21), "python3[10055] holds…");
+        assert_eq!(fitted_message(&f, 20), "python3[10055] …");
         assert_eq!(fitted_message(&f, 12), "pyth…[10055]");
         assert_eq!(fitted_message(&f, 10), "py…[10055]");
         let l = Finding {

@@ -147,6 +147,35 @@ fn is_number(s: &str) -> bool {
             .all(|c| c.is_ascii_digit() || ".,%/kMG+- ".contains(c))
 }
 
+/// Cuts `s` to at most `width` columns at a space, marking the cut with `…`, so no word
+/// (and no number: `0.0.0.0:80`, `300`) is shown in part; a first word wider than `width`
+/// is cut by [`fit`].
+pub fn clip_words(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if c == ' ' && s[..i].width() + 2 <= width {
+            end = i;
+        }
+    }
+    if end > 0 {
+        return format!("{}…", &s[..=end]);
+    }
+    // Not even the first word and a space: that word whole and the mark, else the word
+    // fitted (a number's tail kept).
+    let lead = s.len() - s.trim_start().len();
+    let first_end = lead + s[lead..].split(' ').next().unwrap_or("").len();
+    if s[..first_end].width() < width {
+        format!("{}…", &s[..first_end])
+    } else if lead > 0 && s[..lead].width() < width {
+        format!("{}…", &s[..lead])
+    } else {
+        fit(&s[lead..first_end], width)
+    }
+}
+
 /// `flat at 300` when every value of a series is the same (and there are at least two):
 /// a flat trend drawn as a line or `▁▁▁` says nothing of its level, these words do.
 pub fn flat(values: impl IntoIterator<Item = f64>) -> Option<String> {
@@ -222,6 +251,20 @@ mod tests {
         assert_eq!(fit("0/300 0", 5), "…");
         assert_eq!(fit("(unattributed)", 8), "(unattr…");
         assert_eq!(fit("数据库[42]", 7), "数…[42]");
+    }
+
+    #[test]
+    fn word_clipping_never_shows_part_of_a_number() {
+        assert_eq!(
+            clip_words("SYN flood 0.0.0.0:80 (nginx)", 20),
+            "SYN flood …"
+        );
+        assert_eq!(clip_words(" holds 300 CLOSE_WAIT", 9), " holds …");
+        assert_eq!(clip_words(" holds 300 CLOSE_WAIT", 12), " holds 300 …");
+        assert_eq!(clip_words("0.0.0.0:80 (nginx) has", 11), "0.0.0.0:80…");
+        assert_eq!(clip_words("0.0.0.0:80 (nginx) has", 8), "0.0.…:80");
+        assert_eq!(clip_words("abc", 3), "abc");
+        assert_eq!(clip_words("python3[10055]", 12), "pyth…[10055]");
     }
 
     #[test]
