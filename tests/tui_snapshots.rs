@@ -38,6 +38,9 @@ mod protocols;
 #[path = "tui_snapshots/kill.rs"]
 mod kill;
 
+#[path = "tui_snapshots/issue20.rs"]
+mod issue20;
+
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {

@@ -5,7 +5,7 @@
 
 use crate::analyze::engine::Analysis;
 use crate::analyze::proto_counts::ProtoAggregate;
-use crate::model::{Protocol, Protocols, Snapshot, TcpState};
+use crate::model::{Protocol, Protocols, Snapshot};
 use crate::tui::state::churn::Churn;
 use crate::tui::state::columns::{self, SortState};
 use crate::tui::state::event::ReplayStatus;
@@ -20,6 +20,7 @@ use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::target::DetailTarget;
 
 mod drill;
+mod explain_popup;
 #[cfg(test)]
 mod kill_tests;
 mod on_fleet;
@@ -29,6 +30,7 @@ mod on_replay;
 mod options;
 #[cfg(test)]
 mod processes_tests;
+mod sort_keys;
 
 pub use options::{color_from_env, TrendLines, TuiOptions};
 
@@ -48,6 +50,16 @@ pub struct Explanation {
     pub title: String,
     /// The text.
     pub text: String,
+}
+
+/// What an open explanation popup explains. Its text is made from every tick's data as it
+/// is drawn ([`App::explanation`]), so its numbers are the ones the screen behind it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExplainTopic {
+    /// The state, finding, process, listener, remote or socket a selection or drill-down is.
+    Target(DetailTarget),
+    /// Why sockets have no owning process, and the fix (`u`).
+    Unattributed,
 }
 
 /// The dashboard's state.
@@ -82,7 +94,10 @@ pub struct App {
     pub(crate) detail: Option<DetailTarget>,
     /// First line shown of the Detail view's explanation pane (drawing clamps it).
     pub(crate) info_scroll: u16,
-    pub(crate) explanation: Option<Explanation>,
+    /// The open explanation popup's topic.
+    pub(crate) explaining: Option<ExplainTopic>,
+    /// First line shown of the explanation popup (drawing clamps it).
+    pub(crate) explain_scroll: u16,
     pub(crate) quit: bool,
     pub(crate) fatal: Option<String>,
     /// The signal that ended the dashboard, if one did.
@@ -140,7 +155,8 @@ impl App {
             rows: Rows::default(),
             detail: None,
             info_scroll: 0,
-            explanation: None,
+            explaining: None,
+            explain_scroll: 0,
             quit: false,
             fatal: None,
             signal: None,
@@ -362,12 +378,12 @@ impl App {
             View::Sockets => self.rows.sockets.len(),
             // The state diagram is TCP's; other protocols show a note there.
             View::StateMachine if self.proto != Protocol::Tcp => 0,
-            View::StateMachine => TcpState::ALL.len(),
+            View::StateMachine => columns::DIAGRAM_STATES.len(),
             View::Detail => self.rows.detail.len(),
         }
     }
 
-    fn sort_slot(&self) -> Option<usize> {
+    pub(crate) fn sort_slot(&self) -> Option<usize> {
         match self.view {
             View::Processes => Some(0),
             View::Listeners => Some(1),
@@ -453,6 +469,16 @@ impl App {
                     self.go(v);
                 }
             }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::InfoUp
+            | Action::InfoDown
+                if self.mode == Mode::Explain =>
+            {
+                self.scroll_explanation(action);
+            }
             Action::Up => self.move_sel(|s, _| s.saturating_sub(1)),
             Action::Down => self.move_sel(|s, _| s + 1),
             Action::PageUp => self.move_sel(|s, _| s.saturating_sub(PAGE)),
@@ -489,21 +515,13 @@ impl App {
                 self.filter_saved = self.filter.clone();
                 self.mode = Mode::Normal;
             }
-            Action::SortNext | Action::SortReverse if self.proto_sort_refusal().is_some() => {
+            Action::SortNext | Action::SortPrev | Action::SortReverse | Action::SortBusiest
+                if self.proto_sort_refusal().is_some() =>
+            {
                 self.status = self.proto_sort_refusal();
             }
-            Action::SortNext | Action::SortReverse => {
-                let slot = self.sort_slot()?;
-                let ncols = columns::column_count(slot);
-                let s = &mut self.sort[slot];
-                if action == Action::SortNext {
-                    s.column = (s.column + 1) % ncols;
-                } else {
-                    s.descending = !s.descending;
-                }
-                // A new order starts at its top: the user sorted to see what comes first.
-                self.selected[view_slot(self.view)] = 0;
-                self.refresh_keeping(None, None);
+            Action::SortNext | Action::SortPrev | Action::SortReverse | Action::SortBusiest => {
+                self.sort_by(action);
             }
             Action::TogglePause if self.replay.is_some() => {
                 return self.replay_control(action);
@@ -534,12 +552,8 @@ impl App {
             Action::CancelKill => self.cancel_kill(),
             Action::CycleTrendWindow => self.trend_window = self.trend_window.next(),
             Action::NextProtocol => self.next_protocol(),
-            Action::Explain => {
-                self.explanation = self.explain_selected();
-                if self.explanation.is_some() {
-                    self.mode = Mode::Explain;
-                }
-            }
+            Action::Explain => self.open_explanation(self.selected_topic()),
+            Action::ExplainUnattributed => self.open_explanation(Some(ExplainTopic::Unattributed)),
         }
         None
     }

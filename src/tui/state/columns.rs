@@ -29,6 +29,23 @@ pub const STATE_COLUMNS: [TcpState; 11] = [
     TcpState::Close,
 ];
 
+/// The State machine view's selection order: the diagram's boxes as they are read, row by
+/// row and left to right, so `j`/`k` move along the picture (the kernel's numbering jumps
+/// across it).
+pub const DIAGRAM_STATES: [TcpState; 11] = [
+    TcpState::SynSent,
+    TcpState::Close,
+    TcpState::Listen,
+    TcpState::Established,
+    TcpState::SynRecv,
+    TcpState::FinWait1,
+    TcpState::CloseWait,
+    TcpState::Closing,
+    TcpState::FinWait2,
+    TcpState::LastAck,
+    TcpState::TimeWait,
+];
+
 /// Processes table: fixed columns, then one per state in [`STATE_COLUMNS`] order.
 pub const PROCESS_COLUMNS: [&str; 4] = ["PID", "COMMAND", "USER", "TOTAL"];
 /// Listeners table columns.

@@ -107,6 +107,11 @@ pub enum Action {
     FilterCommit,
     /// Sort by the next column.
     SortNext,
+    /// Sort by the previous column.
+    SortPrev,
+    /// Sort by the busiest state's column: the firing alert's state, else the state with
+    /// the most sockets.
+    SortBusiest,
     /// Reverse the sort order.
     SortReverse,
     /// Pause or resume collection.
@@ -117,6 +122,8 @@ pub enum Action {
     FasterInterval,
     /// Explain the selected state or finding.
     Explain,
+    /// Explain why sockets are unattributed, and the fix.
+    ExplainUnattributed,
     /// Show the trend charts over the next window (1m, 10m, 1h).
     CycleTrendWindow,
     /// Show the next collected protocol (TCP, UDP, UNIX).
@@ -125,9 +132,9 @@ pub enum Action {
     NextNetns,
     /// (`--all-netns`) Show the previous namespace.
     PrevNetns,
-    /// (Detail) Scroll the explanation pane down.
+    /// (Detail, explanation popup) Scroll the explanation down.
     InfoDown,
-    /// (Detail) Scroll the explanation pane up.
+    /// (Detail, explanation popup) Scroll the explanation up.
     InfoUp,
     /// (replay) One frame back; pauses.
     StepBack,
@@ -219,6 +226,8 @@ const ALL: &[Mode] = &[
 ];
 const CONFIRM: &[Mode] = &[Mode::Confirm];
 const POPUP: &[Mode] = &[Mode::Help, Mode::Explain];
+/// Browsing, and the explanation popup (where moving keys scroll it).
+const NE: &[Mode] = &[Mode::Normal, Mode::Explain];
 
 const fn b(
     modes: &'static [Mode],
@@ -339,12 +348,18 @@ pub const BINDINGS: &[Binding] = &[
         "N",
         "previous network namespace",
     ),
-    b(N, Code(K::Up), Action::Up, "↑ k", "move up"),
-    b(N, Code(K::Char('k')), Action::Up, "", ""),
-    b(N, Code(K::Down), Action::Down, "↓ j", "move down"),
-    b(N, Code(K::Char('j')), Action::Down, "", ""),
-    b(N, Code(K::PageUp), Action::PageUp, "PgUp", "page up"),
-    b(N, Code(K::PageDown), Action::PageDown, "PgDn", "page down"),
+    b(NE, Code(K::Up), Action::Up, "↑ k", "move up (e: scroll)"),
+    b(NE, Code(K::Char('k')), Action::Up, "", ""),
+    b(
+        NE,
+        Code(K::Down),
+        Action::Down,
+        "↓ j",
+        "move down (e: scroll)",
+    ),
+    b(NE, Code(K::Char('j')), Action::Down, "", ""),
+    b(NE, Code(K::PageUp), Action::PageUp, "PgUp", "page up"),
+    b(NE, Code(K::PageDown), Action::PageDown, "PgDn", "page down"),
     live(N, Code(K::Home), Action::Top, "Home g", "first row"),
     live(N, Code(K::Char('g')), Action::Top, "", ""),
     live(N, Code(K::End), Action::Bottom, "End G", "last row"),
@@ -385,6 +400,21 @@ pub const BINDINGS: &[Binding] = &[
         Action::SortReverse,
         "S",
         "reverse the sort (to top)",
+    ),
+    b(
+        N,
+        Code(K::Char('<')),
+        Action::SortPrev,
+        "< >",
+        "sort column left / right",
+    ),
+    b(N, Code(K::Char('>')), Action::SortNext, "", ""),
+    b(
+        N,
+        Code(K::Char('b')),
+        Action::SortBusiest,
+        "b",
+        "sort by the busiest state",
     ),
     live(
         N,
@@ -452,17 +482,15 @@ pub const BINDINGS: &[Binding] = &[
     rp(
         Code(K::Char('-')),
         Action::SlowerPlayback,
-        "- <",
+        "-",
         "(replay) half speed (≥0.25×)",
     ),
-    rp(Code(K::Char('<')), Action::SlowerPlayback, "", ""),
     rp(
         Code(K::Char('+')),
         Action::FasterPlayback,
-        "+ >",
+        "+",
         "(replay) double speed (≤16×)",
     ),
-    rp(Code(K::Char('>')), Action::FasterPlayback, "", ""),
     b(
         N,
         Code(K::Char('w')),
@@ -479,17 +507,24 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         N,
+        Code(K::Char('u')),
+        Action::ExplainUnattributed,
+        "u",
+        "why sockets are unattributed",
+    ),
+    b(
+        NE,
         Code(K::Char('J')),
         Action::InfoDown,
         "J",
-        "scroll explanation (Detail)",
+        "scroll down (Detail, e popup)",
     ),
     b(
-        N,
+        NE,
         Code(K::Char('U')),
         Action::InfoUp,
         "U",
-        "scroll it back (Detail)",
+        "scroll up (Detail, e popup)",
     ),
     live(
         N,

@@ -72,8 +72,45 @@ fn popups_close_with_esc_and_question_mark() {
         assert_eq!(action_for(&key(K::Esc), m), Some(Action::Back));
         assert_eq!(action_for(&key(K::Char('?')), m), Some(Action::ToggleHelp));
         assert_eq!(action_for(&key(K::Char('q')), m), Some(Action::Quit));
-        assert_eq!(action_for(&key(K::Char('j')), m), None);
     }
+    assert_eq!(action_for(&key(K::Char('j')), Mode::Help), None);
+}
+
+#[test]
+fn the_explanation_popup_scrolls_with_the_keys_help_names() {
+    // Issue 20: J, j, Down and PgDn did nothing in the `e` popup although help said
+    // "J scroll explanation".
+    let m = Mode::Explain;
+    let a = |c| action_for(&key(c), m);
+    assert_eq!(a(K::Char('J')), Some(Action::InfoDown));
+    assert_eq!(a(K::Char('K')), Some(Action::InfoUp));
+    assert_eq!(a(K::Char('j')), Some(Action::Down));
+    assert_eq!(a(K::Down), Some(Action::Down));
+    assert_eq!(a(K::Char('k')), Some(Action::Up));
+    assert_eq!(a(K::Up), Some(Action::Up));
+    assert_eq!(a(K::PageDown), Some(Action::PageDown));
+    assert_eq!(a(K::PageUp), Some(Action::PageUp));
+    // Nothing else leaks into the popup: no view switch, no sort.
+    assert_eq!(a(K::Char('2')), None);
+    assert_eq!(a(K::Char('s')), None);
+    let help = help_rows(false, false);
+    let j = help.iter().find(|(k, _)| *k == "J").unwrap();
+    assert!(j.1.contains("e popup"), "{j:?}");
+}
+
+#[test]
+fn sort_keys_move_by_column_and_jump_to_the_busiest_state() {
+    let m = Mode::Normal;
+    assert_eq!(action_for(&key(K::Char('>')), m), Some(Action::SortNext));
+    assert_eq!(action_for(&key(K::Char('<')), m), Some(Action::SortPrev));
+    assert_eq!(action_for(&key(K::Char('b')), m), Some(Action::SortBusiest));
+    assert_eq!(
+        action_for(&key(K::Char('u')), m),
+        Some(Action::ExplainUnattributed)
+    );
+    let help = help_rows(false, false);
+    assert!(help.iter().any(|(k, _)| *k == "< >"), "{help:?}");
+    assert!(help.iter().any(|(k, _)| *k == "b"), "{help:?}");
 }
 
 #[test]
@@ -107,12 +144,11 @@ fn replay_keys_only_when_replaying() {
     assert_eq!(r(K::Char(']')), Some(Action::SeekForward));
     assert_eq!(r(K::Home), Some(Action::FirstFrame));
     assert_eq!(r(K::End), Some(Action::LastFrame));
-    for c in ['-', '<'] {
-        assert_eq!(r(K::Char(c)), Some(Action::SlowerPlayback));
-    }
-    for c in ['+', '>'] {
-        assert_eq!(r(K::Char(c)), Some(Action::FasterPlayback));
-    }
+    assert_eq!(r(K::Char('-')), Some(Action::SlowerPlayback));
+    assert_eq!(r(K::Char('+')), Some(Action::FasterPlayback));
+    // `<`/`>` move the sort column in a replay as they do live.
+    assert_eq!(r(K::Char('<')), Some(Action::SortPrev));
+    assert_eq!(r(K::Char('>')), Some(Action::SortNext));
     // Rows keep g/G in replay; the shared keys still work.
     assert_eq!(r(K::Char('g')), Some(Action::Top));
     assert_eq!(r(K::Char('G')), Some(Action::Bottom));
@@ -125,7 +161,7 @@ fn replay_keys_only_when_replaying() {
     assert_eq!(l(K::Char('+')), Some(Action::SlowerInterval));
     assert_eq!(l(K::Left), None);
     assert_eq!(l(K::Char('[')), None);
-    assert_eq!(l(K::Char('>')), None);
+    assert_eq!(l(K::Char(']')), None);
     // In the filter, replay keys are typed, not obeyed.
     assert_eq!(
         replay_action_for(&key(K::Char('[')), Mode::Filter),
@@ -139,7 +175,7 @@ fn help_shows_replay_keys_only_in_replay() {
     let replay = help_rows(true, false);
     assert!(!live.iter().any(|(_, h)| h.starts_with("(replay)")));
     assert!(live.iter().any(|(k, _)| *k == "Home g"));
-    for k in ["Space", "←", "→", "[", "]", "Home", "End", "- <", "+ >"] {
+    for k in ["Space", "←", "→", "[", "]", "Home", "End", "-", "+"] {
         assert!(
             replay.iter().any(|(kk, _)| *kk == k),
             "{k} not in replay help"

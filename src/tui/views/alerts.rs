@@ -63,6 +63,43 @@ pub fn short_message(f: &Finding) -> String {
     format!("{short}{rest}")
 }
 
+/// The finding's message in at most `room` columns, cut where it costs least: first its
+/// tail (marked `…`), then the subject's name; the subject's pid or port stays whole, so a
+/// cut row never shows another pid (`pyth…[10055]`, never `python3[1005`).
+pub fn fitted_message(f: &Finding, room: usize) -> String {
+    let long = f.subject.to_string();
+    let (subject, rest) = match (&f.subject, f.message.strip_prefix(long.as_str())) {
+        (Subject::Process { pid, comm, .. }, Some(rest)) => (format!("{comm}[{pid}]"), rest),
+        (
+            Subject::Listener {
+                local,
+                comm: Some(c),
+                ..
+            },
+            Some(rest),
+        ) => return fit_after(&local.to_string(), &format!(" {c}{rest}"), room),
+        _ => return fmt::clip_words(&short_message(f), room),
+    };
+    fit_after(&subject, rest, room)
+}
+
+/// `head` (which ends in a number) whole and `rest` cut to what is left, or `head` fitted
+/// alone when nothing is left.
+fn fit_after(head: &str, rest: &str, room: usize) -> String {
+    let w = head.width();
+    if w + rest.width() <= room {
+        format!("{head}{rest}")
+    } else if w < room {
+        format!("{head}{}", fmt::clip_words(rest, room - w))
+    } else {
+        fmt::fit(head, room)
+    }
+}
+
+/// Fewest columns a row's message gets before the rule's name gives way: a short
+/// `comm[pid]` and a word.
+const MIN_MESSAGE_W: usize = 12;
+
 /// Most lines the selected alert's full message may take under the list.
 const DETAIL_MAX_LINES: usize = 4;
 
@@ -200,9 +237,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, selectable: bool) {
         spans.extend([
             Span::styled(tag, style),
             Span::styled(format!("{age:>6} "), t.dim()),
-            Span::styled(format!("{} ", rule_label(f.rule)), t.title()),
-            Span::raw(short_message(f)),
         ]);
+        let label = format!("{} ", rule_label(f.rule));
+        let used: usize = spans.iter().map(Span::width).sum::<usize>() + label.width();
+        let mut room = usize::from(list_area.width).saturating_sub(used);
+        // Where the rule's name leaves no room for a `comm[pid]`, the message (which names
+        // the state) goes without it.
+        if room >= MIN_MESSAGE_W {
+            spans.push(Span::styled(label, t.title()));
+        } else {
+            room += label.width();
+        }
+        spans.push(Span::raw(fitted_message(f, room)));
         let mut line = Line::from(spans);
         if selectable && row == sel {
             line = line.style(t.selected());
@@ -249,6 +295,47 @@ mod tests {
         f.message = "600 orphaned sockets".into();
         assert_eq!(short_message(&f), "600 orphaned sockets");
         assert_eq!(rule_label(RuleId::CloseWaitLeak), "CLOSE_WAIT leak");
+    }
+
+    #[test]
+    fn a_cut_row_keeps_the_pid_whole() {
+        let f = Finding {
+            rule: RuleId::CloseWaitLeak,
+            severity: Severity::Warning,
+            subject: Subject::Process {
+                pid: 10055,
+                comm: "python3".into(),
+                user: "root".into(),
+            },
+            netns: "host".into(),
+            count: 300,
+            growth_per_min: None,
+            oldest_age_s: None,
+            threshold: 200.0,
+            metrics: BTreeMap::new(),
+            message: "pid 10055 (python3) holds 300 CLOSE_WAIT (+0/min, oldest 4m43s)".into(),
+            detail: String::new(),
+        };
+        assert_eq!(
+            fitted_message(&f, 80),
+            "python3[10055] holds 300 CLOSE_WAIT (+0/min, oldest 4m43s)"
+        );
+        assert_eq!(fitted_message(&f, 21), "python3[10055] holds…");
+        assert_eq!(fitted_message(&f, 20), "python3[10055] …");
+        assert_eq!(fitted_message(&f, 12), "pyth…[10055]");
+        assert_eq!(fitted_message(&f, 10), "py…[10055]");
+        let l = Finding {
+            rule: RuleId::SynFlood,
+            subject: Subject::Listener {
+                local: crate::model::Endpoint::new("0.0.0.0".parse().unwrap(), 8080),
+                pid: Some(812),
+                comm: Some("nginx".into()),
+            },
+            message: "0.0.0.0:8080 (pid 812 nginx) has 12 SYN_RECV".into(),
+            ..f
+        };
+        assert_eq!(fitted_message(&l, 14), "0.0.0.0:8080 …");
+        assert_eq!(fitted_message(&l, 10), "0.0.…:8080");
     }
 
     #[test]

@@ -100,6 +100,97 @@ pub fn clip(s: &str, width: usize) -> String {
     out
 }
 
+/// Cuts `s` to at most `width` columns like [`clip`], but never through a number: a
+/// trailing `[pid]` or `:port` stays whole and the text before it is cut instead (`pyth…[10055]`,
+/// `[2001:db8:…]:8080`); a bare number that does not fit shows as `…` alone, never as
+/// a shorter number that reads as another one.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    if let Some(at) = number_tail(s) {
+        let (head, tail) = s.split_at(at);
+        let tail_w = tail.width();
+        if tail_w < width {
+            return format!("{}{tail}", clip(head, width - tail_w));
+        }
+    }
+    if number_tail(s).is_some() || is_number(s) {
+        return if width > 0 {
+            "…".into()
+        } else {
+            String::new()
+        };
+    }
+    clip(s, width)
+}
+
+/// Where the number `s` ends with starts: its `[digits]` or `:digits` suffix.
+fn number_tail(s: &str) -> Option<usize> {
+    let digits_before = |end: usize| {
+        let body = &s[..end];
+        let start = body.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        (start < end).then_some(start)
+    };
+    if let Some(inner) = s.strip_suffix(']') {
+        let start = digits_before(inner.len())?;
+        return s[..start].ends_with('[').then(|| start - 1);
+    }
+    let start = digits_before(s.len())?;
+    s[..start].ends_with(':').then(|| start - 1)
+}
+
+/// Whether `s` is a count, rate or ratio (`12.3k`, `0/300`, `45%`) rather than words.
+fn is_number(s: &str) -> bool {
+    s.chars().any(|c| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || ".,%/kMG+- ".contains(c))
+}
+
+/// Cuts `s` to at most `width` columns at a space, marking the cut with `…`, so no word
+/// (and no number: `0.0.0.0:80`, `300`) is shown in part; a first word wider than `width`
+/// is cut by [`fit`].
+pub fn clip_words(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if c == ' ' && s[..i].width() + 2 <= width {
+            end = i;
+        }
+    }
+    if end > 0 {
+        return format!("{}…", &s[..=end]);
+    }
+    // Not even the first word and a space: that word whole and the mark, else the word
+    // fitted (a number's tail kept).
+    let lead = s.len() - s.trim_start().len();
+    let first_end = lead + s[lead..].split(' ').next().unwrap_or("").len();
+    if s[..first_end].width() < width {
+        format!("{}…", &s[..first_end])
+    } else if lead > 0 && s[..lead].width() < width {
+        format!("{}…", &s[..lead])
+    } else {
+        fit(&s[lead..first_end], width)
+    }
+}
+
+/// `flat at 300` when every value of a series is the same (and there are at least two):
+/// a flat trend drawn as a line or `▁▁▁` says nothing of its level, these words do.
+pub fn flat(values: impl IntoIterator<Item = f64>) -> Option<String> {
+    let mut it = values.into_iter();
+    let first = it.next()?;
+    let mut n = 1;
+    for v in it {
+        if v != first {
+            return None;
+        }
+        n += 1;
+    }
+    (n >= 2 && first >= 0.0).then(|| format!("flat at {}", count(first as u64)))
+}
+
 /// A state name short enough for a column header, in one style: a two-part name keeps its
 /// first part and the second's initial (`SYN_R`, `FIN_W2`, `CLOSE_W`), a one-word name at
 /// most six letters (`ESTAB`, as ss writes it).
@@ -144,6 +235,45 @@ mod tests {
         assert!(cut.ends_with('…') && cut.chars().count() <= 10, "{cut}");
         assert_eq!(maybe(None::<u32>), "-");
         assert_eq!(maybe(Some(0u32)), "0");
+    }
+
+    #[test]
+    fn fitting_never_cuts_a_number() {
+        // The cut: `python3[1005` read as another pid.
+        assert_eq!(fit("python3[10055]", 12), "pyth…[10055]");
+        assert_eq!(fit("python3[10055]", 14), "python3[10055]");
+        assert_eq!(fit("→python3[10055]", 11), "→py…[10055]");
+        assert_eq!(fit("python3[10055]", 7), "…");
+        assert_eq!(fit("python3[10055]", 8), "…[10055]");
+        assert_eq!(fit("127.0.0.1:41313", 12), "127.0…:41313");
+        assert_eq!(fit("[2001:db8::17]:8080", 14), "[2001:db…:8080");
+        assert_eq!(fit("123456", 4), "…");
+        assert_eq!(fit("0/300 0", 5), "…");
+        assert_eq!(fit("(unattributed)", 8), "(unattr…");
+        assert_eq!(fit("数据库[42]", 7), "数…[42]");
+    }
+
+    #[test]
+    fn word_clipping_never_shows_part_of_a_number() {
+        assert_eq!(
+            clip_words("SYN flood 0.0.0.0:80 (nginx)", 20),
+            "SYN flood …"
+        );
+        assert_eq!(clip_words(" holds 300 CLOSE_WAIT", 9), " holds …");
+        assert_eq!(clip_words(" holds 300 CLOSE_WAIT", 12), " holds 300 …");
+        assert_eq!(clip_words("0.0.0.0:80 (nginx) has", 11), "0.0.0.0:80…");
+        assert_eq!(clip_words("0.0.0.0:80 (nginx) has", 8), "0.0.…:80");
+        assert_eq!(clip_words("abc", 3), "abc");
+        assert_eq!(clip_words("python3[10055]", 12), "pyth…[10055]");
+    }
+
+    #[test]
+    fn a_flat_series_says_its_level() {
+        assert_eq!(flat([300.0, 300.0, 300.0]), Some("flat at 300".into()));
+        assert_eq!(flat([0.0, 0.0]), Some("flat at 0".into()));
+        assert_eq!(flat([300.0, 301.0]), None);
+        assert_eq!(flat([300.0]), None);
+        assert_eq!(flat(Vec::new()), None);
     }
 
     #[test]

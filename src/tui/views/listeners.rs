@@ -52,7 +52,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &App) {
         let l = &ls[app.rows.listeners[pos]];
         let fill = fill_permille(l.syn_recv(), l.backlog);
         match col {
-            0 => (fmt::clip(&l.local.to_string(), 22), t.title()),
+            0 => (fmt::fit(&l.local.to_string(), 22), t.title()),
             1 => {
                 let who = match (&l.comm, l.pid) {
                     (Some(c), Some(p)) => format!("{c}[{p}]"),

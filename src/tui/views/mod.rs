@@ -30,7 +30,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
-use crate::model::UnattributedReason;
 use crate::tui::state::app::App;
 use crate::tui::state::event::ReplayStatus;
 use crate::tui::state::keys::{help_rows, Mode, View};
@@ -111,45 +110,29 @@ fn draw_tcp_view(frame: &mut Frame, body: Rect, app: &App, view: View) {
     }
 }
 
-/// `1,001 of 2,202 sockets unattributed: <cause>` and `fix: <command>`, one row each
-/// (the first clipped with `…` at `width`), when attribution left some sockets without an owner. Where the
-/// whole fix does not fit, the row keeps just the setcap command: that is the part to copy.
+/// `3 of 158 sockets unattributed (why: u, or sockscope explain unattributed)`: one line,
+/// when attribution left some sockets without an owner. The cause and the fix are one key
+/// away (`u` opens them in the explanation popup), not two permanent lines.
 pub fn attribution_notice(app: &App, width: u16) -> Option<Vec<Line<'static>>> {
-    let (snap, an) = app.data()?;
-    // The shown protocol's sockets: the notice counts what the tables show.
-    let (un, total, what) = match app.proto_aggregate() {
-        Some(a) => (
-            a.unattributed,
-            a.total(),
-            format!("{} sockets", a.protocol.name()),
-        ),
-        None => (
-            an.aggregate.unattributed,
-            an.aggregate.states.total(),
-            "sockets".into(),
-        ),
-    };
+    let (un, total, what) = app.unattributed_counts();
     if un == 0 {
         return None;
     }
-    let mut head = format!(
+    let head = format!(
         "{} of {} {what} unattributed",
         fmt::count(un),
         fmt::count(total)
     );
-    let reason = snap.attribution.reason;
-    if let Some(r) = reason {
-        head.push_str(": ");
-        head.push_str(r.cause());
-    }
-    let mut lines = vec![Line::from(fmt::clip(&head, usize::from(width)))];
-    if let Some(fix) = reason.and_then(|r| r.fix()) {
-        let setcap = UnattributedReason::SETCAP;
-        let short = fix.starts_with(setcap) && fix.chars().count() + 5 > usize::from(width);
-        let fix = if short { setcap } else { fix };
-        lines.push(Line::from(format!("fix: {fix}")));
-    }
-    Some(lines)
+    let width = usize::from(width);
+    let line = [
+        format!("{head} (why: u, or sockscope explain unattributed)"),
+        format!("{head} (why: sockscope explain unattributed)"),
+        format!("{head} (why: press u)"),
+    ]
+    .into_iter()
+    .find(|l| unicode_width::UnicodeWidthStr::width(l.as_str()) <= width)
+    .unwrap_or_else(|| fmt::clip(&head, width));
+    Some(vec![Line::from(line)])
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
@@ -486,15 +469,43 @@ fn draw_help(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn draw_explain(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(e) = &app.explanation else {
-        return;
+    let t = Theme::new(app.color);
+    let (title, text) = match app.explanation() {
+        Some(e) => (e.title, e.text),
+        None => (
+            "gone".to_string(),
+            "What this explained is gone (the alert resolved and aged out).".to_string(),
+        ),
     };
-    let r = centered(area, area.width.saturating_sub(8).min(90), 14);
+    let w = area.width.saturating_sub(8).min(90);
+    // A Line does not break on '\n': one Line per line of text, or paragraphs run together.
+    let lines: Vec<Line> = text.lines().map(|l| Line::raw(l.to_string())).collect();
+    let wrap_w = usize::from(w.saturating_sub(2)).max(1);
+    let needed: usize = lines.iter().map(|l| detail::wrapped_rows(l, wrap_w)).sum();
+    let needed = u16::try_from(needed).unwrap_or(u16::MAX);
+    let h = needed
+        .saturating_add(2)
+        .min(area.height.saturating_sub(4))
+        .max(5);
+    let r = centered(area, w, h);
+    let shown = h.saturating_sub(2);
+    let max_scroll = needed.saturating_sub(shown);
+    let scroll = app.explain_scroll.min(max_scroll);
+    let mut block = Block::bordered().title(format!(" {} — Esc closes ", fmt::clip(&title, 60)));
+    if max_scroll > 0 {
+        let more = match (scroll > 0, scroll < max_scroll) {
+            (true, true) => " ↑↓ j/k J/K PgUp/PgDn scroll ",
+            (false, _) => " ↓ more: j J PgDn scroll ",
+            (true, false) => " ↑ end: k K PgUp scroll back ",
+        };
+        block = block.title_bottom(Line::styled(more, t.title()).right_aligned());
+    }
     frame.render_widget(Clear, r);
     frame.render_widget(
-        Paragraph::new(e.text.clone())
+        Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(format!(" {} — Esc closes ", fmt::clip(&e.title, 60)))),
+            .scroll((scroll, 0))
+            .block(block),
         r,
     );
 }

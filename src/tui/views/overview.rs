@@ -145,7 +145,7 @@ fn draw_offenders(frame: &mut Frame, area: Rect, app: &App) {
             };
             let room = w.saturating_sub(n.len() + g.len() + 3);
             lines.push(Line::from(vec![
-                Span::raw(format!("  {:<room$}", fmt::clip(&name, room))),
+                Span::raw(format!("  {:<room$}", fmt::fit(&name, room))),
                 Span::styled(format!(" {n}"), t.title()),
                 Span::styled(g, g_style),
             ]));
@@ -169,10 +169,7 @@ fn draw_offenders(frame: &mut Frame, area: Rect, app: &App) {
             );
             let room = w.saturating_sub(nums.len() + 3);
             lines.push(Line::from(vec![
-                Span::raw(format!(
-                    "  {:<room$}",
-                    fmt::clip(&l.local.to_string(), room)
-                )),
+                Span::raw(format!("  {:<room$}", fmt::fit(&l.local.to_string(), room))),
                 Span::styled(format!(" {nums}"), t.title()),
             ]));
         }

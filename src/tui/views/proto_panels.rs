@@ -203,7 +203,7 @@ pub fn offender_lines(app: &App, agg: &ProtoAggregate, w: usize) -> Vec<Line<'st
     let row = |name: String, nums: String, hot: bool| {
         let room = w.saturating_sub(nums.chars().count() + 3);
         Line::from(vec![
-            Span::raw(format!("  {:<room$}", fmt::clip(&name, room))),
+            Span::raw(format!("  {:<room$}", fmt::fit(&name, room))),
             Span::styled(format!(" {nums}"), if hot { t.hot() } else { t.title() }),
         ])
     };

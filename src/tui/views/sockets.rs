@@ -63,8 +63,8 @@ pub fn cell(app: &App, snap: &Snapshot, an: &Analysis, i: usize, col: usize) -> 
     let s = &snap.sockets[i];
     match col {
         0 => (s.state.netstat_name().into(), t.state(s.state)),
-        1 => (fmt::clip(&s.local.to_string(), 19), Style::new()),
-        2 => (fmt::clip(&s.remote.to_string(), 19), Style::new()),
+        1 => (fmt::fit(&s.local.to_string(), 19), Style::new()),
+        2 => (fmt::fit(&s.remote.to_string(), 19), Style::new()),
         3 => (owner_text(snap, s), t.dim()),
         4 => {
             let style = if s.recv_q > 0 { t.warn() } else { t.dim() };

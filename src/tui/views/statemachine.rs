@@ -11,6 +11,7 @@ use ratatui::Frame;
 use crate::analyze::finding::AlertPhase;
 use crate::model::TcpState;
 use crate::tui::state::app::App;
+use crate::tui::state::columns::DIAGRAM_STATES;
 use crate::tui::state::target::rule_state;
 use crate::tui::views::theme::Phase;
 use crate::tui::views::theme::Theme;
@@ -40,7 +41,8 @@ const DIAGRAM: [&str; 18] = [
 /// Width of [`DIAGRAM`] in cells.
 const DIAGRAM_W: u16 = 75;
 
-/// Where each state's label goes: (state, column, row) of the box's inside.
+/// Where each state's label goes: (state, column, row) of the box's inside, in reading
+/// order ([`DIAGRAM_STATES`], the order `j`/`k` select in).
 const NODES: [(TcpState, u16, u16); 11] = [
     (TcpState::SynSent, 1, 1),
     (TcpState::Close, 30, 1),
@@ -108,7 +110,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let diagram = Rect::new(x0, inner.y, inner.width.min(DIAGRAM_W), inner.height);
     frame.render_widget(Paragraph::new(lines), diagram);
 
-    let selected = TcpState::ALL.get(app.selected()).copied();
+    let selected = DIAGRAM_STATES.get(app.selected()).copied();
     let buf = frame.buffer_mut();
     for (s, dx, dy) in NODES {
         let (x, y) = (x0 + dx, inner.y + dy);
@@ -151,5 +153,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         }
         let r = Rect::new(x0, inner.y + below, diagram.width, inner.height - below);
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn j_and_k_follow_the_picture() {
+        let order: Vec<TcpState> = NODES.iter().map(|n| n.0).collect();
+        assert_eq!(order, DIAGRAM_STATES);
+        // Reading order: each box is below, or right of, the one before it.
+        for w in NODES.windows(2) {
+            let ((_, x0, y0), (_, x1, y1)) = (w[0], w[1]);
+            assert!(y1 > y0 || (y1 == y0 && x1 > x0), "{w:?}");
+        }
     }
 }

@@ -42,7 +42,7 @@ impl Column {
     }
 
     /// A text column that grows up to `max` cells when its visible cells are wider and the
-    /// table has spare width (long process names); cells are clipped to the final width.
+    /// table has spare width (long process names); cells are fitted to the final width.
     pub fn growing(id: usize, title: impl Into<String>, width: u16, max: u16) -> Column {
         Column {
             max_width: max,
@@ -139,7 +139,7 @@ pub fn draw(frame: &mut Frame, area: Rect, spec: &Spec) {
     .style(t.title());
 
     // Cells of the visible rows only; growing columns then take what they need of the
-    // spare width, and every cell is clipped to its column.
+    // spare width, and every cell is fitted to its column (`comm…[pid]`, never a cut number).
     let mut cols = cols;
     let cells: Vec<Vec<(String, Style)>> = (start..end)
         .map(|pos| cols.iter().map(|c| (spec.cell)(pos, c.id)).collect())
@@ -148,7 +148,9 @@ pub fn draw(frame: &mut Frame, area: Rect, spec: &Spec) {
         + u16::try_from(cols.len().saturating_sub(1)).unwrap_or(0);
     let mut spare = inner.width.saturating_sub(used);
     for (k, c) in cols.iter_mut().enumerate() {
-        if c.max_width <= c.width || spare == 0 {
+        // A number is never cut: a numeric column takes what its widest number needs.
+        let max_width = if c.numeric { u16::MAX } else { c.max_width };
+        if max_width <= c.width || spare == 0 {
             continue;
         }
         let widest = cells
@@ -156,7 +158,7 @@ pub fn draw(frame: &mut Frame, area: Rect, spec: &Spec) {
             .map(|r| unicode_width::UnicodeWidthStr::width(r[k].0.as_str()))
             .max()
             .unwrap_or(0);
-        let want = u16::try_from(widest).unwrap_or(u16::MAX).min(c.max_width);
+        let want = u16::try_from(widest).unwrap_or(u16::MAX).min(max_width);
         let extra = want.saturating_sub(c.width).min(spare);
         c.width += extra;
         spare -= extra;
@@ -165,7 +167,7 @@ pub fn draw(frame: &mut Frame, area: Rect, spec: &Spec) {
         .into_iter()
         .map(|r| {
             Row::new(r.into_iter().zip(&cols).map(|((text, style), c)| {
-                let text = fmt::clip(&text, usize::from(c.width));
+                let text = fmt::fit(&text, usize::from(c.width));
                 let line = if c.numeric {
                     Line::from(text).right_aligned()
                 } else {

@@ -86,6 +86,15 @@ fn header<'a>(
             format!("{} ", fmt::state_short(state)),
             t.series(state),
         ));
+        // A series that has not moved in the window: its level in words, not a bare line.
+        let points = app
+            .history
+            .window(state, app.trend_window, app.now_ms)
+            .points;
+        if let Some(flat) = fmt::flat(points.iter().map(|p| p.1)) {
+            spans.push(Span::styled(format!("{flat}  "), t.title()));
+            continue;
+        }
         spans.push(Span::styled(format!("{} ", fmt::count(cur)), t.title()));
         spans.push(match growth {
             Some(g) => Span::styled(fmt::per_min(g), if hot { t.hot() } else { t.dim() }),

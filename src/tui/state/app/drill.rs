@@ -1,14 +1,15 @@
 //! Drill-downs and explanations on [`App`]: what Enter opens from the current selection,
-//! which alert concerns a detail target, and what `e` explains. Reads the app's data and
+//! which alert concerns a detail target, and what `e` says about one. Reads the app's data and
 //! rows; changes only the view, the detail target and its scroll, and (Enter on a
 //! Processes row no process holds) the filter.
 
-use crate::analyze::finding::{Alert, Subject};
+use crate::analyze::finding::{Alert, AlertPhase, Subject};
 use crate::analyze::process_rows::RowKind;
 use crate::filter::{Filter, OwnerKind};
 use crate::model::RuleId;
-use crate::model::{Protocol, TcpState};
+use crate::model::{listener_matches, Protocol, SocketRecord, TcpState};
 use crate::tui::state::app::{view_slot, App, Explanation};
+use crate::tui::state::columns::DIAGRAM_STATES;
 use crate::tui::state::explain;
 use crate::tui::state::history::SocketKey;
 use crate::tui::state::keys::View;
@@ -53,7 +54,7 @@ impl App {
                 let s = &snap.sockets[*self.rows.sockets.get(sel)?];
                 DetailTarget::Socket(SocketKey::of(s), s.owner.pid())
             }
-            View::StateMachine => DetailTarget::State(*TcpState::ALL.get(sel)?),
+            View::StateMachine => DetailTarget::State(*DIAGRAM_STATES.get(sel)?),
             View::Detail => return None,
         })
     }
@@ -156,15 +157,60 @@ impl App {
                 (_, DetailTarget::State(s)) => target::rule_state(a.finding.rule) == Some(*s),
                 _ => false,
             })
+            .or_else(|| self.alert_via_sockets(target))
     }
 
-    pub(crate) fn explain_selected(&self) -> Option<Explanation> {
+    /// For a remote or a listener no alert names: the alert about sockets it lists, most
+    /// urgent phase first. The leak's peer address opens on the leak (whose CLOSE_WAIT
+    /// sockets are to it), not on the text of whichever state it holds most of.
+    fn alert_via_sockets(&self, target: &DetailTarget) -> Option<&Alert> {
+        if !matches!(target, DetailTarget::Remote(_) | DetailTarget::Listener(_)) {
+            return None;
+        }
+        let (snap, an) = self.data()?;
+        let concerns = |a: &Alert, s: &SocketRecord| {
+            let state = target::rule_state(a.finding.rule);
+            state.is_none_or(|st| st == s.state)
+                && match &a.finding.subject {
+                    Subject::Process { pid, .. } => s.owner.pid() == Some(*pid),
+                    Subject::Listener { local, .. } => listener_matches(local, &s.local),
+                    Subject::Destination { remote } => s.remote == *remote,
+                    _ => false,
+                }
+        };
+        let tcp: Vec<&Alert> = an
+            .alerts
+            .iter()
+            .filter(|a| a.finding.rule.protocol() == Protocol::Tcp)
+            .collect();
+        if tcp.is_empty() {
+            return None;
+        }
+        let listed: Vec<&SocketRecord> = snap
+            .sockets
+            .iter()
+            .filter(|s| target::in_detail(target, s))
+            .collect();
+        [
+            AlertPhase::Firing,
+            AlertPhase::Pending,
+            AlertPhase::Resolved,
+        ]
+        .into_iter()
+        .find_map(|phase| {
+            tcp.iter()
+                .filter(|a| a.phase == phase)
+                .find(|a| listed.iter().any(|s| concerns(a, s)))
+                .copied()
+        })
+    }
+
+    /// The explanation of `target` from the current data (the popup's numbers are the
+    /// screen's); `None` when there is nothing to explain (a finding that has gone).
+    pub(crate) fn explanation_of(&self, target: &DetailTarget) -> Option<Explanation> {
         let (snap, _) = self.data()?;
         let sysctls = snap.sysctls.as_ref();
-        let target = match self.view {
-            View::Detail => self.detail.clone()?,
-            _ => self.selected_target()?,
-        };
+        let target = target.clone();
         let state_text = |s: TcpState| Explanation {
             title: s.netstat_name().to_string(),
             text: explain::explain_state(s, sysctls),
