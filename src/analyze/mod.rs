@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod alerts;
 pub mod detect;
 pub mod engine;
+pub mod events;
 pub mod finding;
 pub mod history;
 pub mod process_rows;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{collect_config, one_namespace, open_collector, RunError};
+use crate::analyze::events::{EventRow, EventWindow};
 use crate::cli::{GlobalArgs, WatchArgs, WatchFormat};
 use crate::collect::events::decode::DestroyEvent;
 use crate::collect::events::known::KnownSockets;
@@ -21,8 +22,7 @@ use crate::collect::CollectError;
 use crate::filter::{Filter, StateSet};
 use crate::model::{Family, Protocol, Protocols, TcpState};
 use crate::report::events::{
-    write_event_json, write_event_text, write_lost, write_window_json, write_window_text, EventRow,
-    EventWindow,
+    write_event_json, write_event_text, write_lost, write_window_json, write_window_text,
 };
 
 /// Datagrams read without waiting before a due poll runs anyway.

@@ -3,18 +3,14 @@
 //! per second per remote endpoint and per process, connections that lived less than one
 //! poll interval, events lost). Names another user chose (comm) go through
 //! [`crate::model::Name`]; JSON carries `schema_version` and its own structs.
-//!
-//! [`EventWindow`] counts in the presenter because `analyze/` is not this change's to edit;
-//! when the dashboard and `serve` show churn too, it belongs in `analyze/`.
+//! The counting itself is [`crate::analyze::events`]'s.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::analyze::events::{EventRow, EventWindow};
 use crate::collect::events::decode::DestroyEvent;
-use crate::collect::events::known::Known;
-use crate::model::{Endpoint, Name, Protocol};
 use crate::record::time::rfc3339;
 
 /// Version of the JSON objects below.
@@ -23,17 +19,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Rows per ranking in the aggregate form.
 const TOP: usize = 5;
 
-/// One destroyed socket with what the polls knew of it.
-#[derive(Debug, Clone, Copy)]
-pub struct EventRow<'a> {
-    /// When it was read (ms since the epoch).
-    pub at_ms: i64,
-    /// The kernel's notification.
-    pub event: &'a DestroyEvent,
-    /// What the last polls saw of it (owner, state, inode), if any saw it.
-    pub known: Option<&'a Known>,
-    /// Whether it lived less than one poll interval (`None`: cannot be known).
-    pub short_lived: Option<bool>,
+fn rate(n: u64, secs: f64) -> f64 {
+    crate::analyze::events::per_second(n, secs)
 }
 
 /// `HH:MM:SS.mmm` UTC.
@@ -181,80 +168,6 @@ pub fn write_lost(
     }
 }
 
-/// Destroy events counted over one interval.
-#[derive(Debug, Clone, Default)]
-pub struct EventWindow {
-    /// Events per protocol: TCP, UDP.
-    pub closes: [u64; 2],
-    /// Events whose socket no poll saw (lived less than one interval).
-    pub short_lived: u64,
-    /// Events whose lifetime could not be judged (before the first poll, or a protocol
-    /// the polls do not cover).
-    pub lifetime_unknown: u64,
-    /// Events lost by the kernel.
-    pub lost: u64,
-    /// Events per remote endpoint.
-    pub remotes: HashMap<Endpoint, u64>,
-    /// Events per owning process (pid → comm, count), when a poll knew the owner.
-    pub processes: HashMap<u32, (Name, u64)>,
-    /// Events without a known owner.
-    pub unowned: u64,
-}
-
-impl EventWindow {
-    /// Counts one event.
-    pub fn add(&mut self, row: &EventRow<'_>) {
-        let idx = usize::from(row.event.protocol != Protocol::Tcp);
-        self.closes[idx] += 1;
-        match row.short_lived {
-            Some(true) => self.short_lived += 1,
-            Some(false) => {}
-            None => self.lifetime_unknown += 1,
-        }
-        *self.remotes.entry(row.event.remote).or_default() += 1;
-        match row.known.and_then(|k| k.process.as_ref()) {
-            Some(p) => {
-                self.processes
-                    .entry(p.pid)
-                    .or_insert_with(|| (p.comm.clone(), 0))
-                    .1 += 1;
-            }
-            None => self.unowned += 1,
-        }
-    }
-
-    /// All events counted.
-    pub fn total(&self) -> u64 {
-        self.closes.iter().sum()
-    }
-
-    fn top_remotes(&self) -> Vec<(Endpoint, u64)> {
-        let mut v: Vec<(Endpoint, u64)> = self.remotes.iter().map(|(e, n)| (*e, *n)).collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        v.truncate(TOP);
-        v
-    }
-
-    fn top_processes(&self) -> Vec<(u32, &Name, u64)> {
-        let mut v: Vec<(u32, &Name, u64)> = self
-            .processes
-            .iter()
-            .map(|(p, (c, n))| (*p, c, *n))
-            .collect();
-        v.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-        v.truncate(TOP);
-        v
-    }
-}
-
-fn rate(n: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        n as f64 / secs
-    } else {
-        0.0
-    }
-}
-
 /// One aggregate text line for a window of `secs` seconds ending at `at_ms`.
 pub fn write_window_text(
     out: &mut impl Write,
@@ -276,7 +189,7 @@ pub fn write_window_text(
         w.lost
     )?;
     let remotes: Vec<String> = w
-        .top_remotes()
+        .top_remotes(TOP)
         .iter()
         .map(|(e, n)| format!("{e} {:.1}/s", rate(*n, secs)))
         .collect();
@@ -284,7 +197,7 @@ pub fn write_window_text(
         write!(out, " | remotes {}", remotes.join(", "))?;
     }
     let procs: Vec<String> = w
-        .top_processes()
+        .top_processes(TOP)
         .iter()
         .map(|(pid, comm, n)| format!("{comm}[{pid}] {:.1}/s", rate(*n, secs)))
         .collect();
@@ -310,12 +223,12 @@ pub fn write_window_json(
     secs: f64,
 ) -> io::Result<()> {
     let remotes: Vec<_> = w
-        .top_remotes()
+        .top_remotes(TOP)
         .iter()
         .map(|(e, n)| serde_json::json!({"remote": e.to_string(), "closes": n, "per_s": rate(*n, secs)}))
         .collect();
     let procs: Vec<_> = w
-        .top_processes()
+        .top_processes(TOP)
         .iter()
         .map(|(pid, comm, n)| {
             serde_json::json!({"pid": pid, "comm": comm.wire_text(), "closes": n, "per_s": rate(*n, secs)})
@@ -344,7 +257,8 @@ pub fn write_window_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, ProcessInfo, TcpState};
+    use crate::collect::events::known::Known;
+    use crate::model::{Endpoint, Family, Name, ProcessInfo, Protocol, TcpState};
 
     fn ev(remote_port: u16, cookie: u64) -> DestroyEvent {
         DestroyEvent {
