@@ -24,7 +24,7 @@ pub struct EventRow<'a> {
 }
 
 /// Destroy events counted over one interval.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventWindow {
     /// Events per protocol: TCP, UDP.
     pub closes: [u64; 2],
@@ -97,5 +97,95 @@ pub fn per_second(n: u64, secs: f64) -> f64 {
         n as f64 / secs
     } else {
         0.0
+    }
+}
+
+/// The destroy events of one poll interval, as analysis and the presenters take them:
+/// what [`EventWindow`] counted and how long it counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Churn {
+    /// Seconds the window covered.
+    pub seconds: f64,
+    /// The counts.
+    pub window: EventWindow,
+}
+
+impl Churn {
+    /// All closes per second.
+    pub fn closes_per_s(&self) -> f64 {
+        per_second(self.window.total(), self.seconds)
+    }
+
+    /// Closes per second of sockets whose remote end was `remote`: toward a destination,
+    /// the connections this host opened to it (a server-side socket's remote is the
+    /// client's port, not the destination).
+    pub fn closes_per_s_to(&self, remote: &Endpoint) -> f64 {
+        per_second(
+            self.window.remotes.get(remote).copied().unwrap_or(0),
+            self.seconds,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Family, ProcessInfo, TcpState};
+
+    fn ep(s: &str) -> Endpoint {
+        let a: std::net::SocketAddr = s.parse().unwrap();
+        Endpoint::new(a.ip(), a.port())
+    }
+
+    fn ev(remote: &str, cookie: u64) -> DestroyEvent {
+        DestroyEvent {
+            protocol: Protocol::Tcp,
+            family: Family::V4,
+            state: TcpState::Close,
+            local: ep("10.0.0.1:40000"),
+            remote: ep(remote),
+            recv_q: 0,
+            send_q: None,
+            cookie,
+        }
+    }
+
+    #[test]
+    fn churn_rates_per_destination() {
+        let mut w = EventWindow::default();
+        let k = Known {
+            state: TcpState::Established,
+            inode: 1,
+            uid: 0,
+            process: Some(ProcessInfo {
+                pid: 3,
+                comm: Name::from("curl"),
+                uid: 0,
+                user: Name::from("root"),
+            }),
+            first_seen_ms: 0,
+            local: Endpoint::unspecified(),
+            remote: Endpoint::unspecified(),
+        };
+        for i in 0..6 {
+            let e = ev(if i < 4 { "10.0.0.8:443" } else { "10.0.0.9:80" }, i);
+            w.add(&EventRow {
+                at_ms: 0,
+                event: &e,
+                known: (i == 0).then_some(&k),
+                short_lived: Some(i != 0),
+            });
+        }
+        let c = Churn {
+            seconds: 2.0,
+            window: w,
+        };
+        assert_eq!(c.closes_per_s(), 3.0);
+        assert_eq!(c.closes_per_s_to(&ep("10.0.0.8:443")), 2.0);
+        assert_eq!(c.closes_per_s_to(&Endpoint::unspecified()), 0.0);
+        assert_eq!(c.window.short_lived, 5);
+        assert_eq!(c.window.top_processes(5), vec![(3, &Name::from("curl"), 1)]);
+        assert_eq!(c.window.unowned, 5);
+        assert_eq!(per_second(5, 0.0), 0.0);
     }
 }
