@@ -152,6 +152,7 @@ fn fixture() -> (Snapshot, Analysis) {
         findings: Vec::new(),
         rates: None,
         ages: Vec::new(),
+        churn: None,
     };
     (snap, analysis)
 }

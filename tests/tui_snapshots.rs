@@ -340,6 +340,7 @@ fn tick_took(k: u64, tick_ms: u64) -> Event {
         findings: Vec::new(),
         rates,
         ages,
+        churn: None,
     };
     Event::Tick(Box::new(TickData {
         snapshot,

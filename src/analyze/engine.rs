@@ -13,6 +13,7 @@ use crate::analyze::ages::{AgeList, SocketAges};
 use crate::analyze::aggregate::{aggregate, Aggregate};
 use crate::analyze::alerts::AlertBook;
 use crate::analyze::detect::{self, Ctx};
+use crate::analyze::events::Churn;
 use crate::analyze::finding::{Alert, Finding};
 use crate::analyze::history::{History, Tick};
 use crate::analyze::rates::{rates, CounterRates, SocketDropTracker};
@@ -33,6 +34,9 @@ pub struct Analysis {
     /// Each socket's age in its current state, index-aligned with `snapshot.sockets` (what
     /// the rules call "oldest"); empty when unknown (e.g. a replayed recording).
     pub ages: AgeList,
+    /// The kernel's destroy events of the interval that ended with this tick, when they
+    /// were read (`None`: events off, not "no closes").
+    pub churn: Option<Churn>,
 }
 
 /// Keeps history across ticks and runs the rules.
@@ -98,6 +102,12 @@ impl Analyzer {
 
     /// Folds one snapshot into history and evaluates the rules.
     pub fn observe(&mut self, snap: &Snapshot) -> Analysis {
+        self.observe_with_events(snap, None)
+    }
+
+    /// [`Analyzer::observe`] with the destroy events read since the previous tick: the
+    /// rules that judge "how fast" (time_wait_storm) then use their rates.
+    pub fn observe_with_events(&mut self, snap: &Snapshot, churn: Option<Churn>) -> Analysis {
         let agg = aggregate(snap);
         self.history.push(Tick::new(snap, &agg));
         let ages = self.ages.observe(snap);
@@ -123,6 +133,7 @@ impl Analyzer {
             ages: &self.ages,
             th: &self.thresholds,
             active: &active,
+            churn: churn.as_ref(),
         });
         self.alerts
             .update(&snap.netns, snap.taken_at_ms, &findings, &self.thresholds);
@@ -132,6 +143,7 @@ impl Analyzer {
             findings,
             rates,
             ages,
+            churn,
         }
     }
 }

@@ -8,9 +8,9 @@
 pub mod ages;
 pub mod aggregate;
 pub mod alerts;
-pub mod churn;
 pub mod detect;
 pub mod engine;
+pub mod events;
 pub mod finding;
 pub mod history;
 pub mod process_rows;

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::churn::{as_polled, passes};
 use super::{collect_config, one_namespace, open_collector, RunError};
+use crate::analyze::events::{EventRow, EventWindow};
 use crate::cli::{GlobalArgs, WatchArgs, WatchFormat};
 use crate::collect::events::decode::DestroyEvent;
 use crate::collect::events::known::KnownSockets;
@@ -21,8 +23,7 @@ use crate::collect::CollectError;
 use crate::filter::{Filter, StateSet};
 use crate::model::{Family, Protocol, Protocols, TcpState};
 use crate::report::events::{
-    write_event_json, write_event_text, write_lost, write_window_json, write_window_text, EventRow,
-    EventWindow,
+    write_event_json, write_event_text, write_lost, write_window_json, write_window_text,
 };
 
 /// Datagrams read without waiting before a due poll runs anyway.
@@ -257,21 +258,9 @@ impl Run<'_> {
 
     fn event(&mut self, e: &DestroyEvent, at: i64, out: &mut impl Write) -> Result<(), RunError> {
         let known = self.known.lookup(e.protocol, e.cookie);
-        // An aborted connection arrives with its addresses cleared; a poll that saw it
-        // still knows them (a listener's remote port is 0 in the poll too: left alone).
-        let restored;
-        let e = match known {
-            Some(k) if e.remote.port == 0 && k.remote.port != 0 => {
-                restored = DestroyEvent {
-                    local: k.local,
-                    remote: k.remote,
-                    ..*e
-                };
-                &restored
-            }
-            _ => e,
-        };
-        if !self.passes(e, known) || self.done() {
+        let polled = as_polled(e, known);
+        let e = &polled;
+        if !passes(&self.filter, e, known) || self.done() {
             return Ok(());
         }
         let row = EventRow {
@@ -291,28 +280,6 @@ impl Run<'_> {
         }
         self.totals.lines += 1;
         Ok(())
-    }
-
-    /// The filter, as far as an event can be judged: ports, addresses, family, and the
-    /// process (only when a poll knew the owner).
-    fn passes(
-        &self,
-        e: &DestroyEvent,
-        known: Option<&crate::collect::events::known::Known>,
-    ) -> bool {
-        let mut rec = crate::model::SocketRecord::new(
-            e.state,
-            std::net::SocketAddr::new(e.local.ip, e.local.port),
-            std::net::SocketAddr::new(e.remote.ip, e.remote.port),
-            crate::model::Owner::Unresolved,
-        );
-        rec.family = e.family;
-        let mut procs = std::collections::BTreeMap::new();
-        if let Some(p) = known.and_then(|k| k.process.as_ref()) {
-            rec.owner = crate::model::Owner::Process(p.pid);
-            procs.insert(p.pid, p.clone());
-        }
-        self.filter.matches(&rec, &procs)
     }
 
     fn poll(&mut self, collector: &mut crate::collect::collector::Collector) {

@@ -10,6 +10,7 @@
 //! one tick thread that owns it, because namespaces are per thread.
 
 mod check;
+mod churn;
 mod dashboard;
 mod events;
 mod explain;

@@ -1,7 +1,9 @@
-//! `sockscope record`: every tick to a JSON-lines file, flushed each tick.
+//! `sockscope record`: every tick to a JSON-lines file, flushed each tick, with the
+//! kernel's destroy events of each interval when it may read them (CAP_NET_ADMIN).
 
 use std::time::Instant;
 
+use super::churn::EventFeed;
 use super::watch::tolerant_collect;
 use super::{collect_config, one_namespace, open_collector, thresholds, write_opts, RunError};
 use crate::analyze::engine::Analyzer;
@@ -17,7 +19,16 @@ pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
     cfg.counters = true;
     cfg.sysctls = true;
     cfg.tcp_info = true;
+    let (protocols, filter) = (cfg.protocols, cfg.filter.clone());
     let mut collector = open_collector(cfg)?;
+    // After the collector: it entered --netns, and the groups joined are this namespace's.
+    let mut feed = match EventFeed::open(protocols, &filter) {
+        Ok(f) => Some(f),
+        Err(why) => {
+            eprintln!("sockscope: destroy events off ({why}): ticks carry no `events`");
+            None
+        }
+    };
     let mut analyzer = Analyzer::with_thresholds(thresholds(global)?);
     let netns = global.netns.clone().unwrap_or_else(|| "host".into());
     let interval_ms = u64::try_from(args.interval.as_millis()).unwrap_or(u64::MAX);
@@ -33,11 +44,25 @@ pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
     let mut failed = 0;
     loop {
         let tick = Instant::now();
+        // The interval's events end where its poll starts (see `churn`).
+        let churn = feed.as_mut().and_then(|f| match f.take() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("sockscope: destroy events off ({e}): later ticks carry no `events`");
+                None
+            }
+        });
+        if churn.is_none() {
+            feed = None;
+        }
         let Some(snap) = tolerant_collect(&mut collector, &mut failed)? else {
-            std::thread::sleep(args.interval.saturating_sub(tick.elapsed()));
+            wait(&mut feed, tick + args.interval);
             continue;
         };
-        let analysis = analyzer.observe(&snap);
+        if let Some(f) = feed.as_mut() {
+            f.observe(&snap);
+        }
+        let analysis = analyzer.observe_with_events(&snap, churn);
         rec.append(&snap, &analysis).map_err(usage)?;
         if args
             .duration
@@ -45,6 +70,21 @@ pub fn record(global: &GlobalArgs, args: &RecordArgs) -> Result<(), RunError> {
         {
             return Ok(());
         }
-        std::thread::sleep(args.interval.saturating_sub(tick.elapsed()));
+        wait(&mut feed, tick + args.interval);
     }
+}
+
+/// Until `deadline`: reading destroy events as they come, so the kernel's queue never
+/// holds more than a moment's worth; or asleep, without events.
+fn wait(feed: &mut Option<EventFeed>, deadline: Instant) {
+    if let Some(f) = feed.as_mut() {
+        match f.read_until(deadline) {
+            Ok(()) => return,
+            Err(e) => {
+                eprintln!("sockscope: destroy events off ({e}): later ticks carry no `events`");
+                *feed = None;
+            }
+        }
+    }
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
 }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::churn::EventFeed;
 use super::fleet::NamespaceFleet;
 use super::snapshot::load_snapshot;
 use super::{collect_config, probe, thresholds, RunError};
@@ -58,9 +59,11 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
             let analysis = analyzer.observe(&snap);
             Ok(vec![(snap, analysis)])
         };
+        eprintln!("{}", events_off("a recorded snapshot has none"));
         return announce(metrics::start(opts, tick).map_err(usage)?);
     }
     if global.all_netns {
+        eprintln!("{}", events_off("not read with --all-netns"));
         // The endpoint's connections and the namespaces share one descriptor limit.
         crate::collect::netns_budget::reserve_elsewhere(metrics::http_fd_budget(opts.max_pending));
         let mut fleet = NamespaceFleet::new(cfg, th);
@@ -77,35 +80,67 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         };
         return announce(metrics::start_fleet(opts, tick).map_err(usage)?);
     }
-    let mut tick = lazy_tick(cfg, th, true);
+    let mut tick = events_tick(cfg, th);
     let handle = metrics::start(opts, move || tick().map(|t| vec![t])).map_err(usage)?;
     announce(handle)
 }
 
-/// One collector and analyzer for the dashboard and `serve` ticks, opened on the first call,
-/// on the tick thread: namespaces are per thread, so it must not be opened here. With
-/// `notices`, the collector's notices (a fallback, a `--netns` name re-pointed) go to
-/// stderr as they come.
-pub(super) fn lazy_tick(
+/// The one-line notice that destroy events are not exported, and why.
+fn events_off(why: &str) -> String {
+    format!("sockscope: destroy events off ({why}): sockscope_socket_events_up is 0")
+}
+
+/// `serve`'s tick for one namespace: a collector and analyzer opened on the first call (on
+/// the tick thread: namespaces are per thread), and the kernel's destroy events, whose groups are joined on the first call (after the collector
+/// entered the namespace; the tick thread holds CAP_NET_ADMIN for that first tick only).
+/// Events queue in the kernel between ticks and are read right before each poll: the
+/// receive buffer ([`crate::collect::events::DEFAULT_RCVBUF`]) holds about 20,000 per
+/// interval; beyond that they are counted lost, never silently missing.
+fn events_tick(
     cfg: CollectConfig,
     th: Thresholds,
-    notices: bool,
 ) -> impl FnMut() -> Result<(Snapshot, Analysis), String> {
     let mut state: Option<(Collector, Analyzer)> = None;
+    let mut feed: Option<EventFeed> = None;
+    let mut joined = false;
     move || {
         if state.is_none() {
             let c = Collector::open(cfg.clone()).map_err(|e| e.to_string())?;
             state = Some((c, Analyzer::with_thresholds(th.clone())));
         }
+        if !std::mem::replace(&mut joined, true) {
+            match EventFeed::open(cfg.protocols, &cfg.filter) {
+                Ok(f) => {
+                    eprintln!(
+                        "sockscope: reading destroy events; receive buffer {} KiB",
+                        f.rcvbuf() / 1024
+                    );
+                    feed = Some(f);
+                }
+                Err(why) => eprintln!("{}", events_off(&why)),
+            }
+        }
         let Some((collector, analyzer)) = state.as_mut() else {
             return Err("collector unavailable".into());
         };
+        let churn = match feed.as_mut().map(EventFeed::take) {
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                eprintln!("{}", events_off(&e.to_string()));
+                feed = None;
+                None
+            }
+            None => None,
+        };
         let snap = collector.collect();
-        if let Some(n) = collector.take_notice().filter(|_| notices) {
+        if let Some(n) = collector.take_notice() {
             eprintln!("{n}");
         }
         let snap = snap.map_err(|e| e.to_string())?;
-        let analysis = analyzer.observe(&snap);
+        if let Some(f) = feed.as_mut() {
+            f.observe(&snap);
+        }
+        let analysis = analyzer.observe_with_events(&snap, churn);
         Ok((snap, analysis))
     }
 }

@@ -14,9 +14,11 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::events::Events;
 use super::proto::ProtoCounts;
 use crate::analyze::aggregate::{aggregate, Aggregate, ListenerRow, ProcessRow, RemoteRow};
 use crate::analyze::engine::Analysis;
+use crate::analyze::events::Churn;
 use crate::analyze::finding::Alert;
 use crate::analyze::proto_counts::aggregate_proto;
 use crate::analyze::rates::CounterRates;
@@ -28,8 +30,9 @@ use crate::model::{
 
 /// The schema version this build writes and the newest it reads. Version 2 added UDP and
 /// UNIX (`protocols`, `udp`, `unix`, `udp_sockets`, `unix_sockets` on ticks); version 1
-/// files read as TCP-only recordings.
-pub const SCHEMA_VERSION: u32 = 2;
+/// files read as TCP-only recordings. Version 3 added `events` (the destroy events of the
+/// interval); older ticks read without them.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest schema version this build reads.
 pub const OLDEST_SCHEMA_VERSION: u32 = 1;
@@ -278,6 +281,10 @@ pub struct Tick {
     /// Every UNIX socket (only with `--sockets` and UNIX collected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unix_sockets: Option<Vec<UnixRecord>>,
+    /// The destroy events of the interval that ended with this tick (schema 3), when the
+    /// recorder read them; absent otherwise (and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Events>,
 }
 
 impl Tick {
@@ -326,7 +333,13 @@ impl Tick {
             unix: counts(Protocol::Unix),
             udp_sockets: (with_sockets && has(Protocol::Udp)).then(|| snap.udp.clone()),
             unix_sockets: (with_sockets && has(Protocol::Unix)).then(|| snap.unix.clone()),
+            events: analysis.churn.as_ref().map(Events::of),
         }
+    }
+
+    /// The recorded destroy events as the analysis type (`None`: none were read).
+    pub fn churn(&self) -> Option<Churn> {
+        self.events.as_ref().map(Events::churn)
     }
 
     /// Whether this tick carries the full socket list.

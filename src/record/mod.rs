@@ -3,14 +3,14 @@
 //! reader and `--at` time parsing. Must not touch the kernel (the caller collects), run
 //! analysis (the caller's [`crate::analyze::engine::Analyzer`] does) or format reports.
 //!
-//! # File format (schema_version 2; version 1 files still read)
+//! # File format (schema_version 3; version 1 and 2 files still read)
 //!
 //! [JSON Lines](https://jsonlines.org): one JSON object per line, `\n`-terminated, UTF-8.
 //!
 //! **Line 1, the header** ([`Header`]):
 //!
 //! ```text
-//! {"kind":"header","schema_version":2,"host":"web-3","kernel":"6.8.0-45-generic",
+//! {"kind":"header","schema_version":3,"host":"web-3","kernel":"6.8.0-45-generic",
 //!  "interval_ms":1000,"started_at":"2026-11-22T04:31:07.25Z","started_at_ms":1795321867250,
 //!  "netns":"host","sockets":false,"sockscope_version":"0.1.0"}
 //! ```
@@ -43,7 +43,14 @@
 //!   `unattributed`, `drops` (UDP), `types` and `listeners`
 //!   `[{name, abstract, type, inode, pid, comm, pending, backlog}]` (UNIX); with `--sockets`
 //!   also `udp_sockets` and `unix_sockets` (every [`crate::model::UnixRecord`]). When TCP
-//!   was not collected (`-u`/`-x` without `-t`) its fields are zero and `protocols` says so.
+//!   was not collected (`-u`/`-x` without `-t`) its fields are zero and `protocols` says so;
+//! - since schema 3, when the recorder could read the kernel's destroy events
+//!   (CAP_NET_ADMIN; TCP and UDP): `events` ([`events::Events`]), the interval that ended
+//!   with the tick: `seconds`, `closes`, `closes_per_s`, `tcp`, `udp`, `short_lived` (no
+//!   poll saw them: they lived less than one interval), `lifetime_unknown`, `lost` (the
+//!   kernel dropped them), `top_remotes` `[{remote:{ip,port}, closes, per_s}]`,
+//!   `top_processes` `[{pid, comm, closes, per_s}]` ([`TOP_EVENT_ROWS`] each) and
+//!   `owner_unknown`. No `events` means none were read, not that nothing closed.
 //!
 //! The file's own structs live in [`format`](mod@format). `SocketRecord`, `ProcessInfo`, `Alert`,
 //! `KernelCounters`, `Sysctls` and `UnattributedReason` are embedded as the model
@@ -65,6 +72,7 @@
 //! middle) are skipped and listed in [`Recording::warnings`] by line number: an on-call
 //! engineer wants the rest of the incident, and to be told what is missing.
 
+pub mod events;
 pub mod format;
 pub mod proto;
 pub mod reader;
@@ -75,6 +83,7 @@ use std::path::Path;
 
 use crate::safefs::SafeFsError;
 
+pub use events::{Events, TOP_EVENT_ROWS};
 pub use format::{Header, Tick, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, TOP_REMOTES};
 pub use proto::ProtoCounts;
 pub use reader::Recording;

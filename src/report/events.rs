@@ -3,15 +3,13 @@
 //! per second per remote endpoint and per process, connections that lived less than one
 //! poll interval, events lost). Names another user chose (comm) go through
 //! [`crate::model::Name`]; JSON carries `schema_version` and its own structs.
-//! The counting itself ([`EventWindow`]) is analysis and lives in
-//! [`crate::analyze::churn`], which the dashboard shares.
+//! The counting itself is [`crate::analyze::events`]'s.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::analyze::churn::rate;
-pub use crate::analyze::churn::{EventRow, EventWindow};
+use crate::analyze::events::{EventRow, EventWindow};
 use crate::collect::events::decode::DestroyEvent;
 use crate::record::time::rfc3339;
 
@@ -20,6 +18,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Rows per ranking in the aggregate form.
 const TOP: usize = 5;
+
+fn rate(n: u64, secs: f64) -> f64 {
+    crate::analyze::events::per_second(n, secs)
+}
 
 /// `HH:MM:SS.mmm` UTC.
 fn clock(ms: i64) -> String {

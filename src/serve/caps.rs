@@ -2,7 +2,8 @@
 //! threads drop every capability of their own thread as they start, so the code that parses
 //! requests from the network holds none; the tick thread keeps only what collection needs
 //! ([`COLLECTION_CAPS`]: CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for attribution,
-//! CAP_SYS_ADMIN to enter namespaces); the main thread, which only waits, drops all once
+//! CAP_SYS_ADMIN to enter namespaces), plus CAP_NET_ADMIN ([`EVENTS_CAPS`]) for its first
+//! tick only, which joins the destroy-event groups; the main thread, which only waits, drops all once
 //! the others are started. With an empty effective set uid 0 loses its file-permission
 //! override (CAP_DAC_OVERRIDE), though it still passes owner-bit checks on files root owns.
 //! The permitted set is narrowed too, so a thread cannot take them back. A drop that fails
@@ -17,6 +18,12 @@ use std::sync::Once;
 /// keeps. Reading other users' `/proc/PID/fd` takes the first two together; entering a
 /// network namespace takes the third.
 pub const COLLECTION_CAPS: u64 = (1 << 2) | (1 << 19) | (1 << 21);
+
+/// CAP_NET_ADMIN (12): what the tick thread holds during its first tick only, which opens
+/// the destroy-event socket: `SO_RCVBUFFORCE` needs it for a burst buffer past
+/// `net.core.rmem_max` (6.18 lets any user join sock_diag's destroy groups, measured; a
+/// kernel that checks does so at join time, not per message).
+pub const EVENTS_CAPS: u64 = 1 << 12;
 
 /// Set when an HTTP thread could not drop its capabilities.
 static HTTP_PRIVILEGED: AtomicBool = AtomicBool::new(false);

@@ -580,6 +580,7 @@ mod tests {
             findings: Vec::new(),
             rates: None,
             ages: Vec::new(),
+            churn: None,
         };
         let text = render_data(
             &[(snap, analysis)],

@@ -15,6 +15,7 @@
 mod accept;
 pub use accept::http_fd_budget;
 mod caps;
+mod churn;
 pub mod http;
 pub mod metrics;
 pub mod proto_metrics;
@@ -339,7 +340,11 @@ where
         std::thread::Builder::new()
             .name("sockscope-tick".into())
             .spawn(move || {
-                caps::narrow(caps::COLLECTION_CAPS, "collection thread");
+                // CAP_NET_ADMIN only for the first tick, which joins the destroy groups.
+                caps::narrow(
+                    caps::COLLECTION_CAPS | caps::EVENTS_CAPS,
+                    "collection thread",
+                );
                 tick_loop(&shared, &opts, make_tick)
             })
             .map_err(ServeError::Spawn)?
@@ -378,10 +383,17 @@ where
 {
     let mut parse_errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut udp_drops = udp_drops::DropLedger::default();
+    let mut churn = churn::ChurnLedger::default();
     let mut next = Instant::now();
+    let mut first = true;
     while !shared.stop.load(Ordering::SeqCst) {
         let started = Instant::now();
         let result = make_tick();
+        if std::mem::take(&mut first) {
+            // The first tick joined the destroy groups if it could; membership outlives
+            // the capability, so it goes now.
+            caps::narrow(caps::COLLECTION_CAPS, "collection thread");
+        }
         match result {
             Ok((ticks, sweep)) => {
                 for (snap, _) in &ticks {
@@ -389,6 +401,7 @@ where
                         snap.quality.parse_errors;
                 }
                 udp_drops.observe(&ticks);
+                churn.observe(&ticks);
                 let mut openmetrics = metrics::render_tick(
                     &ticks,
                     &parse_errors,
@@ -396,6 +409,7 @@ where
                     sweep.map(|c| c.unreadable),
                     opts,
                 );
+                openmetrics.push_str(&churn::render(&ticks, &churn));
                 if let Some(c) = sweep {
                     openmetrics.push_str(&metrics::render_sweep(
                         c.discovered,

@@ -78,6 +78,7 @@ mod tests {
             findings: Vec::new(),
             rates: None,
             ages: Vec::new(),
+            churn: None,
         };
         (snap, analysis)
     }

@@ -30,6 +30,7 @@ fn ns_tick(ns: &str, k: u64) -> TickData {
         findings: Vec::new(),
         rates: None,
         ages: Vec::new(),
+        churn: None,
     };
     TickData {
         snapshot,

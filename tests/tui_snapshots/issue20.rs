@@ -138,6 +138,7 @@ fn tick(ages: &mut SocketAges, k: i64) -> Event {
         findings: Vec::new(),
         rates: None,
         ages: ages.observe(&snapshot),
+        churn: None,
     };
     Event::Tick(Box::new(TickData {
         snapshot,

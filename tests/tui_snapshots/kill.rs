@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use sockscope::analyze::churn::EventWindow;
+use sockscope::analyze::events::EventWindow;
 use sockscope::model::{Endpoint, Name};
 use sockscope::tui::state::churn::{Churn, ChurnWindow};
 use sockscope::tui::state::kill::{KillDone, KillGate};

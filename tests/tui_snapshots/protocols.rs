@@ -134,6 +134,7 @@ fn proto_tick(k: u64) -> Event {
         findings: Vec::new(),
         rates: None,
         ages: Vec::new(),
+        churn: None,
     };
     Event::Tick(Box::new(TickData {
         snapshot,

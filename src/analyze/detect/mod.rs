@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::analyze::ages::SocketAges;
 use crate::analyze::aggregate::Aggregate;
+use crate::analyze::events::Churn;
 use crate::analyze::finding::{Finding, Severity, Subject};
 use crate::analyze::history::History;
 use crate::analyze::rates::{CounterRates, SocketDropRates};
@@ -45,6 +46,8 @@ pub struct Ctx<'a> {
     pub th: &'a Thresholds,
     /// (rule, subject) pairs whose alert is active: they fire at the lowered level.
     pub active: &'a HashSet<(RuleId, Subject)>,
+    /// The destroy events since the previous tick, when they were read.
+    pub churn: Option<&'a Churn>,
 }
 
 impl Ctx<'_> {

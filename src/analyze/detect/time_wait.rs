@@ -1,6 +1,12 @@
 //! `time_wait_storm`: TIME_WAIT sockets eat the ephemeral ports toward one destination
 //! ip:port (each holds its 4-tuple for 60 s), or approach the namespace-wide
 //! `tcp_max_tw_buckets` cap (`TCPTimeWaitOverflow` counts the overflows).
+//!
+//! "How fast" comes from one of two inputs, and the finding says which: the kernel's
+//! destroy events when they were read (closes per second toward the destination: each
+//! connection this host closes first refills TIME_WAIT, also those a poll never sees), else
+//! the polled TIME_WAIT count's growth. The severity is judged on the ports in use either
+//! way; the rate explains where they are going.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -74,10 +80,12 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         f.growth_per_min = growth;
         f.threshold = t.warn_port_fill * capacity as f64;
         let headroom = capacity.saturating_sub(d.in_use);
-        let g = growth.map_or(String::new(), |g| format!(", {}", human_growth(g)));
+        let speed = Speed::of(ctx, &remote, growth);
         f.message = format!(
-            "{remote}: {} TIME_WAIT, {} of {capacity} ephemeral ports in use ({headroom} left{g})",
-            d.time_wait, d.in_use
+            "{remote}: {} TIME_WAIT, {} of {capacity} ephemeral ports in use ({headroom} left{})",
+            d.time_wait,
+            d.in_use,
+            speed.short()
         );
         for (k2, v) in [
             ("time_wait", d.time_wait as f64),
@@ -90,19 +98,78 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         ] {
             f.metrics.insert(k2.into(), v);
         }
+        if let Speed::Events { per_s, seconds } = speed {
+            f.metrics.insert("events.closes_per_s".into(), per_s);
+            f.metrics.insert("events.window_s".into(), seconds);
+            f.metrics
+                .insert("events.time_wait_at_rate".into(), per_s * TIME_WAIT_S);
+        }
         put_sysctls(ctx, &mut f.metrics, &["net.ipv4.tcp_tw_reuse"]);
-        let lines = vec![format!(
+        let mut lines = vec![format!(
             "This host closes connections to {remote} first, and each one holds its port for \
              60 s. Ephemeral range {lo}-{hi} ({range} ports) × {} source address(es) allows \
              about {:.0} new connections/s to this destination; {headroom} ports are left.",
             d.sources.len().max(1),
             capacity as f64 / TIME_WAIT_S
         )];
+        lines.push(speed.line(&remote, capacity));
         f.detail = detail(RuleId::TimeWaitStorm, &lines);
         out.push(f);
     }
     out.extend(global(ctx));
     out
+}
+
+/// Where "how fast" came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Speed {
+    /// Destroy events: closes per second toward the destination over `seconds`.
+    Events { per_s: f64, seconds: f64 },
+    /// Polls: TIME_WAIT growth per minute, when history has it.
+    Polls(Option<f64>),
+}
+
+impl Speed {
+    fn of(ctx: &Ctx<'_>, remote: &Endpoint, growth: Option<f64>) -> Speed {
+        match ctx.churn.filter(|c| c.seconds > 0.0) {
+            Some(c) => Speed::Events {
+                per_s: c.closes_per_s_to(remote),
+                seconds: c.seconds,
+            },
+            None => Speed::Polls(growth),
+        }
+    }
+
+    /// The message's part.
+    fn short(self) -> String {
+        match self {
+            Speed::Events { per_s, .. } => format!(", {per_s:.1} closes/s from events"),
+            Speed::Polls(Some(g)) => format!(", {} from polls", human_growth(g)),
+            Speed::Polls(None) => String::new(),
+        }
+    }
+
+    /// The detail's line.
+    fn line(self, remote: &Endpoint, capacity: u64) -> String {
+        match self {
+            Speed::Events { per_s, seconds } => format!(
+                "How fast, from the kernel's destroy events: {per_s:.1} connections/s toward \
+                 {remote} closed over the last {seconds:.1} s, short-lived ones included. \
+                 Each that this host closed first stays in TIME_WAIT for 60 s, so this rate \
+                 alone holds about {:.0} of the {capacity} ports.",
+                per_s * TIME_WAIT_S
+            ),
+            Speed::Polls(g) => format!(
+                "How fast, from polls: TIME_WAIT toward {remote} {} (a poll sees the level, \
+                 not the connections opened and closed between two polls; destroy events, \
+                 with CAP_NET_ADMIN, count those).",
+                g.map_or_else(
+                    || "has no trend yet".to_string(),
+                    |g| format!("grows {}", human_growth(g))
+                )
+            ),
+        }
+    }
 }
 
 /// The namespace-wide cap: TIME_WAIT total against `tcp_max_tw_buckets`, and overflows.

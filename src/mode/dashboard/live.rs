@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::analyze::churn::{EventRow, EventWindow};
 use crate::analyze::engine::{Analysis, Analyzer};
+use crate::analyze::events::{EventRow, EventWindow};
 use crate::collect::collector::{CollectConfig, Collector};
 use crate::collect::destroy::{has_net_admin, Destroyer, Outcome, SockId};
 use crate::collect::events::decode::DestroyEvent;

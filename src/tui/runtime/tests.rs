@@ -27,6 +27,7 @@ fn empty() -> (Snapshot, Analysis) {
         findings: Vec::new(),
         rates: None,
         ages: Vec::new(),
+        churn: None,
     };
     (snap, an)
 }

@@ -97,6 +97,7 @@ pub(crate) fn tick(at_ms: i64) -> TickData {
         findings: Vec::new(),
         rates: None,
         ages: Vec::new(),
+        churn: None,
     };
     TickData {
         snapshot,

@@ -2,7 +2,7 @@
 //! ([`ChurnWindow`]: an [`EventWindow`] and how long it covered), or why there are none
 //! ([`Churn::Off`]). Sent by the live source after each tick; plain data.
 
-use crate::analyze::churn::EventWindow;
+use crate::analyze::events::EventWindow;
 
 /// One interval of destroy events.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -168,6 +168,7 @@ pub fn tick_data(tick: &Tick, netns: &str) -> TickData {
             findings,
             rates: tick.rates(),
             ages,
+            churn: tick.churn(),
         },
         tick_ms: tick.collect_us / 1000,
     }

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use crate::analyze::churn::rate;
+use crate::analyze::events::per_second as rate;
 use crate::model::TcpState;
 use crate::tui::state::app::App;
 use crate::tui::state::churn::{Churn, ChurnWindow};

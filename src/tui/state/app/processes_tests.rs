@@ -70,6 +70,7 @@ fn tick_of(snapshot: Snapshot) -> TickData {
         findings: Vec::new(),
         rates: None,
         ages: Vec::new(),
+        churn: None,
     };
     TickData {
         snapshot,
