@@ -49,6 +49,123 @@ pub struct Cli {
     pub interval: Duration,
 }
 
+/// The global options each of these subcommands ignores: they are hidden from its help and
+/// refused when given ([`parse`]), so `explain close-wait --state estab` is not silently the
+/// same as `explain close-wait`. `--config` and `--threshold` stay: every mode checks them.
+const IGNORED: &[(&str, &str, &[&str])] = &[
+    (
+        "explain",
+        "it filters no sockets (it takes a TOPIC and --netns)",
+        &[
+            "source",
+            "all_netns",
+            "max_netns",
+            "state",
+            "sport",
+            "dport",
+            "src",
+            "dst",
+            "process",
+            "owner",
+            "ipv4",
+            "ipv6",
+            "path",
+            "tcp",
+            "udp",
+            "unix",
+            "save_snapshot",
+            "force",
+        ],
+    ),
+    (
+        "replay",
+        "it shows what the recording holds (it takes a FILE)",
+        &[
+            "source",
+            "netns",
+            "all_netns",
+            "max_netns",
+            "state",
+            "sport",
+            "dport",
+            "src",
+            "dst",
+            "process",
+            "owner",
+            "ipv4",
+            "ipv6",
+            "path",
+            "tcp",
+            "udp",
+            "unix",
+            "from_snapshot",
+            "save_snapshot",
+            "force",
+        ],
+    ),
+];
+
+/// The parser: [`Cli`]'s command with the global options a subcommand ignores hidden from
+/// that subcommand's help (also what completions and the man page should be made from).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // clap copies a global option into a subcommand at build time unless the subcommand
+    // already has one by that id: give these subcommands hidden copies first.
+    for (sub, _, ids) in IGNORED {
+        let hidden: Vec<clap::Arg> = cmd
+            .get_arguments()
+            .filter(|a| ids.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().hide(true))
+            .collect();
+        cmd = cmd.mut_subcommand(*sub, |sc| sc.args(hidden));
+    }
+    cmd
+}
+
+/// Parses `args` (program name first): clap's parse, then a refusal of the global options
+/// the chosen subcommand ignores, naming them (`explain does not take --state: …`).
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let m = cmd.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
+    if let Some((sub, sub_m)) = m.subcommand() {
+        if let Some((_, why, ids)) = IGNORED.iter().find(|(n, _, _)| *n == sub) {
+            let given: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    [&m, sub_m].iter().any(|mm| {
+                        mm.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+                    })
+                })
+                .map(|id| flag_name(&cmd, id))
+                .collect();
+            if !given.is_empty() {
+                let msg = format!("{sub} does not take {}: {why}", given.join(", "));
+                return Err(cmd.error(clap::error::ErrorKind::ArgumentConflict, msg));
+            }
+        }
+    }
+    Ok(cli)
+}
+
+/// How the user spells argument `id`: `--long`, else `-s`.
+fn flag_name(cmd: &clap::Command, id: &str) -> String {
+    cmd.get_arguments()
+        .find(|a| a.get_id() == id)
+        .and_then(|a| {
+            a.get_long()
+                .map(|l| format!("--{l}"))
+                .or_else(|| a.get_short().map(|c| format!("-{c}")))
+        })
+        .unwrap_or_else(|| id.to_string())
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -362,7 +479,8 @@ impl FilterArgs {
 /// Output format of `summary` and `sockets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Plain text: `STATE<TAB>count` lines for `summary --by state`.
+    /// Tab-separated lines for scripts (`STATE<TAB>count` for --by state, a header line
+    /// for the other groupings).
     Text,
     /// An aligned table.
     Table,
@@ -408,7 +526,8 @@ pub struct SummaryArgs {
         allow_hyphen_values = true
     )]
     pub at: Option<String>,
-    /// Show at most N rows per grouping (0 = all). Default 20 for text and table; JSON
+    /// Show at most N rows per grouping (0 = all); with --by state the N most frequent
+    /// states (the table's TOTAL still counts all). Default 20 for text and table; JSON
     /// carries every row unless --top is given.
     #[arg(long, value_name = "N")]
     #[arg(allow_hyphen_values = true)]
@@ -418,13 +537,48 @@ pub struct SummaryArgs {
 /// `sockscope sockets`.
 #[derive(Debug, Args, Clone)]
 pub struct SocketsArgs {
-    /// Output format (text and table are the same aligned list).
+    /// Output format: table (an aligned list; text prints the same) or json.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_hyphen_values = true, hide_possible_values = true)]
     pub format: Format,
-    /// Ask the kernel for tcp_info (last receive, RTT) and show it.
+    /// Show tcp_info's last receive and RTT.
     #[arg(long, short = 'i')]
     pub info: bool,
+    /// Show each TCP socket's file descriptor in its owning process (as ss -p's fd=),
+    /// read from /proc/PID/fd of the owning processes only.
+    #[arg(long)]
+    pub fd: bool,
+    /// Sort TCP and UDP sockets by a column (numbers and ages largest first, text A to Z);
+    /// default: state, then local, then peer, as ss.
+    #[arg(long, value_enum, value_name = "COLUMN", allow_hyphen_values = true)]
+    pub sort: Option<SocketSort>,
+    /// Show at most N sockets per protocol (after --sort; 0 = all, the default).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub top: Option<usize>,
+}
+
+/// A `sockets --sort` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SocketSort {
+    /// TCP state (lifecycle order, as the default).
+    State,
+    /// Local address and port.
+    Local,
+    /// Peer address and port.
+    #[value(alias = "remote")]
+    Peer,
+    /// Owning process: command name, then pid.
+    Process,
+    /// Bytes received and not yet read.
+    #[value(name = "recv-q")]
+    RecvQ,
+    /// Bytes sent and not yet acknowledged (a listener's backlog).
+    #[value(name = "send-q")]
+    SendQ,
+    /// Time left on the socket's timer.
+    Timer,
+    /// Age in the current state (see AGE in the README); unknown ages last.
+    Age,
 }
 
 /// Output format of `check`.
@@ -567,6 +721,7 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
