@@ -13,6 +13,11 @@ use crate::filter::{
 };
 use crate::model::{Family, Protocols};
 
+mod durations;
+mod scope;
+pub use durations::{parse_duration, parse_length};
+pub use scope::{command, parse};
+
 // Every value-taking flag below also carries `allow_hyphen_values`: without it `--top -1`
 // or `--interval -5s` is refused as "unexpected argument '-1'", a line that does not name
 // the flag; with it the flag's own parser rejects the value and names the flag.
@@ -47,123 +52,6 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     #[arg(allow_hyphen_values = true)]
     pub interval: Duration,
-}
-
-/// The global options each of these subcommands ignores: they are hidden from its help and
-/// refused when given ([`parse`]), so `explain close-wait --state estab` is not silently the
-/// same as `explain close-wait`. `--config` and `--threshold` stay: every mode checks them.
-const IGNORED: &[(&str, &str, &[&str])] = &[
-    (
-        "explain",
-        "it filters no sockets (it takes a TOPIC and --netns)",
-        &[
-            "source",
-            "all_netns",
-            "max_netns",
-            "state",
-            "sport",
-            "dport",
-            "src",
-            "dst",
-            "process",
-            "owner",
-            "ipv4",
-            "ipv6",
-            "path",
-            "tcp",
-            "udp",
-            "unix",
-            "save_snapshot",
-            "force",
-        ],
-    ),
-    (
-        "replay",
-        "it shows what the recording holds (it takes a FILE)",
-        &[
-            "source",
-            "netns",
-            "all_netns",
-            "max_netns",
-            "state",
-            "sport",
-            "dport",
-            "src",
-            "dst",
-            "process",
-            "owner",
-            "ipv4",
-            "ipv6",
-            "path",
-            "tcp",
-            "udp",
-            "unix",
-            "from_snapshot",
-            "save_snapshot",
-            "force",
-        ],
-    ),
-];
-
-/// The parser: [`Cli`]'s command with the global options a subcommand ignores hidden from
-/// that subcommand's help (also what completions and the man page should be made from).
-pub fn command() -> clap::Command {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
-    // clap copies a global option into a subcommand at build time unless the subcommand
-    // already has one by that id: give these subcommands hidden copies first.
-    for (sub, _, ids) in IGNORED {
-        let hidden: Vec<clap::Arg> = cmd
-            .get_arguments()
-            .filter(|a| ids.contains(&a.get_id().as_str()))
-            .map(|a| a.clone().hide(true))
-            .collect();
-        cmd = cmd.mut_subcommand(*sub, |sc| sc.args(hidden));
-    }
-    cmd
-}
-
-/// Parses `args` (program name first): clap's parse, then a refusal of the global options
-/// the chosen subcommand ignores, naming them (`explain does not take --state: …`).
-pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
-{
-    use clap::FromArgMatches;
-    let mut cmd = command();
-    let m = cmd.try_get_matches_from_mut(args)?;
-    let cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
-    if let Some((sub, sub_m)) = m.subcommand() {
-        if let Some((_, why, ids)) = IGNORED.iter().find(|(n, _, _)| *n == sub) {
-            let given: Vec<String> = ids
-                .iter()
-                .filter(|id| {
-                    [&m, sub_m].iter().any(|mm| {
-                        mm.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
-                    })
-                })
-                .map(|id| flag_name(&cmd, id))
-                .collect();
-            if !given.is_empty() {
-                let msg = format!("{sub} does not take {}: {why}", given.join(", "));
-                return Err(cmd.error(clap::error::ErrorKind::ArgumentConflict, msg));
-            }
-        }
-    }
-    Ok(cli)
-}
-
-/// How the user spells argument `id`: `--long`, else `-s`.
-fn flag_name(cmd: &clap::Command, id: &str) -> String {
-    cmd.get_arguments()
-        .find(|a| a.get_id() == id)
-        .and_then(|a| {
-            a.get_long()
-                .map(|l| format!("--{l}"))
-                .or_else(|| a.get_short().map(|c| format!("-{c}")))
-        })
-        .unwrap_or_else(|| id.to_string())
 }
 
 /// The subcommands.
@@ -403,49 +291,6 @@ fn parse_unix_path(s: &str) -> Result<UnixPathMatch, String> {
 fn parse_process(s: &str) -> Result<ProcessMatch, String> {
     s.parse()
         .map_err(|e: crate::filter::FilterError| e.to_string())
-}
-
-/// Parses an interval: `500ms`, `1s`, `1.5s`, `2m` or a bare number of seconds; 10 ms to
-/// 1 h.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    // A bare number is seconds, but `--interval 500` waited 500 seconds for someone who
-    // meant milliseconds: above a minute, make the user say which.
-    if let Ok(v) = t.parse::<f64>() {
-        if v > 60.0 {
-            return Err(format!(
-                "ambiguous duration '{s}': a bare number is seconds only up to 60; write {t}s or {t}ms"
-            ));
-        }
-    }
-    parse_span(s, 0.01, 3600.0, "from 10ms to 1h")
-}
-
-/// Parses a run length: like [`parse_duration`] plus `h` and `d`; 1 s to 30 days.
-pub fn parse_length(s: &str) -> Result<Duration, String> {
-    parse_span(s, 1.0, 30.0 * 86_400.0, "from 1s to 30d")
-}
-
-fn parse_span(s: &str, min: f64, max: f64, range: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let units = [
-        ("ms", 0.001),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
-        ("d", 86_400.0),
-    ];
-    let (num, scale) = units
-        .iter()
-        .find_map(|(u, k)| t.strip_suffix(u).map(|n| (n, *k)))
-        .unwrap_or((t, 1.0));
-    let bad = || format!("invalid duration '{s}' (expected e.g. 500ms, 1s, 2m, {range})");
-    let v: f64 = num.trim().parse().map_err(|_| bad())?;
-    let secs = v * scale;
-    if !secs.is_finite() || !(min..=max).contains(&secs) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 impl FilterArgs {
@@ -722,16 +567,6 @@ mod tests {
     fn cli_is_consistent() {
         Cli::command().debug_assert();
         command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        for bad in ["0", "-1s", "abc", "2h", "1ms", "NaN", ""] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -186,3 +186,84 @@ fn explain_close_wait_shows_this_hosts_sysctls() {
     );
     assert!(out.contains("Relevant settings in this namespace"), "{out}");
 }
+
+#[test]
+fn sockets_shows_age_and_fd_of_a_live_close_wait_socket() {
+    use std::io::Write as _;
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    client.write_all(b"x").unwrap();
+    drop(client);
+    // The server side now sits in CLOSE_WAIT (it never closes); let it age.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let (code, out, err) = run(&[
+        "sockets",
+        "--sport",
+        &port.to_string(),
+        "--state",
+        "close-wait",
+        "--fd",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header.last(), Some(&"Age"), "{out}");
+    let fd_col = header
+        .iter()
+        .position(|c| *c == "Fd")
+        .expect("an Fd column");
+    let row: Vec<&str> = lines
+        .next()
+        .expect("the CLOSE_WAIT row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[0], "CLOSE_WAIT", "{out}");
+    // No Timer in CLOSE_WAIT prints `-`: the row has the header's cells.
+    assert_eq!(row.len(), header.len(), "{out}");
+    assert_eq!(row[fd_col], server.as_raw_fd().to_string(), "{out}");
+    let age = row.last().unwrap();
+    let secs: u64 = age
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (2..60).contains(&secs),
+        "AGE {age} for a socket 2.2 s in CLOSE_WAIT: {out}"
+    );
+    drop(server);
+}
+
+#[test]
+fn sockets_sort_and_top() {
+    let (code, out, err) = over_fixture(&["sockets", "--sort", "age", "--top", "5"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = out.lines().skip(1).take(5).collect();
+    let ages: Vec<&str> = rows
+        .iter()
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(
+        ages,
+        ["15m00s", "14m59s", "14m58s", "14m57s", "14m56s"],
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().count(),
+        7,
+        "header, 5 rows, the more line: {out}"
+    );
+    assert!(out.ends_with("(153 more; --top 0 shows all)\n"), "{out}");
+    let (_, out, _) = over_fixture(&["sockets", "--sort", "recv-q", "--top", "1"]);
+    assert!(out.lines().nth(1).unwrap().contains(" 517 "), "{out}");
+    // TIME_WAIT is dated by its timer (60 s less the time left).
+    let (_, out, _) = over_fixture(&["sockets", "--state", "time-wait", "--top", "1"]);
+    let row = out.lines().nth(1).unwrap();
+    assert!(!row.ends_with(" -"), "a TIME_WAIT age: {out}");
+    // JSON carries the same ages.
+    let (_, js, _) = over_fixture(&["sockets", "-f", "json", "--sort", "age", "--top", "1"]);
+    let v: serde_json::Value = serde_json::from_str(&js).unwrap();
+    assert_eq!(v["sockets"][0]["age_s"], 900, "{js}");
+}
