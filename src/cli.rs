@@ -389,8 +389,8 @@ pub struct SocketsArgs {
     /// Show tcp_info's last receive and RTT.
     #[arg(long, short = 'i')]
     pub info: bool,
-    /// Show each TCP socket's file descriptor in its owning process (as ss -p's fd=),
-    /// read from /proc/PID/fd of the owning processes only.
+    /// Show each socket's file descriptor in its owning process (as ss -p's fd=), read
+    /// from /proc/PID/fd of the owning processes only.
     #[arg(long)]
     pub fd: bool,
     /// Sort TCP and UDP sockets by a column (numbers and ages largest first, text A to Z);

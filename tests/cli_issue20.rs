@@ -267,3 +267,38 @@ fn sockets_sort_and_top() {
     let v: serde_json::Value = serde_json::from_str(&js).unwrap();
     assert_eq!(v["sockets"][0]["age_s"], 900, "{js}");
 }
+
+#[test]
+fn sockets_fd_also_for_udp_and_unix_sockets() {
+    use std::os::fd::AsRawFd;
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fd.sock");
+    let unix = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    let cell = |out: &str, col: &str| -> String {
+        let mut lines = out.lines();
+        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        let i = header.iter().position(|c| *c == col).expect(col);
+        lines
+            .next()
+            .expect("a row")
+            .split_whitespace()
+            .nth(i)
+            .unwrap()
+            .to_string()
+    };
+    let (code, out, err) = run(&["sockets", "-u", "--fd", "--sport", &port]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cell(&out, "Fd"), udp.as_raw_fd().to_string(), "{out}");
+    let (code, out, err) = run(&["sockets", "-x", "--fd", "--path", &path]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cell(&out, "Fd"), unix.as_raw_fd().to_string(), "{out}");
+    let (_, js, _) = run(&["sockets", "-x", "--fd", "--path", &path, "-f", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&js).unwrap();
+    assert_eq!(v["unix"][0]["fd"], unix.as_raw_fd(), "{js}");
+    // Without --fd: no Fd column.
+    let (_, out, _) = run(&["sockets", "-u", "--sport", &port]);
+    assert!(!out.lines().next().unwrap().contains("Fd"), "{out}");
+}

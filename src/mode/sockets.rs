@@ -13,10 +13,12 @@ use crate::analyze::proto_counts::aggregate_proto;
 use crate::cli::{Format, GlobalArgs, SocketSort, SocketsArgs};
 use crate::collect::fdnum::socket_fds;
 use crate::filter::Filter;
-use crate::model::{Protocol, Protocols, Snapshot, SocketRecord, TimerKind, UnixRecord};
+use crate::model::{
+    Owner, Protocol, Protocols, Snapshot, SocketRecord, TcpState, TimerKind, UnixRecord,
+};
 use crate::report::json::SocketLists;
 use crate::report::sockets::{one_shot_age, ListOpts, RowExtra};
-use crate::report::{self};
+use crate::report::{self, json_proto};
 
 /// `sockscope sockets`.
 pub fn sockets(
@@ -28,8 +30,13 @@ pub fn sockets(
     let protocols = global.protocols();
     let mut cfg = collect_config(global);
     cfg.attribute = true;
-    // Always: CLOSE_WAIT's AGE is tcp_info's last receive (about 20% on the dump).
-    cfg.tcp_info = true;
+    // CLOSE_WAIT's Age is tcp_info's last receive: ask for it (about 20% on the dump)
+    // unless -i wants it anyway or the state filter leaves no CLOSE_WAIT to date.
+    cfg.tcp_info = args.info
+        || cfg
+            .filter
+            .states
+            .is_none_or(|s| s.contains(TcpState::CloseWait));
     let snap = collect_once(global, cfg)?;
     if args.sort.is_some()
         && !protocols.contains(Protocol::Tcp)
@@ -51,8 +58,13 @@ pub fn sockets(
     let mut lists = lists(&snap, protocols);
     let shown: usize = protocols.iter().map(|p| lists.len(p)).sum();
     super::note_empty(global, shown as u64);
-    let fds = if args.fd && global.from_snapshot.is_none() {
-        let pids: BTreeSet<u32> = lists.tcp.iter().filter_map(|s| s.owner.pid()).collect();
+    // A recorded snapshot's pids are not this host's: its fds stay unknown.
+    lists.fds = if args.fd && global.from_snapshot.is_none() {
+        let pids: BTreeSet<u32> = (lists.tcp.iter().chain(&lists.udp))
+            .map(|s| s.owner)
+            .chain(lists.unix.iter().map(|u| u.owner))
+            .filter_map(Owner::pid)
+            .collect();
         Some(socket_fds(Path::new("/proc"), pids))
     } else {
         None
@@ -65,9 +77,7 @@ pub fn sockets(
         .zip(ages)
         .filter(|_| protocols.contains(Protocol::Tcp))
         .map(|(s, age)| {
-            let fd = fds
-                .as_ref()
-                .and_then(|m| s.owner.pid().and_then(|p| m.get(&(p, s.inode)).copied()));
+            let fd = json_proto::fd_of(lists.fds.as_ref(), s.owner, s.inode);
             let age = one_shot_age(s, age);
             (s, RowExtra { age, fd })
         })
@@ -95,9 +105,21 @@ pub fn sockets(
                         let extra = &lists.tcp_extra;
                         report::sockets::write(out, &snap, &lists.tcp, extra, opts)?;
                     }
-                    Protocol::Udp => report::sockets_proto::write_udp(out, &snap, &lists.udp)?,
+                    Protocol::Udp => {
+                        report::sockets_proto::write_udp(
+                            out,
+                            &snap,
+                            &lists.udp,
+                            lists.fds.as_ref(),
+                        )?;
+                    }
                     Protocol::Unix => {
-                        report::sockets_proto::write_unix(out, &snap, &lists.unix)?;
+                        report::sockets_proto::write_unix(
+                            out,
+                            &snap,
+                            &lists.unix,
+                            lists.fds.as_ref(),
+                        )?;
                     }
                 }
                 if let Some(n) = more.get(&p).filter(|n| **n > 0) {
@@ -209,6 +231,7 @@ fn lists(snap: &Snapshot, protocols: Protocols) -> SocketLists<'_> {
         udp: ip_list(&snap.udp, protocols.contains(Protocol::Udp)),
         unix,
         tcp_extra: Vec::new(),
+        fds: None,
     }
 }
 

@@ -333,6 +333,8 @@ pub struct SocketLists<'a> {
     pub unix: Vec<&'a UnixRecord>,
     /// Age and fd of each TCP socket, index-aligned with `tcp` (empty: unknown).
     pub tcp_extra: Vec<super::sockets::RowExtra>,
+    /// Each listed socket's fd in its owner (`--fd`), keyed by (pid, inode).
+    pub fds: Option<crate::collect::fdnum::SocketFds>,
 }
 
 impl SocketLists<'_> {
@@ -396,8 +398,10 @@ pub fn write_sockets(
         header: Header::of(snap),
         coverage: Coverage::of(lists.protocols, |p| lists.len(p) as u64),
         tcp: shown(Protocol::Tcp).then(|| tcp_sockets(snap, &lists.tcp, &lists.tcp_extra)),
-        udp: shown(Protocol::Udp).then(|| json_proto::udp_sockets(snap, &lists.udp)),
-        unix: shown(Protocol::Unix).then(|| json_proto::unix_sockets(snap, &lists.unix)),
+        udp: shown(Protocol::Udp)
+            .then(|| json_proto::udp_sockets(snap, &lists.udp, lists.fds.as_ref())),
+        unix: shown(Protocol::Unix)
+            .then(|| json_proto::unix_sockets(snap, &lists.unix, lists.fds.as_ref())),
         unattributed: Unattributed::of(snap, lists.unattributed()),
         parse_errors: snap.quality.parse_errors,
     };
