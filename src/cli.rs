@@ -13,6 +13,11 @@ use crate::filter::{
 };
 use crate::model::{Family, Protocols};
 
+mod durations;
+mod scope;
+pub use durations::{parse_duration, parse_length};
+pub use scope::{command, parse};
+
 // Every value-taking flag below also carries `allow_hyphen_values`: without it `--top -1`
 // or `--interval -5s` is refused as "unexpected argument '-1'", a line that does not name
 // the flag; with it the flag's own parser rejects the value and names the flag.
@@ -291,49 +296,6 @@ fn parse_process(s: &str) -> Result<ProcessMatch, String> {
         .map_err(|e: crate::filter::FilterError| e.to_string())
 }
 
-/// Parses an interval: `500ms`, `1s`, `1.5s`, `2m` or a bare number of seconds; 10 ms to
-/// 1 h.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    // A bare number is seconds, but `--interval 500` waited 500 seconds for someone who
-    // meant milliseconds: above a minute, make the user say which.
-    if let Ok(v) = t.parse::<f64>() {
-        if v > 60.0 {
-            return Err(format!(
-                "ambiguous duration '{s}': a bare number is seconds only up to 60; write {t}s or {t}ms"
-            ));
-        }
-    }
-    parse_span(s, 0.01, 3600.0, "from 10ms to 1h")
-}
-
-/// Parses a run length: like [`parse_duration`] plus `h` and `d`; 1 s to 30 days.
-pub fn parse_length(s: &str) -> Result<Duration, String> {
-    parse_span(s, 1.0, 30.0 * 86_400.0, "from 1s to 30d")
-}
-
-fn parse_span(s: &str, min: f64, max: f64, range: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let units = [
-        ("ms", 0.001),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
-        ("d", 86_400.0),
-    ];
-    let (num, scale) = units
-        .iter()
-        .find_map(|(u, k)| t.strip_suffix(u).map(|n| (n, *k)))
-        .unwrap_or((t, 1.0));
-    let bad = || format!("invalid duration '{s}' (expected e.g. 500ms, 1s, 2m, {range})");
-    let v: f64 = num.trim().parse().map_err(|_| bad())?;
-    let secs = v * scale;
-    if !secs.is_finite() || !(min..=max).contains(&secs) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 impl FilterArgs {
     /// The [`Filter`] these flags describe.
     pub fn to_filter(&self) -> Filter {
@@ -365,7 +327,8 @@ impl FilterArgs {
 /// Output format of `summary` and `sockets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Plain text: `STATE<TAB>count` lines for `summary --by state`.
+    /// Tab-separated lines for scripts (`STATE<TAB>count` for --by state, a header line
+    /// for the other groupings).
     Text,
     /// An aligned table.
     Table,
@@ -411,7 +374,8 @@ pub struct SummaryArgs {
         allow_hyphen_values = true
     )]
     pub at: Option<String>,
-    /// Show at most N rows per grouping (0 = all). Default 20 for text and table; JSON
+    /// Show at most N rows per grouping (0 = all); with --by state the N most frequent
+    /// states (the table's TOTAL still counts all). Default 20 for text and table; JSON
     /// carries every row unless --top is given.
     #[arg(long, value_name = "N")]
     #[arg(allow_hyphen_values = true)]
@@ -421,13 +385,48 @@ pub struct SummaryArgs {
 /// `sockscope sockets`.
 #[derive(Debug, Args, Clone)]
 pub struct SocketsArgs {
-    /// Output format (text and table are the same aligned list).
+    /// Output format: table (an aligned list; text prints the same) or json.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_hyphen_values = true, hide_possible_values = true)]
     pub format: Format,
-    /// Ask the kernel for tcp_info (last receive, RTT) and show it.
+    /// Show tcp_info's last receive and RTT.
     #[arg(long, short = 'i')]
     pub info: bool,
+    /// Show each socket's file descriptor in its owning process (as ss -p's fd=), read
+    /// from /proc/PID/fd of the owning processes only.
+    #[arg(long)]
+    pub fd: bool,
+    /// Sort TCP and UDP sockets by a column (numbers and ages largest first, text A to Z);
+    /// default: state, then local, then peer, as ss.
+    #[arg(long, value_enum, value_name = "COLUMN", allow_hyphen_values = true)]
+    pub sort: Option<SocketSort>,
+    /// Show at most N sockets per protocol (after --sort; 0 = all, the default).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub top: Option<usize>,
+}
+
+/// A `sockets --sort` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SocketSort {
+    /// TCP state (lifecycle order, as the default).
+    State,
+    /// Local address and port.
+    Local,
+    /// Peer address and port.
+    #[value(alias = "remote")]
+    Peer,
+    /// Owning process: command name, then pid.
+    Process,
+    /// Bytes received and not yet read.
+    #[value(name = "recv-q")]
+    RecvQ,
+    /// Bytes sent and not yet acknowledged (a listener's backlog).
+    #[value(name = "send-q")]
+    SendQ,
+    /// Time left on the socket's timer.
+    Timer,
+    /// Age in the current state (see AGE in the README); unknown ages last.
+    Age,
 }
 
 /// Output format of `check`.
@@ -570,16 +569,7 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        for bad in ["0", "-1s", "abc", "2h", "1ms", "NaN", ""] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
+        command().debug_assert();
     }
 
     #[test]

@@ -3,13 +3,12 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use sockscope::cli::{Cli, Command};
 use sockscope::mode::{self, is_broken_pipe, RunError};
 use sockscope::model::escape_controls;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match sockscope::cli::parse(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };

@@ -18,7 +18,7 @@ mod proto;
 mod rule;
 mod skmem;
 mod unix;
-pub use attribution::{Attribution, UnattributedReason};
+pub use attribution::{unattributed_note, Attribution, UnattributedReason, EXPLAIN_UNATTRIBUTED};
 pub use listener::{listener_matches, ListenerIndex};
 pub use name::{escape_controls, Name, NameDecodeError};
 pub use process::ProcessInfo;

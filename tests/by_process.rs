@@ -201,11 +201,11 @@ fn check_json(v: &Value, ss: &Counts, what: &str) {
     assert_eq!(Some(kind("ownerless")), v["ownerless"].as_u64());
 }
 
-/// `note: N of M sockets unattributed: …` on stderr (text) or stdout (table): N.
+/// `note: N of M sockets unattributed (why: …)` on stderr (text) or stdout (table): N.
 fn note_count(text: &str, what: &str) -> u64 {
     let line = text
         .lines()
-        .find(|l| l.starts_with("note: ") && l.contains(" sockets unattributed: "))
+        .find(|l| l.starts_with("note: ") && l.contains(" sockets unattributed (why: "))
         .unwrap_or_else(|| panic!("{what}: no unattributed note in:\n{text}"));
     line["note: ".len()..]
         .split(' ')

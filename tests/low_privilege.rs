@@ -131,14 +131,28 @@ fn assert_unattributed_json(v: &Value, want: &Counts, s: &Setup, reason: &str, w
     assert!(text.contains(SETCAP), "{what}: no setcap fix in {text:?}");
 }
 
-/// The stderr note of a text run: how many of how many, why, and the fix.
+/// The note of a text run: how many of how many, in one short line that points to
+/// `explain unattributed` (which gives the reason and the fix: [`assert_explained`]).
 fn assert_note(stderr: &str, unattributed: u64, total: u64, reason: &str, what: &str) {
-    let want = format!("note: {unattributed} of {total} sockets unattributed: {reason}");
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with(&want))
-        .unwrap_or_else(|| panic!("{what}: no line starting {want:?} in stderr:\n{stderr}"));
-    assert!(line.contains(SETCAP), "{what}: no setcap fix in {line:?}");
+    let want = format!(
+        "note: {unattributed} of {total} sockets unattributed (why: sockscope explain unattributed)"
+    );
+    assert!(
+        stderr.lines().any(|l| l == want),
+        "{what} ({reason}): no line {want:?} in:\n{stderr}"
+    );
+}
+
+/// `explain unattributed` as nobody: the count, the reason and the setcap fix.
+fn assert_explained(out: &Output, unattributed: u64, reason: &str, what: &str) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{what}: {text}");
+    assert!(
+        text.contains(&format!("{unattributed} of ")),
+        "{what}: {text}"
+    );
+    assert!(text.contains(&format!("Cause: {reason}")), "{what}: {text}");
+    assert!(text.contains(SETCAP), "{what}: no setcap fix in {text}");
 }
 
 #[test]
@@ -212,6 +226,8 @@ fn nobody_counts_as_root_and_says_how_many_are_unattributed_and_why() {
     assert!(stdout.lines().any(|l| first(l) == nobody_pid_s), "{stdout}");
     assert!(!stdout.lines().any(|l| first(l) == root_pid_s), "{stdout}");
     assert_note(&stderr, s.root_owned(), total, NOT_ROOT, "--by process");
+    let explained = nobody(&s, ProcMount::Host, &bin, &["explain", "unattributed"]);
+    assert_explained(&explained, s.root_owned(), NOT_ROOT, "explain unattributed");
 
     // JSON: counts as root and ss, unattributed count and reason with the fix.
     assert_unattributed_json(&js, &ss, &s, NOT_ROOT, "nobody json");

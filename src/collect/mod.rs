@@ -9,6 +9,7 @@ pub mod collector;
 pub mod counters;
 pub mod destroy;
 pub mod events;
+pub mod fdnum;
 pub mod netlink;
 pub mod netns;
 pub mod netns_budget;

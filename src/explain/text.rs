@@ -130,8 +130,16 @@ pending (it stopped looking at the socket: an idle pooled connection, an abandon
 Recv-Q n > 1, n-1 bytes of data and the FIN were never read (a reader stopped mid-stream). \
 When the peer is on this host it sits in FIN_WAIT2. Look at the \
 owning process, its count and growth, the oldest socket and the remote peers: they point to \
-the code path that forgets to close. See close_wait_leak.",
-        sysctls: &[],
+the code path that forgets to close. See close_wait_leak.\n\
+No setting ends a CLOSE_WAIT socket; the ones below time its neighbours: the peer's \
+FIN_WAIT2 when it is on this host and closed its socket (tcp_fin_timeout), the LAST_ACK \
+once the application closes (tcp_orphan_retries), and keepalive (with SO_KEEPALIVE only), \
+which on a dead peer resets the connection but leaves the socket to the process.",
+        sysctls: &[
+            "net.ipv4.tcp_fin_timeout",
+            "net.ipv4.tcp_orphan_retries",
+            "net.ipv4.tcp_keepalive_time",
+        ],
     },
     Topic {
         name: "LAST_ACK",

@@ -159,7 +159,9 @@ pub(super) fn summary_all(
         Format::Json => report::json::write_summary_all(out, &views, opts, &failures)?,
         Format::Text if opts.by == Grouping::State && protocols == Protocols::TCP => {
             for v in &views {
-                for (state, n) in v.aggregate.states.ranked() {
+                let ranked = v.aggregate.states.ranked();
+                let shown = opts.top.filter(|&n| n > 0).unwrap_or(ranked.len());
+                for (state, n) in ranked.into_iter().take(shown) {
                     writeln!(out, "{state}\t{n}\t{}", v.snapshot.netns)?;
                 }
             }

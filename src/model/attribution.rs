@@ -125,6 +125,18 @@ impl UnattributedReason {
     }
 }
 
+/// Where the full reason and fix are printed: the topic every short note points to.
+pub const EXPLAIN_UNATTRIBUTED: &str = "sockscope explain unattributed";
+
+/// The one short line every human-readable face prints about unattributed sockets (the
+/// reason and the fix are [`EXPLAIN_UNATTRIBUTED`]'s, or [`UnattributedReason::explain`]
+/// where a face has room): `3 of 158 sockets unattributed (why: sockscope explain
+/// unattributed)`. `protocol` names the sockets counted (`udp`), `None` for TCP alone.
+pub fn unattributed_note(count: u64, total: u64, protocol: Option<&str>) -> String {
+    let what = protocol.map_or_else(|| "sockets".to_string(), |p| format!("{p} sockets"));
+    format!("{count} of {total} {what} unattributed (why: {EXPLAIN_UNATTRIBUTED})")
+}
+
 /// What process attribution achieved for a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribution {
@@ -139,6 +151,18 @@ pub struct Attribution {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_note_is_short_and_points_to_the_reason() {
+        assert_eq!(
+            unattributed_note(1, 603, None),
+            "1 of 603 sockets unattributed (why: sockscope explain unattributed)"
+        );
+        assert_eq!(
+            unattributed_note(2, 9, Some("udp")),
+            "2 of 9 udp sockets unattributed (why: sockscope explain unattributed)"
+        );
+    }
 
     #[test]
     fn explain_is_cause_then_fix() {

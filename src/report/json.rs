@@ -331,6 +331,10 @@ pub struct SocketLists<'a> {
     pub udp: Vec<&'a SocketRecord>,
     /// UNIX sockets.
     pub unix: Vec<&'a UnixRecord>,
+    /// Age and fd of each TCP socket, index-aligned with `tcp` (empty: unknown).
+    pub tcp_extra: Vec<super::sockets::RowExtra>,
+    /// Each listed socket's fd in its owner (`--fd`), keyed by (pid, inode).
+    pub fds: Option<crate::collect::fdnum::SocketFds>,
 }
 
 impl SocketLists<'_> {
@@ -376,6 +380,11 @@ struct SocketJson<'a> {
     last_recv_ms: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rtt_us: Option<u32>,
+    /// Seconds in its state where the kernel dates it (CLOSE_WAIT, TIME_WAIT), else null.
+    age_s: Option<u32>,
+    /// The owning process's fd for it, with `--fd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fd: Option<u32>,
 }
 
 /// Writes the socket-list document.
@@ -388,9 +397,11 @@ pub fn write_sockets(
     let doc = SocketsDoc {
         header: Header::of(snap),
         coverage: Coverage::of(lists.protocols, |p| lists.len(p) as u64),
-        tcp: shown(Protocol::Tcp).then(|| tcp_sockets(snap, &lists.tcp)),
-        udp: shown(Protocol::Udp).then(|| json_proto::udp_sockets(snap, &lists.udp)),
-        unix: shown(Protocol::Unix).then(|| json_proto::unix_sockets(snap, &lists.unix)),
+        tcp: shown(Protocol::Tcp).then(|| tcp_sockets(snap, &lists.tcp, &lists.tcp_extra)),
+        udp: shown(Protocol::Udp)
+            .then(|| json_proto::udp_sockets(snap, &lists.udp, lists.fds.as_ref())),
+        unix: shown(Protocol::Unix)
+            .then(|| json_proto::unix_sockets(snap, &lists.unix, lists.fds.as_ref())),
         unattributed: Unattributed::of(snap, lists.unattributed()),
         parse_errors: snap.quality.parse_errors,
     };
@@ -398,12 +409,18 @@ pub fn write_sockets(
     writeln!(out)
 }
 
-fn tcp_sockets<'a>(snap: &'a Snapshot, sockets: &[&'a SocketRecord]) -> TcpSockets<'a> {
+fn tcp_sockets<'a>(
+    snap: &'a Snapshot,
+    sockets: &[&'a SocketRecord],
+    extras: &[super::sockets::RowExtra],
+) -> TcpSockets<'a> {
     TcpSockets {
         total: sockets.len(),
         sockets: sockets
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
+                let extra = extras.get(i).copied().unwrap_or_default();
                 let pid = s.owner.pid();
                 let comm = pid.and_then(|p| snap.processes.get(&p)).map(|p| &p.comm);
                 SocketJson {
@@ -428,6 +445,8 @@ fn tcp_sockets<'a>(snap: &'a Snapshot, sockets: &[&'a SocketRecord]) -> TcpSocke
                     comm_b64: comm.and_then(Name::raw_b64),
                     last_recv_ms: s.tcp_info.map(|i| i.last_data_recv_ms),
                     rtt_us: s.tcp_info.map(|i| i.rtt_us),
+                    age_s: extra.age.map(|a| a.secs),
+                    fd: extra.fd,
                 }
             })
             .collect(),

@@ -12,6 +12,7 @@ use serde::{Serialize, Serializer};
 use super::proto::{self, state_columns};
 use super::truncate;
 use crate::analyze::proto_counts::{ProtoAggregate, UnixListenerRow};
+use crate::collect::fdnum::SocketFds;
 use crate::model::{
     Family, Name, Owner, Protocol, Snapshot, SocketRecord, StateCounts, UnixName, UnixRecord,
 };
@@ -234,10 +235,17 @@ pub struct UdpJson<'a> {
     comm: Option<&'a Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
     comm_b64: Option<String>,
+    /// The owning process's fd for it, with `--fd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fd: Option<u32>,
 }
 
 /// The UDP socket list.
-pub fn udp_sockets<'a>(snap: &'a Snapshot, list: &[&'a SocketRecord]) -> Vec<UdpJson<'a>> {
+pub fn udp_sockets<'a>(
+    snap: &'a Snapshot,
+    list: &[&'a SocketRecord],
+    fds: Option<&SocketFds>,
+) -> Vec<UdpJson<'a>> {
     list.iter()
         .map(|s| {
             let comm = comm_of(snap, s.owner);
@@ -263,9 +271,15 @@ pub fn udp_sockets<'a>(snap: &'a Snapshot, list: &[&'a SocketRecord]) -> Vec<Udp
                 pid: s.owner.pid(),
                 comm,
                 comm_b64: comm.and_then(Name::raw_b64),
+                fd: fd_of(fds, s.owner, s.inode),
             }
         })
         .collect()
+}
+
+/// The fd `owner` holds socket `inode` under, when `--fd` read them.
+pub fn fd_of(fds: Option<&SocketFds>, owner: Owner, inode: u64) -> Option<u32> {
+    fds?.get(&(owner.pid()?, inode)).copied()
 }
 
 /// One UNIX socket in the socket document.
@@ -290,10 +304,17 @@ pub struct UnixJson<'a> {
     comm: Option<&'a Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
     comm_b64: Option<String>,
+    /// The owning process's fd for it, with `--fd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fd: Option<u32>,
 }
 
 /// The UNIX socket list.
-pub fn unix_sockets<'a>(snap: &'a Snapshot, list: &[&'a UnixRecord]) -> Vec<UnixJson<'a>> {
+pub fn unix_sockets<'a>(
+    snap: &'a Snapshot,
+    list: &[&'a UnixRecord],
+    fds: Option<&SocketFds>,
+) -> Vec<UnixJson<'a>> {
     list.iter()
         .map(|s| {
             let comm = comm_of(snap, s.owner);
@@ -312,6 +333,7 @@ pub fn unix_sockets<'a>(snap: &'a Snapshot, list: &[&'a UnixRecord]) -> Vec<Unix
                 pid: s.owner.pid(),
                 comm,
                 comm_b64: comm.and_then(Name::raw_b64),
+                fd: fd_of(fds, s.owner, s.inode),
             }
         })
         .collect()

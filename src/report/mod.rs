@@ -20,7 +20,7 @@ use std::io::{self, Write};
 
 use crate::analyze::aggregate::Aggregate;
 use crate::analyze::proto_counts::ProtoAggregate;
-use crate::model::{Protocol, Protocols, Snapshot};
+use crate::model::{unattributed_note, Protocol, Protocols, Snapshot};
 
 /// Which grouping a summary shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,20 +82,14 @@ impl SummaryView<'_> {
     }
 }
 
-/// Writes the notes that belong beside any human-readable output: unattributed sockets
-/// and why, parse errors, an inconsistent sample. One line each; nothing when all is well.
+/// Writes the notes that belong beside any human-readable output: how many sockets are
+/// unattributed (the reason and fix are `sockscope explain unattributed`'s: a 300-character
+/// note on every run was noise), parse errors, an inconsistent sample. One line each;
+/// nothing when all is well.
 pub fn write_notes(out: &mut impl Write, snap: &Snapshot, agg: &Aggregate) -> io::Result<()> {
     if agg.unattributed > 0 {
-        let why = snap
-            .attribution
-            .reason
-            .map_or("unknown reason", |r| r.explain());
-        writeln!(
-            out,
-            "note: {} of {} sockets unattributed: {why}",
-            agg.unattributed,
-            agg.states.total()
-        )?;
+        let note = unattributed_note(agg.unattributed, agg.states.total(), None);
+        writeln!(out, "note: {note}")?;
     }
     if snap.quality.parse_errors > 0 {
         writeln!(

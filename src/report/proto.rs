@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 
 use crate::analyze::proto_counts::ProtoAggregate;
-use crate::model::{Name, Owner, Protocol, Snapshot, StateCounts, TcpState};
+use crate::model::{unattributed_note, Name, Owner, Protocol, Snapshot, StateCounts, TcpState};
 
 /// The states a protocol's tables always show, in column order: the ones `ss` prints for
 /// it. TCP shows all eleven.
@@ -196,17 +196,9 @@ fn add(into: &mut StateCounts, from: &StateCounts) {
 /// queues the source could not give (`/proc/net/unix` has none).
 pub fn write_notes(out: &mut impl Write, snap: &Snapshot, agg: &ProtoAggregate) -> io::Result<()> {
     if agg.unattributed > 0 {
-        let why = snap
-            .attribution
-            .reason
-            .map_or("unknown reason", |r| r.explain());
-        writeln!(
-            out,
-            "note: {} of {} {} sockets unattributed: {why}",
-            agg.unattributed,
-            agg.total(),
-            agg.protocol
-        )?;
+        let p = agg.protocol.to_string();
+        let note = unattributed_note(agg.unattributed, agg.total(), Some(&p));
+        writeln!(out, "note: {note}")?;
     }
     if agg.protocol == Protocol::Unix {
         let unknown = snap.unix.iter().filter(|u| u.recv_q.is_none()).count();

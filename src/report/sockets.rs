@@ -3,7 +3,57 @@
 
 use std::io::{self, Write};
 
-use crate::model::{Owner, Snapshot, SocketRecord};
+use crate::analyze::ages::Age;
+use crate::model::{Owner, Snapshot, SocketRecord, TcpState, TimerKind};
+
+/// How long the kernel keeps a socket in TIME_WAIT (`TCP_TIMEWAIT_LEN`, fixed at 60 s):
+/// the timer's remaining time dates the state.
+const TIME_WAIT_MS: u64 = 60_000;
+
+/// What a one-shot list knows about a socket beyond its record: its age in its state and
+/// the fd its owner holds it under.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowExtra {
+    /// Age in the current state, when the kernel dates it ([`one_shot_age`]).
+    pub age: Option<Age>,
+    /// The owning process's fd for it (`--fd`).
+    pub fd: Option<u32>,
+}
+
+/// What the socket list shows besides the fixed columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListOpts {
+    /// tcp_info's LastRecv and RTT columns (`-i`).
+    pub info: bool,
+    /// The Fd column (`--fd`).
+    pub fd: bool,
+}
+
+/// A socket's age in its state from one snapshot, where the kernel dates it: CLOSE_WAIT
+/// from tcp_info's last receive (`from_tcp_info`: the peer's FIN was the last data, the
+/// same date `check` and the analysis use), TIME_WAIT from its timer (60 s less the time
+/// left). Other states: `None` (the kernel keeps no creation time, and a one-shot run has
+/// no earlier sample).
+pub fn one_shot_age(s: &SocketRecord, from_tcp_info: Option<Age>) -> Option<Age> {
+    match (s.state, s.timer) {
+        (TcpState::CloseWait, _) => from_tcp_info,
+        (TcpState::TimeWait, TimerKind::TimeWait) => Some(Age {
+            secs: u32::try_from(TIME_WAIT_MS.saturating_sub(u64::from(s.expires_ms)) / 1000)
+                .unwrap_or(u32::MAX),
+            lower_bound: false,
+        }),
+        _ => None,
+    }
+}
+
+/// An age cell: `4m43s`, `≥2m` for a lower bound, `-` when unknown.
+pub fn age_cell(age: Option<Age>) -> String {
+    match age {
+        Some(a) if a.lower_bound => format!("≥{}", human_ms(u64::from(a.secs) * 1000)),
+        Some(a) => human_ms(u64::from(a.secs) * 1000),
+        None => "-".into(),
+    }
+}
 
 /// Formats a duration in milliseconds compactly: `850ms`, `42s`, `3m05s`, `3h12m`, `2d4h`.
 pub fn human_ms(ms: u64) -> String {
@@ -49,13 +99,16 @@ fn pad_cols(s: &str, cols: usize) -> String {
     format!("{s}{}", " ".repeat(pad))
 }
 
-/// Writes the aligned socket list, header first.
+/// Writes the aligned socket list, header first; `extras` is index-aligned with `sockets`
+/// (missing entries read as unknown).
 pub fn write(
     out: &mut impl Write,
     snap: &Snapshot,
     sockets: &[&SocketRecord],
-    show_info: bool,
+    extras: &[RowExtra],
+    opts: ListOpts,
 ) -> io::Result<()> {
+    let show_info = opts.info;
     use std::fmt::Write as _;
     let lw = sockets
         .iter()
@@ -81,21 +134,25 @@ pub fn write(
     let mut line = String::with_capacity(160);
     let _ = write!(
         line,
-        "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {} {:<16}",
+        "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {}",
         "State",
         "Recv-Q",
         "Send-Q",
         "Local",
         "Peer",
         pad_cols("Process", ow),
-        "Timer"
     );
+    if opts.fd {
+        let _ = write!(line, " {:>5}", "Fd");
+    }
+    let _ = write!(line, " {:<16} {:>7}", "Timer", "Age");
     if show_info {
         let _ = write!(line, " {:>9} {:>9}", "LastRecv", "RTT");
     }
     writeln!(out, "{}", line.trim_end())?;
-    for (s, owner) in sockets.iter().zip(&owners) {
+    for (i, (s, owner)) in sockets.iter().zip(&owners).enumerate() {
         line.clear();
+        let extra = extras.get(i).copied().unwrap_or_default();
         let timer = match s.timer {
             crate::model::TimerKind::Off => "-".to_string(),
             t => format!(
@@ -107,7 +164,7 @@ pub fn write(
         };
         let _ = write!(
             line,
-            "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {} {:<16}",
+            "{:<11} {:>6} {:>6} {:<lw$} {:<rw$} {}",
             s.state.netstat_name(),
             s.recv_q,
             s.send_q,
@@ -116,8 +173,12 @@ pub fn write(
             // Padded by terminal columns, not chars: a wide (CJK) comm keeps the Timer
             // column in place.
             pad_cols(owner, ow),
-            timer
         );
+        if opts.fd {
+            let fd = extra.fd.map_or_else(|| "-".to_string(), |f| f.to_string());
+            let _ = write!(line, " {fd:>5}");
+        }
+        let _ = write!(line, " {:<16} {:>7}", timer, age_cell(extra.age));
         if show_info {
             // A listener has no peer: its tcp_info timings mean nothing.
             let _ = match s
@@ -141,6 +202,36 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::human_ms;
+
+    #[test]
+    fn one_shot_ages_come_from_the_kernel_or_are_unknown() {
+        use super::*;
+        let mut s = crate::model::fixtures::sock(
+            TcpState::TimeWait,
+            "127.0.0.1:80",
+            "127.0.0.1:9",
+            Owner::Ownerless,
+        );
+        s.timer = TimerKind::TimeWait;
+        s.expires_ms = 15_000;
+        let tw = one_shot_age(&s, None);
+        assert_eq!(age_cell(tw), "45s");
+        s.state = TcpState::Established;
+        s.timer = TimerKind::KeepAlive;
+        assert_eq!(one_shot_age(&s, None), None);
+        assert_eq!(age_cell(None), "-");
+        s.state = TcpState::CloseWait;
+        let cw = Age {
+            secs: 283,
+            lower_bound: false,
+        };
+        assert_eq!(age_cell(one_shot_age(&s, Some(cw))), "4m43s");
+        let bound = Age {
+            secs: 120,
+            lower_bound: true,
+        };
+        assert_eq!(age_cell(Some(bound)), "≥2m00s");
+    }
 
     #[test]
     fn durations() {

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use unicode_width::UnicodeWidthStr;
 
 use super::sockets::owner_cell;
+use crate::collect::fdnum::SocketFds;
 use crate::model::{Endpoint, Owner, Protocol, Snapshot, SocketRecord, UnixRecord};
 
 /// `s` followed by spaces up to `cols` terminal columns.
@@ -37,6 +38,7 @@ pub fn write_udp(
     out: &mut impl Write,
     snap: &Snapshot,
     sockets: &[&SocketRecord],
+    fds: Option<&SocketFds>,
 ) -> io::Result<()> {
     let locals: Vec<String> = sockets.iter().map(|s| s.local.to_string()).collect();
     let peers: Vec<String> = sockets.iter().map(|s| peer_text(&s.remote)).collect();
@@ -45,8 +47,14 @@ pub fn write_udp(
     let mut line = String::with_capacity(160);
     let _ = write!(
         line,
-        "{:<6} {:>6} {:>6} {:<lw$} {:<rw$} {:>6} Process",
-        "State", "Recv-Q", "Send-Q", "Local", "Peer", "Drops"
+        "{:<6} {:>6} {:>6} {:<lw$} {:<rw$} {:>6} {}Process",
+        "State",
+        "Recv-Q",
+        "Send-Q",
+        "Local",
+        "Peer",
+        "Drops",
+        fd_head(fds)
     );
     writeln!(out, "{line}")?;
     for (i, s) in sockets.iter().enumerate() {
@@ -56,18 +64,40 @@ pub fn write_udp(
             .map_or_else(|| "-".to_string(), |m| m.drops.to_string());
         let _ = write!(
             line,
-            "{:<6} {:>6} {:>6} {} {} {:>6} {}",
+            "{:<6} {:>6} {:>6} {} {} {:>6} {}{}",
             Protocol::Udp.state_name(s.state),
             s.recv_q,
             s.send_q,
             pad_cols(&locals[i], lw),
             pad_cols(&peers[i], rw),
             drops,
+            fd_cell(fds, s.owner, s.inode),
             owner_cell(s, snap)
         );
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// The Fd column's heading (with its separator), empty without `--fd`.
+fn fd_head(fds: Option<&SocketFds>) -> &'static str {
+    if fds.is_some() {
+        "   Fd "
+    } else {
+        ""
+    }
+}
+
+/// The fd `owner` holds socket `inode` under (`-` when unknown), empty without `--fd`.
+pub fn fd_cell(fds: Option<&SocketFds>, owner: Owner, inode: u64) -> String {
+    let Some(fds) = fds else {
+        return String::new();
+    };
+    let fd = owner
+        .pid()
+        .and_then(|p| fds.get(&(p, inode)))
+        .map_or_else(|| "-".to_string(), ToString::to_string);
+    format!("{fd:>5} ")
 }
 
 /// The owner column for a UNIX socket, as [`owner_cell`] writes it for IP sockets.
@@ -95,6 +125,7 @@ pub fn write_unix(
     out: &mut impl Write,
     snap: &Snapshot,
     sockets: &[&UnixRecord],
+    fds: Option<&SocketFds>,
 ) -> io::Result<()> {
     let names: Vec<String> = sockets
         .iter()
@@ -112,21 +143,22 @@ pub fn write_unix(
     let mut line = String::with_capacity(160);
     let _ = write!(
         line,
-        "{:<5} {:<6} {:>6} {:>6} {} {:>iw$} {:>pw$} Process",
+        "{:<5} {:<6} {:>6} {:>6} {} {:>iw$} {:>pw$} {}Process",
         "Netid",
         "State",
         "Recv-Q",
         "Send-Q",
         pad_cols("Local", nw),
         "Inode",
-        "Peer"
+        "Peer",
+        fd_head(fds)
     );
     writeln!(out, "{line}")?;
     for (i, s) in sockets.iter().enumerate() {
         line.clear();
         let _ = write!(
             line,
-            "{:<5} {:<6} {:>6} {:>6} {} {:>iw$} {:>pw$} {}",
+            "{:<5} {:<6} {:>6} {:>6} {} {:>iw$} {:>pw$} {}{}",
             s.kind.ss_name(),
             Protocol::Unix.state_name(s.state),
             opt(s.recv_q),
@@ -136,6 +168,7 @@ pub fn write_unix(
             pad_cols(&names[i], nw),
             inodes[i],
             peers[i],
+            fd_cell(fds, s.owner, s.inode),
             unix_owner(s, snap)
         );
         writeln!(out, "{}", line.trim_end())?;
@@ -160,7 +193,7 @@ mod tests {
         b.send_q = Some(0);
         b.peer_inode = Some(77);
         let mut out = Vec::new();
-        write_unix(&mut out, &snap, &[&a, &b]).expect("write");
+        write_unix(&mut out, &snap, &[&a, &b], None).expect("write");
         let text = String::from_utf8(out).expect("utf8");
         assert!(!text.contains('\x1b'), "{text}");
         let lines: Vec<&str> = text.lines().collect();

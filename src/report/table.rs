@@ -155,7 +155,8 @@ fn write_proto(
         Grouping::State | Grouping::Remote => {
             let total = agg.total();
             let mut t = Table::new(head(&["STATE", "COUNT", "%"]));
-            for (s, n) in agg.states.ranked() {
+            let ranked = agg.states.ranked();
+            for &(s, n) in truncate(&ranked, opts.top) {
                 let pct = 100.0 * n as f64 / total.max(1) as f64;
                 t.push(vec![
                     p.state_name(s).to_string(),
@@ -164,7 +165,7 @@ fn write_proto(
                 ]);
             }
             t.push(vec!["TOTAL".into(), total.to_string()]);
-            (t, None)
+            (t, Some(ranked.len()))
         }
         Grouping::Process => {
             let rows = proto::rows(snap, agg, opts.top);
@@ -264,7 +265,7 @@ fn tcp_table(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         Grouping::State => {
             let total = agg.states.total();
             let mut t = Table::new(head(&["STATE", "COUNT", "%"]));
-            for (s, n) in agg.states.ranked() {
+            for &(s, n) in truncate(&agg.states.ranked(), opts.top) {
                 let pct = if total > 0 {
                     100.0 * n as f64 / total as f64
                 } else {
@@ -344,7 +345,7 @@ fn tcp_table(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
     };
     table.write(out)?;
     let shown = match opts.by {
-        Grouping::State => None,
+        Grouping::State => Some(agg.states.ranked().len()),
         Grouping::Process => Some(agg.processes.len()),
         Grouping::Listener => Some(agg.listeners.len()),
         Grouping::Remote => Some(agg.remotes.len()),

@@ -51,7 +51,7 @@ fn write_proto(
     let p = agg.protocol;
     match opts.by {
         Grouping::State | Grouping::Remote => {
-            for (state, n) in agg.states.ranked() {
+            for &(state, n) in truncate(&agg.states.ranked(), opts.top) {
                 writeln!(out, "{}\t{n}", p.state_name(state))?;
             }
         }
@@ -118,7 +118,7 @@ fn write_tcp(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
     let agg = view.aggregate;
     match opts.by {
         Grouping::State => {
-            for (state, n) in agg.states.ranked() {
+            for &(state, n) in truncate(&agg.states.ranked(), opts.top) {
                 writeln!(out, "{state}\t{n}")?;
             }
         }
@@ -139,15 +139,7 @@ fn write_tcp(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         Grouping::Listener => {
             write_header(
                 out,
-                &[
-                    "LOCAL",
-                    "PID",
-                    "COMM",
-                    "BACKLOG",
-                    "ACCEPT_QUEUE",
-                    "SYN_RECV",
-                    "TOTAL",
-                ],
+                &["LOCAL", "PID", "COMM", "BACKLOG", "ACCEPT_QUEUE", "TOTAL"],
             )?;
             for l in truncate(&agg.listeners, opts.top) {
                 let pid = l.pid.map_or("-".to_string(), |p| p.to_string());
@@ -159,11 +151,10 @@ fn write_tcp(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
                     .map_or_else(|| "-".into(), ToString::to_string);
                 write!(
                     out,
-                    "{}\t{pid}\t{comm}\t{}\t{}\t{}\t{}",
+                    "{}\t{pid}\t{comm}\t{}\t{}\t{}",
                     l.local,
                     l.backlog,
                     l.accept_queue,
-                    l.syn_recv(),
                     l.states.total()
                 )?;
                 write_states(out, &l.states)?;

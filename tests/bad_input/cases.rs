@@ -398,6 +398,25 @@ fn mode_cases(env: &Env) -> Vec<Case> {
             &["sockets", "--format", "csv"],
             "--format",
         ),
+        c(
+            "*:state",
+            &["explain", "close-wait", "--state", "estab"],
+            "--state",
+        ),
+        c(
+            "*:netns",
+            &["replay", "/nonexistent.jsonl", "--netns", "x"],
+            "--netns",
+        ),
+        c("sockets:sort", &["sockets", "--sort", "pid"], "--sort"),
+        c("sockets:sort", &["sockets", "--sort", ""], "--sort"),
+        c("sockets:top", &["sockets", "--top", "-1"], "--top"),
+        c("sockets:top", &["sockets", "--top", "ten"], "--top"),
+        c(
+            "sockets:sort",
+            &["sockets", "-x", "--sort", "age"],
+            "--sort",
+        ),
         c("check:format", &["check", "--format", "table"], "--format"),
         c("watch:format", &["watch", "--format", "xml"], "--format"),
         c(

@@ -1,0 +1,123 @@
+//! Which global options each subcommand takes: the parser [`command`] hides from a
+//! subcommand's help the global options it ignores, and [`parse`] refuses them when given,
+//! naming them, so `explain close-wait --state estab` is an error, not silently the same
+//! as `explain close-wait`.
+
+use super::Cli;
+
+/// The global options each of these subcommands ignores: they are hidden from its help and
+/// refused when given ([`parse`]), so `explain close-wait --state estab` is not silently the
+/// same as `explain close-wait`. `--config` and `--threshold` stay: every mode checks them.
+const IGNORED: &[(&str, &str, &[&str])] = &[
+    (
+        "explain",
+        "it filters no sockets (it takes a TOPIC and --netns)",
+        &[
+            "source",
+            "all_netns",
+            "max_netns",
+            "state",
+            "sport",
+            "dport",
+            "src",
+            "dst",
+            "process",
+            "owner",
+            "ipv4",
+            "ipv6",
+            "path",
+            "tcp",
+            "udp",
+            "unix",
+            "save_snapshot",
+            "force",
+        ],
+    ),
+    (
+        "replay",
+        "it shows what the recording holds (it takes a FILE)",
+        &[
+            "source",
+            "netns",
+            "all_netns",
+            "max_netns",
+            "state",
+            "sport",
+            "dport",
+            "src",
+            "dst",
+            "process",
+            "owner",
+            "ipv4",
+            "ipv6",
+            "path",
+            "tcp",
+            "udp",
+            "unix",
+            "from_snapshot",
+            "save_snapshot",
+            "force",
+        ],
+    ),
+];
+
+/// The parser: [`Cli`]'s command with the global options a subcommand ignores hidden from
+/// that subcommand's help (also what completions and the man page should be made from).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // clap copies a global option into a subcommand at build time unless the subcommand
+    // already has one by that id: give these subcommands hidden copies first.
+    for (sub, _, ids) in IGNORED {
+        let hidden: Vec<clap::Arg> = cmd
+            .get_arguments()
+            .filter(|a| ids.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().hide(true))
+            .collect();
+        cmd = cmd.mut_subcommand(*sub, |sc| sc.args(hidden));
+    }
+    cmd
+}
+
+/// Parses `args` (program name first): clap's parse, then a refusal of the global options
+/// the chosen subcommand ignores, naming them (`explain does not take --state: …`).
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let m = cmd.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
+    if let Some((sub, sub_m)) = m.subcommand() {
+        if let Some((_, why, ids)) = IGNORED.iter().find(|(n, _, _)| *n == sub) {
+            let given: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    [&m, sub_m].iter().any(|mm| {
+                        mm.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+                    })
+                })
+                .map(|id| flag_name(&cmd, id))
+                .collect();
+            if !given.is_empty() {
+                let msg = format!("{sub} does not take {}: {why}", given.join(", "));
+                return Err(cmd.error(clap::error::ErrorKind::ArgumentConflict, msg));
+            }
+        }
+    }
+    Ok(cli)
+}
+
+/// How the user spells argument `id`: `--long`, else `-s`.
+fn flag_name(cmd: &clap::Command, id: &str) -> String {
+    cmd.get_arguments()
+        .find(|a| a.get_id() == id)
+        .and_then(|a| {
+            a.get_long()
+                .map(|l| format!("--{l}"))
+                .or_else(|| a.get_short().map(|c| format!("-{c}")))
+        })
+        .unwrap_or_else(|| id.to_string())
+}
