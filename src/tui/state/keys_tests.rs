@@ -83,7 +83,9 @@ fn the_explanation_popup_scrolls_with_the_keys_help_names() {
     let m = Mode::Explain;
     let a = |c| action_for(&key(c), m);
     assert_eq!(a(K::Char('J')), Some(Action::InfoDown));
-    assert_eq!(a(K::Char('K')), Some(Action::InfoUp));
+    assert_eq!(a(K::Char('U')), Some(Action::InfoUp));
+    // K kills (in the views), never from inside the popup.
+    assert_eq!(a(K::Char('K')), None);
     assert_eq!(a(K::Char('j')), Some(Action::Down));
     assert_eq!(a(K::Down), Some(Action::Down));
     assert_eq!(a(K::Char('k')), Some(Action::Up));
