@@ -224,7 +224,7 @@ impl Destroyer {
         })
     }
 
-    /// Destroys each socket in turn, [`BATCH`] requests in flight; one outcome per id,
+    /// Destroys each socket in turn, `BATCH` requests in flight; one outcome per id,
     /// in order. When the very first answer is `EPERM` and nothing in its batch was
     /// destroyed, the rest are not sent (they would be refused the same way) and read as
     /// [`Outcome::Denied`]: the caller reports "nothing done", not a half-done run.

@@ -61,7 +61,7 @@ const CLOCK_EVERY: u64 = 64;
 // nothing and helps fixtures and pipes.
 pub(crate) const READ_BUFFER: usize = 128 * 1024;
 
-/// Limits one parse (or one [`ProcNetSource::dump`]) must stay within.
+/// Limits one parse (or one `ProcNetSource` dump) must stay within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Clock ticks per second used to convert `tm->when`.

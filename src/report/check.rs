@@ -162,8 +162,8 @@ pub fn write_text(
                 out,
                 "SOCKSCOPE {name} - {}{}: {}",
                 w.rule.as_str(),
-                in_netns(w),
-                w.message
+                no_pipe(&in_netns(w)),
+                no_pipe(&w.message)
             )?;
             if v.len() > 1 {
                 write!(out, " (+{} more)", v.len() - 1)?;
@@ -201,11 +201,22 @@ pub fn write_text(
             "{} {}{}: {}",
             f.severity.name(),
             f.rule.as_str(),
-            in_netns(f),
-            f.message
+            no_pipe(&in_netns(f)),
+            no_pipe(&f.message)
         )?;
     }
     Ok(())
+}
+
+/// `text` with `|` shown as `¦`: in a Nagios plugin's output `|` starts the performance
+/// data, and a finding's message carries names other users chose (a comm, a UNIX path such
+/// as `/tmp/a|x=1`) that must not forge or cut it.
+fn no_pipe(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('|') {
+        text.replace('|', "\u{a6}").into()
+    } else {
+        text.into()
+    }
 }
 
 /// ` [netns NAME]` for a finding outside the host namespace, so `--all-netns` and
@@ -401,6 +412,26 @@ mod tests {
             "{s}"
         );
         assert!(!s.bytes().any(|b| b < 0x20 && b != b'\n'), "{s:?}");
+    }
+
+    #[test]
+    fn a_pipe_in_a_name_cannot_forge_perfdata() {
+        let finding = f(
+            Severity::Critical,
+            5,
+            "/tmp/a|x=1: accept queue 5/4 (pid 9 (a|b))",
+        );
+        let summary = CheckSummary {
+            perfdata: true,
+            ..CheckSummary::default()
+        };
+        let mut out = Vec::new();
+        write_text(&mut out, &[finding], &summary).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        let first = s.lines().next().unwrap();
+        assert_eq!(first.matches('|').count(), 1, "{first}");
+        assert!(first.contains("/tmp/a\u{a6}x=1"), "{first}");
+        assert!(!s.lines().skip(1).any(|l| l.contains('|')), "{s}");
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn render_fleet_data(
 
 /// What the tick thread renders: [`render_fleet_data`] plus
 /// `sockscope_udp_drops_observed_total` from `udp_drops_observed` (per namespace, kept by
-/// [`super::udp_drops::DropLedger`] across ticks; `None` leaves that counter out). The UDP and
+/// `DropLedger` across ticks; `None` leaves that counter out). The UDP and
 /// UNIX families ([`super::proto_metrics`]) follow the TCP ones, for the namespaces that
 /// collected them; a TCP-only tick renders exactly what it always did.
 pub fn render_tick(

@@ -3,7 +3,7 @@
 //! that touches the terminal or spawns threads; it never reads the kernel itself (the
 //! caller's tick closure does).
 //!
-//! Threads: the collector thread owns the caller's sources and sends owned [`TickData`]; in
+//! Threads: the collector thread owns the caller's sources and sends owned [`crate::tui::TickData`]; in
 //! replay the player thread owns the [`Recording`] instead and sends [`Event::Replay`]; the
 //! input thread forwards keys and resizes; the signal thread turns SIGTERM/SIGHUP/SIGINT into
 //! [`Event::Terminate`]. All three feed ONE `mpsc` channel; the UI loop alone owns `App` and

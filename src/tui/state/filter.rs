@@ -3,33 +3,29 @@
 //! works here. Every view goes through [`apply_filter`], for the shown protocol's list.
 
 use crate::filter::Filter;
-use crate::model::{Protocol, Snapshot, UnixRecord};
+use crate::model::{Protocol, Snapshot};
 
 /// Indices into the shown protocol's list (`snap.sockets`, `snap.udp` or `snap.unix`) that
 /// match `expr` (all of them when `expr` is blank), or why the expression does not parse.
 ///
-/// A `path:` term is about UNIX names, so it passes no UDP socket; port, address and
-/// family terms are about IP sockets, so they pass no UNIX socket. TCP keeps the CLI's
-/// matching exactly.
+/// The CLI's matching, except that a term about another protocol's sockets passes nothing
+/// here rather than leaving the shown protocol unfiltered: a `path:` term passes no TCP or
+/// UDP socket, and a port, address or family term no UNIX socket. (The CLI scopes each term
+/// to the protocols it describes, so `-tx --sport 22 --path P` lists both; the dashboard
+/// shows one protocol, and `K` kills what its filter lists.)
 pub fn apply_filter(expr: &str, snap: &Snapshot, proto: Protocol) -> Result<Vec<usize>, String> {
     let f = Filter::parse_expr(expr).map_err(|e| e.to_string())?;
     Ok(match proto {
         Protocol::Tcp => (0..snap.sockets.len())
-            .filter(|&i| f.matches(&snap.sockets[i], &snap.processes))
+            .filter(|&i| f.path.is_empty() && f.matches(&snap.sockets[i], &snap.processes))
             .collect(),
         Protocol::Udp => (0..snap.udp.len())
             .filter(|&i| f.path.is_empty() && f.matches(&snap.udp[i], &snap.processes))
             .collect(),
         Protocol::Unix => (0..snap.unix.len())
-            .filter(|&i| unix_matches(&f, &snap.unix[i], snap))
+            .filter(|&i| !f.has_ip_terms() && f.matches_unix(&snap.unix[i], &snap.processes))
             .collect(),
     })
-}
-
-/// Whether UNIX socket `s` passes `f`. An IP term (port, address, family) typed at the
-/// prompt matches no UNIX socket rather than being ignored.
-fn unix_matches(f: &Filter, s: &UnixRecord, snap: &Snapshot) -> bool {
-    !f.has_ip_terms() && f.matches_unix(s, &snap.processes)
 }
 
 /// Whether `expr` parses, and if not, why (the prompt checks every keystroke).
@@ -43,7 +39,9 @@ pub fn check(expr: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::model::fixtures::snapshot;
-    use crate::model::{Name, Owner, Protocols, SocketRecord, TcpState, UnixKind, UnixName};
+    use crate::model::{
+        Name, Owner, Protocols, SocketRecord, TcpState, UnixKind, UnixName, UnixRecord,
+    };
 
     fn snap() -> Snapshot {
         let mut s = snapshot(Vec::new());
@@ -89,5 +87,19 @@ mod tests {
         assert_eq!(f("state:established"), Vec::<usize>::new());
         assert_eq!(f("path:/run/*"), Vec::<usize>::new());
         assert!(apply_filter("bogus:1", &s, Protocol::Udp).is_err());
+    }
+
+    #[test]
+    fn a_path_term_on_the_tcp_view_passes_nothing_so_k_never_widens() {
+        let mut s = snap();
+        s.sockets = vec![SocketRecord::new(
+            TcpState::Established,
+            "127.0.0.1:80".parse().expect("addr"),
+            "127.0.0.1:5000".parse().expect("addr"),
+            Owner::Process(7),
+        )];
+        let f = |e: &str| apply_filter(e, &s, Protocol::Tcp).expect("parses");
+        assert_eq!(f(""), vec![0]);
+        assert_eq!(f("path:/run/php/*"), Vec::<usize>::new());
     }
 }

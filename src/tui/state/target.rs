@@ -67,6 +67,13 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
             state_ok
                 && match subject {
                     Subject::Process { pid, .. } => s.owner.pid() == Some(*pid),
+                    // A UDP finding is about one process's sockets on that endpoint (an
+                    // SO_REUSEPORT group, or mDNS shared by several daemons): never its
+                    // neighbours'. A TCP listener's subject is every connection on its port.
+                    Subject::Listener { local, pid, .. } if rule.protocol() == Protocol::Udp => {
+                        listener_matches(local, &s.local)
+                            && pid.is_none_or(|p| s.owner.pid() == Some(p))
+                    }
                     Subject::Listener { local, .. } => listener_matches(local, &s.local),
                     Subject::Destination { remote } => s.remote == *remote,
                     Subject::Host => true,
@@ -125,5 +132,32 @@ mod tests {
             &DetailTarget::Remote("::1".parse().expect("ip")),
             &s
         ));
+    }
+
+    #[test]
+    fn a_udp_finding_is_its_process_sockets_not_its_neighbours_on_the_port() {
+        use crate::model::{Endpoint, Owner, SocketRecord};
+        let sock = |pid| {
+            SocketRecord::new(
+                TcpState::Close,
+                "0.0.0.0:5353".parse().expect("addr"),
+                "0.0.0.0:0".parse().expect("addr"),
+                Owner::Process(pid),
+            )
+        };
+        let subject = Subject::Listener {
+            local: Endpoint::new("0.0.0.0".parse().expect("ip"), 5353),
+            pid: Some(7),
+            comm: None,
+        };
+        let udp = DetailTarget::Finding(RuleId::UdpDrops, subject.clone());
+        assert!(in_detail(&udp, &sock(7)));
+        assert!(
+            !in_detail(&udp, &sock(8)),
+            "another daemon on the same port"
+        );
+        // A TCP listener's finding still spans every connection on its port.
+        let tcp = DetailTarget::Finding(RuleId::AcceptQueueOverflow, subject);
+        assert!(in_detail(&tcp, &sock(8)));
     }
 }

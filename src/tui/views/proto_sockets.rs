@@ -118,7 +118,7 @@ pub fn udp_columns() -> Vec<Column> {
 
 /// The UNIX columns for a table `width` cells wide (inside its border), in priority order,
 /// and the NAME column's width (what the fixed columns that fit leave, at least
-/// [`UNIX_NAME_MIN`]).
+/// `UNIX_NAME_MIN` columns).
 pub fn unix_columns(width: u16) -> (Vec<Column>, u16) {
     let mut used = UNIX_NAME_MIN;
     let mut fixed = Vec::new();
