@@ -118,6 +118,14 @@ CHURN="$WORK/short_conns"
 "${CC:-cc}" -O2 -o "$CHURN" "$CHURN_SRC" || die "cannot compile $CHURN_SRC (set CC)"
 # utime and stime in seconds, from /proc/PID/stat.
 cpu_split() { awk -v t="$TCK" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
+# ss -E exits on ENOBUFS when it falls behind: keep its last CPU reading while it lives.
+sample_cpu() {
+    while kill -0 "$1" 2>/dev/null; do
+        awk -v t="$TCK" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$1/stat" >"$2.tmp" 2>/dev/null \
+            && mv "$2.tmp" "$2"
+        sleep 0.1
+    done
+}
 sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
 
 echo "== events: short connections at $RATE/s for $SECONDS_ s ($WORKERS workers, RST fraction $RST_FRACTION), $EVENTS_RUNS runs"
@@ -131,10 +139,11 @@ for r in $(seq "$EVENTS_RUNS"); do
     for _ in $(seq 100); do grep -q "watching destroy events" "$ev.err" 2>/dev/null && break; sleep 0.1; done
     sleep 1.5
     read -r u0 s0 < <(cpu_split $SSC); read -r su0 ss0 < <(cpu_split $SSE)
+    sample_cpu "$SSE" "$sso.cpu" & PIDS+=($!)
     nsx "$CHURN" --rate "$RATE" --seconds "$SECONDS_" --workers "$WORKERS" --rst-fraction "$RST_FRACTION" \
         >"$ch.out" 2>"$ch.err" </dev/null || die "churn failed: $(cat "$ch.err")"
     sleep 2
-    read -r u1 s1 < <(cpu_split $SSC); read -r su1 ss1 < <(cpu_split $SSE)
+    read -r u1 s1 < <(cpu_split $SSC); read -r su1 ss1 <"$sso.cpu"
     ss_alive=""; kill -0 "$SSE" 2>/dev/null || ss_alive=" (ss exited early: $(tail -c 120 "$sso.err" | tr '\n' ' '))"
     kill -0 "$SSC" 2>/dev/null || die "sockscope exited early: $(tail -c 300 "$ev.err")"
     stop_all
@@ -154,6 +163,9 @@ print(sum(json.loads(l).get("lost",0) for l in open(sys.argv[1]) if "\"lost\"" i
     printf "%-4s %8s %9s | %5s (%s+%s) %8s+%-6s | %5s (%s+%s) %8s | %s%s\n" "$r" "$rate" "$expected" \
         "$ct" "$cs" "$cy" "$seen" "$lost" "$et" "$es" "$ey" "$(wc -l <"$sso.out")" "$(tail -1 "$ev.err")" "$ss_alive"
     echo "$ct" >>"$WORK/cpu.sockscope"; echo "$et" >>"$WORK/cpu.ss"; echo "$rate" >>"$WORK/rate"
+    us() { awk -v c="$1" -v n="$2" 'BEGIN{printf "%.2f", (n > 0 ? c * 1e6 / n : 0)}'; }
+    echo "$(us "$ct" "$(( seen + lost ))")" >>"$WORK/us.sockscope"; echo "$(us "$et" "$(wc -l <"$sso.out")")" >>"$WORK/us.ss"
     [[ $(( seen + lost )) -ge "$expected" ]] || echo "   run $r: NOT every destroy accounted for: $(( seen + lost )) of $expected"
 done
-echo "median: $(median <"$WORK/rate") connections/s; CPU s: sockscope $(median <"$WORK/cpu.sockscope"), ss -E $(median <"$WORK/cpu.ss")"
+echo "median: $(median <"$WORK/rate") connections/s; CPU s: sockscope $(median <"$WORK/cpu.sockscope"), ss -E $(median <"$WORK/cpu.ss") (until it exited, if it did)"
+echo "median CPU µs per event: sockscope $(median <"$WORK/us.sockscope"), ss -E $(median <"$WORK/us.ss")"
