@@ -30,6 +30,11 @@ use crate::report::events::{
 const MAX_DRAIN: usize = 100_000;
 /// Longest single wait, so a signal is noticed quickly.
 const MAX_WAIT: Duration = Duration::from_millis(200);
+/// While notifications keep coming, how long to let them queue before the next read.
+const COALESCE: Duration = Duration::from_millis(10);
+/// The smallest receive buffer that absorbs a [`COALESCE`] pause at 20k connections/s
+/// (400 notifications of ~1.5 KiB) many times over; below it every wakeup reads.
+const COALESCE_MIN_RCVBUF: usize = 4 << 20;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -175,6 +180,8 @@ impl Run<'_> {
         let interval = self.args.interval;
         let mut window_start = Instant::now();
         let mut next_poll = Instant::now();
+        let coalesce = events.rcvbuf() >= COALESCE_MIN_RCVBUF;
+        let mut busy = false;
         loop {
             if self.done() {
                 return Ok(());
@@ -213,11 +220,22 @@ impl Run<'_> {
             }
             // Output is written in batches while notifications keep coming, and flushed
             // as soon as the queue is empty (before any wait).
-            if !self.receive(events, Duration::ZERO, out)? {
-                out.flush()?;
-                let wait = next_poll.saturating_duration_since(now).min(MAX_WAIT);
-                self.receive(events, wait, out)?;
+            if self.receive(events, Duration::ZERO, out)? {
+                busy = true;
+                continue;
             }
+            out.flush()?;
+            let until_poll = next_poll.saturating_duration_since(now);
+            if busy && coalesce {
+                // Under load, waking on each notification cost more than reading them
+                // (a context switch per handful of events, and a write per wakeup): let
+                // a few milliseconds of them queue and read them in full batches. The
+                // first notification after a quiet spell still wakes the reader at once.
+                busy = false;
+                std::thread::sleep(COALESCE.min(until_poll));
+                continue;
+            }
+            busy = self.receive(events, until_poll.min(MAX_WAIT), out)?;
         }
     }
 
