@@ -148,7 +148,7 @@ fn totals(err: &[String]) -> (u64, u64) {
 fn both_ends_of_300_short_connections_are_seen() {
     if !require_root(
         "both_ends_of_300_short_connections",
-        "joining sock_diag's destroy groups needs CAP_NET_ADMIN",
+        "it creates a network namespace and reads its destroy events",
     ) {
         return;
     }
@@ -214,7 +214,7 @@ fn both_ends_of_300_short_connections_are_seen() {
 fn a_stopped_reader_counts_what_the_kernel_dropped() {
     if !require_root(
         "a_stopped_reader_counts_lost_events",
-        "joining sock_diag's destroy groups needs CAP_NET_ADMIN",
+        "it creates a network namespace and reads its destroy events",
     ) {
         return;
     }
@@ -244,7 +244,7 @@ fn a_stopped_reader_counts_what_the_kernel_dropped() {
 fn aggregate_intervals_count_every_close_once() {
     if !require_root(
         "aggregate_intervals",
-        "joining sock_diag's destroy groups needs CAP_NET_ADMIN",
+        "it creates a network namespace and reads its destroy events",
     ) {
         return;
     }
@@ -289,7 +289,7 @@ fn wakeups(pid: u32) -> u64 {
 fn a_busy_stream_is_read_in_batches_not_one_wakeup_per_event() {
     if !require_root(
         "a_busy_stream_is_read_in_batches",
-        "joining sock_diag's destroy groups needs CAP_NET_ADMIN",
+        "it creates a network namespace and reads its destroy events",
     ) {
         return;
     }

@@ -87,9 +87,9 @@ impl EventFeed {
             v6: filter.family != Some(Family::V4),
         };
         let socket = EventSocket::open(groups, DEFAULT_RCVBUF).map_err(|e| match e {
-            CollectError::PermissionDenied(_) => "joining sock_diag's destroy groups needs \
-                                                  CAP_NET_ADMIN"
-                .to_string(),
+            CollectError::PermissionDenied(_) => {
+                "the kernel refused to let this process join sock_diag's destroy groups".to_string()
+            }
             other => other.to_string(),
         })?;
         let mut filter = filter.clone();

@@ -108,8 +108,8 @@ pub fn watch_events(
     let mut events =
         EventSocket::open(groups, args.rcvbuf.unwrap_or(DEFAULT_RCVBUF)).map_err(|e| match e {
             CollectError::PermissionDenied(_) => RunError::Usage(
-                "watch --events needs CAP_NET_ADMIN: the kernel lets only it join sock_diag's \
-                 destroy groups"
+                "watch --events: the kernel refused to let this process join sock_diag's \
+                 destroy groups (Linux 6.18 lets any user join its own namespace's)"
                     .into(),
             ),
             other => RunError::Collect(other),

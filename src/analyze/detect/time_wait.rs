@@ -161,8 +161,8 @@ impl Speed {
             ),
             Speed::Polls(g) => format!(
                 "How fast, from polls: TIME_WAIT toward {remote} {} (a poll sees the level, \
-                 not the connections opened and closed between two polls; destroy events, \
-                 with CAP_NET_ADMIN, count those).",
+                 not the connections opened and closed between two polls; destroy events \
+                 count those).",
                 g.map_or_else(
                     || "has no trend yet".to_string(),
                     |g| format!("grows {}", human_growth(g))

@@ -66,7 +66,13 @@ impl KnownSockets {
             }
         }
         self.previous = std::mem::replace(&mut self.current, next);
-        self.polled = snap.protocols;
+        // A poll from /proc carries no cookies, so it cannot tell which sockets it saw:
+        // counting its tables as polled would call every close short-lived.
+        self.polled = if snap.source == crate::model::SourceKind::Proc {
+            Protocols::NONE
+        } else {
+            snap.protocols
+        };
         self.first_poll_ms.get_or_insert(finished_ms);
     }
 
@@ -188,5 +194,14 @@ mod tests {
         k.observe(&snap(3000, &[3]), 3001);
         assert!(k.lookup(Protocol::Tcp, 1).is_none());
         assert_eq!(k.len(), 1);
+    }
+
+    #[test]
+    fn a_poll_from_proc_never_calls_a_close_short_lived() {
+        let mut k = KnownSockets::default();
+        let mut proc_snap = snap(1000, &[]);
+        proc_snap.source = SourceKind::Proc;
+        k.observe(&proc_snap, 1001);
+        assert_eq!(k.short_lived(Protocol::Tcp, 5, 2000), None);
     }
 }

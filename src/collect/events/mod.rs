@@ -9,8 +9,9 @@
 //! since each notification is one datagram. The receive buffer is raised with
 //! `SO_RCVBUFFORCE` (root may pass `net.core.rmem_max`), else `SO_RCVBUF`.
 //!
-//! Joining the groups needs CAP_NET_ADMIN (sock_diag does not let others receive its
-//! multicast): without it, [`EventSocket::open`] returns `PermissionDenied`.
+//! Any process may join its own namespace's groups (measured as nobody on Linux 6.18); a
+//! kernel or security module that refuses makes [`EventSocket::open`] return
+//! `PermissionDenied`.
 
 pub mod decode;
 pub mod known;
