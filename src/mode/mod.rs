@@ -11,12 +11,14 @@
 
 mod check;
 mod churn;
+mod completions;
 mod dashboard;
 mod events;
 mod explain;
 mod fleet;
 mod floor;
 mod kill;
+mod man;
 mod record;
 mod replay;
 mod select;
@@ -27,10 +29,12 @@ mod summary;
 mod watch;
 
 pub use check::check;
+pub use completions::completions;
 pub use dashboard::dashboard;
 pub use explain::explain;
 pub use floor::dump_floor;
 pub use kill::kill;
+pub use man::man;
 pub use record::record;
 pub use replay::replay;
 pub use select::check_flags;
