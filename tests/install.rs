@@ -56,7 +56,13 @@ fn completions_for_every_shell_name_the_subcommands_and_flags() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let script = String::from_utf8(completion(shell)).unwrap();
         // Flags without their dashes: fish spells them `-l all-netns`.
-        for word in ["summary", "sockets", "completions", "all-netns", "top-processes"] {
+        for word in [
+            "summary",
+            "sockets",
+            "completions",
+            "all-netns",
+            "top-processes",
+        ] {
             assert!(script.contains(word), "{shell} completion lacks {word}");
         }
         // Hidden flags stay out of completions as they stay out of --help.
@@ -107,7 +113,10 @@ fn rendered_man() -> String {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let roff = out.stdout;
     let head = String::from_utf8_lossy(&roff[..roff.len().min(200)]).to_string();
-    assert!(head.contains("\n.TH sockscope 1 "), "not a man page: {head}");
+    assert!(
+        head.contains("\n.TH sockscope 1 "),
+        "not a man page: {head}"
+    );
     let file = temp_file(&roff, ".1");
     let path = file.path().to_str().unwrap();
     let rendered = if have("man") {
@@ -182,7 +191,10 @@ fn man_page_renders_with_exit_codes_environment_files_and_examples() {
         "--top-processes",
         "sockscope explain [OPTIONS] TOPIC",
     ] {
-        assert!(squeezed.contains(needle), "man page lacks {needle}:\n{text}");
+        assert!(
+            squeezed.contains(needle),
+            "man page lacks {needle}:\n{text}"
+        );
     }
 }
 

@@ -255,7 +255,11 @@ fn subcommand(sub: &clap::Command, page: &mut Page) -> io::Result<()> {
         .flat_map(|a| a.get_value_names().unwrap_or_default().iter())
         .map(|n| n.to_string())
         .collect();
-    let title = format!("sockscope {} [OPTIONS] {}", sub.get_name(), operands.join(" "));
+    let title = format!(
+        "sockscope {} [OPTIONS] {}",
+        sub.get_name(),
+        operands.join(" ")
+    );
     let mut roff = Roff::new();
     roff.control("SS", [title.trim_end()]);
     if let Some(about) = sub.get_long_about().or_else(|| sub.get_about()) {
