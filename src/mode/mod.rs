@@ -7,7 +7,8 @@
 //! once (twice for rates) on the calling thread and start no threads. Long-running modes
 //! ([`watch`], [`record`], [`serve`], [`dashboard`], [`replay`]) tick every interval, measured
 //! from tick start so output does not drift; `serve` and the dashboard keep the collector on
-//! one tick thread that owns it, because namespaces are per thread.
+//! one tick thread that owns it, because namespaces are per thread. [`completions`] and
+//! [`man`] collect nothing: they print what the clap command generates.
 
 mod check;
 mod churn;
