@@ -36,7 +36,7 @@ const WIDTH: usize = 92;
 const INDENT: usize = 5;
 
 /// The table as `--help` prints it after the options: `Exit codes:`, one entry per code,
-/// wrapped with continuation lines indented, then [`CLOSED_PIPE`].
+/// wrapped with continuation lines indented, then the closed-pipe line.
 pub fn exit_codes_help() -> String {
     let mut s = String::from("Exit codes:\n");
     for (code, meaning) in EXIT_STATUS {
