@@ -15,11 +15,11 @@ use crate::model::{Family, Protocols};
 
 mod durations;
 mod exit_codes;
-mod man;
+mod generated;
 mod scope;
 pub use durations::{parse_duration, parse_length};
 pub use exit_codes::{exit_codes_help, EXIT_STATUS};
-pub use man::{write_completions, write_man};
+pub use generated::{write_completions, write_man};
 pub use scope::{command, parse};
 
 // Every value-taking flag below also carries `allow_hyphen_values`: without it `--top -1`
