@@ -14,33 +14,23 @@ use crate::filter::{
 use crate::model::{Family, Protocols};
 
 mod durations;
+mod exit_codes;
+mod generated;
 mod scope;
 pub use durations::{parse_duration, parse_length};
+pub use exit_codes::{exit_codes_help, EXIT_STATUS};
+pub use generated::{write_completions, write_man};
 pub use scope::{command, parse};
 
 // Every value-taking flag below also carries `allow_hyphen_values`: without it `--top -1`
 // or `--interval -5s` is refused as "unexpected argument '-1'", a line that does not name
 // the flag; with it the flag's own parser rejects the value and names the flag.
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  ok (check: no findings)
-  1  check: a warning finding
-  2  check: a critical finding; a usage error (bad flag, filter, config or namespace);
-     or sockets could not be collected (watch/record: after 5 failed ticks in a row)
-  3  check: unknown (the check could not run)
-  kill: 0 every targeted socket is gone; 1 some could not be killed or remain; 2 nothing
-     was touched (no filter, no --yes without a terminal, over --max, no CAP_NET_ADMIN)
-  101  a bug: sockscope panicked (the dashboard restores the terminal first)
-  128+N  the dashboard or replay was ended by signal N (SIGTERM 143, SIGINT 130, SIGHUP 129,
-     also when the terminal hangs up); the terminal is restored first
-Output into a closed pipe (| head) exits 0.";
-
 /// A socket-state monitor: finds CLOSE_WAIT leaks, TIME_WAIT storms and SYN floods, per
 /// process and listener, straight from the kernel's sock_diag interface. TCP by default; UDP
 /// and UNIX sockets with -u and -x (combinable: -tux).
 #[derive(Debug, Parser)]
-#[command(name = "sockscope", version, after_help = EXIT_CODES, max_term_width = 100)]
+#[command(name = "sockscope", version, after_help = exit_codes_help(), max_term_width = 100)]
 pub struct Cli {
     /// What to do; without one, the live dashboard (or a summary when stdout is no terminal).
     #[command(subcommand)]
@@ -84,6 +74,18 @@ pub enum Command {
     /// Destroy the TCP/UDP sockets a filter selects (sock_diag SOCK_DESTROY, as ss -K);
     /// needs CAP_NET_ADMIN and a filter.
     Kill(KillArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page, sockscope(1), as roff to stdout (`sockscope man | man -l -`).
+    Man,
+}
+
+/// `sockscope completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// `sockscope kill`.

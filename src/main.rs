@@ -52,6 +52,8 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<i32, RunError> {
         Some(Command::Kill(args)) => return mode::kill(g, args, out),
         Some(Command::Explain(args)) => mode::explain(g, args, out),
         Some(Command::Replay(args)) => mode::replay(&args.file),
+        Some(Command::Completions(args)) => mode::completions(args, out),
+        Some(Command::Man) => mode::man(out),
         None => mode::dashboard(g, cli.interval, cli.read_only),
     }
     .map(|()| 0)

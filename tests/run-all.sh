@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs the tools the real-kernel tests drive
-# (ss, netstat, ip, tmux, setpriv, setcap, wrk, python3, prometheus + promtool, and for
-# tests/real_software.rs nginx, redis-server, hping3), then runs every test. Run as root: the live
+# (ss, netstat, ip, tmux, setpriv, setcap, wrk, python3, prometheus + promtool, zsh and fish
+# for the completions, and for tests/real_software.rs nginx, redis-server, hping3), then
+# runs every test. Run as root: the live
 # tests create sockets in network namespaces and compare with ss; as non-root they print
 # why they cannot run (and fail under CI=true rather than pass silently).
 set -euo pipefail
@@ -22,6 +23,9 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v hping3 >/dev/null || need+=(hping3)
+# tests/install.rs: the zsh and fish completions are checked by those shells' parsers.
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

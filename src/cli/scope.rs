@@ -36,29 +36,39 @@ const IGNORED: &[(&str, &str, &[&str])] = &[
     (
         "replay",
         "it shows what the recording holds (it takes a FILE)",
-        &[
-            "source",
-            "netns",
-            "all_netns",
-            "max_netns",
-            "state",
-            "sport",
-            "dport",
-            "src",
-            "dst",
-            "process",
-            "owner",
-            "ipv4",
-            "ipv6",
-            "path",
-            "tcp",
-            "udp",
-            "unix",
-            "from_snapshot",
-            "save_snapshot",
-            "force",
-        ],
+        EVERY_SOCKET_OPTION,
     ),
+    (
+        "completions",
+        "it prints a script for a shell (it takes a SHELL)",
+        EVERY_SOCKET_OPTION,
+    ),
+    ("man", "it prints the manual page", EVERY_SOCKET_OPTION),
+];
+
+/// Every global option but `--config` and `--threshold`: what a subcommand that reads no
+/// sockets ignores.
+const EVERY_SOCKET_OPTION: &[&str] = &[
+    "source",
+    "netns",
+    "all_netns",
+    "max_netns",
+    "state",
+    "sport",
+    "dport",
+    "src",
+    "dst",
+    "process",
+    "owner",
+    "ipv4",
+    "ipv6",
+    "path",
+    "tcp",
+    "udp",
+    "unix",
+    "from_snapshot",
+    "save_snapshot",
+    "force",
 ];
 
 /// The parser: [`Cli`]'s command with the global options a subcommand ignores hidden from

@@ -7,16 +7,19 @@
 //! once (twice for rates) on the calling thread and start no threads. Long-running modes
 //! ([`watch`], [`record`], [`serve`], [`dashboard`], [`replay`]) tick every interval, measured
 //! from tick start so output does not drift; `serve` and the dashboard keep the collector on
-//! one tick thread that owns it, because namespaces are per thread.
+//! one tick thread that owns it, because namespaces are per thread. [`completions`] and
+//! [`man`] collect nothing: they print what the clap command generates.
 
 mod check;
 mod churn;
+mod completions;
 mod dashboard;
 mod events;
 mod explain;
 mod fleet;
 mod floor;
 mod kill;
+mod man;
 mod record;
 mod replay;
 mod select;
@@ -27,10 +30,12 @@ mod summary;
 mod watch;
 
 pub use check::check;
+pub use completions::completions;
 pub use dashboard::dashboard;
 pub use explain::explain;
 pub use floor::dump_floor;
 pub use kill::kill;
+pub use man::man;
 pub use record::record;
 pub use replay::replay;
 pub use select::check_flags;

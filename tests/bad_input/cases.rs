@@ -418,6 +418,7 @@ fn mode_cases(env: &Env) -> Vec<Case> {
             "--sort",
         ),
         c("check:format", &["check", "--format", "table"], "--format"),
+        c("completions:shell", &["completions", "tcsh"], "tcsh"),
         c("watch:format", &["watch", "--format", "xml"], "--format"),
         c(
             "kill:max",
