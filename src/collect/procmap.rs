@@ -28,6 +28,7 @@ use crate::fasthash::{IdMap, IdSet};
 use crate::model::ListenerIndex;
 use crate::model::{Attribution, Name, Owner, ProcessInfo, SocketRecord, TcpState};
 
+pub mod cgroup;
 mod diagnosis;
 mod passwd;
 mod shared;
@@ -527,9 +528,15 @@ impl ProcessResolver {
     }
 
     /// comm (exact bytes, see [`status`]) and real uid from one read of
-    /// `/proc/<pid>/status`; `?` when the process just exited.
+    /// `/proc/<pid>/status`, `?` when the process just exited; unit and container from one
+    /// read of `/proc/<pid>/cgroup` ([`cgroup`]). Cached for the pid's life, so a process
+    /// moved to another cgroup keeps its first answer until it exits.
     fn read_info(&mut self, pid: u32) -> ProcessInfo {
-        let status = std::fs::read(self.proc_root.join(pid.to_string()).join("status"));
+        let dir = self.proc_root.join(pid.to_string());
+        let (unit, container) = std::fs::read(dir.join("cgroup"))
+            .map(|t| cgroup::parse_cgroup(&t))
+            .unwrap_or((None, None));
+        let status = std::fs::read(dir.join("status"));
         let (comm, user, uid) = match status.ok().and_then(|s| status::name_and_ruid(&s)) {
             Some((comm, uid)) => (comm, self.user_name(uid), uid),
             None => (Name::from("?"), Name::from("?"), u32::MAX),
@@ -539,6 +546,8 @@ impl ProcessResolver {
             comm,
             uid,
             user,
+            unit,
+            container,
         }
     }
 

@@ -78,6 +78,8 @@ fn matching() {
             comm: "java".into(),
             uid: 0,
             user: "root".into(),
+            unit: None,
+            container: None,
         },
     );
     let s = rec(
@@ -109,6 +111,8 @@ fn process_names_match_the_raw_bytes_not_the_escaped_form() {
             comm: crate::model::Name::from("a\x1bb"),
             uid: 0,
             user: "root".into(),
+            unit: None,
+            container: None,
         },
     );
     let s = rec(TcpState::CloseWait, "127.0.0.1:8080", "127.0.0.1:5000");
@@ -389,6 +393,8 @@ fn unix_matching_uses_states_process_owner_and_path_and_ignores_inet_criteria() 
             comm: Name::from("php-fpm"),
             uid: 0,
             user: Name::from("root"),
+            unit: None,
+            container: None,
         },
     );
     let f = |e: &str| Filter::parse_expr(e).unwrap();
