@@ -259,6 +259,14 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PATH|@NAME", value_parser = parse_unix_path, global = true)]
     #[arg(allow_hyphen_values = true)]
     pub path: Vec<UnixPathMatch>,
+    /// Owner's systemd unit: a name or glob (`nginx.service`, `nginx`, `'php*'`); repeatable.
+    #[arg(long, value_name = "GLOB", value_parser = parse_unit, global = true)]
+    #[arg(allow_hyphen_values = true)]
+    pub unit: Vec<crate::filter::UnitMatch>,
+    /// Owner's container: an id or id prefix, or a name; repeatable.
+    #[arg(long, value_name = "ID|NAME", value_parser = parse_container, global = true)]
+    #[arg(allow_hyphen_values = true)]
+    pub container: Vec<crate::filter::ContainerMatch>,
 }
 
 /// A parsed `--state` value (clap needs a `Clone + Send + Sync` newtype).
@@ -291,6 +299,16 @@ fn parse_unix_path(s: &str) -> Result<UnixPathMatch, String> {
         .map_err(|e: crate::filter::FilterError| e.to_string())
 }
 
+fn parse_unit(s: &str) -> Result<crate::filter::UnitMatch, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
+}
+
+fn parse_container(s: &str) -> Result<crate::filter::ContainerMatch, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
+}
+
 fn parse_process(s: &str) -> Result<ProcessMatch, String> {
     s.parse()
         .map_err(|e: crate::filter::FilterError| e.to_string())
@@ -313,6 +331,8 @@ impl FilterArgs {
             },
             states: None,
             path: self.path.clone(),
+            unit: self.unit.clone(),
+            container: self.container.clone(),
         };
         for s in &self.state {
             f.add_states(s.0);
@@ -347,6 +367,10 @@ pub enum GroupBy {
     Listener,
     /// Per remote address × state.
     Remote,
+    /// Per systemd unit (from each owner's cgroup), all its pids summed.
+    Unit,
+    /// Per container (docker, podman, containerd, cri-o), all its pids summed.
+    Container,
 }
 
 /// `sockscope summary`.

@@ -217,9 +217,14 @@ mod props {
             owner in proptest::sample::subsequence(OwnerKind::ALL.to_vec(), 0..=4),
             family in proptest::option::of(prop_oneof![Just(Family::V4), Just(Family::V6)]),
             path in proptest::collection::vec("(/|@)[a-z0-9/._-]{1,12}[*]?", 0..3),
+            unit in proptest::collection::vec("[a-z*?][a-z0-9@._*?-]{0,12}", 0..2),
+            container in proptest::collection::vec("[a-z0-9][a-z0-9_.-]{0,12}", 0..2),
         ) -> Filter {
             let path = path.iter().map(|p| p.parse().expect("generated path")).collect();
-            Filter { states, sport, dport, src, dst, process, owner, family, path }
+            let unit = unit.iter().map(|u| u.parse().expect("generated unit")).collect();
+            let container =
+                container.iter().map(|c| c.parse().expect("generated container")).collect();
+            Filter { states, sport, dport, src, dst, process, owner, family, path, unit, container }
         }
     }
 
@@ -350,7 +355,10 @@ mod props {
                 && net_ok(&f.src, ip(ips.0))
                 && net_ok(&f.dst, ip(ips.1))
                 && (f.process.is_empty() || (pick < 2 && f.process.contains(&ProcessMatch::Pid(pid))))
-                && (f.owner.is_empty() || f.owner.contains(&kind));
+                && (f.owner.is_empty() || f.owner.contains(&kind))
+                // No process is known here, so a unit or container term rejects.
+                && f.unit.is_empty()
+                && f.container.is_empty();
             prop_assert_eq!(f.matches(&s, &procs), want);
         }
     }
