@@ -100,7 +100,7 @@ fn rows(v: &Value) -> &Vec<Value> {
     v["rows"].as_array().expect("rows")
 }
 
-fn row<'a>(v: &'a Value, pred: impl Fn(&Value) -> bool) -> &'a Value {
+fn row(v: &Value, pred: impl Fn(&Value) -> bool) -> &Value {
     rows(v)
         .iter()
         .find(|r| pred(r))

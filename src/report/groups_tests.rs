@@ -71,7 +71,7 @@ fn render(key: GroupKey, f: fn(&mut Vec<u8>, &GroupView<'_>) -> io::Result<()>) 
 
 #[test]
 fn text_has_a_header_and_escapes_names() {
-    let text = render(GroupKey::Unit, |o, v| write_text(o, v));
+    let text = render(GroupKey::Unit, write_text);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "UNIT\tSOCKETS\tTCP\tPIDS");
     assert_eq!(lines[1], "web.service\t2\t2\t10");
@@ -85,7 +85,7 @@ fn text_has_a_header_and_escapes_names() {
 
 #[test]
 fn table_shows_used_states_and_containers_sum_pids() {
-    let text = render(GroupKey::Container, |o, v| write_table(o, v));
+    let text = render(GroupKey::Container, write_table);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("CONTAINER"), "{text}");
     assert!(
@@ -98,7 +98,7 @@ fn table_shows_used_states_and_containers_sum_pids() {
 
 #[test]
 fn json_rows_carry_the_unit_object() {
-    let text = render(GroupKey::Unit, |o, v| write_json(o, v));
+    let text = render(GroupKey::Unit, write_json);
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["by"], "unit");
     assert_eq!(v["rows"][0]["kind"], "unit");
