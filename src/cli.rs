@@ -420,6 +420,10 @@ pub struct SocketsArgs {
     /// from /proc/PID/fd of the owning processes only.
     #[arg(long)]
     pub fd: bool,
+    /// Show each TCP socket's owner's systemd unit and container (Unit and Container
+    /// columns, from /proc/PID/cgroup).
+    #[arg(long)]
+    pub groups: bool,
     /// Sort TCP and UDP sockets by a column (numbers and ages largest first, text A to Z);
     /// default: state, then local, then peer, as ss.
     #[arg(long, value_enum, value_name = "COLUMN", allow_hyphen_values = true)]
