@@ -199,6 +199,22 @@ fn by_unit_and_by_container_equal_the_truth() {
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(line, format!("{unit}\t5\t3\t2\t{svc_pid}"));
 
+    // The socket list: the filter keeps the service's three listeners, each naming it.
+    let list = sockscope_ok(None, &["sockets", "--groups", "--unit", &glob]);
+    let body: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(body.len(), 3, "{list}");
+    assert!(
+        body.iter().all(|l| l.contains(&unit) && l.contains(" - ")),
+        "{list}"
+    );
+    let list = sockscope_ok(None, &["sockets", "--groups", "--container", short]);
+    let body: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(body.len(), 2, "{list}");
+    assert!(
+        body.iter().all(|l| l.contains(&format!("docker:{short}"))),
+        "{list}"
+    );
+
     for c in &mut g.children {
         let _ = c.stdin.take().map(|mut s| s.flush());
     }
