@@ -121,6 +121,7 @@ fn dashboard(comm: &Name) -> Vec<String> {
         findings: Vec::new(),
         rates: None,
         ages: Vec::new(),
+        churn: None,
     };
     let mut app = App::new(&TuiOptions::new("fuzz", 1000));
     app.on_event(Event::Tick(Box::new(TickData {
