@@ -26,7 +26,7 @@ use nix::sys::stat::Mode;
 
 use crate::fasthash::{IdMap, IdSet};
 use crate::model::ListenerIndex;
-use crate::model::{Attribution, Name, Owner, ProcessInfo, SocketRecord, TcpState};
+use crate::model::{Attribution, Name, Owner, ProcessInfo, Runtime, SocketRecord, TcpState};
 
 pub mod cgroup;
 mod diagnosis;
@@ -146,6 +146,9 @@ pub struct ProcessResolver {
     pids: IdMap<u32, PidEntry>,
     holders: IdMap<u64, Holders>,
     users: HashMap<u32, Name>,
+    /// Docker's metadata directory, and the container names read from it, by id.
+    docker_root: PathBuf,
+    container_names: HashMap<Name, Option<Name>>,
     last_full: Option<Instant>,
     last_full_cost: Duration,
     stats: ScanStats,
@@ -175,6 +178,8 @@ impl ProcessResolver {
             pids: IdMap::default(),
             holders: IdMap::default(),
             users: HashMap::new(),
+            docker_root: PathBuf::from(cgroup::DOCKER_ROOT),
+            container_names: HashMap::new(),
             last_full: None,
             last_full_cost: Duration::ZERO,
             stats: ScanStats::default(),
@@ -182,6 +187,12 @@ impl ProcessResolver {
             probes: 0,
             unresolved: IdSet::default(),
         }
+    }
+
+    /// Reads docker's container names from another directory (tests).
+    pub fn with_docker_root(mut self, root: impl Into<PathBuf>) -> ProcessResolver {
+        self.docker_root = root.into();
+        self
     }
 
     /// Replaces the rescan policy.
@@ -533,9 +544,17 @@ impl ProcessResolver {
     /// moved to another cgroup keeps its first answer until it exits.
     fn read_info(&mut self, pid: u32) -> ProcessInfo {
         let dir = self.proc_root.join(pid.to_string());
-        let (unit, container) = std::fs::read(dir.join("cgroup"))
+        let (unit, mut container) = std::fs::read(dir.join("cgroup"))
             .map(|t| cgroup::parse_cgroup(&t))
             .unwrap_or((None, None));
+        if let Some(c) = container.as_mut().filter(|c| c.runtime == Runtime::Docker) {
+            let root = &self.docker_root;
+            c.name = self
+                .container_names
+                .entry(c.id.clone())
+                .or_insert_with(|| cgroup::docker_name(root, &c.id))
+                .clone();
+        }
         let status = std::fs::read(dir.join("status"));
         let (comm, user, uid) = match status.ok().and_then(|s| status::name_and_ruid(&s)) {
             Some((comm, uid)) => (comm, self.user_name(uid), uid),

@@ -595,9 +595,24 @@ fn unit_and_container_are_read_once_per_pid() {
         format!("9:name=systemd:/system.slice/docker-{id}.scope\n0::/\n"),
     )
     .unwrap();
+    // Docker's local metadata names the container.
+    let docker = tempfile::tempdir().unwrap();
+    let meta = docker.path().join("containers").join(&id);
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(
+        meta.join("config.v2.json"),
+        r#"{"ID":"x","Name":"/web-1","Config":{"Hostname":"h"}}"#,
+    )
+    .unwrap();
     let mut socks = vec![estab(11)];
-    let mut r = ProcessResolver::with_proc_root(fake.root());
+    let mut r = ProcessResolver::with_proc_root(fake.root()).with_docker_root(docker.path());
     let (procs, _) = r.attribute(&mut socks);
+    let ctr = procs[&100].container.as_ref().expect("container");
+    assert_eq!(
+        ctr.name.as_ref().map(ToString::to_string).as_deref(),
+        Some("web-1")
+    );
+    assert_eq!(ctr.label(), "docker:web-1");
     let unit = procs[&100].unit.as_ref().expect("unit");
     assert_eq!(unit.name.to_string(), format!("docker-{id}.scope"));
     assert_eq!(

@@ -11,7 +11,34 @@
 //! first line of each kind is taken: the kernel prints the real one before any text a
 //! path can inject after it.
 
+use std::path::Path;
+
 use crate::model::{Container, Name, QosClass, Runtime, Unit};
+use crate::safefs::{read_capped, ReadKind};
+
+/// Where docker keeps its per-container metadata by default.
+pub const DOCKER_ROOT: &str = "/var/lib/docker";
+
+/// Docker's name for container `id`, from its local metadata
+/// (`<docker_root>/containers/<id>/config.v2.json`, `"Name": "/web"`); `None` when the file
+/// is missing, unreadable, refused by `safefs` or has no name. Never a network call.
+pub fn docker_name(docker_root: &Path, id: &Name) -> Option<Name> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(rename = "Name")]
+        name: String,
+    }
+    // The id is hex (see `hex_id`), so it is one safe path component.
+    let id = id.as_utf8()?;
+    let path = docker_root
+        .join("containers")
+        .join(id)
+        .join("config.v2.json");
+    let bytes = read_capped(&path, ReadKind::Config).ok()?;
+    let cfg: Config = serde_json::from_slice(&bytes).ok()?;
+    let name = cfg.name.strip_prefix('/').unwrap_or(&cfg.name);
+    (!name.is_empty()).then(|| Name::from(name))
+}
 
 /// The unit and container a `/proc/<pid>/cgroup` text names; `(None, None)` for the root
 /// cgroup or text with neither line.
