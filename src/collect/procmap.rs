@@ -26,7 +26,7 @@ use nix::sys::stat::Mode;
 
 use crate::fasthash::{IdMap, IdSet};
 use crate::model::ListenerIndex;
-use crate::model::{Attribution, Name, Owner, ProcessInfo, Runtime, SocketRecord, TcpState};
+use crate::model::{Attribution, Name, Owner, ProcessInfo, SocketRecord, TcpState};
 
 pub mod cgroup;
 mod diagnosis;
@@ -146,9 +146,7 @@ pub struct ProcessResolver {
     pids: IdMap<u32, PidEntry>,
     holders: IdMap<u64, Holders>,
     users: HashMap<u32, Name>,
-    /// Docker's metadata directory, and the container names read from it, by id.
-    docker_root: PathBuf,
-    container_names: HashMap<Name, Option<Name>>,
+    container_names: cgroup::ContainerNames,
     last_full: Option<Instant>,
     last_full_cost: Duration,
     stats: ScanStats,
@@ -178,8 +176,7 @@ impl ProcessResolver {
             pids: IdMap::default(),
             holders: IdMap::default(),
             users: HashMap::new(),
-            docker_root: PathBuf::from(cgroup::DOCKER_ROOT),
-            container_names: HashMap::new(),
+            container_names: cgroup::ContainerNames::default(),
             last_full: None,
             last_full_cost: Duration::ZERO,
             stats: ScanStats::default(),
@@ -191,7 +188,7 @@ impl ProcessResolver {
 
     /// Reads docker's container names from another directory (tests).
     pub fn with_docker_root(mut self, root: impl Into<PathBuf>) -> ProcessResolver {
-        self.docker_root = root.into();
+        self.container_names = cgroup::ContainerNames::new(root.into());
         self
     }
 
@@ -547,14 +544,7 @@ impl ProcessResolver {
         let (unit, mut container) = std::fs::read(dir.join("cgroup"))
             .map(|t| cgroup::parse_cgroup(&t))
             .unwrap_or((None, None));
-        if let Some(c) = container.as_mut().filter(|c| c.runtime == Runtime::Docker) {
-            let root = &self.docker_root;
-            c.name = self
-                .container_names
-                .entry(c.id.clone())
-                .or_insert_with(|| cgroup::docker_name(root, &c.id))
-                .clone();
-        }
+        self.container_names.fill(container.as_mut());
         let status = std::fs::read(dir.join("status"));
         let (comm, user, uid) = match status.ok().and_then(|s| status::name_and_ruid(&s)) {
             Some((comm, uid)) => (comm, self.user_name(uid), uid),

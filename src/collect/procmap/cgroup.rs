@@ -11,13 +11,50 @@
 //! first line of each kind is taken: the kernel prints the real one before any text a
 //! path can inject after it.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use crate::model::{Container, Name, QosClass, Runtime, Unit};
 use crate::safefs::{read_capped, ReadKind};
 
 /// Where docker keeps its per-container metadata by default.
 pub const DOCKER_ROOT: &str = "/var/lib/docker";
+
+/// Container names read from the runtimes' local metadata, once per container id.
+#[derive(Debug)]
+pub struct ContainerNames {
+    docker_root: PathBuf,
+    names: HashMap<Name, Option<Name>>,
+}
+
+impl Default for ContainerNames {
+    fn default() -> Self {
+        ContainerNames::new(PathBuf::from(DOCKER_ROOT))
+    }
+}
+
+impl ContainerNames {
+    /// Names read from docker's metadata under `docker_root`.
+    pub fn new(docker_root: PathBuf) -> ContainerNames {
+        ContainerNames {
+            docker_root,
+            names: HashMap::new(),
+        }
+    }
+
+    /// Sets the name of a docker container where its metadata gives one.
+    pub fn fill(&mut self, container: Option<&mut Container>) {
+        let Some(c) = container.filter(|c| c.runtime == Runtime::Docker) else {
+            return;
+        };
+        let root = &self.docker_root;
+        c.name = self
+            .names
+            .entry(c.id.clone())
+            .or_insert_with(|| docker_name(root, &c.id))
+            .clone();
+    }
+}
 
 /// Docker's name for container `id`, from its local metadata
 /// (`<docker_root>/containers/<id>/config.v2.json`, `"Name": "/web"`); `None` when the file
