@@ -261,6 +261,14 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PATH|@NAME", value_parser = parse_unix_path, global = true)]
     #[arg(allow_hyphen_values = true)]
     pub path: Vec<UnixPathMatch>,
+    /// Owner's systemd unit: a name or glob (`nginx.service`, `nginx`, `'php*'`); repeatable.
+    #[arg(long, value_name = "GLOB", value_parser = parse_unit, global = true)]
+    #[arg(allow_hyphen_values = true)]
+    pub unit: Vec<crate::filter::UnitMatch>,
+    /// Owner's container: an id or id prefix, or a name; repeatable.
+    #[arg(long, value_name = "ID|NAME", value_parser = parse_container, global = true)]
+    #[arg(allow_hyphen_values = true)]
+    pub container: Vec<crate::filter::ContainerMatch>,
 }
 
 /// A parsed `--state` value (clap needs a `Clone + Send + Sync` newtype).
@@ -293,6 +301,16 @@ fn parse_unix_path(s: &str) -> Result<UnixPathMatch, String> {
         .map_err(|e: crate::filter::FilterError| e.to_string())
 }
 
+fn parse_unit(s: &str) -> Result<crate::filter::UnitMatch, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
+}
+
+fn parse_container(s: &str) -> Result<crate::filter::ContainerMatch, String> {
+    s.parse()
+        .map_err(|e: crate::filter::FilterError| e.to_string())
+}
+
 fn parse_process(s: &str) -> Result<ProcessMatch, String> {
     s.parse()
         .map_err(|e: crate::filter::FilterError| e.to_string())
@@ -315,6 +333,8 @@ impl FilterArgs {
             },
             states: None,
             path: self.path.clone(),
+            unit: self.unit.clone(),
+            container: self.container.clone(),
         };
         for s in &self.state {
             f.add_states(s.0);
@@ -349,6 +369,10 @@ pub enum GroupBy {
     Listener,
     /// Per remote address × state.
     Remote,
+    /// Per systemd unit (from each owner's cgroup), all its pids summed.
+    Unit,
+    /// Per container (docker, podman, containerd, cri-o), all its pids summed.
+    Container,
 }
 
 /// `sockscope summary`.
@@ -398,6 +422,10 @@ pub struct SocketsArgs {
     /// from /proc/PID/fd of the owning processes only.
     #[arg(long)]
     pub fd: bool,
+    /// Show each TCP socket's owner's systemd unit and container (Unit and Container
+    /// columns, from /proc/PID/cgroup).
+    #[arg(long)]
+    pub groups: bool,
     /// Sort TCP and UDP sockets by a column (numbers and ages largest first, text A to Z);
     /// default: state, then local, then peer, as ss.
     #[arg(long, value_enum, value_name = "COLUMN", allow_hyphen_values = true)]

@@ -21,7 +21,7 @@ mod unix;
 pub use attribution::{unattributed_note, Attribution, UnattributedReason, EXPLAIN_UNATTRIBUTED};
 pub use listener::{listener_matches, ListenerIndex};
 pub use name::{escape_controls, Name, NameDecodeError};
-pub use process::ProcessInfo;
+pub use process::{Container, ProcessInfo, QosClass, Runtime, Unit};
 pub use proto::{Protocol, Protocols};
 pub use rule::RuleId;
 pub use skmem::{udp_drops_between, SkMem};

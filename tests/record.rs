@@ -86,6 +86,8 @@ fn snapshot(tick: i64, leak: u64, extra: u64) -> Snapshot {
         comm: comm.into(),
         uid: 1000,
         user: user.into(),
+        unit: None,
+        container: None,
     };
     let counters = KernelCounters {
         tcp_ext: [("ListenOverflows".to_string(), 10 * tick as u64)].into(),

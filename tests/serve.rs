@@ -44,6 +44,8 @@ fn process(pid: u32, comm: &str) -> ProcessInfo {
         comm: comm.into(),
         uid: 1000,
         user: "app".into(),
+        unit: None,
+        container: None,
     }
 }
 

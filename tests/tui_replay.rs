@@ -66,6 +66,8 @@ fn snapshot(i: usize) -> Snapshot {
                 comm: "java".into(),
                 uid: 1000,
                 user: "app".into(),
+                unit: None,
+                container: None,
             },
         )]),
         attribution: Attribution {

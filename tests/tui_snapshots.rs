@@ -62,6 +62,8 @@ fn process(pid: u32, comm: &str, user: &str) -> (u32, ProcessInfo) {
             comm: comm.into(),
             uid: 1000,
             user: user.into(),
+            unit: None,
+            container: None,
         },
     )
 }

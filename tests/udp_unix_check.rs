@@ -18,6 +18,8 @@ fn process(pid: u32, comm: &str) -> ProcessInfo {
         comm: comm.into(),
         uid: 0,
         user: "root".into(),
+        unit: None,
+        container: None,
     }
 }
 

@@ -103,6 +103,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 comm: "fuzz".into(),
                 uid: 0,
                 user: "root".into(),
+                unit: None,
+                container: None,
             },
         );
     }

@@ -38,6 +38,8 @@ fn snapshot(comm: &Name) -> Snapshot {
             comm: comm.clone(),
             uid: 1000,
             user: comm.clone(),
+            unit: None,
+            container: None,
         },
     );
     Snapshot {

@@ -102,6 +102,8 @@ pub fn aggregate(snap: &Snapshot) -> Aggregate {
                 comm: Name::from("?"),
                 uid: 0,
                 user: Name::from("?"),
+                unit: None,
+                container: None,
             }),
             states,
         })

@@ -162,6 +162,8 @@ mod tests {
                 comm: Name::from("curl"),
                 uid: 0,
                 user: Name::from("root"),
+                unit: None,
+                container: None,
             }),
             first_seen_ms: 0,
             local: Endpoint::unspecified(),

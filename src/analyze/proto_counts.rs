@@ -207,6 +207,8 @@ pub fn aggregate_proto(snap: &Snapshot, proto: Protocol) -> ProtoAggregate {
                 comm: Name::from("?"),
                 uid: 0,
                 user: Name::from("?"),
+                unit: None,
+                container: None,
             }),
             states: t.states,
             drops: t.drops,

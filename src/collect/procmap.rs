@@ -28,6 +28,7 @@ use crate::fasthash::{IdMap, IdSet};
 use crate::model::ListenerIndex;
 use crate::model::{Attribution, Name, Owner, ProcessInfo, SocketRecord, TcpState};
 
+pub mod cgroup;
 mod diagnosis;
 mod passwd;
 mod shared;
@@ -145,6 +146,7 @@ pub struct ProcessResolver {
     pids: IdMap<u32, PidEntry>,
     holders: IdMap<u64, Holders>,
     users: HashMap<u32, Name>,
+    container_names: cgroup::ContainerNames,
     last_full: Option<Instant>,
     last_full_cost: Duration,
     stats: ScanStats,
@@ -174,6 +176,7 @@ impl ProcessResolver {
             pids: IdMap::default(),
             holders: IdMap::default(),
             users: HashMap::new(),
+            container_names: cgroup::ContainerNames::default(),
             last_full: None,
             last_full_cost: Duration::ZERO,
             stats: ScanStats::default(),
@@ -181,6 +184,12 @@ impl ProcessResolver {
             probes: 0,
             unresolved: IdSet::default(),
         }
+    }
+
+    /// Reads docker's container names from another directory (tests).
+    pub fn with_docker_root(mut self, root: impl Into<PathBuf>) -> ProcessResolver {
+        self.container_names = cgroup::ContainerNames::new(root.into());
+        self
     }
 
     /// Replaces the rescan policy.
@@ -527,9 +536,16 @@ impl ProcessResolver {
     }
 
     /// comm (exact bytes, see [`status`]) and real uid from one read of
-    /// `/proc/<pid>/status`; `?` when the process just exited.
+    /// `/proc/<pid>/status`, `?` when the process just exited; unit and container from one
+    /// read of `/proc/<pid>/cgroup` ([`cgroup`]). Cached for the pid's life, so a process
+    /// moved to another cgroup keeps its first answer until it exits.
     fn read_info(&mut self, pid: u32) -> ProcessInfo {
-        let status = std::fs::read(self.proc_root.join(pid.to_string()).join("status"));
+        let dir = self.proc_root.join(pid.to_string());
+        let (unit, mut container) = std::fs::read(dir.join("cgroup"))
+            .map(|t| cgroup::parse_cgroup(&t))
+            .unwrap_or((None, None));
+        self.container_names.fill(container.as_mut());
+        let status = std::fs::read(dir.join("status"));
         let (comm, user, uid) = match status.ok().and_then(|s| status::name_and_ruid(&s)) {
             Some((comm, uid)) => (comm, self.user_name(uid), uid),
             None => (Name::from("?"), Name::from("?"), u32::MAX),
@@ -539,6 +555,8 @@ impl ProcessResolver {
             comm,
             uid,
             user,
+            unit,
+            container,
         }
     }
 

@@ -13,8 +13,10 @@ use ipnet::IpNet;
 
 use crate::model::{normalize_ip, Family, Owner, ProcessInfo, SocketRecord, TcpState, UnixRecord};
 
+mod owner_group;
 mod unix_match;
 mod unix_path;
+pub use owner_group::{glob_match, ContainerMatch, UnitMatch};
 pub use unix_path::UnixPathMatch;
 
 /// A filter that could not be parsed. `Display` is one line naming the problem.
@@ -42,8 +44,18 @@ pub enum FilterError {
     #[error("unknown owner '{0}' (expected process, unattributed, ownerless or unresolved)")]
     Owner(String),
     /// Not a `key:value` term the prompt understands.
-    #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, owner:, path:, -4 or -6)")]
+    #[error("invalid filter term '{0}' (expected state:, sport:, dport:, src:, dst:, process:, owner:, path:, unit:, container:, -4 or -6)")]
     Term(String),
+    /// An empty unit glob, or one with a `/`, a space or a control character.
+    #[error(
+        "invalid unit '{0}' (expected a systemd unit name or glob such as nginx.service or 'php*')"
+    )]
+    Unit(String),
+    /// Not a container id prefix or name.
+    #[error(
+        "invalid container '{0}' (expected a container id or its prefix, or a container name)"
+    )]
+    Container(String),
     /// A UNIX path filter that is neither absolute nor abstract.
     #[error("invalid UNIX socket path '{0}' (expected an absolute path such as /run/x.sock, an abstract name such as @name, or a prefix ending in *)")]
     UnixPath(String),
@@ -346,6 +358,10 @@ pub struct Filter {
     pub family: Option<Family>,
     /// Allowed UNIX socket names (any of); UNIX sockets only.
     pub path: Vec<UnixPathMatch>,
+    /// Allowed systemd units of the owner (any of).
+    pub unit: Vec<UnitMatch>,
+    /// Allowed containers of the owner (any of).
+    pub container: Vec<ContainerMatch>,
 }
 
 /// The prompt syntax (`state:close-wait sport:8080 -4`), terms in a fixed order; it parses
@@ -367,6 +383,8 @@ impl fmt::Display for Filter {
         }));
         terms.extend(self.owner.iter().map(|k| format!("owner:{}", k.name())));
         terms.extend(self.path.iter().map(|p| format!("path:{p}")));
+        terms.extend(self.unit.iter().map(|u| format!("unit:{u}")));
+        terms.extend(self.container.iter().map(|c| format!("container:{c}")));
         match self.family {
             Some(Family::V4) => terms.push("-4".into()),
             Some(Family::V6) => terms.push("-6".into()),
@@ -384,7 +402,10 @@ impl Filter {
 
     /// Whether matching needs process attribution.
     pub fn needs_attribution(&self) -> bool {
-        !self.process.is_empty() || !self.owner.is_empty()
+        !self.process.is_empty()
+            || !self.owner.is_empty()
+            || !self.unit.is_empty()
+            || !self.container.is_empty()
     }
 
     /// Whether anything beyond states is restricted (so the kernel mask alone is not enough).
@@ -396,12 +417,18 @@ impl Filter {
             && self.process.is_empty()
             && self.owner.is_empty()
             && self.family.is_none()
+            && self.unit.is_empty()
+            && self.container.is_empty()
     }
 
     /// Whether, for UNIX sockets, anything beyond states is restricted: process, owner or
     /// path (ports, addresses and family do not apply to them).
     pub fn is_state_only_unix(&self) -> bool {
-        self.process.is_empty() && self.owner.is_empty() && self.path.is_empty()
+        self.process.is_empty()
+            && self.owner.is_empty()
+            && self.path.is_empty()
+            && self.unit.is_empty()
+            && self.container.is_empty()
     }
 
     /// Whether the UNIX socket `s` passes: states, process, owner kind and path. Ports,
@@ -411,6 +438,7 @@ impl Filter {
             && (self.process.is_empty() || self.process_matches(s.owner, procs))
             && (self.owner.is_empty() || self.owner.contains(&OwnerKind::of(s.owner)))
             && (self.path.is_empty() || self.path.iter().any(|p| p.matches(s.name.as_ref())))
+            && self.group_matches(s.owner, procs)
     }
 
     /// Whether the TCP or UDP socket `s` passes (`path` applies only to UNIX sockets and
@@ -427,6 +455,19 @@ impl Filter {
             && any_net(&self.dst, s.remote.ip)
             && (self.process.is_empty() || self.process_matches(s.owner, procs))
             && (self.owner.is_empty() || self.owner.contains(&OwnerKind::of(s.owner)))
+            && self.group_matches(s.owner, procs)
+    }
+
+    /// The unit and container terms: each list, when given, must name the owner's.
+    fn group_matches(&self, owner: Owner, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
+        if self.unit.is_empty() && self.container.is_empty() {
+            return true;
+        }
+        let Some(p) = owner.pid().and_then(|pid| procs.get(&pid)) else {
+            return false;
+        };
+        (self.unit.is_empty() || self.unit.iter().any(|u| u.matches(p)))
+            && (self.container.is_empty() || self.container.iter().any(|c| c.matches(p)))
     }
 
     fn process_matches(&self, owner: Owner, procs: &BTreeMap<u32, ProcessInfo>) -> bool {
@@ -457,6 +498,8 @@ impl Filter {
                 Some(("dst", v)) => f.dst.push(parse_cidr(v)?),
                 Some(("process", v)) => f.process.push(v.parse()?),
                 Some(("path", v)) => f.path.push(v.parse()?),
+                Some(("unit", v)) => f.unit.push(v.parse()?),
+                Some(("container", v)) => f.container.push(v.parse()?),
                 Some(("owner", v)) => {
                     for k in v.split(',') {
                         f.add_owner(k.parse()?);

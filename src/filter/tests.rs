@@ -78,6 +78,8 @@ fn matching() {
             comm: "java".into(),
             uid: 0,
             user: "root".into(),
+            unit: None,
+            container: None,
         },
     );
     let s = rec(
@@ -109,6 +111,8 @@ fn process_names_match_the_raw_bytes_not_the_escaped_form() {
             comm: crate::model::Name::from("a\x1bb"),
             uid: 0,
             user: "root".into(),
+            unit: None,
+            container: None,
         },
     );
     let s = rec(TcpState::CloseWait, "127.0.0.1:8080", "127.0.0.1:5000");
@@ -213,9 +217,14 @@ mod props {
             owner in proptest::sample::subsequence(OwnerKind::ALL.to_vec(), 0..=4),
             family in proptest::option::of(prop_oneof![Just(Family::V4), Just(Family::V6)]),
             path in proptest::collection::vec("(/|@)[a-z0-9/._-]{1,12}[*]?", 0..3),
+            unit in proptest::collection::vec("[a-z*?][a-z0-9@._*?-]{0,12}", 0..2),
+            container in proptest::collection::vec("[a-z0-9][a-z0-9_.-]{0,12}", 0..2),
         ) -> Filter {
             let path = path.iter().map(|p| p.parse().expect("generated path")).collect();
-            Filter { states, sport, dport, src, dst, process, owner, family, path }
+            let unit = unit.iter().map(|u| u.parse().expect("generated unit")).collect();
+            let container =
+                container.iter().map(|c| c.parse().expect("generated container")).collect();
+            Filter { states, sport, dport, src, dst, process, owner, family, path, unit, container }
         }
     }
 
@@ -346,7 +355,10 @@ mod props {
                 && net_ok(&f.src, ip(ips.0))
                 && net_ok(&f.dst, ip(ips.1))
                 && (f.process.is_empty() || (pick < 2 && f.process.contains(&ProcessMatch::Pid(pid))))
-                && (f.owner.is_empty() || f.owner.contains(&kind));
+                && (f.owner.is_empty() || f.owner.contains(&kind))
+                // No process is known here, so a unit or container term rejects.
+                && f.unit.is_empty()
+                && f.container.is_empty();
             prop_assert_eq!(f.matches(&s, &procs), want);
         }
     }
@@ -389,6 +401,8 @@ fn unix_matching_uses_states_process_owner_and_path_and_ignores_inet_criteria() 
             comm: Name::from("php-fpm"),
             uid: 0,
             user: Name::from("root"),
+            unit: None,
+            container: None,
         },
     );
     let f = |e: &str| Filter::parse_expr(e).unwrap();

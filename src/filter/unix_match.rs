@@ -38,6 +38,8 @@ mod tests {
                 comm: Name::from("php-fpm"),
                 uid: 0,
                 user: Name::from("root"),
+                unit: None,
+                container: None,
             },
         );
         m

@@ -27,6 +27,7 @@ mod serve;
 mod snapshot;
 mod sockets;
 mod summary;
+mod summary_groups;
 mod watch;
 
 pub use check::check;

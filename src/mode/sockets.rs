@@ -99,6 +99,7 @@ pub fn sockets(
                 let opts = ListOpts {
                     info: args.info,
                     fd: args.fd,
+                    groups: args.groups,
                 };
                 match p {
                     Protocol::Tcp => {

@@ -9,6 +9,7 @@ use super::select;
 use super::snapshot::collect_once;
 use super::{collect_config, RunError};
 use crate::analyze::aggregate::{aggregate, Aggregate};
+use crate::analyze::group_rows::GroupKey;
 use crate::analyze::proto_counts::{aggregate_proto, ProtoAggregate};
 use crate::cli::{Format, GlobalArgs, GroupBy, SummaryArgs};
 use crate::collect::collector::sweep;
@@ -16,6 +17,15 @@ use crate::filter::Filter;
 use crate::model::{Protocol, Protocols, Snapshot};
 use crate::record::Recording;
 use crate::report::{self, Grouping, SummaryOpts, SummaryView};
+
+/// The owner grouping `--by unit` / `--by container` asks for.
+fn group_key(by: GroupBy) -> Option<GroupKey> {
+    match by {
+        GroupBy::Unit => Some(GroupKey::Unit),
+        GroupBy::Container => Some(GroupKey::Container),
+        _ => None,
+    }
+}
 
 /// `sockscope summary`.
 pub fn summary(
@@ -26,6 +36,9 @@ pub fn summary(
     let opts = summary_opts(args);
     let protocols = global.protocols();
     select::check_grouping(protocols, args.by)?;
+    if let Some(key) = group_key(args.by) {
+        return super::summary_groups::summary_groups(global, args, key, opts.top, out);
+    }
     if global.all_netns {
         return summary_all(global, args, &opts, out);
     }
@@ -108,6 +121,8 @@ pub(super) fn summary_opts(args: &SummaryArgs) -> SummaryOpts {
         GroupBy::Process => Grouping::Process,
         GroupBy::Listener => Grouping::Listener,
         GroupBy::Remote => Grouping::Remote,
+        // Written by `summary_groups`, which never reads this.
+        GroupBy::Unit | GroupBy::Container => Grouping::Process,
     };
     let top = match (args.format, args.top) {
         (_, Some(0)) | (Format::Json, None) => None,

@@ -24,6 +24,8 @@ pub(crate) fn snapshot(sockets: Vec<SocketRecord>) -> Snapshot {
             comm: "java".into(),
             uid: 1000,
             user: "app".into(),
+            unit: None,
+            container: None,
         },
     );
     Snapshot {

@@ -457,6 +457,8 @@ impl ProcessCounts {
             comm: restore(&self.comm, self.comm_b64.as_deref()),
             uid: self.uid,
             user: restore(&self.user, self.user_b64.as_deref()),
+            unit: None,
+            container: None,
         }
     }
 }
@@ -545,6 +547,8 @@ mod tests {
                 comm: Name::from(&b"\x1b[7m\xff"[..]),
                 uid: 0,
                 user: Name::from("root"),
+                unit: None,
+                container: None,
             },
             states: StateCounts::default(),
         };

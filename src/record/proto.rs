@@ -245,6 +245,8 @@ impl ProtoProcessCounts {
             comm: restore(&self.comm, self.comm_b64.as_deref()),
             uid: self.uid,
             user: restore(&self.user, self.user_b64.as_deref()),
+            unit: None,
+            container: None,
         }
     }
 

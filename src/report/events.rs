@@ -283,6 +283,8 @@ mod tests {
                 comm: Name::from("bad\nname"),
                 uid: 1000,
                 user: Name::from("u"),
+                unit: None,
+                container: None,
             }),
             first_seen_ms: 0,
             local: Endpoint::new("127.0.0.1".parse().unwrap(), 40000),

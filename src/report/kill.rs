@@ -260,6 +260,8 @@ mod tests {
                 comm: Name::from("ev\x1b[7mil"),
                 uid: 0,
                 user: Name::from("root"),
+                unit: None,
+                container: None,
             },
         );
         let plan = KillPlan {

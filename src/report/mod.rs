@@ -6,6 +6,7 @@
 /// Output of the one-shot `check`.
 pub mod check;
 pub mod events;
+pub mod groups;
 pub mod json;
 pub mod json_proto;
 pub mod kill;

@@ -27,6 +27,8 @@ pub struct ListOpts {
     pub info: bool,
     /// The Fd column (`--fd`).
     pub fd: bool,
+    /// The Unit and Container columns (`--groups`).
+    pub groups: bool,
 }
 
 /// A socket's age in its state from one snapshot, where the kernel dates it: CLOSE_WAIT
@@ -93,6 +95,34 @@ pub fn owner_cell(s: &SocketRecord, snap: &Snapshot) -> String {
     }
 }
 
+/// The owner's systemd unit ([`crate::model::Unit::label`], escaped), `-` when it has
+/// none or no process owns the socket.
+pub fn unit_cell(s: &SocketRecord, snap: &Snapshot) -> String {
+    s.owner
+        .pid()
+        .and_then(|pid| snap.processes.get(&pid)?.unit.as_ref())
+        .map_or_else(|| "-".into(), crate::model::Unit::label)
+}
+
+/// The owner's container ([`crate::model::Container::label`], escaped), `-` when none.
+pub fn container_cell(s: &SocketRecord, snap: &Snapshot) -> String {
+    s.owner
+        .pid()
+        .and_then(|pid| snap.processes.get(&pid)?.container.as_ref())
+        .map_or_else(|| "-".into(), crate::model::Container::label)
+}
+
+/// Cells and their width in terminal columns (at least `min`).
+fn column(cells: Vec<String>, min: usize) -> (Vec<String>, usize) {
+    let w = cells
+        .iter()
+        .map(|c| unicode_width::UnicodeWidthStr::width(c.as_str()))
+        .max()
+        .unwrap_or(0)
+        .max(min);
+    (cells, w)
+}
+
 /// `s` (terminal-safe text) followed by spaces up to `cols` terminal columns.
 fn pad_cols(s: &str, cols: usize) -> String {
     let pad = cols.saturating_sub(unicode_width::UnicodeWidthStr::width(s));
@@ -131,6 +161,16 @@ pub fn write(
         .max()
         .unwrap_or(0)
         .max(16);
+    let (units, uw) = if opts.groups {
+        column(sockets.iter().map(|s| unit_cell(s, snap)).collect(), 4)
+    } else {
+        (Vec::new(), 0)
+    };
+    let (ctrs, cw) = if opts.groups {
+        column(sockets.iter().map(|s| container_cell(s, snap)).collect(), 9)
+    } else {
+        (Vec::new(), 0)
+    };
     let mut line = String::with_capacity(160);
     let _ = write!(
         line,
@@ -144,6 +184,14 @@ pub fn write(
     );
     if opts.fd {
         let _ = write!(line, " {:>5}", "Fd");
+    }
+    if opts.groups {
+        let _ = write!(
+            line,
+            " {} {}",
+            pad_cols("Unit", uw),
+            pad_cols("Container", cw)
+        );
     }
     let _ = write!(line, " {:<16} {:>7}", "Timer", "Age");
     if show_info {
@@ -177,6 +225,11 @@ pub fn write(
         if opts.fd {
             let fd = extra.fd.map_or_else(|| "-".to_string(), |f| f.to_string());
             let _ = write!(line, " {fd:>5}");
+        }
+        if opts.groups {
+            let unit = units.get(i).map_or("-", String::as_str);
+            let ctr = ctrs.get(i).map_or("-", String::as_str);
+            let _ = write!(line, " {} {}", pad_cols(unit, uw), pad_cols(ctr, cw));
         }
         let _ = write!(line, " {:<16} {:>7}", timer, age_cell(extra.age));
         if show_info {
@@ -231,6 +284,58 @@ mod tests {
             lower_bound: true,
         };
         assert_eq!(age_cell(Some(bound)), "≥2m00s");
+    }
+
+    #[test]
+    fn unit_and_container_columns_are_escaped_and_aligned() {
+        use super::*;
+        use crate::model::{Container, Name, Runtime, Unit};
+        let a = crate::model::fixtures::sock(
+            TcpState::Listen,
+            "127.0.0.1:80",
+            "0.0.0.0:0",
+            Owner::Process(42),
+        );
+        let b = crate::model::fixtures::sock(
+            TcpState::TimeWait,
+            "127.0.0.1:80",
+            "127.0.0.1:9",
+            Owner::Ownerless,
+        );
+        let mut snap = crate::model::fixtures::snapshot(vec![a.clone(), b.clone()]);
+        if let Some(p) = snap.processes.get_mut(&42) {
+            p.unit = Some(Unit {
+                name: Name::from("\x1b[7mweb.service"),
+                user: None,
+            });
+            p.container = Some(Container {
+                runtime: Runtime::Docker,
+                id: Name::from("0123456789abcdef"),
+                name: None,
+                pod_uid: None,
+                qos: None,
+            });
+        }
+        let opts = ListOpts {
+            groups: true,
+            ..ListOpts::default()
+        };
+        let mut out = Vec::new();
+        write(&mut out, &snap, &[&a, &b], &[], opts).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(!text.contains('\x1b'), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let col = |l: &str, w: &str| l.find(w).unwrap_or_else(|| panic!("{w} in {l}"));
+        assert_eq!(
+            col(lines[0], "Container"),
+            col(lines[1], "docker:0123456789ab")
+        );
+        assert_eq!(col(lines[0], "Unit"), col(lines[1], "\\e[7mweb.service"));
+        assert!(lines[2].contains(" - "), "{text}");
+        // Without the flag the columns are absent.
+        let mut out = Vec::new();
+        write(&mut out, &snap, &[&a], &[], ListOpts::default()).expect("write");
+        assert!(!String::from_utf8(out).expect("utf8").contains("Unit"));
     }
 
     #[test]

@@ -572,6 +572,8 @@ mod tests {
                 comm: Name::from("a\"b\nc\x1b[7m"),
                 uid: 0,
                 user: "root".into(),
+                unit: None,
+                container: None,
             },
         );
         let analysis = Analysis {

@@ -25,6 +25,8 @@ fn process(pid: u32) -> (u32, ProcessInfo) {
         comm: "python3".into(),
         uid: 0,
         user: "root".into(),
+        unit: None,
+        container: None,
     };
     (pid, info)
 }

@@ -316,6 +316,8 @@ fn udp_unattributed_and_hostile_names_and_unknown_rcvbuf() {
             comm: Name::from("ev\x1b[2Jil\n"),
             uid: 0,
             user: "root".into(),
+            unit: None,
+            container: None,
         },
     );
     let mut b = a.clone();

@@ -22,6 +22,8 @@ fn with_process(s: &mut Snapshot, pid: u32, comm: &str) {
             comm: comm.into(),
             uid: 1000,
             user: "app".into(),
+            unit: None,
+            container: None,
         },
     );
 }

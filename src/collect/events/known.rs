@@ -146,6 +146,8 @@ mod tests {
                 comm: Name::from("nginx"),
                 uid: 0,
                 user: Name::from("root"),
+                unit: None,
+                container: None,
             },
         );
         Snapshot {

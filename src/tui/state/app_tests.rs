@@ -20,6 +20,8 @@ pub(crate) fn tick(at_ms: i64) -> TickData {
                 comm: comm.into(),
                 uid: 0,
                 user: "root".into(),
+                unit: None,
+                container: None,
             },
         );
     }

@@ -258,6 +258,8 @@ mod tests {
                 comm: Name::from("ev\x1bil"),
                 uid: 0,
                 user: Name::from("root"),
+                unit: None,
+                container: None,
             },
         )])
     }

@@ -58,6 +58,8 @@ fn scene(at_ms: i64) -> Snapshot {
             comm: "nginx".into(),
             uid: 33,
             user: "www-data".into(),
+            unit: None,
+            container: None,
         },
     );
     snap
