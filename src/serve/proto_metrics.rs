@@ -54,6 +54,7 @@ struct Families {
     udp_drops_observed: Series<u64>,
     udp_unattributed: Series<u64>,
     kernel_udp: Series<u64>,
+    kernel_in_use: Series<u64>,
     unix_sockets: Series<u64>,
     unix_types: Series<u64>,
     unix_process_sockets: Series<u64>,
@@ -73,6 +74,7 @@ impl Families {
             udp_drops_observed: Series::counter(),
             udp_unattributed: Series::gauge(),
             kernel_udp: Series::counter(),
+            kernel_in_use: Series::gauge(),
             unix_sockets: Series::gauge(),
             unix_types: Series::gauge(),
             unix_process_sockets: Series::gauge(),
@@ -102,8 +104,35 @@ pub(super) fn render(
             let agg = aggregate_proto(snap, Protocol::Unix);
             unix(&mut f, ns, &agg, opts);
         }
+        in_use(&mut f, snap);
     }
     register(f)
+}
+
+/// The kernel's own socket totals (`/proc/net/protocols`) for the collected UDP and UNIX
+/// tables, beside the dump's counts: `UNIX` is datagram, `UNIX-STREAM` stream and
+/// seqpacket.
+fn in_use(f: &mut Families, snap: &Snapshot) {
+    let Some(c) = &snap.counters else {
+        return;
+    };
+    let names: &[(Protocol, &str)] = &[
+        (Protocol::Udp, "UDP"),
+        (Protocol::Udp, "UDPv6"),
+        (Protocol::Unix, "UNIX"),
+        (Protocol::Unix, "UNIX-STREAM"),
+    ];
+    for &(p, name) in names {
+        if let Some(&n) = c
+            .sockets_in_use
+            .get(name)
+            .filter(|_| snap.protocols.contains(p))
+        {
+            f.kernel_in_use
+                .slot(labels(&snap.netns, &[("protocol", name)]))
+                .set(n);
+        }
+    }
 }
 
 fn states(series: &mut Series<u64>, ns: &str, agg: &ProtoAggregate, always: &[TcpState]) {
@@ -257,6 +286,12 @@ fn register(f: Families) -> String {
         f.kernel_udp,
     );
     r.register(
+        "kernel_sockets_in_use",
+        "Sockets in use per kernel protocol, from /proc/net/protocols (UNIX is datagram, \
+         UNIX-STREAM stream and seqpacket): the kernel's total beside the dump's counts",
+        f.kernel_in_use,
+    );
+    r.register(
         "unix_sockets",
         "UNIX domain sockets per state, as ss -x spells them",
         f.unix_sockets,
@@ -288,4 +323,45 @@ fn register(f: Families) -> String {
         f.unix_unattributed,
     );
     encode(&r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixtures::snapshot;
+    use crate::model::{KernelCounters, Protocols};
+
+    fn analysis(snap: &Snapshot) -> Analysis {
+        Analysis {
+            aggregate: crate::analyze::aggregate::aggregate(snap),
+            alerts: Vec::new(),
+            findings: Vec::new(),
+            rates: None,
+            ages: Vec::new(),
+            churn: None,
+        }
+    }
+
+    #[test]
+    fn the_kernels_totals_follow_the_collected_tables() {
+        let mut snap = snapshot(Vec::new());
+        snap.protocols = Protocols::only(Protocol::Unix);
+        let mut c = KernelCounters::default();
+        for (name, n) in [("UNIX", 3), ("UNIX-STREAM", 40), ("UDP", 7), ("TCP", 9)] {
+            c.sockets_in_use.insert(name.to_string(), n);
+        }
+        snap.counters = Some(c);
+        let a = analysis(&snap);
+        let text = render(&[(snap, a)], None, &ServeOptions::default());
+        assert!(
+            text.contains(
+                r#"sockscope_kernel_sockets_in_use{netns="host",protocol="UNIX-STREAM"} 40"#
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains(r#"protocol="UDP""#),
+            "UDP was not collected: {text}"
+        );
+    }
 }
