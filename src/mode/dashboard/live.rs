@@ -17,7 +17,7 @@ use crate::collect::events::{EventSocket, Groups, Received, DEFAULT_RCVBUF};
 use crate::collect::CollectError;
 use crate::config::Thresholds;
 use crate::filter::Filter;
-use crate::model::{Family, Owner, Protocol, Snapshot, SocketRecord};
+use crate::model::{Family, Protocol, Snapshot};
 use crate::tui::state::churn::{Churn, ChurnWindow};
 use crate::tui::state::kill::{KillDone, KillGate, KillRequest};
 use crate::tui::LiveSource;
@@ -188,19 +188,7 @@ fn passes(filter: &Filter, e: &DestroyEvent, known: Option<&Known>) -> bool {
         states: None,
         ..filter.clone()
     };
-    let mut rec = SocketRecord::new(
-        e.state,
-        std::net::SocketAddr::new(e.local.ip, e.local.port),
-        std::net::SocketAddr::new(e.remote.ip, e.remote.port),
-        Owner::Unresolved,
-    );
-    rec.family = e.family;
-    let mut procs = std::collections::BTreeMap::new();
-    if let Some(p) = known.and_then(|k| k.process.as_ref()) {
-        rec.owner = Owner::Process(p.pid);
-        procs.insert(p.pid, p.clone());
-    }
-    f.matches(&rec, &procs)
+    crate::mode::churn::passes(&f, e, known)
 }
 
 impl LiveSource for LiveDashboard {
