@@ -102,7 +102,9 @@ impl DiagTransport for KernelSocket {
 pub(crate) fn set_recv_timeout(socket: &Socket, timeout: Duration) -> io::Result<()> {
     let tv = libc::timeval {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_usec: libc::suseconds_t::from(0u8),
+        // The sub-second part too: a timeout under a second with tv_usec 0 would read as
+        // {0, 0}, which SO_RCVTIMEO takes as "block forever".
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
     };
     let len = libc::socklen_t::try_from(std::mem::size_of::<libc::timeval>())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
