@@ -18,8 +18,9 @@ pub struct ProtoProcessRow {
     pub states: StateCounts,
     /// UDP: drops summed over its sockets (since each socket was created).
     pub drops: u64,
-    /// Receive queues summed over its sockets (bytes; for UNIX listeners, pending
-    /// connections; unknown queues from /proc count nothing).
+    /// Receive queues summed over its sockets, in bytes (UNIX listeners' pending
+    /// connections are not bytes and are left out; queues /proc/net/unix does not give
+    /// count nothing, so faces show the sum only when every queue was known).
     pub recv_q: u64,
 }
 
@@ -168,7 +169,12 @@ pub fn aggregate_proto(snap: &Snapshot, proto: Protocol) -> ProtoAggregate {
         Protocol::Unix => {
             for s in &snap.unix {
                 agg.unix_kinds[unix_kind_index(s.kind)] += 1;
-                let q = s.recv_q.map_or(0, u64::from);
+                // A listener's Recv-Q is its pending connections, not bytes: those are in
+                // `unix_listeners`, never summed with the bytes of connected sockets.
+                let q = match s.state {
+                    TcpState::Listen => 0,
+                    _ => s.recv_q.map_or(0, u64::from),
+                };
                 count(&mut agg, s.owner, s.state, 0, q);
                 if s.state == TcpState::Listen {
                     let pid = s.owner.pid();

@@ -91,7 +91,7 @@ struct ProtoProcessJson<'a> {
     states: ProtoStatesJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     drops: Option<u64>,
-    recv_q: u64,
+    recv_q: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -135,6 +135,7 @@ pub fn summary<'a>(
     let p = agg.protocol;
     let udp = p == Protocol::Udp;
     let unix = p == Protocol::Unix;
+    let known = proto::recv_q_known(snap, p);
     let processes = proto::rows(snap, agg, top)
         .into_iter()
         .map(|r| {
@@ -160,7 +161,7 @@ pub fn summary<'a>(
                 total: r.states.total(),
                 states: ProtoStatesJson::new(p, r.states, &agg.states),
                 drops: udp.then_some(r.drops),
-                recv_q: r.recv_q,
+                recv_q: known.then_some(r.recv_q),
             }
         })
         .collect();

@@ -192,6 +192,13 @@ fn add(into: &mut StateCounts, from: &StateCounts) {
     }
 }
 
+/// Whether a `RECV_Q` sum over `p`'s sockets means anything: false for UNIX sockets read
+/// from `/proc/net/unix`, which gives no queue lengths (the faces print `-` / `null`, never
+/// a 0 that reads as "empty").
+pub fn recv_q_known(snap: &Snapshot, p: Protocol) -> bool {
+    p != Protocol::Unix || snap.unix.iter().all(|u| u.recv_q.is_some())
+}
+
 /// Notes for a UDP or UNIX summary, one line each: unattributed sockets and why, and UNIX
 /// queues the source could not give (`/proc/net/unix` has none).
 pub fn write_notes(out: &mut impl Write, snap: &Snapshot, agg: &ProtoAggregate) -> io::Result<()> {

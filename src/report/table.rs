@@ -188,7 +188,11 @@ fn write_proto(
                 if p == Protocol::Udp {
                     cells.push(r.drops.to_string());
                 }
-                cells.push(r.recv_q.to_string());
+                cells.push(if super::proto::recv_q_known(snap, p) {
+                    r.recv_q.to_string()
+                } else {
+                    "-".into()
+                });
                 t.push(cells);
             }
             let mut cells = vec![

@@ -78,7 +78,11 @@ fn write_proto(
                 if p == Protocol::Udp {
                     write!(out, "\t{}", r.drops)?;
                 }
-                writeln!(out, "\t{}", r.recv_q)?;
+                if super::proto::recv_q_known(snap, p) {
+                    writeln!(out, "\t{}", r.recv_q)?;
+                } else {
+                    writeln!(out, "\t-")?;
+                }
             }
         }
         Grouping::Listener => {
