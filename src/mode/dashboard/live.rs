@@ -214,7 +214,6 @@ impl LiveSource for LiveDashboard {
         };
         let snap = collector.collect().map_err(|e| e.to_string())?;
         let _ = collector.take_notice();
-        let analysis = analyzer.observe(&snap);
         self.churn = match &mut self.events {
             Some(Ok(ev)) => {
                 ev.known.observe(&snap, now_ms());
@@ -223,6 +222,16 @@ impl LiveSource for LiveDashboard {
             Some(Err(why)) => Some(Churn::Off(why.clone())),
             None => None,
         };
+        // The rules read the same interval the churn panel shows (time_wait_storm takes
+        // its "how fast" from it), so the alert and the panel beside it agree.
+        let events = match &self.churn {
+            Some(Churn::Live(w)) => Some(crate::analyze::events::Churn {
+                seconds: w.secs,
+                window: w.window.clone(),
+            }),
+            _ => None,
+        };
+        let analysis = analyzer.observe_with_events(&snap, events);
         Ok((snap, analysis))
     }
 
