@@ -1,6 +1,6 @@
 //! Command-line definitions (clap derive), shared by the binary, shell completions and the
 //! man page. Parsing only: values are validated here with the domain parsers from
-//! [`crate::filter`], and turned into a [`Filter`] by [`FilterArgs::to_filter`].
+//! [`crate::filter`], and turned into a [`Filter`](crate::filter::Filter) by [`FilterArgs::to_filter`].
 
 use std::path::PathBuf;
 use std::time::Duration;
