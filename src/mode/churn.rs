@@ -65,6 +65,8 @@ pub(super) struct EventFeed {
     window: EventWindow,
     started: Instant,
     filter: Filter,
+    /// The polls are state-filtered, so they do not list every live socket.
+    partial_polls: bool,
     batch: Vec<DestroyEvent>,
 }
 
@@ -93,13 +95,14 @@ impl EventFeed {
             other => other.to_string(),
         })?;
         let mut filter = filter.clone();
-        filter.states = None;
+        let partial_polls = filter.states.take().is_some();
         Ok(EventFeed {
             socket,
             known: KnownSockets::default(),
             window: EventWindow::default(),
             started: Instant::now(),
             filter,
+            partial_polls,
             batch: Vec::new(),
         })
     }
@@ -139,6 +142,9 @@ impl EventFeed {
     pub(super) fn observe(&mut self, snap: &Snapshot) {
         if snap.source == SourceKind::Netlink {
             self.known.observe(snap, now_ms());
+            if self.partial_polls {
+                self.known.forget_coverage();
+            }
         }
     }
 

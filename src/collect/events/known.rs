@@ -76,6 +76,13 @@ impl KnownSockets {
         self.first_poll_ms.get_or_insert(finished_ms);
     }
 
+    /// Says the last poll listed only part of its tables (a `--state` filter): a socket
+    /// it did not list may have lived through it, so lifetimes are unknown, never
+    /// "short-lived", until a complete poll.
+    pub fn forget_coverage(&mut self) {
+        self.polled = Protocols::NONE;
+    }
+
     /// What the polls knew of this socket.
     pub fn lookup(&self, proto: Protocol, cookie: u64) -> Option<&Known> {
         self.current
@@ -205,5 +212,14 @@ mod tests {
         proc_snap.source = SourceKind::Proc;
         k.observe(&proc_snap, 1001);
         assert_eq!(k.short_lived(Protocol::Tcp, 5, 2000), None);
+    }
+
+    #[test]
+    fn a_state_filtered_poll_leaves_lifetimes_unknown() {
+        let mut k = KnownSockets::default();
+        k.observe(&snap(1000, &[1]), 1001);
+        k.forget_coverage();
+        assert_eq!(k.short_lived(Protocol::Tcp, 99, 2000), None);
+        assert_eq!(k.lookup(Protocol::Tcp, 1).map(|x| x.inode), Some(101));
     }
 }

@@ -217,6 +217,10 @@ impl LiveSource for LiveDashboard {
         self.churn = match &mut self.events {
             Some(Ok(ev)) => {
                 ev.known.observe(&snap, now_ms());
+                if self.cfg.filter.states.is_some() {
+                    // A state-filtered poll does not list every live socket.
+                    ev.known.forget_coverage();
+                }
                 Some(ev.close_window())
             }
             Some(Err(why)) => Some(Churn::Off(why.clone())),
