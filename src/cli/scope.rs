@@ -5,46 +5,37 @@
 
 use super::Cli;
 
-/// The global options each of these subcommands ignores: they are hidden from its help and
+/// The subcommands that read sockets differently, each with why and the socket options
+/// it keeps; every other one of [`EVERY_SOCKET_OPTION`] is hidden from its help and
 /// refused when given ([`parse`]), so `explain close-wait --state estab` is not silently the
 /// same as `explain close-wait`. `--config` and `--threshold` stay: every mode checks them.
 const IGNORED: &[(&str, &str, &[&str])] = &[
     (
         "explain",
         "it filters no sockets (it takes a TOPIC and --netns)",
-        &[
-            "source",
-            "all_netns",
-            "max_netns",
-            "state",
-            "sport",
-            "dport",
-            "src",
-            "dst",
-            "process",
-            "owner",
-            "ipv4",
-            "ipv6",
-            "path",
-            "tcp",
-            "udp",
-            "unix",
-            "save_snapshot",
-            "force",
-        ],
+        &["netns", "from_snapshot"],
     ),
     (
         "replay",
         "it shows what the recording holds (it takes a FILE)",
-        EVERY_SOCKET_OPTION,
+        &[],
     ),
     (
         "completions",
         "it prints a script for a shell (it takes a SHELL)",
-        EVERY_SOCKET_OPTION,
+        &[],
     ),
-    ("man", "it prints the manual page", EVERY_SOCKET_OPTION),
+    ("man", "it prints the manual page", &[]),
 ];
+
+/// The socket options subcommand entry `kept` does not use: [`EVERY_SOCKET_OPTION`] but
+/// the ones it keeps, so an option added there is refused by each of them at once.
+fn ignored(kept: &'static [&'static str]) -> impl Iterator<Item = &'static str> {
+    EVERY_SOCKET_OPTION
+        .iter()
+        .copied()
+        .filter(move |id| !kept.contains(id))
+}
 
 /// Every global option but `--config` and `--threshold`: what a subcommand that reads no
 /// sockets ignores.
@@ -63,6 +54,8 @@ const EVERY_SOCKET_OPTION: &[&str] = &[
     "ipv4",
     "ipv6",
     "path",
+    "unit",
+    "container",
     "tcp",
     "udp",
     "unix",
@@ -78,7 +71,8 @@ pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
     // clap copies a global option into a subcommand at build time unless the subcommand
     // already has one by that id: give these subcommands hidden copies first.
-    for (sub, _, ids) in IGNORED {
+    for (sub, _, kept) in IGNORED {
+        let ids: Vec<&str> = ignored(kept).collect();
         let hidden: Vec<clap::Arg> = cmd
             .get_arguments()
             .filter(|a| ids.contains(&a.get_id().as_str()))
@@ -101,9 +95,8 @@ where
     let m = cmd.try_get_matches_from_mut(args)?;
     let cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
     if let Some((sub, sub_m)) = m.subcommand() {
-        if let Some((_, why, ids)) = IGNORED.iter().find(|(n, _, _)| *n == sub) {
-            let given: Vec<String> = ids
-                .iter()
+        if let Some((_, why, kept)) = IGNORED.iter().find(|(n, _, _)| *n == sub) {
+            let given: Vec<String> = ignored(kept)
                 .filter(|id| {
                     [&m, sub_m].iter().any(|mm| {
                         mm.value_source(id) == Some(clap::parser::ValueSource::CommandLine)

@@ -410,6 +410,12 @@ fn mode_cases(env: &Env) -> Vec<Case> {
             &["replay", "/nonexistent.jsonl", "--netns", "x"],
             "--netns",
         ),
+        // Filters added after the scope list was written are refused there too.
+        c(
+            "*:unit",
+            &["explain", "close-wait", "--unit", "nginx"],
+            "--unit",
+        ),
         c("sockets:sort", &["sockets", "--sort", "pid"], "--sort"),
         c("sockets:sort", &["sockets", "--sort", ""], "--sort"),
         c("sockets:top", &["sockets", "--top", "-1"], "--top"),
