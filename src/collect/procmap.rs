@@ -25,18 +25,19 @@ use nix::fcntl::{readlinkat, OFlag};
 use nix::sys::stat::Mode;
 
 use crate::fasthash::{IdMap, IdSet};
-use crate::model::ListenerIndex;
-use crate::model::{Attribution, Name, Owner, ProcessInfo, SocketRecord, TcpState};
+use crate::model::{Attribution, Name, ProcessInfo, SocketRecord};
 
 pub mod cgroup;
 mod diagnosis;
 mod passwd;
+mod requests;
 mod shared;
 mod status;
 mod tables;
 pub use diagnosis::{
     classify_refusal, hidepid_in_mountinfo, unattributed_reason, AttributionFacts, Caps, Refusal,
 };
+pub use requests::attribute_requests;
 pub use shared::SharedResolver;
 pub use tables::{Attributable, Tables};
 
@@ -573,32 +574,6 @@ impl ProcessResolver {
         std::fs::read_to_string("/proc/self/mountinfo")
             .map(|m| hidepid_in_mountinfo(&m, &self.proc_root))
             .unwrap_or(false)
-    }
-}
-
-/// Points every inode-0 SYN_RECV socket at the owner of the listener that accepts on its
-/// local address ([`Owner::ViaListener`]), or [`Owner::Ownerless`] when that listener is
-/// missing or unattributed. Listeners must already carry their owners.
-pub fn attribute_requests(sockets: &mut [SocketRecord]) {
-    let owners: Vec<(usize, Owner)> = {
-        let index = ListenerIndex::new(sockets);
-        sockets
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.inode == 0 && s.state == TcpState::SynRecv)
-            .map(|(i, s)| {
-                let owner = match index.find(&s.local).map(|l| l.owner) {
-                    Some(Owner::Process(pid)) => Owner::ViaListener(pid),
-                    _ => Owner::Ownerless,
-                };
-                (i, owner)
-            })
-            .collect()
-    };
-    for (i, owner) in owners {
-        if let Some(s) = sockets.get_mut(i) {
-            s.owner = owner;
-        }
     }
 }
 

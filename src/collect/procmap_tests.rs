@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use super::*;
 use crate::model::fixtures::sock;
-use crate::model::UnattributedReason;
+use crate::model::{Owner, TcpState, UnattributedReason};
 
 fn with_inode(mut s: SocketRecord, inode: u64) -> SocketRecord {
     s.inode = inode;

@@ -31,3 +31,4 @@ pub mod proto_rows;
 pub mod replay;
 pub mod rows;
 pub mod target;
+pub mod view;
