@@ -225,6 +225,8 @@ pub enum Format {
     Table,
     /// JSON with `schema_version`.
     Json,
+    /// CSV (RFC 4180) with a header row; names escaped as the table prints them.
+    Csv,
 }
 
 /// How `summary` groups sockets.
@@ -280,7 +282,7 @@ pub struct SummaryArgs {
 /// `sockscope sockets`.
 #[derive(Debug, Args, Clone)]
 pub struct SocketsArgs {
-    /// Output format: table (an aligned list; text prints the same) or json.
+    /// Output format: table (an aligned list; text prints the same), json or csv.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
     #[arg(allow_hyphen_values = true, hide_possible_values = true)]
     pub format: Format,

@@ -87,6 +87,10 @@ pub fn sockets(
     (lists.tcp, lists.tcp_extra) = tcp.into_iter().unzip();
     match args.format {
         Format::Json => report::json::write_sockets(out, &snap, &lists)?,
+        Format::Csv => {
+            report::csv::write_sockets(out, &snap, &lists)?;
+            stderr_notes(&snap, protocols)?;
+        }
         Format::Text | Format::Table => {
             let several = protocols.iter().count() > 1;
             for (i, p) in protocols.iter().enumerate() {
@@ -127,16 +131,22 @@ pub fn sockets(
                     writeln!(out, "({n} more; --top 0 shows all)")?;
                 }
             }
-            let mut err = io::stderr();
-            if protocols.contains(Protocol::Tcp) {
-                report::write_notes(&mut err, &snap, &aggregate(&snap))?;
-            } else {
-                report::write_notes(&mut err, &snap, &Aggregate::default())?;
-            }
-            for p in protocols.iter().filter(|p| *p != Protocol::Tcp) {
-                report::proto::write_notes(&mut err, &snap, &aggregate_proto(&snap, p))?;
-            }
+            stderr_notes(&snap, protocols)?;
         }
+    }
+    Ok(())
+}
+
+/// The notes beside the list, on stderr so stdout stays parseable.
+fn stderr_notes(snap: &Snapshot, protocols: Protocols) -> io::Result<()> {
+    let mut err = io::stderr();
+    if protocols.contains(Protocol::Tcp) {
+        report::write_notes(&mut err, snap, &aggregate(snap))?;
+    } else {
+        report::write_notes(&mut err, snap, &Aggregate::default())?;
+    }
+    for p in protocols.iter().filter(|p| *p != Protocol::Tcp) {
+        report::proto::write_notes(&mut err, snap, &aggregate_proto(snap, p))?;
     }
     Ok(())
 }

@@ -98,19 +98,29 @@ pub fn summary(
     match args.format {
         Format::Text => {
             report::text::write(out, &view, &opts)?;
-            // stdout stays parseable; the honesty notes go to stderr.
-            let mut err = io::stderr();
-            if protocols.contains(Protocol::Tcp) {
-                report::write_notes(&mut err, &snap, &agg)?;
-            } else {
-                report::write_notes(&mut err, &snap, &Aggregate::default())?;
-            }
-            for a in &others {
-                report::proto::write_notes(&mut err, &snap, a)?;
-            }
+            stderr_notes(&view)?;
         }
         Format::Table => report::table::write(out, &view, &opts)?,
         Format::Json => report::json::write_summary(out, &view, &opts)?,
+        Format::Csv => {
+            report::csv::write_summary(out, &view, &opts)?;
+            stderr_notes(&view)?;
+        }
+    }
+    Ok(())
+}
+
+/// The honesty notes of a script-facing format: on stderr, so stdout stays parseable.
+fn stderr_notes(view: &SummaryView<'_>) -> io::Result<()> {
+    let mut err = io::stderr();
+    let snap = view.snapshot;
+    if view.protocols.contains(Protocol::Tcp) {
+        report::write_notes(&mut err, snap, view.aggregate)?;
+    } else {
+        report::write_notes(&mut err, snap, &Aggregate::default())?;
+    }
+    for a in view.others {
+        report::proto::write_notes(&mut err, snap, a)?;
     }
     Ok(())
 }
@@ -125,7 +135,7 @@ pub(super) fn summary_opts(args: &SummaryArgs) -> SummaryOpts {
         GroupBy::Unit | GroupBy::Container => Grouping::Process,
     };
     let top = match (args.format, args.top) {
-        (_, Some(0)) | (Format::Json, None) => None,
+        (_, Some(0)) | (Format::Json | Format::Csv, None) => None,
         (_, Some(n)) => Some(n),
         (_, None) => Some(20),
     };
@@ -172,6 +182,7 @@ pub(super) fn summary_all(
         failures.into_iter().map(|f| (f.what, f.reason)).collect();
     match args.format {
         Format::Json => report::json::write_summary_all(out, &views, opts, &failures)?,
+        Format::Csv => report::csv::write_summary_all(out, &views, opts)?,
         Format::Text if opts.by == Grouping::State && protocols == Protocols::TCP => {
             for v in &views {
                 let ranked = v.aggregate.states.ranked();

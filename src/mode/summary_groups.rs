@@ -51,6 +51,7 @@ pub(super) fn summary_groups(
         Format::Text => groups::write_text(out, &view)?,
         Format::Table => groups::write_table(out, &view)?,
         Format::Json => groups::write_json(out, &view)?,
+        Format::Csv => crate::report::csv::write_groups(out, &view)?,
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub struct GroupView<'a> {
 
 impl GroupView<'_> {
     /// The group rows `--top` keeps, then the marker rows.
-    fn shown(&self) -> Vec<&GroupCount> {
+    pub(super) fn shown(&self) -> Vec<&GroupCount> {
         let groups: Vec<&GroupCount> = self
             .rows
             .iter()

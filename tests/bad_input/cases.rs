@@ -337,6 +337,7 @@ fn summary_cases(env: &Env) -> Vec<Case> {
             "--format",
         ),
         c("summary:format", &["summary", "-f", "-1"], "--format"),
+        c("summary:format", &["summary", "-f", "tsv"], "--format"),
         c("summary:by", &["summary", "--by", "colour"], "--by"),
         c("summary:by", &["summary", "--by", ""], "--by"),
         c("summary:top", &["summary", "--top", "-1"], "--top"),
@@ -397,7 +398,12 @@ fn mode_cases(env: &Env) -> Vec<Case> {
     let mut v = vec![
         c(
             "sockets:format",
-            &["sockets", "--format", "csv"],
+            &["sockets", "--format", "xml"],
+            "--format",
+        ),
+        c(
+            "sockets:format",
+            &["sockets", "--format", "csv,json"],
             "--format",
         ),
         c(
