@@ -123,6 +123,8 @@ fn fixture() -> (Snapshot, Analysis) {
             pid: 42,
             comm: "java".into(),
             user: "app".into(),
+            unit: None,
+            container: None,
         },
         netns: "host".into(),
         count: 3,

@@ -254,6 +254,8 @@ fn alerts(now: i64, cw: u64) -> Vec<Alert> {
             pid: 4242,
             comm: "java".into(),
             user: "app".into(),
+            unit: None,
+            container: None,
         },
         cw,
         &format!("java[4242] holds {cw} CLOSE_WAIT sockets, +60/min, oldest 15m"),

@@ -7,6 +7,10 @@
 //! the threshold from flapping. A pending alert whose condition clears is dropped (it never
 //! fired). Resolved alerts stay listed for `resolved_keep_s`, then go. Owns no detection
 //! logic and reads no clock: time is the snapshot's `taken_at_ms`.
+//!
+//! The subject in a key is its [`Subject::identity`]: a service or container finding keeps
+//! one alert (its since, its phase) across restarts that change its pids, while the alert
+//! shows the latest finding, current pids and all.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +18,7 @@ use crate::analyze::finding::{Alert, AlertPhase, Finding, Subject};
 use crate::config::Thresholds;
 use crate::model::RuleId;
 
-/// Identity of an alert.
+/// Identity of an alert: the rule, the subject's [`Subject::identity`], the namespace.
 pub type AlertKey = (RuleId, Subject, String);
 
 #[derive(Debug, Clone)]
@@ -35,8 +39,8 @@ impl AlertBook {
         AlertBook::default()
     }
 
-    /// (rule, subject) pairs of pending and firing alerts in `netns`: detection applies the
-    /// clear level to them.
+    /// (rule, subject identity) pairs of pending and firing alerts in `netns`: detection
+    /// applies the clear level to them.
     pub fn active(&self, netns: &str) -> HashSet<(RuleId, Subject)> {
         self.entries
             .iter()
@@ -49,7 +53,7 @@ impl AlertBook {
     pub fn update(&mut self, netns: &str, now_ms: i64, findings: &[Finding], th: &Thresholds) {
         let mut seen: HashSet<AlertKey> = HashSet::new();
         for f in findings {
-            let key: AlertKey = (f.rule, f.subject.clone(), f.netns.clone());
+            let key: AlertKey = (f.rule, f.subject.identity(), f.netns.clone());
             let for_ms = th.for_ms(f.rule);
             seen.insert(key.clone());
             match self.entries.get_mut(&key) {

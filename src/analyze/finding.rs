@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Endpoint, Name, NameDecodeError, RuleId, UnixName};
+use crate::model::{
+    Container, Endpoint, Name, NameDecodeError, ProcessInfo, RuleId, Unit, UnixName,
+};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,6 +35,10 @@ pub enum Subject {
         comm: Name,
         /// User name.
         user: Name,
+        /// The systemd unit it runs in, when its cgroup names one (named beside the pid).
+        unit: Option<Unit>,
+        /// The container it runs in, when its cgroup names one.
+        container: Option<Container>,
     },
     /// A listening TCP endpoint, or a bound UDP endpoint (`udp_drops`; `ss -ul` lists those
     /// as listening too), and its owner. The rule says which protocol.
@@ -63,6 +69,20 @@ pub enum Subject {
         /// Owning command, when attributed.
         comm: Option<Name>,
     },
+    /// A systemd service or a container, over all its processes: a per-owner finding
+    /// summed over its pids, so that a restart (new pids, same unit) continues the same
+    /// finding and its history. Its identity ([`Subject::identity`]) is the unit or the
+    /// container alone.
+    Service {
+        /// The service unit, when the finding is keyed by one.
+        unit: Option<Unit>,
+        /// The container, when the finding is keyed by one (then `unit` is `None`).
+        container: Option<Container>,
+        /// The pids holding the sockets now, ascending.
+        pids: Vec<u32>,
+        /// The command of the lowest of them (a service's processes usually share it).
+        comm: Name,
+    },
 }
 
 /// [`Subject`] as serialized: names as text with their raw-byte siblings.
@@ -77,6 +97,10 @@ enum SubjectWire {
         user: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user_b64: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<UnitWire>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<ContainerWire>,
     },
     Listener {
         local: Endpoint,
@@ -102,17 +126,108 @@ enum SubjectWire {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comm_b64: Option<String>,
     },
+    Service {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<UnitWire>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<ContainerWire>,
+        pids: Vec<u32>,
+        comm: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comm_b64: Option<String>,
+    },
+}
+
+/// A [`Unit`] on the wire: its name (exact text, `name_b64` for non-UTF-8 bytes), the
+/// user manager's uid for a user unit, and the label tables print.
+#[derive(Serialize, Deserialize)]
+struct UnitWire {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name_b64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<u32>,
+}
+
+impl From<Unit> for UnitWire {
+    fn from(u: Unit) -> UnitWire {
+        UnitWire {
+            name: u.name.wire_text(),
+            name_b64: u.name.raw_b64(),
+            user: u.user,
+        }
+    }
+}
+
+impl TryFrom<UnitWire> for Unit {
+    type Error = NameDecodeError;
+    fn try_from(w: UnitWire) -> Result<Unit, NameDecodeError> {
+        Ok(Unit {
+            name: Name::from_parts(&w.name, w.name_b64.as_deref())?,
+            user: w.user,
+        })
+    }
+}
+
+/// A [`Container`] on the wire: runtime, id, and the name, pod and QoS class where known
+/// (the name with `name_b64` for non-UTF-8 bytes; ids are hex by construction).
+#[derive(Serialize, Deserialize)]
+struct ContainerWire {
+    #[serde(flatten)]
+    container: Container,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name_b64: Option<String>,
+}
+
+impl From<Container> for ContainerWire {
+    fn from(c: Container) -> ContainerWire {
+        ContainerWire {
+            name_b64: c.name.as_ref().and_then(Name::raw_b64),
+            container: c,
+        }
+    }
+}
+
+impl TryFrom<ContainerWire> for Container {
+    type Error = NameDecodeError;
+    fn try_from(w: ContainerWire) -> Result<Container, NameDecodeError> {
+        let mut c = w.container;
+        if let Some(n) = &c.name {
+            c.name = Some(Name::from_parts(&n.wire_text(), w.name_b64.as_deref())?);
+        }
+        Ok(c)
+    }
 }
 
 impl From<Subject> for SubjectWire {
     fn from(s: Subject) -> SubjectWire {
         match s {
-            Subject::Process { pid, comm, user } => SubjectWire::Process {
+            Subject::Process {
+                pid,
+                comm,
+                user,
+                unit,
+                container,
+            } => SubjectWire::Process {
                 pid,
                 comm: comm.wire_text(),
                 comm_b64: comm.raw_b64(),
                 user: user.wire_text(),
                 user_b64: user.raw_b64(),
+                unit: unit.map(UnitWire::from),
+                container: container.map(ContainerWire::from),
+            },
+            Subject::Service {
+                unit,
+                container,
+                pids,
+                comm,
+            } => SubjectWire::Service {
+                unit: unit.map(UnitWire::from),
+                container: container.map(ContainerWire::from),
+                pids,
+                comm: comm.wire_text(),
+                comm_b64: comm.raw_b64(),
             },
             Subject::Listener { local, pid, comm } => SubjectWire::Listener {
                 local,
@@ -157,10 +272,26 @@ impl TryFrom<SubjectWire> for Subject {
                 comm_b64,
                 user,
                 user_b64,
+                unit,
+                container,
             } => Subject::Process {
                 pid,
                 comm: Name::from_parts(&comm, comm_b64.as_deref())?,
                 user: Name::from_parts(&user, user_b64.as_deref())?,
+                unit: unit.map(Unit::try_from).transpose()?,
+                container: container.map(Container::try_from).transpose()?,
+            },
+            SubjectWire::Service {
+                unit,
+                container,
+                pids,
+                comm,
+                comm_b64,
+            } => Subject::Service {
+                unit: unit.map(Unit::try_from).transpose()?,
+                container: container.map(Container::try_from).transpose()?,
+                pids,
+                comm: Name::from_parts(&comm, comm_b64.as_deref())?,
             },
             SubjectWire::Listener {
                 local,
@@ -266,7 +397,38 @@ impl std::fmt::Display for Subject {
     /// inode 812`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Subject::Process { pid, comm, .. } => write!(f, "pid {pid} ({comm})"),
+            Subject::Process {
+                pid,
+                comm,
+                unit,
+                container,
+                ..
+            } => {
+                write!(f, "pid {pid} ({comm})")?;
+                match (container, unit) {
+                    (Some(c), _) => write!(f, " in {}", c.label()),
+                    (None, Some(u)) => write!(f, " in {}", u.label()),
+                    (None, None) => Ok(()),
+                }
+            }
+            Subject::Service {
+                unit,
+                container,
+                pids,
+                comm,
+            } => {
+                match (container, unit) {
+                    (Some(c), _) => f.write_str(&c.label())?,
+                    (None, Some(u)) => f.write_str(&u.label())?,
+                    (None, None) => f.write_str("?")?,
+                }
+                let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+                match pids.len() {
+                    0 => write!(f, " ({comm})"),
+                    1 => write!(f, " (pid {} {comm})", list.join(",")),
+                    _ => write!(f, " (pids {} {comm})", list.join(",")),
+                }
+            }
             Subject::Listener { local, pid, comm } => match (pid, comm) {
                 (Some(p), Some(c)) => write!(f, "{local} (pid {p} {c})"),
                 (Some(p), None) => write!(f, "{local} (pid {p})"),
@@ -290,6 +452,61 @@ impl std::fmt::Display for Subject {
                     _ => Ok(()),
                 }
             }
+        }
+    }
+}
+
+impl Subject {
+    /// A process subject for `pid`, with the comm, user, unit and container `info` gives
+    /// (`?` for names when the process is unknown).
+    pub fn of_process(pid: u32, info: Option<&ProcessInfo>) -> Subject {
+        Subject::Process {
+            pid,
+            comm: info.map_or_else(|| Name::from("?"), |p| p.comm.clone()),
+            user: info.map_or_else(|| Name::from("?"), |p| p.user.clone()),
+            unit: info.and_then(|p| p.unit.clone()),
+            container: info.and_then(|p| p.container.clone()),
+        }
+    }
+
+    /// What tells two alerts apart: the subject itself, except a [`Subject::Service`],
+    /// which is its unit or container alone (its runtime and id), so that new pids after a
+    /// restart, a changed comm or a container name read later continue the same alert.
+    pub fn identity(&self) -> Subject {
+        match self {
+            Subject::Service {
+                unit, container, ..
+            } => Subject::Service {
+                unit: unit.clone(),
+                container: container.as_ref().map(|c| Container {
+                    runtime: c.runtime,
+                    id: c.id.clone(),
+                    name: None,
+                    pod_uid: None,
+                    qos: None,
+                }),
+                pids: Vec::new(),
+                comm: Name::from(""),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// The unit named by a process or service subject.
+    pub fn unit(&self) -> Option<&Unit> {
+        match self {
+            Subject::Process { unit, .. } | Subject::Service { unit, .. } => unit.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The container named by a process or service subject.
+    pub fn container(&self) -> Option<&Container> {
+        match self {
+            Subject::Process { container, .. } | Subject::Service { container, .. } => {
+                container.as_ref()
+            }
+            _ => None,
         }
     }
 }
@@ -349,6 +566,8 @@ mod tests {
             pid: 9,
             comm: Name::from(&b"\x1b[7m\xff"[..]),
             user: Name::from("r\noot"),
+            unit: None,
+            container: None,
         };
         assert_eq!(s.to_string(), "pid 9 (\\e[7m\\xff)");
         let v = serde_json::to_value(&s).expect("json");

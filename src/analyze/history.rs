@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::analyze::aggregate::Aggregate;
-use crate::model::{Endpoint, Owner, Snapshot, StateCounts, TcpState};
+use crate::model::{Endpoint, Name, Owner, Runtime, Snapshot, StateCounts, TcpState, Unit};
 
 /// Destinations kept per tick for TIME_WAIT growth: the busiest ones. Bounds memory when a
 /// host talks to many peers; the quiet ones could not fire the rule anyway.
@@ -38,6 +38,43 @@ impl OwnerKey {
     }
 }
 
+/// Who a CLOSE_WAIT leak counts under: a container (by runtime and id) or a systemd
+/// `.service` over all its pids, so that a leak that survives a restart stays one series;
+/// any other owner (no unit, or a scope or slice, whose processes are unrelated programs)
+/// by its [`OwnerKey`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LeakKey {
+    /// A process, or no nameable process.
+    Owner(OwnerKey),
+    /// A systemd service.
+    Service(Unit),
+    /// A container: its runtime and id (its name may only be read later).
+    Container(Runtime, Name),
+}
+
+impl LeakKey {
+    /// The key a socket with `owner` and `inode` counts under in `snap`; `None` when it
+    /// belongs to no group (unresolved).
+    pub fn of(snap: &Snapshot, owner: Owner, inode: u64) -> Option<LeakKey> {
+        let key = OwnerKey::of(owner, inode)?;
+        let OwnerKey::Pid(pid) = key else {
+            return Some(LeakKey::Owner(key));
+        };
+        let Some(p) = snap.processes.get(&pid) else {
+            return Some(LeakKey::Owner(key));
+        };
+        if let Some(c) = &p.container {
+            return Some(LeakKey::Container(c.runtime, c.id.clone()));
+        }
+        match &p.unit {
+            Some(u) if u.name.raw_bytes().ends_with(b".service") => {
+                Some(LeakKey::Service(u.clone()))
+            }
+            _ => Some(LeakKey::Owner(key)),
+        }
+    }
+}
+
 /// What one tick contributes to history.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tick {
@@ -45,8 +82,8 @@ pub struct Tick {
     pub t_ms: i64,
     /// Sockets per state.
     pub states: StateCounts,
-    /// CLOSE_WAIT sockets per owner.
-    pub close_wait: HashMap<OwnerKey, u64>,
+    /// CLOSE_WAIT sockets per leak owner (a service or container summed over its pids).
+    pub close_wait: HashMap<LeakKey, u64>,
     /// FIN_WAIT2 sockets per owner.
     pub fin_wait2: HashMap<OwnerKey, u64>,
     /// SYN_RECV sockets per listener (local endpoint).
@@ -66,14 +103,14 @@ impl Tick {
         let mut tw: HashMap<Endpoint, u64> = HashMap::new();
         for s in &snap.sockets {
             match s.state {
-                TcpState::CloseWait | TcpState::FinWait2 => {
+                TcpState::CloseWait => {
+                    if let Some(k) = LeakKey::of(snap, s.owner, s.inode) {
+                        *t.close_wait.entry(k).or_default() += 1;
+                    }
+                }
+                TcpState::FinWait2 => {
                     if let Some(k) = OwnerKey::of(s.owner, s.inode) {
-                        let m = if s.state == TcpState::CloseWait {
-                            &mut t.close_wait
-                        } else {
-                            &mut t.fin_wait2
-                        };
-                        *m.entry(k).or_default() += 1;
+                        *t.fin_wait2.entry(k).or_default() += 1;
                     }
                 }
                 TcpState::TimeWait => *tw.entry(s.remote).or_default() += 1,
@@ -200,12 +237,15 @@ mod tests {
             ..Tick::default()
         };
         t.states.0[TcpState::CloseWait.index()] = cw;
-        t.close_wait.insert(OwnerKey::Pid(1), cw);
+        t.close_wait.insert(LeakKey::Owner(OwnerKey::Pid(1)), cw);
         t
     }
 
     fn cw(t: &Tick) -> u64 {
-        t.close_wait.get(&OwnerKey::Pid(1)).copied().unwrap_or(0)
+        t.close_wait
+            .get(&LeakKey::Owner(OwnerKey::Pid(1)))
+            .copied()
+            .unwrap_or(0)
     }
 
     #[test]

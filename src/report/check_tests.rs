@@ -34,6 +34,8 @@ fn a_hostile_comm_cannot_split_or_forge_the_status_line() {
         pid: 9,
         comm,
         user: Name::from("root"),
+        unit: None,
+        container: None,
     };
     let mut out = Vec::new();
     write_text(&mut out, &[finding], &CheckSummary::default()).unwrap();

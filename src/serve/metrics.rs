@@ -414,6 +414,17 @@ pub fn subject_label(subject: &Subject, pid_labels: bool) -> String {
         Subject::Listener { local, .. } => local.to_string(),
         Subject::Destination { remote } => remote.to_string(),
         Subject::Host => "host".to_string(),
+        // The unit or container, never the pids: a restart keeps the series.
+        Subject::Service {
+            unit, container, ..
+        } => match (container, unit) {
+            (Some(c), _) => match &c.name {
+                Some(n) => format!("{}:{}", c.runtime.name(), n.label_value(NAME_LABEL_MAX)),
+                None => format!("{}:{}", c.runtime.name(), c.short_id()),
+            },
+            (None, Some(u)) => u.name.label_value(NAME_LABEL_MAX).into_owned(),
+            (None, None) => "?".to_string(),
+        },
         Subject::UnixListener { name, inode, .. } => match name {
             Some(crate::model::UnixName::Path(n)) => n.label_value(NAME_LABEL_MAX).into_owned(),
             Some(crate::model::UnixName::Abstract(n)) => {

@@ -20,6 +20,8 @@ fn subjects_are_short() {
         pid: 7,
         comm: "java".into(),
         user: "app".into(),
+        unit: None,
+        container: None,
     };
     assert_eq!(subject_label(&p, false), "java");
     assert_eq!(subject_label(&p, true), "java[7]");

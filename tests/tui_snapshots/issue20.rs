@@ -116,6 +116,8 @@ fn leak(k: i64) -> Alert {
                 pid: 10055,
                 comm: "python3".into(),
                 user: "root".into(),
+                unit: None,
+                container: None,
             },
             netns: "host".into(),
             count: 300,

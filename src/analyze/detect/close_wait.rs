@@ -2,13 +2,18 @@
 //! Fires on a count (at once), on a count that grew at every sample over a minute, or on an
 //! old socket, and names the peers, including the local FIN_WAIT2 end when both ends are on
 //! this host.
+//!
+//! A process in a container or a systemd `.service` is judged with all the processes of
+//! that container or service ([`LeakKey`]): its subject is a [`Subject::Service`] listing
+//! the current pids, so a leak that survives a restart stays one finding, one alert and one
+//! history series instead of a new one per pid. Owns only this rule.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::{detail, finding, put_sysctls, Ctx};
 use crate::analyze::finding::{human_duration, human_growth, Finding, Severity, Subject};
-use crate::analyze::history::OwnerKey;
+use crate::analyze::history::{LeakKey, OwnerKey};
 use crate::model::RuleId;
 use crate::model::{Endpoint, Name, SocketRecord, TcpState};
 
@@ -16,6 +21,8 @@ use crate::model::{Endpoint, Name, SocketRecord, TcpState};
 #[derive(Default)]
 struct Group {
     count: u64,
+    /// The pids holding them (one, unless the key is a service or container).
+    pids: BTreeSet<u32>,
     oldest_s: Option<u64>,
     /// The oldest age is only a lower bound (there when sockscope started, undated by the
     /// kernel).
@@ -43,17 +50,18 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         .filter(|s| s.state == TcpState::FinWait2)
         .map(|s| ((s.local, s.remote), s))
         .collect();
-    let mut groups: HashMap<OwnerKey, Group> = HashMap::new();
+    let mut groups: HashMap<LeakKey, Group> = HashMap::new();
     for s in snap
         .sockets
         .iter()
         .filter(|s| s.state == TcpState::CloseWait)
     {
-        let Some(key) = OwnerKey::of(s.owner, s.inode) else {
+        let Some(key) = LeakKey::of(snap, s.owner, s.inode) else {
             continue;
         };
         let g = groups.entry(key).or_default();
         g.count += 1;
+        g.pids.extend(s.owner.pid());
         if let Some(a) = ctx.ages.age(s) {
             let secs = u64::from(a.secs);
             // The oldest decides; among equals, an exact age beats a lower bound.
@@ -88,17 +96,25 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     out
 }
 
-fn subject(ctx: &Ctx<'_>, key: OwnerKey) -> Subject {
+fn subject(ctx: &Ctx<'_>, key: &LeakKey, pids: &BTreeSet<u32>) -> Subject {
+    let procs = &ctx.snap.processes;
+    let first = pids.iter().find_map(|p| procs.get(p));
+    let comm = first.map_or_else(|| Name::from("?"), |p| p.comm.clone());
     match key {
-        OwnerKey::Pid(pid) => {
-            let p = ctx.snap.processes.get(&pid);
-            Subject::Process {
-                pid,
-                comm: p.map_or_else(|| Name::from("?"), |p| p.comm.clone()),
-                user: p.map_or_else(|| Name::from("?"), |p| p.user.clone()),
-            }
-        }
-        OwnerKey::Unattributed | OwnerKey::Orphaned => Subject::Host,
+        LeakKey::Owner(OwnerKey::Pid(pid)) => Subject::of_process(*pid, procs.get(pid)),
+        LeakKey::Owner(OwnerKey::Unattributed | OwnerKey::Orphaned) => Subject::Host,
+        LeakKey::Service(unit) => Subject::Service {
+            unit: Some(unit.clone()),
+            container: None,
+            pids: pids.iter().copied().collect(),
+            comm,
+        },
+        LeakKey::Container(..) => Subject::Service {
+            unit: None,
+            container: first.and_then(|p| p.container.clone()),
+            pids: pids.iter().copied().collect(),
+            comm,
+        },
     }
 }
 
@@ -110,6 +126,23 @@ fn owner_label(ctx: &Ctx<'_>, key: OwnerKey) -> String {
         },
         OwnerKey::Unattributed => "an unnamed process".into(),
         OwnerKey::Orphaned => "no process (orphaned)".into(),
+    }
+}
+
+/// The unit or container label of a service subject.
+fn service_label(s: &Subject) -> String {
+    match (s.container(), s.unit()) {
+        (Some(c), _) => c.label(),
+        (None, Some(u)) => u.label(),
+        (None, None) => "?".into(),
+    }
+}
+
+/// Who holds a leak, for prose: the owner's words, or the service or container.
+fn leak_label(ctx: &Ctx<'_>, key: &LeakKey, subject: &Subject) -> String {
+    match key {
+        LeakKey::Owner(k) => owner_label(ctx, *k),
+        _ => service_label(subject),
     }
 }
 
@@ -141,9 +174,9 @@ fn recvq_lines(g: &Group) -> Vec<String> {
     lines
 }
 
-fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
+fn judge(ctx: &Ctx<'_>, key: LeakKey, g: Group) -> Option<Finding> {
     let c = &ctx.th.close_wait_leak;
-    let subject = subject(ctx, key);
+    let subject = subject(ctx, &key, &g.pids);
     let k = ctx.scale(RuleId::CloseWaitLeak, &subject);
     let active = k < 1.0;
     let value = |t: &crate::analyze::history::Tick| t.close_wait.get(&key).copied().unwrap_or(0);
@@ -200,14 +233,24 @@ fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
         format!(" ({})", paren.join(", "))
     };
     f.message = match key {
-        OwnerKey::Pid(_) => format!("{} holds {} CLOSE_WAIT{paren}", f.subject, g.count),
-        _ => format!(
+        LeakKey::Owner(OwnerKey::Unattributed | OwnerKey::Orphaned) => format!(
             "{} CLOSE_WAIT held by processes sockscope could not name{paren}",
             g.count
         ),
+        _ => format!("{} holds {} CLOSE_WAIT{paren}", f.subject, g.count),
     };
 
     let mut lines = vec![format!("Fired because {why}.")];
+    if let Subject::Service { pids, .. } = &f.subject {
+        let label = service_label(&f.subject);
+        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+        lines.push(format!(
+            "Counted over every process of {label} (pids now: {}): a restart under new pids \
+             continues this finding, its growth and its first-seen time.",
+            list.join(", ")
+        ));
+        f.metrics.insert("pids".into(), pids.len() as f64);
+    }
     let top = |m: HashMap<String, u64>| -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> = m.into_iter().collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -269,10 +312,10 @@ fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
             "The peer end is on this host: {who} holds {total} FIN_WAIT2 sockets, {matched} of \
              them the other half of these CLOSE_WAIT sockets (the FIN_WAIT2 ↔ CLOSE_WAIT \
              pair). The peer closed; {} has not.",
-            owner_label(ctx, key)
+            leak_label(ctx, &key, &f.subject)
         ));
     }
-    if key == OwnerKey::Unattributed {
+    if key == LeakKey::Owner(OwnerKey::Unattributed) {
         if let Some(r) = ctx.snap.attribution.reason {
             lines.push(format!("Owner unknown: {}.", r.explain()));
         }
@@ -289,3 +332,7 @@ fn judge(ctx: &Ctx<'_>, key: OwnerKey, g: Group) -> Option<Finding> {
     f.detail = detail(RuleId::CloseWaitLeak, &lines);
     Some(f)
 }
+
+#[cfg(test)]
+#[path = "close_wait_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@ use super::{detail, finding, put_sysctls, Ctx};
 use crate::analyze::finding::{Finding, Severity, Subject};
 use crate::analyze::history::OwnerKey;
 use crate::model::RuleId;
-use crate::model::{Name, TcpState};
+use crate::model::TcpState;
 
 pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let mut out = fin_wait2(ctx);
@@ -24,11 +24,10 @@ fn fin_wait2(ctx: &Ctx<'_>) -> Vec<Finding> {
     for (&key, &n) in keys {
         let (subject, who) = match key {
             OwnerKey::Pid(pid) => {
-                let p = ctx.snap.processes.get(&pid);
-                let comm = p.map_or_else(|| Name::from("?"), |p| p.comm.clone());
-                let user = p.map_or_else(|| Name::from("?"), |p| p.user.clone());
-                let who = format!("pid {pid} ({comm})");
-                (Subject::Process { pid, comm, user }, who)
+                // `pid 42 (java) in payments.service`: the unit or container named beside it.
+                let s = Subject::of_process(pid, ctx.snap.processes.get(&pid));
+                let who = s.to_string();
+                (s, who)
             }
             OwnerKey::Unattributed => (Subject::Host, "unnamed processes".to_string()),
             OwnerKey::Orphaned => (Subject::Host, "no process (orphaned)".to_string()),

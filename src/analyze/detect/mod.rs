@@ -53,7 +53,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// 1.0, or the clear ratio when the alert for `(rule, subject)` is already active.
     pub fn scale(&self, rule: RuleId, subject: &Subject) -> f64 {
-        if self.active.contains(&(rule, subject.clone())) {
+        if self.active.contains(&(rule, subject.identity())) {
             self.th.alerts.clear_ratio
         } else {
             1.0

@@ -271,12 +271,7 @@ fn judge_endpoint(ctx: &Ctx<'_>, pid: Option<u32>, local: Endpoint, g: &Group) -
 
 fn judge_process(ctx: &Ctx<'_>, pid: u32, d: &ProcessDrops) -> Option<Finding> {
     let (rate, dropped, sockets) = (d.per_s, d.dropped, d.sockets);
-    let p = ctx.snap.processes.get(&pid);
-    let subject = Subject::Process {
-        pid,
-        comm: p.map_or_else(|| Name::from("?"), |p| p.comm.clone()),
-        user: p.map_or_else(|| Name::from("?"), |p| p.user.clone()),
-    };
+    let subject = Subject::of_process(pid, ctx.snap.processes.get(&pid));
     let k = ctx.scale(RuleId::UdpDrops, &subject);
     let v = rate_verdict(ctx, Some(rate), k)?;
     let mut f = finding(ctx, RuleId::UdpDrops, v.severity, subject);

@@ -78,6 +78,8 @@ pub(crate) fn tick(at_ms: i64) -> TickData {
             pid: 42,
             comm: "java".into(),
             user: "root".into(),
+            unit: None,
+            container: None,
         },
         netns: "host".into(),
         count: 2,

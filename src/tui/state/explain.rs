@@ -45,6 +45,8 @@ mod tests {
                 pid: 10055,
                 comm: "python3".into(),
                 user: "root".into(),
+                unit: None,
+                container: None,
             },
             netns: "host".into(),
             count: 300,

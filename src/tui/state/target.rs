@@ -67,6 +67,9 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
             state_ok
                 && match subject {
                     Subject::Process { pid, .. } => s.owner.pid() == Some(*pid),
+                    Subject::Service { pids, .. } => {
+                        s.owner.pid().is_some_and(|p| pids.contains(&p))
+                    }
                     // A UDP finding is about one process's sockets on that endpoint (an
                     // SO_REUSEPORT group, or mDNS shared by several daemons): never its
                     // neighbours'. A TCP listener's subject is every connection on its port.
@@ -101,6 +104,7 @@ pub fn in_unix_detail(t: &DetailTarget, s: &UnixRecord) -> bool {
             Subject::UnixListener { inode, name, .. } => {
                 s.inode == *inode || (name.is_some() && s.name == *name)
             }
+            Subject::Service { pids, .. } => s.owner.pid().is_some_and(|p| pids.contains(&p)),
             Subject::Host => true,
             _ => false,
         },

@@ -23,7 +23,18 @@ use crate::tui::views::theme::Theme;
 
 fn subject_text(s: &Subject) -> String {
     match s {
-        Subject::Process { pid, comm, user } => format!("{comm}[{pid}] ({user})"),
+        Subject::Process {
+            pid,
+            comm,
+            user,
+            unit,
+            container,
+        } => match (container, unit) {
+            (Some(c), _) => format!("{comm}[{pid}] ({user}) in {}", c.label()),
+            (None, Some(u)) => format!("{comm}[{pid}] ({user}) in {}", u.label()),
+            (None, None) => format!("{comm}[{pid}] ({user})"),
+        },
+        Subject::Service { .. } => format!("service {s}"),
         Subject::Listener { local, pid, comm } => match (comm, pid) {
             (Some(c), Some(p)) => format!("listener {local} {c}[{p}]"),
             _ => format!("listener {local}"),
@@ -169,6 +180,15 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
             Subject::Destination { remote: r } => remote(r.ip),
             Subject::Host => Some(agg.states),
             Subject::UnixListener { .. } => None,
+            Subject::Service { pids, .. } => {
+                let mut sum = StateCounts::default();
+                for c in pids.iter().filter_map(|p| process(*p)) {
+                    for st in TcpState::ALL {
+                        sum.0[st.index()] += c.get(st);
+                    }
+                }
+                Some(sum)
+            }
         },
     };
     found.unwrap_or_default()

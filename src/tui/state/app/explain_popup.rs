@@ -169,6 +169,8 @@ mod tests {
                     pid: 42,
                     comm: "java".into(),
                     user: "root".into(),
+                    unit: None,
+                    container: None,
                 }
             )))
         );
