@@ -346,6 +346,8 @@ struct FindingJson<'a> {
     severity: crate::analyze::finding::Severity,
     phase: AlertPhase,
     subject: &'a crate::analyze::finding::Subject,
+    /// When the alert was first seen (RFC 3339): a service's survives its restarts.
+    since: String,
     count: u64,
     /// Growth per minute, when known.
     growth_per_min: Option<f64>,
@@ -377,6 +379,7 @@ pub fn write_jsonl(out: &mut impl Write, line: &WatchLine<'_>) -> io::Result<()>
                 severity: a.finding.severity,
                 phase: a.phase,
                 subject: &a.finding.subject,
+                since: rfc3339(a.since_ms),
                 count: a.finding.count,
                 growth_per_min: a.finding.growth_per_min,
                 oldest_age_s: a.finding.oldest_age_s,
