@@ -436,6 +436,16 @@ pub struct ServeArgs {
     /// Add a pid label to per-process series (more series: pids churn).
     #[arg(long)]
     pub pid_labels: bool,
+    /// Export sockscope_unit_sockets and sockscope_container_sockets for the N systemd
+    /// units and N containers with most sockets, the rest summed as "(other)"; 0 = neither
+    /// family.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        allow_hyphen_values = true
+    )]
+    pub top_units: usize,
 }
 
 fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {

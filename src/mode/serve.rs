@@ -31,6 +31,7 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
         interval: args.interval,
         top_processes: args.top_processes,
         pid_labels: args.pid_labels,
+        top_units: args.top_units,
         ..ServeOptions::default()
     };
     let usage = |e: metrics::ServeError| RunError::Usage(e.to_string());

@@ -276,6 +276,7 @@ pub fn render_tick(
         udp_drops_observed,
         opts,
     ));
+    out.push_str(&super::unit_metrics::render(ticks, opts.top_units));
     out
 }
 

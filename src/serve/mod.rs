@@ -20,6 +20,7 @@ pub mod http;
 pub mod metrics;
 pub mod proto_metrics;
 mod udp_drops;
+pub mod unit_metrics;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -77,6 +78,9 @@ pub struct ServeOptions {
     pub top_listeners: usize,
     /// Add a `pid` label to per-process series (more series; pids churn).
     pub pid_labels: bool,
+    /// Units and containers exported per namespace, most sockets first (the rest summed as
+    /// `(other)`); 0 leaves both families out.
+    pub top_units: usize,
     /// Threads that render the responses to requests whose head is complete. Connections
     /// still sending their head, or slow to read their response, take no thread.
     pub workers: usize,
@@ -109,6 +113,7 @@ impl Default for ServeOptions {
             top_processes: 20,
             top_listeners: 50,
             pid_labels: false,
+            top_units: 20,
             workers: 32,
             header_timeout: Duration::from_secs(5),
             max_pending: 1024,

@@ -502,6 +502,16 @@ fn mode_cases(env: &Env) -> Vec<Case> {
             &["serve", "--top-processes", "99999999999999999999999"],
             "--top-processes",
         ),
+        c(
+            "serve:top_units",
+            &["serve", "--top-units", "-1"],
+            "--top-units",
+        ),
+        c(
+            "serve:top_units",
+            &["serve", "--top-units", "all"],
+            "--top-units",
+        ),
     ];
     for listen in [
         "garbage",
