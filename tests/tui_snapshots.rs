@@ -41,6 +41,9 @@ mod kill;
 #[path = "tui_snapshots/issue20.rs"]
 mod issue20;
 
+#[path = "tui_snapshots/grouping.rs"]
+mod grouping;
+
 const T0: i64 = 1_700_000_000_000;
 
 fn sock(state: TcpState, local: &str, remote: &str, owner: Owner) -> SocketRecord {

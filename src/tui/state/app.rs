@@ -12,6 +12,7 @@ use crate::tui::state::event::ReplayStatus;
 use crate::tui::state::event::{Control, Event, TickData};
 use crate::tui::state::filter;
 use crate::tui::state::fleet::Fleet;
+use crate::tui::state::grouping::Grouping;
 use crate::tui::state::history::{observe, CloseWaitTrend, StateHistory, TrendWindow};
 use crate::tui::state::keys::{lookup, Action, Mode, View};
 use crate::tui::state::kill::KillUi;
@@ -24,6 +25,7 @@ mod explain_popup;
 #[cfg(test)]
 mod kill_tests;
 mod on_fleet;
+mod on_grouping;
 mod on_kill;
 mod on_proto;
 mod on_replay;
@@ -119,6 +121,8 @@ pub struct App {
     pub(crate) kill: KillUi,
     /// The churn panel's destroy events.
     pub(crate) churn: Churn,
+    /// What a Processes row stands for (`o`).
+    pub(crate) grouping: Grouping,
 }
 
 pub(crate) fn view_slot(v: View) -> usize {
@@ -168,6 +172,7 @@ impl App {
             status: None,
             kill: KillUi::default(),
             churn: Churn::default(),
+            grouping: Grouping::default(),
         }
     }
 
@@ -311,6 +316,9 @@ impl App {
 
     /// The key of the row at `pos` in view `v`, so a selection can follow its row.
     pub fn key_at(&self, v: View, pos: usize) -> Option<RowKey> {
+        if v == View::Processes && self.grouped() {
+            return self.group_key_at(pos);
+        }
         let (snap, an) = self.data()?;
         if self.proto != Protocol::Tcp {
             return proto_rows::key_at(&self.rows, snap, an, self.proto, v, pos);
@@ -345,10 +353,14 @@ impl App {
             },
             _ => None,
         };
+        let by_group = (v == View::Processes && self.grouped()).then(|| filtered.clone());
         self.rows = match &self.proto_agg {
             Some(agg) => proto_rows::compute(self.data(), agg, self.detail.as_ref(), v, filtered),
             None => rows::compute(self.data(), &self.sort, self.detail.as_ref(), v, filtered),
         };
+        if let Some(f) = by_group {
+            self.rows.groups = self.group_rows_now(f.as_deref());
+        }
         let found = key.and_then(|k| self.position(v, &k));
         let n = self.row_count(v);
         let s = &mut self.selected[view_slot(v)];
@@ -372,6 +384,7 @@ impl App {
         match v {
             // Under --all-netns the other namespaces' alerts follow the shown one's.
             View::Overview => self.rows.alerts.len() + self.other_alerts().len(),
+            View::Processes if self.grouped() => self.rows.groups.len(),
             View::Processes => self.rows.processes.len(),
             View::Listeners => self.rows.listeners.len(),
             View::Remotes => self.rows.remotes.len(),
@@ -552,6 +565,7 @@ impl App {
             Action::CancelKill => self.cancel_kill(),
             Action::CycleTrendWindow => self.trend_window = self.trend_window.next(),
             Action::NextProtocol => self.next_protocol(),
+            Action::CycleGrouping => self.cycle_grouping(),
             Action::Explain => self.open_explanation(self.selected_topic()),
             Action::ExplainUnattributed => self.open_explanation(Some(ExplainTopic::Unattributed)),
         }

@@ -81,6 +81,8 @@ pub enum Action {
     CycleTrendWindow,
     /// Show the next collected protocol (TCP, UDP, UNIX).
     NextProtocol,
+    /// Group the Processes view by the next key: process, systemd unit, container.
+    CycleGrouping,
     /// (`--all-netns`) Show the next namespace.
     NextNetns,
     /// (`--all-netns`) Show the previous namespace.
@@ -288,6 +290,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::NextProtocol,
         "p",
         "next protocol: TCP/UDP/UNIX",
+    ),
+    b(
+        N,
+        Code(K::Char('o')),
+        Action::CycleGrouping,
+        "o",
+        "Processes by unit/container",
     ),
     netns(
         Code(K::Char('n')),

@@ -23,6 +23,7 @@ pub mod event;
 pub mod explain;
 pub mod filter;
 pub mod fleet;
+pub mod grouping;
 pub mod history;
 pub mod keys;
 pub mod kill;

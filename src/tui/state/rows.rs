@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, Subject};
+use crate::analyze::group_rows::{GroupCount, GroupRow};
 use crate::analyze::process_rows::RowKind;
 use crate::model::RuleId;
 use crate::model::{Endpoint, Name, Snapshot, SocketRecord, TcpState, TimerKind};
@@ -22,6 +23,8 @@ pub struct Rows {
     pub alerts: Vec<usize>,
     /// The Processes view's rows in display order (see [`crate::tui::views::processes`]).
     pub processes: Vec<ProcRow>,
+    /// The Processes view's unit or container rows in display order, when grouped (`o`).
+    pub groups: Vec<GroupCount>,
     /// Indices into `aggregate.listeners`.
     pub listeners: Vec<usize>,
     /// Indices into `aggregate.remotes`.
@@ -209,6 +212,8 @@ pub enum RowKey {
     Pid(u32),
     /// A Processes row that is not a process (`(ownerless)`, …).
     Unlisted(RowKind),
+    /// A unit or container row of the grouped Processes view.
+    Group(GroupRow),
     /// A listener.
     Listener(Endpoint),
     /// A remote address.

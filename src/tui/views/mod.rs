@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod churn;
 pub mod detail;
 pub mod fmt;
+pub mod groups;
 pub mod histogram;
 pub mod kernel;
 pub mod kill;
@@ -78,6 +79,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     };
     match (app.view, app.proto_aggregate()) {
         (View::Overview, _) => overview::draw(frame, body, app),
+        (View::Processes, _) if app.grouped() => groups::draw(frame, body, app),
         (View::Processes, Some(agg)) => proto_panels::draw_processes(frame, body, app, agg),
         (View::Sockets, Some(_)) => proto_sockets::draw(frame, body, app),
         (View::Detail, Some(_)) => proto_detail::draw(frame, body, app),

@@ -45,6 +45,7 @@ impl App {
                 DetailTarget::Finding(a.finding.rule, a.finding.subject.clone())
             }
             // Rows that are not processes open the Sockets view instead: see `unlisted_drill`.
+            View::Processes if self.grouped() => return None,
             View::Processes => DetailTarget::Process(self.rows.processes.get(sel)?.pid?),
             View::Listeners => {
                 DetailTarget::Listener(agg.listeners[*self.rows.listeners.get(sel)?].local)
@@ -66,6 +67,10 @@ impl App {
     pub(crate) fn unlisted_drill(&self) -> Option<Result<String, String>> {
         if self.view != View::Processes {
             return None;
+        }
+        if self.grouped() {
+            // A unit or container row opens the Sockets view filtered to its sockets.
+            return self.group_drill();
         }
         let (snap, an) = self.data()?;
         let r = self.rows.processes.get(self.selected())?;

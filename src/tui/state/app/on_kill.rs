@@ -136,6 +136,9 @@ impl App {
                 let what = format!("the selected {} socket", proto.name());
                 Ok(KillPlan::new(what, proto, [s], procs, true))
             }
+            View::Processes if self.grouped() => {
+                Err("K kills from one process (o back to processes) or the Sockets view".into())
+            }
             View::Processes => {
                 let row = self.rows.processes.get(sel).ok_or("no row selected")?;
                 let pid = row
