@@ -178,7 +178,9 @@ pub(super) const RULES: &[Topic] = &[
         body: "Fires for a process that holds many CLOSE_WAIT sockets, whose count grows at \
 every sample, or whose CLOSE_WAIT sockets get old. The peer closed; this process never \
 called close(), so the kernel keeps the socket (and its file descriptor) until the process \
-exits.\n\
+exits. A process in a systemd .service or a container is judged with all of that service's \
+or container's processes: the finding names the unit or container and its current pids, \
+and a restart under new pids continues the same finding (its first-seen time and growth).\n\
 Remedy: the fix is in the application code. Find the path that drops a connection without \
 closing it (an error or timeout branch, a response body never consumed, a pool that never \
 evicts connections the server closed) and close the socket there; make pools validate or \

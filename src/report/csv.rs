@@ -223,7 +223,7 @@ pub fn write_groups(out: &mut impl Write, view: &GroupView<'_>) -> io::Result<()
 }
 
 /// The `sockets --format csv` columns, the same for every protocol.
-const SOCKET_HEADER: [&str; 19] = [
+pub const SOCKET_HEADER: [&str; 19] = [
     "protocol",
     "netid",
     "state",
