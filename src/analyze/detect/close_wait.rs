@@ -8,7 +8,7 @@
 //! the current pids, so a leak that survives a restart stays one finding, one alert and one
 //! history series instead of a new one per pid. Owns only this rule.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::{detail, finding, put_sysctls, Ctx};
@@ -17,12 +17,16 @@ use crate::analyze::history::{LeakKey, OwnerKey};
 use crate::model::RuleId;
 use crate::model::{Endpoint, Name, SocketRecord, TcpState};
 
+/// The pids a service finding names one by one in its detail and metrics.
+const MAX_LISTED_PIDS: usize = 10;
+
 /// Evidence about one owner's CLOSE_WAIT sockets.
 #[derive(Default)]
 struct Group {
     count: u64,
-    /// The pids holding them (one, unless the key is a service or container).
-    pids: BTreeSet<u32>,
+    /// CLOSE_WAIT sockets per pid holding them (one pid, unless the key is a service or
+    /// container).
+    pids: BTreeMap<u32, u64>,
     oldest_s: Option<u64>,
     /// The oldest age is only a lower bound (there when sockscope started, undated by the
     /// kernel).
@@ -61,7 +65,9 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         };
         let g = groups.entry(key).or_default();
         g.count += 1;
-        g.pids.extend(s.owner.pid());
+        if let Some(pid) = s.owner.pid() {
+            *g.pids.entry(pid).or_default() += 1;
+        }
         if let Some(a) = ctx.ages.age(s) {
             let secs = u64::from(a.secs);
             // The oldest decides; among equals, an exact age beats a lower bound.
@@ -96,9 +102,18 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     out
 }
 
-fn subject(ctx: &Ctx<'_>, key: &LeakKey, pids: &BTreeSet<u32>) -> Subject {
+/// The pids of a group, the one holding the most first (ties: the lowest pid).
+fn by_count(pids: &BTreeMap<u32, u64>) -> Vec<(u32, u64)> {
+    let mut v: Vec<(u32, u64)> = pids.iter().map(|(&p, &n)| (p, n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+fn subject(ctx: &Ctx<'_>, key: &LeakKey, pids: &BTreeMap<u32, u64>) -> Subject {
     let procs = &ctx.snap.processes;
-    let first = pids.iter().find_map(|p| procs.get(p));
+    // The comm of the pid that holds the most: a service's shell or supervisor must not
+    // name a leak its worker holds.
+    let first = by_count(pids).iter().find_map(|(p, _)| procs.get(p));
     let comm = first.map_or_else(|| Name::from("?"), |p| p.comm.clone());
     match key {
         LeakKey::Owner(OwnerKey::Pid(pid)) => Subject::of_process(*pid, procs.get(pid)),
@@ -106,13 +121,13 @@ fn subject(ctx: &Ctx<'_>, key: &LeakKey, pids: &BTreeSet<u32>) -> Subject {
         LeakKey::Service(unit) => Subject::Service {
             unit: Some(unit.clone()),
             container: None,
-            pids: pids.iter().copied().collect(),
+            pids: pids.keys().copied().collect(),
             comm,
         },
         LeakKey::Container(..) => Subject::Service {
             unit: None,
             container: first.and_then(|p| p.container.clone()),
-            pids: pids.iter().copied().collect(),
+            pids: pids.keys().copied().collect(),
             comm,
         },
     }
@@ -241,15 +256,32 @@ fn judge(ctx: &Ctx<'_>, key: LeakKey, g: Group) -> Option<Finding> {
     };
 
     let mut lines = vec![format!("Fired because {why}.")];
-    if let Subject::Service { pids, .. } = &f.subject {
+    if matches!(f.subject, Subject::Service { .. }) {
         let label = service_label(&f.subject);
-        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+        let ranked = by_count(&g.pids);
+        let list: Vec<String> = ranked
+            .iter()
+            .take(MAX_LISTED_PIDS)
+            .map(|(pid, n)| match ctx.snap.processes.get(pid) {
+                Some(p) => format!("{pid} {} ({n})", p.comm),
+                None => format!("{pid} ({n})"),
+            })
+            .collect();
+        let more = ranked.len().saturating_sub(MAX_LISTED_PIDS);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "Counted over every process of {label} (pids now: {}): a restart under new pids \
-             continues this finding, its growth and its first-seen time.",
+            "Counted over every process of {label}; pids now: {}{more}. A restart under new \
+             pids continues this finding, its growth and its first-seen time.",
             list.join(", ")
         ));
-        f.metrics.insert("pids".into(), pids.len() as f64);
+        f.metrics.insert("pids".into(), ranked.len() as f64);
+        for (pid, n) in ranked.iter().take(MAX_LISTED_PIDS) {
+            f.metrics.insert(format!("pid.{pid}"), *n as f64);
+        }
     }
     let top = |m: HashMap<String, u64>| -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> = m.into_iter().collect();

@@ -106,7 +106,11 @@ fn a_service_leak_survives_a_restart_as_one_alert_with_its_history() {
         "{}",
         f.message
     );
-    assert!(f.detail.contains("pids now: 200"), "{}", f.detail);
+    assert!(
+        f.detail.contains("pids now: 200 payments (230)"),
+        "{}",
+        f.detail
+    );
 }
 
 #[test]
@@ -149,6 +153,28 @@ fn a_services_pids_are_summed_and_listed() {
     );
     assert_eq!(f.subject.to_string(), "nginx.service (pids 30,31 payments)");
     assert_eq!(f.metrics.get("pids"), Some(&2.0));
+    assert_eq!(f.metrics.get("pid.31"), Some(&120.0));
+    assert!(
+        f.detail
+            .contains("pids now: 31 payments (120), 30 payments (90)"),
+        "{}",
+        f.detail
+    );
+}
+
+#[test]
+fn the_pid_holding_the_most_names_the_service() {
+    let svc = unit("sshd.service");
+    let mut snap = world(1_000, &[(10, svc.clone(), None, 1), (4242, svc, None, 230)]);
+    if let Some(p) = snap.processes.get_mut(&10) {
+        p.comm = "sshd".into();
+    }
+    if let Some(p) = snap.processes.get_mut(&4242) {
+        p.comm = "python3".into();
+    }
+    let an = Analyzer::with_thresholds(Thresholds::default()).observe(&snap);
+    let f = &leaks(&an.alerts)[0].finding;
+    assert_eq!(f.subject.to_string(), "sshd.service (pids 10,4242 python3)");
 }
 
 #[test]
