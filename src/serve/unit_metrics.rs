@@ -11,7 +11,7 @@
 //! values are their escaped form cut to [`NAME_LABEL_MAX`] bytes, as process `comm` labels.
 //! Pure over the snapshots; owns these two families only, never the kernel or the clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use prometheus_client::registry::Registry;
 
@@ -49,26 +49,13 @@ enum Row<'a> {
     Other,
 }
 
-/// Counts every collected socket of `snap` under its owner's unit or container.
+/// Counts every collected socket of `snap` under its owner's unit or container. Sockets
+/// are counted per pid first, so a unit or container is looked up and cloned once per pid,
+/// not once per socket (a tick at 100k sockets must not allocate 100k names).
 fn count(snap: &Snapshot, key: GroupKey) -> BTreeMap<GroupRow, Counts> {
-    let mut map: BTreeMap<GroupRow, Counts> = BTreeMap::new();
-    let row_of = |owner: Owner| -> GroupRow {
-        let Some(info) = owner.pid().and_then(|p| snap.processes.get(&p)) else {
-            // A pid procfs named no process for is a process still: not "no process".
-            return if owner.pid().is_some() {
-                GroupRow::None
-            } else {
-                GroupRow::NoProcess
-            };
-        };
-        let row = match key {
-            GroupKey::Unit => info.unit.clone().map(GroupRow::Unit),
-            GroupKey::Container => info.container.clone().map(GroupRow::Container),
-        };
-        row.unwrap_or(GroupRow::None)
-    };
+    let mut per_pid: HashMap<Option<u32>, Counts> = HashMap::new();
     let mut add = |owner: Owner, p: Protocol, s: TcpState| {
-        map.entry(row_of(owner)).or_default().add(p, s);
+        per_pid.entry(owner.pid()).or_default().add(p, s);
     };
     let has = |p: Protocol| snap.protocols.contains(p);
     for s in snap.sockets.iter().filter(|_| has(Protocol::Tcp)) {
@@ -79,6 +66,22 @@ fn count(snap: &Snapshot, key: GroupKey) -> BTreeMap<GroupRow, Counts> {
     }
     for s in snap.unix.iter().filter(|_| has(Protocol::Unix)) {
         add(s.owner, Protocol::Unix, s.state);
+    }
+    let mut map: BTreeMap<GroupRow, Counts> = BTreeMap::new();
+    for (pid, counts) in per_pid {
+        let row = match pid {
+            None => GroupRow::NoProcess,
+            // A pid procfs named no process for is a process still, in no known unit.
+            Some(pid) => snap
+                .processes
+                .get(&pid)
+                .and_then(|info| match key {
+                    GroupKey::Unit => info.unit.clone().map(GroupRow::Unit),
+                    GroupKey::Container => info.container.clone().map(GroupRow::Container),
+                })
+                .unwrap_or(GroupRow::None),
+        };
+        map.entry(row).or_default().merge(&counts);
     }
     map
 }
