@@ -192,3 +192,35 @@ fn enter_on_a_unit_filters_the_sockets_and_k_refuses_group_rows() {
         a.status
     );
 }
+
+#[test]
+fn under_udp_the_groups_count_the_udp_sockets() {
+    let mut snap = scene(1_000, 0);
+    let udp = |local: &str, pid: u32| {
+        let mut s = sock(TcpState::Close, local, "0.0.0.0:0", Owner::Process(pid));
+        s.inode = 9;
+        s
+    };
+    snap.udp = vec![
+        udp("0.0.0.0:53", 10),
+        udp("0.0.0.0:54", 11),
+        udp("0.0.0.0:55", 42),
+    ];
+    snap.protocols = crate::model::Protocols::ALL;
+    let mut a = app_on(snap);
+    a.apply(Action::NextProtocol);
+    a.apply(Action::CycleGrouping);
+    assert_eq!(
+        labels(&a),
+        vec![("api.service".to_string(), 2), ("(no unit)".to_string(), 1)]
+    );
+    // A filter (typed from anywhere, `/` shows the Sockets view) narrows them to the
+    // passing UDP sockets.
+    a.apply(Action::StartFilter);
+    for c in "sport:53".chars() {
+        a.apply(Action::FilterChar(c));
+    }
+    a.apply(Action::FilterCommit);
+    a.apply(Action::GoView(1));
+    assert_eq!(labels(&a), vec![("api.service".to_string(), 1)]);
+}
