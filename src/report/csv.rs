@@ -346,3 +346,77 @@ pub fn write_sockets(
     }
     w.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::aggregate::aggregate;
+    use crate::model::fixtures::{snapshot, sock};
+    use crate::model::{Owner, Protocols};
+
+    fn parse(bytes: &[u8]) -> Vec<Vec<String>> {
+        ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(bytes)
+            .records()
+            .map(|r| r.expect("record").iter().map(String::from).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_hostile_comm_is_one_escaped_quoted_field_and_rows_add_up() {
+        let mut snap = snapshot(vec![
+            sock(
+                TcpState::CloseWait,
+                "10.0.0.1:80",
+                "10.0.0.2:1",
+                Owner::Process(42),
+            ),
+            sock(
+                TcpState::CloseWait,
+                "10.0.0.1:80",
+                "10.0.0.2:2",
+                Owner::Process(42),
+            ),
+            sock(
+                TcpState::TimeWait,
+                "10.0.0.1:81",
+                "10.0.0.2:3",
+                Owner::Ownerless,
+            ),
+        ]);
+        if let Some(p) = snap.processes.get_mut(&42) {
+            p.comm = crate::model::Name::from(&b"a,\"b\"\n\x1b[2J"[..]);
+        }
+        let agg = aggregate(&snap);
+        let view = SummaryView {
+            snapshot: &snap,
+            aggregate: &agg,
+            protocols: Protocols::TCP,
+            others: &[],
+        };
+        let opts = SummaryOpts {
+            by: Grouping::Process,
+            top: None,
+        };
+        let mut out = Vec::new();
+        write_summary(&mut out, &view, &opts).expect("write");
+        assert!(!out.iter().any(|&b| b < 0x20 && b != b'\n'), "{out:?}");
+        let rows = parse(&out);
+        assert_eq!(
+            rows[0],
+            ["protocol", "pid", "comm", "user", "state", "count"]
+        );
+        assert_eq!(
+            rows[1],
+            ["tcp", "42", r#"a,"b"\n\e[2J"#, "app", "CLOSE_WAIT", "2"]
+        );
+        assert_eq!(rows[2][2], "(ownerless)");
+        let sum: u64 = rows[1..]
+            .iter()
+            .map(|r| r[5].parse::<u64>().expect("n"))
+            .sum();
+        assert_eq!(sum, 3);
+        assert!(String::from_utf8_lossy(&out).contains(r#""a,""b""\n\e[2J""#));
+    }
+}
