@@ -1,0 +1,88 @@
+//! Unit tests for [`super`]: durations, growth and subjects on the wire.
+
+use super::*;
+
+#[test]
+fn durations_read_like_humans_write_them() {
+    assert_eq!(human_duration(45), "45s");
+    assert_eq!(human_duration(300), "5m");
+    assert_eq!(human_duration(725), "12m5s");
+    assert_eq!(human_duration(3 * 3600 + 12 * 60 + 7), "3h12m");
+    assert_eq!(human_duration(2 * 86_400 + 3 * 3600), "2d3h");
+}
+
+#[test]
+fn subjects_keep_exact_names_on_the_wire() {
+    let s = Subject::Process {
+        pid: 9,
+        comm: Name::from(&b"\x1b[7m\xff"[..]),
+        user: Name::from("r\noot"),
+        unit: None,
+        container: None,
+    };
+    assert_eq!(s.to_string(), "pid 9 (\\e[7m\\xff)");
+    let v = serde_json::to_value(&s).expect("json");
+    assert_eq!(v["kind"], "process");
+    assert_eq!(v["comm_b64"], "G1s3bf8=");
+    assert_eq!(v["user"], "r\noot");
+    assert!(v.get("user_b64").is_none(), "{v}");
+    assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), s);
+    let l = Subject::Listener {
+        local: Endpoint::unspecified(),
+        pid: Some(1),
+        comm: Some(Name::from(&b"\xfe"[..])),
+    };
+    let v = serde_json::to_value(&l).expect("json");
+    assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), l);
+    // Written before the siblings existed.
+    let old = r#"{"kind":"process","pid":1,"comm":"java","user":"root"}"#;
+    let back: Subject = serde_json::from_str(old).expect("old");
+    assert_eq!(back.to_string(), "pid 1 (java)");
+}
+
+#[test]
+fn unix_listener_subjects_escape_and_round_trip_exactly() {
+    let hostile = Subject::UnixListener {
+        name: Some(UnixName::Path(Name::from(&b"/run/\x1b[2Jx\n\xff.sock"[..]))),
+        inode: 812,
+        pid: Some(7),
+        comm: Some(Name::from("php\rfpm")),
+    };
+    let shown = hostile.to_string();
+    assert_eq!(shown, "/run/\\e[2Jx\\n\\xff.sock (pid 7 php\\rfpm)");
+    let v = serde_json::to_value(&hostile).expect("json");
+    assert_eq!(v["kind"], "unix_listener");
+    assert!(v.get("name_b64").is_some(), "{v}");
+    assert!(v.get("name_abstract").is_none(), "{v}");
+    assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), hostile);
+
+    let abs = Subject::UnixListener {
+        name: UnixName::from_sun_path(b"\0dbus"),
+        inode: 9,
+        pid: None,
+        comm: None,
+    };
+    assert_eq!(abs.to_string(), "@dbus");
+    let v = serde_json::to_value(&abs).expect("json");
+    assert_eq!(v["name_abstract"], true);
+    assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), abs);
+
+    let unnamed = Subject::UnixListener {
+        name: None,
+        inode: 3,
+        pid: Some(1),
+        comm: None,
+    };
+    assert_eq!(unnamed.to_string(), "unnamed UNIX listener inode 3 (pid 1)");
+    let v = serde_json::to_value(&unnamed).expect("json");
+    assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), unnamed);
+}
+
+#[test]
+fn growth_has_a_sign() {
+    assert_eq!(human_growth(40.2), "+40/min");
+    assert_eq!(human_growth(-3.0), "-3/min");
+    assert_eq!(human_growth(0.5), "+0.5/min");
+    assert_eq!(human_growth(0.0), "+0/min");
+    assert_eq!(human_growth(-0.01), "+0/min");
+}
