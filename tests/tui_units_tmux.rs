@@ -152,7 +152,7 @@ fn o_groups_the_processes_view_by_unit_and_container_on_the_real_kernel() {
 
     tmux.keys(&["o"]);
     let (seen, screen) = tmux.wait_for(Duration::from_secs(5), |s| {
-        s.contains("by unit: units (2)") && s.contains(&unit)
+        s.contains(" units (2) · ") && s.contains(&unit)
     });
     assert!(seen, "o did not group by unit:\n{screen}");
     let cells = row(&screen, &unit).unwrap();
@@ -170,7 +170,7 @@ fn o_groups_the_processes_view_by_unit_and_container_on_the_real_kernel() {
     tmux.keys(&["o"]);
     let short = &id[..12];
     let (seen, screen) = tmux.wait_for(Duration::from_secs(5), |s| {
-        s.contains("by container: containers (1)") && s.contains(&format!("docker:{short}"))
+        s.contains(" containers (1) · ") && s.contains(&format!("docker:{short}"))
     });
     assert!(seen, "second o did not group by container:\n{screen}");
     let cells = row(&screen, "docker:").unwrap();

@@ -82,7 +82,7 @@ fn processes_by_unit() {
     let a = grouped(&[Action::GoView(1), Action::CycleGrouping]);
     let text = format!("{}", render(&a, 160, 48).backend());
     // java's 39 CLOSE_WAIT + 8 ESTABLISHED + 5 FIN_WAIT2 + 1 SYN_SENT + its listener = 54.
-    assert!(text.contains("by unit: units (3)"), "{text}");
+    assert!(text.contains(" units (3) · "), "{text}");
     assert!(text.contains("payments.service"), "{text}");
     assert!(text.contains("(no unit)"), "{text}");
     assert!(text.contains("(no process)"), "{text}");
@@ -97,7 +97,7 @@ fn processes_by_container() {
         Action::CycleGrouping,
     ]);
     let text = format!("{}", render(&a, 160, 48).backend());
-    assert!(text.contains("by container: containers (1)"), "{text}");
+    assert!(text.contains(" containers (1) · "), "{text}");
     assert!(text.contains("docker:web"), "{text}");
     snap_sizes("processes_by_container", &a, &SIZES);
 }
@@ -114,7 +114,7 @@ fn enter_on_a_unit_lists_its_sockets_and_o_comes_back_to_processes() {
     a.apply(Action::GoView(1));
     a.apply(Action::CycleGrouping);
     let text = format!("{}", render(&a, 160, 48).backend());
-    assert!(text.contains("by container"), "{text}");
+    assert!(text.contains(" containers (1)"), "{text}");
     a.apply(Action::CycleGrouping);
     let text = format!("{}", render(&a, 160, 48).backend());
     assert!(text.contains(" processes ("), "{text}");

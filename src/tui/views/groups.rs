@@ -51,7 +51,7 @@ fn title(app: &App, rows: &[GroupCount]) -> String {
         " matching".to_string()
     };
     format!(
-        " by {word}: {word}s ({groups}) · {} sockets{filtered} · sort {} · o next · Enter sockets ",
+        " {word}s ({groups}) · {} sockets{filtered} · sort {} · o regroup · Enter sockets ",
         fmt::count(sockets),
         column_name(0, app.sort[0].column)
     )
