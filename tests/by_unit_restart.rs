@@ -239,9 +239,16 @@ fn a_service_restarted_under_a_new_pid_keeps_its_close_wait_finding() {
         v.iter()
             .any(|f| is_ours(f) && pids(f) == [u64::from(second)])
     });
-    assert_eq!(after.len(), 1, "one finding, not one per pid: {after:#?}");
-    let f = &after[0];
-    assert!(is_ours(f), "{f:#}");
+    // One service finding and none per pid. (A poll that races a process's exit or a new
+    // socket may see a socket whose owner it cannot name for a tick: that is a `host`
+    // finding of its own, not one per pid.)
+    let ours: Vec<&Value> = after.iter().filter(|f| is_ours(f)).collect();
+    assert_eq!(ours.len(), 1, "one finding, not one per pid: {after:#?}");
+    assert!(
+        !after.iter().any(|f| f["subject"]["kind"] == "process"),
+        "a per-pid finding: {after:#?}"
+    );
+    let f = ours[0];
     assert_eq!(f["since"], since.as_str(), "first seen survives: {f:#}");
     assert_eq!(f["phase"], "firing", "{f:#}");
     assert!(f["growth_per_min"].is_number(), "{f:#}");
