@@ -3,9 +3,8 @@
 //! [`App::apply`], then draws from `&App`. Drawing never writes here. The clock is the
 //! latest snapshot's time (`now_ms`), so rendering is deterministic under test.
 
-use crate::analyze::engine::Analysis;
 use crate::analyze::proto_counts::ProtoAggregate;
-use crate::model::{Protocol, Protocols, Snapshot};
+use crate::model::{Protocol, Protocols};
 use crate::tui::state::churn::Churn;
 use crate::tui::state::columns::{self, SortState};
 use crate::tui::state::event::ReplayStatus;
@@ -20,6 +19,7 @@ use crate::tui::state::proto_rows;
 use crate::tui::state::rows::{self, RowKey, Rows};
 use crate::tui::state::target::DetailTarget;
 
+mod accessors;
 mod drill;
 mod explain_popup;
 #[cfg(test)]
@@ -174,66 +174,6 @@ impl App {
             churn: Churn::default(),
             grouping: Grouping::default(),
         }
-    }
-
-    /// True once the user (or a signal, or a lost tty) asked to leave.
-    pub fn should_quit(&self) -> bool {
-        self.quit
-    }
-
-    /// Why the dashboard must stop, when it is not the user's choice (the collector died).
-    pub fn fatal(&self) -> Option<&str> {
-        self.fatal.as_deref()
-    }
-
-    /// The signal that ended the dashboard, if one did.
-    pub fn signal(&self) -> Option<i32> {
-        self.signal
-    }
-
-    /// The current view.
-    pub fn view(&self) -> View {
-        self.view
-    }
-
-    /// The current input mode.
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
-    /// The collection interval in milliseconds.
-    pub fn interval_ms(&self) -> u64 {
-        self.interval_ms
-    }
-
-    /// Whether collection is paused.
-    pub fn paused(&self) -> bool {
-        self.paused
-    }
-
-    /// The committed socket filter expression.
-    pub fn filter(&self) -> &str {
-        &self.filter
-    }
-
-    /// The latest snapshot and analysis, if any.
-    pub fn data(&self) -> Option<(&Snapshot, &Analysis)> {
-        self.tick.as_ref().map(|t| (&t.snapshot, &t.analysis))
-    }
-
-    /// The selected row of the current view.
-    pub fn selected(&self) -> usize {
-        self.selected[view_slot(self.view)]
-    }
-
-    /// The footer's answer to the last key, if any.
-    pub fn status(&self) -> Option<&str> {
-        self.status.as_deref()
-    }
-
-    /// The open drill-down, if any.
-    pub fn detail(&self) -> Option<&DetailTarget> {
-        self.detail.as_ref()
     }
 
     /// Folds in one event; returns a request for the collector thread when the event
