@@ -213,6 +213,8 @@ mod tests {
             udp: Default::default(),
             udp6: Default::default(),
             sockets_in_use: Default::default(),
+            conntrack: None,
+            conntrack_absent: None,
         }
     }
 
