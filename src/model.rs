@@ -468,6 +468,10 @@ pub const TCP_SYSCTLS: &[&str] = &[
     "net.core.rmem_max",
     "net.core.rmem_default",
     "net.unix.max_dgram_qlen",
+    "net.netfilter.nf_conntrack_max",
+    "net.netfilter.nf_conntrack_buckets",
+    "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+    "net.netfilter.nf_conntrack_tcp_timeout_established",
 ];
 
 /// The sysctls the verdicts cite, read in the collected namespace.
