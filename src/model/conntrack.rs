@@ -61,9 +61,9 @@ impl Conntrack {
         any.then_some(sum)
     }
 
-    /// The one-line human form, `conntrack 1234/262144 (0.5%), drops 0`.
+    /// The one-line human form, `conntrack: 1234/262144 (0.5%), buckets 65536, drop 0, …`.
     pub fn line(&self) -> String {
-        let mut s = format!("conntrack {}", self.count);
+        let mut s = format!("conntrack: {}", self.count);
         match (self.max, self.fill()) {
             (Some(m), Some(f)) => s.push_str(&format!("/{m} ({})", percent(f))),
             (Some(m), None) => s.push_str(&format!("/{m}")),
@@ -134,17 +134,17 @@ mod tests {
         );
         assert_eq!(
             c.line(),
-            "conntrack 254000/262144 (97%), buckets 65536, drop 3, early_drop 0, insert_failed 1"
+            "conntrack: 254000/262144 (97%), buckets 65536, drop 3, early_drop 0, insert_failed 1"
         );
         let small = ct(20, Some(262_144), &[]);
-        assert_eq!(small.line(), "conntrack 20/262144 (<0.1%), buckets 65536");
+        assert_eq!(small.line(), "conntrack: 20/262144 (<0.1%), buckets 65536");
         let unknown = Conntrack {
             count: 5,
             ..Conntrack::default()
         };
         assert_eq!(
             unknown.line(),
-            "conntrack 5/? (nf_conntrack_max unreadable)"
+            "conntrack: 5/? (nf_conntrack_max unreadable)"
         );
     }
 }
