@@ -203,6 +203,52 @@ fn figures_equal_conntrack_c_and_s_in_a_tracking_namespace() {
     let text = sockscope_ok(None, &["--netns", &ns.name, "summary"]);
     assert!(!text.contains("conntrack"), "{text}");
 
+    // serve exports the same figures.
+    let mut server = Server::start(
+        "",
+        &[
+            "--netns",
+            &ns.name,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "500ms",
+        ],
+    );
+    let addr = server.addr();
+    let series = |family: &str, extra: &str| format!("{family}{{netns=\"{}\"{extra}}}", ns.name);
+    let entries = series("sockscope_conntrack_entries", "");
+    let text = wait_for("conntrack series", Duration::from_secs(20), || {
+        let t = scrape(&addr);
+        metric(&t, &entries).is_some().then_some(t)
+    });
+    let c = conntrack_c(&ns);
+    assert_eq!(
+        metric(&text, &entries),
+        Some(c as f64),
+        "conntrack -C {c}:\n{text}"
+    );
+    assert_eq!(
+        metric(&text, &series("sockscope_conntrack_max", "")),
+        max_before.trim().parse::<f64>().ok()
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &series("sockscope_conntrack_stat_total", ",name=\"invalid\"")
+        ),
+        conntrack_s(&ns).get("invalid").map(|&v| v as f64)
+    );
+    for kind in ["drop", "early_drop", "insert_failed"] {
+        let s = series(
+            "sockscope_conntrack_drops_total",
+            &format!(",kind=\"{kind}\""),
+        );
+        assert_eq!(metric(&text, &s), Some(0.0), "{s}\n{text}");
+    }
+    drop(server);
+
     drop(pop);
     assert_eq!(
         host_max(),

@@ -276,6 +276,7 @@ pub fn render_tick(
         udp_drops_observed,
         opts,
     ));
+    out.push_str(&super::conntrack_metrics::render(ticks));
     out
 }
 
