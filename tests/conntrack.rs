@@ -249,6 +249,32 @@ fn figures_equal_conntrack_c_and_s_in_a_tracking_namespace() {
     }
     drop(server);
 
+    // A recording keeps the table; `summary --from` shows it again.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("ct.jsonl");
+    let rec = rec.to_str().unwrap();
+    sockscope_ok(
+        None,
+        &[
+            "--netns",
+            &ns.name,
+            "record",
+            "--output",
+            rec,
+            "--interval",
+            "200ms",
+            "--duration",
+            "1s",
+        ],
+    );
+    let c = conntrack_c(&ns);
+    let v = sockscope_json(None, &["summary", "--from", rec]);
+    assert_eq!(v["conntrack"]["entries"].as_u64(), Some(c), "{v}");
+    assert_eq!(
+        v["conntrack"]["stats"]["invalid"], ct["stats"]["invalid"],
+        "{v}"
+    );
+
     drop(pop);
     assert_eq!(
         host_max(),
