@@ -181,9 +181,14 @@ fn drops_line(ctx: &Ctx<'_>, ct: &Conntrack, drops: &[(&str, f64)]) -> String {
 /// The sockets that hold entries longest, from the same snapshot.
 fn sockets_line(ctx: &Ctx<'_>) -> String {
     let s = &ctx.agg.states;
+    let tw = ctx
+        .sysctl("net.netfilter.nf_conntrack_tcp_timeout_time_wait")
+        .map_or_else(String::new, |t| {
+            format!(", a TIME_WAIT one for {t} s (nf_conntrack_tcp_timeout_time_wait)")
+        });
     format!(
-        "Sockets in this namespace: {} TIME_WAIT and {} SYN_RECV (each holds an entry past its \
-         socket's life when conntrack tracks it), {} ESTABLISHED.",
+        "Sockets in this namespace: {} TIME_WAIT, {} SYN_RECV, {} ESTABLISHED; each tracked \
+         connection holds an entry{tw}.",
         s.get(TcpState::TimeWait),
         s.get(TcpState::SynRecv),
         s.get(TcpState::Established)

@@ -134,7 +134,7 @@ fn the_detail_names_the_sockets_that_hold_entries() {
     let an = Analyzer::new().observe(&snap(1_000, 90, 100, 0, tw));
     let f = conntrack(&an.findings).unwrap();
     assert!(
-        f.detail.contains("3 TIME_WAIT and 0 SYN_RECV"),
+        f.detail.contains("3 TIME_WAIT, 0 SYN_RECV, 0 ESTABLISHED"),
         "{}",
         f.detail
     );
