@@ -275,6 +275,37 @@ fn figures_equal_conntrack_c_and_s_in_a_tracking_namespace() {
         "{v}"
     );
 
+    // `check` over two live samples: nothing at the shipped thresholds; with the warning
+    // fill lowered under this table's fill (60 of 262144 is 0.02%), a warning naming the
+    // count `conntrack -C` gives.
+    let (code, out, err) = parts(&run_sockscope(
+        None,
+        &["--netns", &ns.name, "check", "--interval", "300ms"],
+    ));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = parts(&run_sockscope(
+        None,
+        &[
+            "--netns",
+            &ns.name,
+            "--threshold",
+            "conntrack_full.warn_fill=0.0001",
+            "check",
+            "--interval",
+            "300ms",
+        ],
+    ));
+    let c = conntrack_c(&ns);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.starts_with(&format!(
+            "SOCKSCOPE WARNING - conntrack_full [netns {}]: conntrack {c}/{} (<0.1%), +0/s",
+            ns.name,
+            max_before.trim()
+        )),
+        "conntrack -C {c}: {out}"
+    );
+
     drop(pop);
     assert_eq!(
         host_max(),

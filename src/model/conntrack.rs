@@ -42,6 +42,11 @@ impl Conntrack {
         Some(self.count as f64 / max as f64)
     }
 
+    /// The fill as the one-line forms print it (`97%`, `0.5%`, `<0.1%`).
+    pub fn fill_text(&self) -> Option<String> {
+        self.fill().map(percent)
+    }
+
     /// One summed statistic, when the kernel has that column.
     pub fn stat(&self, name: &str) -> Option<u64> {
         self.stats.get(name).copied()

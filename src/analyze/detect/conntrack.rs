@@ -90,8 +90,8 @@ fn pct(f: f64) -> String {
 fn message(ct: &Conntrack, growth: Option<f64>, drops: &[(&str, f64)], refused: f64) -> String {
     let max = ct.max.map_or_else(|| "?".into(), |m| m.to_string());
     let fill = ct
-        .fill()
-        .map_or_else(String::new, |f| format!(" ({})", pct(f)));
+        .fill_text()
+        .map_or_else(String::new, |f| format!(" ({f})"));
     let mut s = format!("conntrack {}/{max}{fill}", ct.count);
     if let Some(g) = growth {
         s.push_str(&format!(", {}/s", signed(g)));
