@@ -264,8 +264,22 @@ fn figures_equal_conntrack_c_and_s_in_a_tracking_namespace() {
             "--interval",
             "200ms",
             "--duration",
-            "1s",
+            "5s",
         ],
+    );
+    // Ticks after the first carry the refusal rates, so a replay judges drops as live did.
+    let lines = std::fs::read_to_string(rec).unwrap();
+    let ticks: Vec<Value> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["counters"]["conntrack"]["count"].is_u64())
+        .collect();
+    assert!(ticks.len() >= 2, "{lines}");
+    assert!(
+        ticks
+            .iter()
+            .any(|t| t["rates"]["conntrack"]["drop"].as_f64() == Some(0.0)),
+        "{lines}"
     );
     let c = conntrack_c(&ns);
     let v = sockscope_json(None, &["summary", "--from", rec]);
