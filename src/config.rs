@@ -17,6 +17,7 @@ use crate::model::RuleId;
 use crate::safefs::{self, ReadKind, SafeFsError};
 
 mod rules;
+pub use rules::ConntrackFull;
 pub use rules::{
     AcceptQueueOverflow, CloseWaitLeak, FinWait2Buildup, Orphans, SynFlood, TimeWaitStorm,
     UdpDrops, UnixAcceptOverflow,
@@ -130,6 +131,8 @@ pub struct Thresholds {
     pub udp_drops: UdpDrops,
     /// `unix_accept_overflow`.
     pub unix_accept_overflow: UnixAcceptOverflow,
+    /// `conntrack_full`.
+    pub conntrack_full: ConntrackFull,
 }
 
 impl Thresholds {
@@ -208,6 +211,7 @@ impl Thresholds {
             RuleId::Orphans => self.orphans.for_s,
             RuleId::UdpDrops => self.udp_drops.for_s,
             RuleId::UnixAcceptOverflow => self.unix_accept_overflow.for_s,
+            RuleId::ConntrackFull => self.conntrack_full.for_s,
         };
         i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
@@ -261,6 +265,8 @@ impl Thresholds {
                 "unix_accept_overflow.crit_fill",
                 self.unix_accept_overflow.crit_fill,
             ),
+            ("conntrack_full.warn_fill", self.conntrack_full.warn_fill),
+            ("conntrack_full.crit_fill", self.conntrack_full.crit_fill),
         ];
         for (key, v) in positive {
             if !(v.is_finite() && v > 0.0) {
@@ -292,6 +298,19 @@ impl Thresholds {
             return Err((
                 "udp_drops.crit_drop_rate".into(),
                 format!("must be >= warn_drop_rate ({})", u.warn_drop_rate),
+            ));
+        }
+        let ct = &self.conntrack_full;
+        if ct.crit_fill < ct.warn_fill {
+            return Err((
+                "conntrack_full.crit_fill".into(),
+                format!("must be >= warn_fill ({})", ct.warn_fill),
+            ));
+        }
+        if !(ct.crit_drop_rate.is_finite() && ct.crit_drop_rate >= 0.0) {
+            return Err((
+                "conntrack_full.crit_drop_rate".into(),
+                format!("must be a number >= 0, got {}", ct.crit_drop_rate),
             ));
         }
         Ok(())

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 mod attribution;
+mod conntrack;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod listener;
@@ -19,6 +20,7 @@ mod rule;
 mod skmem;
 mod unix;
 pub use attribution::{unattributed_note, Attribution, UnattributedReason, EXPLAIN_UNATTRIBUTED};
+pub use conntrack::{Conntrack, CONNTRACK_DROP_STATS};
 pub use listener::{listener_matches, ListenerIndex};
 pub use name::{escape_controls, Name, NameDecodeError};
 pub use process::{Container, ProcessInfo, QosClass, Runtime, Unit};
@@ -436,6 +438,14 @@ pub struct KernelCounters {
     /// kernel's own totals beside what a dump listed. Read when UDP or UNIX is collected.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sockets_in_use: BTreeMap<String, u64>,
+    /// The namespace's conntrack table, when `nf_conntrack` is loaded there; absent in
+    /// recordings made before it was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<Conntrack>,
+    /// Why [`KernelCounters::conntrack`] is `None` although counters were read (the module
+    /// is not loaded: not an error, said once where the table would be shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack_absent: Option<String>,
 }
 
 /// The sysctls shown next to verdicts, as dotted names: TCP's, and the UDP and UNIX ones
@@ -458,6 +468,10 @@ pub const TCP_SYSCTLS: &[&str] = &[
     "net.core.rmem_max",
     "net.core.rmem_default",
     "net.unix.max_dgram_qlen",
+    "net.netfilter.nf_conntrack_max",
+    "net.netfilter.nf_conntrack_buckets",
+    "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+    "net.netfilter.nf_conntrack_tcp_timeout_established",
 ];
 
 /// The sysctls the verdicts cite, read in the collected namespace.

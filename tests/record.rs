@@ -95,6 +95,8 @@ fn snapshot(tick: i64, leak: u64, extra: u64) -> Snapshot {
         udp: Default::default(),
         udp6: Default::default(),
         sockets_in_use: Default::default(),
+        conntrack: None,
+        conntrack_absent: None,
     };
     Snapshot {
         taken_at_ms: T0 + tick * 1000,

@@ -26,6 +26,9 @@ command -v hping3 >/dev/null || need+=(hping3)
 # tests/install.rs: the zsh and fish completions are checked by those shells' parsers.
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)
+# tests/conntrack.rs: its figures are compared with conntrack -C / -S; nft makes a namespace track.
+command -v conntrack >/dev/null || need+=(conntrack)
+command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

@@ -32,6 +32,12 @@ pub struct CounterRates {
     pub udp: BTreeMap<String, f64>,
     /// `Udp6` rates (/proc/net/snmp6), named as in `Udp:`.
     pub udp6: BTreeMap<String, f64>,
+    /// Conntrack statistics rates (`drop`, `early_drop`, `insert_failed`, …) by column
+    /// name, when both samples read the table; resets are listed as `conntrack.NAME`.
+    pub conntrack: BTreeMap<String, f64>,
+    /// Growth of the conntrack entry count per second (a gauge: negative when it shrank),
+    /// when both samples read the table.
+    pub conntrack_count_per_s: Option<f64>,
 }
 
 impl CounterRates {
@@ -94,6 +100,13 @@ pub fn rates(
     let tcp = one(&prev.tcp, &cur.tcp, "");
     let udp = one(&prev.udp, &cur.udp, "Udp.");
     let udp6 = one(&prev.udp6, &cur.udp6, "Udp6.");
+    let (conntrack, conntrack_count_per_s) = match (&prev.conntrack, &cur.conntrack) {
+        (Some(a), Some(b)) => (
+            one(&a.stats, &b.stats, "conntrack."),
+            Some((b.count as f64 - a.count as f64) / interval_s),
+        ),
+        _ => (BTreeMap::new(), None),
+    };
     let out = CounterRates {
         interval_s,
         tcp_ext,
@@ -101,6 +114,8 @@ pub fn rates(
         resets,
         udp,
         udp6,
+        conntrack,
+        conntrack_count_per_s,
     };
     Some(out)
 }
@@ -213,6 +228,8 @@ mod tests {
             udp: Default::default(),
             udp6: Default::default(),
             sockets_in_use: Default::default(),
+            conntrack: None,
+            conntrack_absent: None,
         }
     }
 

@@ -402,7 +402,10 @@ impl Collector {
                     &mut parsed,
                 )?;
             }
-            quality.parse_errors += parsed.errors;
+            let ct = crate::collect::conntrack::read_conntrack();
+            parsed.counters.conntrack = ct.conntrack;
+            parsed.counters.conntrack_absent = ct.absent;
+            quality.parse_errors += parsed.errors + ct.errors;
             Some(parsed.counters)
         } else {
             None

@@ -6,6 +6,7 @@
 //! [`crate::model::Snapshot`]; see [`collector`] for the piece that assembles one.
 
 pub mod collector;
+pub mod conntrack;
 pub mod counters;
 pub mod destroy;
 pub mod events;

@@ -229,3 +229,32 @@ impl Default for UnixAcceptOverflow {
         }
     }
 }
+
+/// `conntrack_full`: the namespace's conntrack table nears `nf_conntrack_max`, or the kernel
+/// refuses entries (`drop`, `early_drop`, `insert_failed` grow). Past the max every new
+/// connection's packets are dropped ("nf_conntrack: table full, dropping packet").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConntrackFull {
+    /// Seconds a condition must hold before the alert fires (0: at once; a full table drops
+    /// packets now).
+    pub for_s: u64,
+    /// `nf_conntrack_count / nf_conntrack_max` that makes a warning.
+    pub warn_fill: f64,
+    /// The same fraction for critical.
+    pub crit_fill: f64,
+    /// Refusals per second (`drop + early_drop + insert_failed`, summed over CPUs) above
+    /// which it is critical (default 0: any growth since the previous sample).
+    pub crit_drop_rate: f64,
+}
+
+impl Default for ConntrackFull {
+    fn default() -> Self {
+        ConntrackFull {
+            for_s: 0,
+            warn_fill: 0.8,
+            crit_fill: 0.95,
+            crit_drop_rate: 0.0,
+        }
+    }
+}

@@ -306,4 +306,41 @@ listen() backlog to absorb bursts, within net.core.somaxconn, which caps it (rai
 limited by net.unix.max_dgram_qlen, and a full one makes senders block or get EAGAIN.",
         sysctls: &["net.core.somaxconn", "net.unix.max_dgram_qlen"],
     },
+    Topic {
+        name: "conntrack_full",
+        aka: &["conntrack", "nf_conntrack", "table_full"],
+        body: "Fires when the netfilter connection-tracking table of the namespace nears \
+nf_conntrack_max (warning at 80%, critical at 95% by default), and as critical whenever the \
+kernel refused entries since the previous sample: the per-CPU drop, early_drop or \
+insert_failed counters of /proc/net/stat/nf_conntrack (conntrack -S) grew. Once a firewall \
+rule needs conntrack (stateful rules, NAT, docker and kubernetes networking), every \
+connection holds an entry, and the entry outlives the socket: a TIME_WAIT socket keeps its \
+entry for nf_conntrack_tcp_timeout_time_wait (120 s), a half-open SYN_RECV one for \
+nf_conntrack_tcp_timeout_syn_recv, an idle ESTABLISHED one for \
+nf_conntrack_tcp_timeout_established (5 days by default). So a TIME_WAIT storm or a SYN \
+flood fills the table as surely as it fills the socket table. When it is full the kernel \
+logs \"nf_conntrack: table full, dropping packet\" (dmesg shows the module name twice \
+before it, rate-limited) and drops the first \
+packet of every new connection, so new connections time out while existing ones carry on; \
+early_drop counts entries evicted to make room, insert_failed counts entries that could not \
+be added. nf_conntrack_count is per namespace; nf_conntrack_max and nf_conntrack_buckets are \
+global (read-only inside a namespace).\n\
+Remedy: fix the storm first (connection pooling or keep-alive instead of a connection per \
+request; see time_wait_storm and syn_flood). Raise the limit where memory allows: \
+`sysctl -w net.netfilter.nf_conntrack_max=N` (each entry costs about 300 bytes of kernel \
+memory, so a million entries is about 300 MB), and the hash size with it (`echo N/4 > \
+/sys/module/nf_conntrack/parameters/hashsize`; chains longer than about four entries slow \
+every lookup); persist both. Shorten the timeouts that hold idle entries: \
+net.netfilter.nf_conntrack_tcp_timeout_time_wait (e.g. 30) and \
+nf_conntrack_tcp_timeout_established (e.g. 3600 or less when keepalive is on). Do not track \
+traffic that needs no state: a `notrack` rule in an nftables chain of priority raw on the \
+prerouting and output hooks (e.g. `iif lo notrack`, or `tcp dport 6379 notrack`), or \
+iptables `-t raw ... -j CT --notrack`, for high-volume local or loopback traffic.",
+        sysctls: &[
+            "net.netfilter.nf_conntrack_max",
+            "net.netfilter.nf_conntrack_buckets",
+            "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
+            "net.netfilter.nf_conntrack_tcp_timeout_established",
+        ],
+    },
 ];

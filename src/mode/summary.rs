@@ -52,6 +52,9 @@ pub fn summary(
             // Text per state shows no drops, names or peers: do not make the kernel fill
             // them (UDP's memory info alone costs it as much again). `--path` needs names.
             cfg.lean = !cfg.attribute && cfg.filter.path.is_empty();
+            // The table and JSON show the conntrack table beside the socket counts (read
+            // with the kernel counters); the script-facing text stays the hot path.
+            cfg.counters |= args.format != Format::Text;
             // A recorded snapshot already carries its owners: aggregating it costs nothing.
             let full = cfg.attribute || global.from_snapshot.is_some();
             let snap = collect_once(global, cfg)?;
@@ -159,6 +162,7 @@ pub(super) fn summary_all(
     }
     let mut cfg = collect_config(global);
     cfg.attribute |= args.by != GroupBy::State || args.format != Format::Text;
+    cfg.counters |= args.format != Format::Text;
     let (per_ns, failures) = sweep(&cfg, 1, std::time::Duration::ZERO);
     let snaps: Vec<Snapshot> = per_ns.into_iter().flatten().collect();
     let protocols = global.protocols();

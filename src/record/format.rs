@@ -226,6 +226,13 @@ pub struct Rates {
     pub tcp: BTreeMap<String, f64>,
     /// Counters that went down (reset, rate 0).
     pub resets: Vec<String>,
+    /// Conntrack statistics rates by column name (`drop`, `early_drop`, …); absent in
+    /// recordings made before conntrack was collected.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conntrack: BTreeMap<String, f64>,
+    /// Growth of the conntrack entry count per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack_count_per_s: Option<f64>,
 }
 
 /// One poll: the counts, the alerts and the raw inputs, and with `--sockets` every socket.
@@ -444,6 +451,8 @@ impl Tick {
             tcp_ext: r.tcp_ext.clone(),
             tcp: r.tcp.clone(),
             resets: r.resets.clone(),
+            conntrack: r.conntrack.clone(),
+            conntrack_count_per_s: r.conntrack_count_per_s,
             ..CounterRates::default()
         })
     }
@@ -505,6 +514,8 @@ impl From<&CounterRates> for Rates {
             tcp_ext: finite_map(&r.tcp_ext),
             tcp: finite_map(&r.tcp),
             resets: r.resets.clone(),
+            conntrack: finite_map(&r.conntrack),
+            conntrack_count_per_s: r.conntrack_count_per_s.map(finite),
         }
     }
 }

@@ -114,6 +114,9 @@ struct Summary<'a> {
     duplicates: u64,
     inconsistent: Option<&'a str>,
     collect_ms: f64,
+    /// The namespace's conntrack table, when counters were read (additive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conntrack: Option<super::conntrack::ConntrackJson<'a>>,
 }
 
 /// The TCP fields, where version 1 had them.
@@ -243,6 +246,7 @@ fn summary_doc<'a>(view: &SummaryView<'a>, opts: &SummaryOpts) -> Summary<'a> {
         duplicates: snap.quality.duplicates,
         inconsistent: snap.quality.inconsistent.as_deref(),
         collect_ms: snap.collect_us as f64 / 1000.0,
+        conntrack: super::conntrack::json(snap),
     }
 }
 

@@ -5,6 +5,7 @@
 
 /// Output of the one-shot `check`.
 pub mod check;
+pub mod conntrack;
 pub mod csv;
 pub mod events;
 pub mod groups;

@@ -130,6 +130,7 @@ pub fn write(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         write!(out, "  ownerless: {}", view.aggregate.ownerless)?;
     }
     writeln!(out)?;
+    super::conntrack::write_line(out, snap)?;
     if view.protocols.contains(Protocol::Tcp) {
         write_notes(out, snap, view.aggregate)?;
     } else {
@@ -258,6 +259,7 @@ fn write_tcp(out: &mut impl Write, view: &SummaryView<'_>, opts: &SummaryOpts) -
         agg.states.total(),
         agg.ownerless
     )?;
+    super::conntrack::write_line(out, snap)?;
     write_notes(out, snap, agg)
 }
 

@@ -277,6 +277,7 @@ pub fn render_tick(
         opts,
     ));
     out.push_str(&super::unit_metrics::render(ticks, opts.top_units));
+    out.push_str(&super::conntrack_metrics::render(ticks));
     out
 }
 

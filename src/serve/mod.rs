@@ -16,6 +16,7 @@ mod accept;
 pub use accept::http_fd_budget;
 mod caps;
 mod churn;
+mod conntrack_metrics;
 pub mod http;
 pub mod metrics;
 pub mod proto_metrics;

@@ -59,6 +59,11 @@ pub fn config_cases(env: &Env) -> Vec<Case> {
             "fin_wait2_buildup.crit_count",
         ),
         (
+            "conntrack-crit-below-warn.toml",
+            "[conntrack_full]\nwarn_fill = 0.9\ncrit_fill = 0.8\n",
+            "conntrack_full.crit_fill",
+        ),
+        (
             "max-samples.toml",
             "[history]\nmax_samples = 1\n",
             "history.max_samples",

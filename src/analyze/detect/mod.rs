@@ -9,6 +9,7 @@
 
 mod accept;
 mod close_wait;
+mod conntrack;
 mod fin_wait;
 mod syn;
 mod time_wait;
@@ -89,6 +90,8 @@ pub fn run(ctx: &Ctx<'_>) -> Vec<Finding> {
     if collected(Protocol::Unix) {
         v.extend(unix_accept::detect(ctx));
     }
+    // The conntrack table holds entries of every protocol: judged whatever was collected.
+    v.extend(conntrack::detect(ctx));
     sort_worst_first(&mut v);
     v
 }

@@ -38,6 +38,8 @@ fn snap_at(t_ms: i64, protocols: Protocols, rcvbuf_errors: u64) -> Snapshot {
         .collect(),
         udp6: BTreeMap::new(),
         sockets_in_use: BTreeMap::new(),
+        conntrack: None,
+        conntrack_absent: None,
     });
     s
 }

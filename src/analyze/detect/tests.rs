@@ -44,6 +44,8 @@ fn counters(ext: &[(&str, u64)]) -> Option<KernelCounters> {
         udp: Default::default(),
         udp6: Default::default(),
         sockets_in_use: Default::default(),
+        conntrack: None,
+        conntrack_absent: None,
     })
 }
 

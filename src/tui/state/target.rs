@@ -39,7 +39,8 @@ pub fn rule_state(rule: RuleId) -> Option<TcpState> {
         RuleId::AcceptQueueOverflow
         | RuleId::Orphans
         | RuleId::UdpDrops
-        | RuleId::UnixAcceptOverflow => None,
+        | RuleId::UnixAcceptOverflow
+        | RuleId::ConntrackFull => None,
     }
 }
 

@@ -40,6 +40,7 @@ pub fn rule_label(r: RuleId) -> &'static str {
         RuleId::Orphans => "orphans",
         RuleId::UdpDrops => "UDP drops",
         RuleId::UnixAcceptOverflow => "unix accept q",
+        RuleId::ConntrackFull => "conntrack full",
     }
 }
 

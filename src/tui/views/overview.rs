@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         // what is left (when that holds a few lines; otherwise the offenders take it). Room
         // beyond all three spaces the histogram's bars out, then goes to the kernel panel.
         let off_h = offenders_height(app);
-        let hist_h = if left.height >= histogram::SPACED_HEIGHT + off_h + kernel::HEIGHT {
+        let hist_h = if left.height >= histogram::SPACED_HEIGHT + off_h + kernel::height(app) {
             histogram::SPACED_HEIGHT
         } else {
             HISTOGRAM_H

@@ -1,0 +1,155 @@
+//! [`Conntrack`]: the netfilter connection-tracking table of one network namespace, as the
+//! kernel counts it (`nf_conntrack_count`, `nf_conntrack_max`, `nf_conntrack_buckets`) and its
+//! per-CPU statistics (`/proc/net/stat/nf_conntrack`, summed over CPUs). Plain data: reading
+//! it belongs to `collect::conntrack`, judging it to `analyze::detect`. No I/O.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The statistics whose growth means the kernel refused to track a packet's connection: a
+/// full table (`drop`: no room and nothing evictable; `early_drop`: an unconfirmed entry was
+/// evicted to make room) or a failed insertion (`insert_failed`: a clash, or no room).
+pub const CONNTRACK_DROP_STATS: [&str; 3] = ["drop", "early_drop", "insert_failed"];
+
+/// The conntrack table of one namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conntrack {
+    /// Entries in this namespace's table (`nf_conntrack_count`): per namespace.
+    pub count: u64,
+    /// The table's limit (`nf_conntrack_max`): global, shared by every namespace, read-only
+    /// inside a non-initial one. `None` when it could not be read.
+    pub max: Option<u64>,
+    /// Hash buckets (`nf_conntrack_buckets`; global): each holds a chain, so entries far
+    /// above the bucket count make lookups slow before the table is full.
+    pub buckets: Option<u64>,
+    /// The per-CPU statistics summed over CPUs, by the kernel's column names (`found`,
+    /// `insert`, `insert_failed`, `drop`, `early_drop`, `search_restart`, …; columns a newer
+    /// kernel adds are kept under their names). `entries` is not here: it repeats the count
+    /// on every CPU's line. Empty when the file could not be read.
+    #[serde(default)]
+    pub stats: BTreeMap<String, u64>,
+    /// CPU lines summed into [`Conntrack::stats`].
+    #[serde(default)]
+    pub cpus: u32,
+}
+
+impl Conntrack {
+    /// `count / max` (0.0–1.0, above when max was lowered under the count); `None`
+    /// without a positive max.
+    pub fn fill(&self) -> Option<f64> {
+        let max = self.max.filter(|&m| m > 0)?;
+        Some(self.count as f64 / max as f64)
+    }
+
+    /// The fill as the one-line forms print it (`97%`, `0.5%`, `<0.1%`).
+    pub fn fill_text(&self) -> Option<String> {
+        self.fill().map(percent)
+    }
+
+    /// One summed statistic, when the kernel has that column.
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        self.stats.get(name).copied()
+    }
+
+    /// `drop + early_drop + insert_failed`, over the columns this kernel has; `None` when
+    /// it has none of them (the statistics were not read).
+    pub fn drops(&self) -> Option<u64> {
+        let mut any = false;
+        let mut sum = 0u64;
+        for name in CONNTRACK_DROP_STATS {
+            if let Some(v) = self.stat(name) {
+                any = true;
+                sum = sum.saturating_add(v);
+            }
+        }
+        any.then_some(sum)
+    }
+
+    /// The one-line human form, `conntrack: 1234/262144 (0.5%), buckets 65536, drop 0, …`.
+    pub fn line(&self) -> String {
+        let mut s = format!("conntrack: {}", self.count);
+        match (self.max, self.fill()) {
+            (Some(m), Some(f)) => s.push_str(&format!("/{m} ({})", percent(f))),
+            (Some(m), None) => s.push_str(&format!("/{m}")),
+            _ => s.push_str("/? (nf_conntrack_max unreadable)"),
+        }
+        if let Some(b) = self.buckets {
+            s.push_str(&format!(", buckets {b}"));
+        }
+        for name in CONNTRACK_DROP_STATS {
+            if let Some(v) = self.stat(name) {
+                s.push_str(&format!(", {name} {v}"));
+            }
+        }
+        s
+    }
+}
+
+/// `97%`, `0.5%`, `<0.1%`: a fill as the one-line form prints it.
+fn percent(f: f64) -> String {
+    let p = f * 100.0;
+    if p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p > 0.0 && p < 0.1 {
+        "<0.1%".into()
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ct(count: u64, max: Option<u64>, stats: &[(&str, u64)]) -> Conntrack {
+        Conntrack {
+            count,
+            max,
+            buckets: Some(65536),
+            stats: stats.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
+            cpus: 2,
+        }
+    }
+
+    #[test]
+    fn fill_needs_a_positive_max() {
+        assert_eq!(ct(97, Some(100), &[]).fill(), Some(0.97));
+        assert_eq!(ct(97, Some(0), &[]).fill(), None);
+        assert_eq!(ct(97, None, &[]).fill(), None);
+    }
+
+    #[test]
+    fn drops_sum_the_columns_present_and_say_when_none_are() {
+        let c = ct(
+            1,
+            Some(10),
+            &[("drop", 3), ("early_drop", 4), ("found", 100)],
+        );
+        assert_eq!(c.drops(), Some(7));
+        assert_eq!(ct(1, Some(10), &[("found", 1)]).drops(), None);
+    }
+
+    #[test]
+    fn line_names_count_max_fill_and_drop_columns() {
+        let c = ct(
+            254_000,
+            Some(262_144),
+            &[("drop", 3), ("early_drop", 0), ("insert_failed", 1)],
+        );
+        assert_eq!(
+            c.line(),
+            "conntrack: 254000/262144 (97%), buckets 65536, drop 3, early_drop 0, insert_failed 1"
+        );
+        let small = ct(20, Some(262_144), &[]);
+        assert_eq!(small.line(), "conntrack: 20/262144 (<0.1%), buckets 65536");
+        let unknown = Conntrack {
+            count: 5,
+            ..Conntrack::default()
+        };
+        assert_eq!(
+            unknown.line(),
+            "conntrack: 5/? (nf_conntrack_max unreadable)"
+        );
+    }
+}
