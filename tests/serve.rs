@@ -17,8 +17,8 @@ use sockscope::analyze::engine::Analysis;
 use sockscope::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
 use sockscope::model::RuleId;
 use sockscope::model::*;
-use sockscope::serve::metrics::{
-    assemble, render_data, render_fleet_data, render_status, to_prometheus_text, Status,
+use sockscope::report::prometheus::{
+    assemble, render_data, render_fleet_data, render_status, to_prometheus_text, Options, Status,
 };
 use sockscope::serve::{start, ServeHandle, ServeOptions, TickResult, DEFAULT_PORT};
 
@@ -162,7 +162,7 @@ fn fixture() -> (Snapshot, Analysis) {
 fn exposition() -> String {
     let ticks = vec![fixture()];
     let errors = BTreeMap::from([("host".to_string(), 3)]);
-    let data = render_data(&ticks, &errors, &ServeOptions::default());
+    let data = render_data(&ticks, &errors, &Options::default());
     let status = Status {
         up: true,
         collect_errors_total: 1,
@@ -351,19 +351,19 @@ fn cardinality_is_capped_and_pid_labels_are_opt_in() {
     let (snap, analysis) = fixture();
     let ticks = vec![(snap, analysis)];
     let none = BTreeMap::new();
-    let capped = ServeOptions {
+    let capped = Options {
         top_processes: 1,
         top_listeners: 0,
-        ..ServeOptions::default()
+        ..Options::default()
     };
     let text = render_data(&ticks, &none, &capped);
     assert!(text.contains("comm=\"java\""));
     assert!(!text.contains("comm=\"curl\""));
     assert!(!text.contains("sockscope_listener_backlog{"));
     assert!(!text.contains("pid=\""));
-    let with_pids = ServeOptions {
+    let with_pids = Options {
         pid_labels: true,
-        ..ServeOptions::default()
+        ..Options::default()
     };
     let text = render_data(&ticks, &none, &with_pids);
     assert!(text.contains(
@@ -378,11 +378,7 @@ fn several_namespaces_render_side_by_side() {
     let (mut b, mut ba) = fixture();
     b.netns = "blue".into();
     ba.alerts.clear();
-    let text = render_data(
-        &[(a, aa), (b, ba)],
-        &BTreeMap::new(),
-        &ServeOptions::default(),
-    );
+    let text = render_data(&[(a, aa), (b, ba)], &BTreeMap::new(), &Options::default());
     assert!(text.contains("sockscope_sockets{netns=\"host\",state=\"LISTEN\"} 1"));
     assert!(text.contains("sockscope_sockets{netns=\"blue\",state=\"LISTEN\"} 1"));
     assert_eq!(text.matches("# TYPE sockscope_sockets gauge").count(), 1);
@@ -392,7 +388,7 @@ fn several_namespaces_render_side_by_side() {
 fn netns_unreadable_is_a_fleet_gauge() {
     let ticks = vec![fixture()];
     let none = BTreeMap::new();
-    let o = ServeOptions::default();
+    let o = Options::default();
     // One namespace: no sweep ran, so no gauge (rather than a 0 that claims one did).
     assert!(!render_data(&ticks, &none, &o).contains("netns_unreadable"));
     assert_eq!(
@@ -469,7 +465,7 @@ fn data_part_converted_once_per_tick_matches_whole_conversion() {
     // they must equal converting the whole exposition.
     let ticks = vec![fixture()];
     let errors = BTreeMap::from([("host".to_string(), 3)]);
-    let data = render_data(&ticks, &errors, &ServeOptions::default());
+    let data = render_data(&ticks, &errors, &Options::default());
     let status = render_status(&Status {
         up: false,
         collect_errors_total: 4,

@@ -15,11 +15,10 @@
 mod accept;
 pub use accept::http_fd_budget;
 mod caps;
-mod churn;
 pub mod http;
-pub mod metrics;
-pub mod proto_metrics;
-mod udp_drops;
+/// The exposition this endpoint publishes (it lives with the other output formats).
+pub use crate::report::prometheus as metrics;
+pub use crate::report::prometheus::proto_metrics;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -119,6 +118,15 @@ impl Default for ServeOptions {
 }
 
 impl ServeOptions {
+    /// The exposition's part of these options.
+    pub fn exposition(&self) -> metrics::Options {
+        metrics::Options {
+            top_processes: self.top_processes,
+            top_listeners: self.top_listeners,
+            pid_labels: self.pid_labels,
+        }
+    }
+
     /// How old the last successful tick may be for `/healthz` to say ok: three intervals,
     /// but never under five seconds (a slow dump must not flap the health check).
     pub fn health_max_age(&self) -> Duration {
@@ -382,8 +390,8 @@ where
     F: FnMut() -> Collected,
 {
     let mut parse_errors: BTreeMap<String, u64> = BTreeMap::new();
-    let mut udp_drops = udp_drops::DropLedger::default();
-    let mut churn = churn::ChurnLedger::default();
+    let mut udp_drops = metrics::DropLedger::default();
+    let mut churn = metrics::ChurnLedger::default();
     let mut next = Instant::now();
     let mut first = true;
     while !shared.stop.load(Ordering::SeqCst) {
@@ -407,9 +415,9 @@ where
                     &parse_errors,
                     Some(udp_drops.totals()),
                     sweep.map(|c| c.unreadable),
-                    opts,
+                    &opts.exposition(),
                 );
-                openmetrics.push_str(&churn::render(&ticks, &churn));
+                openmetrics.push_str(&metrics::render_churn(&ticks, &churn));
                 if let Some(c) = sweep {
                     openmetrics.push_str(&metrics::render_sweep(
                         c.discovered,
