@@ -434,6 +434,13 @@ pub struct ServeArgs {
     /// Add a pid label to per-process series (more series: pids churn).
     #[arg(long)]
     pub pid_labels: bool,
+    /// TLS, client certificates and basic auth from FILE, in the Prometheus exporter-toolkit
+    /// format node_exporter reads (tls_server_config, http_server_config,
+    /// basic_auth_users); as root it must be owned by root and not group/world-writable.
+    /// Example: /usr/share/sockscope/web-config.example.yml.
+    #[arg(long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true)]
+    pub web_config: Option<std::path::PathBuf>,
 }
 
 fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {

@@ -17,6 +17,7 @@ use crate::model::RuleId;
 use crate::safefs::{self, ReadKind, SafeFsError};
 
 mod rules;
+pub mod web;
 pub use rules::{
     AcceptQueueOverflow, CloseWaitLeak, FinWait2Buildup, Orphans, SynFlood, TimeWaitStorm,
     UdpDrops, UnixAcceptOverflow,

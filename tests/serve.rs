@@ -174,11 +174,10 @@ fn exposition() -> String {
     assemble(&data, &render_status(&status))
 }
 
-fn opts(workers: usize, header_timeout: Duration, interval: Duration) -> ServeOptions {
+fn opts(header_timeout: Duration, interval: Duration) -> ServeOptions {
     ServeOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         interval,
-        workers,
         header_timeout,
         ..ServeOptions::default()
     }
@@ -244,7 +243,7 @@ fn default_bind_is_loopback() {
 
 #[test]
 fn routes_and_methods() {
-    let (h, _) = serve(opts(4, Duration::from_secs(2), Duration::from_millis(100)));
+    let (h, _) = serve(opts(Duration::from_secs(2), Duration::from_millis(100)));
     let a = h.local_addr();
     wait_up(a);
     let (code, text) = get(a, "/metrics");
@@ -281,7 +280,7 @@ fn routes_and_methods() {
 #[test]
 fn concurrent_scrapes_do_not_multiply_collections() {
     let interval = Duration::from_millis(300);
-    let (h, calls) = serve(opts(8, Duration::from_secs(2), interval));
+    let (h, calls) = serve(opts(Duration::from_secs(2), interval));
     let a = h.local_addr();
     wait_up(a);
     let before = calls.load(Ordering::SeqCst);
@@ -316,7 +315,7 @@ fn failed_ticks_keep_last_data_and_report_down() {
     let calls = Arc::new(AtomicU64::new(0));
     let c = Arc::clone(&calls);
     let h = start(
-        opts(4, Duration::from_secs(2), Duration::from_millis(50)),
+        opts(Duration::from_secs(2), Duration::from_millis(50)),
         move || {
             if c.fetch_add(1, Ordering::SeqCst) == 0 {
                 Ok(vec![fixture()])
@@ -483,41 +482,55 @@ fn data_part_converted_once_per_tick_matches_whole_conversion() {
     );
 }
 
-/// Before the first collection has finished, a scrape gets 503 with `Retry-After`, never
-/// `sockscope_up 0` (an `up == 0` alert would fire on every restart); once it has, 200 and
+/// Before the first collection has finished, a scrape waits for it (up to
+/// `ready_wait`, then 503 with `Retry-After`), never `sockscope_up 0` (an `up == 0` alert
+/// would fire on every restart), and `/healthz` says "starting"; once it has, 200 and
 /// `up 1`. A first tick that fails is a real answer: `up 0` then.
 #[test]
 fn no_up_0_before_the_first_collection() {
     let (release, gate) = std::sync::mpsc::channel::<bool>();
-    let h = start(
-        opts(4, Duration::from_secs(2), Duration::from_millis(100)),
-        move || -> TickResult {
-            // The first tick waits for the test; later ones run at once.
-            match gate.recv_timeout(Duration::from_secs(20)) {
-                Ok(true) | Err(_) => Ok(vec![fixture()]),
-                Ok(false) => Err("first tick failed".into()),
-            }
-        },
-    )
+    let mut o = opts(Duration::from_secs(2), Duration::from_millis(100));
+    o.ready_wait = Duration::from_millis(300);
+    let h = start(o, move || -> TickResult {
+        // The first tick waits for the test; later ones run at once.
+        match gate.recv_timeout(Duration::from_secs(20)) {
+            Ok(true) | Err(_) => Ok(vec![fixture()]),
+            Ok(false) => Err("first tick failed".into()),
+        }
+    })
     .unwrap();
     let a = h.local_addr();
-    for _ in 0..3 {
+    let (code, text) = get(a, "/healthz");
+    assert_eq!(
+        (code, text.ends_with("\r\n\r\nstarting\n")),
+        (503, true),
+        "{text}"
+    );
+    for _ in 0..2 {
+        let t0 = Instant::now();
         let (code, text) = get(a, "/metrics");
         assert_eq!(code, 503, "{text}");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(300),
+            "not held: {:?}",
+            t0.elapsed()
+        );
         assert!(text.contains("Retry-After: 1"), "{text}");
         assert!(!text.contains("sockscope_up"), "{text}");
-        std::thread::sleep(Duration::from_millis(50));
     }
+    // A scrape that arrives before the first tick ends is held, then answered with it.
+    let held = std::thread::spawn(move || get(a, "/metrics"));
+    std::thread::sleep(Duration::from_millis(100));
     release.send(true).unwrap();
-    wait_up(a);
-    let (code, text) = get(a, "/metrics");
+    let (code, text) = held.join().unwrap();
     assert_eq!(code, 200, "{text}");
     assert!(text.contains("sockscope_up 1"), "{text}");
+    wait_up(a);
     h.shutdown();
 
     let (release, gate) = std::sync::mpsc::channel::<bool>();
     let h = start(
-        opts(4, Duration::from_secs(2), Duration::from_millis(100)),
+        opts(Duration::from_secs(2), Duration::from_millis(100)),
         move || -> TickResult {
             match gate.recv_timeout(Duration::from_secs(20)) {
                 Ok(false) | Err(_) => Err("collection failed".into()),

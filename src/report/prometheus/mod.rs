@@ -32,3 +32,57 @@ impl Default for Options {
         }
     }
 }
+
+/// What an `--all-netns` sweep found besides the snapshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepCounts {
+    /// Namespaces found (collected, skipped or unreadable).
+    pub discovered: u64,
+    /// Found but not readable (`sockscope_netns_unreadable`).
+    pub unreadable: u64,
+    /// Left out over `--max-netns`.
+    pub skipped_limit: u64,
+    /// Left out for lack of file descriptors.
+    pub skipped_fds: u64,
+}
+
+/// The exposition's memory across ticks (cumulative parse errors, UDP drops and churn per
+/// namespace): one per endpoint, fed every successful tick.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    parse_errors: std::collections::BTreeMap<String, u64>,
+    udp_drops: DropLedger,
+    churn: ChurnLedger,
+}
+
+impl Exposition {
+    /// Renders one tick's data part (no status lines, no `# EOF`) in OpenMetrics text; the
+    /// sweep's counts are `None` for one namespace.
+    pub fn render(
+        &mut self,
+        ticks: &[(crate::model::Snapshot, crate::analyze::engine::Analysis)],
+        sweep: Option<SweepCounts>,
+        opts: &Options,
+    ) -> String {
+        for (snap, _) in ticks {
+            *self.parse_errors.entry(snap.netns.clone()).or_default() += snap.quality.parse_errors;
+        }
+        self.udp_drops.observe(ticks);
+        self.churn.observe(ticks);
+        let mut out = render_tick(
+            ticks,
+            &self.parse_errors,
+            Some(self.udp_drops.totals()),
+            sweep.map(|c| c.unreadable),
+            opts,
+        );
+        out.push_str(&render_churn(ticks, &self.churn));
+        if let Some(c) = sweep {
+            out.push_str(&render_sweep(
+                c.discovered,
+                &[("limit", c.skipped_limit), ("fds", c.skipped_fds)],
+            ));
+        }
+        out
+    }
+}
