@@ -88,25 +88,6 @@ fn read(path: &Path, file: &Path, key: &str) -> Result<Vec<u8>, WebConfigError> 
 fn server_config(t: &TlsServerConfig, path: &Path) -> Result<rustls::ServerConfig, WebConfigError> {
     let key = |k: &str| format!("tls_server_config.{k}");
     let err = |k: &str, m: String| WebConfigError::new(path, &key(k), m);
-    let cert_pem = match (&t.cert_file, &t.cert) {
-        (Some(f), _) => read(path, f, &key("cert_file"))?,
-        (None, Some(inline)) => inline.clone().into_bytes(),
-        (None, None) => return Err(err("cert_file", "missing".into())),
-    };
-    let key_pem = match (&t.key_file, &t.key) {
-        (Some(f), _) => read(path, f, &key("key_file"))?,
-        (None, Some(inline)) => inline.clone().into_bytes(),
-        (None, None) => return Err(err("key_file", "missing".into())),
-    };
-    let certs = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err("cert_file", format!("not a PEM certificate: {e}")))?;
-    if certs.is_empty() {
-        return Err(err("cert_file", "no certificate in it".into()));
-    }
-    let private = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| err("key_file", format!("no usable PEM private key: {e}")))?;
-
     // ring rather than aws-lc-rs: it builds with a C compiler alone (no cmake, no nasm).
     // rustls deprecates it for lacking post-quantum key exchange; classic ECDHE stays.
     #[allow(deprecated)]
@@ -167,6 +148,25 @@ fn server_config(t: &TlsServerConfig, path: &Path) -> Result<rustls::ServerConfi
         .filter(|(v, _)| (min..=max).contains(v))
         .map(|(_, v)| v)
         .collect();
+    let cert_pem = match (&t.cert_file, &t.cert) {
+        (Some(f), _) => read(path, f, &key("cert_file"))?,
+        (None, Some(inline)) => inline.clone().into_bytes(),
+        (None, None) => return Err(err("cert_file", "missing".into())),
+    };
+    let key_pem = match (&t.key_file, &t.key) {
+        (Some(f), _) => read(path, f, &key("key_file"))?,
+        (None, Some(inline)) => inline.clone().into_bytes(),
+        (None, None) => return Err(err("key_file", "missing".into())),
+    };
+    let certs = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err("cert_file", format!("not a PEM certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(err("cert_file", "no certificate in it".into()));
+    }
+    let private = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| err("key_file", format!("no usable PEM private key: {e}")))?;
+
     let provider = Arc::new(p);
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
@@ -261,6 +261,33 @@ mod tests {
         assert!(same(b"abc", b"abc"));
         assert!(!same(b"abc", b"abd"));
         assert!(!same(b"abc", b"ab"));
+    }
+
+    #[tokio::test]
+    async fn a_verified_password_is_cached_and_a_wrong_one_is_not() {
+        let auth = Auth {
+            users: [("u".to_string(), bcrypt::hash("pw", 8).unwrap())].into(),
+            verified: Mutex::new(BTreeMap::new()),
+        };
+        let header = |pw: &str| {
+            let b = base64::engine::general_purpose::STANDARD.encode(format!("u:{pw}"));
+            HeaderValue::from_str(&format!("Basic {b}")).unwrap()
+        };
+        let t = std::time::Instant::now();
+        assert!(auth.allows(Some(&header("pw"))).await);
+        let first = t.elapsed();
+        let t = std::time::Instant::now();
+        assert!(auth.allows(Some(&header("pw"))).await);
+        let cached = t.elapsed();
+        assert!(cached * 20 < first, "cached {cached:?} vs bcrypt {first:?}");
+        assert!(!auth.allows(Some(&header("pX"))).await);
+        assert!(!auth.allows(Some(&header("p"))).await);
+        assert!(!auth.allows(None).await);
+        assert!(
+            !auth
+                .allows(Some(&HeaderValue::from_static("Bearer x")))
+                .await
+        );
     }
 
     #[test]
