@@ -328,6 +328,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_parses() {
+        let text = include_str!("../../assets/web-config.example.yml");
+        let cfg = parse(text, Path::new("web-config.example.yml")).unwrap();
+        assert!(cfg.tls_server_config.is_some());
+        assert_eq!(cfg.basic_auth_users.len(), 1);
+    }
+
+    #[test]
     fn refusals_name_the_key_on_one_line() {
         let e = err("tls_server_config:\n  cert_file: a\n  key_file: b\n  foo: 1\n");
         assert!(
