@@ -378,14 +378,6 @@ pub fn drop_caller_capabilities() {
     caps::narrow(0, "main thread");
 }
 
-/// Runs the endpoint until a fatal error: [`start`] then [`ServeHandle::join`].
-pub fn run<F>(opts: ServeOptions, make_tick: F) -> Result<(), ServeError>
-where
-    F: FnMut() -> TickResult + Send + 'static,
-{
-    start(opts, make_tick)?.join()
-}
-
 fn tick_loop<F>(shared: &Shared, opts: &ServeOptions, mut make_tick: F)
 where
     F: FnMut() -> Collected,
