@@ -3,6 +3,8 @@
 //! for 127.0.0.1, a client certificate, and a second CA nobody trusts. Bad web configs are
 //! one line and exit 2.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};
