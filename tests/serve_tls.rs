@@ -358,3 +358,61 @@ fn bad_web_configs_are_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("writable by group/others"), "{err}");
 }
+
+/// The hostile-client bounds hold on the TLS port too: 300 connections that never finish
+/// (or never start) a handshake do not fail a scrape, and they are closed after the head
+/// timeout (which covers the handshake).
+#[test]
+fn slow_handshakes_do_not_stop_scrapes() {
+    if !require_root(
+        "slow_handshakes_do_not_stop_scrapes",
+        "the web config must be root-owned",
+    ) {
+        return;
+    }
+    let pki = Pki::new();
+    let cfg = pki.web_config("slow.yml", &tls_config(&pki, ""));
+    let (_s, addr) = serve(&cfg);
+    let url = format!("https://{addr}/metrics");
+    let ca = pki.path("ca.pem");
+    let ca = ca.to_str().unwrap();
+    wait_for("first scrape", std::time::Duration::from_secs(20), || {
+        (curl(&url, &["--cacert", ca]).0 == 200).then_some(())
+    });
+    // Half send nothing, half the first bytes of a TLS record (a ClientHello cut short).
+    let mut held: Vec<TcpStream> = (0..300)
+        .filter_map(|i| {
+            let mut s = TcpStream::connect(&addr).ok()?;
+            if i % 2 == 0 {
+                let _ = s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
+            }
+            Some(s)
+        })
+        .collect();
+    assert!(held.len() >= 290, "only {} connected", held.len());
+    let t0 = std::time::Instant::now();
+    for i in 0..10 {
+        let (code, body, rc) = curl(&url, &["--cacert", ca]);
+        assert_eq!(
+            (code, rc),
+            (200, 0),
+            "scrape {i} under slow handshakes: {body}"
+        );
+    }
+    let took = t0.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "10 scrapes took {took:?}"
+    );
+    // After the 5 s head timeout the server has closed them (EOF or reset, no response).
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    for s in held.iter_mut().take(20) {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(n) => assert!(n == 0 || buf[0] == 0x15, "not closed: {:?}", &buf[..n]),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+}
