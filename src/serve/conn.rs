@@ -327,7 +327,7 @@ async fn answer(
 }
 
 /// Closes with a reset: whatever the kernel still holds for the client is dropped.
-fn reset(raw: &OwnedFd) {
+fn reset(raw: &impl AsFd) {
     let zero = nix::libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -336,11 +336,11 @@ fn reset(raw: &OwnedFd) {
 }
 
 /// Bytes written to `raw` that the client has not acknowledged yet.
-fn unacked(raw: &OwnedFd) -> usize {
+fn unacked(raw: &impl AsFd) -> usize {
     let mut n: nix::libc::c_int = 0;
     // SAFETY: TIOCOUTQ (SIOCOUTQ) on a TCP socket writes one int, here a local that
     // outlives the call; the descriptor is owned by the caller and open.
-    let rc = unsafe { nix::libc::ioctl(raw.as_raw_fd(), nix::libc::TIOCOUTQ, &raw mut n) };
+    let rc = unsafe { nix::libc::ioctl(raw.as_fd().as_raw_fd(), nix::libc::TIOCOUTQ, &raw mut n) };
     if rc == 0 {
         usize::try_from(n).unwrap_or(0)
     } else {
@@ -363,15 +363,12 @@ async fn linger(raw: OwnedFd, deadline: Instant) {
     let (mut eof, mut discarded) = (false, 0usize);
     let mut buf = [0u8; 4096];
     loop {
-        let fd = s.as_fd().try_clone_to_owned();
-        let delivered = fd.as_ref().map_or(true, |fd| unacked(fd) == 0);
+        let delivered = unacked(&s) == 0;
         if delivered && (eof || Instant::now() >= quiet || discarded > MAX_DISCARD) {
             return;
         }
         if Instant::now() >= deadline {
-            if let Ok(fd) = fd {
-                reset(&fd);
-            }
+            reset(&s);
             return;
         }
         let tick = sleep_until((Instant::now() + Duration::from_millis(50)).min(deadline));
