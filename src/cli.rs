@@ -63,6 +63,7 @@ pub enum Command {
     /// every tick; replay it with `summary --from` or the dashboard.
     Record(RecordArgs),
     /// Serve Prometheus / OpenMetrics metrics over HTTP (loopback by default).
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// Time a bare sock_diag dump (the benchmark floor) and print the socket count.
     #[command(hide = true)]
@@ -446,7 +447,30 @@ pub struct ServeArgs {
         allow_hyphen_values = true
     )]
     pub top_units: usize,
+    /// TLS, client certificates and basic auth from FILE, in the Prometheus exporter-toolkit
+    /// format node_exporter reads (tls_server_config, http_server_config,
+    /// basic_auth_users); as root it must be owned by root and not group/world-writable.
+    /// Example: /usr/share/sockscope/web-config.example.yml.
+    #[arg(long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true)]
+    pub web_config: Option<std::path::PathBuf>,
 }
+
+/// `serve --help`'s example web config.
+const SERVE_HELP: &str = "\
+--web-config example (the Prometheus exporter-toolkit format; full example in
+/usr/share/sockscope/web-config.example.yml):
+
+  tls_server_config:
+    cert_file: /etc/sockscope/tls/server.crt
+    key_file: /etc/sockscope/tls/server.key
+    # client_auth_type: RequireAndVerifyClientCert
+    # client_ca_file: /etc/sockscope/tls/clients-ca.crt
+  basic_auth_users:
+    prometheus: $2y$10$...   # htpasswd -nBC 10 \"\" | tr -d ':\\n'
+
+Endpoints: /metrics, /healthz (starting | ok | unhealthy), /. A bad web config is one line
+naming the key, exit 2.";
 
 fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
     s.parse::<std::net::SocketAddr>()

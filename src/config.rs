@@ -18,6 +18,7 @@ use crate::safefs::{self, ReadKind, SafeFsError};
 
 mod rules;
 pub use rules::ConntrackFull;
+pub mod web;
 pub use rules::{
     AcceptQueueOverflow, CloseWaitLeak, FinWait2Buildup, Orphans, SynFlood, TimeWaitStorm,
     UdpDrops, UnixAcceptOverflow,

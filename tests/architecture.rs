@@ -19,7 +19,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("kernel, settings, texts", &["collect", "config", "explain"]),
     ("analysis", &["analyze"]),
     ("recordings", &["record"]),
-    ("presenters", &["report", "serve", "tui"]),
+    ("presenters", &["report", "tui"]),
+    // The endpoint serves one of the report formats (`report::prometheus`) over HTTP.
+    ("endpoint", &["serve"]),
     ("arguments", &["cli"]),
     ("modes", &["mode"]),
 ];

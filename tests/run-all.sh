@@ -19,6 +19,8 @@ command -v pgrep >/dev/null || need+=(procps)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v setcap >/dev/null || need+=(libcap2-bin)
 command -v wrk >/dev/null || need+=(wrk)
+# tests/serve_tls.rs drives the TLS endpoint with curl.
+command -v curl >/dev/null || need+=(curl)
 # tests/real_software.rs: real servers and load generators make each buildup.
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)

@@ -17,8 +17,8 @@ use sockscope::analyze::engine::Analysis;
 use sockscope::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
 use sockscope::model::RuleId;
 use sockscope::model::*;
-use sockscope::serve::metrics::{
-    assemble, render_data, render_fleet_data, render_status, to_prometheus_text, Status,
+use sockscope::report::prometheus::{
+    assemble, render_data, render_fleet_data, render_status, to_prometheus_text, Options, Status,
 };
 use sockscope::serve::{start, ServeHandle, ServeOptions, TickResult, DEFAULT_PORT};
 
@@ -164,7 +164,7 @@ fn fixture() -> (Snapshot, Analysis) {
 fn exposition() -> String {
     let ticks = vec![fixture()];
     let errors = BTreeMap::from([("host".to_string(), 3)]);
-    let data = render_data(&ticks, &errors, &ServeOptions::default());
+    let data = render_data(&ticks, &errors, &Options::default());
     let status = Status {
         up: true,
         collect_errors_total: 1,
@@ -176,11 +176,10 @@ fn exposition() -> String {
     assemble(&data, &render_status(&status))
 }
 
-fn opts(workers: usize, header_timeout: Duration, interval: Duration) -> ServeOptions {
+fn opts(header_timeout: Duration, interval: Duration) -> ServeOptions {
     ServeOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         interval,
-        workers,
         header_timeout,
         ..ServeOptions::default()
     }
@@ -246,7 +245,7 @@ fn default_bind_is_loopback() {
 
 #[test]
 fn routes_and_methods() {
-    let (h, _) = serve(opts(4, Duration::from_secs(2), Duration::from_millis(100)));
+    let (h, _) = serve(opts(Duration::from_secs(2), Duration::from_millis(100)));
     let a = h.local_addr();
     wait_up(a);
     let (code, text) = get(a, "/metrics");
@@ -283,7 +282,7 @@ fn routes_and_methods() {
 #[test]
 fn concurrent_scrapes_do_not_multiply_collections() {
     let interval = Duration::from_millis(300);
-    let (h, calls) = serve(opts(8, Duration::from_secs(2), interval));
+    let (h, calls) = serve(opts(Duration::from_secs(2), interval));
     let a = h.local_addr();
     wait_up(a);
     let before = calls.load(Ordering::SeqCst);
@@ -318,7 +317,7 @@ fn failed_ticks_keep_last_data_and_report_down() {
     let calls = Arc::new(AtomicU64::new(0));
     let c = Arc::clone(&calls);
     let h = start(
-        opts(4, Duration::from_secs(2), Duration::from_millis(50)),
+        opts(Duration::from_secs(2), Duration::from_millis(50)),
         move || {
             if c.fetch_add(1, Ordering::SeqCst) == 0 {
                 Ok(vec![fixture()])
@@ -353,19 +352,19 @@ fn cardinality_is_capped_and_pid_labels_are_opt_in() {
     let (snap, analysis) = fixture();
     let ticks = vec![(snap, analysis)];
     let none = BTreeMap::new();
-    let capped = ServeOptions {
+    let capped = Options {
         top_processes: 1,
         top_listeners: 0,
-        ..ServeOptions::default()
+        ..Options::default()
     };
     let text = render_data(&ticks, &none, &capped);
     assert!(text.contains("comm=\"java\""));
     assert!(!text.contains("comm=\"curl\""));
     assert!(!text.contains("sockscope_listener_backlog{"));
     assert!(!text.contains("pid=\""));
-    let with_pids = ServeOptions {
+    let with_pids = Options {
         pid_labels: true,
-        ..ServeOptions::default()
+        ..Options::default()
     };
     let text = render_data(&ticks, &none, &with_pids);
     assert!(text.contains(
@@ -380,11 +379,7 @@ fn several_namespaces_render_side_by_side() {
     let (mut b, mut ba) = fixture();
     b.netns = "blue".into();
     ba.alerts.clear();
-    let text = render_data(
-        &[(a, aa), (b, ba)],
-        &BTreeMap::new(),
-        &ServeOptions::default(),
-    );
+    let text = render_data(&[(a, aa), (b, ba)], &BTreeMap::new(), &Options::default());
     assert!(text.contains("sockscope_sockets{netns=\"host\",state=\"LISTEN\"} 1"));
     assert!(text.contains("sockscope_sockets{netns=\"blue\",state=\"LISTEN\"} 1"));
     assert_eq!(text.matches("# TYPE sockscope_sockets gauge").count(), 1);
@@ -394,7 +389,7 @@ fn several_namespaces_render_side_by_side() {
 fn netns_unreadable_is_a_fleet_gauge() {
     let ticks = vec![fixture()];
     let none = BTreeMap::new();
-    let o = ServeOptions::default();
+    let o = Options::default();
     // One namespace: no sweep ran, so no gauge (rather than a 0 that claims one did).
     assert!(!render_data(&ticks, &none, &o).contains("netns_unreadable"));
     assert_eq!(
@@ -471,7 +466,7 @@ fn data_part_converted_once_per_tick_matches_whole_conversion() {
     // they must equal converting the whole exposition.
     let ticks = vec![fixture()];
     let errors = BTreeMap::from([("host".to_string(), 3)]);
-    let data = render_data(&ticks, &errors, &ServeOptions::default());
+    let data = render_data(&ticks, &errors, &Options::default());
     let status = render_status(&Status {
         up: false,
         collect_errors_total: 4,
@@ -489,41 +484,55 @@ fn data_part_converted_once_per_tick_matches_whole_conversion() {
     );
 }
 
-/// Before the first collection has finished, a scrape gets 503 with `Retry-After`, never
-/// `sockscope_up 0` (an `up == 0` alert would fire on every restart); once it has, 200 and
+/// Before the first collection has finished, a scrape waits for it (up to
+/// `ready_wait`, then 503 with `Retry-After`), never `sockscope_up 0` (an `up == 0` alert
+/// would fire on every restart), and `/healthz` says "starting"; once it has, 200 and
 /// `up 1`. A first tick that fails is a real answer: `up 0` then.
 #[test]
 fn no_up_0_before_the_first_collection() {
     let (release, gate) = std::sync::mpsc::channel::<bool>();
-    let h = start(
-        opts(4, Duration::from_secs(2), Duration::from_millis(100)),
-        move || -> TickResult {
-            // The first tick waits for the test; later ones run at once.
-            match gate.recv_timeout(Duration::from_secs(20)) {
-                Ok(true) | Err(_) => Ok(vec![fixture()]),
-                Ok(false) => Err("first tick failed".into()),
-            }
-        },
-    )
+    let mut o = opts(Duration::from_secs(2), Duration::from_millis(100));
+    o.ready_wait = Duration::from_millis(300);
+    let h = start(o, move || -> TickResult {
+        // The first tick waits for the test; later ones run at once.
+        match gate.recv_timeout(Duration::from_secs(20)) {
+            Ok(true) | Err(_) => Ok(vec![fixture()]),
+            Ok(false) => Err("first tick failed".into()),
+        }
+    })
     .unwrap();
     let a = h.local_addr();
-    for _ in 0..3 {
+    let (code, text) = get(a, "/healthz");
+    assert_eq!(
+        (code, text.ends_with("\r\n\r\nstarting\n")),
+        (503, true),
+        "{text}"
+    );
+    for _ in 0..2 {
+        let t0 = Instant::now();
         let (code, text) = get(a, "/metrics");
         assert_eq!(code, 503, "{text}");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(300),
+            "not held: {:?}",
+            t0.elapsed()
+        );
         assert!(text.contains("Retry-After: 1"), "{text}");
         assert!(!text.contains("sockscope_up"), "{text}");
-        std::thread::sleep(Duration::from_millis(50));
     }
+    // A scrape that arrives before the first tick ends is held, then answered with it.
+    let held = std::thread::spawn(move || get(a, "/metrics"));
+    std::thread::sleep(Duration::from_millis(100));
     release.send(true).unwrap();
-    wait_up(a);
-    let (code, text) = get(a, "/metrics");
+    let (code, text) = held.join().unwrap();
     assert_eq!(code, 200, "{text}");
     assert!(text.contains("sockscope_up 1"), "{text}");
+    wait_up(a);
     h.shutdown();
 
     let (release, gate) = std::sync::mpsc::channel::<bool>();
     let h = start(
-        opts(4, Duration::from_secs(2), Duration::from_millis(100)),
+        opts(Duration::from_secs(2), Duration::from_millis(100)),
         move || -> TickResult {
             match gate.recv_timeout(Duration::from_secs(20)) {
                 Ok(false) | Err(_) => Err("collection failed".into()),

@@ -311,7 +311,7 @@ fn full_unix_listener(path: &Path) -> (OwnedFd, Vec<OwnedFd>) {
 /// library's own helper), then the text format's `\\` and `\"`.
 fn exposition_label(path: &Path) -> String {
     let name = sockscope::model::Name::from_bytes(path.as_os_str().as_bytes());
-    name.label_value(sockscope::serve::proto_metrics::PATH_LABEL_MAX)
+    name.label_value(sockscope::report::prometheus::proto_metrics::PATH_LABEL_MAX)
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
 }

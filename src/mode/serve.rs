@@ -9,9 +9,11 @@ use super::{collect_config, probe, thresholds, RunError};
 use crate::analyze::engine::{Analysis, Analyzer};
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::collect::collector::{CollectConfig, Collector};
+use crate::config::web;
 use crate::config::Thresholds;
 use crate::filter::Filter;
 use crate::model::{Protocol, Protocols, Snapshot};
+use crate::serve::tls::Web;
 use crate::serve::{self as metrics, ServeOptions};
 
 /// `sockscope serve`: the tick thread owns the collector (namespaces are per thread), so it
@@ -26,12 +28,28 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
     if global.from_snapshot.is_none() {
         probe(&cfg)?;
     }
+    // Read before the port is bound: a bad file is one line and exit 2, never a half-open
+    // endpoint.
+    let web = match &args.web_config {
+        Some(path) => {
+            let cfg = web::load(path).map_err(|e| RunError::Usage(e.to_string()))?;
+            let web = Web::build(&cfg, path).map_err(|e| RunError::Usage(e.to_string()))?;
+            Some(std::sync::Arc::new(web))
+        }
+        None => None,
+    };
+    let scheme = if web.as_ref().is_some_and(|w| w.is_tls()) {
+        "https"
+    } else {
+        "http"
+    };
     let opts = ServeOptions {
         listen: args.listen,
         interval: args.interval,
         top_processes: args.top_processes,
         pid_labels: args.pid_labels,
         top_units: args.top_units,
+        web,
         ..ServeOptions::default()
     };
     let usage = |e: metrics::ServeError| RunError::Usage(e.to_string());
@@ -39,7 +57,7 @@ pub fn serve(global: &GlobalArgs, args: &ServeArgs) -> Result<(), RunError> {
     // address shown is the real one (`--listen 127.0.0.1:0` picks a port).
     let announce = |h: metrics::ServeHandle| {
         eprintln!(
-            "sockscope: serving metrics on http://{}/metrics",
+            "sockscope: serving metrics on {scheme}://{}/metrics",
             h.local_addr()
         );
         metrics::drop_caller_capabilities();

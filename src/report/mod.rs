@@ -12,6 +12,7 @@ pub mod groups;
 pub mod json;
 pub mod json_proto;
 pub mod kill;
+pub mod prometheus;
 pub mod proto;
 pub mod sockets;
 pub mod sockets_proto;

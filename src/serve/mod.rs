@@ -1,34 +1,39 @@
 //! The Prometheus endpoint: `sockscope serve`.
 //!
 //! One background *tick thread* calls the caller's tick closure every
-//! [`ServeOptions::interval`], renders the exposition once ([`metrics::render_data`]), in
-//! both text formats, and publishes it behind an `Arc`. Scrapes only clone that `Arc` and add
-//! a few status lines, so any number of concurrent scrapes costs one kernel dump per interval. When a tick
-//! fails, the last good data stays published, `sockscope_up` drops to 0 and
-//! `sockscope_collect_errors_total` grows.
+//! [`ServeOptions::interval`], renders the exposition once through
+//! [`crate::report::prometheus`], in both text formats, and publishes it behind an `Arc`.
+//! Scrapes only clone that `Arc` and add a few status lines, so any number of concurrent
+//! scrapes costs one kernel dump per interval. When a tick fails, the last good data stays
+//! published, `sockscope_up` drops to 0 and `sockscope_collect_errors_total` grows. Until
+//! the first tick has finished a scrape waits for it (at most [`ServeOptions::ready_wait`],
+//! then `503`), so a restart never shows `sockscope_up 0`.
 //!
-//! This module owns the threads, the shared state, the acceptor (the `accept` module) and the HTTP
-//! surface ([`http`]). It must
-//! not open collectors itself: the caller's closure does, on the tick thread, because
-//! network namespaces are per thread. It never imports `report` or `tui`.
+//! This module owns the threads, the shared state, the connections and their bounds
+//! (the `conn` module, on hyper and a two-thread tokio runtime), the HTTP surface
+//! ([`http`]) and TLS and basic auth from `--web-config` ([`tls`]). It must not open
+//! collectors itself: the caller's closure does, on the tick thread, because network
+//! namespaces are per thread (the tick thread is a plain thread, never a tokio worker).
+//! It never imports `tui` and renders no metric family itself.
 
-mod accept;
-pub use accept::http_fd_budget;
 mod caps;
-mod churn;
-mod conntrack_metrics;
+mod conn;
+mod gzip;
 pub mod http;
-pub mod metrics;
-pub mod proto_metrics;
-mod udp_drops;
-pub mod unit_metrics;
+pub mod tls;
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+/// The exposition this endpoint publishes (it lives with the other output formats).
+pub use crate::report::prometheus as metrics;
+pub use crate::report::prometheus::{proto_metrics, SweepCounts};
+pub use conn::http_fd_budget;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use crate::analyze::engine::Analysis;
 use crate::model::Snapshot;
@@ -50,24 +55,11 @@ pub type TickResult = Result<Vec<(Snapshot, Analysis)>, String>;
 /// collected, and what the sweep found but did not collect; or a one-line error.
 pub type FleetTickResult = Result<(Vec<(Snapshot, Analysis)>, SweepCounts), String>;
 
-/// What an `--all-netns` sweep found besides the snapshots.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SweepCounts {
-    /// Namespaces found (collected, skipped or unreadable).
-    pub discovered: u64,
-    /// Found but not readable (`sockscope_netns_unreadable`).
-    pub unreadable: u64,
-    /// Left out over `--max-netns`.
-    pub skipped_limit: u64,
-    /// Left out for lack of file descriptors.
-    pub skipped_fds: u64,
-}
-
 /// A tick as the tick thread sees it: the sweep's counts are `None` for one namespace.
 type Collected = Result<(Vec<(Snapshot, Analysis)>, Option<SweepCounts>), String>;
 
 /// How the endpoint runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Address to listen on; default `127.0.0.1:`[`DEFAULT_PORT`] (loopback only).
     pub listen: SocketAddr,
@@ -82,28 +74,19 @@ pub struct ServeOptions {
     /// Units and containers exported per namespace, most sockets first (the rest summed as
     /// `(other)`); 0 leaves both families out.
     pub top_units: usize,
-    /// Threads that render the responses to requests whose head is complete. Connections
-    /// still sending their head, or slow to read their response, take no thread.
-    pub workers: usize,
-    /// Time a client has from connect to send its whole request head; then `408` and close.
+    /// Time a client has from connect to send its whole request head (and, with TLS, to
+    /// finish the handshake first); then `408` and close (a TLS connection is just closed).
     pub header_timeout: Duration,
-    /// Most connections held open at once (heads arriving, responses being sent, answered
-    /// ones draining); when full, one is closed to let a new one in: the oldest still
-    /// sending its head, else the oldest draining, else the most stalled response.
+    /// Most connections held open at once; when full, one is closed to let a new one in:
+    /// the oldest that has not sent a whole request head yet, else the oldest.
     pub max_pending: usize,
-    /// Time from a worker taking a request up to the last byte of its response being
-    /// delivered (acknowledged by the client); a client that reads slower is disconnected
-    /// (reset), its response cut short. A response written whole at once is first given
-    /// the 1 s lingering close, so it is reset no sooner than that.
+    /// Time from a request head being complete to the last byte of its response being
+    /// delivered (acknowledged by the client); a client that reads slower is reset.
     pub write_timeout: Duration,
-    /// Most bytes of responses not yet taken by their clients' sockets, together. When a new
-    /// one would exceed it, connections whose clients do not read (not at all first, then
-    /// longest without reading) are reset, their responses cut short, until it fits. A
-    /// single response larger than the whole cap resets only clients that have read
-    /// nothing, and is then sent over the cap. The per-tick data part is
-    /// shared, not copied, but it is counted in full for each response (it is what fills
-    /// each client's kernel buffers).
-    pub max_unsent: usize,
+    /// Longest a scrape waits for the first collection before it is told `503`.
+    pub ready_wait: Duration,
+    /// TLS, basic auth and extra headers from `--web-config`; `None`: plain HTTP, open.
+    pub web: Option<Arc<tls::Web>>,
 }
 
 impl Default for ServeOptions {
@@ -115,16 +98,26 @@ impl Default for ServeOptions {
             top_listeners: 50,
             pid_labels: false,
             top_units: 20,
-            workers: 32,
             header_timeout: Duration::from_secs(5),
             max_pending: 1024,
             write_timeout: http::WRITE_TIMEOUT,
-            max_unsent: http::MAX_UNSENT,
+            ready_wait: Duration::from_secs(5),
+            web: None,
         }
     }
 }
 
 impl ServeOptions {
+    /// The exposition's part of these options.
+    pub fn exposition(&self) -> metrics::Options {
+        metrics::Options {
+            top_processes: self.top_processes,
+            top_listeners: self.top_listeners,
+            pid_labels: self.pid_labels,
+            top_units: self.top_units,
+        }
+    }
+
     /// How old the last successful tick may be for `/healthz` to say ok: three intervals,
     /// but never under five seconds (a slow dump must not flap the health check).
     pub fn health_max_age(&self) -> Duration {
@@ -151,16 +144,19 @@ pub enum ServeError {
     Panicked,
 }
 
-/// The data part of the exposition (no status lines, no `# EOF`) in both text formats.
+/// The data part of the exposition (no status lines, no `# EOF`) in both text formats,
+/// shared by every response of its tick (a clone is a reference count).
 #[derive(Debug, Default)]
 pub(crate) struct Body {
     /// OpenMetrics text.
-    pub(crate) openmetrics: String,
+    pub(crate) openmetrics: Bytes,
     /// The same in the classic Prometheus text format.
-    pub(crate) prometheus: String,
+    pub(crate) prometheus: Bytes,
+    /// The gzip-compressed start of each, made by the first scrape that asks for gzip.
+    pub(crate) gz: [OnceLock<gzip::Part>; 2],
 }
 
-/// State shared by the tick thread and the HTTP workers.
+/// State shared by the tick thread and the HTTP side.
 #[derive(Debug)]
 pub(crate) struct Shared {
     /// The latest good data part of the exposition.
@@ -175,6 +171,12 @@ pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     /// Wakes the tick thread early on stop.
     pub(crate) wake: Condvar,
+    /// Wakes the acceptor on stop.
+    pub(crate) stop_accept: tokio::sync::Notify,
+    /// Set once the first tick has finished (well or not); scrapes wait on [`Self::ready`].
+    pub(crate) started: AtomicBool,
+    /// Notified when the first tick has finished.
+    pub(crate) ready: tokio::sync::Notify,
 }
 
 /// What the tick thread last reported.
@@ -201,6 +203,9 @@ impl Shared {
             scrapes: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
+            stop_accept: tokio::sync::Notify::new(),
+            started: AtomicBool::new(false),
+            ready: tokio::sync::Notify::new(),
         }
     }
 
@@ -218,6 +223,20 @@ impl Shared {
             Err(poisoned) => f(&mut poisoned.into_inner()),
         }
     }
+
+    /// Waits until the first tick has finished, at most `bound`: whether it has.
+    pub(crate) async fn wait_ready(&self, bound: Duration) -> bool {
+        let until = tokio::time::Instant::now() + bound;
+        loop {
+            let notified = self.ready.notified();
+            if self.started.load(Ordering::SeqCst) {
+                return true;
+            }
+            if tokio::time::timeout_at(until, notified).await.is_err() {
+                return self.started.load(Ordering::SeqCst);
+            }
+        }
+    }
 }
 
 /// A running endpoint. Dropping it stops the server and the tick thread.
@@ -226,7 +245,7 @@ pub struct ServeHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
-    accept: Option<http::AcceptHandle>,
+    accept: Option<conn::AcceptHandle>,
 }
 
 impl ServeHandle {
@@ -257,16 +276,7 @@ impl ServeHandle {
     fn stop_threads(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake.notify_all();
-        // The acceptor waits in poll() up to half a second; a connection to ourselves wakes
-        // it at once.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-            });
-        }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        self.shared.stop_accept.notify_one();
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
@@ -285,7 +295,7 @@ impl Drop for ServeHandle {
 }
 
 /// Starts the endpoint and returns at once: binds `opts.listen`, starts the tick thread
-/// (which calls `make_tick` every `opts.interval`) and the HTTP workers.
+/// (which calls `make_tick` every `opts.interval`) and the HTTP side.
 ///
 /// `make_tick` runs only on the tick thread. Open the collector lazily on its first call
 /// so that the namespace it enters is the tick thread's:
@@ -361,9 +371,7 @@ where
         threads: vec![tick],
         accept: None,
     };
-    let (workers, accept) = http::spawn(listener, shared, opts)?;
-    handle.threads.extend(workers);
-    handle.accept = Some(accept);
+    handle.accept = Some(conn::spawn(listener, shared, opts)?);
     Ok(handle)
 }
 
@@ -375,56 +383,28 @@ pub fn drop_caller_capabilities() {
     caps::narrow(0, "main thread");
 }
 
-/// Runs the endpoint until a fatal error: [`start`] then [`ServeHandle::join`].
-pub fn run<F>(opts: ServeOptions, make_tick: F) -> Result<(), ServeError>
-where
-    F: FnMut() -> TickResult + Send + 'static,
-{
-    start(opts, make_tick)?.join()
-}
-
 fn tick_loop<F>(shared: &Shared, opts: &ServeOptions, mut make_tick: F)
 where
     F: FnMut() -> Collected,
 {
-    let mut parse_errors: BTreeMap<String, u64> = BTreeMap::new();
-    let mut udp_drops = udp_drops::DropLedger::default();
-    let mut churn = churn::ChurnLedger::default();
+    let mut exposition = metrics::Exposition::default();
     let mut next = Instant::now();
     let mut first = true;
     while !shared.stop.load(Ordering::SeqCst) {
         let started = Instant::now();
         let result = make_tick();
-        if std::mem::take(&mut first) {
+        if first {
             // The first tick joined the destroy groups if it could; membership outlives
             // the capability, so it goes now.
             caps::narrow(caps::COLLECTION_CAPS, "collection thread");
         }
         match result {
             Ok((ticks, sweep)) => {
-                for (snap, _) in &ticks {
-                    *parse_errors.entry(snap.netns.clone()).or_default() +=
-                        snap.quality.parse_errors;
-                }
-                udp_drops.observe(&ticks);
-                churn.observe(&ticks);
-                let mut openmetrics = metrics::render_tick(
-                    &ticks,
-                    &parse_errors,
-                    Some(udp_drops.totals()),
-                    sweep.map(|c| c.unreadable),
-                    opts,
-                );
-                openmetrics.push_str(&churn::render(&ticks, &churn));
-                if let Some(c) = sweep {
-                    openmetrics.push_str(&metrics::render_sweep(
-                        c.discovered,
-                        &[("limit", c.skipped_limit), ("fds", c.skipped_fds)],
-                    ));
-                }
+                let openmetrics = exposition.render(&ticks, sweep, &opts.exposition());
                 let body = Arc::new(Body {
-                    prometheus: metrics::to_prometheus_text(&openmetrics),
-                    openmetrics,
+                    prometheus: metrics::to_prometheus_text(&openmetrics).into(),
+                    openmetrics: openmetrics.into(),
+                    gz: Default::default(),
                 });
                 match shared.data.write() {
                     Ok(mut g) => *g = body,
@@ -443,6 +423,10 @@ where
                 t.last_error = Some(e);
                 t.duration_s = started.elapsed().as_secs_f64();
             }),
+        }
+        if std::mem::take(&mut first) {
+            shared.started.store(true, Ordering::SeqCst);
+            shared.ready.notify_waiters();
         }
         // Fixed-rate schedule; a tick that overran skips the missed slots instead of
         // bursting to catch up.

@@ -546,6 +546,25 @@ fn mode_cases(env: &Env) -> Vec<Case> {
         )
         .nobody(),
     );
+    // --web-config: a file that is not there or not a file, bad YAML, an unknown key, a
+    // value rustls cannot honour, a certificate file that is not there.
+    let web = |name: &str, text: &str| env.write(name, text.as_bytes());
+    for (path, needle) in [
+        (env.path("no-such-web.yml"), "no-such-web.yml".to_string()),
+        (env.path("a-dir"), "a-dir".to_string()),
+        (web("web-bad.yml", "tls_server_config: [\n"), "--web-config".to_string()),
+        (web("web-key.yml", "basic_auth_user: {}\n"), "unknown field `basic_auth_user`".to_string()),
+        (
+            web("web-suite.yml", "tls_server_config:\n  cert_file: c\n  key_file: k\n  cipher_suites: [TLS_RSA_WITH_3DES_EDE_CBC_SHA]\n"),
+            "tls_server_config.cipher_suites".to_string(),
+        ),
+        (
+            web("web-nocert.yml", "tls_server_config:\n  cert_file: /nonexistent/c.pem\n  key_file: /nonexistent/k.pem\n"),
+            "tls_server_config.cert_file".to_string(),
+        ),
+    ] {
+        v.push(c("serve:web_config", &["serve", "--web-config", &path], &needle));
+    }
     let intervals = [
         "0", "-1", "-1s", "abc", "2h", "1ms", "0.001", "", "nan", "inf", "1e400", "1s2",
     ];

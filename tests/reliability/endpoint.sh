@@ -50,7 +50,7 @@ else
 fi
 
 tmp=$(mktemp -d)
-ns=sscep-$$
+ns=${NS_PREFIX:-sscep}-$$
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 
 use sockscope::analyze::engine::{Analysis, Analyzer};
 use sockscope::model::{Protocols, Snapshot, TcpState, UnixKind, UnixName, UnixRecord};
-use sockscope::serve::metrics::{assemble, render_data, render_status, to_prometheus_text};
-use sockscope::serve::proto_metrics::PATH_LABEL_MAX;
-use sockscope::serve::ServeOptions;
+use sockscope::report::prometheus::proto_metrics::PATH_LABEL_MAX;
+use sockscope::report::prometheus::{
+    assemble, render_data, render_status, to_prometheus_text, Options,
+};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/serve/udp_unix.json");
 
@@ -23,7 +24,7 @@ fn tick(snap: Snapshot) -> (Snapshot, Analysis) {
     (snap, analysis)
 }
 
-fn render(snap: Snapshot, opts: &ServeOptions) -> String {
+fn render(snap: Snapshot, opts: &Options) -> String {
     render_data(&[tick(snap)], &BTreeMap::new(), opts)
 }
 
@@ -57,7 +58,7 @@ fn unescape_label(v: &str) -> String {
 
 #[test]
 fn udp_and_unix_families_names_labels_and_values() {
-    let text = render(fixture_snapshot(), &ServeOptions::default());
+    let text = render(fixture_snapshot(), &Options::default());
     for line in [
         "sockscope_udp_sockets{netns=\"host\",state=\"ESTAB\"} 1",
         "sockscope_udp_sockets{netns=\"host\",state=\"UNCONN\"} 3",
@@ -100,7 +101,7 @@ fn udp_and_unix_families_names_labels_and_values() {
 
 #[test]
 fn hostile_paths_and_commands_are_escaped_and_capped() {
-    let text = render(fixture_snapshot(), &ServeOptions::default());
+    let text = render(fixture_snapshot(), &Options::default());
     assert!(
         !text.contains('\x1b') && !text.contains('\x01'),
         "raw control bytes"
@@ -135,15 +136,15 @@ fn hostile_paths_and_commands_are_escaped_and_capped() {
 
 #[test]
 fn udp_and_unix_exposition_golden() {
-    insta::assert_snapshot!(render(fixture_snapshot(), &ServeOptions::default()));
+    insta::assert_snapshot!(render(fixture_snapshot(), &Options::default()));
 }
 
 #[test]
 fn caps_and_pid_labels_apply_to_udp_and_unix() {
-    let capped = ServeOptions {
+    let capped = Options {
         top_processes: 1,
         top_listeners: 1,
-        ..ServeOptions::default()
+        ..Options::default()
     };
     let text = render(fixture_snapshot(), &capped);
     assert!(text.contains("comm=\"dnsmasq\""), "{text}");
@@ -151,9 +152,9 @@ fn caps_and_pid_labels_apply_to_udp_and_unix() {
     let listeners = samples(&text, "sockscope_unix_listener_backlog");
     assert_eq!(listeners.len(), 1, "{listeners:?}");
     assert!(listeners[0].contains("php-fpm.sock"));
-    let with_pids = ServeOptions {
+    let with_pids = Options {
         pid_labels: true,
-        ..ServeOptions::default()
+        ..Options::default()
     };
     let text = render(fixture_snapshot(), &with_pids);
     assert!(text
@@ -167,7 +168,7 @@ fn caps_and_pid_labels_apply_to_udp_and_unix() {
 fn a_protocol_not_collected_exports_nothing() {
     let mut tcp_only = fixture_snapshot();
     tcp_only.protocols = Protocols::TCP;
-    let text = render(tcp_only, &ServeOptions::default());
+    let text = render(tcp_only, &Options::default());
     for absent in ["sockscope_udp_", "sockscope_unix_", "sockscope_kernel_udp"] {
         assert!(!text.contains(absent), "{absent} in\n{text}");
     }
@@ -175,7 +176,7 @@ fn a_protocol_not_collected_exports_nothing() {
     let mut udp_only = fixture_snapshot();
     udp_only.protocols = Protocols::from_flags(false, true, false);
     udp_only.sockets.clear();
-    let text = render(udp_only, &ServeOptions::default());
+    let text = render(udp_only, &Options::default());
     for absent in [
         "sockscope_sockets{",
         "sockscope_unattributed_sockets{",
@@ -194,7 +195,7 @@ fn unknown_drops_are_left_out_not_zero() {
     for s in &mut snap.udp {
         s.skmem = None;
     }
-    let text = render(snap, &ServeOptions::default());
+    let text = render(snap, &Options::default());
     assert!(!text.contains("sockscope_udp_socket_drops"), "{text}");
     assert!(!text.contains("sockscope_udp_process_drops"), "{text}");
     assert!(text.contains("sockscope_udp_sockets{netns=\"host\",state=\"UNCONN\"} 3"));
@@ -213,7 +214,7 @@ fn one_path_bound_twice_exports_its_fullest_listener_once() {
     };
     // The old listener outlived an unlink and a new bind to the same path.
     snap.unix = vec![listener(1, 0, 128), listener(2, 9, 16)];
-    let text = render(snap, &ServeOptions::default());
+    let text = render(snap, &Options::default());
     let backlog = samples(&text, "sockscope_unix_listener_backlog");
     assert_eq!(
         backlog,

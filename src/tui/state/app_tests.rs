@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::analyze::aggregate::aggregate;
+use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{Alert, AlertPhase, Finding, Severity, Subject};
 use crate::model::fixtures::sock;
 use crate::model::{Attribution, Owner, ProcessInfo, SampleQuality, SourceKind};
-use crate::model::{RuleId, TcpState};
+use crate::model::{RuleId, Snapshot, TcpState};
 
 pub(crate) fn tick(at_ms: i64) -> TickData {
     let mut processes = BTreeMap::new();

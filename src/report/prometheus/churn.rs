@@ -32,13 +32,13 @@ struct Totals {
 
 /// The tick thread's running event totals per namespace.
 #[derive(Debug, Default)]
-pub(super) struct ChurnLedger {
+pub struct ChurnLedger {
     totals: BTreeMap<String, Totals>,
 }
 
 impl ChurnLedger {
     /// Adds each namespace's interval.
-    pub(super) fn observe(&mut self, ticks: &[(Snapshot, Analysis)]) {
+    pub fn observe(&mut self, ticks: &[(Snapshot, Analysis)]) {
         for (snap, analysis) in ticks {
             let Some(c) = &analysis.churn else { continue };
             let t = self.totals.entry(snap.netns.clone()).or_default();
@@ -51,7 +51,7 @@ impl ChurnLedger {
 }
 
 /// The event families for `ticks`, with the totals of `ledger` (after it observed them).
-pub(super) fn render(ticks: &[(Snapshot, Analysis)], ledger: &ChurnLedger) -> String {
+pub fn render(ticks: &[(Snapshot, Analysis)], ledger: &ChurnLedger) -> String {
     let mut up = Series::<u64>::gauge();
     let mut destroys = Series::<u64>::counter();
     let mut short_lived = Series::<u64>::counter();

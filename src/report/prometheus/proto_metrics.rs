@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, HashSet};
 use prometheus_client::registry::Registry;
 
 use super::metrics::{encode, labels, Labels, Series, NAME_LABEL_MAX};
+use super::Options;
 use crate::analyze::engine::Analysis;
 use crate::analyze::proto_counts::{aggregate_proto, ProtoAggregate, ProtoProcessRow};
 use crate::model::{Name, Protocol, Snapshot, TcpState, UnixKind, UnixName};
-use crate::serve::ServeOptions;
 
 /// The most bytes a UNIX socket path holds as a label value: `sun_path` is 108 bytes, but
 /// escaped (`\xNN`) a hostile one quadruples; cut with `…` beyond this.
@@ -91,7 +91,7 @@ impl Families {
 pub(super) fn render(
     ticks: &[(Snapshot, Analysis)],
     udp_drops_observed: Option<&BTreeMap<String, u64>>,
-    opts: &ServeOptions,
+    opts: &Options,
 ) -> String {
     let mut f = Families::new();
     for (snap, _) in ticks {
@@ -170,7 +170,7 @@ fn udp(
     snap: &Snapshot,
     agg: &ProtoAggregate,
     observed: Option<&BTreeMap<String, u64>>,
-    opts: &ServeOptions,
+    opts: &Options,
 ) {
     let ns = snap.netns.as_str();
     states(&mut f.udp_sockets, ns, agg, &UDP_STATES);
@@ -203,7 +203,7 @@ fn udp(
     }
 }
 
-fn unix(f: &mut Families, ns: &str, agg: &ProtoAggregate, opts: &ServeOptions) {
+fn unix(f: &mut Families, ns: &str, agg: &ProtoAggregate, opts: &Options) {
     states(&mut f.unix_sockets, ns, agg, &UNIX_STATES);
     for (kind, n) in UNIX_KINDS.into_iter().zip(agg.unix_kinds) {
         f.unix_types
@@ -352,7 +352,7 @@ mod tests {
         }
         snap.counters = Some(c);
         let a = analysis(&snap);
-        let text = render(&[(snap, a)], None, &ServeOptions::default());
+        let text = render(&[(snap, a)], None, &Options::default());
         assert!(
             text.contains(
                 r#"sockscope_kernel_sockets_in_use{netns="host",protocol="UNIX-STREAM"} 40"#

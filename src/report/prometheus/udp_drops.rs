@@ -11,7 +11,7 @@ use crate::model::{udp_drops_between, Protocol, Snapshot, SocketRecord};
 
 /// Drops seen per namespace since the exporter started.
 #[derive(Debug, Default)]
-pub(super) struct DropLedger {
+pub struct DropLedger {
     /// The cumulative counts, by namespace label.
     totals: BTreeMap<String, u64>,
     /// Each namespace's UDP sockets at its previous tick.
@@ -23,7 +23,7 @@ impl DropLedger {
     /// exporter saw it are not counted: they did not happen while it watched). A namespace
     /// missing from a tick (unreadable, gone) starts again from a new baseline, but its
     /// total keeps counting from where it was.
-    pub(super) fn observe(&mut self, ticks: &[(Snapshot, Analysis)]) {
+    pub fn observe(&mut self, ticks: &[(Snapshot, Analysis)]) {
         let mut previous = HashMap::with_capacity(ticks.len());
         for (snap, _) in ticks {
             if !snap.protocols.contains(Protocol::Udp) {
@@ -39,7 +39,7 @@ impl DropLedger {
     }
 
     /// The cumulative counts, by namespace label.
-    pub(super) fn totals(&self) -> &BTreeMap<String, u64> {
+    pub fn totals(&self) -> &BTreeMap<String, u64> {
         &self.totals
     }
 }

@@ -24,10 +24,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use super::Options;
 use crate::analyze::engine::Analysis;
 use crate::analyze::finding::{AlertPhase, Subject};
 use crate::model::{Protocol, Snapshot, TcpState};
-use crate::serve::ServeOptions;
 
 /// A label set: (name, value) pairs, in a fixed order.
 pub(super) type Labels = Vec<(&'static str, String)>;
@@ -62,7 +62,7 @@ pub struct Status {
 pub fn render_data(
     ticks: &[(Snapshot, Analysis)],
     parse_errors_total: &BTreeMap<String, u64>,
-    opts: &ServeOptions,
+    opts: &Options,
 ) -> String {
     render_fleet_data(ticks, parse_errors_total, None, opts)
 }
@@ -75,7 +75,7 @@ pub fn render_fleet_data(
     ticks: &[(Snapshot, Analysis)],
     parse_errors_total: &BTreeMap<String, u64>,
     netns_unreadable: Option<u64>,
-    opts: &ServeOptions,
+    opts: &Options,
 ) -> String {
     render_tick(ticks, parse_errors_total, None, netns_unreadable, opts)
 }
@@ -90,7 +90,7 @@ pub fn render_tick(
     parse_errors_total: &BTreeMap<String, u64>,
     udp_drops_observed: Option<&BTreeMap<String, u64>>,
     netns_unreadable: Option<u64>,
-    opts: &ServeOptions,
+    opts: &Options,
 ) -> String {
     let mut sockets = Series::gauge();
     let mut l_sockets = Series::gauge();

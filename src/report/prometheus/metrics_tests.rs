@@ -62,11 +62,7 @@ fn hostile_command_names_are_escaped() {
         ages: Vec::new(),
         churn: None,
     };
-    let text = render_data(
-        &[(snap, analysis)],
-        &BTreeMap::new(),
-        &ServeOptions::default(),
-    );
+    let text = render_data(&[(snap, analysis)], &BTreeMap::new(), &Options::default());
     // The label holds the name's escaped form (`\n` and `\e` as text, so a scraper or
     // a `curl` in a terminal sees no control byte); the exposition then escapes `"` and
     // each `\` of that text once more.
