@@ -17,6 +17,7 @@ use crate::model::RuleId;
 use crate::safefs::{self, ReadKind, SafeFsError};
 
 mod rules;
+pub use rules::PortExhaustion;
 pub use rules::{
     AcceptQueueOverflow, CloseWaitLeak, FinWait2Buildup, Orphans, SynFlood, TimeWaitStorm,
     UdpDrops, UnixAcceptOverflow,
@@ -130,6 +131,8 @@ pub struct Thresholds {
     pub udp_drops: UdpDrops,
     /// `unix_accept_overflow`.
     pub unix_accept_overflow: UnixAcceptOverflow,
+    /// `port_exhaustion`.
+    pub port_exhaustion: PortExhaustion,
 }
 
 impl Thresholds {
@@ -208,6 +211,7 @@ impl Thresholds {
             RuleId::Orphans => self.orphans.for_s,
             RuleId::UdpDrops => self.udp_drops.for_s,
             RuleId::UnixAcceptOverflow => self.unix_accept_overflow.for_s,
+            RuleId::PortExhaustion => self.port_exhaustion.for_s,
         };
         i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
@@ -294,7 +298,7 @@ impl Thresholds {
                 format!("must be >= warn_drop_rate ({})", u.warn_drop_rate),
             ));
         }
-        Ok(())
+        self.port_exhaustion.validate()
     }
 }
 

@@ -277,6 +277,7 @@ mod props {
                     warn_fill: ux_warn,
                     crit_fill: ux_crit,
                 },
+                port_exhaustion: PortExhaustion::default(),
             }
         }
     }

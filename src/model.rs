@@ -458,6 +458,8 @@ pub const TCP_SYSCTLS: &[&str] = &[
     "net.core.rmem_max",
     "net.core.rmem_default",
     "net.unix.max_dgram_qlen",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_timestamps",
 ];
 
 /// The sysctls the verdicts cite, read in the collected namespace.

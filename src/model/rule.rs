@@ -26,11 +26,13 @@ pub enum RuleId {
     UdpDrops,
     /// A UNIX stream/seqpacket listener's pending connections reach its backlog.
     UnixAcceptOverflow,
+    /// The ephemeral ports toward one destination from one source address run out.
+    PortExhaustion,
 }
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 8] = [
+    pub const ALL: [RuleId; 9] = [
         RuleId::CloseWaitLeak,
         RuleId::SynFlood,
         RuleId::AcceptQueueOverflow,
@@ -39,6 +41,7 @@ impl RuleId {
         RuleId::Orphans,
         RuleId::UdpDrops,
         RuleId::UnixAcceptOverflow,
+        RuleId::PortExhaustion,
     ];
 
     /// The rule id as users type it.
@@ -52,6 +55,7 @@ impl RuleId {
             RuleId::Orphans => "orphans",
             RuleId::UdpDrops => "udp_drops",
             RuleId::UnixAcceptOverflow => "unix_accept_overflow",
+            RuleId::PortExhaustion => "port_exhaustion",
         }
     }
 
