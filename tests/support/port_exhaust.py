@@ -4,11 +4,12 @@ port_exhaustion test.
 
 A listener of this process on --host:--port accepts; a client opens --rate connections
 per second to it, each closed by the client first (so the client side lands in TIME_WAIT),
-then by the server. It stops at the first connect() failing with EADDRNOTAVAIL ("Cannot
+then by the server. With --bind-extra P it also listens on P (a port inside the range
+blocks it for every connect()). It stops at the first connect() failing with EADDRNOTAVAIL ("Cannot
 assign requested address"), or after --max-seconds. Prints one JSON line at the start
 (``{"started": epoch_s}``) and one at the end: ``{"started": epoch_s, "first_eaddrnotavail":
-epoch_s or null, "connections": n, "even_first": k}`` where ``even_first`` counts the even
-local ports among the first half of the connections. Network safety: it only connects to
+epoch_s or null, "connections": n, "leading_even": k}`` where ``leading_even`` counts the connections
+before the first one on an odd local port. Network safety: it only connects to
 its own listener (run it in a private namespace; loopback only).
 """
 
@@ -26,6 +27,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--rate", type=float, required=True)
     p.add_argument("--max-seconds", type=float, default=30.0)
+    p.add_argument("--bind-extra", type=int, default=0, help="also listen on this port")
     a = p.parse_args()
     rate = max(0.1, min(a.rate, 1000.0))
     limit = max(1.0, min(a.max_seconds, 120.0))
@@ -33,6 +35,11 @@ def main():
     l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     l.bind((a.host, a.port))
     l.listen(1024)
+    extra = None
+    if a.bind_extra:
+        extra = socket.socket()
+        extra.bind((a.host, a.bind_extra))
+        extra.listen(1)
     start = time.time()
     print(json.dumps({"started": start}), flush=True)
     ports = []
@@ -58,20 +65,23 @@ def main():
         c.close()
         s.recv(1)
         s.close()
-    half = ports[: len(ports) // 2]
+    leading_even = 0
+    while leading_even < len(ports) and ports[leading_even] % 2 == 0:
+        leading_even += 1
     print(
         json.dumps(
             {
                 "started": start,
                 "first_eaddrnotavail": failed_at,
                 "connections": len(ports),
-                "even_first": sum(1 for x in half if x % 2 == 0),
-                "half": len(half),
+                "leading_even": leading_even,
             }
         ),
         flush=True,
     )
     l.close()
+    if extra is not None:
+        extra.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,153 @@
+//! `port_exhaustion` against the real kernel: a private namespace with a narrowed
+//! `ip_local_port_range`, some of it reserved and one port bound by a listener, a client
+//! opening connections to one destination at a fixed rate and closing first (TIME_WAIT on
+//! the client side, `tcp_tw_reuse=0`). `sockscope check` forecasts the time to exhaustion;
+//! the client measures when its first connect() fails with EADDRNOTAVAIL. The forecast
+//! must land within a stated tolerance of that.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use serde_json::Value;
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/port_exhaust.py");
+
+/// The destination's port, outside the range so the listener blocks no ephemeral port.
+const DST_PORT: u16 = 5000;
+/// A listener inside the range: its port is lost to every connect().
+const BOUND_PORT: u16 = 40_050;
+/// New connections per second.
+const RATE: f64 = 20.0;
+
+fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Client sockets toward the destination that `ss` lists now, in the namespace.
+fn ss_client_count(ns: &str) -> usize {
+    ss_rows(Some(ns), &format!("dst 127.0.0.1:{DST_PORT}")).len()
+}
+
+#[test]
+fn forecast_matches_the_measured_time_to_the_first_eaddrnotavail() {
+    if !require_root("port_exhaustion", "it creates a network namespace") {
+        return;
+    }
+    let ns = Netns::new("pe");
+    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40199");
+    ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
+    ns.sysctl(
+        "net.ipv4.ip_local_reserved_ports",
+        "40010-40014,40100,40102-40105",
+    );
+    // 200 ports, 10 reserved, 1 bound by the extra listener.
+    let usable = 200 - 10 - 1;
+    let mut child = ns.cmd(
+        "python3",
+        &[
+            SCRIPT,
+            "--port",
+            &DST_PORT.to_string(),
+            "--rate",
+            &RATE.to_string(),
+            "--max-seconds",
+            "25",
+            "--bind-extra",
+            &BOUND_PORT.to_string(),
+        ],
+    );
+    child.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut client = KillOnDrop(child.spawn().unwrap());
+    let mut lines = BufReader::new(client.0.stdout.take().unwrap()).lines();
+    let started: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let started = started["started"].as_f64().unwrap();
+
+    // Let about 50 connections pile up, then take two samples 1 s apart.
+    std::thread::sleep(Duration::from_millis(2_500));
+    let o = run_sockscope(
+        None,
+        &[
+            "check",
+            "--netns",
+            &ns.name,
+            "--interval",
+            "1s",
+            "--format",
+            "json",
+        ],
+    );
+    let sampled = now_s();
+    let ss_after = ss_client_count(&ns.name);
+    let (code, out, err) = parts(&o);
+    let v: Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{out}\n{err}"));
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "port_exhaustion")
+        .unwrap_or_else(|| panic!("no port_exhaustion finding:\n{out}\n{err}"))
+        .clone();
+    assert_eq!(code, 2, "critical: under 5 minutes to exhaustion\n{out}");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["subject"]["kind"], "route", "{f}");
+    assert_eq!(f["subject"]["source"], "127.0.0.1", "{f}");
+    assert_eq!(f["subject"]["remote"]["port"], DST_PORT, "{f}");
+    let m = &f["metrics"];
+    assert_eq!(m["usable_ports"], usable as f64, "{f}");
+    assert_eq!(m["reserved_ports"], 10.0, "{f}");
+    assert_eq!(m["bound_ports"], 1.0, "{f}");
+    assert_eq!(m["tw_reuse_applies"], 0.0, "{f}");
+    // The held count is the client sockets ss lists a moment later, less what arrived
+    // in between (at most one second's worth).
+    let held = m["ports_held"].as_f64().unwrap();
+    assert!(
+        held <= ss_after as f64 && held >= ss_after as f64 - RATE,
+        "held {held}, ss a moment later {ss_after}"
+    );
+    let rate = m["new_per_s"].as_f64().unwrap();
+    assert!(
+        (rate - RATE).abs() <= RATE * 0.15,
+        "measured rate {rate}/s, client runs {RATE}/s"
+    );
+    let forecast_in = m["exhausts_in_s"].as_f64().unwrap();
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("of {usable} ports held")),
+        "{f}"
+    );
+
+    // The truth: when the client's first connect() fails.
+    let done: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let failed_at = done["first_eaddrnotavail"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no EADDRNOTAVAIL within 25 s: {done}"));
+    assert_eq!(done["connections"], usable, "{done}");
+    // connect() takes every usable even port before an odd one: 100 even ports, less
+    // 40010, 40012, 40014, 40100, 40102, 40104 (reserved) and 40050 (bound).
+    assert_eq!(done["leading_even"], 93, "{done}");
+    let actual_in = failed_at - sampled;
+    // Tolerance: 25% of the horizon, at least 1 s. The rate is measured over a 1 s window
+    // (±1 connection at 20/s is ±5%), the held count is exact, and the client's pacing and
+    // the moment of the second sample (taken just before `check` returned) add tens of ms.
+    let tol = (actual_in * 0.25).max(1.0);
+    eprintln!(
+        "forecast {forecast_in:.2} s, measured {actual_in:.2} s after the second sample \
+         (client started {:.2} s before it; held {held}, rate {rate:.1}/s, tolerance {tol:.2} s)",
+        sampled - started
+    );
+    assert!(
+        (forecast_in - actual_in).abs() <= tol,
+        "forecast {forecast_in:.2} s, measured {actual_in:.2} s (tolerance {tol:.2} s)\n{f}"
+    );
+}
