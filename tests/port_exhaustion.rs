@@ -151,3 +151,31 @@ fn forecast_matches_the_measured_time_to_the_first_eaddrnotavail() {
         "forecast {forecast_in:.2} s, measured {actual_in:.2} s (tolerance {tol:.2} s)\n{f}"
     );
 }
+
+/// `explain port_exhaustion` cites the namespace's own range, reserved ports and reuse mode,
+/// and the formula; the check names the rule's findings in its status line.
+#[test]
+fn explain_cites_this_namespaces_sysctls() {
+    if !require_root("port_exhaustion explain", "it creates a network namespace") {
+        return;
+    }
+    let ns = Netns::new("pe");
+    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40199");
+    ns.sysctl("net.ipv4.ip_local_reserved_ports", "40010-40014,40100");
+    ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
+    let out = sockscope_ok(None, &["explain", "--netns", &ns.name, "port_exhaustion"]);
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "net.ipv4.ip_local_port_range = 40000 40199",
+        "net.ipv4.ip_local_reserved_ports = 40010-40014,40100",
+        "net.ipv4.tcp_tw_reuse = 0",
+        "A + 60·r",
+        "EADDRNOTAVAIL",
+    ] {
+        assert!(flat.contains(want), "no `{want}` in:\n{out}");
+    }
+    assert!(!flat.contains("tcp_tw_recycle=1"), "{out}");
+    // The host's own values differ: the text is the namespace's.
+    let host = sockscope_ok(None, &["explain", "eaddrnotavail"]);
+    assert!(!host.contains("40000 40199"), "{host}");
+}

@@ -291,8 +291,11 @@ impl NewConns {
 /// have expired), and a 4-tuple reused through `tcp_tw_reuse` (it looks old).
 #[derive(Debug, Default)]
 pub struct NewConnTracker {
-    prev: Option<(String, i64, HashSet<(Endpoint, Endpoint)>)>,
+    prev: Option<Seen>,
 }
+
+/// One snapshot's namespace, time and client 4-tuples (remote, local).
+type Seen = (String, i64, HashSet<(Endpoint, Endpoint)>);
 
 impl NewConnTracker {
     /// A tracker with nothing seen.
