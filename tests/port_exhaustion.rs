@@ -179,3 +179,55 @@ fn explain_cites_this_namespaces_sysctls() {
     let host = sockscope_ok(None, &["explain", "eaddrnotavail"]);
     assert!(!host.contains("40000 40199"), "{host}");
 }
+
+/// `serve` shows the finding like every other: a `sockscope_finding` series with the rule,
+/// the route as its subject, and its phase (pending first: `for_s` is 10 s).
+#[test]
+fn serve_exports_the_finding_for_the_route() {
+    if !require_root("port_exhaustion serve", "it creates a network namespace") {
+        return;
+    }
+    let ns = Netns::new("pe");
+    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40199");
+    ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
+    let mut server = Server::start(
+        "",
+        &[
+            "--netns",
+            &ns.name,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "500ms",
+        ],
+    );
+    let addr = server.addr();
+    let mut child = ns.cmd(
+        "python3",
+        &[
+            SCRIPT,
+            "--port",
+            &DST_PORT.to_string(),
+            "--rate",
+            &RATE.to_string(),
+            "--max-seconds",
+            "15",
+        ],
+    );
+    child.stdout(Stdio::null()).stderr(Stdio::inherit());
+    let _client = KillOnDrop(child.spawn().unwrap());
+    let want = format!("subject=\"127.0.0.1->127.0.0.1:{DST_PORT}\"");
+    let line = wait_for("a port_exhaustion series", Duration::from_secs(12), || {
+        scrape(&addr)
+            .lines()
+            .find(|l| {
+                l.starts_with("sockscope_finding{")
+                    && l.contains("rule=\"port_exhaustion\"")
+                    && l.contains(&want)
+            })
+            .map(str::to_string)
+    });
+    assert!(line.ends_with(" 1"), "{line}");
+    assert!(line.contains("severity=\"critical\""), "{line}");
+}
