@@ -123,7 +123,10 @@ impl Analyzer {
         }
         let socket_drops = self.socket_drops.observe(snap);
         let ports = PortUse::of(snap);
-        let new_conns = self.new_conns.observe(snap, &ports);
+        // The lowest held count port_exhaustion can judge (hysteresis lowers its floor).
+        let th = &self.thresholds;
+        let floor = (th.port_exhaustion.min_held as f64 * th.alerts.clear_ratio).floor() as u64;
+        let new_conns = self.new_conns.observe(snap, &ports, floor);
         let active = if self.hysteresis {
             self.alerts.active(&snap.netns)
         } else {

@@ -220,6 +220,8 @@ pub struct PortUse {
     /// Ports held per (destination, source address).
     pub routes: BTreeMap<Route, Held>,
     listening: BTreeSet<u16>,
+    /// Each route's local ports, sorted (what [`NewConnTracker`] compares).
+    local_ports: HashMap<Route, Vec<u16>>,
 }
 
 impl PortUse {
@@ -229,16 +231,22 @@ impl PortUse {
             space: PortSpace::of(snap),
             routes: BTreeMap::new(),
             listening: listening_ports(snap),
+            local_ports: HashMap::new(),
         };
-        let mut routes: HashMap<Route, Held> = HashMap::new();
+        let mut routes: HashMap<Route, (Held, Vec<u16>)> = HashMap::new();
         for s in snap.sockets.iter().filter(|s| u.is_client(s)) {
-            let h = routes.entry((s.remote, s.local.ip)).or_default();
+            let (h, ports) = routes.entry((s.remote, s.local.ip)).or_default();
             h.total += 1;
             if s.state == TcpState::TimeWait {
                 h.time_wait += 1;
             }
+            ports.push(s.local.port);
         }
-        u.routes = routes.into_iter().collect();
+        for (route, (held, mut ports)) in routes {
+            ports.sort_unstable();
+            u.routes.insert(route, held);
+            u.local_ports.insert(route, ports);
+        }
         u
     }
 
@@ -274,10 +282,11 @@ pub struct NewConns {
 }
 
 impl NewConns {
-    /// New connections per second on `route`, when an interval was measured.
+    /// New connections per second on `route`, when an interval was measured and the route
+    /// was tracked.
     pub fn per_s(&self, route: &Route) -> Option<f64> {
         let secs = self.interval_s?;
-        Some(self.per_route.get(route).copied().unwrap_or(0) as f64 / secs)
+        Some(*self.per_route.get(route)? as f64 / secs)
     }
 }
 
@@ -289,13 +298,23 @@ impl NewConns {
 /// quantity that fills the range; ones that left no TIME_WAIT (the peer closed first) take
 /// no port and are rightly not counted. Blind spots: polls over 50 s apart (a TIME_WAIT may
 /// have expired), and a 4-tuple reused through `tcp_tw_reuse` (it looks old).
+///
+/// Only routes holding at least `floor` ports keep their port lists (the rule never judges
+/// the others), as sorted `u16`s: two bytes a socket, compared by one merge walk.
 #[derive(Debug, Default)]
 pub struct NewConnTracker {
     prev: Option<Seen>,
 }
 
-/// One snapshot's namespace, time and client 4-tuples (remote, local).
-type Seen = (String, i64, HashSet<(Endpoint, Endpoint)>);
+/// What one snapshot left for the next: its namespace, time, every route it had, and the
+/// sorted local ports of the routes at or above the floor.
+#[derive(Debug)]
+struct Seen {
+    netns: String,
+    t_ms: i64,
+    routes: HashSet<Route>,
+    ports: HashMap<Route, Vec<u16>>,
+}
 
 impl NewConnTracker {
     /// A tracker with nothing seen.
@@ -303,28 +322,56 @@ impl NewConnTracker {
         NewConnTracker::default()
     }
 
-    /// Counts `snap`'s new client connections against the previous snapshot of the same
-    /// namespace, then remembers `snap`.
-    pub fn observe(&mut self, snap: &Snapshot, ports: &PortUse) -> NewConns {
-        let now: HashSet<(Endpoint, Endpoint)> = snap
-            .sockets
+    /// Counts the new client connections of `ports` (from `snap`) on every route holding at
+    /// least `floor` ports, against the previous snapshot of the same namespace, then
+    /// remembers this one. A route the previous snapshot did not have at all is all new;
+    /// one it had below the floor is left unknown.
+    pub fn observe(&mut self, snap: &Snapshot, ports: &PortUse, floor: u64) -> NewConns {
+        let tracked: HashMap<Route, Vec<u16>> = ports
+            .routes
             .iter()
-            .filter(|s| ports.is_client(s))
-            .map(|s| (s.remote, s.local))
+            .filter(|(_, h)| h.total >= floor)
+            .filter_map(|(r, _)| Some((*r, ports.local_ports.get(r)?.clone())))
             .collect();
         let mut out = NewConns::default();
-        if let Some((ns, t0, before)) = &self.prev {
-            let secs = (snap.taken_at_ms - t0) as f64 / 1000.0;
-            if *ns == snap.netns && secs > 0.0 && secs <= MAX_RATE_INTERVAL_S {
+        if let Some(prev) = &self.prev {
+            let secs = (snap.taken_at_ms - prev.t_ms) as f64 / 1000.0;
+            if prev.netns == snap.netns && secs > 0.0 && secs <= MAX_RATE_INTERVAL_S {
                 out.interval_s = Some(secs);
-                for (remote, local) in now.iter().filter(|k| !before.contains(k)) {
-                    *out.per_route.entry((*remote, local.ip)).or_default() += 1;
+                for (route, now) in &tracked {
+                    let new = match prev.ports.get(route) {
+                        Some(before) => Some(not_in(now, before)),
+                        None if !prev.routes.contains(route) => Some(now.len() as u64),
+                        None => None,
+                    };
+                    if let Some(n) = new {
+                        out.per_route.insert(*route, n);
+                    }
                 }
             }
         }
-        self.prev = Some((snap.netns.clone(), snap.taken_at_ms, now));
+        self.prev = Some(Seen {
+            netns: snap.netns.clone(),
+            t_ms: snap.taken_at_ms,
+            routes: ports.routes.keys().copied().collect(),
+            ports: tracked,
+        });
         out
     }
+}
+
+/// How many of the sorted `now` are not in the sorted `before`.
+fn not_in(now: &[u16], before: &[u16]) -> u64 {
+    let (mut i, mut n) = (0, 0);
+    for p in now {
+        while i < before.len() && before[i] < *p {
+            i += 1;
+        }
+        if before.get(i) != Some(p) {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Where the ports of one route are heading at a constant rate of new connections.

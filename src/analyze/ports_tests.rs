@@ -222,20 +222,53 @@ fn new_connections_are_new_four_tuples_between_polls() {
     let route = (ep("10.0.0.8:443"), "10.0.0.1".parse().unwrap());
     let mut t = NewConnTracker::new();
     let s = mk(1_000, 40_000..40_050);
-    let first = t.observe(&s, &PortUse::of(&s));
+    let first = t.observe(&s, &PortUse::of(&s), 0);
     assert_eq!(first.interval_s, None);
     assert_eq!(first.per_s(&route), None);
     // 10 of the old ones left, 40 new ones came over 2 s: 20/s, whatever the level did.
     let s = mk(3_000, 40_010..40_090);
-    let second = t.observe(&s, &PortUse::of(&s));
+    let second = t.observe(&s, &PortUse::of(&s), 0);
     assert_eq!(second.interval_s, Some(2.0));
     assert_eq!(second.per_s(&route), Some(20.0));
     // Another namespace, or polls too far apart, measure nothing.
     let mut other = mk(4_000, 40_000..40_100);
     other.netns = "other".into();
-    assert_eq!(t.observe(&other, &PortUse::of(&other)).interval_s, None);
+    assert_eq!(t.observe(&other, &PortUse::of(&other), 0).interval_s, None);
     let s = mk(60_000, 40_000..40_100);
-    assert_eq!(t.observe(&s, &PortUse::of(&s)).interval_s, None);
+    assert_eq!(t.observe(&s, &PortUse::of(&s), 0).interval_s, None);
+    // With a floor: a route first seen is all new; one seen below the floor is unknown.
+    let mut t = NewConnTracker::new();
+    let s = mk(0, 40_000..40_005);
+    t.observe(&s, &PortUse::of(&s), 10);
+    let s = mk(1_000, 40_000..40_030);
+    let n = t.observe(&s, &PortUse::of(&s), 10);
+    assert_eq!(n.interval_s, Some(1.0));
+    assert_eq!(
+        n.per_s(&route),
+        None,
+        "5 ports were below the floor: not kept"
+    );
+    let s = mk(2_000, 40_000..40_045);
+    assert_eq!(
+        t.observe(&s, &PortUse::of(&s), 10).per_s(&route),
+        Some(15.0)
+    );
+    let other_route = (ep("10.0.0.9:80"), "10.0.0.1".parse().unwrap());
+    let mut s = mk(3_000, 40_000..40_045);
+    s.sockets.extend((0..12u16).map(|i| {
+        sock(
+            TcpState::SynSent,
+            &format!("10.0.0.1:{}", 40_500 + i),
+            "10.0.0.9:80",
+            Owner::Process(42),
+        )
+    }));
+    let n = t.observe(&s, &PortUse::of(&s), 10);
+    assert_eq!(n.per_s(&other_route), Some(12.0), "a new route is all new");
+    assert_eq!(n.per_s(&route), Some(0.0));
+    assert_eq!(not_in(&[1, 2, 5, 9], &[2, 3, 9]), 2);
+    assert_eq!(not_in(&[], &[1]), 0);
+    assert_eq!(not_in(&[7], &[]), 1);
 }
 
 #[test]
