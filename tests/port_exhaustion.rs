@@ -90,17 +90,12 @@ fn forecast_matches_the_measured_time_to_the_first_eaddrnotavail() {
         let (code, out, err) = parts(&o);
         let v: Value =
             serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{out}\n{err}"));
-        let f = v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["rule"] == "port_exhaustion")
-            .unwrap_or_else(|| panic!("no port_exhaustion finding:\n{out}\n{err}"))
-            .clone();
-        (code, f)
+        let f = finding(&v, "port_exhaustion")
+            .unwrap_or_else(|| panic!("no port_exhaustion finding:\n{out}\n{err}"));
+        (code, f, v)
     };
     let before = now_s();
-    let (code, f) = check();
+    let (code, f, _) = check();
     let returned = now_s();
     assert_eq!(code, 2, "critical: under 5 minutes to exhaustion\n{f}");
     assert_eq!(f["severity"], "critical");
@@ -178,7 +173,7 @@ fn forecast_matches_the_measured_time_to_the_first_eaddrnotavail() {
 
     // Exhausted: nothing moves now (the client lingers with its listeners), so sockscope
     // and ss must agree exactly, and the verdict is "exhausted".
-    let (code, f) = check();
+    let (code, f, v) = check();
     let ss_now = ss_client_count(&ns.name);
     assert_eq!(code, 2, "{f}");
     assert_eq!(f["metrics"]["ports_held"], usable as f64, "{f}");
@@ -191,6 +186,32 @@ fn forecast_matches_the_measured_time_to_the_first_eaddrnotavail() {
             .contains("exhausted, connect() fails"),
         "{f}"
     );
+    // time_wait_storm judges the same destination from the same numbers (one source
+    // address here, so its sums are this route's).
+    let tw = finding(&v, "time_wait_storm").unwrap_or_else(|| panic!("no time_wait_storm: {v}"));
+    assert_eq!(tw["subject"]["kind"], "destination", "{tw}");
+    assert_eq!(
+        tw["metrics"]["ports_in_use"], f["metrics"]["ports_held"],
+        "{tw}"
+    );
+    assert_eq!(
+        tw["metrics"]["time_wait"], f["metrics"]["time_wait"],
+        "{tw}"
+    );
+    assert_eq!(
+        tw["metrics"]["port_capacity"], f["metrics"]["usable_ports"],
+        "{tw}"
+    );
+    assert_eq!(tw["metrics"]["headroom"], 0.0, "{tw}");
+}
+
+/// The finding of `rule` in a check JSON document.
+fn finding(v: &Value, rule: &str) -> Option<Value> {
+    v["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .cloned()
 }
 
 /// `explain port_exhaustion` cites the namespace's own range, reserved ports and reuse mode,

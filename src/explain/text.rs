@@ -232,7 +232,8 @@ request; enable net.ipv4.tcp_tw_reuse=1 so new outgoing connections may reuse TI
 ports safely (timestamps); let the client close first so TIME_WAIT lands on the side that \
 opens connections; widen ip_local_port_range or spread over more source addresses or \
 destination ports. Do not look for tcp_tw_recycle: it broke clients behind NAT and was \
-removed from Linux 4.12.",
+removed from Linux 4.12. port_exhaustion judges the same ports per source address, with every \
+state that holds one and a forecast at the current rate.",
         sysctls: &[
             "net.ipv4.ip_local_port_range",
             "net.ipv4.tcp_tw_reuse",

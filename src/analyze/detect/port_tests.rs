@@ -107,6 +107,17 @@ fn tw_reuse_on_loopback_frees_time_wait_ports() {
     assert!(of(&fs, RuleId::PortExhaustion).is_empty(), "{fs:#?}");
     let mut th = Thresholds::default();
     th.apply_override("port_exhaustion.warn_fill=0.1").unwrap();
+    // The time thresholds keep their order, and say which one broke it.
+    let e = th
+        .clone()
+        .apply_override("port_exhaustion.crit_minutes=45")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "override `port_exhaustion.crit_minutes=45`: port_exhaustion.crit_minutes: must be \
+         <= warn_minutes (30)"
+    );
     let fs = check(&th, &mk("2"));
     let f = of(&fs, RuleId::PortExhaustion)[0];
     assert_eq!(f.metrics["tw_reuse_applies"], 1.0);
