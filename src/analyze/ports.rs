@@ -28,7 +28,7 @@
 //! is always server side. The rule is blind to one case: a server on a port inside the range
 //! whose listener has closed leaves children that count as client sockets until they go.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use crate::model::{Endpoint, Snapshot, SocketRecord, TcpState};
@@ -272,22 +272,42 @@ impl PortUse {
     }
 }
 
-/// New connections per route since the previous snapshot.
+/// New connections per route over the last polls (up to [`RATE_WINDOW_S`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewConns {
-    /// Seconds between the two snapshots; `None` without a usable previous one.
+    /// Seconds since the previous snapshot; `None` without a usable previous one.
     pub interval_s: Option<f64>,
-    /// Connections per route whose 4-tuple the previous snapshot did not hold.
-    pub per_route: HashMap<Route, u64>,
+    /// Per route: connections whose 4-tuple the poll before did not hold, summed over the
+    /// intervals of the window in which the route was tracked, and those intervals' seconds.
+    pub per_route: HashMap<Route, (u64, f64)>,
 }
 
 impl NewConns {
-    /// New connections per second on `route`, when an interval was measured and the route
-    /// was tracked.
+    /// New connections per second on `route`, when the latest interval was measured and
+    /// the route was tracked in some interval of the window.
     pub fn per_s(&self, route: &Route) -> Option<f64> {
-        let secs = self.interval_s?;
-        Some(*self.per_route.get(route)? as f64 / secs)
+        self.interval_s?;
+        let (n, secs) = self.per_route.get(route)?;
+        (*secs > 0.0).then(|| *n as f64 / secs)
     }
+
+    /// The seconds `route`'s rate covers.
+    pub fn window_s(&self, route: &Route) -> Option<f64> {
+        self.interval_s?;
+        self.per_route.get(route).map(|r| r.1)
+    }
+}
+
+/// How far back a rate of new connections looks: long enough that one slow poll or a
+/// client's pause does not swing the forecast, short enough to follow a new burst.
+pub const RATE_WINDOW_S: f64 = 10.0;
+
+/// One interval's new connections per tracked route.
+#[derive(Debug)]
+struct Interval {
+    end_ms: i64,
+    secs: f64,
+    counts: HashMap<Route, u64>,
 }
 
 /// Remembers the client-side 4-tuples of the previous snapshot to count new ones.
@@ -299,11 +319,15 @@ impl NewConns {
 /// no port and are rightly not counted. Blind spots: polls over 50 s apart (a TIME_WAIT may
 /// have expired), and a 4-tuple reused through `tcp_tw_reuse` (it looks old).
 ///
+/// The rate sums the intervals of the last [`RATE_WINDOW_S`]; a namespace change or a gap
+/// over 50 s starts it afresh.
+///
 /// Only routes holding at least `floor` ports keep their port lists (the rule never judges
 /// the others), as sorted `u16`s: two bytes a socket, compared by one merge walk.
 #[derive(Debug, Default)]
 pub struct NewConnTracker {
     prev: Option<Seen>,
+    recent: VecDeque<Interval>,
 }
 
 /// What one snapshot left for the next: its namespace, time, every route it had, and the
@@ -334,21 +358,48 @@ impl NewConnTracker {
             .filter_map(|(r, _)| Some((*r, ports.local_ports.get(r)?.clone())))
             .collect();
         let mut out = NewConns::default();
-        if let Some(prev) = &self.prev {
+        let interval = self.prev.as_ref().and_then(|prev| {
             let secs = (snap.taken_at_ms - prev.t_ms) as f64 / 1000.0;
-            if prev.netns == snap.netns && secs > 0.0 && secs <= MAX_RATE_INTERVAL_S {
-                out.interval_s = Some(secs);
-                for (route, now) in &tracked {
-                    let new = match prev.ports.get(route) {
-                        Some(before) => Some(not_in(now, before)),
-                        None if !prev.routes.contains(route) => Some(now.len() as u64),
-                        None => None,
-                    };
-                    if let Some(n) = new {
-                        out.per_route.insert(*route, n);
+            if prev.netns != snap.netns || secs <= 0.0 || secs > MAX_RATE_INTERVAL_S {
+                return None;
+            }
+            let mut counts = HashMap::new();
+            for (route, now) in &tracked {
+                let new = match prev.ports.get(route) {
+                    Some(before) => Some(not_in(now, before)),
+                    None if !prev.routes.contains(route) => Some(now.len() as u64),
+                    None => None,
+                };
+                if let Some(n) = new {
+                    counts.insert(*route, n);
+                }
+            }
+            Some(Interval {
+                end_ms: snap.taken_at_ms,
+                secs,
+                counts,
+            })
+        });
+        match interval {
+            Some(i) => {
+                out.interval_s = Some(i.secs);
+                self.recent.push_back(i);
+                let start = snap.taken_at_ms - (RATE_WINDOW_S * 1000.0) as i64;
+                // Drop the intervals that ended before the window began (the newest stays).
+                while self.recent.len() > 1
+                    && self.recent.front().is_some_and(|f| f.end_ms <= start)
+                {
+                    self.recent.pop_front();
+                }
+                for i in &self.recent {
+                    for (route, n) in &i.counts {
+                        let e = out.per_route.entry(*route).or_insert((0, 0.0));
+                        e.0 += n;
+                        e.1 += i.secs;
                     }
                 }
             }
+            None => self.recent.clear(),
         }
         self.prev = Some(Seen {
             netns: snap.netns.clone(),

@@ -265,7 +265,21 @@ fn new_connections_are_new_four_tuples_between_polls() {
     }));
     let n = t.observe(&s, &PortUse::of(&s), 10);
     assert_eq!(n.per_s(&other_route), Some(12.0), "a new route is all new");
+    assert_eq!(
+        n.per_s(&route),
+        Some(7.5),
+        "15 then 0 over the window's 2 s"
+    );
+    assert_eq!(n.window_s(&route), Some(2.0));
+    // The window keeps 10 s: a quiet minute later the burst is forgotten.
+    let mut last = None;
+    for k in 4..16i64 {
+        let s = mk(k * 1_000, 40_000..40_045);
+        last = Some(t.observe(&s, &PortUse::of(&s), 10));
+    }
+    let n = last.unwrap();
     assert_eq!(n.per_s(&route), Some(0.0));
+    assert_eq!(n.window_s(&route), Some(10.0));
     assert_eq!(not_in(&[1, 2, 5, 9], &[2, 3, 9]), 2);
     assert_eq!(not_in(&[], &[1]), 0);
     assert_eq!(not_in(&[7], &[]), 1);

@@ -325,8 +325,8 @@ A + 60·r. Below the usable count that is \"steady at N of M\"; at or above it t
 still growing has not started to expire, so the ports go in (usable − held) / r seconds. \
 Where tcp_tw_reuse applies (1, or the default 2 for loopback, with tcp_timestamps) a new \
 connection may take a TIME_WAIT port about 1 s old, and 2 s replaces the 60. The rate is \
-the 4-tuples a poll finds that the previous poll did not have (a connection opened and \
-closed in between still holds its port), or destroy events. No counter counts the failed \
+the 4-tuples each poll finds that the poll before did not have, over the last 10 s (a \
+connection opened and closed in between still holds its port), or destroy events. No counter counts the failed \
 connect()s: the kernel returns EADDRNOTAVAIL and counts nothing; ActiveOpens, TW, \
 TWRecycled and TCPTimeWaitOverflow (namespace-wide) are shown beside it.\n\
 Remedy: reuse connections: keep-alive and a connection pool in the client (one per \

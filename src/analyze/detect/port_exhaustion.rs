@@ -4,8 +4,9 @@
 //! Counts every state that holds a port (not only TIME_WAIT, which is `time_wait_storm`'s
 //! share of the same numbers: both read [`crate::analyze::ports::PortUse`]), against the
 //! usable ports, and forecasts with [`crate::analyze::ports::forecast`]. The rate of new
-//! connections comes from the polls (4-tuples the previous poll did not have), else from
-//! the kernel's destroy events when the destination has one source address. Owns the
+//! connections comes from the polls (4-tuples the poll before did not have, over the
+//! last 10 s), else from the kernel's destroy events when the destination has one source
+//! address. Owns the
 //! verdict and its words only; the arithmetic lives in `analyze::ports`.
 
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
@@ -18,8 +19,8 @@ use crate::model::RuleId;
 /// Where the rate of new connections came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Rate {
-    /// New 4-tuples between two polls `interval_s` apart.
-    Polls { per_s: f64, interval_s: f64 },
+    /// New 4-tuples between polls, over the last `window_s` seconds.
+    Polls { per_s: f64, window_s: f64 },
     /// Destroy events toward the destination over `seconds` (its only source address).
     Events { per_s: f64, seconds: f64 },
     /// Not measured (first poll).
@@ -28,10 +29,10 @@ enum Rate {
 
 impl Rate {
     fn of(ctx: &Ctx<'_>, route: &Route, sources: usize) -> Rate {
-        if let (Some(per_s), Some(interval_s)) =
-            (ctx.new_conns.per_s(route), ctx.new_conns.interval_s)
+        if let (Some(per_s), Some(window_s)) =
+            (ctx.new_conns.per_s(route), ctx.new_conns.window_s(route))
         {
-            return Rate::Polls { per_s, interval_s };
+            return Rate::Polls { per_s, window_s };
         }
         match ctx.churn.filter(|c| c.seconds > 0.0 && sources == 1) {
             Some(c) => Rate::Events {
@@ -154,9 +155,9 @@ fn put_metrics(
         m.insert(k.into(), v);
     }
     match rate {
-        Rate::Polls { per_s, interval_s } => {
+        Rate::Polls { per_s, window_s } => {
             m.insert("new_per_s".into(), per_s);
-            m.insert("rate_window_s".into(), interval_s);
+            m.insert("rate_window_s".into(), window_s);
         }
         Rate::Events { per_s, seconds } => {
             m.insert("new_per_s".into(), per_s);
@@ -228,10 +229,10 @@ fn explain_lines(
         ));
     }
     lines.push(match rate {
-        Rate::Polls { per_s, interval_s } => format!(
-            "New connections: {per_s:.1}/s, the 4-tuples toward it that the poll {interval_s:.1} s \
-             earlier did not have (a connection opened and closed in between still holds its \
-             port in TIME_WAIT)."
+        Rate::Polls { per_s, window_s } => format!(
+            "New connections: {per_s:.1}/s over the last {window_s:.1} s, the 4-tuples toward \
+             it each poll found that the poll before did not have (a connection opened and \
+             closed in between still holds its port in TIME_WAIT)."
         ),
         Rate::Events { per_s, seconds } => format!(
             "New connections: {per_s:.1}/s from the kernel's destroy events over {seconds:.1} s \
