@@ -175,3 +175,15 @@ fn agrees_with_time_wait_storm_on_every_destination() {
     );
     assert_eq!(storm.metrics["source_addresses"], 2.0);
 }
+
+#[test]
+fn route_subjects_print_and_round_trip() {
+    let s = route("10.0.0.1", "10.0.0.8:443");
+    assert_eq!(s.to_string(), "10.0.0.1 -> 10.0.0.8:443");
+    let v = serde_json::to_value(&s).unwrap();
+    assert_eq!(v["kind"], "route");
+    assert_eq!(v["source"], "10.0.0.1");
+    assert_eq!(serde_json::from_value::<Subject>(v).unwrap(), s);
+    let v6 = route("::1", "[::1]:80");
+    assert_eq!(v6.to_string(), "::1 -> [::1]:80");
+}
