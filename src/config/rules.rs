@@ -240,9 +240,11 @@ pub struct PortExhaustion {
     pub for_s: u64,
     /// Fewer held ports toward one route than this never fire (tiny ranges, test hosts).
     pub min_held: u64,
-    /// Held ports as a fraction of the usable ones for a warning.
+    /// Held ports as a fraction of the usable ones for a warning. The default equals
+    /// `time_wait_storm.warn_port_fill`, so for one source address the two rules judge the
+    /// same numbers against the same level (the forecast can only raise this one).
     pub warn_fill: f64,
-    /// The same fraction for critical.
+    /// The same fraction for critical (default: `time_wait_storm.crit_port_fill`).
     pub crit_fill: f64,
     /// Forecast exhaustion within this many minutes is a warning.
     pub warn_minutes: f64,
@@ -255,8 +257,8 @@ impl Default for PortExhaustion {
         PortExhaustion {
             for_s: 10,
             min_held: 50,
-            warn_fill: 0.7,
-            crit_fill: 0.9,
+            warn_fill: 0.5,
+            crit_fill: 0.8,
             warn_minutes: 30.0,
             crit_minutes: 5.0,
         }

@@ -69,8 +69,15 @@ fn forecasts_exhaustion_from_the_new_four_tuples_between_two_polls() {
     assert!(f.detail.contains("(200 − 100) / 20.0 = 5s"), "{}", f.detail);
     assert!(f.detail.contains("no Tcp or TcpExt counter moves"));
     assert!(!f.detail.contains("tcp_tw_recycle=1"));
-    // A single poll: no rate, judged on the fill alone (100 of 200 is below 70%).
-    assert!(of(&check(&Thresholds::default(), &[b]), RuleId::PortExhaustion).is_empty());
+    // A single poll: no rate, judged on the fill alone (100 of 200 is warn_fill's 50%).
+    let fs = check(&Thresholds::default(), &[b]);
+    let f = of(&fs, RuleId::PortExhaustion)[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(
+        f.message,
+        "10.0.0.1 -> 10.0.0.8:443: 100 of 200 ports held (100 TIME_WAIT), rate not measured yet"
+    );
+    assert!(!f.metrics.contains_key("exhausts_in_s"));
     // A slower client that can never fill the range: steady, and a fill that warns.
     let a = tw(0, "10.0.0.1", dst, 40_000..40_150, "0");
     let b = tw(2_000, "10.0.0.1", dst, 40_001..40_151, "0");
@@ -186,4 +193,21 @@ fn route_subjects_print_and_round_trip() {
     assert_eq!(serde_json::from_value::<Subject>(v).unwrap(), s);
     let v6 = route("::1", "[::1]:80");
     assert_eq!(v6.to_string(), "::1 -> [::1]:80");
+}
+
+/// With one source address and no rate yet, both rules judge the same ports against the
+/// same default levels: they fire together and with the same severity.
+#[test]
+fn one_source_severities_agree_with_time_wait_storm() {
+    let dst = "10.0.0.8:443";
+    for n in (40..=200u16).step_by(5) {
+        let snap = tw(0, "10.0.0.1", dst, 40_000..40_000 + n, "0");
+        let fs = check(&Thresholds::default(), &[snap]);
+        let sev = |rule| of(&fs, rule).first().map(|f| f.severity);
+        assert_eq!(
+            sev(RuleId::TimeWaitStorm),
+            sev(RuleId::PortExhaustion),
+            "{n} of 200 held: {fs:#?}"
+        );
+    }
 }
