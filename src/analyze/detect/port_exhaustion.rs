@@ -28,7 +28,7 @@ enum Rate {
 }
 
 impl Rate {
-    fn of(ctx: &Ctx<'_>, route: &Route, sources: usize) -> Rate {
+    fn of(ctx: &Ctx<'_>, route: &Route, sources: u64) -> Rate {
         if let (Some(per_s), Some(window_s)) =
             (ctx.new_conns.per_s(route), ctx.new_conns.window_s(route))
         {
@@ -56,6 +56,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let capacity = ctx.ports.space.usable;
     let tw_reuse = ctx.sysctl("net.ipv4.tcp_tw_reuse");
     let timestamps = ctx.sysctl("net.ipv4.tcp_timestamps");
+    let dests = ctx.ports.destinations();
     let mut out = Vec::new();
     for (&route, &held) in &ctx.ports.routes {
         let (remote, source) = route;
@@ -64,7 +65,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         if (held.total as f64) < t.min_held as f64 * k {
             continue;
         }
-        let sources = ctx.ports.routes.keys().filter(|r| r.0 == remote).count();
+        let sources = dests.get(&remote).map_or(1, |d| d.sources);
         let rate = Rate::of(ctx, &route, sources);
         let reuse = tw_reuse_applies(tw_reuse, timestamps, source, &remote);
         let hold_s = if reuse { TW_REUSE_HOLD_S } else { TIME_WAIT_S };

@@ -211,3 +211,43 @@ fn one_source_severities_agree_with_time_wait_storm() {
         );
     }
 }
+
+/// Before a second poll, destroy events give the rate when the destination has one source.
+#[test]
+fn destroy_events_give_the_rate_before_a_second_poll() {
+    use crate::analyze::engine::Analyzer;
+    use crate::analyze::events::{Churn, EventWindow};
+    let dst = "10.0.0.8:443";
+    let a: std::net::SocketAddr = dst.parse().unwrap();
+    let mut window = EventWindow::default();
+    window.remotes.insert(Endpoint::new(a.ip(), a.port()), 40);
+    let churn = Churn {
+        seconds: 2.0,
+        window,
+    };
+    let snap = tw(0, "10.0.0.1", dst, 40_000..40_150, "0");
+    let mut an = Analyzer::for_check(Thresholds::default());
+    let fs = an.observe_with_events(&snap, Some(churn.clone())).findings;
+    let f = of(&fs, RuleId::PortExhaustion)[0];
+    assert_eq!(f.metrics["events.closes_per_s"], 20.0);
+    assert_eq!(f.metrics["exhausts_in_s"], 2.5);
+    assert!(
+        f.detail.contains("destroy events over 2.0 s"),
+        "{}",
+        f.detail
+    );
+    // Two source addresses toward it: the events cannot be split between them.
+    let mut two = snap.clone();
+    two.sockets
+        .extend(tw(0, "10.0.0.2", dst, 40_000..40_060, "0").sockets);
+    let mut an = Analyzer::for_check(Thresholds::default());
+    let fs = an.observe_with_events(&two, Some(churn)).findings;
+    for f in of(&fs, RuleId::PortExhaustion) {
+        assert!(!f.metrics.contains_key("new_per_s"), "{f:#?}");
+        assert!(
+            f.message.ends_with("rate not measured yet"),
+            "{}",
+            f.message
+        );
+    }
+}
