@@ -98,7 +98,9 @@ pub struct PortSpace {
     /// Ports of the range listed in `ip_local_reserved_ports`.
     pub reserved: u64,
     /// Further ports of the range a listener holds (a `bind()` blocks the port for every
-    /// autobind, whatever address it is on).
+    /// autobind, whatever address it is on). A client that binds a fixed port before
+    /// connecting blocks it too, but a dump cannot tell that socket from an autobound one,
+    /// so only listeners are subtracted.
     pub bound: u64,
     /// What is left for one source address toward one destination: `range − reserved −
     /// bound`.
