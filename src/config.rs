@@ -19,6 +19,7 @@ use crate::safefs::{self, ReadKind, SafeFsError};
 mod rules;
 pub use rules::ConntrackFull;
 pub mod web;
+pub use rules::PortExhaustion;
 pub use rules::{
     AcceptQueueOverflow, CloseWaitLeak, FinWait2Buildup, Orphans, SynFlood, TimeWaitStorm,
     UdpDrops, UnixAcceptOverflow,
@@ -134,6 +135,8 @@ pub struct Thresholds {
     pub unix_accept_overflow: UnixAcceptOverflow,
     /// `conntrack_full`.
     pub conntrack_full: ConntrackFull,
+    /// `port_exhaustion`.
+    pub port_exhaustion: PortExhaustion,
 }
 
 impl Thresholds {
@@ -213,6 +216,7 @@ impl Thresholds {
             RuleId::UdpDrops => self.udp_drops.for_s,
             RuleId::UnixAcceptOverflow => self.unix_accept_overflow.for_s,
             RuleId::ConntrackFull => self.conntrack_full.for_s,
+            RuleId::PortExhaustion => self.port_exhaustion.for_s,
         };
         i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
@@ -314,7 +318,7 @@ impl Thresholds {
                 format!("must be a number >= 0, got {}", ct.crit_drop_rate),
             ));
         }
-        Ok(())
+        self.port_exhaustion.validate()
     }
 }
 

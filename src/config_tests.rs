@@ -278,6 +278,7 @@ mod props {
                     crit_fill: ux_crit,
                 },
                 conntrack_full: Default::default(),
+                port_exhaustion: PortExhaustion::default(),
             }
         }
     }

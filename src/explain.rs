@@ -148,6 +148,34 @@ mod tests {
     }
 
     #[test]
+    fn port_exhaustion_cites_the_range_the_reserved_ports_and_the_formula() {
+        let mut s = Sysctls::default();
+        for (k, v) in [
+            ("net.ipv4.ip_local_port_range", "32768 60999"),
+            ("net.ipv4.ip_local_reserved_ports", "8080,9000-9010"),
+            ("net.ipv4.tcp_tw_reuse", "2"),
+        ] {
+            s.values.insert(k.into(), v.into());
+        }
+        let t = explain("port-exhaustion", Some(&s)).unwrap();
+        assert!(t.starts_with("port_exhaustion\n"), "{t}");
+        assert!(
+            t.contains("  net.ipv4.ip_local_reserved_ports = 8080,9000-9010\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  net.ipv4.tcp_timestamps = (not read)\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("A + 60·r") && t.contains("(usable − held) / r"),
+            "{t}"
+        );
+        assert!(t.contains("steady at N of M"), "{t}");
+        assert!(remedy(RuleId::PortExhaustion).contains("keep-alive"));
+    }
+
+    #[test]
     fn sysctl_values_are_shown_and_recycle_never_suggested() {
         let mut s = Sysctls::default();
         s.values

@@ -472,6 +472,8 @@ pub const TCP_SYSCTLS: &[&str] = &[
     "net.netfilter.nf_conntrack_buckets",
     "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
     "net.netfilter.nf_conntrack_tcp_timeout_established",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_timestamps",
 ];
 
 /// The sysctls the verdicts cite, read in the collected namespace.

@@ -16,6 +16,7 @@ use crate::analyze::detect::{self, Ctx};
 use crate::analyze::events::Churn;
 use crate::analyze::finding::{Alert, Finding};
 use crate::analyze::history::{History, Tick};
+use crate::analyze::ports::{NewConnTracker, PortUse};
 use crate::analyze::rates::{rates, CounterRates, SocketDropTracker};
 use crate::config::Thresholds;
 use crate::model::{KernelCounters, Snapshot};
@@ -47,6 +48,7 @@ pub struct Analyzer {
     ages: SocketAges,
     prev_counters: Option<(i64, KernelCounters)>,
     socket_drops: SocketDropTracker,
+    new_conns: NewConnTracker,
     alerts: AlertBook,
     hysteresis: bool,
 }
@@ -71,6 +73,7 @@ impl Analyzer {
             ages: SocketAges::new(),
             prev_counters: None,
             socket_drops: SocketDropTracker::new(),
+            new_conns: NewConnTracker::new(),
             alerts: AlertBook::new(),
             hysteresis: true,
         }
@@ -119,6 +122,11 @@ impl Analyzer {
             self.prev_counters = Some((snap.taken_at_ms, c.clone()));
         }
         let socket_drops = self.socket_drops.observe(snap);
+        let ports = PortUse::of(snap);
+        // The lowest held count port_exhaustion can judge (hysteresis lowers its floor).
+        let th = &self.thresholds;
+        let floor = (th.port_exhaustion.min_held as f64 * th.alerts.clear_ratio).floor() as u64;
+        let new_conns = self.new_conns.observe(snap, &ports, floor);
         let active = if self.hysteresis {
             self.alerts.active(&snap.netns)
         } else {
@@ -134,6 +142,8 @@ impl Analyzer {
             th: &self.thresholds,
             active: &active,
             churn: churn.as_ref(),
+            ports: &ports,
+            new_conns: &new_conns,
         });
         self.alerts
             .update(&snap.netns, snap.taken_at_ms, &findings, &self.thresholds);

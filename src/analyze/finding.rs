@@ -2,6 +2,7 @@
 //! behind it) and an [`Alert`] (a finding's lifecycle: pending → firing → resolved).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +58,14 @@ pub enum Subject {
     },
     /// The whole host (namespace).
     Host,
+    /// Connections from one local source address to one destination ip:port: the unit of
+    /// the kernel's 4-tuple rule (`port_exhaustion`).
+    Route {
+        /// The local source address.
+        source: IpAddr,
+        /// The destination.
+        remote: Endpoint,
+    },
     /// A listening UNIX stream or seqpacket socket and its owner.
     UnixListener {
         /// Where it is bound (hostile text: printed only through its escaping `Display`);
@@ -113,6 +122,10 @@ enum SubjectWire {
         remote: Endpoint,
     },
     Host,
+    Route {
+        source: IpAddr,
+        remote: Endpoint,
+    },
     UnixListener {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
@@ -237,6 +250,7 @@ impl From<Subject> for SubjectWire {
             },
             Subject::Destination { remote } => SubjectWire::Destination { remote },
             Subject::Host => SubjectWire::Host,
+            Subject::Route { source, remote } => SubjectWire::Route { source, remote },
             Subject::UnixListener {
                 name,
                 inode,
@@ -307,6 +321,7 @@ impl TryFrom<SubjectWire> for Subject {
             },
             SubjectWire::Destination { remote } => Subject::Destination { remote },
             SubjectWire::Host => Subject::Host,
+            SubjectWire::Route { source, remote } => Subject::Route { source, remote },
             SubjectWire::UnixListener {
                 name,
                 name_b64,
@@ -436,6 +451,7 @@ impl std::fmt::Display for Subject {
             },
             Subject::Destination { remote } => write!(f, "{remote}"),
             Subject::Host => f.write_str("host"),
+            Subject::Route { source, remote } => write!(f, "{source} -> {remote}"),
             Subject::UnixListener {
                 name,
                 inode,

@@ -14,6 +14,7 @@ pub mod events;
 pub mod finding;
 pub mod group_rows;
 pub mod history;
+pub mod ports;
 pub mod process_rows;
 pub mod proto_counts;
 pub mod rates;

@@ -258,3 +258,73 @@ impl Default for ConntrackFull {
         }
     }
 }
+
+/// `port_exhaustion`: the ephemeral ports toward one destination from one source address
+/// run out (every state that holds a port, against the usable range), or will at the
+/// current rate of new connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortExhaustion {
+    /// Seconds a condition must hold before the alert fires.
+    pub for_s: u64,
+    /// Fewer held ports toward one route than this never fire (tiny ranges, test hosts).
+    pub min_held: u64,
+    /// Held ports as a fraction of the usable ones for a warning. The default equals
+    /// `time_wait_storm.warn_port_fill`, so for one source address the two rules judge the
+    /// same numbers against the same level (the forecast can only raise this one).
+    pub warn_fill: f64,
+    /// The same fraction for critical (default: `time_wait_storm.crit_port_fill`).
+    pub crit_fill: f64,
+    /// Forecast exhaustion within this many minutes is a warning.
+    pub warn_minutes: f64,
+    /// Forecast exhaustion within this many minutes is critical.
+    pub crit_minutes: f64,
+}
+
+impl Default for PortExhaustion {
+    fn default() -> Self {
+        PortExhaustion {
+            for_s: 10,
+            min_held: 50,
+            warn_fill: 0.5,
+            crit_fill: 0.8,
+            warn_minutes: 30.0,
+            crit_minutes: 5.0,
+        }
+    }
+}
+
+impl PortExhaustion {
+    /// Checks its values; the error names the dotted key.
+    pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        for (key, v) in [
+            ("port_exhaustion.warn_fill", self.warn_fill),
+            ("port_exhaustion.crit_fill", self.crit_fill),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err((key.into(), format!("must be a positive number, got {v}")));
+            }
+        }
+        for (key, v) in [
+            ("port_exhaustion.warn_minutes", self.warn_minutes),
+            ("port_exhaustion.crit_minutes", self.crit_minutes),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((key.into(), format!("must be a number >= 0, got {v}")));
+            }
+        }
+        if self.crit_fill < self.warn_fill {
+            return Err((
+                "port_exhaustion.crit_fill".into(),
+                format!("must be >= warn_fill ({})", self.warn_fill),
+            ));
+        }
+        if self.crit_minutes > self.warn_minutes {
+            return Err((
+                "port_exhaustion.crit_minutes".into(),
+                format!("must be <= warn_minutes ({})", self.warn_minutes),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -234,7 +234,8 @@ request; enable net.ipv4.tcp_tw_reuse=1 so new outgoing connections may reuse TI
 ports safely (timestamps); let the client close first so TIME_WAIT lands on the side that \
 opens connections; widen ip_local_port_range or spread over more source addresses or \
 destination ports. Do not look for tcp_tw_recycle: it broke clients behind NAT and was \
-removed from Linux 4.12.",
+removed from Linux 4.12. port_exhaustion judges the same ports per source address, with every \
+state that holds one and a forecast at the current rate.",
         sysctls: &[
             "net.ipv4.ip_local_port_range",
             "net.ipv4.tcp_tw_reuse",
@@ -341,6 +342,48 @@ iptables `-t raw ... -j CT --notrack`, for high-volume local or loopback traffic
             "net.netfilter.nf_conntrack_buckets",
             "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
             "net.netfilter.nf_conntrack_tcp_timeout_established",
+        ],
+    },
+    Topic {
+        name: "port_exhaustion",
+        aka: &["ports", "ephemeral_ports", "eaddrnotavail"],
+        body: "Fires when the ephemeral ports from one local source address toward one \
+destination ip:port run out, or will soon at the current rate of new connections. connect() \
+picks a local port in ip_local_port_range, skipping ip_local_reserved_ports and every port \
+a bind() holds (a listener on any address), and needs the 4-tuple to be unique: toward one \
+destination from one source address the usable count is range − reserved − bound, and each \
+source address has its own. Every state that keeps the 4-tuple holds its port: SYN_SENT, \
+ESTABLISHED, FIN_WAIT1/2, CLOSING, TIME_WAIT, CLOSE_WAIT, LAST_ACK. Only client-side sockets \
+count: a local port in the range that no local listener listens on (accepted connections \
+carry the listener's port). The kernel tries the even ports first, then the odd ones \
+(bind(0) prefers odd): every usable port goes before connect() fails with EADDRNOTAVAIL \
+(\"Cannot assign requested address\").\n\
+The forecast: with A connections open or closing and r new ones per second, each closed \
+one holds its port 60 s in TIME_WAIT, so TIME_WAIT tends to 60·r and the held ports to \
+A + 60·r. Below the usable count that is \"steady at N of M\"; at or above it the TIME_WAIT \
+still growing has not started to expire, so the ports go in (usable − held) / r seconds. \
+Where tcp_tw_reuse applies (1, or the default 2 for loopback, with tcp_timestamps) a new \
+connection may take a TIME_WAIT port about 1 s old, and 2 s replaces the 60. The rate is \
+the 4-tuples each poll finds that the poll before did not have, over the last 10 s (a \
+connection opened and closed in between still holds its port), or destroy events. No counter counts the failed \
+connect()s: the kernel returns EADDRNOTAVAIL and counts nothing; ActiveOpens, TW, \
+TWRecycled and TCPTimeWaitOverflow (namespace-wide) are shown beside it.\n\
+Remedy: reuse connections: keep-alive and a connection pool in the client (one per \
+destination, sized for the concurrency), so a request does not cost a port for 60 s; add \
+source addresses (each brings another full range toward the same destination: bind the \
+client to several local IPs, or use IP_BIND_ADDRESS_NO_PORT) or spread over more \
+destination ports or addresses; widen ip_local_port_range (e.g. \
+`sysctl -w net.ipv4.ip_local_port_range=\"15000 65000\"`, keeping clear of the ports local \
+servers listen on, which ip_local_reserved_ports can fence off); \
+net.ipv4.tcp_tw_reuse=1 lets outgoing connections reuse TIME_WAIT ports toward any \
+destination, not only loopback (2): it relies on TCP timestamps on both ends, is safe for \
+the connecting side only, and does nothing for ports held ESTABLISHED or CLOSE_WAIT. Do \
+not look for tcp_tw_recycle: it broke clients behind NAT and was removed from Linux 4.12.",
+        sysctls: &[
+            "net.ipv4.ip_local_port_range",
+            "net.ipv4.ip_local_reserved_ports",
+            "net.ipv4.tcp_tw_reuse",
+            "net.ipv4.tcp_timestamps",
         ],
     },
 ];

@@ -28,11 +28,13 @@ pub enum RuleId {
     UnixAcceptOverflow,
     /// The namespace's conntrack table nears `nf_conntrack_max`, or drops entries.
     ConntrackFull,
+    /// The ephemeral ports toward one destination from one source address run out.
+    PortExhaustion,
 }
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 9] = [
+    pub const ALL: [RuleId; 10] = [
         RuleId::CloseWaitLeak,
         RuleId::SynFlood,
         RuleId::AcceptQueueOverflow,
@@ -42,6 +44,7 @@ impl RuleId {
         RuleId::UdpDrops,
         RuleId::UnixAcceptOverflow,
         RuleId::ConntrackFull,
+        RuleId::PortExhaustion,
     ];
 
     /// The rule id as users type it.
@@ -56,6 +59,7 @@ impl RuleId {
             RuleId::UdpDrops => "udp_drops",
             RuleId::UnixAcceptOverflow => "unix_accept_overflow",
             RuleId::ConntrackFull => "conntrack_full",
+            RuleId::PortExhaustion => "port_exhaustion",
         }
     }
 

@@ -64,6 +64,11 @@ pub fn config_cases(env: &Env) -> Vec<Case> {
             "conntrack_full.crit_fill",
         ),
         (
+            "port-minutes-crit-above-warn.toml",
+            "[port_exhaustion]\nwarn_minutes = 1.0\ncrit_minutes = 5.0\n",
+            "port_exhaustion.crit_minutes",
+        ),
+        (
             "max-samples.toml",
             "[history]\nmax_samples = 1\n",
             "history.max_samples",

@@ -11,6 +11,7 @@ mod accept;
 mod close_wait;
 mod conntrack;
 mod fin_wait;
+mod port_exhaustion;
 mod syn;
 mod time_wait;
 mod udp_drops;
@@ -23,6 +24,7 @@ use crate::analyze::aggregate::Aggregate;
 use crate::analyze::events::Churn;
 use crate::analyze::finding::{Finding, Severity, Subject};
 use crate::analyze::history::History;
+use crate::analyze::ports::{NewConns, PortUse};
 use crate::analyze::rates::{CounterRates, SocketDropRates};
 use crate::config::Thresholds;
 use crate::model::Snapshot;
@@ -49,6 +51,10 @@ pub struct Ctx<'a> {
     pub active: &'a HashSet<(RuleId, Subject)>,
     /// The destroy events since the previous tick, when they were read.
     pub churn: Option<&'a Churn>,
+    /// Client-side ephemeral port use per route (shared by the port rules).
+    pub ports: &'a PortUse,
+    /// New client connections per route since the previous snapshot.
+    pub new_conns: &'a NewConns,
 }
 
 impl Ctx<'_> {
@@ -82,6 +88,7 @@ pub fn run(ctx: &Ctx<'_>) -> Vec<Finding> {
         v.extend(syn::detect(ctx));
         v.extend(accept::detect(ctx));
         v.extend(time_wait::detect(ctx));
+        v.extend(port_exhaustion::detect(ctx));
         v.extend(fin_wait::detect(ctx));
     }
     if collected(Protocol::Udp) {
@@ -153,6 +160,8 @@ fn put_rates(ctx: &Ctx<'_>, metrics: &mut BTreeMap<String, f64>, names: &[&str])
     }
 }
 
+#[cfg(test)]
+mod port_tests;
 #[cfg(test)]
 mod proto_tests;
 #[cfg(test)]

@@ -8,63 +8,32 @@
 //! the polled TIME_WAIT count's growth. The severity is judged on the ports in use either
 //! way; the rate explains where they are going.
 
-use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
-
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
 use crate::analyze::finding::{human_growth, Finding, Severity, Subject};
+use crate::analyze::ports::TIME_WAIT_S;
 use crate::model::RuleId;
 use crate::model::{Endpoint, TcpState};
 
-/// Linux's default `ip_local_port_range`, used when the sysctl was not read.
-const DEFAULT_RANGE: (u16, u16) = (32768, 60999);
-
-/// TIME_WAIT lasts 60 s on Linux (fixed at compile time).
-const TIME_WAIT_S: f64 = 60.0;
-
-#[derive(Default)]
-struct Dest {
-    time_wait: u64,
-    in_use: u64,
-    sources: HashSet<IpAddr>,
-}
-
 pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let t = &ctx.th.time_wait_storm;
-    let (lo, hi) = ctx
-        .snap
-        .sysctls
-        .as_ref()
-        .and_then(|s| s.port_range())
-        .unwrap_or(DEFAULT_RANGE);
-    let range = u64::from(hi - lo) + 1;
-    let mut dests: HashMap<Endpoint, Dest> = HashMap::new();
-    for s in &ctx.snap.sockets {
-        if matches!(s.state, TcpState::Listen | TcpState::Close) {
-            continue;
-        }
-        // Only sockets on an ephemeral local port consume the range toward a destination;
-        // the server side of inbound connections does not.
-        if s.local.port < lo || s.local.port > hi {
-            continue;
-        }
-        let d = dests.entry(s.remote).or_default();
-        d.in_use += 1;
-        d.sources.insert(s.local.ip);
-        if s.state == TcpState::TimeWait {
-            d.time_wait += 1;
-        }
-    }
+    let space = &ctx.ports.space;
+    let (lo, hi, range) = (space.low, space.high, space.range);
     let mut out = Vec::new();
-    for (remote, d) in dests {
+    // The same per-destination numbers port_exhaustion sums per source address.
+    for (remote, d) in ctx.ports.destinations() {
+        let (time_wait, in_use, sources) = (d.held.time_wait, d.held.total, d.sources);
         let subject = Subject::Destination { remote };
         let k = ctx.scale(RuleId::TimeWaitStorm, &subject);
-        if (d.time_wait as f64) < t.min_count as f64 * k {
+        if (time_wait as f64) < t.min_count as f64 * k {
             continue;
         }
-        // Each local source address has its own range toward the destination.
-        let capacity = range * (d.sources.len() as u64).max(1);
-        let fill = d.in_use as f64 / capacity as f64;
+        // Each local source address has its own usable ports toward the destination.
+        let capacity = d.capacity;
+        let fill = if capacity == 0 {
+            1.0
+        } else {
+            in_use as f64 / capacity as f64
+        };
         let sev = if fill >= t.crit_port_fill * k {
             Severity::Critical
         } else if fill >= t.warn_port_fill * k {
@@ -76,24 +45,25 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
             .history
             .growth_per_min(|tick| tick.time_wait.get(&remote).copied().unwrap_or(0));
         let mut f = finding(ctx, RuleId::TimeWaitStorm, sev, subject);
-        f.count = d.time_wait;
+        f.count = time_wait;
         f.growth_per_min = growth;
         f.threshold = t.warn_port_fill * capacity as f64;
-        let headroom = capacity.saturating_sub(d.in_use);
+        let headroom = capacity.saturating_sub(in_use);
         let speed = Speed::of(ctx, &remote, growth);
         f.message = format!(
             "{remote}: {} TIME_WAIT, {} of {capacity} ephemeral ports in use ({headroom} left{})",
-            d.time_wait,
-            d.in_use,
+            time_wait,
+            in_use,
             speed.short()
         );
         for (k2, v) in [
-            ("time_wait", d.time_wait as f64),
-            ("ports_in_use", d.in_use as f64),
+            ("time_wait", time_wait as f64),
+            ("ports_in_use", in_use as f64),
             ("port_range_size", range as f64),
+            ("usable_ports", space.usable as f64),
             ("port_capacity", capacity as f64),
             ("headroom", headroom as f64),
-            ("source_addresses", d.sources.len() as f64),
+            ("source_addresses", sources as f64),
             ("max_new_per_s", capacity as f64 / TIME_WAIT_S),
         ] {
             f.metrics.insert(k2.into(), v);
@@ -107,9 +77,11 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         put_sysctls(ctx, &mut f.metrics, &["net.ipv4.tcp_tw_reuse"]);
         let mut lines = vec![format!(
             "This host closes connections to {remote} first, and each one holds its port for \
-             60 s. Ephemeral range {lo}-{hi} ({range} ports) × {} source address(es) allows \
-             about {:.0} new connections/s to this destination; {headroom} ports are left.",
-            d.sources.len().max(1),
+             60 s. Ephemeral range {lo}-{hi} ({range} ports, {} usable after reserved and \
+             listener-bound ones) × {sources} source address(es) allows about {:.0} new \
+             connections/s to this destination; {headroom} ports are left. port_exhaustion \
+             forecasts each source address's ports.",
+            space.usable,
             capacity as f64 / TIME_WAIT_S
         )];
         lines.push(speed.line(&remote, capacity));

@@ -427,6 +427,7 @@ pub fn subject_label(subject: &Subject, pid_labels: bool) -> String {
             (None, Some(u)) => u.name.label_value(NAME_LABEL_MAX).into_owned(),
             (None, None) => "?".to_string(),
         },
+        Subject::Route { source, remote } => format!("{source}->{remote}"),
         Subject::UnixListener { name, inode, .. } => match name {
             Some(crate::model::UnixName::Path(n)) => n.label_value(NAME_LABEL_MAX).into_owned(),
             Some(crate::model::UnixName::Abstract(n)) => {

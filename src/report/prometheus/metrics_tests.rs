@@ -31,6 +31,11 @@ fn subjects_are_short() {
         "[::1]:443"
     );
     assert_eq!(subject_label(&Subject::Host, false), "host");
+    let route = Subject::Route {
+        source: "127.0.0.1".parse().unwrap(),
+        remote,
+    };
+    assert_eq!(subject_label(&route, false), "127.0.0.1->[::1]:443");
 }
 
 #[test]

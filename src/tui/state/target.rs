@@ -37,6 +37,7 @@ pub fn rule_state(rule: RuleId) -> Option<TcpState> {
         RuleId::TimeWaitStorm => Some(TcpState::TimeWait),
         RuleId::FinWait2Buildup => Some(TcpState::FinWait2),
         RuleId::AcceptQueueOverflow
+        | RuleId::PortExhaustion
         | RuleId::Orphans
         | RuleId::UdpDrops
         | RuleId::UnixAcceptOverflow
@@ -80,6 +81,9 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
                     }
                     Subject::Listener { local, .. } => listener_matches(local, &s.local),
                     Subject::Destination { remote } => s.remote == *remote,
+                    Subject::Route { source, remote } => {
+                        s.remote == *remote && s.local.ip == *source
+                    }
                     Subject::Host => true,
                     Subject::UnixListener { .. } => false,
                 }

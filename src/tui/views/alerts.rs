@@ -39,6 +39,7 @@ pub fn rule_label(r: RuleId) -> &'static str {
         RuleId::FinWait2Buildup => "FIN_WAIT2 buildup",
         RuleId::Orphans => "orphans",
         RuleId::UdpDrops => "UDP drops",
+        RuleId::PortExhaustion => "port exhaustion",
         RuleId::UnixAcceptOverflow => "unix accept q",
         RuleId::ConntrackFull => "conntrack full",
     }

@@ -41,6 +41,7 @@ fn subject_text(s: &Subject) -> String {
         },
         Subject::Destination { remote } => format!("destination {remote}"),
         Subject::Host => "this host".into(),
+        Subject::Route { source, remote } => format!("from {source} to {remote}"),
         Subject::UnixListener { .. } => format!("UNIX listener {s}"),
     }
 }
@@ -179,6 +180,7 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
             Subject::Listener { local, .. } => listener(local),
             Subject::Destination { remote: r } => remote(r.ip),
             Subject::Host => Some(agg.states),
+            Subject::Route { remote: r, .. } => remote(r.ip),
             Subject::UnixListener { .. } => None,
             Subject::Service { pids, .. } => {
                 let mut sum = StateCounts::default();

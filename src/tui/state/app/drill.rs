@@ -159,6 +159,7 @@ impl App {
                 (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
                 (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
                 (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
+                (Subject::Route { remote, .. }, DetailTarget::Remote(ip)) => remote.ip == *ip,
                 (_, DetailTarget::State(s)) => target::rule_state(a.finding.rule) == Some(*s),
                 _ => false,
             })
@@ -180,6 +181,9 @@ impl App {
                     Subject::Process { pid, .. } => s.owner.pid() == Some(*pid),
                     Subject::Listener { local, .. } => listener_matches(local, &s.local),
                     Subject::Destination { remote } => s.remote == *remote,
+                    Subject::Route { source, remote } => {
+                        s.remote == *remote && s.local.ip == *source
+                    }
                     _ => false,
                 }
         };
