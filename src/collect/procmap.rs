@@ -33,6 +33,7 @@ mod passwd;
 mod requests;
 mod shared;
 mod status;
+mod stream;
 mod tables;
 pub use diagnosis::{
     classify_refusal, hidepid_in_mountinfo, unattributed_reason, AttributionFacts, Caps, Refusal,
@@ -292,10 +293,19 @@ impl ProcessResolver {
     /// Sets owners from the maps the last scan left and explains what stayed unattributed.
     fn assign(&mut self, t: &mut Tables<'_>) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         let unknown = self.assign_owners(t);
+        self.conclude(unknown, t.pids())
+    }
+
+    /// The processes `pids` name and why `unknown` sockets stayed unattributed.
+    fn conclude(
+        &mut self,
+        unknown: u64,
+        pids: impl Iterator<Item = u32>,
+    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         self.stats.unknown_inodes = unknown;
         self.stats.denied_pids = self.pids.values().filter(|e| e.denied).count() as u64;
 
-        let processes = self.referenced_processes(t);
+        let processes = self.referenced_processes(pids);
         let facts = AttributionFacts {
             unattributed: unknown,
             denied_pids: self.stats.denied_pids,
@@ -514,9 +524,12 @@ impl ProcessResolver {
         unknown
     }
 
-    fn referenced_processes(&mut self, t: &Tables<'_>) -> BTreeMap<u32, ProcessInfo> {
+    fn referenced_processes(
+        &mut self,
+        pids: impl Iterator<Item = u32>,
+    ) -> BTreeMap<u32, ProcessInfo> {
         let mut out = BTreeMap::new();
-        for pid in t.pids() {
+        for pid in pids {
             if out.contains_key(&pid) {
                 continue;
             }
