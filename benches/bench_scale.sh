@@ -48,10 +48,13 @@ die() { echo "bench_scale: $*" >&2; exit 1; }
 [[ "$RUNS" -ge 1 && "$RUNS" -le 20 ]] || die "RUNS must be 1..20"
 
 stop_pids() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    # A generator's children stop with it (PR_SET_PDEATHSIG); TERM them too so it need
+    # not wait for them.
+    for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
     done
     PIDS=()
 }
