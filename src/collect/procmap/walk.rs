@@ -126,7 +126,7 @@ pub fn read_all(proc_root: &Path, probed: &[(u32, Option<(u64, u64)>)]) -> HashM
             .collect();
     }
     // Largest first, each to the lighter share: the shares differ by at most one pid's fds.
-    alive.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+    alive.sort_unstable_by_key(|&(_, fds)| std::cmp::Reverse(fds));
     let mut shares: Vec<(u64, Vec<u32>)> = vec![(0, Vec::new()); threads];
     for (pid, fds) in alive {
         if let Some(share) = shares.iter_mut().min_by_key(|s| s.0) {
