@@ -17,7 +17,8 @@ use crate::model::{SampleQuality, SocketSink};
 /// Cookies remembered for duplicate detection. The kernel repeats a socket only when its
 /// hash bucket changed between two datagrams of a dump (the dump resumes by position in
 /// the bucket), so the repeat follows the first report within the rest of that bucket:
-/// far inside this many sockets. 64k cookies cost about 1.5 MB, whatever the table size.
+/// far inside this many sockets. Measured: summary peak RSS grows about 1.8 MB from 20k to
+/// 200k sockets (the window filling), then stays flat, whatever the table size.
 pub const DEDUP_WINDOW: usize = 1 << 16;
 
 /// The last [`DEDUP_WINDOW`] cookies seen in a dump, oldest forgotten first.
