@@ -491,3 +491,43 @@ fn netlink_only_returns_the_error_and_recovers_next_tick() {
     assert_eq!(next.source, SourceKind::Netlink);
     assert_eq!(snapshot_counts(&next), expected());
 }
+
+// ----------------------------------------------------------------- streaming (issue 17)
+
+#[test]
+fn a_restarted_stream_forgets_the_broken_attempt() {
+    let Some(clean) = clean("a_restarted_stream_forgets_the_broken_attempt") else {
+        return;
+    };
+    let mut src = replay(clean, &[(Request(0), 1, Enobufs)]);
+    let mut got: Vec<crate::model::SocketRecord> = Vec::new();
+    let quality = src.dump_stream(&DumpRequest::default(), &mut got).unwrap();
+    assert_eq!(src.last_stats().restarts, 1);
+    assert_eq!(
+        got, clean.dump.sockets,
+        "the partial first attempt was forgotten"
+    );
+    assert_eq!(quality, clean.dump.quality);
+}
+
+#[test]
+fn a_streamed_collection_restarted_mid_dump_still_counts_listeners_first() {
+    use crate::analyze::aggregate::aggregate;
+    use crate::analyze::fold::SummaryFold;
+    let Some(clean) = clean("a_streamed_collection_restarted_mid_dump") else {
+        return;
+    };
+    let listed = collector(clean, SourcePref::Netlink, &[])
+        .collect()
+        .unwrap();
+    // Requests 0 and 1 are the LISTEN-only dump; 2 is the first family of the rest, broken
+    // after its first datagram: the fold is reset and the listeners replayed before the retry.
+    let mut c = collector(clean, SourcePref::Netlink, &[(Request(2), 1, Enobufs)]);
+    let mut fold = SummaryFold::new();
+    let snap = c.collect_stream(&mut fold).unwrap();
+    assert!(snap.sockets.is_empty(), "nothing listed");
+    let streamed = fold.finish(&snap.processes);
+    assert_eq!(streamed, aggregate(&listed));
+    assert_eq!(streamed.listeners.len(), 2, "{:?}", streamed.listeners);
+    assert!(streamed.listeners.iter().any(|l| l.states.total() > 1));
+}
