@@ -17,6 +17,7 @@ pub mod name;
 mod process;
 mod proto;
 mod rule;
+mod sink;
 mod skmem;
 mod unix;
 pub use attribution::{unattributed_note, Attribution, UnattributedReason, EXPLAIN_UNATTRIBUTED};
@@ -26,6 +27,7 @@ pub use name::{escape_controls, Name, NameDecodeError};
 pub use process::{Container, ProcessInfo, QosClass, Runtime, Unit};
 pub use proto::{Protocol, Protocols};
 pub use rule::RuleId;
+pub use sink::SocketSink;
 pub use skmem::{udp_drops_between, SkMem};
 pub use unix::{UnixKind, UnixName, UnixRecord, UnixVfs};
 

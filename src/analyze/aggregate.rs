@@ -1,11 +1,11 @@
 //! Counting: per state, per process × state, per listener × state and per remote address
 //! × state. Pure functions over a [`Snapshot`]; no I/O, no presentation.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
+use super::fold::SummaryFold;
 use crate::model::{
-    Endpoint, ListenerIndex, Name, Owner, ProcessInfo, Snapshot, StateCounts, TcpState,
+    Endpoint, Name, ProcessInfo, Snapshot, SocketRecord, SocketSink, StateCounts, TcpState,
 };
 
 /// Counts for one process.
@@ -71,63 +71,18 @@ pub struct Aggregate {
     pub unattributed: u64,
 }
 
-/// Computes every grouping of `snap`.
+/// Computes every grouping of `snap`: the streaming [`SummaryFold`] run over the
+/// materialised list, listeners first as its contract asks.
 pub fn aggregate(snap: &Snapshot) -> Aggregate {
-    let mut agg = Aggregate {
-        states: snap.state_counts(),
-        ..Aggregate::default()
-    };
-
-    let mut procs: HashMap<u32, StateCounts> = HashMap::new();
-    let mut remotes: HashMap<IpAddr, StateCounts> = HashMap::new();
-    for s in &snap.sockets {
-        match s.owner {
-            Owner::Process(pid) | Owner::ViaListener(pid) => {
-                procs.entry(pid).or_default().add(s.state)
-            }
-            Owner::Ownerless => agg.ownerless += 1,
-            Owner::Unattributed => agg.unattributed += 1,
-            Owner::Unresolved => {}
-        }
-        if s.state != TcpState::Listen && s.state != TcpState::Close {
-            remotes.entry(s.remote.ip).or_default().add(s.state);
-        }
+    let mut fold = SummaryFold::new();
+    let listening = |s: &&SocketRecord| s.state == TcpState::Listen;
+    for s in snap.sockets.iter().filter(listening) {
+        fold.push(s);
     }
-
-    agg.processes = procs
-        .into_iter()
-        .map(|(pid, states)| ProcessRow {
-            process: snap.processes.get(&pid).cloned().unwrap_or(ProcessInfo {
-                pid,
-                comm: Name::from("?"),
-                uid: 0,
-                user: Name::from("?"),
-                unit: None,
-                container: None,
-            }),
-            states,
-        })
-        .collect();
-    agg.processes.sort_by(|a, b| {
-        b.states
-            .total()
-            .cmp(&a.states.total())
-            .then(a.process.pid.cmp(&b.process.pid))
-    });
-
-    agg.remotes = remotes
-        .into_iter()
-        .map(|(ip, states)| RemoteRow { ip, states })
-        .collect();
-    agg.remotes.sort_by(|a, b| {
-        b.states
-            .total()
-            .cmp(&a.states.total())
-            .then(a.ip.cmp(&b.ip))
-    });
-
-    agg.listeners = listeners(snap);
-    agg
+    for s in snap.sockets.iter().filter(|s| !listening(s)) {
+        fold.push(s);
+    }
+    fold.finish(&snap.processes)
 }
 
 /// The /24 (IPv4) or /64 (IPv6) a source address belongs to, as one comparable number.
@@ -137,59 +92,6 @@ pub fn source_prefix(ip: IpAddr) -> u128 {
         // Tagged so a v6 /64 never equals a v4 /24.
         IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1u128 << 127),
     }
-}
-
-fn listeners(snap: &Snapshot) -> Vec<ListenerRow> {
-    let index = ListenerIndex::new(&snap.sockets);
-    // Keyed by the listener's local endpoint: SO_REUSEPORT groups and dual v4/v6 binds of
-    // the same endpoint fold into one row, as users think of them as one listener.
-    let mut rows: BTreeMap<Endpoint, ListenerRow> = BTreeMap::new();
-    for l in snap.sockets.iter().filter(|s| s.state == TcpState::Listen) {
-        let pid = l.owner.pid();
-        let row = rows.entry(l.local).or_insert_with(|| ListenerRow {
-            local: l.local,
-            pid,
-            comm: pid
-                .and_then(|p| snap.processes.get(&p))
-                .map(|p| p.comm.clone()),
-            backlog: 0,
-            accept_queue: 0,
-            states: StateCounts::default(),
-            syn_sources: 0,
-        });
-        row.backlog += l.send_q;
-        row.accept_queue += l.recv_q;
-        row.states.add(TcpState::Listen);
-    }
-    // Sources are chosen by whoever sends SYNs: keep the default (keyed) hasher here.
-    let mut sources: HashMap<Endpoint, HashSet<u128>> = HashMap::new();
-    for s in snap.sockets.iter().filter(|s| s.state != TcpState::Listen) {
-        if let Some(l) = index.find(&s.local) {
-            if let Some(row) = rows.get_mut(&l.local) {
-                row.states.add(s.state);
-                if s.state == TcpState::SynRecv {
-                    sources
-                        .entry(l.local)
-                        .or_default()
-                        .insert(source_prefix(s.remote.ip));
-                }
-            }
-        }
-    }
-    for (local, set) in sources {
-        if let Some(row) = rows.get_mut(&local) {
-            row.syn_sources = set.len() as u64;
-        }
-    }
-    let mut v: Vec<ListenerRow> = rows.into_values().collect();
-    v.sort_by(|a, b| {
-        b.syn_recv()
-            .cmp(&a.syn_recv())
-            .then(b.accept_queue.cmp(&a.accept_queue))
-            .then(b.states.total().cmp(&a.states.total()))
-            .then(a.local.cmp(&b.local))
-    });
-    v
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod engine;
 pub mod events;
 pub mod finding;
+pub mod fold;
 pub mod group_rows;
 pub mod history;
 pub mod ports;

@@ -18,6 +18,7 @@
 //! notice. A snapshot says `source: proc` when any of its tables came from /proc. A TCP-only
 //! run (the default) dumps nothing else.
 
+mod stream;
 mod sweep;
 pub use sweep::sweep;
 
@@ -488,7 +489,7 @@ impl Collector {
     fn dump_table<D>(
         &mut self,
         p: Protocol,
-        dump: impl Fn(&mut dyn SocketSource) -> Result<D, CollectError>,
+        mut dump: impl FnMut(&mut dyn SocketSource) -> Result<D, CollectError>,
     ) -> Result<(D, Option<SourceKind>), CollectError> {
         let i = lane(p);
         if self.lanes[i].proc_for_good {

@@ -21,7 +21,7 @@ pub mod procnet_udp;
 pub mod procnet_unix;
 pub mod sysctl;
 
-use crate::model::{SampleQuality, SocketRecord, SourceKind, UnixRecord};
+use crate::model::{SampleQuality, SocketRecord, SocketSink, SourceKind, UnixRecord};
 
 /// Which inet socket table a [`DumpRequest`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -161,4 +161,23 @@ pub trait SocketSource {
     /// Dumps the UNIX sockets whose state is in `req.state_mask` (families, tcp_info and
     /// protocol do not apply).
     fn dump_unix(&mut self, req: &DumpRequest) -> Result<UnixDump, CollectError>;
+    /// [`SocketSource::dump`] into `sink`, socket by socket, `owner` unresolved; returns the
+    /// dump's quality. Calls [`SocketSink::reset`] before each attempt, so after an error
+    /// the sink may hold part of an abandoned attempt and must be reset before reuse. No
+    /// order is promised (listeners may follow connections: one request per family).
+    ///
+    /// The default materialises the dump and replays it (memory as [`SocketSource::dump`]);
+    /// the netlink source streams.
+    fn dump_stream(
+        &mut self,
+        req: &DumpRequest,
+        sink: &mut dyn SocketSink,
+    ) -> Result<SampleQuality, CollectError> {
+        sink.reset();
+        let dump = self.dump(req)?;
+        for s in &dump.sockets {
+            sink.push(s);
+        }
+        Ok(dump.quality)
+    }
 }

@@ -15,14 +15,8 @@
 //! user who cannot read other pids does not pay a full scan every tick.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use nix::dir::Dir;
-use nix::errno::Errno;
-use nix::fcntl::{readlinkat, OFlag};
-use nix::sys::stat::Mode;
 
 use crate::fasthash::{IdMap, IdSet};
 use crate::model::{Attribution, Name, ProcessInfo, SocketRecord};
@@ -33,7 +27,9 @@ mod passwd;
 mod requests;
 mod shared;
 mod status;
+mod stream;
 mod tables;
+mod walk;
 pub use diagnosis::{
     classify_refusal, hidepid_in_mountinfo, unattributed_reason, AttributionFacts, Caps, Refusal,
 };
@@ -292,10 +288,19 @@ impl ProcessResolver {
     /// Sets owners from the maps the last scan left and explains what stayed unattributed.
     fn assign(&mut self, t: &mut Tables<'_>) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         let unknown = self.assign_owners(t);
+        self.conclude(unknown, t.pids())
+    }
+
+    /// The processes `pids` name and why `unknown` sockets stayed unattributed.
+    fn conclude(
+        &mut self,
+        unknown: u64,
+        pids: impl Iterator<Item = u32>,
+    ) -> (BTreeMap<u32, ProcessInfo>, Attribution) {
         self.stats.unknown_inodes = unknown;
         self.stats.denied_pids = self.pids.values().filter(|e| e.denied).count() as u64;
 
-        let processes = self.referenced_processes(t);
+        let processes = self.referenced_processes(pids);
         let facts = AttributionFacts {
             unattributed: unknown,
             denied_pids: self.stats.denied_pids,
@@ -347,10 +352,15 @@ impl ProcessResolver {
         self.unresolved.clear();
         let live: IdSet<u32> = listed.iter().copied().collect();
         self.forget_unlisted(&live);
-        for &pid in listed {
-            match self.probe(pid) {
-                Some((start_time, fd_count)) => self.rescan(pid, start_time, fd_count),
-                None => self.forget(pid),
+        let probed: Vec<(u32, Option<(u64, u64)>)> =
+            listed.iter().map(|&pid| (pid, self.probe(pid))).collect();
+        let mut links = walk::read_all(&self.proc_root, &probed);
+        for (pid, probe) in probed {
+            match (probe, links.remove(&pid)) {
+                (Some((start_time, fd_count)), Some(l)) => {
+                    self.apply_rescan(pid, start_time, fd_count, l);
+                }
+                _ => self.forget(pid),
             }
         }
         let now = Instant::now();
@@ -384,6 +394,12 @@ impl ProcessResolver {
 
     /// Re-reads the fd links of `pid`, replacing what the cache knew about it.
     fn rescan(&mut self, pid: u32, start_time: u64, fd_count: u64) {
+        let links = walk::read_fd_links(&self.proc_root, pid);
+        self.apply_rescan(pid, start_time, fd_count, links);
+    }
+
+    /// Replaces what the cache knew about `pid` with what [`walk::read_fd_links`] read.
+    fn apply_rescan(&mut self, pid: u32, start_time: u64, fd_count: u64, links: walk::FdLinks) {
         let old_info = self
             .pids
             .get(&pid)
@@ -397,40 +413,18 @@ impl ProcessResolver {
             info: old_info,
             ..PidEntry::default()
         };
-        let path = self.proc_root.join(pid.to_string()).join("fd");
-        match Dir::open(
-            &path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(mut dir) => {
-                let dirfd = dir.as_raw_fd();
-                for ent in dir.iter().flatten() {
-                    let name = ent.file_name();
-                    if name.to_bytes().first().is_none_or(|b| !b.is_ascii_digit()) {
-                        continue;
-                    }
-                    self.stats.fds_read += 1;
-                    match readlinkat(Some(dirfd), name) {
-                        Ok(link) => {
-                            if let Some(ino) = socket_inode(link.as_encoded_bytes()) {
-                                entry.inodes.push(ino);
-                            }
-                        }
-                        // CAP_DAC_READ_SEARCH alone opens the directory, but the ptrace
-                        // check refuses every link: one refusal means all, stop reading.
-                        Err(Errno::EACCES | Errno::EPERM) => {
-                            entry.denied = true;
-                            break;
-                        }
-                        // An fd closed since getdents gives ENOENT: skip it.
-                        Err(_) => {}
-                    }
-                }
+        match links {
+            walk::FdLinks::Read {
+                inodes,
+                fds_read,
+                denied,
+            } => {
+                self.stats.fds_read += fds_read;
+                entry.inodes = inodes;
+                entry.denied = denied;
             }
-            Err(Errno::EACCES | Errno::EPERM) => entry.denied = true,
             // Exited between the probe and the open.
-            Err(_) => return,
+            walk::FdLinks::Gone => return,
         }
         if entry.denied {
             let status =
@@ -514,9 +508,12 @@ impl ProcessResolver {
         unknown
     }
 
-    fn referenced_processes(&mut self, t: &Tables<'_>) -> BTreeMap<u32, ProcessInfo> {
+    fn referenced_processes(
+        &mut self,
+        pids: impl Iterator<Item = u32>,
+    ) -> BTreeMap<u32, ProcessInfo> {
         let mut out = BTreeMap::new();
-        for pid in t.pids() {
+        for pid in pids {
             if out.contains_key(&pid) {
                 continue;
             }

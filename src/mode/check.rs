@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use super::snapshot::collect_once;
 use super::{collect_config, open_collector, thresholds, RunError};
 use crate::analyze::aggregate::aggregate;
-use crate::analyze::engine::check as analyze_check;
+use crate::analyze::engine::{check as analyze_check, Analyzer};
 use crate::analyze::proto_counts::aggregate_proto;
 use crate::cli::{CheckArgs, CheckFormat, GlobalArgs};
 use crate::collect::collector::{sweep, CollectConfig};
@@ -30,30 +30,31 @@ pub fn check(global: &GlobalArgs, args: &CheckArgs, out: &mut impl Write) -> Res
     }
     // What `-t/-u/-x` asked for (TCP alone without any).
     let asked = cfg.protocols;
-    let samples = match global.from_snapshot {
-        Some(_) => collect_once(global, cfg).map(|s| vec![s]),
-        None => two_samples(cfg, args.interval),
+    // Each sample is judged as it arrives and the first dropped before the second is
+    // taken: the peak holds one socket list, not two (issue 17).
+    let mut analyzer = Analyzer::for_check(th.clone());
+    let mut judge = |mut s: Snapshot| {
+        keep_protocols(&mut s, asked);
+        let findings = analyzer.observe(&s).findings;
+        (findings, s)
     };
-    let mut samples = match samples {
-        Ok(s) => s,
+    let judged = match global.from_snapshot {
+        Some(_) => collect_once(global, cfg).map(&mut judge),
+        None => two_samples(cfg, args.interval, &mut judge),
+    };
+    let (findings, last) = match judged {
+        Ok(j) => j,
         Err(RunError::Collect(e)) => {
             writeln!(out, "SOCKSCOPE UNKNOWN - cannot collect sockets: {e}")?;
             return Ok(3);
         }
         Err(e) => return Err(e),
     };
-    for s in &mut samples {
-        keep_protocols(s, asked);
-    }
-    let Some(last) = samples.last() else {
-        writeln!(out, "SOCKSCOPE UNKNOWN - no sample")?;
-        return Ok(3);
-    };
+    let last = &last;
     if let Some(line) = not_collected(asked, last.protocols) {
         writeln!(out, "SOCKSCOPE UNKNOWN - {line}")?;
         return Ok(3);
     }
-    let findings = analyze_check(&th, &samples);
     let agg = aggregate(last);
     let summary = CheckSummary {
         states: last.state_counts(),
@@ -211,16 +212,20 @@ pub(super) fn check_all(
     Ok(check_report::exit_code(&findings))
 }
 
-pub(super) fn two_samples(
+/// Two samples `interval` apart, each handed to `judge` as it is taken (so the first can be
+/// dropped before the second exists); returns the second verdict.
+pub(super) fn two_samples<T>(
     cfg: CollectConfig,
     interval: std::time::Duration,
-) -> Result<Vec<Snapshot>, RunError> {
+    judge: &mut impl FnMut(Snapshot) -> T,
+) -> Result<T, RunError> {
     let mut c = open_collector(cfg)?;
-    let first = c.collect()?;
+    // The first sample's verdict is superseded; only the analyzer's state from it counts.
+    drop(judge(c.collect()?));
     std::thread::sleep(interval);
-    let second = c.collect()?;
+    let second = judge(c.collect()?);
     if let Some(n) = c.take_notice() {
         eprintln!("{n}");
     }
-    Ok(vec![first, second])
+    Ok(second)
 }

@@ -28,6 +28,7 @@ mod snapshot;
 mod sockets;
 mod summary;
 mod summary_groups;
+mod summary_stream;
 mod watch;
 
 pub use check::check;

@@ -57,19 +57,24 @@ pub fn summary(
             cfg.counters |= args.format != Format::Text;
             // A recorded snapshot already carries its owners: aggregating it costs nothing.
             let full = cfg.attribute || global.from_snapshot.is_some();
-            let snap = collect_once(global, cfg)?;
-            select::require_collected(&snap, protocols, global.from_snapshot.as_deref())?;
-            // The default per-state count is the hot path scripts poll: skip the rest.
-            let agg = if full && protocols.contains(Protocol::Tcp) {
-                aggregate(&snap)
+            // Counting needs no socket list: stream when nothing else needs one.
+            if let Some((snap, agg)) = super::summary_stream::streamed(global, &cfg, full)? {
+                (snap, agg, Vec::new())
             } else {
-                Aggregate {
-                    states: snap.state_counts(),
-                    ..Aggregate::default()
-                }
-            };
-            let others = others_of(&snap, protocols);
-            (snap, agg, others)
+                let snap = collect_once(global, cfg)?;
+                select::require_collected(&snap, protocols, global.from_snapshot.as_deref())?;
+                // The default per-state count is the hot path scripts poll: skip the rest.
+                let agg = if full && protocols.contains(Protocol::Tcp) {
+                    aggregate(&snap)
+                } else {
+                    Aggregate {
+                        states: snap.state_counts(),
+                        ..Aggregate::default()
+                    }
+                };
+                let others = others_of(&snap, protocols);
+                (snap, agg, others)
+            }
         }
     };
     let filter = global.filter.to_filter();

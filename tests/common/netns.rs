@@ -19,6 +19,11 @@ impl Netns {
         Self::create(name)
     }
 
+    /// Creates a namespace with exactly this name (a helper's own prefix), `lo` up.
+    pub fn named(name: String) -> Netns {
+        Self::create(name)
+    }
+
     fn create(name: String) -> Netns {
         // A stale namespace of the same name can only be ours (same pid reused): drop it.
         let _ = run_bounded(

@@ -491,3 +491,48 @@ fn netlink_only_returns_the_error_and_recovers_next_tick() {
     assert_eq!(next.source, SourceKind::Netlink);
     assert_eq!(snapshot_counts(&next), expected());
 }
+
+// ----------------------------------------------------------------- streaming (issue 17)
+
+#[test]
+fn a_restarted_stream_forgets_the_broken_attempt() {
+    let Some(clean) = clean("a_restarted_stream_forgets_the_broken_attempt") else {
+        return;
+    };
+    let mut src = replay(clean, &[(Request(0), 1, Enobufs)]);
+    let mut got: Vec<crate::model::SocketRecord> = Vec::new();
+    let quality = src.dump_stream(&DumpRequest::default(), &mut got).unwrap();
+    assert_eq!(src.last_stats().restarts, 1);
+    assert_eq!(
+        got, clean.dump.sockets,
+        "the partial first attempt was forgotten"
+    );
+    assert_eq!(quality, clean.dump.quality);
+}
+
+#[test]
+fn a_streamed_collection_restarted_mid_dump_still_gives_listeners_first() {
+    let Some(clean) = clean("a_streamed_collection_restarted_mid_dump") else {
+        return;
+    };
+    let listed = collector(clean, SourcePref::Netlink, &[])
+        .collect()
+        .unwrap();
+    // Requests 0 and 1 are the LISTEN-only dump; 2 is the first family of the rest, broken
+    // after its first datagram: the sink is reset and the listeners replayed before the retry.
+    let mut c = collector(clean, SourcePref::Netlink, &[(Request(2), 1, Enobufs)]);
+    let mut got: Vec<crate::model::SocketRecord> = Vec::new();
+    let snap = c.collect_stream(&mut got).unwrap();
+    assert!(snap.sockets.is_empty(), "nothing listed");
+    let listeners = got
+        .iter()
+        .take_while(|s| s.state == TcpState::Listen)
+        .count();
+    assert_eq!(listeners, 2, "both listeners first");
+    assert!(got[listeners..].iter().all(|s| s.state != TcpState::Listen));
+    let mut want = listed.sockets.clone();
+    want.sort_by_key(|s| s.cookie);
+    got.sort_by_key(|s| s.cookie);
+    assert_eq!(got, want, "the same sockets, owners included, once each");
+    assert_eq!(snap.quality, listed.quality);
+}

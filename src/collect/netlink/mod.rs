@@ -28,6 +28,9 @@ mod fault_transport;
 pub mod framing;
 #[cfg(test)]
 mod live_tests;
+pub mod stream;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 pub mod transport;
@@ -42,10 +45,11 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, Stat
 use netlink_packet_sock_diag::{SockDiagMessage, AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
 
 use self::decode::{DecodeStats, DiagDecoder, DumpDecoder, Progress};
+use self::stream::{DedupWindow, StreamDecoder};
 use self::transport::{DiagTransport, KernelSocket};
 use self::unix::UnixDecoder;
 use super::{CollectError, DumpRequest, InetProtocol, SocketDump, SocketSource, UnixDump};
-use crate::model::{Family, SourceKind, KERNEL_NEW_SYN_RECV};
+use crate::model::{Family, SampleQuality, SocketSink, SourceKind, KERNEL_NEW_SYN_RECV};
 
 /// Initial user-space receive buffer. The kernel sizes dump datagrams from the reader's
 /// buffer, capped near 32 KiB; anything larger is still read whole thanks to the peek.
@@ -72,6 +76,8 @@ pub struct NetlinkSource<T: DiagTransport = KernelSocket> {
     buf: Vec<u8>,
     decoder: DumpDecoder,
     unix: UnixDecoder,
+    /// The streaming path's duplicate window, kept between dumps for its allocation.
+    window: DedupWindow,
     seq: u32,
     /// Sockets in the last dump of each table (TCP, UDP, UNIX): the next one's capacity.
     last_len: [usize; 3],
@@ -123,6 +129,7 @@ impl<T: DiagTransport> NetlinkSource<T> {
             buf: Vec::with_capacity(RECV_BUF),
             decoder: DumpDecoder::default(),
             unix: UnixDecoder::default(),
+            window: DedupWindow::default(),
             seq: 0,
             last_len: [0; 3],
             last_stats: DumpStats::default(),
@@ -293,6 +300,18 @@ impl<T: DiagTransport> NetlinkSource<T> {
     }
 }
 
+/// The inet requests `req` asks for: one per selected family.
+fn inet_requests(req: &DumpRequest) -> ([DiagRequest; 2], usize) {
+    let wanted = [(req.ipv4, Family::V4), (req.ipv6, Family::V6)];
+    let mut requests = [DiagRequest::Unix; 2];
+    let mut n = 0;
+    for (_, family) in wanted.iter().filter(|(on, _)| *on) {
+        requests[n] = DiagRequest::Inet(*family, req.protocol);
+        n += 1;
+    }
+    (requests, n)
+}
+
 impl<T: DiagTransport> SocketSource for NetlinkSource<T> {
     fn kind(&self) -> SourceKind {
         SourceKind::Netlink
@@ -301,13 +320,7 @@ impl<T: DiagTransport> SocketSource for NetlinkSource<T> {
     /// Dumps, restarting once from scratch when the answer broke on the way (see
     /// [`transport`] for the table). What is returned is always one complete attempt.
     fn dump(&mut self, req: &DumpRequest) -> Result<SocketDump, CollectError> {
-        let wanted = [(req.ipv4, Family::V4), (req.ipv6, Family::V6)];
-        let mut requests = [DiagRequest::Unix; 2];
-        let mut n = 0;
-        for (_, family) in wanted.iter().filter(|(on, _)| *on) {
-            requests[n] = DiagRequest::Inet(*family, req.protocol);
-            n += 1;
-        }
+        let (requests, n) = inet_requests(req);
         if n == 0 {
             return Ok(SocketDump::default());
         }
@@ -324,6 +337,29 @@ impl<T: DiagTransport> SocketSource for NetlinkSource<T> {
         let dump = out?;
         self.last_len[slot] = dump.sockets.len();
         Ok(dump)
+    }
+
+    /// Streams: each socket goes to `sink` as its datagram is decoded, with the same
+    /// restart policy as [`SocketSource::dump`] (the sink is reset before each attempt).
+    /// Memory: one datagram plus the [`stream::DEDUP_WINDOW`] cookies.
+    fn dump_stream(
+        &mut self,
+        req: &DumpRequest,
+        sink: &mut dyn SocketSink,
+    ) -> Result<SampleQuality, CollectError> {
+        let (requests, n) = inet_requests(req);
+        if n == 0 {
+            sink.reset();
+            return Ok(SampleQuality::default());
+        }
+        let mut window = std::mem::take(&mut self.window);
+        let out = {
+            let mut decoder = StreamDecoder::new(sink, &mut window, req.state_mask);
+            self.dump_restarting(&mut decoder, &requests[..n], req, StreamDecoder::reset)
+        };
+        window.clear();
+        self.window = window;
+        out
     }
 
     /// The UNIX table, with the same restart policy as [`SocketSource::dump`].
