@@ -392,22 +392,9 @@ impl Collector {
 
         let mut quality = merge_quality([dump.quality, udp.quality, unix.quality]);
         let counters = if self.cfg.counters {
-            let mut parsed = if protocols.contains(Protocol::Udp) {
-                counters::read_counters_with_udp6()?
-            } else {
-                counters::read_counters_checked()?
-            };
-            if protocols.contains(Protocol::Udp) || protocols.contains(Protocol::Unix) {
-                counters::read_protocols_from(
-                    std::path::Path::new("/proc/thread-self/net/protocols"),
-                    &mut parsed,
-                )?;
-            }
-            let ct = crate::collect::conntrack::read_conntrack();
-            parsed.counters.conntrack = ct.conntrack;
-            parsed.counters.conntrack_absent = ct.absent;
-            quality.parse_errors += parsed.errors + ct.errors;
-            Some(parsed.counters)
+            let (c, errors) = read_kernel_counters(protocols)?;
+            quality.parse_errors += errors;
+            Some(c)
         } else {
             None
         };
@@ -545,3 +532,26 @@ fn fallback_notice(e: &CollectError, files: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The namespace's kernel counters for a collection of `protocols` (the UDP and in-use
+/// tables only when those are collected) with its conntrack table, and how many of their
+/// lines failed to parse. The listed and the streamed collections both read them here.
+pub(crate) fn read_kernel_counters(
+    protocols: Protocols,
+) -> Result<(crate::model::KernelCounters, u64), CollectError> {
+    let mut parsed = if protocols.contains(Protocol::Udp) {
+        counters::read_counters_with_udp6()?
+    } else {
+        counters::read_counters_checked()?
+    };
+    if protocols.contains(Protocol::Udp) || protocols.contains(Protocol::Unix) {
+        counters::read_protocols_from(
+            std::path::Path::new("/proc/thread-self/net/protocols"),
+            &mut parsed,
+        )?;
+    }
+    let ct = crate::collect::conntrack::read_conntrack();
+    parsed.counters.conntrack = ct.conntrack;
+    parsed.counters.conntrack_absent = ct.absent;
+    Ok((parsed.counters, parsed.errors + ct.errors))
+}

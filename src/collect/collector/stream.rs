@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{merge_quality, Collector, Resolver};
 use crate::collect::procmap::ProcessResolver;
-use crate::collect::{counters, sysctl, CollectError, DumpRequest, SocketSource};
+use crate::collect::{sysctl, CollectError, DumpRequest, SocketSource};
 use crate::model::{
     Attribution, ListenerIndex, Owner, Protocol, Protocols, SampleQuality, Snapshot, SocketRecord,
     SocketSink, SourceKind, TcpState,
@@ -208,9 +208,9 @@ impl Collector {
         };
         let mut quality = merge_quality([listen_part, quality, SampleQuality::default()]);
         let counters = if self.cfg.counters {
-            let parsed = counters::read_counters_checked()?;
-            quality.parse_errors += parsed.errors;
-            Some(parsed.counters)
+            let (c, errors) = super::read_kernel_counters(Protocols::TCP)?;
+            quality.parse_errors += errors;
+            Some(c)
         } else {
             None
         };
