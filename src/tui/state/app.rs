@@ -32,6 +32,8 @@ mod on_replay;
 mod options;
 #[cfg(test)]
 mod processes_tests;
+#[cfg(test)]
+mod service_tests;
 mod sort_keys;
 
 pub use options::{color_from_env, TrendLines, TuiOptions};

@@ -31,7 +31,11 @@ pub enum DetailTarget {
 
 /// The alert about `rule` and `subject` among `alerts`, matched by the subject's identity
 /// ([`Subject::identity`]): a service finding whose pids changed is still the same alert.
-pub fn current_alert<'a>(alerts: &'a [Alert], rule: RuleId, subject: &Subject) -> Option<&'a Alert> {
+pub fn current_alert<'a>(
+    alerts: &'a [Alert],
+    rule: RuleId,
+    subject: &Subject,
+) -> Option<&'a Alert> {
     let id = subject.identity();
     alerts
         .iter()
@@ -101,7 +105,9 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
                     // A UDP finding is about one process's sockets on that endpoint (an
                     // SO_REUSEPORT group, or mDNS shared by several daemons): never its
                     // neighbours'. A TCP listener's subject is every connection on its port.
-                    Subject::Listener { local, pid, .. } if rule.protocol() == Some(Protocol::Udp) => {
+                    Subject::Listener { local, pid, .. }
+                        if rule.protocol() == Some(Protocol::Udp) =>
+                    {
                         listener_matches(local, &s.local)
                             && pid.is_none_or(|p| s.owner.pid() == Some(p))
                     }

@@ -222,9 +222,10 @@ impl App {
                     _ => None,
                 };
                 what.push_str(&scope_note(only));
-                let mut idx = self.rows.detail.iter().copied().filter(|&i| {
-                    only.is_none_or(|st| socks.get(i).is_some_and(|s| s.state == st))
-                });
+                let mut idx =
+                    self.rows.detail.iter().copied().filter(|&i| {
+                        only.is_none_or(|st| socks.get(i).is_some_and(|s| s.state == st))
+                    });
                 Ok(plan(what, &mut idx))
             }
             View::Listeners | View::Remotes | View::StateMachine => {
