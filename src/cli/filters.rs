@@ -53,7 +53,9 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PATH|@NAME", value_parser = parse_unix_path, global = true)]
     #[arg(allow_hyphen_values = true)]
     pub path: Vec<UnixPathMatch>,
-    /// Owner's systemd unit: a name or glob (`nginx.service`, `nginx`, `'php*'`); repeatable.
+    /// Owner's systemd unit: a name or glob (`nginx.service`, `nginx`, `'php*'`), with
+    /// `@UID` or `@system` after a typed name for one manager's units only
+    /// (`pipewire.service@1000`); repeatable.
     #[arg(long, value_name = "GLOB", value_parser = parse_unit, global = true)]
     #[arg(allow_hyphen_values = true)]
     pub unit: Vec<crate::filter::UnitMatch>,

@@ -48,7 +48,7 @@ pub enum FilterError {
     Term(String),
     /// An empty unit glob, or one with a `/`, a space or a control character.
     #[error(
-        "invalid unit '{0}' (expected a systemd unit name or glob such as nginx.service or 'php*')"
+        "invalid unit '{0}' (expected a systemd unit name or glob such as nginx.service, 'php*' or pipewire.service@1000)"
     )]
     Unit(String),
     /// Not a container id prefix or name.

@@ -3,8 +3,12 @@
 //!
 //! A unit glob matches the unit's exact bytes (`*` any run, `?` one byte), so
 //! `--unit 'php*'` catches `php8.2-fpm.service`; a glob without a `.` also matches the
-//! name with its type suffix dropped, so `--unit nginx` finds `nginx.service`. A container
-//! term matches an id by prefix (as `docker` accepts a short id) or a name exactly.
+//! name with its type suffix dropped, so `--unit nginx` finds `nginx.service`. A glob that
+//! names the type may end in a manager scope: `@UID` for the units of that user's own
+//! manager (`pipewire.service@1000`), `@system` for the system manager's only; without one
+//! it matches both. (A full unit name always ends in its type, so the scope cannot be part
+//! of a name: `getty@tty1.service` is a name, `user@1000` a glob.) A container term
+//! matches an id by prefix (as `docker` accepts a short id) or a name exactly.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,9 +16,21 @@ use std::str::FromStr;
 use super::FilterError;
 use crate::model::ProcessInfo;
 
-/// A `--unit` glob.
+/// A `--unit` glob, optionally limited to one manager.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnitMatch(String);
+pub struct UnitMatch {
+    glob: String,
+    scope: Option<UnitScope>,
+}
+
+/// Which systemd manager's units a [`UnitMatch`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnitScope {
+    /// The system manager's (`@system`).
+    System,
+    /// The user manager of this uid's (`@1000`).
+    User(u32),
+}
 
 impl FromStr for UnitMatch {
     type Err = FilterError;
@@ -25,24 +41,73 @@ impl FromStr for UnitMatch {
         if bad {
             return Err(FilterError::Unit(crate::model::escape_controls(s)));
         }
-        Ok(UnitMatch(s.to_string()))
+        // `NAME.TYPE@SCOPE`: only after a `.` (a name's type), so `user@1000` stays a glob.
+        if let Some((glob, tail)) = s.rsplit_once('@') {
+            let scope = match tail {
+                "system" => Some(UnitScope::System),
+                t if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(UnitScope::User(t.parse().map_err(|_| {
+                        FilterError::Unit(crate::model::escape_controls(s))
+                    })?))
+                }
+                _ => None,
+            };
+            if let Some(scope) = scope.filter(|_| glob.contains('.')) {
+                return Ok(UnitMatch {
+                    glob: glob.to_string(),
+                    scope: Some(scope),
+                });
+            }
+        }
+        Ok(UnitMatch {
+            glob: s.to_string(),
+            scope: None,
+        })
     }
 }
 
 impl fmt::Display for UnitMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.glob)?;
+        match self.scope {
+            Some(UnitScope::System) => f.write_str("@system"),
+            Some(UnitScope::User(uid)) => write!(f, "@{uid}"),
+            None => Ok(()),
+        }
     }
 }
 
 impl UnitMatch {
-    /// Whether `p` runs in a unit this glob names.
+    /// The term that names exactly `name` of one manager (`None`: the system's, `Some(uid)`
+    /// that user's): `None` when the name has no type (then a glob would also match the
+    /// name with one) or glob bytes, or is no valid term.
+    pub fn exact(name: &str, user: Option<u32>) -> Option<UnitMatch> {
+        if name.contains(['*', '?']) || !name.contains('.') {
+            return None;
+        }
+        let mut m: UnitMatch = name.parse().ok()?;
+        if m.scope.is_some() {
+            return None;
+        }
+        m.scope = Some(user.map_or(UnitScope::System, UnitScope::User));
+        Some(m)
+    }
+
+    /// Whether `p` runs in a unit this glob names (of the manager it names, if any).
     pub fn matches(&self, p: &ProcessInfo) -> bool {
         let Some(unit) = &p.unit else {
             return false;
         };
+        let scope_ok = match self.scope {
+            None => true,
+            Some(UnitScope::System) => unit.user.is_none(),
+            Some(UnitScope::User(uid)) => unit.user == Some(uid),
+        };
+        if !scope_ok {
+            return false;
+        }
         let name = unit.name.raw_bytes();
-        let glob = self.0.as_bytes();
+        let glob = self.glob.as_bytes();
         if glob_match(glob, name) {
             return true;
         }
@@ -172,6 +237,57 @@ mod tests {
             ..p("x", "ab", None)
         };
         assert!(!"*".parse::<UnitMatch>().expect("glob").matches(&none));
+    }
+
+    #[test]
+    fn a_scope_names_one_manager() {
+        let unit = |user: Option<u32>| ProcessInfo {
+            unit: Some(Unit {
+                name: Name::from("pipewire.service"),
+                user,
+            }),
+            ..p("x", "ab", None)
+        };
+        let m = |g: &str, user| g.parse::<UnitMatch>().expect("glob").matches(&unit(user));
+        assert!(m("pipewire.service@1000", Some(1000)));
+        assert!(!m("pipewire.service@1000", Some(1001)));
+        assert!(!m("pipewire.service@1000", None));
+        assert!(m("pipewire.service@system", None));
+        assert!(!m("pipewire.service@system", Some(1000)));
+        assert!(m("pipewire.service", Some(1000)) && m("pipewire.service", None));
+        assert!(m("pipe*.service@1000", Some(1000)));
+        // `@` in a name is the template's, not a scope.
+        let templ = |g: &str, n: &str| {
+            let pi = ProcessInfo {
+                unit: Some(Unit {
+                    name: Name::from(n),
+                    user: None,
+                }),
+                ..p("x", "ab", None)
+            };
+            g.parse::<UnitMatch>().expect("glob").matches(&pi)
+        };
+        assert!(templ("getty@tty1.service", "getty@tty1.service"));
+        assert!(templ("user@1000", "user@1000.service"));
+        assert!(templ("user@1000.service", "user@1000.service"));
+        for t in [
+            "pipewire.service@1000",
+            "a.b@system",
+            "user@1000",
+            "getty@tty1.service",
+        ] {
+            assert_eq!(t.parse::<UnitMatch>().expect(t).to_string(), t);
+        }
+        assert!("a.service@99999999999".parse::<UnitMatch>().is_err());
+        // Exact terms for the grouped view.
+        let e = UnitMatch::exact("pipewire.service", Some(1000)).expect("exact");
+        assert_eq!(e.to_string(), "pipewire.service@1000");
+        assert!(e.matches(&unit(Some(1000))) && !e.matches(&unit(Some(1001))));
+        assert!(!e.matches(&unit(None)));
+        let e = UnitMatch::exact("pipewire.service", None).expect("exact");
+        assert_eq!(e.to_string(), "pipewire.service@system");
+        assert!(UnitMatch::exact("php*.service", None).is_none());
+        assert!(UnitMatch::exact("nginx", None).is_none());
     }
 
     #[test]

@@ -63,13 +63,22 @@ impl RuleId {
         }
     }
 
-    /// The protocol whose sockets the rule judges: it runs only on snapshots that collected
-    /// it.
-    pub fn protocol(self) -> Protocol {
+    /// The protocol whose sockets the rule judges, or `None` for a rule about a kernel
+    /// table rather than sockets (`conntrack_full` counts flows, which outlive and
+    /// outnumber the sockets behind them).
+    pub fn protocol(self) -> Option<Protocol> {
+        // Exhaustive on purpose: a new rule must say which sockets it is about.
         match self {
-            RuleId::UdpDrops => Protocol::Udp,
-            RuleId::UnixAcceptOverflow => Protocol::Unix,
-            _ => Protocol::Tcp,
+            RuleId::CloseWaitLeak
+            | RuleId::SynFlood
+            | RuleId::AcceptQueueOverflow
+            | RuleId::TimeWaitStorm
+            | RuleId::FinWait2Buildup
+            | RuleId::Orphans
+            | RuleId::PortExhaustion => Some(Protocol::Tcp),
+            RuleId::UdpDrops => Some(Protocol::Udp),
+            RuleId::UnixAcceptOverflow => Some(Protocol::Unix),
+            RuleId::ConntrackFull => None,
         }
     }
 

@@ -212,7 +212,16 @@ fn filter_cases() -> Vec<Case> {
         ("dst", &["300.0.0.1", "10.0.0.0/8/8", "fe80::1%", "-1"]),
         ("process", &["", "averyveryverylongname"]),
         ("owner", &["", "root", "process,"]),
-        ("unit", &["", "a b", "system.slice/x.service", "x\ty"]),
+        (
+            "unit",
+            &[
+                "",
+                "a b",
+                "system.slice/x.service",
+                "x\ty",
+                "x.service@99999999999",
+            ],
+        ),
         ("container", &["", "-abc", "a b", "web/1", "*"]),
     ];
     for (id, values) in bad {

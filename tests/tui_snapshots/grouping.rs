@@ -107,7 +107,7 @@ fn enter_on_a_unit_lists_its_sockets_and_o_comes_back_to_processes() {
     let mut a = grouped(&[Action::GoView(1), Action::CycleGrouping, Action::DrillDown]);
     // The biggest unit sorts first (sockets, descending).
     assert_eq!(a.view(), View::Sockets);
-    assert_eq!(a.filter(), "unit:payments.service");
+    assert_eq!(a.filter(), "unit:payments.service@system");
     let text = format!("{}", render(&a, 160, 48).backend());
     assert!(text.contains("sockets (54 of 158)"), "{text}");
     a.apply(Action::Back);

@@ -17,7 +17,7 @@ use crate::tui::state::keys::{lookup, Action, Mode, View};
 use crate::tui::state::kill::KillUi;
 use crate::tui::state::proto_rows;
 use crate::tui::state::rows::{self, RowKey, Rows};
-use crate::tui::state::target::DetailTarget;
+use crate::tui::state::target::{self, DetailTarget};
 
 mod accessors;
 mod drill;
@@ -32,6 +32,8 @@ mod on_replay;
 mod options;
 #[cfg(test)]
 mod processes_tests;
+#[cfg(test)]
+mod service_tests;
 mod sort_keys;
 
 pub use options::{color_from_env, TrendLines, TuiOptions};
@@ -240,6 +242,13 @@ impl App {
         self.collect_error = None;
         let key = self.remember_selection();
         self.tick = Some(t);
+        // A finding drill-down follows its alert: a service's pids change between ticks.
+        if let Some(d) = self.detail.take() {
+            self.detail = Some(match self.data() {
+                Some((_, an)) => target::refreshed(d, &an.alerts),
+                None => d,
+            });
+        }
         self.refresh_keeping(key, None);
     }
 

@@ -148,11 +148,8 @@ pub fn filter_for(r: &GroupRow, key: GroupKey, base: Filter) -> Result<String, S
     let mut f = base;
     match r {
         GroupRow::Unit(u) => {
-            let exact = u
-                .name
-                .as_utf8()
-                .filter(|s| !s.contains(['*', '?']))
-                .and_then(|s| s.parse::<UnitMatch>().ok());
+            // Scoped to its manager: a user's pipewire.service is not another user's.
+            let exact = u.name.as_utf8().and_then(|s| UnitMatch::exact(s, u.user));
             let Some(m) = exact else {
                 return Err(format!("{label}: no exact filter for this name"));
             };

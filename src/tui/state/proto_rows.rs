@@ -182,7 +182,7 @@ pub fn key_at(
     match v {
         View::Overview => {
             let f = &an.alerts.get(*r.alerts.get(pos)?)?.finding;
-            Some(RowKey::Alert(f.rule, f.subject.clone()))
+            Some(RowKey::Alert(f.rule, f.subject.identity()))
         }
         View::Processes => {
             let p = r.processes.get(pos)?;

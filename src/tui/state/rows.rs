@@ -206,7 +206,7 @@ pub fn compute(
 /// tick arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowKey {
-    /// An alert, by rule and subject.
+    /// An alert, by rule and subject identity ([`Subject::identity`]).
     Alert(RuleId, Subject),
     /// A process.
     Pid(u32),
@@ -231,7 +231,7 @@ pub fn key_at(r: &Rows, snap: &Snapshot, an: &Analysis, v: View, pos: usize) -> 
     Some(match v {
         View::Overview => {
             let f = &an.alerts.get(*r.alerts.get(pos)?)?.finding;
-            RowKey::Alert(f.rule, f.subject.clone())
+            RowKey::Alert(f.rule, f.subject.identity())
         }
         View::Processes => {
             let p = r.processes.get(pos)?;

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::analyze::finding::Subject;
+use crate::analyze::finding::{Alert, Subject};
 use crate::model::{
     listener_matches, Endpoint, Protocol, RuleId, SocketRecord, TcpState, UnixRecord,
 };
@@ -29,6 +29,32 @@ pub enum DetailTarget {
     Unix(u64, Option<u32>),
 }
 
+/// The alert about `rule` and `subject` among `alerts`, matched by the subject's identity
+/// ([`Subject::identity`]): a service finding whose pids changed is still the same alert.
+pub fn current_alert<'a>(
+    alerts: &'a [Alert],
+    rule: RuleId,
+    subject: &Subject,
+) -> Option<&'a Alert> {
+    let id = subject.identity();
+    alerts
+        .iter()
+        .find(|a| a.finding.rule == rule && a.finding.subject.identity() == id)
+}
+
+/// `t` with a finding's subject as its alert has it now (a service's current pids), so
+/// that the drill-down lists the sockets the finding is about today. Unchanged when the
+/// alert has gone or `t` is not a finding.
+pub fn refreshed(t: DetailTarget, alerts: &[Alert]) -> DetailTarget {
+    match t {
+        DetailTarget::Finding(rule, subject) => {
+            let now = current_alert(alerts, rule, &subject).map(|a| a.finding.subject.clone());
+            DetailTarget::Finding(rule, now.unwrap_or(subject))
+        }
+        other => other,
+    }
+}
+
 /// The state a rule is about, when it is about one.
 pub fn rule_state(rule: RuleId) -> Option<TcpState> {
     match rule {
@@ -45,8 +71,9 @@ pub fn rule_state(rule: RuleId) -> Option<TcpState> {
     }
 }
 
-/// The protocol whose sockets a rule's finding is about.
-pub fn rule_protocol(rule: RuleId) -> Protocol {
+/// The protocol whose sockets a rule's finding is about; `None` for a finding about a
+/// kernel table (`conntrack_full`), which lists no sockets.
+pub fn rule_protocol(rule: RuleId) -> Option<Protocol> {
     rule.protocol()
 }
 
@@ -65,8 +92,11 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
             None => SocketKey::of(s) == *key,
         },
         DetailTarget::Finding(rule, subject) => {
+            // A finding about no sockets (conntrack_full, a host-wide table) lists none,
+            // not every one.
             let state_ok = rule_state(*rule).is_none_or(|st| s.state == st);
             state_ok
+                && rule.protocol().is_some()
                 && match subject {
                     Subject::Process { pid, .. } => s.owner.pid() == Some(*pid),
                     Subject::Service { pids, .. } => {
@@ -75,7 +105,9 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
                     // A UDP finding is about one process's sockets on that endpoint (an
                     // SO_REUSEPORT group, or mDNS shared by several daemons): never its
                     // neighbours'. A TCP listener's subject is every connection on its port.
-                    Subject::Listener { local, pid, .. } if rule.protocol() == Protocol::Udp => {
+                    Subject::Listener { local, pid, .. }
+                        if rule.protocol() == Some(Protocol::Udp) =>
+                    {
                         listener_matches(local, &s.local)
                             && pid.is_none_or(|p| s.owner.pid() == Some(p))
                     }
@@ -100,6 +132,7 @@ pub fn in_unix_detail(t: &DetailTarget, s: &UnixRecord) -> bool {
         }
         DetailTarget::Unix(inode, None) => s.inode == *inode,
         DetailTarget::State(st) => s.state == *st,
+        DetailTarget::Finding(rule, _) if rule.protocol().is_none() => false,
         DetailTarget::Finding(_, subject) => match subject {
             Subject::Process { pid, .. } | Subject::Listener { pid: Some(pid), .. } => {
                 s.owner.pid() == Some(*pid)
@@ -125,8 +158,10 @@ mod tests {
     fn tcp_rules_keep_their_states_and_protocol() {
         assert_eq!(rule_state(RuleId::CloseWaitLeak), Some(TcpState::CloseWait));
         assert_eq!(rule_state(RuleId::Orphans), None);
-        assert_eq!(rule_protocol(RuleId::SynFlood), Protocol::Tcp);
-        assert_eq!(rule_protocol(RuleId::Orphans), Protocol::Tcp);
+        assert_eq!(rule_protocol(RuleId::SynFlood), Some(Protocol::Tcp));
+        assert_eq!(rule_protocol(RuleId::Orphans), Some(Protocol::Tcp));
+        assert_eq!(rule_protocol(RuleId::PortExhaustion), Some(Protocol::Tcp));
+        assert_eq!(rule_protocol(RuleId::ConntrackFull), None);
     }
 
     #[test]

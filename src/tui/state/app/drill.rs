@@ -8,7 +8,7 @@ use crate::analyze::process_rows::RowKind;
 use crate::filter::{Filter, OwnerKind};
 use crate::model::RuleId;
 use crate::model::{listener_matches, Protocol, SocketRecord, TcpState};
-use crate::tui::state::app::{view_slot, App, Explanation};
+use crate::tui::state::app::{view_slot, App, ExplainTopic, Explanation};
 use crate::tui::state::columns::DIAGRAM_STATES;
 use crate::tui::state::explain;
 use crate::tui::state::history::SocketKey;
@@ -113,6 +113,14 @@ impl App {
 
     fn open_detail(&mut self) {
         if let Some(t) = self.selected_target() {
+            if let DetailTarget::Finding(rule, _) = &t {
+                if target::rule_protocol(*rule).is_none() {
+                    // A finding about a kernel table (conntrack_full) has no sockets to
+                    // list: Enter explains it, with its numbers, instead.
+                    self.open_explanation(Some(ExplainTopic::Target(t)));
+                    return;
+                }
+            }
             self.back_to = self.view;
             // A socket's detail opens with that socket selected among its owner's.
             self.saved_keys[view_slot(View::Detail)] = match &t {
@@ -122,9 +130,10 @@ impl App {
             };
             // A finding about UDP or UNIX sockets lists that protocol's sockets.
             if let DetailTarget::Finding(rule, _) = &t {
-                let p = target::rule_protocol(*rule);
-                if p != self.proto && self.protocols().contains(p) {
-                    self.proto = p;
+                if let Some(p) = target::rule_protocol(*rule) {
+                    if p != self.proto && self.protocols().contains(p) {
+                        self.proto = p;
+                    }
                 }
             }
             self.detail = Some(t);
@@ -134,12 +143,11 @@ impl App {
         }
     }
 
-    /// The alert a detail target refers to, if it is still present.
+    /// The alert a detail target refers to, if it is still present: matched by the
+    /// subject's identity, so a service that gained or lost a pid is still the same alert.
     pub(crate) fn alert_for(&self, rule: RuleId, subject: &Subject) -> Option<&Alert> {
         let (_, an) = self.data()?;
-        an.alerts
-            .iter()
-            .find(|a| a.finding.rule == rule && &a.finding.subject == subject)
+        target::current_alert(&an.alerts, rule, subject)
     }
 
     /// The alert that concerns a drill-down target, if any: the finding itself, or one
@@ -157,6 +165,7 @@ impl App {
             .iter()
             .find(|a| match (&a.finding.subject, target) {
                 (Subject::Process { pid, .. }, DetailTarget::Process(p)) => pid == p,
+                (Subject::Service { pids, .. }, DetailTarget::Process(p)) => pids.contains(p),
                 (Subject::Listener { local, .. }, DetailTarget::Listener(ep)) => local == ep,
                 (Subject::Destination { remote }, DetailTarget::Remote(ip)) => remote.ip == *ip,
                 (Subject::Route { remote, .. }, DetailTarget::Remote(ip)) => remote.ip == *ip,
@@ -179,18 +188,23 @@ impl App {
             state.is_none_or(|st| st == s.state)
                 && match &a.finding.subject {
                     Subject::Process { pid, .. } => s.owner.pid() == Some(*pid),
+                    Subject::Service { pids, .. } => {
+                        s.owner.pid().is_some_and(|p| pids.contains(&p))
+                    }
                     Subject::Listener { local, .. } => listener_matches(local, &s.local),
                     Subject::Destination { remote } => s.remote == *remote,
                     Subject::Route { source, remote } => {
                         s.remote == *remote && s.local.ip == *source
                     }
-                    _ => false,
+                    // Whole-host findings concern every socket: they would shadow the
+                    // alert the target really is about. UNIX listeners hold no TCP socket.
+                    Subject::Host | Subject::UnixListener { .. } => false,
                 }
         };
         let tcp: Vec<&Alert> = an
             .alerts
             .iter()
-            .filter(|a| a.finding.rule.protocol() == Protocol::Tcp)
+            .filter(|a| a.finding.rule.protocol() == Some(Protocol::Tcp))
             .collect();
         if tcp.is_empty() {
             return None;

@@ -2,7 +2,9 @@
 //! refusals (greyed, read-only, UNIX, over the cap), the request handed over once, and the
 //! answer shown in the footer.
 
-use crate::model::{Protocol, TcpState};
+use crate::analyze::finding::Subject;
+use crate::model::fixtures::sock;
+use crate::model::{Endpoint, Owner, Protocol, RuleId, TcpState};
 use crate::tui::state::app::tests::tick;
 use crate::tui::state::app::{App, TuiOptions};
 use crate::tui::state::event::{Event, TickData};
@@ -150,4 +152,88 @@ fn a_drill_down_plans_its_list() {
     assert!(p.what.contains("remote drill-down"), "{}", p.what);
     assert!(!p.targets.is_empty());
     assert!(p.targets.iter().all(|t| t.socket.state != TcpState::Listen));
+}
+
+/// The shared fixture with one finding about `rule` and `subject` instead of the leak, and
+/// a live ESTABLISHED connection (cookie 6) beside the TIME_WAIT one (cookie 5) on the
+/// route 10.0.0.1 → 10.0.0.2:443.
+fn with_finding(rule: RuleId, subject: Subject) -> App {
+    let mut t = tick(1_000_000);
+    t.snapshot.sockets.push(sock(
+        TcpState::Established,
+        "10.0.0.1:40001",
+        "10.0.0.2:443",
+        Owner::Process(42),
+    ));
+    for (i, s) in t.snapshot.sockets.iter_mut().enumerate() {
+        s.cookie = Some(i as u64 + 1);
+    }
+    let f = &mut t.analysis.alerts[0].finding;
+    f.rule = rule;
+    f.subject = subject;
+    f.message = format!("{} fired", rule.as_str());
+    let mut a = App::new(&TuiOptions::new("h", 1000));
+    a.set_kill_gate(KillGate::Ready);
+    a.on_tick(t);
+    a
+}
+
+fn route() -> Subject {
+    Subject::Route {
+        source: "10.0.0.1".parse().expect("ip"),
+        remote: Endpoint::new("10.0.0.2".parse().expect("ip"), 443),
+    }
+}
+
+#[test]
+fn port_exhaustion_kills_its_routes_time_wait_and_spares_live_connections() {
+    let mut a = with_finding(RuleId::PortExhaustion, route());
+    a.apply(Action::Kill);
+    assert_eq!(a.mode(), Mode::Confirm);
+    assert_eq!(planned(&a), [(TcpState::TimeWait, 5)]);
+    let what = &a.kill_plan().expect("plan").what;
+    assert!(what.contains("TIME_WAIT sockets only"), "{what}");
+    a.apply(Action::CancelKill);
+    // K in its drill-down, which lists both, obeys the same limit.
+    a.apply(Action::DrillDown);
+    assert_eq!(a.view(), View::Detail);
+    assert_eq!(
+        a.rows.detail.len(),
+        2,
+        "the drill-down shows the whole route"
+    );
+    a.apply(Action::Kill);
+    assert_eq!(planned(&a), [(TcpState::TimeWait, 5)]);
+    let what = &a.kill_plan().expect("plan").what;
+    assert!(what.contains("TIME_WAIT sockets only"), "{what}");
+}
+
+#[test]
+fn conntrack_full_and_host_wide_findings_refuse_k() {
+    for rule in [RuleId::ConntrackFull, RuleId::Orphans] {
+        let mut a = with_finding(rule, Subject::Host);
+        a.apply(Action::Kill);
+        assert_eq!(a.mode(), Mode::Normal, "{rule:?}");
+        assert!(a.kill_plan().is_none(), "{rule:?}");
+        let why = a.status().unwrap_or_default().to_string();
+        let expect = match rule {
+            RuleId::ConntrackFull => "kernel table",
+            _ => "whole host",
+        };
+        assert!(why.contains(expect), "{rule:?}: {why}");
+    }
+    // The orphans drill-down lists every socket; K there refuses as on the finding.
+    let mut a = with_finding(RuleId::Orphans, Subject::Host);
+    a.apply(Action::DrillDown);
+    assert_eq!(a.view(), View::Detail);
+    a.apply(Action::Kill);
+    assert!(a.kill_plan().is_none());
+    assert!(a.status().is_some_and(|s| s.contains("whole host")));
+}
+
+#[test]
+fn a_host_wide_time_wait_storm_still_kills_only_time_wait() {
+    let mut a = with_finding(RuleId::TimeWaitStorm, Subject::Host);
+    a.apply(Action::Kill);
+    assert_eq!(planned(&a), [(TcpState::TimeWait, 5)]);
 }

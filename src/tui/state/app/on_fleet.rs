@@ -182,7 +182,7 @@ impl App {
         };
         let target = self.other_alerts().get(k).map(|(ns, _, a)| {
             let f = &a.finding;
-            (ns.to_string(), RowKey::Alert(f.rule, f.subject.clone()))
+            (ns.to_string(), RowKey::Alert(f.rule, f.subject.identity()))
         });
         let Some((ns, key)) = target else {
             return false;

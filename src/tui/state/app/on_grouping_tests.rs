@@ -176,7 +176,7 @@ fn enter_on_a_unit_filters_the_sockets_and_k_refuses_group_rows() {
     );
     a.apply(Action::DrillDown);
     assert_eq!(a.view(), View::Sockets);
-    assert_eq!(a.filter(), "unit:api.service");
+    assert_eq!(a.filter(), "unit:api.service@system");
     assert_eq!(a.rows.sockets.len(), 3);
     // A marker row opens nothing and says why.
     a.apply(Action::GoView(1));
@@ -223,4 +223,77 @@ fn under_udp_the_groups_count_the_udp_sockets() {
     a.apply(Action::FilterCommit);
     a.apply(Action::GoView(1));
     assert_eq!(labels(&a), vec![("api.service".to_string(), 1)]);
+}
+
+#[test]
+fn enter_on_a_user_unit_lists_that_users_sockets_only() {
+    let mut snap = scene(1_000, 0);
+    let pw = |pid: u32, user: Option<u32>| ProcessInfo {
+        unit: Some(Unit {
+            name: "pipewire.service".into(),
+            user,
+        }),
+        ..proc_in(pid, "x", None)
+    };
+    // Two users' pipewire (two sockets for 1000, one for 1001) and a system one.
+    for (pid, user, port) in [
+        (30, Some(1000), 7000),
+        (30, Some(1000), 7001),
+        (31, Some(1001), 7002),
+        (32, None, 7003),
+    ] {
+        snap.processes.insert(pid, pw(pid, user));
+        snap.sockets.push(sock(
+            TcpState::Established,
+            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:9",
+            Owner::Process(pid),
+        ));
+    }
+    snap.processes.insert(32, pw(32, None));
+    let mut a = app_on(snap);
+    a.apply(Action::CycleGrouping);
+    let at = |a: &App, label: &str| {
+        labels(a)
+            .iter()
+            .position(|(l, _)| l == label)
+            .unwrap_or_else(|| panic!("no row {label}: {:?}", labels(a)))
+    };
+    let cases = [
+        (
+            "pipewire.service (user 1000)",
+            "unit:pipewire.service@1000",
+            30,
+            2,
+        ),
+        (
+            "pipewire.service (user 1001)",
+            "unit:pipewire.service@1001",
+            31,
+            1,
+        ),
+        ("pipewire.service", "unit:pipewire.service@system", 32, 1),
+    ];
+    for (label, filter, pid, n) in cases {
+        a.apply(Action::GoView(1));
+        a.selected[1] = at(&a, label);
+        a.apply(Action::DrillDown);
+        assert_eq!(a.view(), View::Sockets, "{label}");
+        assert_eq!(a.filter(), filter);
+        let snap = &a.data().expect("data").0;
+        let pids: Vec<_> = a
+            .rows
+            .sockets
+            .iter()
+            .map(|&i| snap.sockets[i].owner.pid())
+            .collect();
+        assert_eq!(pids, vec![Some(pid); n], "{label}");
+        // Clear the filter for the next row.
+        a.apply(Action::StartFilter);
+        for _ in 0..filter.len() {
+            a.apply(Action::FilterBackspace);
+        }
+        a.apply(Action::FilterCommit);
+        assert_eq!(a.filter(), "", "{label}");
+    }
 }

@@ -5,7 +5,7 @@
 //! ([`App::take_kill_request`]) to the collector thread.
 
 use crate::analyze::finding::Subject;
-use crate::model::{Protocol, Snapshot, SocketRecord};
+use crate::model::{Protocol, RuleId, Snapshot, SocketRecord, TcpState};
 use crate::tui::state::app::App;
 use crate::tui::state::churn::Churn;
 use crate::tui::state::filter;
@@ -18,6 +18,45 @@ fn list(snap: &Snapshot, p: Protocol) -> &[SocketRecord] {
     match p {
         Protocol::Udp => &snap.udp,
         _ => &snap.sockets,
+    }
+}
+
+/// Which sockets `K` may kill for a finding: its protocol and, when narrower than the
+/// finding's own list, the one state to kill; or why none. `port_exhaustion` frees ports
+/// by its TIME_WAIT sockets alone: its route's ESTABLISHED connections (a database pool)
+/// are live traffic, never collateral. A finding about the whole host (without a state)
+/// or about the conntrack table names no sockets worth killing.
+fn kill_scope(rule: RuleId, subject: &Subject) -> Result<(Protocol, Option<TcpState>), String> {
+    let p = match rule.protocol() {
+        None => {
+            return Err(format!(
+                "{} is about a kernel table, not sockets: killing sockets frees no entries \
+                 (e explains it)",
+                rule.as_str()
+            ))
+        }
+        Some(Protocol::Unix) => {
+            return Err("UNIX sockets cannot be killed (no SOCK_DESTROY for them)".into())
+        }
+        Some(p) => p,
+    };
+    if rule == RuleId::PortExhaustion {
+        return Ok((p, Some(TcpState::TimeWait)));
+    }
+    if *subject == Subject::Host && rule_state(rule).is_none() {
+        return Err("this finding is about the whole host: narrow it with /".into());
+    }
+    Ok((p, None))
+}
+
+/// What the confirmation adds when [`kill_scope`] narrowed the list to one state.
+fn scope_note(only: Option<TcpState>) -> String {
+    match only {
+        Some(TcpState::TimeWait) => {
+            " — TIME_WAIT sockets only (they hold the ports; live connections are spared)".into()
+        }
+        Some(st) => format!(" — {} sockets only", st.netstat_name()),
+        None => String::new(),
     }
 }
 
@@ -162,25 +201,31 @@ impl App {
                     .and_then(|&i| an.alerts.get(i))
                     .ok_or("select a finding of this namespace")?;
                 let f = &a.finding;
-                if f.rule.protocol() == Protocol::Unix {
-                    return Err("UNIX sockets cannot be killed (no SOCK_DESTROY for them)".into());
-                }
-                if f.subject == Subject::Host && rule_state(f.rule).is_none() {
-                    return Err("this finding is about the whole host: narrow it with /".into());
-                }
-                let p = f.rule.protocol();
+                let (p, only) = kill_scope(f.rule, &f.subject)?;
                 let target = DetailTarget::Finding(f.rule, f.subject.clone());
-                let what = format!("{}: {}", f.rule.as_str(), f.message);
-                let chosen = list(snap, p).iter().filter(|s| in_detail(&target, s));
+                let mut what = format!("{}: {}", f.rule.as_str(), f.message);
+                what.push_str(&scope_note(only));
+                let chosen = list(snap, p)
+                    .iter()
+                    .filter(|s| in_detail(&target, s) && only.is_none_or(|st| s.state == st));
                 Ok(KillPlan::new(what, p, chosen, procs, false))
             }
             View::Detail => {
-                let what = format!(
+                let mut what = format!(
                     "the {} drill-down's {} sockets",
                     self.detail_name(),
                     proto.name()
                 );
-                let mut idx = self.rows.detail.iter().copied();
+                // A finding's list obeys the same limits as K on the finding itself.
+                let only = match &self.detail {
+                    Some(DetailTarget::Finding(rule, subject)) => kill_scope(*rule, subject)?.1,
+                    _ => None,
+                };
+                what.push_str(&scope_note(only));
+                let mut idx =
+                    self.rows.detail.iter().copied().filter(|&i| {
+                        only.is_none_or(|st| socks.get(i).is_some_and(|s| s.state == st))
+                    });
                 Ok(plan(what, &mut idx))
             }
             View::Listeners | View::Remotes | View::StateMachine => {
