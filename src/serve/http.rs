@@ -171,7 +171,7 @@ fn scrape(shared: &Shared, headers: &hyper::HeaderMap) -> Response<Body> {
 }
 
 fn healthz(shared: &Shared, opts: &ServeOptions) -> Response<Body> {
-    if !shared.started.load(Ordering::SeqCst) {
+    if !shared.is_ready() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "starting\n");
     }
     let max_age = opts.health_max_age();

@@ -173,10 +173,8 @@ pub(crate) struct Shared {
     pub(crate) wake: Condvar,
     /// Wakes the acceptor on stop.
     pub(crate) stop_accept: tokio::sync::Notify,
-    /// Set once the first tick has finished (well or not); scrapes wait on [`Self::ready`].
-    pub(crate) started: AtomicBool,
-    /// Notified when the first tick has finished.
-    pub(crate) ready: tokio::sync::Notify,
+    /// `true` once the first tick has finished (well or not); scrapes wait for it.
+    pub(crate) ready: tokio::sync::watch::Sender<bool>,
 }
 
 /// What the tick thread last reported.
@@ -204,8 +202,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
             stop_accept: tokio::sync::Notify::new(),
-            started: AtomicBool::new(false),
-            ready: tokio::sync::Notify::new(),
+            ready: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -224,18 +221,19 @@ impl Shared {
         }
     }
 
+    /// Whether the first tick has finished.
+    pub(crate) fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
     /// Waits until the first tick has finished, at most `bound`: whether it has.
     pub(crate) async fn wait_ready(&self, bound: Duration) -> bool {
-        let until = tokio::time::Instant::now() + bound;
-        loop {
-            let notified = self.ready.notified();
-            if self.started.load(Ordering::SeqCst) {
-                return true;
-            }
-            if tokio::time::timeout_at(until, notified).await.is_err() {
-                return self.started.load(Ordering::SeqCst);
-            }
-        }
+        let mut rx = self.ready.subscribe();
+        let ready = matches!(
+            tokio::time::timeout(bound, rx.wait_for(|&r| r)).await,
+            Ok(Ok(_))
+        );
+        ready
     }
 }
 
@@ -425,8 +423,7 @@ where
             }),
         }
         if std::mem::take(&mut first) {
-            shared.started.store(true, Ordering::SeqCst);
-            shared.ready.notify_waiters();
+            shared.ready.send_replace(true);
         }
         // Fixed-rate schedule; a tick that overran skips the missed slots instead of
         // bursting to catch up.
