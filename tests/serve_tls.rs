@@ -53,6 +53,14 @@ impl Pki {
             ("stranger.key", stranger_key),
         ] {
             std::fs::write(dir.path().join(name), pem).unwrap();
+            if name.ends_with(".key") {
+                // As keys are kept: sockscope refuses one every user may read.
+                std::fs::set_permissions(
+                    dir.path().join(name),
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .unwrap();
+            }
         }
         Pki { dir }
     }
@@ -357,6 +365,40 @@ fn bad_web_configs_are_one_line_and_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("writable by group/others"), "{err}");
+
+    // A private key every local user may read is refused, naming the key.
+    let loose_key = pki.path("loose.key");
+    std::fs::copy(pki.path("server.key"), &loose_key).unwrap();
+    std::fs::set_permissions(
+        &loose_key,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let cfg = pki.web_config(
+        "loose-key.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            pki.path("server.pem").display(),
+            loose_key.display()
+        ),
+    );
+    let out = run_bounded(
+        Command::new(sockscope_path()).args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--web-config",
+            cfg.to_str().unwrap(),
+        ]),
+        std::time::Duration::from_secs(20),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("key_file") && err.contains("every user may read"),
+        "{err}"
+    );
 }
 
 /// The hostile-client bounds hold on the TLS port too: 300 connections that never finish

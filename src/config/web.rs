@@ -139,6 +139,14 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
     let text = safefs::read_to_string_capped(path, ReadKind::Config)
         .map_err(|e| WebConfigError::new(path, "-", e.to_string()))?;
     let mut cfg = parse(&text, path)?;
+    if cfg
+        .tls_server_config
+        .as_ref()
+        .is_some_and(|t| t.key.is_some())
+    {
+        refuse_world_readable(path)
+            .map_err(|m| WebConfigError::new(path, "tls_server_config.key", m))?;
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     if let Some(tls) = cfg.tls_server_config.as_mut() {
         for p in [
@@ -152,6 +160,21 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         }
     }
     Ok(cfg)
+}
+
+/// Refuses a file that holds a TLS private key when every local user may read it (group
+/// access is left to the operator: Debian's `ssl-cert` group reads keys by design).
+pub fn refuse_world_readable(file: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    match std::fs::metadata(file) {
+        Ok(m) if m.permissions().mode() & 0o004 != 0 => Err(format!(
+            "{} holds a private key and every user may read it (mode {:04o}); chmod o-r it",
+            crate::model::escape_controls(&file.display().to_string()),
+            m.permissions().mode() & 0o7777
+        )),
+        // Missing or unreadable: the read that follows says so.
+        _ => Ok(()),
+    }
 }
 
 /// Parses and checks the text of a web config (`path` only names it in errors).

@@ -244,12 +244,12 @@ async fn connection(
                 msg,
                 nix::sys::socket::MsgFlags::MSG_DONTWAIT,
             );
-            linger(raw, Instant::now() + opts.write_timeout).await;
+            linger(raw, Instant::now() + opts.write_timeout, &ticket.evict).await;
         }
         End::HeadTimeout => {}
         End::Done => {
             let asked = ticket.asked.get().copied().unwrap_or_else(Instant::now);
-            linger(raw, asked + opts.write_timeout).await;
+            linger(raw, asked + opts.write_timeout, &ticket.evict).await;
         }
     }
 }
@@ -429,8 +429,10 @@ fn unacked(raw: &impl AsFd) -> usize {
 }
 
 /// The lingering close: shut for writing, discard the client's leftovers until it closes
-/// or [`LINGER`] has passed and the kernel has delivered the response; reset at `deadline`.
-async fn linger(raw: OwnedFd, deadline: Instant) {
+/// or [`LINGER`] has passed and the kernel has delivered the response; reset at `deadline`,
+/// or at once when evicted (an evicted connection must give its descriptor back now: the
+/// cap on connections is what keeps the process within its descriptor budget).
+async fn linger(raw: OwnedFd, deadline: Instant, evict: &tokio::sync::Notify) {
     let _ = nix::sys::socket::shutdown(raw.as_raw_fd(), nix::sys::socket::Shutdown::Write);
     let std = std::net::TcpStream::from(raw);
     let Ok(mut s) = std
@@ -454,7 +456,10 @@ async fn linger(raw: OwnedFd, deadline: Instant) {
         }
         let tick = sleep_until((Instant::now() + Duration::from_millis(50)).min(deadline));
         if eof {
-            tick.await;
+            tokio::select! {
+                () = tick => {}
+                () = evict.notified() => return reset(&s),
+            }
             continue;
         }
         tokio::select! {
@@ -464,6 +469,7 @@ async fn linger(raw: OwnedFd, deadline: Instant) {
                 Err(_) => return,
             },
             () = tick => {}
+            () = evict.notified() => return reset(&s),
         }
     }
 }

@@ -177,11 +177,19 @@ fn healthz(shared: &Shared, opts: &ServeOptions) -> Response<Body> {
     let max_age = opts.health_max_age();
     shared.tick_state(|t| match t.last_ok {
         Some(at) if t.up && at.elapsed() <= max_age => text(StatusCode::OK, "ok\n"),
-        _ => {
-            let why = t
-                .last_error
-                .as_deref()
-                .unwrap_or("no successful collection yet");
+        last_ok => {
+            let why = match (t.up, &t.last_error, last_ok) {
+                (false, Some(e), _) => e.clone(),
+                // Up, but the last success is too old: the collection is stuck (a hung
+                // dump or /proc read), which no error says.
+                (_, _, Some(at)) => format!(
+                    "last successful collection {} s ago (limit {} s): the collection is stuck",
+                    at.elapsed().as_secs(),
+                    max_age.as_secs()
+                ),
+                (_, Some(e), None) => e.clone(),
+                (_, None, None) => "no successful collection yet".to_string(),
+            };
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "text/plain; charset=utf-8",

@@ -24,8 +24,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::web::{ClientAuth, TlsServerConfig, WebConfig, WebConfigError};
 use crate::safefs::{self, ReadKind};
 
-/// A bcrypt hash of a random password, verified against for unknown users so that their
-/// answer takes as long as a wrong password's.
+/// A bcrypt hash (cost 10) of a random password, verified against for unknown users so
+/// that their answer takes as long as a wrong password's; see [`dummy_for`] for other costs.
 const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
 /// TLS, basic auth and headers, ready to serve.
@@ -49,6 +49,29 @@ impl fmt::Debug for Web {
 pub(crate) struct Auth {
     users: BTreeMap<String, String>,
     verified: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// What an unknown user's password is checked against: the costliest configured hash's
+    /// cost, so that the answer's time does not tell which user names exist.
+    dummy: String,
+    /// One bcrypt run at a time: a flood of wrong credentials costs at most one core, and
+    /// the collection thread and the scrapes keep the other. A waiting check is dropped with
+    /// its connection (cancelled, not queued forever).
+    bcrypt_slot: Arc<tokio::sync::Semaphore>,
+}
+
+/// The cost field of a bcrypt hash (`$2y$10$…` → 10).
+fn cost_of(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
+}
+
+/// A dummy hash as costly as the costliest of `hashes` (the built-in one when that is 10
+/// or none parses).
+fn dummy_for<'a>(hashes: impl Iterator<Item = &'a String>) -> String {
+    match hashes.filter_map(|h| cost_of(h)).max() {
+        Some(cost) if cost != 10 => {
+            bcrypt::hash("sockscope: no such user", cost).unwrap_or_else(|_| DUMMY_HASH.to_string())
+        }
+        _ => DUMMY_HASH.to_string(),
+    }
 }
 
 impl Web {
@@ -61,6 +84,8 @@ impl Web {
         let auth = (!cfg.basic_auth_users.is_empty()).then(|| Auth {
             users: cfg.basic_auth_users.clone(),
             verified: Mutex::new(BTreeMap::new()),
+            dummy: dummy_for(cfg.basic_auth_users.values()),
+            bcrypt_slot: Arc::new(tokio::sync::Semaphore::new(1)),
         });
         let mut headers = Vec::new();
         for (name, value) in &cfg.http_server_config.headers {
@@ -154,7 +179,10 @@ fn server_config(t: &TlsServerConfig, path: &Path) -> Result<rustls::ServerConfi
         (None, None) => return Err(err("cert_file", "missing".into())),
     };
     let key_pem = match (&t.key_file, &t.key) {
-        (Some(f), _) => read(path, f, &key("key_file"))?,
+        (Some(f), _) => {
+            crate::config::web::refuse_world_readable(f).map_err(|m| err("key_file", m))?;
+            read(path, f, &key("key_file"))?
+        }
         (None, Some(inline)) => inline.clone().into_bytes(),
         (None, None) => return Err(err("key_file", "missing".into())),
     };
@@ -237,11 +265,18 @@ impl Auth {
         }
         let hash = self.users.get(&user).cloned();
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
+        let hash = hash.unwrap_or_else(|| self.dummy.clone());
         let pw = password.clone();
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(pw, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false)
+        let Ok(slot) = Arc::clone(&self.bcrypt_slot).acquire_owned().await else {
+            return false;
+        };
+        let ok = tokio::task::spawn_blocking(move || {
+            let ok = bcrypt::verify(pw, &hash).unwrap_or(false);
+            drop(slot);
+            ok
+        })
+        .await
+        .unwrap_or(false)
             && known;
         if ok {
             if let Ok(mut g) = self.verified.lock() {
@@ -265,9 +300,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_verified_password_is_cached_and_a_wrong_one_is_not() {
+        let users: BTreeMap<String, String> =
+            [("u".to_string(), bcrypt::hash("pw", 8).unwrap())].into();
         let auth = Auth {
-            users: [("u".to_string(), bcrypt::hash("pw", 8).unwrap())].into(),
+            dummy: dummy_for(users.values()),
+            users,
             verified: Mutex::new(BTreeMap::new()),
+            bcrypt_slot: Arc::new(tokio::sync::Semaphore::new(1)),
         };
         let header = |pw: &str| {
             let b = base64::engine::general_purpose::STANDARD.encode(format!("u:{pw}"));
@@ -293,5 +332,43 @@ mod tests {
     #[test]
     fn the_dummy_hash_is_a_bcrypt_hash() {
         assert!(!bcrypt::verify("", DUMMY_HASH).unwrap());
+        assert_eq!(cost_of(DUMMY_HASH), Some(10));
+    }
+
+    #[test]
+    fn the_dummy_costs_what_the_costliest_user_hash_costs() {
+        let cheap = bcrypt::hash("pw", 5).unwrap();
+        let dear = bcrypt::hash("pw", 6).unwrap();
+        assert_eq!(cost_of(&dummy_for([cheap.clone()].iter())), Some(5));
+        assert_eq!(cost_of(&dummy_for([cheap, dear].iter())), Some(6));
+        assert_eq!(dummy_for(["garbage".to_string()].iter()), DUMMY_HASH);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bcrypt_runs_one_at_a_time() {
+        let users: BTreeMap<String, String> =
+            [("u".to_string(), bcrypt::hash("pw", 8).unwrap())].into();
+        let auth = Arc::new(Auth {
+            dummy: dummy_for(users.values()),
+            users,
+            verified: Mutex::new(BTreeMap::new()),
+            bcrypt_slot: Arc::new(tokio::sync::Semaphore::new(1)),
+        });
+        let b = base64::engine::general_purpose::STANDARD.encode("u:wrong");
+        let wrong = HeaderValue::from_str(&format!("Basic {b}")).unwrap();
+        // While the one slot is taken, a check waits (and runs no bcrypt); freed, it runs.
+        let held = Arc::clone(&auth.bcrypt_slot).acquire_owned().await.unwrap();
+        let waiting = {
+            let (a, w) = (Arc::clone(&auth), wrong.clone());
+            tokio::spawn(async move { a.allows(Some(&w)).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a check ran without the bcrypt slot"
+        );
+        drop(held);
+        assert!(!waiting.await.unwrap());
+        assert_eq!(auth.bcrypt_slot.available_permits(), 1);
     }
 }
