@@ -446,7 +446,12 @@ pub struct KernelCounters {
     pub conntrack: Option<Conntrack>,
     /// Why [`KernelCounters::conntrack`] is `None` although counters were read (the module
     /// is not loaded: not an error, said once where the table would be shown).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Control characters are escaped when read from a file: it is printed in tables.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "conntrack::deserialize_opt_line"
+    )]
     pub conntrack_absent: Option<String>,
 }
 

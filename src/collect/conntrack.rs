@@ -196,6 +196,7 @@ pub fn read_conntrack_from(sys_dir: &Path, stat: &Path) -> ConntrackRead {
         buckets,
         stats: parsed.stats,
         cpus: parsed.cpus,
+        dropped_stats: 0,
     });
     out
 }

@@ -23,6 +23,7 @@ fn snap(t_ms: i64, count: u64, max: u64, drop: u64, sockets: Vec<SocketRecord>) 
             ]
             .into(),
             cpus: 2,
+            dropped_stats: 0,
         }),
         ..KernelCounters::default()
     });

@@ -172,6 +172,7 @@ mod tests {
                 buckets: Some(250),
                 stats: [("drop".to_string(), drop)].into(),
                 cpus: 2,
+                dropped_stats: 0,
             }),
             conntrack_absent: absent.map(str::to_string),
             ..KernelCounters::default()
