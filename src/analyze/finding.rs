@@ -406,6 +406,9 @@ pub struct Alert {
     pub changed_ms: i64,
 }
 
+/// Pids a [`Subject::Service`] names in its one-line form; the rest are counted.
+pub const SUBJECT_LISTED_PIDS: usize = 3;
+
 impl std::fmt::Display for Subject {
     /// `pid 4242 (java)`, `0.0.0.0:80 (pid 42 nginx)`, `10.0.0.8:443`, `host`,
     /// `/run/php/fpm.sock (pid 7 php-fpm)`, `@abstract (pid 7)`, `unnamed UNIX listener
@@ -437,11 +440,21 @@ impl std::fmt::Display for Subject {
                     (None, Some(u)) => f.write_str(&u.label())?,
                     (None, None) => f.write_str("?")?,
                 }
-                let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+                // A prefork service can have hundreds of workers: the one-line forms
+                // (check, Nagios, messages) name the first few and count the rest.
+                let list: Vec<String> = pids
+                    .iter()
+                    .take(SUBJECT_LISTED_PIDS)
+                    .map(u32::to_string)
+                    .collect();
+                let more = match pids.len().saturating_sub(SUBJECT_LISTED_PIDS) {
+                    0 => String::new(),
+                    n => format!(" +{n}"),
+                };
                 match pids.len() {
                     0 => write!(f, " ({comm})"),
                     1 => write!(f, " (pid {} {comm})", list.join(",")),
-                    _ => write!(f, " (pids {} {comm})", list.join(",")),
+                    _ => write!(f, " (pids {}{more} {comm})", list.join(",")),
                 }
             }
             Subject::Listener { local, pid, comm } => match (pid, comm) {
