@@ -227,7 +227,9 @@ delays the overflow if the process cannot keep up.",
         name: "time_wait_storm",
         aka: &[],
         body: "Fires when TIME_WAIT sockets use up a large part of the ephemeral ports toward \
-one destination ip:port (each holds its port for 60 s), or approach tcp_max_tw_buckets, or \
+one destination ip:port (each holds its port for 60 s; where tcp_tw_reuse applies, mode 1 \
+or the default 2 on loopback, only the last ~2 s of them block a new connection, and only \
+those are counted, as port_exhaustion counts them), or approach tcp_max_tw_buckets, or \
 TCPTimeWaitOverflow grows.\n\
 Remedy: reuse connections (connection pooling, HTTP keep-alive) instead of opening one per \
 request; enable net.ipv4.tcp_tw_reuse=1 so new outgoing connections may reuse TIME_WAIT \
