@@ -459,6 +459,8 @@ fn explain_and_bad_thresholds() {
         "conntrack_full.crit_fill=0.5",
         "conntrack_full.warn_fill=0",
         "conntrack_full.crit_drop_rate=-1",
+        "conntrack_full.warn_insert_failed_rate=-1",
+        "conntrack_full.warn_insert_failed_rate=NaN",
         "conntrack_full.size=3",
     ] {
         let (code, out, err) = parts(&run_sockscope(
