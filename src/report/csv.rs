@@ -9,7 +9,7 @@
 //! chose (comm, user, unit, container, UNIX paths) go out as their escaped, terminal-safe
 //! text ([`crate::model::Name`]'s `Display`), never raw bytes: read JSON for exact bytes.
 //! A cell a spreadsheet would take for a formula (`=`, `+`, `-`, `@` first) is prefixed
-//! with `'` ([`defuse`]).
+//! with `'` (`defuse`).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
