@@ -221,4 +221,26 @@ mod tests {
             "conntrack: 5/? (nf_conntrack_max unreadable)"
         );
     }
+
+    /// Statistic names from a file become Prometheus labels and table cells: only the
+    /// kernel's shape is kept, the rest dropped and counted (and the count survives a
+    /// round trip).
+    #[test]
+    fn names_from_a_file_are_checked_and_the_dropped_counted() {
+        let text = r#"{"count":3,"max":10,"buckets":null,"cpus":1,"stats":{
+            "drop":1,"early_drop":2,"evil\"} 9\nx":3,"Drop":4,"":5,"a\u001b[2J":6}}"#;
+        let c: Conntrack = serde_json::from_str(text).unwrap();
+        let keys: Vec<&str> = c.stats.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["drop", "early_drop"]);
+        assert_eq!(c.dropped_stats, 4);
+        assert!(c
+            .line()
+            .ends_with(", 4 statistics with invalid names dropped"));
+        let back: Conntrack = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let clean = serde_json::to_value(ct(1, Some(2), &[("drop", 0)])).unwrap();
+        assert!(clean.get("dropped_stats").is_none(), "{clean}");
+        assert!(is_stat_name("search_restart") && is_stat_name("clash_resolve"));
+        assert!(!is_stat_name(&"a".repeat(65)));
+    }
 }
