@@ -318,6 +318,13 @@ impl Thresholds {
                 format!("must be a number >= 0, got {}", ct.crit_drop_rate),
             ));
         }
+        let r = ct.warn_insert_failed_rate;
+        if !(r.is_finite() && r >= 0.0) {
+            return Err((
+                "conntrack_full.warn_insert_failed_rate".into(),
+                format!("must be a number >= 0, got {r}"),
+            ));
+        }
         self.port_exhaustion.validate()
     }
 }

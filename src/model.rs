@@ -19,6 +19,7 @@ mod proto;
 mod rule;
 mod sink;
 mod skmem;
+mod sysctls;
 mod unix;
 pub use attribution::{unattributed_note, Attribution, UnattributedReason, EXPLAIN_UNATTRIBUTED};
 pub use conntrack::{Conntrack, CONNTRACK_DROP_STATS};
@@ -29,6 +30,7 @@ pub use proto::{Protocol, Protocols};
 pub use rule::RuleId;
 pub use sink::SocketSink;
 pub use skmem::{udp_drops_between, SkMem};
+pub use sysctls::{Sysctls, TCP_SYSCTLS};
 pub use unix::{UnixKind, UnixName, UnixRecord, UnixVfs};
 
 /// A TCP socket state, numbered as Linux numbers them (`/proc/net/tcp` `st` column and
@@ -446,60 +448,13 @@ pub struct KernelCounters {
     pub conntrack: Option<Conntrack>,
     /// Why [`KernelCounters::conntrack`] is `None` although counters were read (the module
     /// is not loaded: not an error, said once where the table would be shown).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Control characters are escaped when read from a file: it is printed in tables.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "conntrack::deserialize_opt_line"
+    )]
     pub conntrack_absent: Option<String>,
-}
-
-/// The sysctls shown next to verdicts, as dotted names: TCP's, and the UDP and UNIX ones
-/// their verdicts cite (the name stays for its users in `collect`).
-pub const TCP_SYSCTLS: &[&str] = &[
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-    "net.ipv4.tcp_max_syn_backlog",
-    "net.core.somaxconn",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.tcp_synack_retries",
-    "net.ipv4.tcp_tw_reuse",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_max_tw_buckets",
-    "net.ipv4.tcp_max_orphans",
-    "net.ipv4.tcp_orphan_retries",
-    "net.ipv4.tcp_syn_retries",
-    "net.core.rmem_max",
-    "net.core.rmem_default",
-    "net.unix.max_dgram_qlen",
-    "net.netfilter.nf_conntrack_max",
-    "net.netfilter.nf_conntrack_buckets",
-    "net.netfilter.nf_conntrack_tcp_timeout_time_wait",
-    "net.netfilter.nf_conntrack_tcp_timeout_established",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_timestamps",
-];
-
-/// The sysctls the verdicts cite, read in the collected namespace.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sysctls {
-    /// Raw values by dotted name (`net.ipv4.tcp_fin_timeout`), whitespace-normalised.
-    pub values: BTreeMap<String, String>,
-}
-
-impl Sysctls {
-    /// A single integer sysctl.
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.values.get(name)?.trim().parse().ok()
-    }
-
-    /// The ephemeral port range `(low, high)` from `net.ipv4.ip_local_port_range`.
-    pub fn port_range(&self) -> Option<(u16, u16)> {
-        let v = self.values.get("net.ipv4.ip_local_port_range")?;
-        let mut it = v.split_whitespace().map(str::parse::<u16>);
-        match (it.next(), it.next()) {
-            (Some(Ok(lo)), Some(Ok(hi))) if lo <= hi => Some((lo, hi)),
-            _ => None,
-        }
-    }
 }
 
 /// Everything one collection produced, owned, ready to send to analysis and presenters.
@@ -601,13 +556,5 @@ mod tests {
             c.ranked(),
             vec![(TcpState::TimeWait, 2), (TcpState::Listen, 1)]
         );
-    }
-
-    #[test]
-    fn port_range_parses_tab_separated() {
-        let mut s = Sysctls::default();
-        s.values
-            .insert("net.ipv4.ip_local_port_range".into(), "32768\t60999".into());
-        assert_eq!(s.port_range(), Some((32768, 60999)));
     }
 }

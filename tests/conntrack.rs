@@ -444,6 +444,8 @@ fn summary_says_an_absent_module_once_and_shows_a_full_table() {
 #[test]
 fn explain_and_bad_thresholds() {
     let out = sockscope_ok(None, &["explain", "conntrack_full"]);
+    // The text is wrapped to the terminal: compare with the line breaks as spaces.
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
     for want in [
         "table full, dropping packet",
         "nf_conntrack_max",
@@ -459,6 +461,8 @@ fn explain_and_bad_thresholds() {
         "conntrack_full.crit_fill=0.5",
         "conntrack_full.warn_fill=0",
         "conntrack_full.crit_drop_rate=-1",
+        "conntrack_full.warn_insert_failed_rate=-1",
+        "conntrack_full.warn_insert_failed_rate=NaN",
         "conntrack_full.size=3",
     ] {
         let (code, out, err) = parts(&run_sockscope(
@@ -469,4 +473,71 @@ fn explain_and_bad_thresholds() {
         assert_eq!(err.lines().count(), 1, "{bad}: {err}");
         assert!(err.contains("conntrack_full."), "{bad}: {err}");
     }
+}
+
+/// A snapshot file is another user's text: `conntrack_absent` reaches the table with its
+/// control characters escaped, and a statistic whose name is not the kernel's shape (it
+/// would become a Prometheus label) is dropped and counted.
+#[test]
+fn a_hostile_snapshot_cannot_inject_through_conntrack_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+    };
+    let mut absent = load("snapshot_absent.json");
+    absent["counters"]["conntrack_absent"] = Value::from("\u{1b}]0;pwned\u{7}\u{1b}[2Jgone");
+    let absent_path = dir.path().join("absent.json");
+    std::fs::write(&absent_path, absent.to_string()).unwrap();
+    let table = sockscope_ok(
+        None,
+        &[
+            "--from-snapshot",
+            absent_path.to_str().unwrap(),
+            "summary",
+            "--format",
+            "table",
+        ],
+    );
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\u{7}'),
+        "{table:?}"
+    );
+    assert!(table.contains("conntrack: none (\\e]0;pwned"), "{table}");
+
+    let mut dropping = load("snapshot_dropping.json");
+    let stats = &mut dropping["counters"]["conntrack"]["stats"];
+    stats["evil\"} 1\nsockscope_up 0\n#"] = Value::from(7);
+    stats["Drop"] = Value::from(7);
+    let path = dir.path().join("dropping.json");
+    std::fs::write(&path, dropping.to_string()).unwrap();
+    let p = path.to_str().unwrap();
+    let v = sockscope_json(None, &["--from-snapshot", p, "summary"]);
+    let keys: Vec<&str> = v["conntrack"]["stats"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "drop",
+            "early_drop",
+            "found",
+            "insert_failed",
+            "invalid",
+            "search_restart"
+        ],
+        "{v}"
+    );
+    let table = sockscope_ok(
+        None,
+        &["--from-snapshot", p, "summary", "--format", "table"],
+    );
+    assert!(
+        table.contains(
+            "drop 1892, early_drop 0, insert_failed 0, 2 statistics with invalid names dropped"
+        ),
+        "{table}"
+    );
 }

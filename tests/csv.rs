@@ -306,3 +306,62 @@ fn a_csv_list_piped_into_head_exits_zero() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A comm set with `prctl` to a formula, and an abstract UNIX name (always `@…`), reach
+/// the CSV with a leading `'` (OWASP's advice against CSV injection); counts stay numbers.
+#[test]
+fn formula_looking_names_are_defused_in_csv() {
+    if !require_root(
+        "formula_looking_names_are_defused_in_csv",
+        "it creates a network namespace",
+    ) {
+        return;
+    }
+    let ns = Netns::new("w8csvf");
+    let comm = b"=HYPERLINK(1)";
+    let abstract_name = format!("\0w8csvf-{}", std::process::id());
+    let py = python();
+    let mut cmd = ns.cmd(
+        &py,
+        &[
+            "-c",
+            HOLDER,
+            &hex(comm),
+            "0",
+            &hex(abstract_name.as_bytes()),
+        ],
+    );
+    let (child, rx, desc) = start_generator(&mut cmd);
+    let h = Holder {
+        child: Some(child),
+        pid: 0,
+        path: std::path::PathBuf::from("/nonexistent-w8csvf"),
+    };
+    let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+    let v: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
+    assert_eq!(v["ready"], true, "holder {desc} not ready: {line:?}");
+    let pid = v["pid"].as_u64().unwrap().to_string();
+
+    let recs = records(&ok(&[
+        "--netns", &ns.name, "-tx", "sockets", "--format", "csv",
+    ]));
+    let mine: Vec<_> = recs.iter().filter(|r| r["pid"] == pid).collect();
+    assert!(mine.len() >= 3, "listener, CLOSE_WAIT, UNIX: {recs:?}");
+    assert!(
+        mine.iter().all(|r| r["comm"] == "'=HYPERLINK(1)"),
+        "{mine:?}"
+    );
+    let unix: Vec<_> = mine.iter().filter(|r| r["protocol"] == "unix").collect();
+    assert_eq!(unix.len(), 1, "{mine:?}");
+    assert_eq!(unix[0]["local"], format!("'@w8csvf-{}", std::process::id()));
+    let recs = records(&ok(&[
+        "--netns", &ns.name, "-tx", "summary", "--by", "process", "--format", "csv",
+    ]));
+    let row: Vec<_> = recs.iter().filter(|r| r["pid"] == pid).collect();
+    assert!(!row.is_empty() && row.iter().all(|r| r["comm"] == "'=HYPERLINK(1)"));
+    assert!(
+        row.iter().all(|r| r["count"].parse::<u64>().is_ok()),
+        "{row:?}"
+    );
+    drop(h);
+}

@@ -58,6 +58,14 @@ pub enum Subject {
     },
     /// The whole host (namespace).
     Host,
+    /// The sockets of the namespace no process is named for: held by processes procfs
+    /// would not name (`orphaned` false), or by none at all (`orphaned` true). Two
+    /// subjects, so per-owner rules (`close_wait_leak`, `fin_wait2_buildup`) keep one alert
+    /// for each instead of one overwriting the other.
+    Unowned {
+        /// True for orphaned sockets (no process), false for unnamed processes.
+        orphaned: bool,
+    },
     /// Connections from one local source address to one destination ip:port: the unit of
     /// the kernel's 4-tuple rule (`port_exhaustion`).
     Route {
@@ -122,6 +130,9 @@ enum SubjectWire {
         remote: Endpoint,
     },
     Host,
+    Unowned {
+        orphaned: bool,
+    },
     Route {
         source: IpAddr,
         remote: Endpoint,
@@ -250,6 +261,7 @@ impl From<Subject> for SubjectWire {
             },
             Subject::Destination { remote } => SubjectWire::Destination { remote },
             Subject::Host => SubjectWire::Host,
+            Subject::Unowned { orphaned } => SubjectWire::Unowned { orphaned },
             Subject::Route { source, remote } => SubjectWire::Route { source, remote },
             Subject::UnixListener {
                 name,
@@ -321,6 +333,7 @@ impl TryFrom<SubjectWire> for Subject {
             },
             SubjectWire::Destination { remote } => Subject::Destination { remote },
             SubjectWire::Host => Subject::Host,
+            SubjectWire::Unowned { orphaned } => Subject::Unowned { orphaned },
             SubjectWire::Route { source, remote } => Subject::Route { source, remote },
             SubjectWire::UnixListener {
                 name,
@@ -406,6 +419,9 @@ pub struct Alert {
     pub changed_ms: i64,
 }
 
+/// Pids a [`Subject::Service`] names in its one-line form; the rest are counted.
+pub const SUBJECT_LISTED_PIDS: usize = 3;
+
 impl std::fmt::Display for Subject {
     /// `pid 4242 (java)`, `0.0.0.0:80 (pid 42 nginx)`, `10.0.0.8:443`, `host`,
     /// `/run/php/fpm.sock (pid 7 php-fpm)`, `@abstract (pid 7)`, `unnamed UNIX listener
@@ -437,11 +453,21 @@ impl std::fmt::Display for Subject {
                     (None, Some(u)) => f.write_str(&u.label())?,
                     (None, None) => f.write_str("?")?,
                 }
-                let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+                // A prefork service can have hundreds of workers: the one-line forms
+                // (check, Nagios, messages) name the first few and count the rest.
+                let list: Vec<String> = pids
+                    .iter()
+                    .take(SUBJECT_LISTED_PIDS)
+                    .map(u32::to_string)
+                    .collect();
+                let more = match pids.len().saturating_sub(SUBJECT_LISTED_PIDS) {
+                    0 => String::new(),
+                    n => format!(" +{n}"),
+                };
                 match pids.len() {
                     0 => write!(f, " ({comm})"),
                     1 => write!(f, " (pid {} {comm})", list.join(",")),
-                    _ => write!(f, " (pids {} {comm})", list.join(",")),
+                    _ => write!(f, " (pids {}{more} {comm})", list.join(",")),
                 }
             }
             Subject::Listener { local, pid, comm } => match (pid, comm) {
@@ -451,6 +477,8 @@ impl std::fmt::Display for Subject {
             },
             Subject::Destination { remote } => write!(f, "{remote}"),
             Subject::Host => f.write_str("host"),
+            Subject::Unowned { orphaned: true } => f.write_str("no process (orphaned)"),
+            Subject::Unowned { orphaned: false } => f.write_str("unnamed processes"),
             Subject::Route { source, remote } => write!(f, "{source} -> {remote}"),
             Subject::UnixListener {
                 name,

@@ -40,6 +40,31 @@ fn subjects_keep_exact_names_on_the_wire() {
     assert_eq!(back.to_string(), "pid 1 (java)");
 }
 
+/// A prefork service with 500 workers: its one-line form names three pids and counts
+/// the rest instead of carrying ~3 KB of pids into check and Nagios lines.
+#[test]
+fn service_subjects_cap_their_pid_list() {
+    let svc = |pids: Vec<u32>| Subject::Service {
+        unit: Some(crate::model::Unit {
+            name: Name::from("httpd.service"),
+            user: None,
+        }),
+        container: None,
+        pids,
+        comm: Name::from("httpd"),
+    };
+    let big = svc((1000..1500).collect()).to_string();
+    assert!(big.ends_with("(pids 1000,1001,1002 +497 httpd)"), "{big}");
+    assert!(big.len() < 80, "{big}");
+    assert!(svc(vec![7, 8, 9])
+        .to_string()
+        .ends_with("(pids 7,8,9 httpd)"));
+    assert!(svc(vec![7]).to_string().ends_with("(pid 7 httpd)"));
+    // The wire form keeps every pid.
+    let v = serde_json::to_value(svc((1000..1500).collect())).expect("json");
+    assert_eq!(v["pids"].as_array().map(Vec::len), Some(500), "{v}");
+}
+
 #[test]
 fn unix_listener_subjects_escape_and_round_trip_exactly() {
     let hostile = Subject::UnixListener {

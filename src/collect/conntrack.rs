@@ -14,7 +14,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use crate::model::Conntrack;
-use crate::safefs::{open_read, ReadKind};
 
 /// The per-CPU statistics file, summed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,9 +126,18 @@ pub fn parse_value(text: &str) -> Option<u64> {
     text.trim().parse().ok()
 }
 
-/// Reads a sysctl value through `safefs`: `Ok(None)` when the file does not exist.
+/// Opens a procfs file plainly, as `sysctl.rs` and `counters.rs` do. Not through
+/// `safefs`'s config kind: in a network namespace owned by a user namespace (rootless
+/// podman, LXC) these files belong to that namespace's root (uid 100000, say), and the
+/// root-owner rule would refuse them, so conntrack_full would never run there. The paths
+/// are fixed kernel paths, and every read is capped.
+fn open_proc(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// Reads a sysctl value (at most 4 KiB): `Ok(None)` when the file does not exist.
 fn read_value(path: &Path) -> Result<Option<String>, String> {
-    match open_read(path, ReadKind::Config) {
+    match open_proc(path) {
         Ok(f) => {
             let mut s = String::new();
             f.take(4096)
@@ -137,8 +145,8 @@ fn read_value(path: &Path) -> Result<Option<String>, String> {
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             Ok(Some(s))
         }
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot open {}: {e}", path.display())),
     }
 }
 
@@ -177,7 +185,7 @@ pub fn read_conntrack_from(sys_dir: &Path, stat: &Path) -> ConntrackRead {
     };
     let max = number("nf_conntrack_max");
     let buckets = number("nf_conntrack_buckets");
-    let parsed = match open_read(stat, ReadKind::Config) {
+    let parsed = match open_proc(stat) {
         Ok(f) => parse_stat(BufReader::new(f.take(1 << 20))),
         Err(_) => ParsedStat::default(),
     };
@@ -188,6 +196,7 @@ pub fn read_conntrack_from(sys_dir: &Path, stat: &Path) -> ConntrackRead {
         buckets,
         stats: parsed.stats,
         cpus: parsed.cpus,
+        dropped_stats: 0,
     });
     out
 }

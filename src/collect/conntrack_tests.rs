@@ -112,6 +112,31 @@ fn missing_module_is_absent_with_a_reason_and_no_error() {
     assert!(r.absent.unwrap().contains("not loaded"));
 }
 
+/// In a netns owned by a user namespace (rootless podman, LXC) the files belong to that
+/// namespace's root uid: read as root, they must still be read, as sysctl.rs reads them.
+#[test]
+fn files_owned_by_a_user_namespace_root_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let src = dir("host");
+    for name in [
+        "nf_conntrack_count",
+        "nf_conntrack_max",
+        "nf_conntrack_buckets",
+        "stat",
+    ] {
+        let to = d.path().join(name);
+        std::fs::copy(src.join(name), &to).unwrap();
+        std::os::unix::fs::chown(&to, Some(100_000), Some(100_000)).unwrap();
+    }
+    let want = read("host");
+    let r = read_conntrack_from(d.path(), &d.path().join("stat"));
+    assert_eq!(r.absent, None);
+    assert_eq!(r.errors, 0);
+    let c = r.conntrack.unwrap();
+    assert_eq!(Some(c.clone()), want.conntrack);
+    assert!(c.max.is_some() && c.cpus > 0, "max and stat read: {c:?}");
+}
+
 #[test]
 fn missing_statistics_leave_the_count() {
     let d = tempfile::tempdir().unwrap();

@@ -243,9 +243,15 @@ pub struct ConntrackFull {
     pub warn_fill: f64,
     /// The same fraction for critical.
     pub crit_fill: f64,
-    /// Refusals per second (`drop + early_drop + insert_failed`, summed over CPUs) above
-    /// which it is critical (default 0: any growth since the previous sample).
+    /// Refusals per second (`drop`, summed over CPUs: no room, nothing evictable, the
+    /// packet is dropped) above which it is critical (default 0: any growth since the
+    /// previous sample). `early_drop` growth (an unassured entry evicted to admit the new
+    /// one) is a warning at any rate.
     pub crit_drop_rate: f64,
+    /// `insert_failed` per second above which it is a warning (default 10). Below it, it
+    /// is mostly the benign race of two UDP packets of one flow (DNS A and AAAA queries)
+    /// clashing on insertion.
+    pub warn_insert_failed_rate: f64,
 }
 
 impl Default for ConntrackFull {
@@ -255,6 +261,7 @@ impl Default for ConntrackFull {
             warn_fill: 0.8,
             crit_fill: 0.95,
             crit_drop_rate: 0.0,
+            warn_insert_failed_rate: 10.0,
         }
     }
 }

@@ -227,7 +227,9 @@ delays the overflow if the process cannot keep up.",
         name: "time_wait_storm",
         aka: &[],
         body: "Fires when TIME_WAIT sockets use up a large part of the ephemeral ports toward \
-one destination ip:port (each holds its port for 60 s), or approach tcp_max_tw_buckets, or \
+one destination ip:port (each holds its port for 60 s; where tcp_tw_reuse applies, mode 1 \
+or the default 2 on loopback, only the last ~2 s of them block a new connection, and only \
+those are counted, as port_exhaustion counts them), or approach tcp_max_tw_buckets, or \
 TCPTimeWaitOverflow grows.\n\
 Remedy: reuse connections (connection pooling, HTTP keep-alive) instead of opening one per \
 request; enable net.ipv4.tcp_tw_reuse=1 so new outgoing connections may reuse TIME_WAIT \
@@ -311,9 +313,13 @@ limited by net.unix.max_dgram_qlen, and a full one makes senders block or get EA
         name: "conntrack_full",
         aka: &["conntrack", "nf_conntrack", "table_full"],
         body: "Fires when the netfilter connection-tracking table of the namespace nears \
-nf_conntrack_max (warning at 80%, critical at 95% by default), and as critical whenever the \
-kernel refused entries since the previous sample: the per-CPU drop, early_drop or \
-insert_failed counters of /proc/net/stat/nf_conntrack (conntrack -S) grew. Once a firewall \
+nf_conntrack_max (warning at 80%, critical at 95% by default); as critical whenever the \
+per-CPU drop counter of /proc/net/stat/nf_conntrack (conntrack -S) grew since the previous \
+sample (packets dropped for want of an entry: crit_drop_rate, default any); as a warning \
+when early_drop grew (the table is under pressure: an unassured entry was evicted to admit \
+the new connection, which got in) or insert_failed grew faster than warn_insert_failed_rate \
+(default 10/s; slower, it is mostly the benign race of two UDP packets of one flow, such \
+as DNS A and AAAA queries, clashing on insertion). Once a firewall \
 rule needs conntrack (stateful rules, NAT, docker and kubernetes networking), every \
 connection holds an entry, and the entry outlives the socket: a TIME_WAIT socket keeps its \
 entry for nf_conntrack_tcp_timeout_time_wait (120 s), a half-open SYN_RECV one for \

@@ -14,6 +14,7 @@ pub const CONNTRACK_DROP_STATS: [&str; 3] = ["drop", "early_drop", "insert_faile
 
 /// The conntrack table of one namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ConntrackFile")]
 pub struct Conntrack {
     /// Entries in this namespace's table (`nf_conntrack_count`): per namespace.
     pub count: u64,
@@ -27,11 +28,72 @@ pub struct Conntrack {
     /// `insert`, `insert_failed`, `drop`, `early_drop`, `search_restart`, …; columns a newer
     /// kernel adds are kept under their names). `entries` is not here: it repeats the count
     /// on every CPU's line. Empty when the file could not be read.
+    /// Keys read from a file (`--from-snapshot`, a recording) are checked: only the
+    /// kernel's shape of name (`[a-z0-9_]`, 1–64 bytes) is kept, since each key becomes a
+    /// Prometheus label and a table cell; the others are dropped and counted in
+    /// [`Conntrack::dropped_stats`].
     #[serde(default)]
     pub stats: BTreeMap<String, u64>,
     /// CPU lines summed into [`Conntrack::stats`].
     #[serde(default)]
     pub cpus: u32,
+    /// Statistics dropped on reading a file because their names were not the kernel's
+    /// shape (0 for a live read; not written when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_stats: u64,
+}
+
+/// Whether `name` has the shape of a column of `/proc/net/stat/nf_conntrack`.
+pub fn is_stat_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `name::deserialize_line` for an optional text (`conntrack_absent`).
+pub(super) fn deserialize_opt_line<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d).map(|o| o.map(|s| super::name::escape_controls(&s)))
+}
+
+/// [`Conntrack`] as a file holds it, before its statistic names are checked.
+#[derive(Deserialize)]
+struct ConntrackFile {
+    count: u64,
+    max: Option<u64>,
+    buckets: Option<u64>,
+    #[serde(default)]
+    stats: BTreeMap<String, u64>,
+    #[serde(default)]
+    cpus: u32,
+    #[serde(default)]
+    dropped_stats: u64,
+}
+
+impl From<ConntrackFile> for Conntrack {
+    fn from(f: ConntrackFile) -> Self {
+        let total = f.stats.len();
+        let stats: BTreeMap<String, u64> = f
+            .stats
+            .into_iter()
+            .filter(|(k, _)| is_stat_name(k))
+            .collect();
+        let dropped = (total - stats.len()) as u64;
+        Conntrack {
+            count: f.count,
+            max: f.max,
+            buckets: f.buckets,
+            stats,
+            cpus: f.cpus,
+            dropped_stats: f.dropped_stats.saturating_add(dropped),
+        }
+    }
 }
 
 impl Conntrack {
@@ -82,6 +144,12 @@ impl Conntrack {
                 s.push_str(&format!(", {name} {v}"));
             }
         }
+        if self.dropped_stats > 0 {
+            s.push_str(&format!(
+                ", {} statistics with invalid names dropped",
+                self.dropped_stats
+            ));
+        }
         s
     }
 }
@@ -109,6 +177,7 @@ mod tests {
             buckets: Some(65536),
             stats: stats.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
             cpus: 2,
+            dropped_stats: 0,
         }
     }
 
@@ -151,5 +220,27 @@ mod tests {
             unknown.line(),
             "conntrack: 5/? (nf_conntrack_max unreadable)"
         );
+    }
+
+    /// Statistic names from a file become Prometheus labels and table cells: only the
+    /// kernel's shape is kept, the rest dropped and counted (and the count survives a
+    /// round trip).
+    #[test]
+    fn names_from_a_file_are_checked_and_the_dropped_counted() {
+        let text = r#"{"count":3,"max":10,"buckets":null,"cpus":1,"stats":{
+            "drop":1,"early_drop":2,"evil\"} 9\nx":3,"Drop":4,"":5,"a\u001b[2J":6}}"#;
+        let c: Conntrack = serde_json::from_str(text).unwrap();
+        let keys: Vec<&str> = c.stats.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["drop", "early_drop"]);
+        assert_eq!(c.dropped_stats, 4);
+        assert!(c
+            .line()
+            .ends_with(", 4 statistics with invalid names dropped"));
+        let back: Conntrack = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let clean = serde_json::to_value(ct(1, Some(2), &[("drop", 0)])).unwrap();
+        assert!(clean.get("dropped_stats").is_none(), "{clean}");
+        assert!(is_stat_name("search_restart") && is_stat_name("clash_resolve"));
+        assert!(!is_stat_name(&"a".repeat(65)));
     }
 }

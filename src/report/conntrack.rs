@@ -118,6 +118,7 @@ mod tests {
             buckets: Some(25),
             stats: [("drop".to_string(), 3)].into(),
             cpus: 2,
+            dropped_stats: 0,
         };
         let s = with(Some(ct), None);
         assert_eq!(line(&s), "conntrack: 97/100 (97%), buckets 25, drop 3\n");

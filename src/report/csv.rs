@@ -8,7 +8,10 @@
 //! `state`, `count`) and summing `count` per group gives its total. Names other users
 //! chose (comm, user, unit, container, UNIX paths) go out as their escaped, terminal-safe
 //! text ([`crate::model::Name`]'s `Display`), never raw bytes: read JSON for exact bytes.
+//! A cell a spreadsheet would take for a formula (`=`, `+`, `-`, `@` first) is prefixed
+//! with `'` (`defuse`).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::groups::GroupView;
@@ -47,11 +50,35 @@ impl<W: Write> Csv<W> {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.w.write_record(cells).map_err(io_err)
+        self.w
+            .write_record(cells.into_iter().map(|c| defuse(c.as_ref()).into_owned()))
+            .map_err(io_err)
     }
 
     fn finish(mut self) -> io::Result<()> {
         self.w.flush()
+    }
+}
+
+/// A cell a spreadsheet would evaluate as a formula (it starts with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return) gets a leading `'`, OWASP's advice against CSV injection: a
+/// comm is set freely with `prctl`, and an abstract UNIX name always starts with `@`.
+/// A plain number (`-1`) is left alone: evaluated, it is itself.
+fn defuse(cell: &[u8]) -> Cow<'_, [u8]> {
+    let risky = matches!(
+        cell.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    );
+    let number =
+        std::str::from_utf8(cell).is_ok_and(|t| t.parse::<f64>().is_ok_and(f64::is_finite));
+    // A lone `-` (no value) is no formula.
+    if risky && !number && cell != b"-" {
+        let mut v = Vec::with_capacity(cell.len() + 1);
+        v.push(b'\'');
+        v.extend_from_slice(cell);
+        Cow::Owned(v)
+    } else {
+        Cow::Borrowed(cell)
     }
 }
 
@@ -361,6 +388,23 @@ mod tests {
             .records()
             .map(|r| r.expect("record").iter().map(String::from).collect())
             .collect()
+    }
+
+    #[test]
+    fn formula_cells_are_defused_and_numbers_kept() {
+        let d = |s: &str| String::from_utf8(defuse(s.as_bytes()).into_owned()).unwrap();
+        assert_eq!(d("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(d("+cmd"), "'+cmd");
+        assert_eq!(d("-2+3"), "'-2+3");
+        assert_eq!(d("@abstract"), "'@abstract");
+        assert_eq!(d("\tx"), "'\tx");
+        assert_eq!(d("-1"), "-1");
+        assert_eq!(d("+1.5"), "+1.5");
+        assert_eq!(d("-inf"), "'-inf");
+        assert_eq!(d("nginx"), "nginx");
+        assert_eq!(d("'quoted"), "'quoted");
+        assert_eq!(d(""), "");
+        assert_eq!(d("-"), "-");
     }
 
     #[test]

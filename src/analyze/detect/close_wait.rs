@@ -117,7 +117,8 @@ fn subject(ctx: &Ctx<'_>, key: &LeakKey, pids: &BTreeMap<u32, u64>) -> Subject {
     let comm = first.map_or_else(|| Name::from("?"), |p| p.comm.clone());
     match key {
         LeakKey::Owner(OwnerKey::Pid(pid)) => Subject::of_process(*pid, procs.get(pid)),
-        LeakKey::Owner(OwnerKey::Unattributed | OwnerKey::Orphaned) => Subject::Host,
+        LeakKey::Owner(OwnerKey::Unattributed) => Subject::Unowned { orphaned: false },
+        LeakKey::Owner(OwnerKey::Orphaned) => Subject::Unowned { orphaned: true },
         LeakKey::Service(unit) => Subject::Service {
             unit: Some(unit.clone()),
             container: None,

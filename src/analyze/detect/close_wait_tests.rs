@@ -247,3 +247,70 @@ fn service_subjects_round_trip_and_serialize_additively() {
     assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), p);
     assert_eq!(p.to_string(), "pid 3 (java) in docker:api");
 }
+
+/// CLOSE_WAIT (and FIN_WAIT2) held by unnamed processes and by no process are two alerts
+/// with subjects of their own: they used to share `host`, and the second overwrote the
+/// first.
+#[test]
+fn unnamed_and_orphaned_owners_are_two_alerts() {
+    let mk = |t_ms: i64, state: TcpState| {
+        let mut snap = snapshot(Vec::new());
+        for (owner, n, net) in [(Owner::Unattributed, 210u64, 1), (Owner::Ownerless, 220, 2)] {
+            for i in 0..n {
+                let mut s = sock(
+                    state,
+                    "10.0.0.1:8080",
+                    &format!("10.0.{net}.9:{}", 10_000 + i),
+                    owner,
+                );
+                s.inode = if owner == Owner::Ownerless {
+                    0
+                } else {
+                    u64::from(net as u8) * 100_000 + i
+                };
+                s.cookie = Some(u64::from(net as u8) * 100_000 + i);
+                snap.sockets.push(s);
+            }
+        }
+        snap.taken_at_ms = t_ms;
+        snap
+    };
+    for (state, rule) in [
+        (TcpState::CloseWait, RuleId::CloseWaitLeak),
+        (TcpState::FinWait2, RuleId::FinWait2Buildup),
+    ] {
+        let mut th = Thresholds::default();
+        th.apply_override("fin_wait2_buildup.warn_count=200")
+            .unwrap();
+        let mut a = Analyzer::with_thresholds(th);
+        let mut an = a.observe(&mk(1_000, state));
+        for t in 1..=7 {
+            an = a.observe(&mk(1_000 + t * 10_000, state));
+        }
+        let mut got: Vec<(String, u64)> = an
+            .alerts
+            .iter()
+            .filter(|a| a.finding.rule == rule)
+            .map(|a| (a.finding.subject.to_string(), a.finding.count))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("no process (orphaned)".to_string(), 220),
+                ("unnamed processes".to_string(), 210)
+            ],
+            "{rule:?}: {:#?}",
+            an.alerts
+        );
+    }
+    // On the wire: a kind of its own; old files' `host` still reads.
+    let v = serde_json::to_value(Subject::Unowned { orphaned: true }).unwrap();
+    assert_eq!(v, serde_json::json!({"kind": "unowned", "orphaned": true}));
+    assert_eq!(
+        serde_json::from_value::<Subject>(v).unwrap(),
+        Subject::Unowned { orphaned: true }
+    );
+    let old: Subject = serde_json::from_str(r#"{"kind":"host"}"#).unwrap();
+    assert_eq!(old, Subject::Host);
+}

@@ -3,8 +3,10 @@
 //! its statistics since the previous sample; never reads anything itself.
 //!
 //! Warning at `warn_fill` of the max, critical at `crit_fill`, and critical whenever
-//! `drop`, `early_drop` or `insert_failed` grew faster than `crit_drop_rate` (default: any
-//! growth) between two samples. A first sample has no rate: counters that already hold
+//! `drop` (a packet dropped for want of an entry) grew faster than `crit_drop_rate`
+//! (default: any growth) between two samples. `early_drop` growth (an unassured entry
+//! evicted to admit the new one: pressure, no loss yet) is a warning, and so is
+//! `insert_failed` past `warn_insert_failed_rate` (below it, mostly the UDP DNS race). A first sample has no rate: counters that already hold
 //! drops then are reported as history, never as a rate. Subject: the namespace
 //! ([`Subject::Host`]; the finding carries the namespace's name).
 
@@ -24,14 +26,24 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             .collect()
     });
     let refused: f64 = drop_rates.iter().map(|(_, v)| v).sum();
-    let dropping = !drop_rates.is_empty() && refused > t.crit_drop_rate * k;
+    let of = |name: &str| {
+        drop_rates
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0.0, |&(_, v)| v)
+    };
+    // Only `drop` is a packet dropped for want of an entry. `early_drop` evicted an
+    // unassured entry to admit the new one (the table is under pressure, the connection
+    // got in); `insert_failed` is mostly two UDP packets of one flow racing (DNS A and
+    // AAAA queries), a problem only at a sustained rate.
+    let (dropped, evicted, failed) = (of("drop"), of("early_drop"), of("insert_failed"));
     let (severity, why) = match fill {
-        _ if dropping => (
+        _ if dropped > t.crit_drop_rate * k => (
             Severity::Critical,
             format!(
-                "the kernel refused {} entries/s (drop + early_drop + insert_failed) since \
+                "the kernel dropped {} packets/s for want of a conntrack entry (drop) since \
                  the previous sample",
-                rate(refused)
+                rate(dropped)
             ),
         ),
         Some(f) if f >= t.crit_fill * k => (
@@ -48,6 +60,23 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
                 "the table is {} full (≥ warning {})",
                 pct(f),
                 pct(t.warn_fill)
+            ),
+        ),
+        _ if evicted > 0.0 => (
+            Severity::Warning,
+            format!(
+                "the table is under pressure: the kernel evicted {} unassured entries/s \
+                 (early_drop) to admit new ones since the previous sample",
+                rate(evicted)
+            ),
+        ),
+        _ if failed > t.warn_insert_failed_rate * k => (
+            Severity::Warning,
+            format!(
+                "{} insertions/s failed (insert_failed) since the previous sample, above \
+                 warn_insert_failed_rate {}",
+                rate(failed),
+                rate(t.warn_insert_failed_rate)
             ),
         ),
         _ => return None,
@@ -96,10 +125,27 @@ fn message(ct: &Conntrack, growth: Option<f64>, drops: &[(&str, f64)], refused: 
     if let Some(g) = growth {
         s.push_str(&format!(", {}/s", signed(g)));
     }
-    if !drops.is_empty() && refused > 0.0 {
+    let of = |name: &str| {
+        drops
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0.0, |&(_, v)| v)
+    };
+    let (dropped, evicted, failed) = (of("drop"), of("early_drop"), of("insert_failed"));
+    if dropped > 0.0 {
         s.push_str(&format!(
-            ", {} refused/s — new connections are being dropped",
-            rate(refused)
+            ", {} dropped/s — new connections are being dropped",
+            rate(dropped)
+        ));
+    } else if evicted > 0.0 {
+        s.push_str(&format!(
+            ", {} evicted/s — under pressure: unassured entries are evicted to admit new ones",
+            rate(evicted)
+        ));
+    } else if failed > 0.0 && refused > 0.0 {
+        s.push_str(&format!(
+            ", {} insert_failed/s — insertions clash (often the UDP DNS race)",
+            rate(failed)
         ));
     } else if ct.fill().is_some_and(|f| f >= 1.0) {
         s.push_str(" — full: new connections are being dropped");

@@ -23,6 +23,7 @@ fn snap(t_ms: i64, count: u64, max: u64, drop: u64, sockets: Vec<SocketRecord>) 
             ]
             .into(),
             cpus: 2,
+            dropped_stats: 0,
         }),
         ..KernelCounters::default()
     });
@@ -84,7 +85,12 @@ fn drops_growing_between_samples_are_critical_at_any_fill() {
     assert_eq!(f.metrics["rate.conntrack.drop"], 10.0);
     assert_eq!(f.metrics["entries_per_s"], 20.0);
     assert_eq!(f.metrics["drop_total"], 25.0);
-    assert!(f.message.contains("10 refused/s"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("10 dropped/s — new connections are being dropped"),
+        "{}",
+        f.message
+    );
     assert!(
         f.detail.contains("drop 10/s, early_drop 0/s"),
         "{}",
@@ -99,6 +105,58 @@ fn drops_growing_between_samples_are_critical_at_any_fill() {
     // Unchanged counters on the next sample: no refusal, and 5% full: quiet.
     let an = a.observe(&snap(5_000, 50, 1000, 25, vec![]));
     assert!(conntrack(&an.findings).is_none(), "{:#?}", an.findings);
+}
+
+/// `snap` with `early_drop` and `insert_failed` set instead of `drop`.
+fn snap_other(t_ms: i64, early_drop: u64, insert_failed: u64) -> Snapshot {
+    let mut s = snap(t_ms, 50, 1000, 0, vec![]);
+    if let Some(ct) = s.counters.as_mut().and_then(|c| c.conntrack.as_mut()) {
+        ct.stats.insert("early_drop".into(), early_drop);
+        ct.stats.insert("insert_failed".into(), insert_failed);
+    }
+    s
+}
+
+/// `early_drop` growth evicted an unassured entry to admit the new one: pressure, a
+/// warning in its own words, never "new connections are being dropped".
+#[test]
+fn early_drop_growth_is_a_pressure_warning_not_dropping() {
+    let mut a = Analyzer::new();
+    a.observe(&snap_other(1_000, 0, 0));
+    let an = a.observe(&snap_other(3_000, 40, 0));
+    let f = conntrack(&an.findings).expect("early_drop warns");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.message.contains("20 evicted/s — under pressure"),
+        "{}",
+        f.message
+    );
+    assert!(!f.message.contains("being dropped"), "{}", f.message);
+    assert!(f.detail.contains("(early_drop)"), "{}", f.detail);
+}
+
+/// `insert_failed` is mostly the UDP DNS clash race: quiet below its own rate, a warning
+/// above it, never critical and never "dropped".
+#[test]
+fn insert_failed_warns_only_past_its_own_rate() {
+    let mut a = Analyzer::new();
+    a.observe(&snap_other(1_000, 0, 0));
+    let an = a.observe(&snap_other(3_000, 0, 10));
+    assert!(
+        conntrack(&an.findings).is_none(),
+        "5/s < 10/s: {:#?}",
+        an.findings
+    );
+    let an = a.observe(&snap_other(5_000, 0, 110));
+    let f = conntrack(&an.findings).expect("50/s > 10/s");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.contains("50 insert_failed/s"), "{}", f.message);
+    assert!(!f.message.contains("being dropped"), "{}", f.message);
+    assert!(
+        f.detail.contains("warn_insert_failed_rate 10"),
+        "{}",
+        f.detail
+    );
 }
 
 #[test]

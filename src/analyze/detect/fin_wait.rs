@@ -29,8 +29,14 @@ fn fin_wait2(ctx: &Ctx<'_>) -> Vec<Finding> {
                 let who = s.to_string();
                 (s, who)
             }
-            OwnerKey::Unattributed => (Subject::Host, "unnamed processes".to_string()),
-            OwnerKey::Orphaned => (Subject::Host, "no process (orphaned)".to_string()),
+            OwnerKey::Unattributed => (
+                Subject::Unowned { orphaned: false },
+                "unnamed processes".to_string(),
+            ),
+            OwnerKey::Orphaned => (
+                Subject::Unowned { orphaned: true },
+                "no process (orphaned)".to_string(),
+            ),
         };
         let k = ctx.scale(RuleId::FinWait2Buildup, &subject);
         let sev = if n as f64 >= c.crit_count as f64 * k {

@@ -166,3 +166,5 @@ mod port_tests;
 mod proto_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod time_wait_tests;

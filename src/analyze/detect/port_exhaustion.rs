@@ -51,11 +51,54 @@ impl Rate {
     }
 }
 
+/// One route's ports as both rules judge them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Judged {
+    /// The held ports that block a new connect(): all of them, except that where
+    /// tcp_tw_reuse applies and the rate is known only the TIME_WAIT of the last
+    /// `hold_s` seconds counts.
+    pub judged: Held,
+    rate: Rate,
+    /// Whether tcp_tw_reuse applies to the route.
+    pub reuse: bool,
+    /// How long a closed connection blocks its port: 60 s, or about 2 s with reuse.
+    pub hold_s: f64,
+}
+
+/// Judges `route`'s `held` ports: the one computation `port_exhaustion` and
+/// `time_wait_storm` share, so they never disagree on the ports left.
+pub(super) fn judge_route(ctx: &Ctx<'_>, route: &Route, held: Held, sources: u64) -> Judged {
+    let (remote, source) = *route;
+    let rate = Rate::of(ctx, route, sources);
+    let reuse = tw_reuse_applies(
+        ctx.sysctl("net.ipv4.tcp_tw_reuse"),
+        ctx.sysctl("net.ipv4.tcp_timestamps"),
+        source,
+        &remote,
+    );
+    let hold_s = if reuse { TW_REUSE_HOLD_S } else { TIME_WAIT_S };
+    // Where tcp_tw_reuse applies, only the TIME_WAIT of the last ~2 s blocks a connect().
+    let judged = match (reuse, rate.per_s()) {
+        (true, Some(r)) => {
+            let young = held.time_wait.min((r * hold_s).ceil() as u64);
+            Held {
+                total: held.active() + young,
+                time_wait: young,
+            }
+        }
+        _ => held,
+    };
+    Judged {
+        judged,
+        rate,
+        reuse,
+        hold_s,
+    }
+}
+
 pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let t = &ctx.th.port_exhaustion;
     let capacity = ctx.ports.space.usable;
-    let tw_reuse = ctx.sysctl("net.ipv4.tcp_tw_reuse");
-    let timestamps = ctx.sysctl("net.ipv4.tcp_timestamps");
     let dests = ctx.ports.destinations();
     let mut out = Vec::new();
     for (&route, &held) in &ctx.ports.routes {
@@ -66,20 +109,12 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
             continue;
         }
         let sources = dests.get(&remote).map_or(1, |d| d.sources);
-        let rate = Rate::of(ctx, &route, sources);
-        let reuse = tw_reuse_applies(tw_reuse, timestamps, source, &remote);
-        let hold_s = if reuse { TW_REUSE_HOLD_S } else { TIME_WAIT_S };
-        // Where tcp_tw_reuse applies, only the TIME_WAIT of the last ~2 s blocks a connect().
-        let judged = match (reuse, rate.per_s()) {
-            (true, Some(r)) => {
-                let young = held.time_wait.min((r * hold_s).ceil() as u64);
-                Held {
-                    total: held.active() + young,
-                    time_wait: young,
-                }
-            }
-            _ => held,
-        };
+        let Judged {
+            judged,
+            rate,
+            reuse,
+            hold_s,
+        } = judge_route(ctx, &route, held, sources);
         let outlook = forecast(capacity, judged, rate.per_s(), hold_s);
         let fill = if capacity == 0 {
             1.0

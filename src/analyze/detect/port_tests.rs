@@ -251,3 +251,79 @@ fn destroy_events_give_the_rate_before_a_second_poll() {
         );
     }
 }
+
+/// The reviewer's case: loopback, tcp_tw_reuse=2 (the kernel's default), 170 then 190 of
+/// 200 ports in TIME_WAIT at 20 new/s. Only the ~2 s of young TIME_WAIT blocks a connect():
+/// port_exhaustion says "steady at 40 of 200", so time_wait_storm must not claim the
+/// ports are running out (nor that each one holds its port for 60 s); with reuse off both
+/// fire on the same ports.
+#[test]
+fn loopback_with_tw_reuse_never_disagrees_with_time_wait_storm() {
+    let dst = "127.0.0.1:8080";
+    let mk = |reuse| {
+        [
+            tw(0, "127.0.0.1", dst, 40_000..40_170, reuse),
+            tw(1_000, "127.0.0.1", dst, 40_000..40_190, reuse),
+        ]
+    };
+    let dest_storm = |fs: &[Finding]| -> Option<Finding> {
+        of(fs, RuleId::TimeWaitStorm)
+            .into_iter()
+            .find(|f| matches!(f.subject, Subject::Destination { .. }))
+            .cloned()
+    };
+    let fs = check(&Thresholds::default(), &mk("2"));
+    assert!(of(&fs, RuleId::PortExhaustion).is_empty(), "{fs:#?}");
+    assert_eq!(dest_storm(&fs), None, "{fs:#?}");
+
+    // Lowered thresholds: both fire, on the same 40 blocking ports, and the words say
+    // the hold is ~2 s, not 60 s.
+    let mut th = Thresholds::default();
+    th.apply_override("port_exhaustion.warn_fill=0.1").unwrap();
+    th.apply_override("time_wait_storm.warn_port_fill=0.1")
+        .unwrap();
+    let fs = check(&th, &mk("2"));
+    let pe = of(&fs, RuleId::PortExhaustion)[0];
+    let storm = dest_storm(&fs).expect("storm at warn_port_fill 0.1");
+    assert!(
+        pe.message.ends_with("steady at 40 of 200"),
+        "{}",
+        pe.message
+    );
+    assert_eq!(storm.metrics["ports_in_use"], 40.0, "{storm:#?}");
+    assert_eq!(storm.metrics["ports_held"], 190.0);
+    assert_eq!(storm.metrics["hold_s"], 2.0);
+    assert_eq!(storm.metrics["tw_reuse_sources"], 1.0);
+    assert_eq!(storm.metrics["max_new_per_s"], 100.0);
+    assert_eq!(storm.count, 190, "the storm still counts every TIME_WAIT");
+    assert!(
+        storm
+            .message
+            .contains("190 TIME_WAIT (150 reusable under tcp_tw_reuse), 40 of 200"),
+        "{}",
+        storm.message
+    );
+    assert!(storm
+        .detail
+        .contains("tcp_tw_reuse lets a new connection take one"));
+    assert!(
+        !storm.detail.contains("holds its port for 60 s."),
+        "{}",
+        storm.detail
+    );
+
+    // Reuse off: both judge all 190 ports, both Critical.
+    let fs = check(&Thresholds::default(), &mk("0"));
+    let pe = of(&fs, RuleId::PortExhaustion)[0];
+    let storm = dest_storm(&fs).expect("storm without reuse");
+    assert_eq!(
+        (pe.severity, storm.severity),
+        (Severity::Critical, Severity::Critical)
+    );
+    assert_eq!(storm.metrics["ports_in_use"], pe.metrics["ports_held"]);
+    assert!(
+        storm.detail.contains("holds its port for 60 s."),
+        "{}",
+        storm.detail
+    );
+}

@@ -1,6 +1,8 @@
 //! `time_wait_storm`: TIME_WAIT sockets eat the ephemeral ports toward one destination
-//! ip:port (each holds its 4-tuple for 60 s), or approach the namespace-wide
-//! `tcp_max_tw_buckets` cap (`TCPTimeWaitOverflow` counts the overflows).
+//! ip:port (each holds its 4-tuple for 60 s, or about 2 s where `tcp_tw_reuse` applies),
+//! or approach the namespace-wide `tcp_max_tw_buckets` cap (`TCPTimeWaitOverflow` counts
+//! the overflows). The ports in use are judged route by route exactly as `port_exhaustion`
+//! judges them (`port_exhaustion::judge_route`), so the two never disagree on the ports left.
 //!
 //! "How fast" comes from one of two inputs, and the finding says which: the kernel's
 //! destroy events when they were read (closes per second toward the destination: each
@@ -8,11 +10,13 @@
 //! the polled TIME_WAIT count's growth. The severity is judged on the ports in use either
 //! way; the rate explains where they are going.
 
+use super::port_exhaustion::judge_route;
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
 use crate::analyze::finding::{human_growth, Finding, Severity, Subject};
-use crate::analyze::ports::TIME_WAIT_S;
+use crate::analyze::ports::{TIME_WAIT_S, TW_REUSE_HOLD_S};
 use crate::model::RuleId;
 use crate::model::{Endpoint, TcpState};
+use std::net::{IpAddr, Ipv4Addr};
 
 pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let t = &ctx.th.time_wait_storm;
@@ -21,12 +25,16 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     // The same per-destination numbers port_exhaustion sums per source address.
     for (remote, d) in ctx.ports.destinations() {
-        let (time_wait, in_use, sources) = (d.held.time_wait, d.held.total, d.sources);
+        let (time_wait, sources) = (d.held.time_wait, d.sources);
         let subject = Subject::Destination { remote };
         let k = ctx.scale(RuleId::TimeWaitStorm, &subject);
         if (time_wait as f64) < t.min_count as f64 * k {
             continue;
         }
+        // The ports that block a new connection, as port_exhaustion judges each route:
+        // where tcp_tw_reuse applies, TIME_WAIT older than ~2 s does not.
+        let hold = Hold::of(ctx, &remote, sources);
+        let in_use = hold.blocking;
         // Each local source address has its own usable ports toward the destination.
         let capacity = d.capacity;
         let fill = if capacity == 0 {
@@ -50,21 +58,36 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         f.threshold = t.warn_port_fill * capacity as f64;
         let headroom = capacity.saturating_sub(in_use);
         let speed = Speed::of(ctx, &remote, growth);
-        f.message = format!(
-            "{remote}: {} TIME_WAIT, {} of {capacity} ephemeral ports in use ({headroom} left{})",
-            time_wait,
-            in_use,
-            speed.short()
-        );
+        let reusable = d.held.total.saturating_sub(in_use);
+        f.message = if reusable > 0 {
+            format!(
+                "{remote}: {} TIME_WAIT ({reusable} reusable under tcp_tw_reuse), {} of \
+                 {capacity} ephemeral ports in use ({headroom} left{})",
+                time_wait,
+                in_use,
+                speed.short()
+            )
+        } else {
+            format!(
+                "{remote}: {} TIME_WAIT, {} of {capacity} ephemeral ports in use ({headroom} \
+                 left{})",
+                time_wait,
+                in_use,
+                speed.short()
+            )
+        };
         for (k2, v) in [
             ("time_wait", time_wait as f64),
             ("ports_in_use", in_use as f64),
+            ("ports_held", d.held.total as f64),
+            ("hold_s", hold.hold_s),
+            ("tw_reuse_sources", hold.reuse_sources as f64),
             ("port_range_size", range as f64),
             ("usable_ports", space.usable as f64),
             ("port_capacity", capacity as f64),
             ("headroom", headroom as f64),
             ("source_addresses", sources as f64),
-            ("max_new_per_s", capacity as f64 / TIME_WAIT_S),
+            ("max_new_per_s", capacity as f64 / hold.hold_s),
         ] {
             f.metrics.insert(k2.into(), v);
         }
@@ -77,19 +100,71 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         put_sysctls(ctx, &mut f.metrics, &["net.ipv4.tcp_tw_reuse"]);
         let mut lines = vec![format!(
             "This host closes connections to {remote} first, and each one holds its port for \
-             60 s. Ephemeral range {lo}-{hi} ({range} ports, {} usable after reserved and \
+             {}. Ephemeral range {lo}-{hi} ({range} ports, {} usable after reserved and \
              listener-bound ones) × {sources} source address(es) allows about {:.0} new \
              connections/s to this destination; {headroom} ports are left. port_exhaustion \
              forecasts each source address's ports.",
+            hold.words(sources),
             space.usable,
-            capacity as f64 / TIME_WAIT_S
+            capacity as f64 / hold.hold_s
         )];
-        lines.push(speed.line(&remote, capacity));
+        lines.push(speed.line(&remote, capacity, hold.hold_s));
         f.detail = detail(RuleId::TimeWaitStorm, &lines);
         out.push(f);
     }
     out.extend(global(ctx));
     out
+}
+
+/// A destination's ports as `port_exhaustion` judges its routes, summed.
+struct Hold {
+    /// Held ports that block a new connect() (see `port_exhaustion::judge_route`).
+    blocking: u64,
+    /// Source addresses toward it where tcp_tw_reuse applies.
+    reuse_sources: u64,
+    /// The hold the capacity figure uses: about 2 s when reuse applies to every source,
+    /// else 60 s.
+    hold_s: f64,
+}
+
+impl Hold {
+    fn of(ctx: &Ctx<'_>, remote: &Endpoint, sources: u64) -> Hold {
+        let mut h = Hold {
+            blocking: 0,
+            reuse_sources: 0,
+            hold_s: TIME_WAIT_S,
+        };
+        let first = (*remote, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let routes = ctx.ports.routes.range(first..);
+        for (route, &held) in routes.take_while(|(r, _)| r.0 == *remote) {
+            let j = judge_route(ctx, route, held, sources);
+            h.blocking += j.judged.total;
+            h.reuse_sources += u64::from(j.reuse);
+        }
+        if h.reuse_sources > 0 && h.reuse_sources == sources {
+            h.hold_s = TW_REUSE_HOLD_S;
+        }
+        h
+    }
+
+    /// How long each closed connection holds its port, in the detail's words.
+    fn words(&self, sources: u64) -> String {
+        if self.reuse_sources == 0 {
+            "60 s".into()
+        } else if self.reuse_sources == sources {
+            format!(
+                "60 s, but tcp_tw_reuse lets a new connection take one after about {:.0} s, \
+                 so only the youngest TIME_WAIT blocks a port",
+                TW_REUSE_HOLD_S
+            )
+        } else {
+            format!(
+                "60 s (about {:.0} s from the {} source address(es) where tcp_tw_reuse \
+                 applies)",
+                TW_REUSE_HOLD_S, self.reuse_sources
+            )
+        }
+    }
 }
 
 /// Where "how fast" came from.
@@ -122,14 +197,14 @@ impl Speed {
     }
 
     /// The detail's line.
-    fn line(self, remote: &Endpoint, capacity: u64) -> String {
+    fn line(self, remote: &Endpoint, capacity: u64, hold_s: f64) -> String {
         match self {
             Speed::Events { per_s, seconds } => format!(
                 "How fast, from the kernel's destroy events: {per_s:.1} connections/s toward \
                  {remote} closed over the last {seconds:.1} s, short-lived ones included. \
-                 Each that this host closed first stays in TIME_WAIT for 60 s, so this rate \
-                 alone holds about {:.0} of the {capacity} ports.",
-                per_s * TIME_WAIT_S
+                 Each that this host closed first blocks its port for {hold_s:.0} s, so this \
+                 rate alone holds about {:.0} of the {capacity} ports.",
+                per_s * hold_s
             ),
             Speed::Polls(g) => format!(
                 "How fast, from polls: TIME_WAIT toward {remote} {} (a poll sees the level, \

@@ -110,6 +110,7 @@ mod tests {
             ]
             .into(),
             cpus: 2,
+            dropped_stats: 0,
         };
         let out = render(&[tick("ns1", Some(ct)), tick("bare", None)]);
         for want in [

@@ -416,6 +416,8 @@ pub fn subject_label(subject: &Subject, pid_labels: bool) -> String {
         Subject::Listener { local, .. } => local.to_string(),
         Subject::Destination { remote } => remote.to_string(),
         Subject::Host => "host".to_string(),
+        Subject::Unowned { orphaned: true } => "(orphaned)".to_string(),
+        Subject::Unowned { orphaned: false } => "(unnamed)".to_string(),
         // The unit or container, never the pids: a restart keeps the series.
         Subject::Service {
             unit, container, ..

@@ -171,7 +171,7 @@ pub fn render(ticks: &[(Snapshot, Analysis)], top: usize) -> String {
                         ("protocol", p.name()),
                         ("state", p.state_name(s)),
                     ];
-                    units.slot(labels(ns, &l)).set(n);
+                    units.slot(labels(ns, &l)).inc_by(n);
                 }
             }
         }
@@ -187,7 +187,7 @@ pub fn render(ticks: &[(Snapshot, Analysis)], top: usize) -> String {
                         ("protocol", p.name()),
                         ("state", p.state_name(s)),
                     ];
-                    ctrs.slot(labels(ns, &l)).set(n);
+                    ctrs.slot(labels(ns, &l)).inc_by(n);
                 }
             }
         }
@@ -322,6 +322,29 @@ mod tests {
         assert!(ctrs.iter().any(|l| l
             .contains(r#"runtime="docker",container="abababababab",name="web""#)
             && l.ends_with(" 3")));
+    }
+
+    /// Two units whose names share the first `NAME_LABEL_MAX` bytes get one label value
+    /// after the cut: their sockets add up in that series instead of the second replacing
+    /// the first, so the family still sums to the total.
+    #[test]
+    fn units_that_collide_after_the_label_cut_add_up() {
+        let mut snap = world();
+        let long = "a".repeat(NAME_LABEL_MAX + 10);
+        for (pid, tail) in [(1u32, "x"), (2, "y")] {
+            let p = snap.processes.get_mut(&pid).unwrap();
+            p.container = None;
+            p.unit = Some(Unit {
+                name: format!("{long}{tail}.service").as_str().into(),
+                user: Some(1000),
+            });
+        }
+        let text = render(&tick(snap), 5);
+        let units = samples(&text, "unit_sockets");
+        assert_eq!(sum(&units), 12, "{text}");
+        let cut: Vec<&&str> = units.iter().filter(|l| l.contains("aaaa")).collect();
+        assert_eq!(cut.len(), 1, "{text}");
+        assert!(cut[0].ends_with(" 7"), "4 + 3 sockets: {text}");
     }
 
     #[test]

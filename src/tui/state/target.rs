@@ -117,6 +117,14 @@ pub fn in_detail(t: &DetailTarget, s: &SocketRecord) -> bool {
                         s.remote == *remote && s.local.ip == *source
                     }
                     Subject::Host => true,
+                    Subject::Unowned { orphaned } => {
+                        crate::analyze::history::OwnerKey::of(s.owner, s.inode)
+                            == Some(if *orphaned {
+                                crate::analyze::history::OwnerKey::Orphaned
+                            } else {
+                                crate::analyze::history::OwnerKey::Unattributed
+                            })
+                    }
                     Subject::UnixListener { .. } => false,
                 }
         }

@@ -41,6 +41,7 @@ fn subject_text(s: &Subject) -> String {
         },
         Subject::Destination { remote } => format!("destination {remote}"),
         Subject::Host => "this host".into(),
+        Subject::Unowned { .. } => s.to_string(),
         Subject::Route { source, remote } => format!("from {source} to {remote}"),
         Subject::UnixListener { .. } => format!("UNIX listener {s}"),
     }
@@ -181,7 +182,7 @@ fn recorded_counts(an: &Analysis, target: &DetailTarget) -> StateCounts {
             Subject::Destination { remote: r } => remote(r.ip),
             Subject::Host => Some(agg.states),
             Subject::Route { remote: r, .. } => remote(r.ip),
-            Subject::UnixListener { .. } => None,
+            Subject::UnixListener { .. } | Subject::Unowned { .. } => None,
             Subject::Service { pids, .. } => {
                 let mut sum = StateCounts::default();
                 for c in pids.iter().filter_map(|p| process(*p)) {

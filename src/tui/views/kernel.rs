@@ -73,15 +73,20 @@ fn conntrack_lines(app: &App, w: usize, t: &Theme) -> Vec<Line<'static>> {
         ),
         None => format!("{}/?", ct.count),
     };
-    let refused = an.rates.as_ref().map(|r| {
-        CONNTRACK_DROP_STATS
+    // Rates exist but hold no conntrack statistic when the previous sample had no table
+    // (module loaded since, statistics unreadable then): that is no rate, not zero.
+    let rates = an.rates.as_ref().map(|r| {
+        let v: Vec<f64> = CONNTRACK_DROP_STATS
             .iter()
-            .filter_map(|n| r.conntrack.get(*n))
-            .sum::<f64>()
+            .filter_map(|n| r.conntrack.get(*n).copied())
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>())
     });
-    let refused_text = match (refused, ct.cpus) {
+    let refused = rates.flatten();
+    let refused_text = match (rates, ct.cpus) {
         (_, 0) => "not read".into(),
-        (Some(r), _) => format!("{r:.1}"),
+        (Some(Some(r)), _) => format!("{r:.1}"),
+        (Some(None), _) => "not measured".into(),
         (None, _) => "from 2nd tick".into(),
     };
     vec![
@@ -172,6 +177,7 @@ mod tests {
                 buckets: Some(250),
                 stats: [("drop".to_string(), drop)].into(),
                 cpus: 2,
+                dropped_stats: 0,
             }),
             conntrack_absent: absent.map(str::to_string),
             ..KernelCounters::default()
@@ -222,6 +228,20 @@ mod tests {
         assert_eq!(height(&app), HEIGHT + 4);
         let first = app_after(&[snap(1_000, 5, 0, None)]);
         assert!(screen(&first).contains("from 2nd tick"));
+    }
+
+    /// The previous sample had no table (the module was loaded since): the rates exist
+    /// but hold no conntrack statistic, which is "not measured", never a rate of 0.
+    #[test]
+    fn refusals_after_a_sample_without_a_table_are_not_measured() {
+        let app = app_after(&[
+            snap(1_000, 0, 0, Some("nf_conntrack is not loaded")),
+            snap(3_000, 5, 7, None),
+        ]);
+        let s = screen(&app);
+        let line = s.lines().find(|l| l.contains("refused/s")).unwrap_or("");
+        assert!(line.contains("not measured"), "{s}");
+        assert!(!line.contains("0.0"), "{s}");
     }
 
     #[test]
