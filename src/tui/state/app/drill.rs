@@ -7,7 +7,7 @@ use crate::analyze::finding::{Alert, AlertPhase, Subject};
 use crate::analyze::process_rows::RowKind;
 use crate::filter::{Filter, OwnerKind};
 use crate::model::RuleId;
-use crate::model::{listener_matches, Protocol, SocketRecord, TcpState};
+use crate::model::{listener_matches, Owner, Protocol, SocketRecord, TcpState};
 use crate::tui::state::app::{view_slot, App, ExplainTopic, Explanation};
 use crate::tui::state::columns::DIAGRAM_STATES;
 use crate::tui::state::explain;
@@ -195,6 +195,14 @@ impl App {
                     Subject::Destination { remote } => s.remote == *remote,
                     Subject::Route { source, remote } => {
                         s.remote == *remote && s.local.ip == *source
+                    }
+                    Subject::Unowned { orphaned } => {
+                        s.owner
+                            == if *orphaned {
+                                Owner::Ownerless
+                            } else {
+                                Owner::Unattributed
+                            }
                     }
                     // Whole-host findings concern every socket: they would shadow the
                     // alert the target really is about. UNIX listeners hold no TCP socket.
