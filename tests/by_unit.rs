@@ -10,9 +10,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -41,59 +39,6 @@ fn holder(tcp: u32, udp: u32) -> Child {
         .unwrap();
     assert_eq!(line.trim(), "ready");
     child
-}
-
-/// The hierarchy that names units: v1 `name=systemd` where mounted, else the v2 root.
-fn unit_hierarchy() -> PathBuf {
-    let v1 = Path::new("/sys/fs/cgroup/systemd");
-    if v1.join("cgroup.procs").exists() {
-        v1.to_path_buf()
-    } else {
-        PathBuf::from("/sys/fs/cgroup")
-    }
-}
-
-/// Cgroups made and children started by the test; undone in `Drop`.
-struct Guard {
-    root: PathBuf,
-    dirs: Vec<PathBuf>,
-    children: Vec<Child>,
-}
-
-impl Guard {
-    fn cgroup(&mut self, rel: &str) -> PathBuf {
-        let mut p = self.root.clone();
-        for part in rel.split('/') {
-            p.push(part);
-            if !p.exists() {
-                std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
-                self.dirs.push(p.clone());
-            }
-        }
-        p
-    }
-
-    fn move_into(&self, dir: &Path, pid: u32) {
-        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
-            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            // Back to the root first, so the cgroup empties even if the kill is slow.
-            let _ = std::fs::write(self.root.join("cgroup.procs"), c.id().to_string());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for d in self.dirs.iter().rev() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while std::fs::remove_dir(d).is_err() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
 }
 
 fn rows(v: &Value) -> &Vec<Value> {
@@ -132,13 +77,9 @@ fn by_unit_and_by_container_equal_the_truth() {
     let unit = format!("sscdemo-{me}.service");
     let scope = format!("docker-{id}.scope");
 
-    let mut g = Guard {
-        root: unit_hierarchy(),
-        dirs: Vec::new(),
-        children: Vec::new(),
-    };
-    let svc_dir = g.cgroup(&format!("system.slice/{unit}"));
-    let ctr_dir = g.cgroup(&format!("system.slice/{scope}"));
+    let mut g = Cgroups::new();
+    let svc_dir = g.make(&format!("system.slice/{unit}"));
+    let ctr_dir = g.make(&format!("system.slice/{scope}"));
     g.children.push(holder(3, 2));
     g.children.push(holder(2, 1));
     let (svc_pid, ctr_pid) = (g.children[0].id(), g.children[1].id());

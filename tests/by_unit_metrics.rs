@@ -12,12 +12,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{python, require_root, scrape, wait_for, Netns, Server};
+use common::{python, require_root, scrape, wait_for, Cgroups, Netns, Server};
 
 /// Waits for `go`, then opens argv[1] TCP listeners and argv[2] UDP sockets on loopback,
 /// says `ready` and holds them until stdin closes.
@@ -33,67 +31,14 @@ print('ready', flush=True)
 sys.stdin.read()
 "#;
 
-fn unit_hierarchy() -> PathBuf {
-    let v1 = Path::new("/sys/fs/cgroup/systemd");
-    if v1.join("cgroup.procs").exists() {
-        v1.to_path_buf()
-    } else {
-        PathBuf::from("/sys/fs/cgroup")
-    }
-}
-
-/// Cgroups made and holders started by the test; undone in `Drop`.
-struct Guard {
-    root: PathBuf,
-    dirs: Vec<PathBuf>,
-    children: Vec<Child>,
-}
-
-impl Guard {
-    fn cgroup(&mut self, name: &str) -> PathBuf {
-        let p = self.root.join("system.slice").join(name);
-        std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
-        self.dirs.push(p.clone());
-        p
-    }
-
-    fn holder(&mut self, ns: &Netns, dir: &Path, tcp: u32, udp: u32) -> u32 {
-        let py = python();
-        let child = ns
-            .cmd(&py, &["-c", HOLDER, &tcp.to_string(), &udp.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let pid = child.id();
-        self.children.push(child);
-        let child = self.children.last_mut().unwrap();
-        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
-            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
-        writeln!(child.stdin.as_mut().unwrap(), "go").unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        pid
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = std::fs::write(self.root.join("cgroup.procs"), c.id().to_string());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for d in self.dirs.iter().rev() {
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while std::fs::remove_dir(d).is_err() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+/// A holder of `tcp` listeners and `udp` bound sockets in `ns`, made inside `dir`.
+fn holder(g: &mut Cgroups, ns: &Netns, dir: &Path, tcp: u32, udp: u32) -> u32 {
+    let (tcp, udp) = (tcp.to_string(), udp.to_string());
+    g.start_in(
+        dir,
+        &mut ns.cmd(&python(), &["-c", HOLDER, &tcp, &udp]),
+        "ready",
+    )
 }
 
 /// The samples of `family` as (label text, value).
@@ -131,16 +76,16 @@ fn unit_and_container_gauges_equal_the_truth_and_add_up() {
     let evil = format!("ssc\x1b[2Jevil-{me}.service");
     let plain = format!("sscplain-{me}.service");
     let scope = format!("docker-{id}.scope");
-    let mut g = Guard {
-        root: unit_hierarchy(),
-        dirs: Vec::new(),
-        children: Vec::new(),
-    };
+    let mut g = Cgroups::new();
     let ns = Netns::new("w4um");
-    let (d_evil, d_plain, d_scope) = (g.cgroup(&evil), g.cgroup(&plain), g.cgroup(&scope));
-    g.holder(&ns, &d_evil, 3, 2);
-    g.holder(&ns, &d_plain, 1, 0);
-    g.holder(&ns, &d_scope, 2, 0);
+    let (d_evil, d_plain, d_scope) = (
+        g.make(&format!("system.slice/{evil}")),
+        g.make(&format!("system.slice/{plain}")),
+        g.make(&format!("system.slice/{scope}")),
+    );
+    holder(&mut g, &ns, &d_evil, 3, 2);
+    holder(&mut g, &ns, &d_plain, 1, 0);
+    holder(&mut g, &ns, &d_scope, 2, 0);
 
     let mut srv = Server::start(
         "",

@@ -10,15 +10,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{python, require_root, sockscope_path, Netns};
+use common::{python, require_root, sockscope_path, Cgroups, Netns};
 
 /// Waits for `go` on stdin (so it is in its cgroup before its first socket), then makes
 /// 6 CLOSE_WAIT sockets on loopback and one more every 300 ms (at most 60 more); holds
@@ -47,72 +47,9 @@ while time.time() < end:
         leak()
 "#;
 
-/// The hierarchy that names units: v1 `name=systemd` where mounted, else the v2 root.
-fn unit_hierarchy() -> PathBuf {
-    let v1 = Path::new("/sys/fs/cgroup/systemd");
-    if v1.join("cgroup.procs").exists() {
-        v1.to_path_buf()
-    } else {
-        PathBuf::from("/sys/fs/cgroup")
-    }
-}
-
-/// The cgroup and children made by the test; undone in `Drop`.
-struct Guard {
-    root: PathBuf,
-    dir: PathBuf,
-    children: Vec<Child>,
-}
-
-impl Guard {
-    /// Starts a leaker in `ns`, moves it into the cgroup, lets it leak; returns its pid and
-    /// stdin (closing it ends the leaker).
-    fn leaker(&mut self, ns: &Netns) -> u32 {
-        let py = python();
-        let mut child = ns
-            .cmd(&py, &["-c", LEAKER])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let pid = child.id();
-        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
-            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", self.dir.display()));
-        let mut stdin: ChildStdin = child.stdin.take().unwrap();
-        writeln!(stdin, "go").unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "leaking");
-        // Held in the child so that dropping the guard (or the kill) ends it.
-        child.stdin = Some(stdin);
-        self.children.push(child);
-        pid
-    }
-
-    fn kill(&mut self, pid: u32) {
-        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
-            let mut c = self.children.remove(i);
-            let _ = std::fs::write(self.root.join("cgroup.procs"), pid.to_string());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = std::fs::write(self.root.join("cgroup.procs"), c.id().to_string());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::remove_dir(&self.dir).is_err() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+/// A leaker in `ns`, made inside the unit's cgroup `dir`; its pid.
+fn leaker(g: &mut Cgroups, ns: &Netns, dir: &Path) -> u32 {
+    g.start_in(dir, &mut ns.cmd(&python(), &["-c", LEAKER]), "leaking")
 }
 
 /// A running `watch --format jsonl`, killed on drop; its lines arrive on `rx`.
@@ -204,18 +141,12 @@ fn a_service_restarted_under_a_new_pid_keeps_its_close_wait_finding() {
     }
     let me = std::process::id();
     let unit = format!("sscleak-{me}.service");
-    let root = unit_hierarchy();
-    let dir = root.join("system.slice").join(&unit);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-    let mut g = Guard {
-        root,
-        dir,
-        children: Vec::new(),
-    };
+    let mut g = Cgroups::new();
+    let dir = g.make(&format!("system.slice/{unit}"));
     let ns = Netns::new("w4leak");
     let watch = Watch::start(&ns);
 
-    let first = g.leaker(&ns);
+    let first = leaker(&mut g, &ns, &dir);
     let is_ours = |f: &Value| {
         f["subject"]["kind"] == "service" && f["subject"]["unit"]["name"] == unit.as_str()
     };
@@ -233,7 +164,7 @@ fn a_service_restarted_under_a_new_pid_keeps_its_close_wait_finding() {
     );
 
     // The restart: a new pid in the same unit, leaking on; the old one killed.
-    let second = g.leaker(&ns);
+    let second = leaker(&mut g, &ns, &dir);
     g.kill(first);
     let after = watch.until("the new pid alone holds the leak", |v| {
         v.iter()

@@ -9,12 +9,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use common::{python, require_root, require_tmux, sockscope_json, sockscope_path, Netns, Tmux};
+use common::{
+    python, require_root, require_tmux, sockscope_json, sockscope_path, Cgroups, Netns, Tmux,
+};
 
 /// Waits for `go`, then opens argv[1] TCP listeners on loopback, says `ready`, holds them
 /// until stdin closes.
@@ -28,67 +28,13 @@ print('ready', flush=True)
 sys.stdin.read()
 "#;
 
-fn unit_hierarchy() -> PathBuf {
-    let v1 = Path::new("/sys/fs/cgroup/systemd");
-    if v1.join("cgroup.procs").exists() {
-        v1.to_path_buf()
-    } else {
-        PathBuf::from("/sys/fs/cgroup")
-    }
-}
-
-/// Cgroups made and holders started by the test; undone in `Drop`.
-struct Guard {
-    root: PathBuf,
-    dirs: Vec<PathBuf>,
-    children: Vec<Child>,
-}
-
-impl Guard {
-    fn cgroup(&mut self, name: &str) -> PathBuf {
-        let p = self.root.join("system.slice").join(name);
-        std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
-        self.dirs.push(p.clone());
-        p
-    }
-
-    fn holder(&mut self, ns: &Netns, dir: &Path, tcp: u32) -> u32 {
-        let py = python();
-        let child = ns
-            .cmd(&py, &["-c", HOLDER, &tcp.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let pid = child.id();
-        self.children.push(child);
-        let child = self.children.last_mut().unwrap();
-        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
-            .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
-        writeln!(child.stdin.as_mut().unwrap(), "go").unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        pid
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = std::fs::write(self.root.join("cgroup.procs"), c.id().to_string());
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for d in self.dirs.iter().rev() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while std::fs::remove_dir(d).is_err() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+/// A holder of `tcp` listeners in `ns`, made inside `dir`.
+fn holder(g: &mut Cgroups, ns: &Netns, dir: &Path, tcp: u32) -> u32 {
+    g.start_in(
+        dir,
+        &mut ns.cmd(&python(), &["-c", HOLDER, &tcp.to_string()]),
+        "ready",
+    )
 }
 
 /// The row of the table on `screen` that starts with `label`, as its whitespace-split cells.
@@ -119,15 +65,14 @@ fn o_groups_the_processes_view_by_unit_and_container_on_the_real_kernel() {
         .collect();
     let unit = format!("sscunit-{me}.service");
     let scope = format!("docker-{id}.scope");
-    let mut g = Guard {
-        root: unit_hierarchy(),
-        dirs: Vec::new(),
-        children: Vec::new(),
-    };
+    let mut g = Cgroups::new();
     let ns = Netns::new("w4tu");
-    let (d_unit, d_scope) = (g.cgroup(&unit), g.cgroup(&scope));
-    let svc_pid = g.holder(&ns, &d_unit, 3);
-    let ctr_pid = g.holder(&ns, &d_scope, 2);
+    let (d_unit, d_scope) = (
+        g.make(&format!("system.slice/{unit}")),
+        g.make(&format!("system.slice/{scope}")),
+    );
+    let svc_pid = holder(&mut g, &ns, &d_unit, 3);
+    let ctr_pid = holder(&mut g, &ns, &d_scope, 2);
 
     // The truth as `summary --by unit` has it.
     let truth = sockscope_json(Some(&ns.name), &["summary", "--by", "unit"]);

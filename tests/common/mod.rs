@@ -159,12 +159,14 @@ fn kill_group(pgid: u32, sig: i32) {
     }
 }
 
+pub mod cgroups;
 mod netns;
 mod population;
 pub mod privilege;
 pub mod screen;
 mod server;
 mod tmux;
+pub use cgroups::Cgroups;
 pub use netns::*;
 pub use population::*;
 pub use server::*;
