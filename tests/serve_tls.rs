@@ -77,6 +77,20 @@ impl Pki {
     }
 }
 
+/// `serve --web-config cfg` run to its exit (a refused config exits at once).
+fn serve_once(cfg: &Path) -> std::process::Output {
+    run_bounded(
+        Command::new(sockscope_path()).args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--web-config",
+            cfg.to_str().unwrap(),
+        ]),
+        std::time::Duration::from_secs(20),
+    )
+}
+
 /// A server with `--web-config cfg`; its `host:port` from the https serving line.
 fn serve(cfg: &Path) -> (Server, String) {
     let mut s = Server::start(
@@ -333,16 +347,7 @@ fn bad_web_configs_are_one_line_and_exit_2() {
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let cfg = pki.web_config(&format!("bad{i}.yml"), text);
-        let out = run_bounded(
-            Command::new(sockscope_path()).args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--web-config",
-                cfg.to_str().unwrap(),
-            ]),
-            std::time::Duration::from_secs(20),
-        );
+        let out = serve_once(&cfg);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{text}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{text}: {err}");
@@ -352,16 +357,7 @@ fn bad_web_configs_are_one_line_and_exit_2() {
     // A web config another user could have written is refused, as a config file is.
     let cfg = pki.web_config("loose.yml", "");
     std::fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
-    let out = run_bounded(
-        Command::new(sockscope_path()).args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--web-config",
-            cfg.to_str().unwrap(),
-        ]),
-        std::time::Duration::from_secs(20),
-    );
+    let out = serve_once(&cfg);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("writable by group/others"), "{err}");
@@ -382,16 +378,7 @@ fn bad_web_configs_are_one_line_and_exit_2() {
             loose_key.display()
         ),
     );
-    let out = run_bounded(
-        Command::new(sockscope_path()).args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--web-config",
-            cfg.to_str().unwrap(),
-        ]),
-        std::time::Duration::from_secs(20),
-    );
+    let out = serve_once(&cfg);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
