@@ -276,6 +276,8 @@ fn alerts(now: i64, cw: u64) -> Vec<Alert> {
             local: Endpoint::new("0.0.0.0".parse().unwrap(), 80),
             pid: Some(812),
             comm: Some("nginx".into()),
+            unit: None,
+            container: None,
         },
         12,
         "0.0.0.0:80 (nginx) has 12 SYN_RECV of backlog 16; syncookies 3/s",

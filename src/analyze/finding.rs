@@ -50,6 +50,12 @@ pub enum Subject {
         pid: Option<u32>,
         /// Owning command, when attributed.
         comm: Option<Name>,
+        /// The systemd unit the owner runs in, when its cgroup names one (named beside the
+        /// pid; not part of the alert's identity).
+        unit: Option<Unit>,
+        /// The container the owner runs in, when its cgroup names one (printed in place of
+        /// the unit; not part of the alert's identity).
+        container: Option<Container>,
     },
     /// A remote destination ip:port.
     Destination {
@@ -85,6 +91,12 @@ pub enum Subject {
         pid: Option<u32>,
         /// Owning command, when attributed.
         comm: Option<Name>,
+        /// The systemd unit the owner runs in, when its cgroup names one (named beside the
+        /// pid; not part of the alert's identity).
+        unit: Option<Unit>,
+        /// The container the owner runs in, when its cgroup names one (printed in place of
+        /// the unit; not part of the alert's identity).
+        container: Option<Container>,
     },
     /// A systemd service or a container, over all its processes: a per-owner finding
     /// summed over its pids, so that a restart (new pids, same unit) continues the same
@@ -161,9 +173,9 @@ pub struct Alert {
 pub const SUBJECT_LISTED_PIDS: usize = 3;
 
 impl std::fmt::Display for Subject {
-    /// `pid 4242 (java)`, `0.0.0.0:80 (pid 42 nginx)`, `10.0.0.8:443`, `host`,
-    /// `/run/php/fpm.sock (pid 7 php-fpm)`, `@abstract (pid 7)`, `unnamed UNIX listener
-    /// inode 812`.
+    /// `pid 4242 (java) in payments.service`, `0.0.0.0:80 (pid 42 nginx in
+    /// nginx.service)`, `10.0.0.8:443`, `host`, `/run/php/fpm.sock (pid 7 php-fpm in
+    /// docker:web)`, `@abstract (pid 7)`, `unnamed UNIX listener inode 812`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Subject::Process {
@@ -208,11 +220,16 @@ impl std::fmt::Display for Subject {
                     _ => write!(f, " (pids {}{more} {comm})", list.join(",")),
                 }
             }
-            Subject::Listener { local, pid, comm } => match (pid, comm) {
-                (Some(p), Some(c)) => write!(f, "{local} (pid {p} {c})"),
-                (Some(p), None) => write!(f, "{local} (pid {p})"),
-                _ => write!(f, "{local}"),
-            },
+            Subject::Listener {
+                local,
+                pid,
+                comm,
+                unit,
+                container,
+            } => {
+                write!(f, "{local}")?;
+                write_owner(f, *pid, comm.as_ref(), unit.as_ref(), container.as_ref())
+            }
             Subject::Destination { remote } => write!(f, "{remote}"),
             Subject::Host => f.write_str("host"),
             Subject::Unowned { orphaned: true } => f.write_str("no process (orphaned)"),
@@ -223,19 +240,39 @@ impl std::fmt::Display for Subject {
                 inode,
                 pid,
                 comm,
+                unit,
+                container,
             } => {
                 match name {
                     Some(n) => write!(f, "{n}")?,
                     None => write!(f, "unnamed UNIX listener inode {inode}")?,
                 }
-                match (pid, comm) {
-                    (Some(p), Some(c)) => write!(f, " (pid {p} {c})"),
-                    (Some(p), None) => write!(f, " (pid {p})"),
-                    _ => Ok(()),
-                }
+                write_owner(f, *pid, comm.as_ref(), unit.as_ref(), container.as_ref())
             }
         }
     }
+}
+
+/// A listener's owner after its address: ` (pid 42 nginx in nginx.service)`; the
+/// container wins over the unit, as for a process. Nothing without a pid.
+fn write_owner(
+    f: &mut std::fmt::Formatter<'_>,
+    pid: Option<u32>,
+    comm: Option<&Name>,
+    unit: Option<&Unit>,
+    container: Option<&Container>,
+) -> std::fmt::Result {
+    let Some(p) = pid else { return Ok(()) };
+    write!(f, " (pid {p}")?;
+    if let Some(c) = comm {
+        write!(f, " {c}")?;
+    }
+    match (container, unit) {
+        (Some(c), _) => write!(f, " in {}", c.label())?,
+        (None, Some(u)) => write!(f, " in {}", u.label())?,
+        (None, None) => {}
+    }
+    f.write_str(")")
 }
 
 impl Subject {
@@ -253,9 +290,34 @@ impl Subject {
 
     /// What tells two alerts apart: the subject itself, except a [`Subject::Service`],
     /// which is its unit or container alone (its runtime and id), so that new pids after a
-    /// restart, a changed comm or a container name read later continue the same alert.
+    /// restart, a changed comm or a container name read later continue the same alert; and
+    /// a listener, whose unit and container only annotate it (a cgroup read late must not
+    /// restart its alert).
     pub fn identity(&self) -> Subject {
         match self {
+            Subject::Listener {
+                local, pid, comm, ..
+            } => Subject::Listener {
+                local: *local,
+                pid: *pid,
+                comm: comm.clone(),
+                unit: None,
+                container: None,
+            },
+            Subject::UnixListener {
+                name,
+                inode,
+                pid,
+                comm,
+                ..
+            } => Subject::UnixListener {
+                name: name.clone(),
+                inode: *inode,
+                pid: *pid,
+                comm: comm.clone(),
+                unit: None,
+                container: None,
+            },
             Subject::Service {
                 unit, container, ..
             } => Subject::Service {
@@ -274,20 +336,34 @@ impl Subject {
         }
     }
 
-    /// The unit named by a process or service subject.
+    /// The label a subject's owner is known by beside its pid: its container's, else its
+    /// unit's (`docker:web`, `nginx.service`); `None` when its cgroup names neither.
+    pub fn group_label(&self) -> Option<String> {
+        match (self.container(), self.unit()) {
+            (Some(c), _) => Some(c.label()),
+            (None, Some(u)) => Some(u.label()),
+            (None, None) => None,
+        }
+    }
+
+    /// The unit named by a process, service or listener subject.
     pub fn unit(&self) -> Option<&Unit> {
         match self {
-            Subject::Process { unit, .. } | Subject::Service { unit, .. } => unit.as_ref(),
+            Subject::Process { unit, .. }
+            | Subject::Service { unit, .. }
+            | Subject::Listener { unit, .. }
+            | Subject::UnixListener { unit, .. } => unit.as_ref(),
             _ => None,
         }
     }
 
-    /// The container named by a process or service subject.
+    /// The container named by a process, service or listener subject.
     pub fn container(&self) -> Option<&Container> {
         match self {
-            Subject::Process { container, .. } | Subject::Service { container, .. } => {
-                container.as_ref()
-            }
+            Subject::Process { container, .. }
+            | Subject::Service { container, .. }
+            | Subject::Listener { container, .. }
+            | Subject::UnixListener { container, .. } => container.as_ref(),
             _ => None,
         }
     }

@@ -31,6 +31,8 @@ fn subjects_keep_exact_names_on_the_wire() {
         local: Endpoint::unspecified(),
         pid: Some(1),
         comm: Some(Name::from(&b"\xfe"[..])),
+        unit: None,
+        container: None,
     };
     let v = serde_json::to_value(&l).expect("json");
     assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), l);
@@ -72,6 +74,8 @@ fn unix_listener_subjects_escape_and_round_trip_exactly() {
         inode: 812,
         pid: Some(7),
         comm: Some(Name::from("php\rfpm")),
+        unit: None,
+        container: None,
     };
     let shown = hostile.to_string();
     assert_eq!(shown, "/run/\\e[2Jx\\n\\xff.sock (pid 7 php\\rfpm)");
@@ -86,6 +90,8 @@ fn unix_listener_subjects_escape_and_round_trip_exactly() {
         inode: 9,
         pid: None,
         comm: None,
+        unit: None,
+        container: None,
     };
     assert_eq!(abs.to_string(), "@dbus");
     let v = serde_json::to_value(&abs).expect("json");
@@ -97,6 +103,8 @@ fn unix_listener_subjects_escape_and_round_trip_exactly() {
         inode: 3,
         pid: Some(1),
         comm: None,
+        unit: None,
+        container: None,
     };
     assert_eq!(unnamed.to_string(), "unnamed UNIX listener inode 3 (pid 1)");
     let v = serde_json::to_value(&unnamed).expect("json");
@@ -110,4 +118,78 @@ fn growth_has_a_sign() {
     assert_eq!(human_growth(0.5), "+0.5/min");
     assert_eq!(human_growth(0.0), "+0/min");
     assert_eq!(human_growth(-0.01), "+0/min");
+}
+
+/// A listener's unit and container: printed beside the pid (the container wins), escaped,
+/// exact on the wire (non-UTF-8 bytes in `name_b64`), absent from JSON when unknown, and
+/// files written before they existed still load.
+#[test]
+fn listener_subjects_carry_unit_and_container_exactly() {
+    use crate::model::{Container, Runtime, Unit};
+    let unit = Unit {
+        name: Name::from(&b"ng\x1b[2Jinx\xff.service"[..]),
+        user: Some(1000),
+    };
+    let container = Container {
+        runtime: Runtime::Docker,
+        id: Name::from("0123456789abcdef0123456789abcdef"),
+        name: Some(Name::from(&b"we\nb\xfe"[..])),
+        pod_uid: None,
+        qos: None,
+    };
+    let tcp = Subject::Listener {
+        local: Endpoint::new("0.0.0.0".parse().expect("ip"), 80),
+        pid: Some(42),
+        comm: Some(Name::from("nginx")),
+        unit: Some(unit.clone()),
+        container: None,
+    };
+    assert_eq!(
+        tcp.to_string(),
+        "0.0.0.0:80 (pid 42 nginx in ng\\e[2Jinx\\xff.service (user 1000))"
+    );
+    let v = serde_json::to_value(&tcp).expect("json");
+    assert_eq!(v["unit"]["name_b64"], "bmcbWzJKaW54/y5zZXJ2aWNl", "{v}");
+    assert!(v.get("container").is_none(), "{v}");
+    assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), tcp);
+
+    let unix = Subject::UnixListener {
+        name: UnixName::from_sun_path(b"/run/x.sock"),
+        inode: 5,
+        pid: Some(7),
+        comm: Some(Name::from("php-fpm")),
+        unit: Some(unit),
+        container: Some(container),
+    };
+    assert_eq!(
+        unix.to_string(),
+        "/run/x.sock (pid 7 php-fpm in docker:we\\nb\\xfe)"
+    );
+    let v = serde_json::to_value(&unix).expect("json");
+    assert!(v["container"].get("name_b64").is_some(), "{v}");
+    assert_eq!(serde_json::from_value::<Subject>(v).expect("back"), unix);
+
+    // Unknown owner: no fields, and the pid-less form prints no owner at all.
+    let bare = Subject::Listener {
+        local: Endpoint::unspecified(),
+        pid: None,
+        comm: None,
+        unit: None,
+        container: None,
+    };
+    let v = serde_json::to_value(&bare).expect("json");
+    assert!(
+        v.get("unit").is_none() && v.get("container").is_none(),
+        "{v}"
+    );
+
+    // Written before the fields existed.
+    let old =
+        r#"{"kind":"listener","local":{"ip":"127.0.0.1","port":9000},"pid":42,"comm":"java"}"#;
+    let back: Subject = serde_json::from_str(old).expect("old listener");
+    assert_eq!(back.to_string(), "127.0.0.1:9000 (pid 42 java)");
+    assert_eq!(back.unit(), None);
+    let old = r#"{"kind":"unix_listener","name":"/run/x.sock","inode":5,"pid":7,"comm":"php"}"#;
+    let back: Subject = serde_json::from_str(old).expect("old unix listener");
+    assert_eq!(back.to_string(), "/run/x.sock (pid 7 php)");
 }

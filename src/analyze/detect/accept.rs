@@ -7,14 +7,25 @@
 use super::{detail, finding, put_rates, put_sysctls, Ctx};
 use crate::analyze::aggregate::ListenerRow;
 use crate::analyze::finding::{Finding, Severity, Subject};
-use crate::model::RuleId;
+use crate::model::{Container, RuleId, Unit};
 
-/// The listener as a finding subject.
-pub(super) fn listener_subject(row: &ListenerRow) -> Subject {
+/// The listener as a finding subject, its owner's unit and container beside the pid.
+pub(super) fn listener_subject(ctx: &Ctx<'_>, row: &ListenerRow) -> Subject {
+    let (unit, container) = owner_cgroup(ctx, row.pid);
     Subject::Listener {
         local: row.local,
         pid: row.pid,
         comm: row.comm.clone(),
+        unit,
+        container,
+    }
+}
+
+/// The systemd unit and container of the process `pid`, where its cgroup names them.
+pub(super) fn owner_cgroup(ctx: &Ctx<'_>, pid: Option<u32>) -> (Option<Unit>, Option<Container>) {
+    match pid.and_then(|p| ctx.snap.processes.get(&p)) {
+        Some(p) => (p.unit.clone(), p.container.clone()),
+        None => (None, None),
     }
 }
 
@@ -37,7 +48,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
     let overflows = ctx.rate("ListenOverflows");
     let mut out = Vec::new();
     for row in &ctx.agg.listeners {
-        let subject = listener_subject(row);
+        let subject = listener_subject(ctx, row);
         let k = ctx.scale(RuleId::AcceptQueueOverflow, &subject);
         let fill = accept_fill(row);
         let severity = if fill >= a.crit_fill * k {
@@ -73,7 +84,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
                     ctx,
                     RuleId::AcceptQueueOverflow,
                     Severity::Warning,
-                    listener_subject(row),
+                    listener_subject(ctx, row),
                 );
                 fill_common(ctx, &mut f, row, overflows);
                 f
@@ -93,7 +104,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
                     .agg
                     .listeners
                     .iter()
-                    .map(|l| listener_subject(l).to_string())
+                    .map(|l| listener_subject(ctx, l).to_string())
                     .collect();
                 f.detail = detail(
                     RuleId::AcceptQueueOverflow,
@@ -114,9 +125,14 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
 }
 
 fn fill_common(ctx: &Ctx<'_>, f: &mut Finding, row: &ListenerRow, overflows: f64) {
+    let group = f
+        .subject
+        .group_label()
+        .map(|l| format!(" in {l}"))
+        .unwrap_or_default();
     let owner = match (&row.pid, &row.comm) {
-        (Some(p), Some(c)) => format!("pid {p} ({c})"),
-        (Some(p), None) => format!("pid {p}"),
+        (Some(p), Some(c)) => format!("pid {p} ({c}){group}"),
+        (Some(p), None) => format!("pid {p}{group}"),
         _ => "its owner (not attributed)".into(),
     };
     let rate = if overflows > 0.0 {

@@ -161,6 +161,8 @@ fn put_rates(ctx: &Ctx<'_>, metrics: &mut BTreeMap<String, f64>, names: &[&str])
 }
 
 #[cfg(test)]
+mod owner_unit_tests;
+#[cfg(test)]
 mod port_tests;
 #[cfg(test)]
 mod proto_tests;

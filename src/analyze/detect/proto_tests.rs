@@ -104,6 +104,8 @@ fn udp_growth_names_the_socket_rate_buffer_and_host_counter() {
             local: Endpoint::new("127.0.0.1".parse().expect("ip"), 5353),
             pid: Some(42),
             comm: Some("java".into()),
+            unit: None,
+            container: None,
         }
     );
     assert_eq!(

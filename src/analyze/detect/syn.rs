@@ -70,7 +70,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
 
     let mut out = Vec::new();
     for row in &ctx.agg.listeners {
-        let subject = listener_subject(row);
+        let subject = listener_subject(ctx, row);
         let k = ctx.scale(RuleId::SynFlood, &subject);
         let many = n_sources(row) >= s.flood_sources;
         if overflowing(ctx, row) && !many {
@@ -124,7 +124,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         };
         let mut f = match plausible.as_slice() {
             [row] => {
-                let subj = listener_subject(row);
+                let subj = listener_subject(ctx, row);
                 let mut f = finding(ctx, RuleId::SynFlood, sev, subj);
                 describe(ctx, &mut f, Some(row), n_sources(row), cap(row), &p);
                 f
@@ -134,7 +134,7 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
                 describe(ctx, &mut f, None, 0, 0, &p);
                 let names: Vec<String> = rows
                     .iter()
-                    .map(|l| listener_subject(l).to_string())
+                    .map(|l| listener_subject(ctx, l).to_string())
                     .collect();
                 f.message.push_str(&format!(
                     " on one of {} listeners: {}",

@@ -162,10 +162,13 @@ fn rate_verdict(ctx: &Ctx<'_>, rate: Option<f64>, k: f64) -> Option<Verdict> {
 
 fn judge_endpoint(ctx: &Ctx<'_>, pid: Option<u32>, local: Endpoint, g: &Group) -> Option<Finding> {
     let t = &ctx.th.udp_drops;
+    let (unit, container) = super::accept::owner_cgroup(ctx, pid);
     let subject = Subject::Listener {
         local,
         pid,
         comm: comm_of(ctx, pid),
+        unit,
+        container,
     };
     let k = ctx.scale(RuleId::UdpDrops, &subject);
     let rate = g.rate();

@@ -31,11 +31,14 @@ pub(super) fn detect(ctx: &Ctx<'_>) -> Vec<Finding> {
         let (Some(pending), Some(backlog)) = (row.pending, row.backlog) else {
             continue;
         };
+        let (unit, container) = super::accept::owner_cgroup(ctx, row.pid);
         let subject = Subject::UnixListener {
             name: row.name.clone(),
             inode: row.inode,
             pid: row.pid,
             comm: row.comm.clone(),
+            unit,
+            container,
         };
         let k = ctx.scale(RuleId::UnixAcceptOverflow, &subject);
         let x = fill(pending, backlog);

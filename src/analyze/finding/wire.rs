@@ -32,6 +32,10 @@ pub(super) enum SubjectWire {
         comm: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comm_b64: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<UnitWire>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<ContainerWire>,
     },
     Destination {
         remote: Endpoint,
@@ -56,6 +60,10 @@ pub(super) enum SubjectWire {
         comm: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comm_b64: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<UnitWire>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<ContainerWire>,
     },
     Service {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,11 +168,19 @@ impl From<Subject> for SubjectWire {
                 comm: comm.wire_text(),
                 comm_b64: comm.raw_b64(),
             },
-            Subject::Listener { local, pid, comm } => SubjectWire::Listener {
+            Subject::Listener {
+                local,
+                pid,
+                comm,
+                unit,
+                container,
+            } => SubjectWire::Listener {
                 local,
                 pid,
                 comm: comm.as_ref().map(Name::wire_text),
                 comm_b64: comm.as_ref().and_then(Name::raw_b64),
+                unit: unit.map(UnitWire::from),
+                container: container.map(ContainerWire::from),
             },
             Subject::Destination { remote } => SubjectWire::Destination { remote },
             Subject::Host => SubjectWire::Host,
@@ -175,6 +191,8 @@ impl From<Subject> for SubjectWire {
                 inode,
                 pid,
                 comm,
+                unit,
+                container,
             } => {
                 let (text, b64, is_abstract) = match &name {
                     None => (None, None, false),
@@ -189,6 +207,8 @@ impl From<Subject> for SubjectWire {
                     pid,
                     comm: comm.as_ref().map(Name::wire_text),
                     comm_b64: comm.as_ref().and_then(Name::raw_b64),
+                    unit: unit.map(UnitWire::from),
+                    container: container.map(ContainerWire::from),
                 }
             }
         }
@@ -231,12 +251,16 @@ impl TryFrom<SubjectWire> for Subject {
                 pid,
                 comm,
                 comm_b64,
+                unit,
+                container,
             } => Subject::Listener {
                 local,
                 pid,
                 comm: comm
                     .map(|c| Name::from_parts(&c, comm_b64.as_deref()))
                     .transpose()?,
+                unit: unit.map(Unit::try_from).transpose()?,
+                container: container.map(Container::try_from).transpose()?,
             },
             SubjectWire::Destination { remote } => Subject::Destination { remote },
             SubjectWire::Host => Subject::Host,
@@ -250,6 +274,8 @@ impl TryFrom<SubjectWire> for Subject {
                 pid,
                 comm,
                 comm_b64,
+                unit,
+                container,
             } => Subject::UnixListener {
                 name: name
                     .map(|t| Name::from_parts(&t, name_b64.as_deref()))
@@ -266,6 +292,8 @@ impl TryFrom<SubjectWire> for Subject {
                 comm: comm
                     .map(|c| Name::from_parts(&c, comm_b64.as_deref()))
                     .transpose()?,
+                unit: unit.map(Unit::try_from).transpose()?,
+                container: container.map(Container::try_from).transpose()?,
             },
         })
     }

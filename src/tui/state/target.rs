@@ -201,6 +201,8 @@ mod tests {
             local: Endpoint::new("0.0.0.0".parse().expect("ip"), 5353),
             pid: Some(7),
             comm: None,
+            unit: None,
+            container: None,
         };
         let udp = DetailTarget::Finding(RuleId::UdpDrops, subject.clone());
         assert!(in_detail(&udp, &sock(7)));

@@ -46,7 +46,8 @@ pub fn rule_label(r: RuleId) -> &'static str {
 }
 
 /// The finding's message with its subject written short, as the tables write it
-/// (`java[4242]` for `pid 4242 (java)`, `0.0.0.0:80 nginx` for `0.0.0.0:80 (pid 812 nginx)`),
+/// (`java[4242]` for `pid 4242 (java)`, `0.0.0.0:80 nginx in nginx.service` for
+/// `0.0.0.0:80 (pid 812 nginx in nginx.service)`),
 /// so that at 80 columns what tells two alerts apart is still on screen.
 pub fn short_message(f: &Finding) -> String {
     let long = f.subject.to_string();
@@ -59,10 +60,17 @@ pub fn short_message(f: &Finding) -> String {
             local,
             comm: Some(c),
             ..
-        } => format!("{local} {c}"),
+        } => format!("{local} {c}{}", owner_in(&f.subject)),
         _ => long,
     };
     format!("{short}{rest}")
+}
+
+/// ` in nginx.service` (or the container) for a subject whose owner's cgroup names one.
+pub(super) fn owner_in(s: &Subject) -> String {
+    s.group_label()
+        .map(|l| format!(" in {l}"))
+        .unwrap_or_default()
 }
 
 /// The finding's message in at most `room` columns, cut where it costs least: first its
@@ -79,7 +87,10 @@ pub fn fitted_message(f: &Finding, room: usize) -> String {
                 ..
             },
             Some(rest),
-        ) => return fit_after(&local.to_string(), &format!(" {c}{rest}"), room),
+        ) => {
+            let owner = owner_in(&f.subject);
+            return fit_after(&local.to_string(), &format!(" {c}{owner}{rest}"), room);
+        }
         _ => return fmt::clip_words(&short_message(f), room),
     };
     fit_after(&subject, rest, room)
@@ -336,12 +347,41 @@ mod tests {
                 local: crate::model::Endpoint::new("0.0.0.0".parse().unwrap(), 8080),
                 pid: Some(812),
                 comm: Some("nginx".into()),
+                unit: None,
+                container: None,
             },
             message: "0.0.0.0:8080 (pid 812 nginx) has 12 SYN_RECV".into(),
             ..f
         };
         assert_eq!(fitted_message(&l, 14), "0.0.0.0:8080 …");
         assert_eq!(fitted_message(&l, 10), "0.0.…:8080");
+        let u = Finding {
+            subject: Subject::Listener {
+                local: crate::model::Endpoint::new("0.0.0.0".parse().unwrap(), 8080),
+                pid: Some(812),
+                comm: Some("nginx".into()),
+                unit: Some(crate::model::Unit {
+                    name: "nginx.service".into(),
+                    user: None,
+                }),
+                container: None,
+            },
+            message: "0.0.0.0:8080 (pid 812 nginx in nginx.service) has 12 SYN_RECV".into(),
+            ..l
+        };
+        assert_eq!(
+            short_message(&u),
+            "0.0.0.0:8080 nginx in nginx.service has 12 SYN_RECV"
+        );
+        assert_eq!(
+            fitted_message(&u, 80),
+            "0.0.0.0:8080 nginx in nginx.service has 12 SYN_RECV"
+        );
+        assert_eq!(fitted_message(&u, 14), "0.0.0.0:8080 …");
+        assert_eq!(
+            crate::tui::views::detail::subject_text(&u.subject),
+            "listener 0.0.0.0:8080 nginx[812] in nginx.service"
+        );
     }
 
     #[test]

@@ -16,12 +16,15 @@ use crate::tui::state::app::App;
 use crate::tui::state::explain;
 use crate::tui::state::history::SocketKey;
 use crate::tui::state::target::DetailTarget;
+use crate::tui::views::alerts::owner_in;
 use crate::tui::views::fmt;
 use crate::tui::views::sockets;
 use crate::tui::views::table::{self, Spec};
 use crate::tui::views::theme::Theme;
 
-fn subject_text(s: &Subject) -> String {
+/// A finding's subject as the Detail view's title words it
+/// (`listener 0.0.0.0:80 nginx[42] in nginx.service`).
+pub(super) fn subject_text(s: &Subject) -> String {
     match s {
         Subject::Process {
             pid,
@@ -35,8 +38,10 @@ fn subject_text(s: &Subject) -> String {
             (None, None) => format!("{comm}[{pid}] ({user})"),
         },
         Subject::Service { .. } => format!("service {s}"),
-        Subject::Listener { local, pid, comm } => match (comm, pid) {
-            (Some(c), Some(p)) => format!("listener {local} {c}[{p}]"),
+        Subject::Listener {
+            local, pid, comm, ..
+        } => match (comm, pid) {
+            (Some(c), Some(p)) => format!("listener {local} {c}[{p}]{}", owner_in(s)),
             _ => format!("listener {local}"),
         },
         Subject::Destination { remote } => format!("destination {remote}"),
