@@ -248,3 +248,64 @@ fn the_default_tcp_check_prints_what_it_always_printed() {
         ]
     );
 }
+
+/// From a snapshot whose listener's owner runs in `nginx.service` to `check`'s text and
+/// JSON: both name the unit beside the pid, the JSON as the subject's `unit`.
+#[test]
+fn a_listener_finding_names_its_owner_unit_in_text_and_json() {
+    use crate::analyze::engine::check;
+    use crate::config::Thresholds;
+    use crate::model::fixtures::{snapshot, sock};
+    use crate::model::{Owner, Unit};
+
+    let mut socks = vec![{
+        let mut l = sock(
+            TcpState::Listen,
+            "0.0.0.0:80",
+            "0.0.0.0:0",
+            Owner::Process(42),
+        );
+        l.send_q = 128;
+        l
+    }];
+    for i in 0..128u32 {
+        let src = format!("10.0.{}.7:{}", i % 200, 1000 + i);
+        socks.push(sock(
+            TcpState::SynRecv,
+            "10.0.0.1:80",
+            &src,
+            Owner::ViaListener(42),
+        ));
+    }
+    let mut snap = snapshot(socks);
+    if let Some(p) = snap.processes.get_mut(&42) {
+        p.unit = Some(Unit {
+            name: Name::from("nginx.service"),
+            user: None,
+        });
+    }
+    let fs = check(&Thresholds::default(), &[snap]);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+
+    let mut out = Vec::new();
+    write_text(&mut out, &fs, &CheckSummary::default()).unwrap();
+    let s = String::from_utf8(out).unwrap();
+    assert!(
+        s.starts_with("SOCKSCOPE CRITICAL - syn_flood: 0.0.0.0:80 (pid 42 java in nginx.service)"),
+        "{s}"
+    );
+
+    let mut out = Vec::new();
+    write_json(&mut out, &fs, &CheckSummary::default()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let subject = &v["findings"][0]["subject"];
+    assert_eq!(subject["kind"], "listener", "{v}");
+    assert_eq!(subject["unit"]["name"], "nginx.service", "{v}");
+    assert!(
+        v["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in nginx.service"),
+        "{v}"
+    );
+}
