@@ -160,3 +160,80 @@ fn by_unit_and_by_container_equal_the_truth() {
         let _ = c.stdin.take().map(|mut s| s.flush());
     }
 }
+
+/// A listener whose accept queue overflows, owned by a process in a `.service` cgroup:
+/// `check`'s JSON finding names the unit in its subject, and its text line beside the pid.
+#[test]
+fn an_overflowing_listener_finding_names_its_unit() {
+    if !require_root(
+        "an_overflowing_listener_finding_names_its_unit",
+        "it creates a cgroup and moves a process into it",
+    ) {
+        return;
+    }
+    let me = std::process::id();
+    let unit = format!("sscaq-{me}.service");
+    let mut g = Cgroups::new();
+    let dir = g.make(&format!("system.slice/{unit}"));
+    // Backlog 1, never accepts: the queue holds backlog + 1 = 2 and the other connects
+    // stay in SYN_SENT, retrying into ListenOverflows.
+    let script = "import socket,sys\n\
+         l=socket.socket();l.bind(('127.0.0.1',0));l.listen(1)\n\
+         k=[]\n\
+         for _ in range(4):\n c=socket.socket();c.setblocking(False);c.connect_ex(l.getsockname());k.append(c)\n\
+         print(l.getsockname()[1],flush=True)\n\
+         sys.stdin.read()\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = child.id();
+    g.children.push(child);
+    let port: u16 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("port: {line:?}"));
+    g.move_into(&dir, pid);
+
+    let pid_s = pid.to_string();
+    let local = format!("127.0.0.1:{port}");
+    let found = wait_for(
+        "the overflow finding",
+        std::time::Duration::from_secs(20),
+        || {
+            let o = run_sockscope(
+                None,
+                &["check", "-t", "--process", &pid_s, "--format", "json"],
+            );
+            let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+            v["findings"]
+                .as_array()?
+                .iter()
+                .find(|f| {
+                    f["rule"] == "accept_queue_overflow"
+                        && f["subject"]["local"]["port"] == u64::from(port)
+                })
+                .cloned()
+        },
+    );
+    let subject = &found["subject"];
+    assert_eq!(subject["kind"], "listener", "{found:#}");
+    assert_eq!(subject["pid"], u64::from(pid), "{found:#}");
+    assert_eq!(subject["unit"]["name"], unit.as_str(), "{found:#}");
+    assert!(subject.get("container").is_none(), "{found:#}");
+
+    let o = run_sockscope(None, &["check", "-t", "--process", &pid_s]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.lines().any(|l| l.contains("accept_queue_overflow")
+            && l.contains(&format!("{local}: accept queue"))
+            && l.contains(&format!("pid {pid} (python3) in {unit}"))),
+        "want the listener and its owner in {unit}:\n{text}"
+    );
+}
