@@ -60,17 +60,10 @@ pub fn short_message(f: &Finding) -> String {
             local,
             comm: Some(c),
             ..
-        } => format!("{local} {c}{}", owner_in(&f.subject)),
+        } => format!("{local} {c}{}", fmt::owner_in(&f.subject)),
         _ => long,
     };
     format!("{short}{rest}")
-}
-
-/// ` in nginx.service` (or the container) for a subject whose owner's cgroup names one.
-pub(super) fn owner_in(s: &Subject) -> String {
-    s.group_label()
-        .map(|l| format!(" in {l}"))
-        .unwrap_or_default()
 }
 
 /// The finding's message in at most `room` columns, cut where it costs least: first its
@@ -88,7 +81,7 @@ pub fn fitted_message(f: &Finding, room: usize) -> String {
             },
             Some(rest),
         ) => {
-            let owner = owner_in(&f.subject);
+            let owner = fmt::owner_in(&f.subject);
             return fit_after(&local.to_string(), &format!(" {c}{owner}{rest}"), room);
         }
         _ => return fmt::clip_words(&short_message(f), room),

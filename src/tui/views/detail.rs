@@ -16,7 +16,6 @@ use crate::tui::state::app::App;
 use crate::tui::state::explain;
 use crate::tui::state::history::SocketKey;
 use crate::tui::state::target::DetailTarget;
-use crate::tui::views::alerts::owner_in;
 use crate::tui::views::fmt;
 use crate::tui::views::sockets;
 use crate::tui::views::table::{self, Spec};
@@ -41,7 +40,7 @@ pub(super) fn subject_text(s: &Subject) -> String {
         Subject::Listener {
             local, pid, comm, ..
         } => match (comm, pid) {
-            (Some(c), Some(p)) => format!("listener {local} {c}[{p}]{}", owner_in(s)),
+            (Some(c), Some(p)) => format!("listener {local} {c}[{p}]{}", fmt::owner_in(s)),
             _ => format!("listener {local}"),
         },
         Subject::Destination { remote } => format!("destination {remote}"),

@@ -211,6 +211,13 @@ pub fn state_short(s: crate::model::TcpState) -> &'static str {
     }
 }
 
+/// ` in nginx.service` (or the container) for a subject whose owner's cgroup names one.
+pub(super) fn owner_in(s: &crate::analyze::finding::Subject) -> String {
+    s.group_label()
+        .map(|l| format!(" in {l}"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
