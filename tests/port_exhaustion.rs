@@ -147,14 +147,15 @@ fn forecast_matches_the_measured_time_to_the_first_eaddrnotavail() {
         "held {held} of {} made",
         times.len()
     );
-    let sampled = match times.get(h) {
-        Some(next) => (times[h - 1] + next) / 2.0,
-        None => times[h - 1],
-    };
+    // The sample lies between the held-th connection and the next one, and inside check's
+    // run: the middle of where those two intervals meet.
+    let lo = times[h - 1];
+    let hi = times.get(h).copied().unwrap_or(lo);
     assert!(
-        sampled >= before && sampled <= returned,
-        "the sample ({sampled}) must fall inside check's run ({before}..{returned})"
+        lo <= returned && hi >= before,
+        "the sample ({lo}..{hi}) must fall inside check's run ({before}..{returned})"
     );
+    let sampled = (lo.max(before) + hi.min(returned)) / 2.0;
     let actual_in = failed_at - sampled;
     // Tolerance: 25% of the horizon, at least 1 s. The rate is measured over a 1 s window
     // (±1 connection at 20/s is ±5%, and a scheduling hiccup of the client inside that
